@@ -1,0 +1,63 @@
+// swift-tools-version: 6.0
+// Tandem: a distributed LLM inference cluster. Targets follow the layers in README.md
+// ("Architecture"): dependencies point one way, core ← kernels ← model ← engine ← cluster ← CLI.
+import PackageDescription
+
+/// C kernels are always optimised, even in debug builds: the forward pass lives there.
+/// CPU-specific paths use per-function `target` attributes and are chosen at run time,
+/// so no `-march` flag is needed and the same build runs on x86-64 and aarch64.
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-Wall"])]
+
+let package = Package(
+    name: "Tandem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tandem", targets: ["tandem"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // Native libraries (Debian packages; see deploy/install-deps.sh).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CVerbs", path: "Sources/CVerbs", pkgConfig: "libibverbs",
+                       providers: [.apt(["libibverbs-dev"])]),
+        .systemLibrary(name: "CRDMACM", path: "Sources/CRDMACM", pkgConfig: "librdmacm",
+                       providers: [.apt(["librdmacm-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
+                       providers: [.apt(["libprotobuf-c-dev", "protobuf-c-compiler"])]),
+
+        // Layer 1: core types.
+        .target(name: "TandemCore"),
+        // Layer 2: tensors and kernels.
+        .target(name: "CTandemKernels", cSettings: kernelCFlags),
+        .target(name: "TandemKernels", dependencies: ["TandemCore", "CTandemKernels", "COpenBLAS"]),
+        // Layer 3: model runtime (loaders, tokenizers, chat templates, forward pass).
+        .target(name: "TandemModel", dependencies: ["TandemCore", "TandemKernels"]),
+        // Layer 4: pure engine state machines (sampler, KV blocks, scheduler): core types only.
+        .target(name: "TandemEngineCore", dependencies: ["TandemCore"]),
+        // Layer 4b: the engine that drives a model with those state machines.
+        .target(name: "TandemEngine", dependencies: ["TandemCore", "TandemEngineCore", "TandemModel",
+                                                     .product(name: "Logging", package: "swift-log")]),
+        // Layer 5: transport (Communicator: MPI, RDMA verbs, in-process).
+        .target(name: "TandemTransport", dependencies: ["TandemCore", "CMPI", "CVerbs", "CRDMACM",
+                                                        .product(name: "Logging", package: "swift-log")]),
+        // CLI.
+        .executableTarget(name: "tandem", dependencies: [
+            "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemTransport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
+        .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels"]),
+        .testTarget(name: "TandemModelTests", dependencies: ["TandemModel", "TandemEngine"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TandemEngineTests", dependencies: ["TandemEngineCore", "TandemEngine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

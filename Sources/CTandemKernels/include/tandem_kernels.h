@@ -1,0 +1,65 @@
+// Tandem CPU kernels: the plain, portable reference paths of the forward pass.
+// Shapes follow llama2.c's habit: every pointer names its layout.
+// Matrices are row-major, one output feature per row: W (rows, cols), y = W x.
+#ifndef TANDEM_KERNELS_H
+#define TANDEM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// GGML-style tensor element types, numbered as GGUF numbers them.
+typedef enum {
+    TK_F32 = 0,
+    TK_F16 = 1,
+    TK_Q4_0 = 2,
+    TK_Q4_1 = 3,
+    TK_Q8_0 = 8,
+    TK_BF16 = 30,
+} tk_type;
+
+// ---- scalar conversions ----
+float tk_f16_to_f32(uint16_t h);
+uint16_t tk_f32_to_f16(float f);
+float tk_bf16_to_f32(uint16_t h);
+
+/// Bytes in one row of `cols` values of `type`; 0 if cols is not a whole number of blocks
+/// or the type is unknown.
+size_t tk_row_bytes(tk_type type, int64_t cols);
+
+/// Dequantise one row: src holds `cols` values of `type`, dst (cols) f32.
+/// Returns 0, or -1 for an unsupported type.
+int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols);
+
+/// y (rows) = W (rows, cols; stored as `type`, row-major) · x (cols).
+/// Rows [row_begin, row_end) only, so callers can split the work. Returns 0 or -1.
+int tk_matvec(tk_type type, const void *w, const float *x, float *y,
+              int64_t row_begin, int64_t row_end, int64_t cols);
+
+// ---- elementwise and normalisation ----
+/// out (n) = x (n) / rms(x) * weight (n).
+void tk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps);
+/// In-place softmax of x (n).
+void tk_softmax(float *x, int64_t n);
+/// gate (n) = silu(gate) * up (n).
+void tk_swiglu(float *gate, const float *up, int64_t n);
+/// y (n) += x (n).
+void tk_add(float *y, const float *x, int64_t n);
+
+/// Rotary embedding on `heads` consecutive heads of `head_dim` each, at position `pos`.
+/// interleaved != 0 rotates pairs (2i, 2i+1); otherwise (i, i + head_dim/2).
+void tk_rope(float *x, int64_t heads, int64_t head_dim, int64_t pos, float theta, int interleaved);
+
+/// Attention for one query head over `len` cached positions.
+/// q (head_dim); keys/values: position t's vector at k + t*stride (head_dim floats);
+/// scores (len) scratch; out (head_dim).
+void tk_attention_head(float *out, const float *q, const float *k, const float *v,
+                       int64_t stride, int64_t len, int64_t head_dim, float *scores);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,78 @@
+/// How rotary position embeddings pair up the dimensions of a head.
+///
+/// llama.cpp's GGUF conversion and llama2.c checkpoints permute Q/K rows so that RoPE rotates
+/// adjacent pairs `(2i, 2i+1)`; Hugging Face checkpoints rotate the two halves `(i, i + d/2)`.
+public enum RoPEStyle: String, Sendable, Codable, Equatable {
+    /// Adjacent pairs (GGUF `llama`, llama2.c).
+    case interleaved
+    /// First half against second half (Hugging Face / GPT-NeoX layout).
+    case halfSplit = "half_split"
+}
+
+/// Hyper-parameters of a Llama-family decoder.
+public struct ModelConfiguration: Sendable, Codable, Equatable {
+    public var architecture: String
+    /// Model width (embedding length).
+    public var dim: Int
+    /// FFN inner width.
+    public var hiddenDim: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var kvHeadCount: Int
+    public var vocabSize: Int
+    public var contextLength: Int
+    public var ropeTheta: Float
+    public var rmsNormEpsilon: Float
+    public var ropeStyle: RoPEStyle
+    /// Whether the output head reuses the token embedding matrix.
+    public var tiedEmbeddings: Bool
+
+    public var headDim: Int { dim / headCount }
+    public var kvDim: Int { kvHeadCount * headDim }
+    /// Query heads served by each KV head (grouped-query attention).
+    public var queriesPerKVHead: Int { headCount / kvHeadCount }
+
+    enum CodingKeys: String, CodingKey {
+        case architecture
+        case dim
+        case hiddenDim = "hidden_dim"
+        case layerCount = "n_layers"
+        case headCount = "n_heads"
+        case kvHeadCount = "n_kv_heads"
+        case vocabSize = "vocab_size"
+        case contextLength = "context_length"
+        case ropeTheta = "rope_theta"
+        case rmsNormEpsilon = "rms_norm_eps"
+        case ropeStyle = "rope_style"
+        case tiedEmbeddings = "tied_embeddings"
+    }
+
+    public init(architecture: String = "llama", dim: Int, hiddenDim: Int, layerCount: Int,
+                headCount: Int, kvHeadCount: Int, vocabSize: Int, contextLength: Int,
+                ropeTheta: Float = 10000, rmsNormEpsilon: Float = 1e-5,
+                ropeStyle: RoPEStyle = .interleaved, tiedEmbeddings: Bool) {
+        self.architecture = architecture
+        self.dim = dim
+        self.hiddenDim = hiddenDim
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.kvHeadCount = kvHeadCount
+        self.vocabSize = vocabSize
+        self.contextLength = contextLength
+        self.ropeTheta = ropeTheta
+        self.rmsNormEpsilon = rmsNormEpsilon
+        self.ropeStyle = ropeStyle
+        self.tiedEmbeddings = tiedEmbeddings
+    }
+
+    /// Checks the relations the forward pass relies on; returns a reason for the first that fails.
+    public func validationProblem() -> String? {
+        if dim <= 0 || hiddenDim <= 0 || layerCount <= 0 || headCount <= 0 || kvHeadCount <= 0 || vocabSize <= 0 {
+            return "all sizes must be positive (dim \(dim), hidden \(hiddenDim), layers \(layerCount), heads \(headCount), kv heads \(kvHeadCount), vocab \(vocabSize))"
+        }
+        if dim % headCount != 0 { return "dim \(dim) is not a multiple of the head count \(headCount)" }
+        if headCount % kvHeadCount != 0 { return "head count \(headCount) is not a multiple of the KV head count \(kvHeadCount)" }
+        if headDim % 2 != 0 { return "head dimension \(headDim) must be even for RoPE" }
+        return nil
+    }
+}
