@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "CTandemKernels", cSettings: kernelCFlags),
         .target(name: "TandemKernels", dependencies: ["TandemCore", "CTandemKernels", "COpenBLAS"]),
         // Layer 3: model runtime (loaders, tokenizers, chat templates, forward pass).
-        .target(name: "TandemModel", dependencies: ["TandemCore", "TandemKernels"]),
+        .target(name: "TandemModel", dependencies: ["TandemCore", "TandemKernels", "CTandemKernels"]),
         // Layer 4: pure engine state machines (sampler, KV blocks, scheduler): core types only.
         .target(name: "TandemEngineCore", dependencies: ["TandemCore"]),
         // Layer 4b: the engine that drives a model with those state machines.
@@ -54,7 +54,8 @@ let package = Package(
         ]),
 
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
-        .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels"]),
+        .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "TandemModelTests", dependencies: ["TandemModel", "TandemEngine"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TandemEngineTests", dependencies: ["TandemEngineCore", "TandemEngine"]),

@@ -1,0 +1,90 @@
+import Foundation
+
+/// One message of a conversation.
+public struct ChatMessage: Sendable, Codable, Equatable {
+    public var role: String
+    public var content: String
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// Renders a conversation into the prompt text a chat model was trained on. Tandem does not run
+/// Jinja: it recognises the template families below from the model's `chat_template` and renders
+/// them natively (the tests compare against the Jinja rendering of the real template).
+public enum ChatTemplate: Sendable, Equatable {
+    /// `<|im_start|>role\ncontent<|im_end|>\n` (SmolLM2, Qwen). `defaultSystem` is inserted when
+    /// the conversation does not start with a system message, if the template does that.
+    case chatML(defaultSystem: String?)
+    /// `<s>[INST] <<SYS>>\n…\n<</SYS>>\n\nuser [/INST] assistant </s>` (Llama 2).
+    case llama2
+    /// `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>` (Llama 3).
+    case llama3
+
+    public static let styleNames = ["chatml", "llama2", "llama3"]
+
+    /// A template chosen by name (`--template`).
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "chatml": self = .chatML(defaultSystem: nil)
+        case "llama2", "llama-2": self = .llama2
+        case "llama3", "llama-3": self = .llama3
+        default: return nil
+        }
+    }
+
+    /// Recognises the family of a Jinja `chat_template`; nil when it is none of ours.
+    public init?(jinja: String) {
+        if jinja.contains("<|im_start|>") {
+            self = .chatML(defaultSystem: Self.chatMLDefaultSystem(jinja))
+        } else if jinja.contains("<|start_header_id|>") {
+            self = .llama3
+        } else if jinja.contains("[INST]") {
+            self = .llama2
+        } else {
+            return nil
+        }
+    }
+
+    /// The literal default system prompt of templates written like SmolLM2's:
+    /// `{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n…<|im_end|>\n' }}`.
+    static func chatMLDefaultSystem(_ jinja: String) -> String? {
+        guard jinja.contains("!= 'system'") || jinja.contains("!= \"system\"") else { return nil }
+        // The template's string literal may hold a real newline or an escaped one.
+        guard let start = jinja.range(of: "'<|im_start|>system\n") ?? jinja.range(of: "'<|im_start|>system\\n") else { return nil }
+        let rest = jinja[start.upperBound...]
+        guard let end = rest.range(of: "<|im_end|>") else { return nil }
+        return String(rest[..<end.lowerBound]).replacing("\\n", with: "\n")
+    }
+
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
+        var s = ""
+        switch self {
+        case .chatML(let defaultSystem):
+            if let sys = defaultSystem, messages.first?.role != "system" {
+                s += "<|im_start|>system\n\(sys)<|im_end|>\n"
+            }
+            for m in messages { s += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
+            if addGenerationPrompt { s += "<|im_start|>assistant\n" }
+        case .llama2:
+            var system: String?
+            var rest = messages[...]
+            if let first = rest.first, first.role == "system" { system = first.content; rest = rest.dropFirst() }
+            for m in rest {
+                if m.role == "assistant" {
+                    s += " \(m.content) </s>"
+                } else {
+                    var content = m.content
+                    if let sys = system { content = "<<SYS>>\n\(sys)\n<</SYS>>\n\n" + content; system = nil }
+                    s += "<s>[INST] \(content) [/INST]"
+                }
+            }
+        case .llama3:
+            s += "<|begin_of_text|>"
+            for m in messages { s += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(m.content)<|eot_id|>" }
+            if addGenerationPrompt { s += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
+        }
+        return s
+    }
+}

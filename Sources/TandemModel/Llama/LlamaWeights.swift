@@ -1,0 +1,105 @@
+import TandemCore
+import TandemKernels
+
+/// The weights of one decoder layer. Matrices are (out, in).
+public struct LlamaLayerWeights: Sendable {
+    public var attentionNorm: [Float]   // (dim)
+    public var wq: WeightMatrix          // (n_heads * head_dim, dim)
+    public var wk: WeightMatrix          // (n_kv_heads * head_dim, dim)
+    public var wv: WeightMatrix          // (n_kv_heads * head_dim, dim)
+    public var wo: WeightMatrix          // (dim, n_heads * head_dim)
+    public var ffnNorm: [Float]          // (dim)
+    public var gate: WeightMatrix        // w1 (hidden, dim)
+    public var down: WeightMatrix        // w2 (dim, hidden)
+    public var up: WeightMatrix          // w3 (hidden, dim)
+}
+
+/// All weights of a Llama-family decoder, pointing into the checkpoint's mapping where possible.
+public struct LlamaWeights: Sendable {
+    public var tokenEmbedding: WeightMatrix  // (vocab, dim)
+    public var layers: [LlamaLayerWeights]
+    public var finalNorm: [Float]            // (dim)
+    public var output: WeightMatrix          // (vocab, dim); the embedding when tied
+
+    /// Bytes of weight data the forward pass reads per token (matrices only; the embedding is a
+    /// row lookup, so counted once only when it is also the output head).
+    public var bytesPerToken: Int {
+        var total = output.byteCount
+        for l in layers {
+            total += l.wq.byteCount + l.wk.byteCount + l.wv.byteCount + l.wo.byteCount
+            total += l.gate.byteCount + l.down.byteCount + l.up.byteCount
+        }
+        return total
+    }
+}
+
+/// Where a loader finds named tensors; each checkpoint format implements it.
+public protocol TensorSource {
+    /// The file the tensors come from, for messages.
+    var path: String { get }
+    /// The tensor `name` as a (rows, cols) matrix.
+    func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix
+    /// The 1-D tensor `name` of `count` values, converted to FP32.
+    func vector(_ name: String, count: Int) throws -> [Float]
+}
+
+extension TensorSource {
+    public func vector(_ name: String, count: Int) throws -> [Float] {
+        let m = try matrix(name, rows: 1, cols: count)
+        var out = [Float](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { m.row(0, into: $0.baseAddress!) }
+        return out
+    }
+}
+
+/// Tensor names of one checkpoint family; `{l}` stands for the layer index.
+public struct LlamaTensorNames: Sendable {
+    public var embedding: String
+    public var output: String
+    public var finalNorm: String
+    public var attentionNorm, wq, wk, wv, wo, ffnNorm, gate, down, up: String
+
+    public static let gguf = LlamaTensorNames(
+        embedding: "token_embd.weight", output: "output.weight", finalNorm: "output_norm.weight",
+        attentionNorm: "blk.{l}.attn_norm.weight", wq: "blk.{l}.attn_q.weight", wk: "blk.{l}.attn_k.weight",
+        wv: "blk.{l}.attn_v.weight", wo: "blk.{l}.attn_output.weight", ffnNorm: "blk.{l}.ffn_norm.weight",
+        gate: "blk.{l}.ffn_gate.weight", down: "blk.{l}.ffn_down.weight", up: "blk.{l}.ffn_up.weight")
+
+    public static let huggingFace = LlamaTensorNames(
+        embedding: "model.embed_tokens.weight", output: "lm_head.weight", finalNorm: "model.norm.weight",
+        attentionNorm: "model.layers.{l}.input_layernorm.weight", wq: "model.layers.{l}.self_attn.q_proj.weight",
+        wk: "model.layers.{l}.self_attn.k_proj.weight", wv: "model.layers.{l}.self_attn.v_proj.weight",
+        wo: "model.layers.{l}.self_attn.o_proj.weight", ffnNorm: "model.layers.{l}.post_attention_layernorm.weight",
+        gate: "model.layers.{l}.mlp.gate_proj.weight", down: "model.layers.{l}.mlp.down_proj.weight",
+        up: "model.layers.{l}.mlp.up_proj.weight")
+
+    func name(_ template: String, layer: Int) -> String {
+        template.replacing("{l}", with: String(layer))
+    }
+}
+
+extension LlamaWeights {
+    /// Loads every tensor a Llama decoder needs from `source`, checking shapes against `config`.
+    public static func load(from source: some TensorSource, names: LlamaTensorNames,
+                            config c: ModelConfiguration) throws -> LlamaWeights {
+        let qDim = c.headCount * c.headDim
+        var layers: [LlamaLayerWeights] = []
+        for l in 0..<c.layerCount {
+            func n(_ t: String) -> String { names.name(t, layer: l) }
+            layers.append(LlamaLayerWeights(
+                attentionNorm: try source.vector(n(names.attentionNorm), count: c.dim),
+                wq: try source.matrix(n(names.wq), rows: qDim, cols: c.dim),
+                wk: try source.matrix(n(names.wk), rows: c.kvDim, cols: c.dim),
+                wv: try source.matrix(n(names.wv), rows: c.kvDim, cols: c.dim),
+                wo: try source.matrix(n(names.wo), rows: c.dim, cols: qDim),
+                ffnNorm: try source.vector(n(names.ffnNorm), count: c.dim),
+                gate: try source.matrix(n(names.gate), rows: c.hiddenDim, cols: c.dim),
+                down: try source.matrix(n(names.down), rows: c.dim, cols: c.hiddenDim),
+                up: try source.matrix(n(names.up), rows: c.hiddenDim, cols: c.dim)))
+        }
+        let embedding = try source.matrix(names.embedding, rows: c.vocabSize, cols: c.dim)
+        let output = c.tiedEmbeddings ? embedding : try source.matrix(names.output, rows: c.vocabSize, cols: c.dim)
+        return LlamaWeights(tokenEmbedding: embedding, layers: layers,
+                            finalNorm: try source.vector(names.finalNorm, count: c.dim), output: output)
+    }
+}

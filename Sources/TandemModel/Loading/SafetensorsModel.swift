@@ -1,0 +1,188 @@
+import Foundation
+import TandemCore
+import TandemKernels
+
+/// Hugging Face checkpoints: `config.json` + one or more `*.safetensors` (8-byte little-endian
+/// header length, JSON header of name → dtype/shape/offsets, raw data) + `tokenizer.json`.
+public final class SafetensorsFile: TensorSource, @unchecked Sendable {
+    public struct Entry: Sendable {
+        public let dtype: DType
+        public let shape: [Int]
+        public let offset: Int
+        public let byteCount: Int
+    }
+
+    public let file: MappedFile
+    public let entries: [String: Entry]
+    public var path: String { file.path }
+
+    public init(path: String) throws {
+        file = try MappedFile(path: path)
+        var r = ByteReader(file)
+        let n = try r.read(UInt64.self, "the header length")
+        guard n > 1, n < 100_000_000 else {
+            throw ModelLoadError(.badMagic, file: path, place: "byte 0", "header length \(n) is not plausible: not a safetensors file")
+        }
+        let headerBytes = try r.readBytes(Int(n), "the JSON header")
+        let dataStart = 8 + Int(n)
+        guard let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
+            throw ModelLoadError(.badMetadata, file: path, place: "header (bytes 8-\(dataStart))", "the header is not a JSON object")
+        }
+        var entries: [String: Entry] = [:]
+        for (name, value) in json where name != "__metadata__" {
+            guard let t = value as? [String: Any], let dt = t["dtype"] as? String,
+                  let shape = t["shape"] as? [Int], let offs = t["data_offsets"] as? [Int], offs.count == 2 else {
+                throw ModelLoadError(.badMetadata, file: path, place: "tensor \(name)", "entry needs dtype, shape and data_offsets")
+            }
+            let dtype: DType
+            switch dt {
+            case "F32": dtype = .f32
+            case "F16": dtype = .f16
+            case "BF16": dtype = .bf16
+            default:
+                throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
+                                     "dtype \(dt) is not supported (supported: F32, F16, BF16)")
+            }
+            let count = shape.reduce(1, *)
+            guard offs[1] - offs[0] == count * dtype.blockBytes else {
+                throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
+                                     "data_offsets span \(offs[1] - offs[0]) bytes, shape \(shape) of \(dt) needs \(count * dtype.blockBytes)")
+            }
+            guard dataStart + offs[1] <= file.size else {
+                throw ModelLoadError(.truncated, file: path, place: "tensor \(name)",
+                                     "data ends at byte \(dataStart + offs[1]) but the file has \(file.size): it is truncated")
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, offset: dataStart + offs[0], byteCount: offs[1] - offs[0])
+        }
+        self.entries = entries
+    }
+
+    public func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+        guard let e = entries[name] else {
+            throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)", "no tensor \"\(name)\" (expected shape [\(rows), \(cols)])")
+        }
+        let flat = e.shape.count == 1 ? [1, e.shape[0]] : e.shape
+        guard flat == [rows, cols] else {
+            throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)", "shape \(e.shape) does not match the expected [\(rows), \(cols)]")
+        }
+        return WeightMatrix(dtype: e.dtype, rows: rows, cols: cols, base: file.base + e.offset, owner: file)
+    }
+}
+
+/// A set of safetensors shards seen as one source.
+struct ShardedTensorSource: TensorSource {
+    let shards: [SafetensorsFile]
+    let path: String
+
+    func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+        for s in shards where s.entries[name] != nil { return try s.matrix(name, rows: rows, cols: cols) }
+        throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)",
+                             "no shard has tensor \"\(name)\" (expected shape [\(rows), \(cols)])")
+    }
+}
+
+/// Loads a Hugging Face Llama directory.
+public enum SafetensorsModel {
+    public static func load(directory: String) throws -> LoadedModel {
+        let configPath = directory + "/config.json"
+        let config = try configuration(path: configPath)
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
+            .filter { $0.hasSuffix(".safetensors") }.sorted() ?? []
+        guard !files.isEmpty else {
+            throw ModelLoadError(.cannotOpen, file: directory, place: "directory", "no *.safetensors files in the directory")
+        }
+        let source = ShardedTensorSource(shards: try files.map { try SafetensorsFile(path: directory + "/" + $0) }, path: directory)
+        let weights = try LlamaWeights.load(from: source, names: .huggingFace, config: config)
+        let json = try readJSON(configPath)
+        let tokenizer = try HFTokenizerFile.load(path: directory + "/tokenizer.json",
+                                                 bos: (json["bos_token_id"] as? Int).map { TokenID($0) },
+                                                 eos: (json["eos_token_id"] as? Int).map { TokenID($0) })
+        var template: ChatTemplate?
+        if let tc = try? readJSON(directory + "/tokenizer_config.json"), let jinja = tc["chat_template"] as? String {
+            template = ChatTemplate(jinja: jinja)
+        }
+        let types = Set(source.shards.flatMap { $0.entries.values.map(\.dtype.rawValue) }).sorted()
+        return LoadedModel(model: LlamaModel(configuration: config, weights: weights), tokenizer: tokenizer,
+                           chatTemplate: template, path: directory,
+                           formatDescription: "safetensors (\(types.joined(separator: ", ")))")
+    }
+
+    static func readJSON(_ path: String) throws -> [String: Any] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelLoadError(.cannotOpen, file: path, place: "open", "cannot read the file")
+        }
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ModelLoadError(.badMetadata, file: path, place: "byte 0", "not a JSON object")
+        }
+        return obj
+    }
+
+    /// `config.json` of a `LlamaForCausalLM`.
+    public static func configuration(path: String) throws -> ModelConfiguration {
+        let j = try readJSON(path)
+        let arch = (j["architectures"] as? [String])?.first ?? (j["model_type"] as? String ?? "?")
+        guard arch == "LlamaForCausalLM" || (j["model_type"] as? String) == "llama" else {
+            throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
+                                 "architecture \(arch) is not supported (supported: LlamaForCausalLM)")
+        }
+        if let scaling = j["rope_scaling"], !(scaling is NSNull) {
+            throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", "RoPE scaling is not supported yet; remove it or use a model without it")
+        }
+        func int(_ key: String) throws -> Int {
+            guard let v = j[key] as? Int else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(key)", "required integer key \"\(key)\" is missing")
+            }
+            return v
+        }
+        let heads = try int("num_attention_heads")
+        let c = ModelConfiguration(
+            architecture: "llama", dim: try int("hidden_size"), hiddenDim: try int("intermediate_size"),
+            layerCount: try int("num_hidden_layers"), headCount: heads,
+            kvHeadCount: (j["num_key_value_heads"] as? Int) ?? heads, vocabSize: try int("vocab_size"),
+            contextLength: (j["max_position_embeddings"] as? Int) ?? 2048,
+            ropeTheta: Float((j["rope_theta"] as? Double) ?? 10000),
+            rmsNormEpsilon: Float((j["rms_norm_eps"] as? Double) ?? 1e-5),
+            ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false)
+        if let problem = c.validationProblem() {
+            throw ModelLoadError(.badMetadata, file: path, place: "hyper-parameters", problem)
+        }
+        return c
+    }
+}
+
+/// `tokenizer.json` of a byte-level BPE model.
+enum HFTokenizerFile {
+    static func load(path: String, bos: TokenID?, eos: TokenID?) throws -> any Tokenizer {
+        let j = try SafetensorsModel.readJSON(path)
+        guard let model = j["model"] as? [String: Any], (model["type"] as? String) == "BPE",
+              let vocab = model["vocab"] as? [String: Int] else {
+            throw ModelLoadError(.unknownTokenizer, file: path, place: "key model", "only BPE tokenizers with a vocab are supported")
+        }
+        let rawMerges = model["merges"] as? [Any] ?? []
+        let merges: [String] = rawMerges.compactMap {
+            if let s = $0 as? String { return s }
+            if let pair = $0 as? [String], pair.count == 2 { return pair[0] + " " + pair[1] }
+            return nil
+        }
+        var size = (vocab.values.max() ?? -1) + 1
+        let added = j["added_tokens"] as? [[String: Any]] ?? []
+        for a in added { if let id = a["id"] as? Int { size = max(size, id + 1) } }
+        var pieces = [String](repeating: "", count: size)
+        var kinds = [TokenKind](repeating: .unused, count: size)
+        for (p, id) in vocab { pieces[id] = p; kinds[id] = .normal }
+        for a in added {
+            guard let id = a["id"] as? Int, let content = a["content"] as? String else { continue }
+            pieces[id] = content
+            kinds[id] = (a["special"] as? Bool ?? false) ? .control : .userDefined
+        }
+        let pre = j["pre_tokenizer"] as? [String: Any]
+        let description = String(describing: pre ?? [:])
+        guard description.contains("ByteLevel") else {
+            throw ModelLoadError(.unknownTokenizer, file: path, place: "key pre_tokenizer",
+                                 "only ByteLevel pre-tokenizers (optionally with Digits) are supported")
+        }
+        let preTokenizer: PreTokenizer = description.contains("Digits") ? .smollm : .gpt2
+        return ByteLevelBPETokenizer(vocabulary: Vocabulary(pieces: pieces, kinds: kinds, bos: bos, eos: eos),
+                                     merges: merges, preTokenizer: preTokenizer)
+    }
+}

@@ -1,0 +1,541 @@
+#!/usr/bin/env python3
+"""Independent float64 NumPy reference implementation of a Llama-style decoder.
+
+This module is the "ground truth" the Swift engine (Tandem) is tested against.
+It is written for clarity, not speed:
+
+* loaders for the llama2.c checkpoint format (stories260K.bin) and for GGUF
+  files (via the `gguf` PyPI package, with dequantisation of Q4_1/Q8_0/... to
+  float32 done by `gguf.quants.dequantize`);
+* a whole-sequence forward pass (batch of one, causal mask) in float64 that
+  returns the logits for every position;
+* greedy decoding (re-runs the full forward pass each step; no KV cache, so it
+  is independent of any caching logic in the engine);
+* the llama2.c tokenizer (tok512.bin): a decoder with llama2.c semantics and a
+  re-implementation of llama2.c's greedy score-based BPE encoder.
+
+Conventions (shared by both formats after loading):
+
+* every weight matrix is row-major (out_features, in_features): y = W @ x;
+* RoPE rotates *adjacent* pairs (2j, 2j+1) inside each head with angle
+  pos * theta^(-2j/head_size).  This is llama2.c's convention and also
+  llama.cpp's LLAMA_ROPE_TYPE_NORM; llama.cpp's HF->GGUF converter permutes
+  the rows of Q and K so that GGUF llama weights use this interleaved layout;
+* RMSNorm: x / sqrt(mean(x^2) + eps) * w;
+* SwiGLU FFN: W2 (silu(W1 x) * (W3 x));
+* GQA: query head h reads kv head h // (n_heads / n_kv_heads).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------
+# Model container
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Config:
+    dim: int
+    hidden_dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    vocab_size: int
+    seq_len: int
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+
+    @property
+    def head_size(self) -> int:
+        return self.dim // self.n_heads
+
+
+@dataclass
+class Layer:
+    attn_norm: np.ndarray  # (dim,)
+    wq: np.ndarray         # (n_heads*hs, dim)
+    wk: np.ndarray         # (n_kv_heads*hs, dim)
+    wv: np.ndarray         # (n_kv_heads*hs, dim)
+    wo: np.ndarray         # (dim, n_heads*hs)
+    ffn_norm: np.ndarray   # (dim,)
+    w1: np.ndarray         # gate (hidden, dim)
+    w2: np.ndarray         # down (dim, hidden)
+    w3: np.ndarray         # up   (hidden, dim)
+
+
+@dataclass
+class Model:
+    config: Config
+    tok_embeddings: np.ndarray  # (vocab, dim)
+    layers: List[Layer]
+    final_norm: np.ndarray      # (dim,)
+    wcls: np.ndarray            # (vocab, dim); may be the same array as tok_embeddings
+    meta: Dict[str, object] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# llama2.c checkpoint loader
+# ---------------------------------------------------------------------------
+
+def load_llama2c(path: str) -> Model:
+    """Load a llama2.c ("version 0" / legacy) FP32 checkpoint."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    dim, hidden, n_layers, n_heads, n_kv, vocab, seq_len = struct.unpack_from("<7i", raw, 0)
+    shared = vocab > 0
+    vocab = abs(vocab)
+    cfg = Config(dim, hidden, n_layers, n_heads, n_kv, vocab, seq_len,
+                 rope_theta=10000.0, norm_eps=1e-5)
+    hs = cfg.head_size
+    data = np.frombuffer(raw, dtype="<f4", offset=7 * 4)
+    pos = 0
+
+    def take(*shape):
+        nonlocal pos
+        n = int(np.prod(shape))
+        out = data[pos:pos + n].reshape(shape)
+        pos += n
+        return out
+
+    tok = take(vocab, dim)
+    rms_att = take(n_layers, dim)
+    wq = take(n_layers, n_heads * hs, dim)
+    wk = take(n_layers, n_kv * hs, dim)
+    wv = take(n_layers, n_kv * hs, dim)
+    wo = take(n_layers, dim, n_heads * hs)
+    rms_ffn = take(n_layers, dim)
+    w1 = take(n_layers, hidden, dim)
+    w2 = take(n_layers, dim, hidden)
+    w3 = take(n_layers, hidden, dim)
+    rms_final = take(dim)
+    take(seq_len, hs // 2)  # legacy freq_cis_real (unused)
+    take(seq_len, hs // 2)  # legacy freq_cis_imag (unused)
+    wcls = tok if shared else take(vocab, dim)
+    if pos != data.size:
+        raise ValueError(f"llama2.c checkpoint: {data.size - pos} trailing floats unread")
+
+    layers = [Layer(rms_att[l], wq[l], wk[l], wv[l], wo[l], rms_ffn[l], w1[l], w2[l], w3[l])
+              for l in range(n_layers)]
+    return Model(cfg, tok, layers, rms_final, wcls, meta={"format": "llama2.c", "shared_classifier": shared})
+
+
+# ---------------------------------------------------------------------------
+# GGUF loader (llama architecture)
+# ---------------------------------------------------------------------------
+
+def gguf_field(reader, key, default=None):
+    f = reader.fields.get(key)
+    if f is None:
+        return default
+    return f.contents()
+
+
+def load_gguf(path: str) -> Model:
+    """Load a GGUF llama model, dequantising every tensor to float32."""
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    r = GGUFReader(path)
+    arch = gguf_field(r, "general.architecture")
+    if arch != "llama":
+        raise ValueError(f"unsupported architecture {arch!r}")
+    tensors = {t.name: t for t in r.tensors}
+
+    def get(name):
+        t = tensors[name]
+        w = dequantize(t.data, t.tensor_type)
+        # GGUF shape is (ne0=in, ne1=out); numpy shape is reversed -> (out, in)
+        expected = tuple(int(x) for x in reversed(t.shape))
+        w = np.asarray(w, dtype=np.float32).reshape(expected)
+        return w
+
+    dim = int(gguf_field(r, "llama.embedding_length"))
+    n_heads = int(gguf_field(r, "llama.attention.head_count"))
+    cfg = Config(
+        dim=dim,
+        hidden_dim=int(gguf_field(r, "llama.feed_forward_length")),
+        n_layers=int(gguf_field(r, "llama.block_count")),
+        n_heads=n_heads,
+        n_kv_heads=int(gguf_field(r, "llama.attention.head_count_kv", n_heads)),
+        vocab_size=len(gguf_field(r, "tokenizer.ggml.tokens")),
+        seq_len=int(gguf_field(r, "llama.context_length")),
+        rope_theta=float(gguf_field(r, "llama.rope.freq_base", 10000.0)),
+        norm_eps=float(gguf_field(r, "llama.attention.layer_norm_rms_epsilon")),
+    )
+    rope_dim = gguf_field(r, "llama.rope.dimension_count")
+    if rope_dim is not None and int(rope_dim) != cfg.head_size:
+        raise ValueError("partial rotary dimension not supported by this reference")
+
+    tok = get("token_embd.weight")
+    layers = []
+    for l in range(cfg.n_layers):
+        p = f"blk.{l}."
+        layers.append(Layer(
+            attn_norm=get(p + "attn_norm.weight"),
+            wq=get(p + "attn_q.weight"),
+            wk=get(p + "attn_k.weight"),
+            wv=get(p + "attn_v.weight"),
+            wo=get(p + "attn_output.weight"),
+            ffn_norm=get(p + "ffn_norm.weight"),
+            w1=get(p + "ffn_gate.weight"),
+            w2=get(p + "ffn_down.weight"),
+            w3=get(p + "ffn_up.weight"),
+        ))
+    final_norm = get("output_norm.weight")
+    tied = "output.weight" not in tensors
+    wcls = tok if tied else get("output.weight")
+    meta = {
+        "format": "gguf",
+        "tied_embeddings": tied,
+        "tensor_types": sorted({t.tensor_type.name for t in r.tensors}),
+    }
+    return Model(cfg, tok, layers, final_norm, wcls, meta=meta)
+
+
+# ---------------------------------------------------------------------------
+# Forward pass (float64)
+# ---------------------------------------------------------------------------
+
+def rmsnorm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+    """x: (T, dim) float64."""
+    ms = np.mean(x * x, axis=-1, keepdims=True)
+    return x / np.sqrt(ms + eps) * w.astype(np.float64)
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    return x / (1.0 + np.exp(-x))
+
+
+def rope_tables(positions: np.ndarray, head_size: int, theta: float):
+    """cos/sin of shape (T, head_size/2) for pair j: angle = pos * theta^(-2j/hs)."""
+    j = np.arange(head_size // 2, dtype=np.float64)
+    inv_freq = theta ** (-(2.0 * j) / head_size)
+    ang = positions.astype(np.float64)[:, None] * inv_freq[None, :]
+    return np.cos(ang), np.sin(ang)
+
+
+def apply_rope_interleaved(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """x: (T, n_heads, head_size). Rotates adjacent pairs (2j, 2j+1)."""
+    x0 = x[..., 0::2]
+    x1 = x[..., 1::2]
+    c = cos[:, None, :]
+    s = sin[:, None, :]
+    out = np.empty_like(x)
+    out[..., 0::2] = x0 * c - x1 * s
+    out[..., 1::2] = x0 * s + x1 * c
+    return out
+
+
+def apply_rope_neox(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """Half-split ("NEOX"/HF) RoPE: pairs (j, j + head_size/2).  NOT the right
+    style for llama2.c or GGUF llama weights; kept only so the fixture script
+    can prove that the interleaved style is the correct one."""
+    h = x.shape[-1] // 2
+    a, b = x[..., :h], x[..., h:]
+    c = cos[:, None, :]
+    s = sin[:, None, :]
+    return np.concatenate([a * c - b * s, a * s + b * c], axis=-1)
+
+
+def _f64(w: np.ndarray) -> np.ndarray:
+    return w.astype(np.float64, copy=False)
+
+
+def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
+            rope_style: str = "interleaved") -> np.ndarray:
+    """Return float64 logits of shape (len(ids), vocab) for every position.
+
+    The whole sequence is processed at once with a causal mask.  Positions are
+    start_pos, start_pos+1, ... (start_pos != 0 only makes sense for testing
+    RoPE offsets; there is no cache, so earlier tokens are simply absent).
+    rope_style: "interleaved" (correct for both supported formats) or "neox"
+    (diagnostic only).
+    """
+    rope = {"interleaved": apply_rope_interleaved, "neox": apply_rope_neox}[rope_style]
+    cfg = model.config
+    T = len(ids)
+    hs = cfg.head_size
+    nh, nkv = cfg.n_heads, cfg.n_kv_heads
+    group = nh // nkv
+    ids = np.asarray(ids, dtype=np.int64)
+
+    x = _f64(model.tok_embeddings[ids]).copy()  # (T, dim)
+    cos, sin = rope_tables(np.arange(start_pos, start_pos + T), hs, cfg.rope_theta)
+    mask = np.triu(np.full((T, T), -np.inf), k=1)  # (Tq, Tk): -inf above diagonal
+    scale = 1.0 / np.sqrt(hs)
+
+    for layer in model.layers:
+        # --- attention ---
+        h = rmsnorm(x, layer.attn_norm, cfg.norm_eps)
+        q = (h @ _f64(layer.wq).T).reshape(T, nh, hs)
+        k = (h @ _f64(layer.wk).T).reshape(T, nkv, hs)
+        v = (h @ _f64(layer.wv).T).reshape(T, nkv, hs)
+        q = rope(q, cos, sin)
+        k = rope(k, cos, sin)
+        att_out = np.empty((T, nh, hs))
+        for hq in range(nh):
+            kvh = hq // group
+            scores = (q[:, hq, :] @ k[:, kvh, :].T) * scale + mask  # (T, T)
+            scores = scores - scores.max(axis=-1, keepdims=True)
+            p = np.exp(scores)
+            p /= p.sum(axis=-1, keepdims=True)
+            att_out[:, hq, :] = p @ v[:, kvh, :]
+        x = x + att_out.reshape(T, nh * hs) @ _f64(layer.wo).T
+        # --- feed-forward (SwiGLU) ---
+        h = rmsnorm(x, layer.ffn_norm, cfg.norm_eps)
+        g = h @ _f64(layer.w1).T
+        u = h @ _f64(layer.w3).T
+        x = x + (silu(g) * u) @ _f64(layer.w2).T
+
+    x = rmsnorm(x, model.final_norm, cfg.norm_eps)
+    return x @ _f64(model.wcls).T
+
+
+def mean_nll(logits: np.ndarray, ids: Sequence[int]) -> float:
+    """Mean next-token negative log-likelihood of ids[1:] given logits (T, V)."""
+    lg = logits[:-1]
+    tgt = np.asarray(ids[1:])
+    mx = lg.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(lg - mx).sum(axis=1)) + mx[:, 0]
+    return float(np.mean(lse - lg[np.arange(len(tgt)), tgt]))
+
+
+def greedy(model: Model, prompt_ids: Sequence[int], n_new: int,
+           stop_ids: Optional[Sequence[int]] = None) -> List[int]:
+    """Greedy (argmax) continuation; returns only the new ids.
+
+    Ties are broken by the lowest id (numpy argmax).  Recomputes the full
+    forward pass for every new token (simple and cache-free).
+    """
+    ids = list(prompt_ids)
+    out: List[int] = []
+    for _ in range(n_new):
+        logits = forward(model, ids)[-1]
+        nxt = int(np.argmax(logits))
+        out.append(nxt)
+        ids.append(nxt)
+        if stop_ids is not None and nxt in stop_ids:
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------
+# llama2.c tokenizer (tok512.bin)
+# ---------------------------------------------------------------------------
+
+class Llama2cTokenizer:
+    """tok512.bin: int32 max_token_length, then per token (float32 score,
+    int32 len, bytes).  Ids 0,1,2 are <unk>, <s> (BOS), </s> (EOS); ids 3..258
+    are the byte-fallback pieces '<0x00>'..'<0xFF>'."""
+
+    BOS = 1
+    EOS = 2
+
+    def __init__(self, path: str, vocab_size: Optional[int] = None):
+        with open(path, "rb") as f:
+            raw = f.read()
+        (self.max_token_length,) = struct.unpack_from("<i", raw, 0)
+        off = 4
+        self.pieces: List[bytes] = []
+        self.scores: List[float] = []
+        while off < len(raw) and (vocab_size is None or len(self.pieces) < vocab_size):
+            score, n = struct.unpack_from("<fi", raw, off)
+            off += 8
+            self.pieces.append(raw[off:off + n])
+            off += n
+            self.scores.append(score)
+        self.lookup: Dict[bytes, int] = {}
+        for i, p in enumerate(self.pieces):
+            self.lookup.setdefault(p, i)  # first occurrence wins (like a sorted bsearch on unique strings)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.pieces)
+
+    @staticmethod
+    def _raw_byte(piece: bytes) -> Optional[int]:
+        # '<0xXX>' (exactly 6 bytes, hex digits) means a single raw byte
+        if len(piece) == 6 and piece.startswith(b"<0x") and piece.endswith(b">"):
+            try:
+                return int(piece[3:5], 16)
+            except ValueError:
+                return None
+        return None
+
+    def decode_piece(self, prev_token: int, token: int) -> bytes:
+        """llama2.c decode(): strip a leading space after BOS; '<0xXX>' -> byte."""
+        piece = self.pieces[token]
+        if prev_token == self.BOS and piece.startswith(b" "):
+            piece = piece[1:]
+        b = self._raw_byte(piece)
+        if b is not None:
+            return bytes([b])
+        return piece
+
+    def decode(self, ids: Sequence[int], prev_token: int = BOS) -> str:
+        """Concatenate decoded pieces (starting with prev_token as the token
+        before ids[0]) and decode the bytes as UTF-8 (invalid -> U+FFFD)."""
+        out = bytearray()
+        prev = prev_token
+        for t in ids:
+            out += self.decode_piece(prev, t)
+            prev = t
+        return out.decode("utf-8", errors="replace")
+
+    def encode(self, text: str, bos: bool = False, eos: bool = False) -> List[int]:
+        """Re-implementation of llama2.c's encode() semantics."""
+        tokens: List[int] = []
+        if bos:
+            tokens.append(self.BOS)
+        data = text.encode("utf-8")
+        if len(data) > 0:
+            tokens.append(self.lookup[b" "])  # dummy prefix
+        # one token per UTF-8 character, byte fallback = byte + 3
+        i = 0
+        while i < len(data):
+            j = i + 1
+            while j < len(data) and (data[j] & 0xC0) == 0x80 and j - i < 4:
+                j += 1
+            ch = data[i:j]
+            tid = self.lookup.get(ch)
+            if tid is not None:
+                tokens.append(tid)
+            else:
+                tokens.extend(b + 3 for b in ch)
+            i = j
+        # greedy merges: best score among adjacent pairs whose concatenation is a token
+        while True:
+            best_score, best_id, best_idx = -1e10, -1, -1
+            start = 1 if bos else 0
+            for k in range(start, len(tokens) - 1):
+                merged = self.pieces[tokens[k]] + self.pieces[tokens[k + 1]]
+                tid = self.lookup.get(merged)
+                if tid is not None and self.scores[tid] > best_score:
+                    best_score, best_id, best_idx = self.scores[tid], tid, k
+            if best_idx == -1:
+                break
+            tokens[best_idx:best_idx + 2] = [best_id]
+        if eos:
+            tokens.append(self.EOS)
+        return tokens
+
+
+# ---------------------------------------------------------------------------
+# Byte-level BPE (GPT-2 style) as used by llama.cpp for tokenizer.ggml.model
+# == "gpt2" with tokenizer.ggml.pre == "smollm".  Used only to cross-check the
+# HF `tokenizers` pipeline that generates the fixtures.
+# ---------------------------------------------------------------------------
+
+# llama.cpp (src/llama-vocab.cpp, llm_tokenizer_bpe) applies these regexes one
+# after another for LLAMA_VOCAB_PRE_TYPE_SMOLLM (shared with STARCODER,
+# REFACT, COMMAND_R, CODESHELL, EXAONE, ...): every later regex splits the
+# pieces produced by the earlier one; unmatched gaps are kept as pieces.
+SMOLLM_PRE_REGEXES = [
+    r"\p{N}",
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)",
+]
+
+
+def gpt2_bytes_to_unicode() -> Dict[int, str]:
+    """The GPT-2 reversible byte -> printable-unicode-char table."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    table = {}
+    extra = 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def regex_split_keep_gaps(pattern, text: str) -> List[str]:
+    """Split text into matches of pattern and the (non-empty) gaps between them."""
+    out = []
+    last = 0
+    for m in pattern.finditer(text):
+        if m.start() > last:
+            out.append(text[last:m.start()])
+        if m.end() > m.start():
+            out.append(m.group(0))
+        last = m.end()
+    if last < len(text):
+        out.append(text[last:])
+    return out
+
+
+class ByteLevelBPE:
+    def __init__(self, tokens: Sequence[str], merges: Sequence[str], special_ids: Sequence[int],
+                 pre_regexes: Sequence[str] = tuple(SMOLLM_PRE_REGEXES)):
+        import regex  # the third-party `regex` module (supports \p{..})
+
+        self.tokens = list(tokens)
+        self.vocab = {t: i for i, t in enumerate(self.tokens)}
+        self.ranks = {}
+        for r, m in enumerate(merges):
+            a, b = m.split(" ")
+            self.ranks[(a, b)] = r
+        self.byte_enc = gpt2_bytes_to_unicode()
+        self.byte_dec = {c: b for b, c in self.byte_enc.items()}
+        self.special = {self.tokens[i]: i for i in special_ids}
+        alts = sorted(self.special, key=len, reverse=True)
+        self.special_re = regex.compile("|".join(regex.escape(s) for s in alts)) if alts else None
+        # The regex llama.cpp runs for the GPT-2 expression is a hand-written
+        # matcher equivalent to HF's `...|\s+(?!\S)|\s+`; add the trailing
+        # `|\s+` so Python's engine handles whitespace at the very end too.
+        pats = []
+        for p in pre_regexes:
+            if p.endswith(r"\s+(?!\S)"):
+                p = p + r"|\s+"
+            pats.append(regex.compile(p))
+        self.pre = pats
+
+    def pre_tokenize(self, text: str) -> List[str]:
+        pieces = [text]
+        for pat in self.pre:
+            nxt = []
+            for p in pieces:
+                nxt.extend(regex_split_keep_gaps(pat, p))
+            pieces = nxt
+        return pieces
+
+    def _bpe(self, word: str) -> List[int]:
+        parts = [self.byte_enc[b] for b in word.encode("utf-8")]
+        while len(parts) > 1:
+            best, best_i = None, -1
+            for i in range(len(parts) - 1):
+                r = self.ranks.get((parts[i], parts[i + 1]))
+                if r is not None and (best is None or r < best):
+                    best, best_i = r, i
+            if best is None:
+                break
+            parts[best_i:best_i + 2] = [parts[best_i] + parts[best_i + 1]]
+        return [self.vocab[p] for p in parts]
+
+    def encode(self, text: str) -> List[int]:
+        ids: List[int] = []
+        chunks = regex_split_keep_gaps(self.special_re, text) if self.special_re else [text]
+        for chunk in chunks:
+            if chunk in self.special:
+                ids.append(self.special[chunk])
+                continue
+            for w in self.pre_tokenize(chunk):
+                ids.extend(self._bpe(w))
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        out = bytearray()
+        for i in ids:
+            t = self.tokens[i]
+            if t in self.special:
+                out += t.encode("utf-8")
+            else:
+                out += bytes(self.byte_dec[c] for c in t)
+        return out.decode("utf-8", errors="replace")
