@@ -17,6 +17,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // Native libraries (Debian packages; see deploy/install-deps.sh).
@@ -46,9 +51,29 @@ let package = Package(
         // Layer 5: transport (Communicator: MPI, RDMA verbs, in-process).
         .target(name: "TandemTransport", dependencies: ["TandemCore", "CMPI", "CVerbs", "CRDMACM",
                                                         .product(name: "Logging", package: "swift-log")]),
+        // Layer 6: cluster (coordinator and worker processes, the protobuf wire contract).
+        .target(name: "CTandemWire", dependencies: ["CProtobufC"]),
+        .target(name: "TandemCluster", dependencies: ["TandemCore", "TandemModel", "TandemEngineCore", "TandemEngine",
+                                                      "TandemTransport", "CTandemWire",
+                                                      .product(name: "Logging", package: "swift-log")]),
+        // Layer 7: the OpenAI-compatible HTTP API, tenants, limits, router, metrics (no kernels, no transport).
+        .target(name: "TandemGateway", dependencies: [
+            "TandemCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The coordinator's serving glue: the engine behind the OpenAI-compatible HTTP API.
+        .target(name: "TandemServing", dependencies: ["TandemCore", "TandemEngineCore", "TandemEngine", "TandemModel",
+                                                      "TandemCluster", "TandemGateway", "TandemTransport",
+                                                      .product(name: "Logging", package: "swift-log")]),
         // CLI.
         .executableTarget(name: "tandem", dependencies: [
-            "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemTransport",
+            "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemTransport", "TandemGateway",
+            "TandemCluster", "TandemServing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -59,6 +84,10 @@ let package = Package(
         .testTarget(name: "TandemModelTests", dependencies: ["TandemModel", "TandemEngine"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TandemEngineTests", dependencies: ["TandemEngineCore", "TandemEngine"]),
+        .testTarget(name: "TandemTransportTests", dependencies: ["TandemTransport"]),
+        .testTarget(name: "TandemClusterTests", dependencies: ["TandemCluster"]),
+        .testTarget(name: "TandemGatewayTests", dependencies: ["TandemGateway",
+                                                              .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 // Reference kernels: plain C, clear over clever. Optimised paths live beside these and are
 // tested against them.
 #include "tandem_kernels.h"
+#include "tandem_formats.h"
 #include <math.h>
 #include <string.h>
 
@@ -70,6 +71,7 @@ size_t tk_row_bytes(tk_type type, int64_t cols) {
     case TK_Q8_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 34;
     case TK_Q4_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 18;
     case TK_Q4_1: return cols % 32 ? 0 : (size_t)(cols / 32) * 20;
+    case TK_MXFP4: return tk_mxfp4_row_bytes(cols);
     }
     return 0;
 }
@@ -117,6 +119,8 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
             }
         }
         return 0;
+    case TK_MXFP4:
+        return tk_dequantize_row_mxfp4(src, dst, cols);
     }
     return -1;
 }
@@ -178,6 +182,20 @@ int tk_matvec(tk_type type, const void *w, const float *x, float *y,
                     acc += d * s + m * xs;
                     p += 20;
                 }
+            }
+            y[r] = acc;
+        }
+        return 0;
+    }
+    if (type == TK_MXFP4) {
+        // Dequantise block by block (exact), then dot.
+        float buf[32];
+        for (int64_t r = row_begin; r < row_end; r++) {
+            const uint8_t *p = base + (size_t)r * rb;
+            float acc = 0;
+            for (int64_t b = 0; b < cols / 32; b++) {
+                tk_dequantize_row_mxfp4(p + b * 17, buf, 32);
+                acc += dot_f32(buf, x + b * 32, 32);
             }
             y[r] = acc;
         }
@@ -250,6 +268,24 @@ void tk_attention_head(float *out, const float *q, const float *k, const float *
     for (int64_t d = 0; d < head_dim; d++) out[d] = 0;
     for (int64_t t = 0; t < len; t++) {
         const float *vt = v + t * stride;
+        float a = scores[t];
+        for (int64_t d = 0; d < head_dim; d++) out[d] += a * vt[d];
+    }
+}
+
+void tk_attention_paged(float *out, const float *q, const float *k_base, const float *v_base,
+                        const int32_t *block_table, int64_t block_size, int64_t token_stride,
+                        int64_t len, int64_t head_dim, float *scores) {
+    float scale = 1.0f / sqrtf((float)head_dim);
+    for (int64_t t = 0; t < len; t++) {
+        int64_t slot = (int64_t)block_table[t / block_size] * block_size + t % block_size;
+        scores[t] = dot_f32(q, k_base + slot * token_stride, head_dim) * scale;
+    }
+    tk_softmax(scores, len);
+    for (int64_t d = 0; d < head_dim; d++) out[d] = 0;
+    for (int64_t t = 0; t < len; t++) {
+        int64_t slot = (int64_t)block_table[t / block_size] * block_size + t % block_size;
+        const float *vt = v_base + slot * token_stride;
         float a = scores[t];
         for (int64_t d = 0; d < head_dim; d++) out[d] += a * vt[d];
     }

@@ -19,6 +19,7 @@ typedef enum {
     TK_Q4_1 = 3,
     TK_Q8_0 = 8,
     TK_BF16 = 30,
+    TK_MXFP4 = 39, ///< ggml block_mxfp4 (tandem_formats.h): E8M0 scale + 16 bytes of E2M1 nibbles
 } tk_type;
 
 // ---- scalar conversions ----
@@ -58,6 +59,13 @@ void tk_rope(float *x, int64_t heads, int64_t head_dim, int64_t pos, float theta
 /// scores (len) scratch; out (head_dim).
 void tk_attention_head(float *out, const float *q, const float *k, const float *v,
                        int64_t stride, int64_t len, int64_t head_dim, float *scores);
+
+/// Attention for one query head over `len` positions stored in a paged cache.
+/// Position t lives in block block_table[t / block_size], slot t % block_size; a slot's vector
+/// starts at base + (block * block_size + slot) * token_stride (+ the caller's head offset).
+void tk_attention_paged(float *out, const float *q, const float *k_base, const float *v_base,
+                        const int32_t *block_table, int64_t block_size, int64_t token_stride,
+                        int64_t len, int64_t head_dim, float *scores);
 
 #ifdef __cplusplus
 }

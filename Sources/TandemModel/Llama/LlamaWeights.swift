@@ -21,13 +21,13 @@ public struct LlamaWeights: Sendable {
     public var finalNorm: [Float]            // (dim)
     public var output: WeightMatrix          // (vocab, dim); the embedding when tied
 
-    /// Bytes of weight data the forward pass reads per token (matrices only; the embedding is a
-    /// row lookup, so counted once only when it is also the output head).
+    /// Bytes of weight data the forward pass reads per token (matrices with their scale planes;
+    /// the embedding is a row lookup, so counted once only when it is also the output head).
     public var bytesPerToken: Int {
-        var total = output.byteCount
+        var total = output.storageBytes
         for l in layers {
-            total += l.wq.byteCount + l.wk.byteCount + l.wv.byteCount + l.wo.byteCount
-            total += l.gate.byteCount + l.down.byteCount + l.up.byteCount
+            total += l.wq.storageBytes + l.wk.storageBytes + l.wv.storageBytes + l.wo.storageBytes
+            total += l.gate.storageBytes + l.down.storageBytes + l.up.storageBytes
         }
         return total
     }

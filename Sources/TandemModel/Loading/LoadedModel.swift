@@ -20,7 +20,10 @@ public struct LoadedModel: Sendable {
 public enum ModelLoader {
     public static func load(path: String, tokenizerPath: String? = nil) throws -> LoadedModel {
         if path.hasSuffix(".gguf") { return try loadGGUF(path: path) }
-        if FileSystem.isDirectory(path) { return try SafetensorsModel.load(directory: path) }
+        if FileSystem.isDirectory(path) {
+            if ModelOptCheckpoint.isCheckpoint(directory: path) { return try ModelOptCheckpoint.load(directory: path) }
+            return try SafetensorsModel.load(directory: path)
+        }
         if path.hasSuffix(".bin") { return try loadLlama2C(path: path, tokenizerPath: tokenizerPath) }
         // Sniff the magic for files without a telling extension.
         let f = try MappedFile(path: path)

@@ -1,0 +1,310 @@
+// Quantised GEMV: argument checks, run-time path selection and the portable C kernels.
+// The x86-64 kernels live in gemv_avx2.c and gemv_avx512.c; all share the signature below and
+// trust the checks made here.
+#include "tandem_gemv.h"
+#include "tandem_formats.h"
+#include "tandem_kernels.h"
+#include <stdatomic.h>
+#include <string.h>
+
+typedef void (*gemv_kernel)(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin,
+                            int64_t row_end);
+
+#if defined(__x86_64__)
+// Float route (gemv_avx2.c, gemv_avx512.c): FP8, Q8_0 and Q4_1.
+void tk__gemv_fp8_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q8_0_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_fp8_avx512(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q8_0_avx512(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_1_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
+// Integer route (gemv_int8.c): the 4-bit formats.
+void tk__gemv_nvfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_nvfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+#endif
+
+// ---- portable kernels ----
+
+static const float e2m1_f32[16] = {
+    0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+    -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f,
+};
+
+static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+static void fp8_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t n = w->cols;
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)n;
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        int64_t c = 0;
+        for (; c + 4 <= n; c += 4) {
+            a0 += tk_e4m3_f32_table[q[c]] * x[c];
+            a1 += tk_e4m3_f32_table[q[c + 1]] * x[c + 1];
+            a2 += tk_e4m3_f32_table[q[c + 2]] * x[c + 2];
+            a3 += tk_e4m3_f32_table[q[c + 3]] * x[c + 3];
+        }
+        for (; c < n; c++) a0 += tk_e4m3_f32_table[q[c]] * x[c];
+        float s = w->scale * (w->row_scales ? w->row_scales[r] : 1.0f);
+        y[r] = ((a0 + a1) + (a2 + a3)) * s;
+    }
+}
+
+static void nvfp4_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t n = w->cols, nb = n / 16;
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)(n / 2);
+        const uint8_t *sc = w->block_scales + (size_t)r * (size_t)nb;
+        float acc = 0;
+        for (int64_t b = 0; b < nb; b++, q += 8) {
+            const float *xb = x + b * 16;
+            float s0 = 0, s1 = 0;
+            for (int j = 0; j < 8; j++) {
+                s0 += e2m1_f32[q[j] & 0x0F] * xb[2 * j];
+                s1 += e2m1_f32[q[j] >> 4] * xb[2 * j + 1];
+            }
+            acc += tk_e4m3_f32_table[sc[b]] * (s0 + s1);
+        }
+        y[r] = acc * w->scale;
+    }
+}
+
+static void mxfp4_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t nb = w->cols / 32;
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 17;
+        float acc = 0;
+        for (int64_t b = 0; b < nb; b++, p += 17) {
+            const float *xb = x + b * 32;
+            float s0 = 0, s1 = 0;
+            for (int j = 0; j < 16; j++) {
+                s0 += e2m1_f32[p[1 + j] & 0x0F] * xb[j];
+                s1 += e2m1_f32[p[1 + j] >> 4] * xb[j + 16];
+            }
+            acc += tk_e8m0_f32_table[p[0]] * (s0 + s1);
+        }
+        y[r] = acc;
+    }
+}
+
+static void q8_0_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t nb = w->cols / 32;
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 34;
+        float acc = 0;
+        for (int64_t b = 0; b < nb; b++, p += 34) {
+            const int8_t *q = (const int8_t *)(p + 2);
+            const float *xb = x + b * 32;
+            float s0 = 0, s1 = 0;
+            for (int j = 0; j < 16; j++) {
+                s0 += (float)q[j] * xb[j];
+                s1 += (float)q[j + 16] * xb[j + 16];
+            }
+            acc += tk_f16_to_f32(le16(p)) * (s0 + s1);
+        }
+        y[r] = acc;
+    }
+}
+
+static void q4_0_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t nb = w->cols / 32;
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 18;
+        float acc = 0;
+        for (int64_t b = 0; b < nb; b++, p += 18) {
+            const uint8_t *q = p + 2;
+            const float *xb = x + b * 32;
+            float s0 = 0, s1 = 0;
+            for (int j = 0; j < 16; j++) {
+                s0 += (float)((int)(q[j] & 0x0F) - 8) * xb[j];
+                s1 += (float)((int)(q[j] >> 4) - 8) * xb[j + 16];
+            }
+            acc += tk_f16_to_f32(le16(p)) * (s0 + s1);
+        }
+        y[r] = acc;
+    }
+}
+
+static void q4_1_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t nb = w->cols / 32;
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 20;
+        float acc = 0;
+        for (int64_t b = 0; b < nb; b++, p += 20) {
+            const uint8_t *q = p + 4;
+            const float *xb = x + b * 32;
+            float s0 = 0, s1 = 0, xs = 0;
+            for (int j = 0; j < 16; j++) {
+                s0 += (float)(q[j] & 0x0F) * xb[j];
+                s1 += (float)(q[j] >> 4) * xb[j + 16];
+                xs += xb[j] + xb[j + 16];
+            }
+            acc += tk_f16_to_f32(le16(p)) * (s0 + s1) + tk_f16_to_f32(le16(p + 2)) * xs;
+        }
+        y[r] = acc;
+    }
+}
+
+// ---- path selection ----
+
+static int cpu_has(tk_gemv_path path) {
+    switch (path) {
+    case TK_PATH_AUTO:
+    case TK_PATH_PORTABLE: return 1;
+#if defined(__x86_64__)
+    case TK_PATH_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    case TK_PATH_AVX512:
+        return cpu_has(TK_PATH_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512vnni");
+#else
+    case TK_PATH_AVX2:
+    case TK_PATH_AVX512: return 0;
+#endif
+    }
+    return 0;
+}
+
+tk_gemv_path tk_gemv_best_path(void) {
+    if (cpu_has(TK_PATH_AVX512)) return TK_PATH_AVX512;
+    if (cpu_has(TK_PATH_AVX2)) return TK_PATH_AVX2;
+    return TK_PATH_PORTABLE;
+}
+
+int tk_gemv_path_supported(tk_gemv_path path) { return cpu_has(path); }
+
+static _Atomic int current_path = 0; // 0: not chosen yet
+
+tk_gemv_path tk_gemv_get_path(void) {
+    int p = atomic_load_explicit(&current_path, memory_order_relaxed);
+    if (p == 0) {
+        p = (int)tk_gemv_best_path();
+        int expected = 0;
+        if (!atomic_compare_exchange_strong(&current_path, &expected, p)) p = expected;
+    }
+    return (tk_gemv_path)p;
+}
+
+static _Thread_local int thread_path = 0; // 0: follow the process-wide path
+
+int tk_gemv_set_thread_path(tk_gemv_path path) {
+    if (path == TK_PATH_AUTO) {
+        thread_path = 0;
+        return 0;
+    }
+    if (path != TK_PATH_PORTABLE && path != TK_PATH_AVX2 && path != TK_PATH_AVX512) return -1;
+    if (!cpu_has(path)) return -1;
+    thread_path = (int)path;
+    return 0;
+}
+
+tk_gemv_path tk_gemv_effective_path(void) {
+    return thread_path ? (tk_gemv_path)thread_path : tk_gemv_get_path();
+}
+
+int tk_gemv_set_path(tk_gemv_path path) {
+    if (path != TK_PATH_AUTO && path != TK_PATH_PORTABLE && path != TK_PATH_AVX2 && path != TK_PATH_AVX512)
+        return -1;
+    if (!cpu_has(path)) return -1;
+    atomic_store(&current_path, (int)(path == TK_PATH_AUTO ? tk_gemv_best_path() : path));
+    return 0;
+}
+
+const char *tk_gemv_path_name(tk_gemv_path path) {
+    switch (path) {
+    case TK_PATH_AUTO: return "auto";
+    case TK_PATH_PORTABLE: return "portable";
+    case TK_PATH_AVX2: return "avx2";
+    case TK_PATH_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+size_t tk_gemv_row_bytes(tk_gemv_format format, int64_t cols) {
+    if (cols <= 0) return 0;
+    switch (format) {
+    case TK_GEMV_FP8_E4M3: return (size_t)cols;
+    case TK_GEMV_NVFP4: return cols % 16 ? 0 : (size_t)cols / 2;
+    case TK_GEMV_MXFP4: return cols % 32 ? 0 : (size_t)(cols / 32) * 17;
+    case TK_GEMV_Q8_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 34;
+    case TK_GEMV_Q4_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 18;
+    case TK_GEMV_Q4_1: return cols % 32 ? 0 : (size_t)(cols / 32) * 20;
+    }
+    return 0;
+}
+
+static gemv_kernel kernel_for(tk_gemv_path path, tk_gemv_format format) {
+    static const gemv_kernel portable[7] = {0, fp8_portable, nvfp4_portable, mxfp4_portable,
+                                            q8_0_portable, q4_0_portable, q4_1_portable};
+#if defined(__x86_64__)
+    static const gemv_kernel avx2[7] = {0, tk__gemv_fp8_avx2, tk__gemv_nvfp4_int_avx2,
+                                        tk__gemv_mxfp4_int_avx2, tk__gemv_q8_0_avx2,
+                                        tk__gemv_q4_0_int_avx2, tk__gemv_q4_1_avx2};
+    static const gemv_kernel avx512[7] = {0, tk__gemv_fp8_avx512, tk__gemv_nvfp4_int_vnni,
+                                          tk__gemv_mxfp4_int_vnni, tk__gemv_q8_0_avx512,
+                                          tk__gemv_q4_0_int_vnni, tk__gemv_q4_1_avx2};
+    if (path == TK_PATH_AVX512) return avx512[format];
+    if (path == TK_PATH_AVX2) return avx2[format];
+#endif
+    return portable[format];
+}
+
+int tk_gemv_quantizes_activations(tk_gemv_path path, tk_gemv_format format) {
+    if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
+    if (path != TK_PATH_AVX2 && path != TK_PATH_AVX512) return 0;
+    return format == TK_GEMV_NVFP4 || format == TK_GEMV_MXFP4 || format == TK_GEMV_Q4_0;
+}
+
+int tk_gemv_with_path(tk_gemv_path path, const tk_gemv_weights *w, const float *x, float *y,
+                      int64_t row_begin, int64_t row_end) {
+    if (!w || !x || !y || !w->data || row_begin < 0 || row_end < row_begin) return -1;
+    if (w->format < TK_GEMV_FP8_E4M3 || w->format > TK_GEMV_Q4_1) return -1;
+    if (tk_gemv_row_bytes(w->format, w->cols) == 0) return -1;
+    if (w->format == TK_GEMV_NVFP4 && !w->block_scales) return -1;
+    if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
+    else if (!cpu_has(path)) return -1;
+    if (row_end > row_begin) kernel_for(path, w->format)(w, x, y, row_begin, row_end);
+    return 0;
+}
+
+int tk_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
+    return tk_gemv_with_path(TK_PATH_AUTO, w, x, y, row_begin, row_end);
+}
+
+int tk_gemv_fp8_e4m3(const uint8_t *w, float scale, const float *row_scales, const float *x, float *y,
+                     int64_t row_begin, int64_t row_end, int64_t cols) {
+    tk_gemv_weights m = {TK_GEMV_FP8_E4M3, cols, w, NULL, row_scales, scale};
+    return tk_gemv(&m, x, y, row_begin, row_end);
+}
+
+int tk_gemv_nvfp4(const uint8_t *w, const uint8_t *block_scales, float tensor_scale, const float *x,
+                  float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
+    tk_gemv_weights m = {TK_GEMV_NVFP4, cols, w, block_scales, NULL, tensor_scale};
+    return tk_gemv(&m, x, y, row_begin, row_end);
+}
+
+int tk_gemv_mxfp4(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
+    tk_gemv_weights m = {TK_GEMV_MXFP4, cols, w, NULL, NULL, 1.0f};
+    return tk_gemv(&m, x, y, row_begin, row_end);
+}
+
+int tk_gemv_q8_0(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
+    tk_gemv_weights m = {TK_GEMV_Q8_0, cols, w, NULL, NULL, 1.0f};
+    return tk_gemv(&m, x, y, row_begin, row_end);
+}
+
+int tk_gemv_q4_0(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
+    tk_gemv_weights m = {TK_GEMV_Q4_0, cols, w, NULL, NULL, 1.0f};
+    return tk_gemv(&m, x, y, row_begin, row_end);
+}
+
+int tk_gemv_q4_1(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
+    tk_gemv_weights m = {TK_GEMV_Q4_1, cols, w, NULL, NULL, 1.0f};
+    return tk_gemv(&m, x, y, row_begin, row_end);
+}

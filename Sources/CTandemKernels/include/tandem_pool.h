@@ -1,0 +1,61 @@
+// Tandem worker threads for row-parallel kernels (decode GEMV: y = W x split by rows).
+//
+// A pool of `threads - 1` workers parked on a condition variable; the calling thread runs task 0
+// itself and sleeps on a second condition variable until the workers are done. Nothing spins: two
+// processes (two tensor-parallel ranks) sharing two cores do not starve each other.
+// One job runs at a time per pool; a second caller does not queue: tk_pool_run returns -1 at once
+// and the caller does the work on its own thread (same results, since rows are independent).
+//
+// The process-wide pool (tk_threads_*) starts with TANDEM_THREADS threads (default 1: no workers).
+#ifndef TANDEM_POOL_H
+#define TANDEM_POOL_H
+
+#include <stdint.h>
+#include "tandem_gemv.h"
+#include "tandem_kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// One task of a job: `task` in [0, ntasks). Tasks of a job may run concurrently.
+typedef void (*tk_task_fn)(void *ctx, int64_t task, int64_t ntasks);
+
+typedef struct tk_pool tk_pool;
+
+/// A pool for `threads` threads in all (the caller counts as one, so threads - 1 workers);
+/// threads is clamped to 1...TK_POOL_MAX_THREADS. NULL if the threads cannot be started.
+#define TK_POOL_MAX_THREADS 256
+tk_pool *tk_pool_create(int threads);
+/// Stops and joins the workers (waits for a running job to finish first). NULL is ignored.
+void tk_pool_destroy(tk_pool *pool);
+/// Threads in all, the caller included.
+int tk_pool_size(const tk_pool *pool);
+/// Runs fn(ctx, t, ntasks) for every t in [0, ntasks): participant p (the caller is 0) runs tasks
+/// p, p + size, p + 2*size, ... Returns 0 when every task has finished, or -1 without running any
+/// if the pool is busy with another caller's job (or pool is NULL, or ntasks < 1).
+int tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx, int64_t ntasks);
+
+// ---- the process-wide pool used by tk_gemv_mt / tk_matvec_mt ----
+/// Threads of the process-wide pool (first call reads TANDEM_THREADS; default 1).
+int tk_threads_get(void);
+/// Replaces the process-wide pool with one of `threads` threads (1 = none); waits for a running
+/// job to finish. Returns 0, or -1 if threads is out of 1...TK_POOL_MAX_THREADS or cannot start.
+int tk_threads_set(int threads);
+/// tk_pool_run on the process-wide pool; -1 when it has one thread or is busy.
+int tk_threads_run(tk_task_fn fn, void *ctx, int64_t ntasks);
+
+/// Row splits below this many weight bytes stay on one thread (waking workers costs microseconds).
+#define TK_MT_MIN_BYTES (64 * 1024)
+
+/// tk_gemv, rows split over the process-wide pool when the matrix is large enough.
+/// Identical results to tk_gemv (each row is computed the same way, by one thread).
+int tk_gemv_mt(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
+/// tk_matvec, rows split the same way.
+int tk_matvec_mt(tk_type type, const void *w, const float *x, float *y,
+                 int64_t row_begin, int64_t row_end, int64_t cols);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

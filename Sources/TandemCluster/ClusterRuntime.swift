@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import TandemCore
+import TandemEngine
+import TandemEngineCore
+import TandemModel
+import TandemTransport
+
+/// Everything one rank of a tensor-parallel deployment holds: its shard, its K/V pages and the
+/// group it all-reduces with. Rank 0 is also the coordinator (it owns the engine, the
+/// tokenizer and the scheduler, and broadcasts step plans); the other ranks run `serveWorker`.
+///
+/// Coordinator-as-rank (rather than an MPMD coordinator process) keeps the step plan one
+/// broadcast away from every worker and lets rank 0's cores compute its own shard.
+/// Not thread-safe: one thread drives a rank (`@unchecked Sendable` only to hand it to that thread).
+public final class ClusterRank: @unchecked Sendable {
+    public let model: LoadedModel
+    public let plan: ShardingPlan
+    public let forward: ShardForward
+    public let communicator: Communicator
+    public let hello: RankHello
+    let logger: Logger
+
+    public init(model: LoadedModel, communicator: Communicator, blockCount: Int, blockSize: Int, host: String,
+                logger: Logger = Logger(label: "tandem.cluster")) throws {
+        self.model = model
+        self.communicator = communicator
+        self.logger = logger
+        plan = try ShardingPlan.make(model: model.model, ranks: communicator.size)
+        let spec = plan.shards[communicator.rank]
+        let shard = try LlamaShard(model: model.model, spec: spec)
+        let kv = PagedKVStore(layers: model.configuration.layerCount, blockCount: blockCount, blockSize: blockSize,
+                              tokenStride: shard.localKVDim)
+        forward = ShardForward(shard: shard, kv: kv, group: CommunicatorGroup(communicator))
+        var h = RankHello()
+        h.modelName = model.path.split(separator: "/").last.map(String.init) ?? model.path
+        h.modelFingerprint = Self.fingerprint(model)
+        h.rank = communicator.rank
+        h.worldSize = communicator.size
+        h.kvHeads = spec.kvHeads
+        h.ffnColumns = spec.ffnColumns
+        h.vocabRows = spec.vocabRows
+        h.blockSize = blockSize
+        h.blockCount = blockCount
+        h.host = host
+        h.transport = communicator.transportName
+        h.weightBytes = UInt64(spec.weightBytes)
+        h.residentBytes = UInt64(ResidentMemory.bytes())
+        hello = h
+    }
+
+    /// A cheap identity of the model: configuration plus a sample of the weights' bytes.
+    static func fingerprint(_ m: LoadedModel) -> String {
+        let c = m.configuration
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ v: UInt64) { hash = (hash ^ v) &* 0x100_0000_01b3 }
+        for v in [c.dim, c.hiddenDim, c.layerCount, c.headCount, c.kvHeadCount, c.vocabSize] { mix(UInt64(v)) }
+        let e = m.model.weights.tokenEmbedding
+        let bytes = UnsafeRawBufferPointer(start: e.base, count: min(e.byteCount, 4096))
+        for b in bytes { mix(UInt64(b)) }
+        return String(hash, radix: 16)
+    }
+
+    /// Connect: rank 0 sends its hello, every worker answers with its own; any mismatch is
+    /// refused on every rank with both sides named.
+    public func handshake() throws -> [RankHello] {
+        let mine = WireCodec.encode(.hello(hello))
+        var all: [RankHello] = []
+        for r in 0..<communicator.size {
+            let bytes = try communicator.broadcastMessage(r == communicator.rank ? mine : [], root: r)
+            guard case .hello(let h) = try WireCodec.decode(bytes) else { throw WireError(message: "rank \(r) sent something other than a hello") }
+            all.append(h)
+        }
+        for w in all.dropFirst() {
+            if let problem = RankHello.incompatibility(coordinator: all[0], worker: w) {
+                throw WireError(message: "connect refused: \(problem)")
+            }
+        }
+        return all
+    }
+
+    /// Worker ranks: run every step rank 0 broadcasts until it says shut down.
+    public func serveWorker() throws {
+        precondition(communicator.rank != 0, "rank 0 coordinates")
+        while true {
+            let bytes = try communicator.broadcastMessage([], root: 0)
+            switch try WireCodec.decode(bytes) {
+            case .step(_, let chunks, let copies):
+                for c in copies { forward.kv.copyBlock(from: c.source, to: c.destination) }
+                _ = try forward.forward(chunks)
+            case .shutdown(let reason):
+                logger.info("worker rank \(communicator.rank) shutting down: \(reason)")
+                return
+            case .hello:
+                throw WireError(message: "unexpected hello after connect")
+            }
+        }
+    }
+
+    /// Rank 0's step executor: broadcast the plan, then run rank 0's own shard.
+    public func coordinatorExecutor() -> StepExecutor { ClusterStepExecutor(rank: self) }
+
+    /// Rank 0: tells every worker to stop.
+    public func shutdownWorkers(reason: String) throws {
+        _ = try communicator.broadcastMessage(WireCodec.encode(.shutdown(reason: reason)), root: 0)
+    }
+}
+
+/// Broadcasts each step plan to the worker ranks, then runs rank 0's shard with them.
+final class ClusterStepExecutor: StepExecutor {
+    let rank: ClusterRank
+    var stepIndex: UInt64 = 0
+
+    init(rank: ClusterRank) { self.rank = rank }
+
+    var blockSize: Int { rank.forward.kv.blockSize }
+    var blockCount: Int { rank.forward.kv.blockCount }
+
+    func execute(_ chunks: [SequenceChunk], copies: [BlockCopy]) throws -> [[Float]] {
+        stepIndex += 1
+        let pairs = copies.map { (source: $0.source.rawValue, destination: $0.destination.rawValue) }
+        if rank.communicator.size > 1 {
+            _ = try rank.communicator.broadcastMessage(WireCodec.encode(.step(index: stepIndex, chunks: chunks, copies: pairs)), root: 0)
+        }
+        for c in pairs { rank.forward.kv.copyBlock(from: c.source, to: c.destination) }
+        return try rank.forward.forward(chunks)
+    }
+}
+
+/// This process's resident set size (from /proc/self/statm), 0 where unavailable.
+public enum ResidentMemory {
+    public static func bytes() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let parts = s.split(separator: " ")
+        guard parts.count > 1, let pages = Int(parts[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

@@ -1,0 +1,321 @@
+import Foundation
+import Logging
+import TandemCore
+import TandemEngineCore
+import TandemModel
+
+/// Configuration of one engine (one model deployment's coordinator).
+public struct EngineConfiguration: Sendable {
+    public var scheduler: SchedulerConfiguration
+    public var evictionPolicy: EvictionPolicy
+    /// Seeds requests that bring none (tests fix it; servers draw it).
+    public var seed: UInt64
+    /// A step running longer than this means a worker stopped answering: every request in
+    /// flight fails with an explicit error and `onStall` is called (nil: no watchdog).
+    public var stepTimeout: Duration?
+
+    public init(scheduler: SchedulerConfiguration = SchedulerConfiguration(), evictionPolicy: EvictionPolicy = .prefixAware,
+                seed: UInt64 = UInt64.random(in: 0...UInt64.max), stepTimeout: Duration? = nil) {
+        self.scheduler = scheduler
+        self.evictionPolicy = evictionPolicy
+        self.seed = seed
+        self.stepTimeout = stepTimeout
+    }
+}
+
+/// The serving engine: continuous batching over a paged KV cache with prefix reuse.
+///
+/// Callers `submit` requests and read an `AsyncThrowingStream` of events; the decode loop runs
+/// on a thread the engine owns (not the cooperative pool), driving the pure `Scheduler` and a
+/// `StepExecutor`. Submission is synchronous so over-capacity is refused at once.
+public final class Engine: @unchecked Sendable {
+    public let model: LoadedModel
+    public let configuration: EngineConfiguration
+    let executor: StepExecutor
+    let logger: Logger
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var scheduler: Scheduler
+    private var states: [RequestID: RequestState] = [:]
+    private var stopping = false
+    private var stats = EngineStats()
+    private var thread: Thread?
+    private let loopExited = DispatchSemaphore(value: 0)
+    /// When the step in flight started (nil between steps), for the watchdog.
+    private var stepStarted: ContinuousClock.Instant?
+    /// Called (once, from the watchdog thread) when a step overran `stepTimeout`.
+    public var onStall: (@Sendable (String) -> Void)?
+    private var seedCounter: UInt64
+    private let clock = ContinuousClock()
+    private let startInstant: ContinuousClock.Instant
+
+    public init(model: LoadedModel, executor: StepExecutor, configuration: EngineConfiguration = EngineConfiguration(),
+                logger: Logger = Logger(label: "tandem.engine")) throws {
+        self.model = model
+        self.executor = executor
+        self.configuration = configuration
+        self.logger = logger
+        var sc = configuration.scheduler
+        sc.maxModelLength = min(sc.maxModelLength, model.configuration.contextLength)
+        do {
+            scheduler = try Scheduler(configuration: sc, pool: BlockPoolConfiguration(
+                blockCount: executor.blockCount, blockSize: executor.blockSize, evictionPolicy: configuration.evictionPolicy))
+        } catch {
+            throw EngineError(.rejected, "invalid engine configuration: \(error)")
+        }
+        seedCounter = configuration.seed
+        startInstant = clock.now
+        stats.kvBlocksTotal = executor.blockCount
+    }
+
+    /// Starts the step thread.
+    public func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard thread == nil else { return }
+        let exited = loopExited
+        let t = Thread { [weak self] in
+            self?.loop()
+            exited.signal()
+        }
+        t.name = "tandem-engine"
+        thread = t
+        t.start()
+        if let timeout = configuration.stepTimeout { startWatchdog(timeout) }
+    }
+
+    private func startWatchdog(_ timeout: Duration) {
+        let w = Thread { [weak self] in
+            while true {
+                Thread.sleep(forTimeInterval: 0.2)
+                guard let self else { return }
+                self.condition.lock()
+                let stopped = self.stopping
+                let started = self.stepStarted
+                self.condition.unlock()
+                if stopped { return }
+                if let started, self.clock.now - started > timeout {
+                    let message = "a step has run for more than \(timeout): a worker stopped answering or the link is down"
+                    self.failAll(EngineError(.stepFailed, message))
+                    self.onStall?(message)
+                    return
+                }
+            }
+        }
+        w.name = "tandem-engine-watchdog"
+        w.start()
+    }
+
+    /// Stops the step thread and waits (up to `wait`) for a step in flight to end; unfinished
+    /// requests end with `EngineError.shutDown`. Returns false if the thread did not stop in time.
+    @discardableResult
+    public func shutdown(wait: Duration = .seconds(10)) -> Bool {
+        condition.lock()
+        let wasRunning = thread != nil && !stopping
+        stopping = true
+        condition.broadcast()
+        let pending = states
+        states.removeAll()
+        condition.unlock()
+        for (_, s) in pending { s.continuation.finish(throwing: EngineError(.shutDown, "the engine is shutting down")) }
+        guard wasRunning, Thread.current.name != "tandem-engine" else { return true }
+        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18
+        return loopExited.wait(timeout: .now() + seconds) == .success
+    }
+
+    deinit { shutdown(wait: .zero) }
+
+    public var statistics: EngineStats {
+        condition.lock()
+        defer { condition.unlock() }
+        var s = stats
+        s.running = scheduler.runningRequestIDs.count
+        s.waiting = scheduler.waitingRequestIDs.count
+        s.kvBlocksUsed = executor.blockCount - scheduler.pool.availableBlockCount
+        return s
+    }
+
+    /// Queues `request`; throws `EngineError.rejected` at once when it cannot be accepted.
+    public func submit(_ request: EngineRequest) throws -> AsyncThrowingStream<EngineEvent, Error> {
+        let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw EngineError(.shutDown, "the engine is shut down") }
+        guard stats.healthy else { throw EngineError(.stepFailed, "the engine is unhealthy: \(stats.lastError ?? "a step failed")") }
+        var stopIDs = request.stopTokenIDs
+        if !request.ignoreEndOfSequence { stopIDs.formUnion(model.tokenizer.vocabulary.stopTokens) }
+        seedCounter &+= 0x9E37_79B9_7F4A_7C15
+        let sampler: Sampler
+        switch admit(request, stopIDs: stopIDs) {
+        case .success(let s): sampler = s
+        case .failure(let e): throw EngineError(.rejected, e.message, code: e.code)
+        }
+        states[request.id] = RequestState(
+            request: request, continuation: continuation, sampler: sampler,
+            detokenizer: StreamingDetokenizer(tokenizer: model.tokenizer, previous: request.promptTokens.last),
+            stops: StopStringMatcher(stopStrings: request.stopStrings),
+            reasoning: request.reasoning.map { ReasoningSplitter(configuration: $0) })
+        stats.promptTokens += request.promptTokens.count
+        continuation.onTermination = { [weak self] termination in
+            if case .cancelled = termination { self?.cancel(request.id) }
+        }
+        condition.signal()
+        return stream
+    }
+
+    /// Builds the sampler and queues the request in the scheduler (lock held).
+    private func admit(_ request: EngineRequest, stopIDs: Set<TokenID>) -> Result<Sampler, EngineCoreError> {
+        do {
+            let sampler = try Sampler(configuration: request.sampling, promptTokens: request.promptTokens, defaultSeed: seedCounter)
+            try scheduler.submit(GenerationRequest(
+                id: request.id, promptTokens: request.promptTokens, maxTokens: request.maxTokens, stopTokenIDs: stopIDs,
+                cacheSalt: request.cacheSalt, priority: request.priority, arrivalTime: clock.now - startInstant))
+            return .success(sampler)
+        } catch let e as EngineCoreError {
+            return .failure(e)
+        } catch {
+            return .failure(EngineCoreError(.invalidRequest, "\(error)"))
+        }
+    }
+
+    /// Ends a request now (client gone); its blocks are freed at once.
+    public func cancel(_ id: RequestID) {
+        condition.lock()
+        let state = states.removeValue(forKey: id)
+        _ = scheduler.abort(id, reason: .cancelled)
+        condition.unlock()
+        state?.continuation.finish()
+    }
+
+    // MARK: - The step loop
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while !stopping && !scheduler.hasUnfinishedRequests { condition.wait() }
+            if stopping { condition.unlock(); return }
+            let plan = scheduler.schedule(now: clock.now - startInstant)
+            var forced: [RequestID: [TokenID]] = [:]
+            for s in plan.sequences where s.samplesToken {
+                if let f = states[s.requestID]?.forced, !f.isEmpty { forced[s.requestID] = f; states[s.requestID]?.forced = [] }
+                if s.admission != nil, s.cachedTokenCount > 0, states[s.requestID]?.cachedPromptTokens == 0 {
+                    states[s.requestID]?.cachedPromptTokens = s.cachedTokenCount
+                    stats.prefixHitTokens += s.cachedTokenCount
+                }
+            }
+            for s in plan.sequences where s.admission == .new && s.cachedTokenCount > 0 && !s.samplesToken {
+                if states[s.requestID]?.cachedPromptTokens == 0 {
+                    states[s.requestID]?.cachedPromptTokens = s.cachedTokenCount
+                    stats.prefixHitTokens += s.cachedTokenCount
+                }
+            }
+            let finishedEarly = plan.finishedRequests.compactMap { f in states.removeValue(forKey: f.requestID).map { (f, $0) } }
+            condition.unlock()
+            for (f, s) in finishedEarly { finish(s, reason: f.reason) }
+            if plan.isEmpty {
+                Thread.sleep(forTimeInterval: 0.001)
+                continue
+            }
+            let chunks = plan.sequences.map {
+                SequenceChunk(tokens: $0.tokens, startPosition: $0.startPosition,
+                              blockTable: $0.blockTable.blockIDs.map { Int32($0.rawValue) }, wantsLogits: $0.samplesToken)
+            }
+            let logits: [[Float]]
+            condition.lock(); stepStarted = clock.now; condition.unlock()
+            do {
+                logits = try executor.execute(chunks, copies: plan.blockCopies)
+            } catch {
+                condition.lock(); stepStarted = nil; condition.unlock()
+                failAll(error)
+                continue
+            }
+            condition.lock(); stepStarted = nil; condition.unlock()
+            var sampled: [RequestID: [TokenID]] = [:]
+            var logprobs: [RequestID: [SampledToken]] = [:]
+            var li = 0
+            condition.lock()
+            for s in plan.sequences where s.samplesToken {
+                defer { li += 1 }
+                if let f = forced[s.requestID] {
+                    for t in f { states[s.requestID]?.sampler.record(t) }
+                    sampled[s.requestID] = f
+                    continue
+                }
+                guard li < logits.count, var state = states[s.requestID] else {
+                    sampled[s.requestID] = [model.tokenizer.vocabulary.eos ?? 0]
+                    continue
+                }
+                do {
+                    let token = try state.sampler.sample(logits: logits[li])
+                    sampled[s.requestID] = [token.token]
+                    if state.request.sampling.topLogprobs != nil { logprobs[s.requestID] = [token] }
+                } catch {
+                    sampled[s.requestID] = [model.tokenizer.vocabulary.eos ?? 0]
+                }
+                states[s.requestID] = state
+            }
+            let outputs = scheduler.update(with: StepResult(sampledTokens: sampled))
+            stats.steps += 1
+            var finished: [(RequestState, FinishReason)] = []
+            var events: [(RequestState, EngineEvent)] = []
+            for o in outputs {
+                guard var state = states[o.requestID] else { continue }
+                var stopToken: TokenID?
+                if case .stopToken(let t) = o.finishReason { stopToken = t }
+                let r = state.consume(o.newTokens, logprobs: logprobs[o.requestID] ?? [], stopToken: stopToken, tokenizer: model.tokenizer)
+                stats.generatedTokens += o.newTokens.count
+                if let e = r.event { events.append((state, e)) }
+                if let tag = r.forceClose, o.finishReason == nil { state.forced = model.tokenizer.encode(tag, addBOS: false, parseSpecial: true) }
+                if let s = r.stopString {
+                    _ = scheduler.abort(o.requestID, reason: .stopString(s))
+                    states.removeValue(forKey: o.requestID)
+                    finished.append((state, .stopString(s)))
+                } else if let reason = o.finishReason {
+                    states.removeValue(forKey: o.requestID)
+                    finished.append((state, reason))
+                } else {
+                    states[o.requestID] = state
+                }
+            }
+            condition.unlock()
+            for (s, e) in events { s.continuation.yield(e) }
+            for (s, reason) in finished { finish(s, reason: reason) }
+        }
+    }
+
+    private func finish(_ state: RequestState, reason: FinishReason) {
+        var s = state
+        if let tail = s.drain() { s.continuation.yield(tail) }
+        s.continuation.yield(.finished(reason: reason, usage: s.usage))
+        s.continuation.finish()
+    }
+
+    /// A failed step (a worker died, the link broke): every request in flight ends with an
+    /// explicit error and the engine reports itself unhealthy.
+    private func failAll(_ error: Error) {
+        condition.lock()
+        let all = states
+        states.removeAll()
+        for id in all.keys { _ = scheduler.abort(id, reason: .cancelled) }
+        stats.healthy = false
+        stats.lastError = "\(error)"
+        condition.unlock()
+        logger.error("step failed; failing \(all.count) request(s)", metadata: ["error": "\(error)"])
+        for (_, s) in all { s.continuation.finish(throwing: EngineError(.stepFailed, "generation failed: \(error)")) }
+    }
+}
+
+extension Engine {
+    /// Runs `request` to completion and returns the tokens, text and usage (tests, CLI).
+    public func generate(_ request: EngineRequest) async throws -> (tokens: [TokenID], text: String, reasoning: String,
+                                                                     reason: FinishReason, usage: EngineUsage) {
+        var tokens: [TokenID] = [], text = "", thinking = ""
+        for try await e in try submit(request) {
+            switch e {
+            case .delta(let c, let r, let t, _): text += c; thinking += r; tokens += t
+            case .finished(let reason, let usage): return (tokens, text, thinking, reason, usage)
+            }
+        }
+        throw EngineError(.shutDown, "the stream ended without a result")
+    }
+}

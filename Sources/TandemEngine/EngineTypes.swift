@@ -1,0 +1,93 @@
+import TandemCore
+import TandemEngineCore
+
+/// One generation request as callers hand it to the `Engine`.
+public struct EngineRequest: Sendable {
+    public var id: RequestID
+    public var promptTokens: [TokenID]
+    public var maxTokens: Int
+    public var sampling: SamplingConfiguration
+    /// Stop strings matched on the decoded text (never emitted).
+    public var stopStrings: [String]
+    /// Extra stop token ids beyond the model's own end-of-turn tokens.
+    public var stopTokenIDs: Set<TokenID>
+    /// Do not stop at the model's end-of-turn tokens (benchmarks that need fixed lengths).
+    public var ignoreEndOfSequence: Bool
+    /// Prefix-cache isolation (the tenant's salt, set by the gateway).
+    public var cacheSalt: CacheSalt
+    public var priority: Int
+    /// Split `<think>…</think>`-style text into reasoning and answer; optional budget.
+    public var reasoning: ReasoningConfiguration?
+
+    public init(id: RequestID, promptTokens: [TokenID], maxTokens: Int, sampling: SamplingConfiguration = .greedy,
+                stopStrings: [String] = [], stopTokenIDs: Set<TokenID> = [], ignoreEndOfSequence: Bool = false,
+                cacheSalt: CacheSalt = .shared, priority: Int = 0, reasoning: ReasoningConfiguration? = nil) {
+        self.id = id
+        self.promptTokens = promptTokens
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopStrings = stopStrings
+        self.stopTokenIDs = stopTokenIDs
+        self.ignoreEndOfSequence = ignoreEndOfSequence
+        self.cacheSalt = cacheSalt
+        self.priority = priority
+        self.reasoning = reasoning
+    }
+}
+
+/// Token counts of one request (OpenAI `usage`).
+public struct EngineUsage: Sendable, Equatable {
+    public var promptTokens: Int
+    /// Prompt tokens whose K/V came from the prefix cache (`prompt_tokens_details.cached_tokens`).
+    public var cachedPromptTokens: Int
+    public var completionTokens: Int
+    public var reasoningTokens: Int
+}
+
+/// What the engine streams for one request, in order: text deltas, then exactly one `.finished`.
+/// An error (e.g. a failed step) is thrown from the stream instead of `.finished`.
+public enum EngineEvent: Sendable, Equatable {
+    /// New text (answer and/or reasoning) and the tokens that produced it.
+    case delta(content: String, reasoning: String, tokens: [TokenID], logprobs: [SampledToken])
+    case finished(reason: FinishReason, usage: EngineUsage)
+}
+
+/// Errors the engine reports for a request or for itself.
+public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Kind: String, Sendable {
+        /// Rejected at submission (queue full, prompt too long, bad parameters).
+        case rejected
+        /// A step failed (a worker died, the link broke); the engine is unhealthy.
+        case stepFailed
+        /// The engine is shutting down or stopped.
+        case shutDown
+    }
+    public let kind: Kind
+    public let message: String
+    /// The scheduler's code for `.rejected` (over capacity, prompt too long, ...).
+    public let code: EngineCoreError.Code?
+
+    public init(_ kind: Kind, _ message: String, code: EngineCoreError.Code? = nil) {
+        self.kind = kind
+        self.message = message
+        self.code = code
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+/// A snapshot of the engine for metrics and routing.
+public struct EngineStats: Sendable, Equatable {
+    public var running = 0
+    public var waiting = 0
+    public var kvBlocksTotal = 0
+    public var kvBlocksUsed = 0
+    public var prefixHitTokens = 0
+    public var promptTokens = 0
+    public var generatedTokens = 0
+    public var steps = 0
+    public var healthy = true
+    public var lastError: String?
+
+    public var kvUsage: Double { kvBlocksTotal > 0 ? Double(kvBlocksUsed) / Double(kvBlocksTotal) : 0 }
+}

@@ -1,0 +1,46 @@
+import TandemCore
+
+/// Everything that shapes how one request's next token is chosen: the core
+/// `SamplingParameters` plus penalties, logit bias and log-probability reporting.
+public struct SamplingConfiguration: Sendable, Equatable {
+    public var parameters: SamplingParameters
+    /// OpenAI `presence_penalty`: subtracted once from every token already generated.
+    public var presencePenalty: Float
+    /// OpenAI `frequency_penalty`: subtracted per occurrence among generated tokens.
+    public var frequencyPenalty: Float
+    /// CTRL / Hugging Face repetition penalty over prompt and output tokens: positive logits are
+    /// divided by it, negative ones multiplied (1 = off).
+    public var repetitionPenalty: Float
+    /// Added to the logits of the given tokens before anything else (OpenAI `logit_bias`).
+    public var logitBias: [TokenID: Float]
+    /// nil: no log-probabilities; n: the sampled token's plus the n most likely alternatives.
+    public var topLogprobs: Int?
+
+    public init(parameters: SamplingParameters = .greedy, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
+                repetitionPenalty: Float = 1, logitBias: [TokenID: Float] = [:], topLogprobs: Int? = nil) {
+        self.parameters = parameters
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
+        self.repetitionPenalty = repetitionPenalty
+        self.logitBias = logitBias
+        self.topLogprobs = topLogprobs
+    }
+
+    public static let greedy = SamplingConfiguration()
+
+    /// Temperature 0 picks the argmax and draws no random numbers.
+    public var isGreedy: Bool { parameters.temperature <= 0 }
+
+    /// The reason the configuration is unusable, or nil.
+    public func validationProblem() -> String? {
+        let p = parameters
+        if !(p.temperature >= 0) || !p.temperature.isFinite { return "temperature must be a finite value ≥ 0" }
+        if !(p.topP > 0 && p.topP <= 1) { return "top_p must be in (0, 1]" }
+        if p.topK < 0 { return "top_k must be ≥ 0" }
+        if !(p.minP >= 0 && p.minP <= 1) { return "min_p must be in [0, 1]" }
+        if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { return "repetition penalty must be a finite value > 0" }
+        if !presencePenalty.isFinite || !frequencyPenalty.isFinite { return "penalties must be finite" }
+        if let n = topLogprobs, n < 0 { return "top_logprobs must be ≥ 0" }
+        return nil
+    }
+}

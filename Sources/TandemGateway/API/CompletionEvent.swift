@@ -1,0 +1,92 @@
+/// One thing a backend reports while it answers a `CompletionRequest`.
+///
+/// A well-formed stream is any number of `.delta`s, then exactly one `.finish`, then at most one
+/// `.usage`; it then ends. A backend that fails after it has accepted the request throws a
+/// `BackendError` from the stream instead (the server turns that into an SSE error event, or an
+/// HTTP error when nothing was sent yet).
+public enum CompletionEvent: Sendable, Equatable {
+    /// Newly generated text. Reasoning models put their thinking in `reasoning`, the answer in `content`.
+    case delta(CompletionDelta)
+    /// Why generation ended.
+    case finish(FinishReason)
+    /// Token accounting for the whole request.
+    case usage(Usage)
+}
+
+/// A piece of generated output: text, reasoning text and the log-probabilities of the tokens that made it.
+public struct CompletionDelta: Sendable, Equatable {
+    public var content: String
+    public var reasoning: String
+    /// One entry per generated token in this delta when the request asked for `logprobs`.
+    public var logprobs: [TokenLogprob]
+
+    public init(content: String = "", reasoning: String = "", logprobs: [TokenLogprob] = []) {
+        self.content = content
+        self.reasoning = reasoning
+        self.logprobs = logprobs
+    }
+
+    public var isEmpty: Bool { content.isEmpty && reasoning.isEmpty && logprobs.isEmpty }
+}
+
+/// A generated token with its log-probability and the most likely alternatives at its position.
+public struct TokenLogprob: Sendable, Equatable {
+    /// Another token that was likely at the same position.
+    public struct Alternative: Sendable, Equatable {
+        public var token: String
+        public var logprob: Double
+        public var bytes: [UInt8]?
+        public init(token: String, logprob: Double, bytes: [UInt8]? = nil) {
+            self.token = token
+            self.logprob = logprob
+            self.bytes = bytes
+        }
+    }
+
+    public var token: String
+    public var logprob: Double
+    /// The token's raw bytes (a token may be part of a UTF-8 character).
+    public var bytes: [UInt8]?
+    public var top: [Alternative]
+
+    public init(token: String, logprob: Double, bytes: [UInt8]? = nil, top: [Alternative] = []) {
+        self.token = token
+        self.logprob = logprob
+        self.bytes = bytes
+        self.top = top
+    }
+}
+
+/// OpenAI's `finish_reason`.
+public struct FinishReason: RawRepresentable, Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// End of sequence token or a stop sequence.
+    public static let stop = FinishReason(rawValue: "stop")
+    /// `max_tokens` (or the context) ran out.
+    public static let length = FinishReason(rawValue: "length")
+    public static let contentFilter = FinishReason(rawValue: "content_filter")
+
+    public var description: String { rawValue }
+}
+
+/// Token counts of one request, as OpenAI's `usage` object reports them.
+public struct Usage: Sendable, Equatable {
+    public var promptTokens: Int
+    /// Generated tokens, reasoning tokens included.
+    public var completionTokens: Int
+    /// Prompt tokens served from the prefix cache (`prompt_tokens_details.cached_tokens`).
+    public var cachedTokens: Int
+    /// Generated tokens spent reasoning (`completion_tokens_details.reasoning_tokens`).
+    public var reasoningTokens: Int
+
+    public init(promptTokens: Int = 0, completionTokens: Int = 0, cachedTokens: Int = 0, reasoningTokens: Int = 0) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.cachedTokens = cachedTokens
+        self.reasoningTokens = reasoningTokens
+    }
+
+    public var totalTokens: Int { promptTokens + completionTokens }
+}

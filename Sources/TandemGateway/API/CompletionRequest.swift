@@ -1,0 +1,142 @@
+import TandemCore
+
+/// A validated, normalised inference request: what every `InferenceBackend` receives.
+///
+/// Built from `POST /v1/chat/completions` (input `.chat`) or `POST /v1/completions` (input `.text`
+/// or `.tokens`) by `RequestValidator`; every field already has its default and is within range.
+/// The cache salt and tenant are not here: the server assigns them and passes them in
+/// `InferenceContext`, never from the client's body.
+public struct CompletionRequest: Sendable, Equatable {
+    /// Which endpoint the request came through; decides the response shape.
+    public enum Endpoint: String, Sendable, Equatable {
+        case chatCompletions = "chat.completions"
+        case completions = "completions"
+    }
+
+    /// What to condition on.
+    public enum Input: Sendable, Equatable {
+        /// Chat messages, to be rendered with the model's chat template.
+        case chat([ChatMessage])
+        /// A raw prompt string (`/v1/completions`).
+        case text(String)
+        /// A pre-tokenised prompt (`/v1/completions` with `prompt: [int]`).
+        case tokens([TokenID])
+    }
+
+    public var endpoint: Endpoint
+    /// The model name as the client asked for it (a model, an alias or `auto`). The router
+    /// rewrites it to the resolved model before a backend sees it.
+    public var model: String
+    public var input: Input
+    /// Temperature, top-p and seed (top-k and min-p stay at their neutral defaults: OpenAI has no such fields).
+    public var sampling: SamplingParameters
+    /// OpenAI presence penalty, −2…2.
+    public var presencePenalty: Float
+    /// OpenAI frequency penalty, −2…2.
+    public var frequencyPenalty: Float
+    /// Maximum tokens to generate (reasoning tokens included); nil lets the backend decide.
+    public var maxTokens: Int?
+    /// Stop sequences (at most 4); the matched sequence is not part of the output.
+    public var stop: [String]
+    /// Whether to return the log-probability of each generated token.
+    public var logprobs: Bool
+    /// How many alternatives per position to return with `logprobs` (0…20).
+    public var topLogprobs: Int
+    public var responseFormat: ResponseFormat
+    /// Whether the client asked for server-sent events.
+    public var stream: Bool
+    /// `stream_options.include_usage`: send a final chunk with usage and no choices.
+    public var includeUsage: Bool
+    /// `/v1/completions` `echo`: prepend the prompt to the completion text.
+    public var echo: Bool
+    /// OpenAI's end-user identifier, passed through for logs.
+    public var user: String?
+
+    public init(endpoint: Endpoint = .chatCompletions, model: String, input: Input,
+                sampling: SamplingParameters = SamplingParameters(temperature: 1, topP: 1),
+                presencePenalty: Float = 0, frequencyPenalty: Float = 0, maxTokens: Int? = nil,
+                stop: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0,
+                responseFormat: ResponseFormat = .text, stream: Bool = false, includeUsage: Bool = false,
+                echo: Bool = false, user: String? = nil) {
+        self.endpoint = endpoint
+        self.model = model
+        self.input = input
+        self.sampling = sampling
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
+        self.maxTokens = maxTokens
+        self.stop = stop
+        self.logprobs = logprobs
+        self.topLogprobs = topLogprobs
+        self.responseFormat = responseFormat
+        self.stream = stream
+        self.includeUsage = includeUsage
+        self.echo = echo
+        self.user = user
+    }
+
+    /// The prompt as plain text, for length checks, routing rules and affinity hashing:
+    /// messages joined as `role: content` lines. Token prompts give an empty string.
+    public var promptText: String {
+        switch input {
+        case .chat(let messages): messages.map { "\($0.role.rawValue): \($0.content)" }.joined(separator: "\n")
+        case .text(let text): text
+        case .tokens: ""
+        }
+    }
+
+    /// The text a keyword classifier looks at: the last user message (or the prompt).
+    public var lastUserText: String {
+        switch input {
+        case .chat(let messages): messages.last(where: { $0.role == .user })?.content ?? ""
+        case .text(let text): text
+        case .tokens: ""
+        }
+    }
+
+    /// A cheap upper-bound-ish estimate of the prompt's token count without a tokenizer:
+    /// one token per 4 UTF-8 bytes, at least one per message; exact for token prompts.
+    public var estimatedPromptTokens: Int {
+        switch input {
+        case .tokens(let ids): return ids.count
+        case .text(let text): return max(1, (text.utf8.count + 3) / 4)
+        case .chat(let messages):
+            return messages.reduce(0) { $0 + 4 + ($1.content.utf8.count + 3) / 4 }
+        }
+    }
+}
+
+/// One chat message after normalisation: text parts joined, `developer` read as `system`.
+public struct ChatMessage: Sendable, Equatable {
+    /// Who wrote the message.
+    public enum Role: String, Sendable, Equatable, CaseIterable {
+        case system, user, assistant, tool
+    }
+
+    public var role: Role
+    public var content: String
+    /// Optional participant name.
+    public var name: String?
+
+    public init(role: Role, content: String, name: String? = nil) {
+        self.role = role
+        self.content = content
+        self.name = name
+    }
+}
+
+/// `response_format`: what shape the output text must have.
+public enum ResponseFormat: Sendable, Equatable {
+    case text
+    /// The final text must be a JSON object.
+    case jsonObject
+    /// The final text must be JSON; the schema is passed to the backend (the gateway checks only
+    /// that the text parses, not that it matches the schema).
+    case jsonSchema(name: String, schema: JSONValue, strict: Bool)
+
+    /// Whether the final text has to parse as JSON.
+    public var requiresJSON: Bool {
+        if case .text = self { return false }
+        return true
+    }
+}

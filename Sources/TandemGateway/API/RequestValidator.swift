@@ -1,0 +1,247 @@
+import TandemCore
+
+/// Turns a parsed request body into a `CompletionRequest`, or a 400 that names the field.
+///
+/// Follows OpenAI's rules: unknown fields are ignored, `null` means "not given", ranges are
+/// OpenAI's. Features Tandem does not serve (several choices, tool calls, logit bias, suffix) are
+/// refused rather than silently dropped.
+public enum RequestValidator {
+    /// Largest accepted `max_tokens`.
+    public static let maxTokensLimit: Int64 = 1_000_000
+
+    public static func validate(_ body: JSONValue, endpoint: CompletionRequest.Endpoint) throws(APIError) -> CompletionRequest {
+        guard case .object = body else {
+            throw .invalidField("", "The request body must be a JSON object, got \(body.typeName).", code: "invalid_type")
+        }
+        let fields = FieldReader(body)
+        guard let model = try fields.string("model") else {
+            throw .invalidField("model", "'model' is required.", code: "missing_required_parameter")
+        }
+        guard !model.isEmpty else { throw .invalidField("model", "'model' must not be empty.") }
+
+        let input: CompletionRequest.Input
+        switch endpoint {
+        case .chatCompletions: input = .chat(try messages(fields))
+        case .completions: input = try prompt(fields)
+        }
+
+        var request = CompletionRequest(endpoint: endpoint, model: model, input: input)
+        request.sampling.temperature = Float(try fields.number("temperature", in: 0...2) ?? 1)
+        request.sampling.topP = Float(try fields.number("top_p", in: 0...1) ?? 1)
+        if let seed = try fields.integer("seed", in: Int64.min...Int64.max) {
+            request.sampling.seed = UInt64(bitPattern: seed)
+        }
+        request.presencePenalty = Float(try fields.number("presence_penalty", in: -2...2) ?? 0)
+        request.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2...2) ?? 0)
+        if let n = try fields.integer("n", in: 1...128), n != 1 {
+            throw .invalidField("n", "'n' must be 1: Tandem returns one choice per request.", code: "unsupported_value")
+        }
+        // max_completion_tokens supersedes the deprecated max_tokens.
+        let maxCompletion = try fields.integer("max_completion_tokens", in: 1...maxTokensLimit)
+        let maxTokens = try fields.integer("max_tokens", in: 1...maxTokensLimit)
+        request.maxTokens = (maxCompletion ?? maxTokens).map { Int($0) }
+        request.stop = try stop(fields)
+        try logprobs(fields, endpoint: endpoint, into: &request)
+        request.responseFormat = try responseFormat(fields)
+        request.stream = try fields.bool("stream") ?? false
+        if let options = try fields.object("stream_options") {
+            guard request.stream else {
+                throw .invalidField("stream_options", "'stream_options' is only allowed when 'stream' is true.")
+            }
+            request.includeUsage = try options.bool("include_usage") ?? false
+        }
+        request.user = try fields.string("user")
+        try unsupported(fields, endpoint: endpoint, into: &request)
+        return request
+    }
+
+    static func messages(_ fields: FieldReader) throws(APIError) -> [ChatMessage] {
+        guard let items = try fields.array("messages") else {
+            throw .invalidField("messages", "'messages' is required.", code: "missing_required_parameter")
+        }
+        guard !items.isEmpty else { throw .invalidField("messages", "'messages' must contain at least one message.") }
+        var messages: [ChatMessage] = []
+        messages.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            let path = "messages[\(i)]"
+            guard case .object = item else {
+                throw .invalidField(path, "'\(path)' must be an object, got \(item.typeName).", code: "invalid_type")
+            }
+            let m = FieldReader(item, path: path)
+            guard let roleName = try m.string("role") else {
+                throw .invalidField(m.name("role"), "'\(m.name("role"))' is required.", code: "missing_required_parameter")
+            }
+            let role: ChatMessage.Role
+            switch roleName {
+            case "developer": role = .system
+            default:
+                guard let r = ChatMessage.Role(rawValue: roleName) else {
+                    throw .invalidField(m.name("role"), "'\(m.name("role"))' must be one of system, developer, user, assistant, tool; got '\(roleName)'.")
+                }
+                role = r
+            }
+            if let calls = try m.array("tool_calls"), !calls.isEmpty {
+                throw .invalidField(m.name("tool_calls"), "Tool calls are not supported.", code: "unsupported_parameter")
+            }
+            let content = try messageContent(m)
+            if content == nil, role != .assistant {
+                throw .invalidField(m.name("content"), "'\(m.name("content"))' is required for role '\(roleName)'.", code: "missing_required_parameter")
+            }
+            messages.append(ChatMessage(role: role, content: content ?? "", name: try m.string("name")))
+        }
+        return messages
+    }
+
+    /// A string, or an array of `{"type": "text", "text": ...}` parts joined together.
+    static func messageContent(_ m: FieldReader) throws(APIError) -> String? {
+        guard let value = m.value("content") else { return nil }
+        switch value {
+        case .string(let s): return s
+        case .array(let parts):
+            var text = ""
+            for (j, part) in parts.enumerated() {
+                let path = "\(m.name("content"))[\(j)]"
+                guard case .object = part else {
+                    throw .invalidField(path, "'\(path)' must be an object, got \(part.typeName).", code: "invalid_type")
+                }
+                let p = FieldReader(part, path: path)
+                guard let type = try p.string("type") else {
+                    throw .invalidField(p.name("type"), "'\(p.name("type"))' is required.", code: "missing_required_parameter")
+                }
+                guard type == "text" else {
+                    throw .invalidField(p.name("type"), "Only 'text' content parts are supported, got '\(type)'.", code: "unsupported_value")
+                }
+                guard let t = try p.string("text") else {
+                    throw .invalidField(p.name("text"), "'\(p.name("text"))' is required.", code: "missing_required_parameter")
+                }
+                text += t
+            }
+            return text
+        default:
+            throw m.typeError("content", expected: "a string or an array of content parts", got: value)
+        }
+    }
+
+    /// `prompt`: a string, a one-element array of strings, an array of token ids, or a one-element
+    /// array of such arrays.
+    static func prompt(_ fields: FieldReader) throws(APIError) -> CompletionRequest.Input {
+        guard let value = fields.value("prompt") else {
+            throw .invalidField("prompt", "'prompt' is required.", code: "missing_required_parameter")
+        }
+        switch value {
+        case .string(let s): return .text(s)
+        case .array(let items):
+            if items.isEmpty { throw .invalidField("prompt", "'prompt' must not be an empty array.") }
+            if items.allSatisfy({ $0.stringValue != nil }) {
+                guard items.count == 1 else {
+                    throw .invalidField("prompt", "Only one prompt per request is supported, got \(items.count).", code: "unsupported_value")
+                }
+                return .text(items[0].stringValue!)
+            }
+            if items.allSatisfy({ if case .int = $0 { true } else { false } }) {
+                return .tokens(try tokenIDs(items, path: "prompt"))
+            }
+            if items.count == 1, case .array(let inner) = items[0], !inner.isEmpty {
+                return .tokens(try tokenIDs(inner, path: "prompt[0]"))
+            }
+            throw .invalidField("prompt", "'prompt' must be a string, an array with one string, or an array of token ids.", code: "invalid_type")
+        default:
+            throw fields.typeError("prompt", expected: "a string or an array", got: value)
+        }
+    }
+
+    static func tokenIDs(_ items: [JSONValue], path: String) throws(APIError) -> [TokenID] {
+        var ids: [TokenID] = []
+        ids.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            guard let v = item.intValue, v >= 0, v <= Int64(TokenID.max) else {
+                throw .invalidField("\(path)[\(i)]", "'\(path)[\(i)]' must be a token id (a non-negative integer).")
+            }
+            ids.append(TokenID(v))
+        }
+        return ids
+    }
+
+    static func stop(_ fields: FieldReader) throws(APIError) -> [String] {
+        guard let value = fields.value("stop") else { return [] }
+        let items: [JSONValue]
+        switch value {
+        case .string: items = [value]
+        case .array(let a): items = a
+        default: throw fields.typeError("stop", expected: "a string or an array of strings", got: value)
+        }
+        guard items.count <= 4 else { throw .invalidField("stop", "'stop' may hold at most 4 sequences, got \(items.count).") }
+        var result: [String] = []
+        for (i, item) in items.enumerated() {
+            guard let s = item.stringValue else {
+                throw .invalidField("stop[\(i)]", "'stop[\(i)]' must be a string, got \(item.typeName).", code: "invalid_type")
+            }
+            guard !s.isEmpty else { throw .invalidField("stop", "Stop sequences must not be empty.") }
+            result.append(s)
+        }
+        return result
+    }
+
+    static func logprobs(_ fields: FieldReader, endpoint: CompletionRequest.Endpoint,
+                         into request: inout CompletionRequest) throws(APIError) {
+        switch endpoint {
+        case .chatCompletions:
+            request.logprobs = try fields.bool("logprobs") ?? false
+            if let top = try fields.integer("top_logprobs", in: 0...20) {
+                guard request.logprobs else {
+                    throw .invalidField("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.")
+                }
+                request.topLogprobs = Int(top)
+            }
+        case .completions:
+            // In the legacy API `logprobs` is the number of alternatives (0...5).
+            if let n = try fields.integer("logprobs", in: 0...5) {
+                request.logprobs = true
+                request.topLogprobs = Int(n)
+            }
+        }
+    }
+
+    static func responseFormat(_ fields: FieldReader) throws(APIError) -> ResponseFormat {
+        guard let format = try fields.object("response_format") else { return .text }
+        guard let type = try format.string("type") else {
+            throw .invalidField(format.name("type"), "'response_format.type' is required.", code: "missing_required_parameter")
+        }
+        switch type {
+        case "text": return .text
+        case "json_object": return .jsonObject
+        case "json_schema":
+            guard let spec = try format.object("json_schema") else {
+                throw .invalidField(format.name("json_schema"), "'response_format.json_schema' is required for type json_schema.", code: "missing_required_parameter")
+            }
+            guard let name = try spec.string("name"), !name.isEmpty else {
+                throw .invalidField(spec.name("name"), "'response_format.json_schema.name' is required.", code: "missing_required_parameter")
+            }
+            let schema = try spec.object("schema")?.object ?? .object([])
+            return .jsonSchema(name: name, schema: schema, strict: try spec.bool("strict") ?? false)
+        default:
+            throw .invalidField(format.name("type"), "'response_format.type' must be one of text, json_object, json_schema; got '\(type)'.")
+        }
+    }
+
+    /// Fields OpenAI knows that Tandem cannot honour: refused when they would change the answer.
+    static func unsupported(_ fields: FieldReader, endpoint: CompletionRequest.Endpoint,
+                            into request: inout CompletionRequest) throws(APIError) {
+        for key in ["tools", "functions"] {
+            if let items = try fields.array(key), !items.isEmpty {
+                throw .invalidField(key, "'\(key)': tool calling is not supported.", code: "unsupported_parameter")
+            }
+        }
+        if let bias = try fields.object("logit_bias"), case .object(let pairs) = bias.object, !pairs.isEmpty {
+            throw .invalidField("logit_bias", "'logit_bias' is not supported.", code: "unsupported_parameter")
+        }
+        guard endpoint == .completions else { return }
+        request.echo = try fields.bool("echo") ?? false
+        if let suffix = try fields.string("suffix"), !suffix.isEmpty {
+            throw .invalidField("suffix", "'suffix' is not supported.", code: "unsupported_parameter")
+        }
+        if let bestOf = try fields.integer("best_of", in: 0...20), bestOf != 1 {
+            throw .invalidField("best_of", "'best_of' must be 1.", code: "unsupported_value")
+        }
+    }
+}

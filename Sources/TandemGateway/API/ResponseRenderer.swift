@@ -1,0 +1,121 @@
+/// Builds OpenAI response documents: `chat.completion`, `chat.completion.chunk`,
+/// `text_completion` (whole and streamed), usage and log-probabilities in both APIs' shapes.
+public struct ResponseRenderer: Sendable {
+    public var id: String
+    public var created: Int64
+    /// The model that answered (what the response's `model` field says).
+    public var model: String
+    public var endpoint: CompletionRequest.Endpoint
+
+    public init(id: String, created: Int64, model: String, endpoint: CompletionRequest.Endpoint) {
+        self.id = id
+        self.created = created
+        self.model = model
+        self.endpoint = endpoint
+    }
+
+    private var chunkObject: String { endpoint == .chatCompletions ? "chat.completion.chunk" : "text_completion" }
+
+    private func envelope(object: String, choices: [JSONValue], usage: Usage?) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [
+            ("id", .string(id)), ("object", .string(object)), ("created", .int(created)),
+            ("model", .string(model)), ("system_fingerprint", .string("tandem")), ("choices", .array(choices)),
+        ]
+        if let usage { pairs.append(("usage", Self.usage(usage))) }
+        return .object(pairs)
+    }
+
+    /// The complete answer for a non-streaming request.
+    public func completion(_ acc: CompletionAccumulator, logprobsRequested: Bool = false, echo: String? = nil) -> JSONValue {
+        let finish: JSONValue = acc.finishReason.map { .string($0.rawValue) } ?? .string("stop")
+        let usage = acc.usage ?? Usage(completionTokens: acc.deltaCount)
+        switch endpoint {
+        case .chatCompletions:
+            var message: [(String, JSONValue)] = [("role", "assistant"), ("content", .string(acc.content))]
+            if !acc.reasoning.isEmpty { message.append(("reasoning_content", .string(acc.reasoning))) }
+            message.append(("refusal", .null))
+            let choice: JSONValue = .object([
+                ("index", 0), ("message", .object(message)),
+                ("logprobs", logprobsJSON(acc.logprobs, requested: logprobsRequested)),
+                ("finish_reason", finish),
+            ])
+            return envelope(object: "chat.completion", choices: [choice], usage: usage)
+        case .completions:
+            let choice: JSONValue = .object([
+                ("index", 0), ("text", .string((echo ?? "") + acc.content)),
+                ("logprobs", logprobsJSON(acc.logprobs, requested: logprobsRequested)),
+                ("finish_reason", finish),
+            ])
+            return envelope(object: "text_completion", choices: [choice], usage: usage)
+        }
+    }
+
+    /// The first chunk of a chat stream, announcing the assistant role.
+    public func roleChunk() -> JSONValue {
+        let delta: JSONValue = .object([("role", "assistant"), ("content", "")])
+        return envelope(object: chunkObject, choices: [.object([("index", 0), ("delta", delta), ("logprobs", .null), ("finish_reason", .null)])], usage: nil)
+    }
+
+    /// A streamed piece of output (`finish` set on the last one).
+    public func chunk(_ delta: CompletionDelta, finish: FinishReason? = nil, logprobsRequested: Bool) -> JSONValue {
+        let finishValue: JSONValue = finish.map { .string($0.rawValue) } ?? .null
+        let lp = logprobsRequested && !delta.logprobs.isEmpty ? logprobsJSON(delta.logprobs, requested: true) : .null
+        switch endpoint {
+        case .chatCompletions:
+            var d: [(String, JSONValue)] = []
+            if !delta.content.isEmpty || delta.reasoning.isEmpty { d.append(("content", .string(delta.content))) }
+            if !delta.reasoning.isEmpty { d.append(("reasoning_content", .string(delta.reasoning))) }
+            if finish != nil && delta.isEmpty { d = [] }
+            return envelope(object: chunkObject, choices: [.object([("index", 0), ("delta", .object(d)), ("logprobs", lp), ("finish_reason", finishValue)])], usage: nil)
+        case .completions:
+            return envelope(object: chunkObject, choices: [.object([("index", 0), ("text", .string(delta.content)), ("logprobs", lp), ("finish_reason", finishValue)])], usage: nil)
+        }
+    }
+
+    /// The last chunk when `stream_options.include_usage` is set: no choices, the usage.
+    public func usageChunk(_ usage: Usage) -> JSONValue {
+        envelope(object: chunkObject, choices: [], usage: usage)
+    }
+
+    public static func usage(_ u: Usage) -> JSONValue {
+        .object([
+            ("prompt_tokens", .int(Int64(u.promptTokens))),
+            ("completion_tokens", .int(Int64(u.completionTokens))),
+            ("total_tokens", .int(Int64(u.totalTokens))),
+            ("prompt_tokens_details", .object([("cached_tokens", .int(Int64(u.cachedTokens)))])),
+            ("completion_tokens_details", .object([("reasoning_tokens", .int(Int64(u.reasoningTokens)))])),
+        ])
+    }
+
+    func logprobsJSON(_ items: [TokenLogprob], requested: Bool) -> JSONValue {
+        guard requested else { return .null }
+        func bytes(_ b: [UInt8]?, _ token: String) -> JSONValue {
+            .array((b ?? Array(token.utf8)).map { .int(Int64($0)) })
+        }
+        switch endpoint {
+        case .chatCompletions:
+            let content: [JSONValue] = items.map { t in
+                .object([
+                    ("token", .string(t.token)), ("logprob", .double(t.logprob)), ("bytes", bytes(t.bytes, t.token)),
+                    ("top_logprobs", .array(t.top.map { a in
+                        .object([("token", .string(a.token)), ("logprob", .double(a.logprob)), ("bytes", bytes(a.bytes, a.token))])
+                    })),
+                ])
+            }
+            return .object([("content", .array(content)), ("refusal", .null)])
+        case .completions:
+            var offset = 0
+            var offsets: [JSONValue] = []
+            for t in items {
+                offsets.append(.int(Int64(offset)))
+                offset += t.token.utf8.count
+            }
+            return .object([
+                ("tokens", .array(items.map { .string($0.token) })),
+                ("token_logprobs", .array(items.map { .double($0.logprob) })),
+                ("top_logprobs", .array(items.map { t in .object(t.top.map { ($0.token, .double($0.logprob)) }) })),
+                ("text_offset", .array(offsets)),
+            ])
+        }
+    }
+}

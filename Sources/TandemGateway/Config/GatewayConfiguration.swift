@@ -1,0 +1,186 @@
+/// The gateway's configuration file (JSON): where to listen, the keys file, tenants, models with
+/// their deployments, and routing policies. Reloaded on SIGHUP after validation.
+///
+/// ```json
+/// {
+///   "listen": {"host": "127.0.0.1", "port": 8080},
+///   "keys_file": "keys.json",
+///   "limits": {"max_body_bytes": 1048576, "request_timeout_ms": 120000},
+///   "upstream": {"connect_timeout_ms": 2000, "read_timeout_ms": 30000},
+///   "tenants": {"acme": {"requests_per_minute": 600, "tokens_per_minute": 200000,
+///                        "max_concurrent": 8, "allowed_models": ["*"]}},
+///   "models": [{"name": "small", "aliases": ["fast"], "cost_per_token": 1e-7,
+///               "expected_latency_ms": 400, "max_prompt_tokens": 8192, "fallback": "big",
+///               "deployments": [{"url": "http://127.0.0.1:8001"}]}],
+///   "routing": {"affinity_prefix_chars": 512, "max_load_imbalance": 4,
+///               "policies": {"auto": {"rules": [...], "default": "small"}}}
+/// }
+/// ```
+public struct GatewayConfiguration: Codable, Sendable, Equatable {
+    public var listen: ListenConfiguration
+    /// Path of the API keys file; relative paths are relative to the configuration file.
+    public var keysFile: String
+    public var limits: LimitsConfiguration
+    public var upstream: UpstreamConfiguration
+    public var tenants: [String: TenantConfiguration]
+    public var models: [GatewayModelConfiguration]
+    public var routing: RoutingConfiguration
+    public var health: HealthConfiguration
+
+    enum CodingKeys: String, CodingKey {
+        case listen, limits, upstream, tenants, models, routing, health
+        case keysFile = "keys_file"
+    }
+
+    public init(listen: ListenConfiguration = ListenConfiguration(), keysFile: String,
+                limits: LimitsConfiguration = LimitsConfiguration(), upstream: UpstreamConfiguration = UpstreamConfiguration(),
+                tenants: [String: TenantConfiguration], models: [GatewayModelConfiguration],
+                routing: RoutingConfiguration = RoutingConfiguration(), health: HealthConfiguration = HealthConfiguration()) {
+        self.listen = listen
+        self.keysFile = keysFile
+        self.limits = limits
+        self.upstream = upstream
+        self.tenants = tenants
+        self.models = models
+        self.routing = routing
+        self.health = health
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        listen = try c.decodeIfPresent(ListenConfiguration.self, forKey: .listen) ?? ListenConfiguration()
+        keysFile = try c.decode(String.self, forKey: .keysFile)
+        limits = try c.decodeIfPresent(LimitsConfiguration.self, forKey: .limits) ?? LimitsConfiguration()
+        upstream = try c.decodeIfPresent(UpstreamConfiguration.self, forKey: .upstream) ?? UpstreamConfiguration()
+        tenants = try c.decode([String: TenantConfiguration].self, forKey: .tenants)
+        models = try c.decode([GatewayModelConfiguration].self, forKey: .models)
+        routing = try c.decodeIfPresent(RoutingConfiguration.self, forKey: .routing) ?? RoutingConfiguration()
+        health = try c.decodeIfPresent(HealthConfiguration.self, forKey: .health) ?? HealthConfiguration()
+    }
+}
+
+/// Where the gateway listens (changes need a restart).
+public struct ListenConfiguration: Codable, Sendable, Equatable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+
+    public init(host: String = "127.0.0.1", port: Int = 8080) {
+        self.host = host
+        self.port = port
+    }
+}
+
+/// Limits applied to every request before routing.
+public struct LimitsConfiguration: Codable, Sendable, Equatable {
+    public var maxBodyBytes: Int = 1 << 20
+    public var requestTimeoutMs: Int = 120_000
+
+    enum CodingKeys: String, CodingKey {
+        case maxBodyBytes = "max_body_bytes"
+        case requestTimeoutMs = "request_timeout_ms"
+    }
+
+    public init(maxBodyBytes: Int = 1 << 20, requestTimeoutMs: Int = 120_000) {
+        self.maxBodyBytes = maxBodyBytes
+        self.requestTimeoutMs = requestTimeoutMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? (1 << 20)
+        requestTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .requestTimeoutMs) ?? 120_000
+    }
+}
+
+/// Timeouts of upstream HTTP calls (connect is fixed at start; read applies per deployment call).
+public struct UpstreamConfiguration: Codable, Sendable, Equatable {
+    public var connectTimeoutMs: Int = 2_000
+    /// Longest silence allowed from an upstream (before its headers or between stream chunks).
+    public var readTimeoutMs: Int = 60_000
+
+    enum CodingKeys: String, CodingKey {
+        case connectTimeoutMs = "connect_timeout_ms"
+        case readTimeoutMs = "read_timeout_ms"
+    }
+
+    public init(connectTimeoutMs: Int = 2_000, readTimeoutMs: Int = 60_000) {
+        self.connectTimeoutMs = connectTimeoutMs
+        self.readTimeoutMs = readTimeoutMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        connectTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .connectTimeoutMs) ?? 2_000
+        readTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .readTimeoutMs) ?? 60_000
+    }
+}
+
+/// Limits and permissions of one tenant. Absent limits are unlimited.
+public struct TenantConfiguration: Codable, Sendable, Equatable {
+    public var requestsPerMinute: Int?
+    /// Prompt plus generated tokens per minute (charged at admission from an estimate, corrected
+    /// with the reported usage at the end).
+    public var tokensPerMinute: Int?
+    public var maxConcurrent: Int?
+    /// Model, alias or policy names the tenant may ask for; `"*"` allows all.
+    public var allowedModels: [String]
+    /// Overrides the derived cache salt (sharing a salt shares cached prefixes between tenants).
+    public var cacheSalt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case requestsPerMinute = "requests_per_minute"
+        case tokensPerMinute = "tokens_per_minute"
+        case maxConcurrent = "max_concurrent"
+        case allowedModels = "allowed_models"
+        case cacheSalt = "cache_salt"
+    }
+
+    public init(requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil, maxConcurrent: Int? = nil,
+                allowedModels: [String] = ["*"], cacheSalt: String? = nil) {
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+        self.maxConcurrent = maxConcurrent
+        self.allowedModels = allowedModels
+        self.cacheSalt = cacheSalt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        requestsPerMinute = try c.decodeIfPresent(Int.self, forKey: .requestsPerMinute)
+        tokensPerMinute = try c.decodeIfPresent(Int.self, forKey: .tokensPerMinute)
+        maxConcurrent = try c.decodeIfPresent(Int.self, forKey: .maxConcurrent)
+        allowedModels = try c.decodeIfPresent([String].self, forKey: .allowedModels) ?? ["*"]
+        cacheSalt = try c.decodeIfPresent(String.self, forKey: .cacheSalt)
+    }
+
+    public func allows(_ name: String) -> Bool { allowedModels.contains("*") || allowedModels.contains(name) }
+}
+
+/// How the router treats unhealthy replicas.
+public struct HealthConfiguration: Codable, Sendable, Equatable {
+    /// Consecutive connection failures after which a replica is taken out of rotation.
+    public var failureThreshold: Int = 1
+    /// How long it stays out before it is tried again.
+    public var cooldownMs: Int = 5_000
+    /// Timeout of the `/ready` probe of each deployment.
+    public var probeTimeoutMs: Int = 2_000
+
+    enum CodingKeys: String, CodingKey {
+        case failureThreshold = "failure_threshold"
+        case cooldownMs = "cooldown_ms"
+        case probeTimeoutMs = "probe_timeout_ms"
+    }
+
+    public init(failureThreshold: Int = 1, cooldownMs: Int = 5_000, probeTimeoutMs: Int = 2_000) {
+        self.failureThreshold = failureThreshold
+        self.cooldownMs = cooldownMs
+        self.probeTimeoutMs = probeTimeoutMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        failureThreshold = try c.decodeIfPresent(Int.self, forKey: .failureThreshold) ?? 1
+        cooldownMs = try c.decodeIfPresent(Int.self, forKey: .cooldownMs) ?? 5_000
+        probeTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .probeTimeoutMs) ?? 2_000
+    }
+}

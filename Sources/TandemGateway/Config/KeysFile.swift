@@ -1,0 +1,59 @@
+import Crypto
+
+/// The API keys file: SHA-256 hashes of keys and the tenant each belongs to. Keys themselves
+/// are never stored; `tandem gateway --hash-key KEY` prints the hash to put here.
+///
+/// ```json
+/// {"keys": [{"id": "acme-laptop", "tenant": "acme", "sha256": "9f86d081884c7d65..."}]}
+/// ```
+public struct KeysFile: Codable, Sendable, Equatable {
+    public var keys: [APIKeyEntry]
+
+    public init(keys: [APIKeyEntry]) {
+        self.keys = keys
+    }
+}
+
+/// One API key of the keys file, by hash.
+public struct APIKeyEntry: Codable, Sendable, Equatable {
+    /// A name for logs (never the key).
+    public var id: String?
+    public var tenant: String
+    /// Lower-case hex SHA-256 of the key's UTF-8 bytes.
+    public var sha256: String
+
+    public init(id: String? = nil, tenant: String, sha256: String) {
+        self.id = id
+        self.tenant = tenant
+        self.sha256 = sha256
+    }
+}
+
+/// Hashing of API keys.
+public enum APIKeyHash {
+    /// Lower-case hex SHA-256 of `key`.
+    public static func hex(_ key: String) -> String {
+        SHA256.hash(data: Array(key.utf8)).map { byte in
+            let s = String(byte, radix: 16)
+            return byte < 16 ? "0" + s : s
+        }.joined()
+    }
+
+    /// The key of an `Authorization: Bearer <key>` header value.
+    public static func bearerKey(_ authorization: String?) -> String? {
+        guard let authorization else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let key = parts[1].trimmingCharacters(in: " \t")
+        return key.isEmpty ? nil : key
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var s = self
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

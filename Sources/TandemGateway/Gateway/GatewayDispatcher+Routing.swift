@@ -1,0 +1,143 @@
+/// Model resolution and replica dispatch of `GatewayDispatcher`.
+extension GatewayDispatcher {
+    struct ModelRoute {
+        var model: String
+        /// `explicit`, `alias`, `rule:NAME`, `default`, `constraint`.
+        var reason: String
+    }
+
+    /// Which model a request's `model` names, and why; 404 unknown, 403 not allowed.
+    func resolveModel(_ request: CompletionRequest, tenant: TenantConfiguration, snapshot: GatewaySnapshot,
+                      headers: [String: String]) throws(APIError) -> ModelRoute {
+        let name = request.model
+        if snapshot.models[name] != nil {
+            guard tenant.allows(name) else { throw .modelNotAllowed(name) }
+            return ModelRoute(model: name, reason: "explicit")
+        }
+        if let target = snapshot.aliases[name] {
+            guard tenant.allows(name) || tenant.allows(target) else { throw .modelNotAllowed(name) }
+            return ModelRoute(model: target, reason: "alias")
+        }
+        guard let policy = snapshot.configuration.routing.policies[name] else { throw .modelNotFound(name) }
+        guard tenant.allows(name) else { throw .modelNotAllowed(name) }
+        let features = try RequestFeatures.make(request: request, headers: headers)
+        let profiles = snapshot.models.mapValues(\.profile)
+        switch ModelRouter.decide(policy: policy, profiles: profiles, permitted: { _ in true }, features: features) {
+        case .success(let decision):
+            return ModelRoute(model: decision.model, reason: decision.reason)
+        case .failure(.noCandidateMeetsConstraints):
+            let header = features.maxCost != nil ? "X-Tandem-Max-Cost" : "X-Tandem-Max-Latency-Ms"
+            throw .invalidField(header, "No model of '\(name)' satisfies the request's X-Tandem-Max-Cost / X-Tandem-Max-Latency-Ms.",
+                                code: "no_model_satisfies_constraints")
+        case .failure(.noPermittedCandidate):
+            throw .modelNotAllowed(name)
+        }
+    }
+
+    /// Tries the model's replicas (affinity or least-loaded first, then the others), then its
+    /// declared fallback chain when every replica is unavailable.
+    func dispatch(_ request: CompletionRequest, model first: GatewaySnapshot.ServedModel, modelReason: String,
+                  caller: Caller, context: InferenceContext, snapshot: GatewaySnapshot,
+                  headers baseHeaders: [(String, String)], estimatedTokens: Int) async throws(APIError) -> StartedCompletion {
+        let affinityKey = PrefixHash.affinityKey(promptText: request.promptText, salt: caller.cacheSalt,
+                                                 prefixChars: snapshot.configuration.routing.affinityPrefixChars)
+        var served = first
+        var reason = modelReason
+        var headers = baseHeaders
+        var visited: Set<String> = [first.name]
+        while true {
+            var excluded = Set<String>()
+            var overCapacity = false
+            var lastError: BackendError?
+            attempts: while true {
+                let replica: GatewaySnapshot.Replica
+                let replicaReason: String
+                switch await state.acquireReplica(of: served, affinityKey: affinityKey, excluding: excluded) {
+                case .failure(.allAtCapacity):
+                    overCapacity = true
+                    break attempts
+                case .failure(.noneAvailable):
+                    break attempts
+                case .success(let (r, why)):
+                    replica = r
+                    replicaReason = excluded.isEmpty ? why.rawValue : "retry"
+                }
+                var routed = request
+                routed.model = served.name
+                do {
+                    let events = try await replica.backend.complete(routed, context: context)
+                    await state.recordSuccess(replica.id)
+                    metrics.routingDecision(model: served.name, reason: reason)
+                    metrics.replicaDecision(model: served.name, replica: String(replica.index), reason: replicaReason)
+                    headers.removeAll { $0.0 == "X-Tandem-Route-Reason" }
+                    headers.insert(("X-Tandem-Route-Reason", reason), at: 0)
+                    headers.append(("X-Tandem-Replica", String(replica.index)))
+                    headers.append(("X-Tandem-Replica-Reason", replicaReason))
+                    return started(events, model: served.name, replica: replica, caller: caller, headers: headers,
+                                   estimatedTokens: estimatedTokens)
+                } catch let error as BackendError {
+                    await state.releaseReplica(replica.id)
+                    metrics.upstreamError(model: served.name, category: error.category)
+                    context.logger.warning("upstream refused", metadata: [
+                        "model": .string(served.name), "replica": .stringConvertible(replica.index), "error": .string(error.description)])
+                    lastError = error
+                    switch error.category {
+                    case .upstreamUnavailable:
+                        await state.recordFailure(replica.id)
+                        excluded.insert(replica.id)
+                    case .overCapacity:
+                        overCapacity = true
+                        excluded.insert(replica.id)
+                    default:
+                        // A timeout or a refusal says nothing about the replica's health (a long
+                        // queue is not a dead worker), so it stays in rotation.
+                        var apiError = APIError(error)
+                        apiError.headers = ["X-Tandem-Model": served.name, "X-Tandem-Route-Reason": reason]
+                        throw apiError
+                    }
+                } catch {
+                    await state.releaseReplica(replica.id)
+                    throw APIError(any: error)
+                }
+            }
+            if !overCapacity, let fallback = served.configuration.fallback, !visited.contains(fallback),
+               let next = snapshot.models[fallback] {
+                context.logger.notice("falling back", metadata: ["from": .string(served.name), "to": .string(fallback)])
+                if !headers.contains(where: { $0.0 == "X-Tandem-Fallback-From" }) {
+                    headers.append(("X-Tandem-Fallback-From", served.name))
+                }
+                visited.insert(fallback)
+                served = next
+                reason = "fallback"
+                continue
+            }
+            var apiError: APIError
+            if overCapacity {
+                apiError = .unavailable("Model '\(served.name)' is over capacity; retry later.", code: "over_capacity",
+                                        retryAfterSeconds: lastError?.retryAfterSeconds ?? 2)
+            } else {
+                let cooldown = max(1, snapshot.configuration.health.cooldownMs / 1000)
+                apiError = .unavailable("Model '\(served.name)' is unavailable: \(lastError?.message ?? "every replica is out of rotation").",
+                                        retryAfterSeconds: cooldown)
+            }
+            apiError.headers = ["X-Tandem-Model": served.name, "X-Tandem-Route-Reason": reason == "fallback" ? "fallback" : "unavailable"]
+            metrics.routingDecision(model: served.name, reason: "unavailable")
+            throw apiError
+        }
+    }
+
+    private func started(_ events: AsyncThrowingStream<CompletionEvent, any Error>, model: String,
+                         replica: GatewaySnapshot.Replica, caller: Caller, headers: [(String, String)],
+                         estimatedTokens: Int) -> StartedCompletion {
+        let state = self.state
+        return StartedCompletion(model: model, events: events, headers: headers) { outcome in
+            await state.releaseReplica(replica.id)
+            if outcome.error?.category == .upstreamUnavailable {
+                // The connection broke mid-answer: the replica likely died.
+                await state.recordFailure(replica.id)
+            }
+            await state.release(tenant: caller.tenant, estimatedTokens: estimatedTokens,
+                                actualTokens: outcome.usage?.totalTokens)
+        }
+    }
+}

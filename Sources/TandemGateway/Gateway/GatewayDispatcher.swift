@@ -1,0 +1,126 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The gateway's `CompletionDispatcher`: API keys to tenants, tenant limits, model routing
+/// (explicit names, aliases, policies), replica choice with affinity, retries on other replicas,
+/// and fallback only where the configuration declares it.
+public final class GatewayDispatcher: CompletionDispatcher {
+    let state: GatewayState
+    let metrics: APIMetrics
+    let backendFactory: GatewaySnapshot.BackendFactory
+
+    /// - Parameters:
+    ///   - backendFactory: makes the backend of each deployment (HTTP upstreams in production,
+    ///     fakes in tests).
+    ///   - clock: the time source of limits and health (injected for tests).
+    public init(loaded: GatewayConfigurationLoader.Loaded, metrics: APIMetrics,
+                backendFactory: @escaping @Sendable (GatewayModelConfiguration, DeploymentConfiguration) -> any InferenceBackend,
+                clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.metrics = metrics
+        self.backendFactory = backendFactory
+        self.state = GatewayState(snapshot: GatewaySnapshot(loaded, backendFactory: backendFactory), clock: clock)
+    }
+
+    /// Serves a new (already validated) configuration from the next request on.
+    public func install(_ loaded: GatewayConfigurationLoader.Loaded) async {
+        await state.install(GatewaySnapshot(loaded, backendFactory: backendFactory))
+    }
+
+    public var configuration: GatewayConfiguration {
+        get async { await state.snapshot.configuration }
+    }
+
+    public var serverLimits: ServerLimits {
+        get async { await state.snapshot.limits }
+    }
+
+    public func authenticate(_ headers: HTTPFields) async throws(APIError) -> Caller {
+        guard let key = APIKeyHash.bearerKey(headers[.authorization]) else {
+            throw .invalidAPIKey("Missing API key. Send it as 'Authorization: Bearer <key>'.")
+        }
+        let snapshot = await state.snapshot
+        guard let tenant = snapshot.tenantByKeyHash[APIKeyHash.hex(key)], snapshot.configuration.tenants[tenant] != nil else {
+            throw .invalidAPIKey("Incorrect API key provided.")
+        }
+        return Caller(tenant: tenant, cacheSalt: snapshot.saltByTenant[tenant])
+    }
+
+    public func models(for caller: Caller) async -> [ModelCard] {
+        let snapshot = await state.snapshot
+        guard let tenant = snapshot.configuration.tenants[caller.tenant] else { return [] }
+        return snapshot.allNames.filter { name in
+            tenant.allows(name) || snapshot.aliases[name].map(tenant.allows) == true
+        }.map { ModelCard(id: $0, ownedBy: snapshot.configuration.routing.policies[$0] != nil ? "tandem-router" : "tandem") }
+    }
+
+    public func knownModelName(_ requested: String) async -> String? {
+        let snapshot = await state.snapshot
+        if snapshot.models[requested] != nil || snapshot.configuration.routing.policies[requested] != nil { return requested }
+        return snapshot.aliases[requested]
+    }
+
+    public func readiness() async -> [String: BackendHealth] {
+        let snapshot = await state.snapshot
+        let state = self.state
+        return await withTaskGroup(of: (String, Int, String, BackendHealth).self) { group in
+            for model in snapshot.models.values {
+                for replica in model.replicas {
+                    group.addTask { (model.name, replica.index, replica.id, await replica.backend.health()) }
+                }
+            }
+            var byModel: [String: BackendHealth] = [:]
+            for await (model, index, id, health) in group {
+                if health.isReady { await state.recordSuccess(id) }
+                switch (byModel[model], health) {
+                case (.ready?, _): break
+                case (_, .ready): byModel[model] = .ready
+                case (nil, .unavailable(let why)): byModel[model] = .unavailable("replica \(index): \(why)")
+                case (.unavailable(let a)?, .unavailable(let b)): byModel[model] = .unavailable("\(a); replica \(index): \(b)")
+                }
+            }
+            return byModel
+        }
+    }
+
+    public func start(_ request: CompletionRequest, caller: Caller, context: InferenceContext,
+                      headers: HTTPFields) async throws(APIError) -> StartedCompletion {
+        let snapshot = await state.snapshot
+        guard let tenant = snapshot.configuration.tenants[caller.tenant] else { throw .invalidAPIKey() }
+        var plain: [String: String] = [:]
+        for field in headers { plain[field.name.canonicalName] = field.value }
+        let route = try resolveModel(request, tenant: tenant, snapshot: snapshot, headers: plain)
+        guard let served = snapshot.models[route.model] else { throw .modelNotFound(route.model) }
+        var responseHeaders: [(String, String)] = [("X-Tandem-Route-Reason", route.reason)]
+        let config = served.configuration
+
+        if config.reasoning, config.reasoningTokenFloor > 0, let maxTokens = request.maxTokens, maxTokens < config.reasoningTokenFloor {
+            let message = "max_tokens \(maxTokens) is below the reasoning floor \(config.reasoningTokenFloor) of model '\(config.name)': the answer may be cut off while it is still reasoning."
+            switch config.reasoningFloorAction {
+            case .reject: throw .invalidField("max_tokens", message, code: "below_reasoning_floor")
+            case .warn: responseHeaders.append(("X-Tandem-Warning", message))
+            }
+        }
+        let promptTokens = request.estimatedPromptTokens
+        if let limit = config.maxPromptTokens, promptTokens > limit {
+            throw .promptTooLarge("The prompt (about \(promptTokens) tokens) is longer than model '\(config.name)' accepts (\(limit) tokens).",
+                                  param: request.endpoint == .chatCompletions ? "messages" : "prompt")
+        }
+        let estimatedTokens = promptTokens + (request.maxTokens ?? config.defaultMaxTokens)
+        if case .limited(let limit, let retryAfter) = await state.admit(tenant: caller.tenant, estimatedTokens: estimatedTokens) {
+            metrics.rateLimited(tenant: caller.tenant, limit: limit)
+            let seconds = Int((Double(APIMetrics.nanoseconds(retryAfter)) / 1e9).rounded(.up))
+            let what = ["concurrency": "concurrent requests", "requests": "requests per minute", "tokens": "tokens per minute"][limit] ?? limit
+            throw .rateLimited("Rate limit reached for \(what) of tenant '\(caller.tenant)'. Retry after \(max(1, seconds)) s.",
+                               code: limit == "concurrency" ? "concurrency_limit_exceeded" : "rate_limit_exceeded",
+                               retryAfterSeconds: seconds)
+        }
+        do {
+            return try await dispatch(request, model: served, modelReason: route.reason, caller: caller, context: context,
+                                      snapshot: snapshot, headers: responseHeaders, estimatedTokens: estimatedTokens)
+        } catch {
+            await state.release(tenant: caller.tenant, estimatedTokens: estimatedTokens, actualTokens: nil)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import AsyncHTTPClient
+import Dispatch
+import Foundation
+import Hummingbird
+import Logging
+
+/// The gateway process: loads the configuration, serves the API over HTTP upstreams, reloads on
+/// SIGHUP (an invalid file is refused and the running configuration kept), and shuts down
+/// gracefully on SIGTERM/SIGINT.
+public final class GatewayServer: Sendable {
+    public let configurationPath: String
+    public let dispatcher: GatewayDispatcher
+    public let metrics: APIMetrics
+    let client: HTTPClient
+    let logger: Logger
+    let listen: ListenConfiguration
+    let connectTimeoutMs: Int
+
+    /// Loads and validates the configuration; `host`/`port` override its `listen` section.
+    public init(configurationPath: String, host: String? = nil, port: Int? = nil, logger: Logger) throws(GatewayConfigurationError) {
+        let loaded = try GatewayConfigurationLoader.load(path: configurationPath)
+        self.configurationPath = configurationPath
+        self.logger = logger
+        var listen = loaded.configuration.listen
+        if let host { listen.host = host }
+        if let port { listen.port = port }
+        self.listen = listen
+        connectTimeoutMs = loaded.configuration.upstream.connectTimeoutMs
+        let client = HTTPUpstreamBackend.makeClient(connectTimeout: .milliseconds(connectTimeoutMs))
+        self.client = client
+        let metrics = APIMetrics()
+        self.metrics = metrics
+        let configuration = loaded.configuration
+        let readTimeout = Duration.milliseconds(configuration.upstream.readTimeoutMs)
+        let probeTimeout = Duration.milliseconds(configuration.health.probeTimeoutMs)
+        dispatcher = GatewayDispatcher(loaded: loaded, metrics: metrics, backendFactory: { model, deployment in
+            guard let url = UpstreamURL(deployment.url) else {
+                return UnavailableBackend(reason: "invalid deployment url '\(deployment.url)'")
+            }
+            return HTTPUpstreamBackend(client: client, endpoint: .init(
+                url: url, kind: deployment.kind, model: deployment.upstreamModel ?? model.name,
+                apiKey: deployment.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] },
+                readTimeout: readTimeout, probeTimeout: probeTimeout))
+        })
+        metrics.configReload(result: "applied")
+    }
+
+    /// Re-reads the configuration; applies it if valid, else logs why and keeps the current one.
+    @discardableResult
+    public func reload() async -> Bool {
+        do {
+            let loaded = try GatewayConfigurationLoader.load(path: configurationPath)
+            if loaded.configuration.listen != listen || loaded.configuration.upstream.connectTimeoutMs != connectTimeoutMs {
+                logger.warning("listen address and upstream.connect_timeout_ms changes take effect only after a restart")
+            }
+            // Read timeouts are captured by the backend factory at start; new deployments get them too.
+            await dispatcher.install(loaded)
+            metrics.configReload(result: "applied")
+            logger.notice("configuration reloaded", metadata: ["path": .string(configurationPath),
+                                                                "models": .stringConvertible(loaded.configuration.models.count)])
+            return true
+        } catch {
+            metrics.configReload(result: "rejected")
+            logger.error("configuration reload refused; keeping the running configuration", metadata: [
+                "path": .string(configurationPath), "error": .string(error.description)])
+            return false
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    public func run() async throws {
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { [self] in
+            Task { await self.reload() }
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
+
+        let logger = self.logger
+        let listen = self.listen
+        let app = OpenAIServer.application(
+            dispatcher: dispatcher, host: listen.host, port: listen.port, metrics: metrics, logger: logger,
+            onServerRunning: { port in
+                logger.notice("tandem gateway listening", metadata: ["host": .string(listen.host), "port": .stringConvertible(port)])
+            })
+        do {
+            try await app.runService()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+}

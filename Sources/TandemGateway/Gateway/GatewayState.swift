@@ -1,0 +1,78 @@
+/// The gateway's mutable control-plane state: the current snapshot, each tenant's limiter, and
+/// each replica's load and health. The decisions themselves are the pure `TenantLimiter`,
+/// `ReplicaSelector` and `ReplicaHealth`; this actor only holds their state and the clock.
+actor GatewayState {
+    private(set) var snapshot: GatewaySnapshot
+    private var limiters: [String: TenantLimiter] = [:]
+    private var inFlight: [String: Int] = [:]
+    private var health: [String: ReplicaHealth] = [:]
+    private let clock: @Sendable () -> ContinuousClock.Instant
+
+    init(snapshot: GatewaySnapshot, clock: @escaping @Sendable () -> ContinuousClock.Instant) {
+        self.snapshot = snapshot
+        self.clock = clock
+        let now = clock()
+        for (name, t) in snapshot.configuration.tenants { limiters[name] = TenantLimiter(t, now: now) }
+    }
+
+    /// Switches to a new snapshot; tenants keep their bucket levels and in-flight counts.
+    func install(_ next: GatewaySnapshot) {
+        let now = clock()
+        var nextLimiters: [String: TenantLimiter] = [:]
+        for (name, t) in next.configuration.tenants {
+            nextLimiters[name] = limiters[name]?.reconfigured(t, now: now) ?? TenantLimiter(t, now: now)
+        }
+        limiters = nextLimiters
+        snapshot = next
+    }
+
+    // MARK: Tenants
+
+    func admit(tenant: String, estimatedTokens: Int) -> TenantLimiter.Decision {
+        guard var limiter = limiters[tenant] else { return .admitted }
+        let decision = limiter.admit(estimatedTokens: estimatedTokens, at: clock())
+        limiters[tenant] = limiter
+        return decision
+    }
+
+    func release(tenant: String, estimatedTokens: Int, actualTokens: Int?) {
+        limiters[tenant]?.release(estimatedTokens: estimatedTokens, actualTokens: actualTokens, at: clock())
+    }
+
+    // MARK: Replicas
+
+    /// Chooses a replica of `model` not in `excluding` and counts a request on it.
+    func acquireReplica(of model: GatewaySnapshot.ServedModel, affinityKey: UInt64?, excluding: Set<String>)
+        -> Result<(GatewaySnapshot.Replica, ReplicaChoice.Reason), ReplicaSelectionFailure> {
+        let now = clock()
+        let candidates = model.replicas.filter { !excluding.contains($0.id) }
+        let views = candidates.map { r in
+            ReplicaView(id: r.id, inFlight: inFlight[r.id, default: 0], capacity: r.capacity,
+                        available: health[r.id]?.isAvailable(at: now) ?? true)
+        }
+        switch ReplicaSelector.select(views, affinityKey: affinityKey, maxImbalance: snapshot.configuration.routing.maxLoadImbalance) {
+        case .failure(let failure):
+            return .failure(failure)
+        case .success(let choice):
+            let replica = candidates[choice.index]
+            inFlight[replica.id, default: 0] += 1
+            return .success((replica, choice.reason))
+        }
+    }
+
+    func releaseReplica(_ id: String) {
+        inFlight[id] = max(0, inFlight[id, default: 0] - 1)
+    }
+
+    func recordSuccess(_ id: String) {
+        health[id, default: ReplicaHealth()].recordSuccess()
+    }
+
+    func recordFailure(_ id: String) {
+        let h = snapshot.configuration.health
+        health[id, default: ReplicaHealth()].recordFailure(at: clock(), threshold: h.failureThreshold,
+                                                            cooldown: .milliseconds(h.cooldownMs))
+    }
+
+    func load(of id: String) -> Int { inFlight[id, default: 0] }
+}

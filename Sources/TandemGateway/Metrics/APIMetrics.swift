@@ -1,0 +1,114 @@
+import Metrics
+import Prometheus
+
+/// The `tandem_*` metrics of the HTTP API and the router, recorded through swift-metrics into a
+/// Prometheus registry owned by this object (no global bootstrap, so tests and several servers
+/// in one process keep separate counts).
+///
+/// Label sets are fixed per metric name: model and tenant names come from configuration,
+/// never from the client (unknown models are counted as `unknown`).
+public final class APIMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+
+    /// Latency buckets for TTFT, end-to-end and queue time (seconds).
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+        .seconds(10), .seconds(30), .seconds(60), .seconds(120),
+    ]
+    /// Inter-token latency buckets (seconds).
+    static let interTokenBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
+        .milliseconds(35), .milliseconds(50), .milliseconds(75), .milliseconds(100), .milliseconds(200),
+        .milliseconds(500), .seconds(1),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = Self.latencyBuckets
+        factory.durationHistogramBuckets = ["tandem_inter_token_latency_seconds": Self.interTokenBuckets]
+        self.factory = factory
+    }
+
+    /// The Prometheus text exposition of everything recorded.
+    public func render() -> String { registry.emitToString() }
+
+    // MARK: Requests
+
+    /// One finished request (any outcome), by model, tenant and HTTP status.
+    public func request(model: String, tenant: String, status: Int) {
+        Counter(label: "tandem_requests_total",
+                dimensions: [("model", model), ("tenant", tenant), ("status", String(status))], factory: factory).increment()
+    }
+
+    public func timeToFirstToken(model: String, _ d: Duration) {
+        timer("tandem_time_to_first_token_seconds", model: model).recordNanoseconds(Self.nanoseconds(d))
+    }
+
+    public func interTokenLatency(model: String, _ d: Duration) {
+        timer("tandem_inter_token_latency_seconds", model: model).recordNanoseconds(Self.nanoseconds(d))
+    }
+
+    public func endToEnd(model: String, _ d: Duration) {
+        timer("tandem_request_duration_seconds", model: model).recordNanoseconds(Self.nanoseconds(d))
+    }
+
+    /// Time from arrival until a backend accepted the request (admission, routing, upstream queue).
+    public func queueTime(model: String, _ d: Duration) {
+        timer("tandem_queue_time_seconds", model: model).recordNanoseconds(Self.nanoseconds(d))
+    }
+
+    public func tokens(model: String, tenant: String, usage: Usage) {
+        let dims = [("model", model), ("tenant", tenant)]
+        Counter(label: "tandem_prompt_tokens_total", dimensions: dims, factory: factory).increment(by: usage.promptTokens)
+        Counter(label: "tandem_cached_prompt_tokens_total", dimensions: dims, factory: factory).increment(by: usage.cachedTokens)
+        Counter(label: "tandem_generated_tokens_total", dimensions: dims, factory: factory).increment(by: usage.completionTokens)
+        Counter(label: "tandem_reasoning_tokens_total", dimensions: dims, factory: factory).increment(by: usage.reasoningTokens)
+    }
+
+    /// Requests currently being answered, by model.
+    public func runningStarted(model: String) { runningGauge(model: model).increment() }
+    public func runningEnded(model: String) { runningGauge(model: model).decrement() }
+
+    private func runningGauge(model: String) -> Meter {
+        Meter(label: "tandem_running_requests", dimensions: [("model", model)], factory: factory)
+    }
+
+    // MARK: Router and upstreams
+
+    /// A routing decision: which model and why (`explicit`, `alias`, `rule:NAME`, `default`, `fallback`, …).
+    public func routingDecision(model: String, reason: String) {
+        Counter(label: "tandem_routing_decisions_total", dimensions: [("model", model), ("reason", reason)], factory: factory).increment()
+    }
+
+    /// A replica choice within a model (`affinity`, `least_loaded`, `retry`).
+    public func replicaDecision(model: String, replica: String, reason: String) {
+        Counter(label: "tandem_replica_decisions_total",
+                dimensions: [("model", model), ("replica", replica), ("reason", reason)], factory: factory).increment()
+    }
+
+    public func upstreamError(model: String, category: BackendError.Category) {
+        Counter(label: "tandem_upstream_errors_total", dimensions: [("model", model), ("category", category.rawValue)], factory: factory).increment()
+    }
+
+    /// A request refused by a tenant limit (`requests`, `tokens`, `concurrency`).
+    public func rateLimited(tenant: String, limit: String) {
+        Counter(label: "tandem_rate_limited_total", dimensions: [("tenant", tenant), ("limit", limit)], factory: factory).increment()
+    }
+
+    /// A configuration reload (`applied` or `rejected`).
+    public func configReload(result: String) {
+        Counter(label: "tandem_config_reloads_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    private func timer(_ label: String, model: String) -> Timer {
+        Timer(label: label, dimensions: [("model", model)], factory: factory)
+    }
+
+    static func nanoseconds(_ d: Duration) -> Int64 {
+        let (s, atto) = d.components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+}

@@ -1,0 +1,108 @@
+import Hummingbird
+
+/// What the shared HTTP layer (`OpenAIRoutes`) asks of the process it runs in: who is calling,
+/// which models exist, and how to start a request.
+///
+/// Two implementations: `GatewayDispatcher` (API keys, tenant limits, routing across upstreams,
+/// fallback) and `DirectDispatcher` (a coordinator: one backend, tenant and salt from the
+/// gateway's headers, no auth).
+public protocol CompletionDispatcher: Sendable {
+    /// Identifies the caller from the request headers; throws 401 when it cannot. Runs before
+    /// the body is read.
+    func authenticate(_ headers: HTTPFields) async throws(APIError) -> Caller
+
+    /// The models this caller may use, for `GET /v1/models`.
+    func models(for caller: Caller) async -> [ModelCard]
+
+    /// Admits, routes and starts one request. Returns once a backend has accepted it; throws the
+    /// error the client should see otherwise (404 unknown model, 429 limits, 503 unavailable, …).
+    func start(_ request: CompletionRequest, caller: Caller, context: InferenceContext,
+               headers: HTTPFields) async throws(APIError) -> StartedCompletion
+
+    /// Per-model readiness for `GET /ready`.
+    func readiness() async -> [String: BackendHealth]
+
+    /// The configured model or alias `requested` names, for metric labels (nil: unknown, so
+    /// arbitrary client strings never become label values).
+    func knownModelName(_ requested: String) async -> String?
+
+    /// Limits that apply before a dispatcher sees the request.
+    var serverLimits: ServerLimits { get async }
+}
+
+/// The authenticated caller of a request.
+public struct Caller: Sendable, Equatable {
+    public var tenant: String
+    /// Assigned by the server (never taken from the client's body).
+    public var cacheSalt: String?
+
+    public init(tenant: String, cacheSalt: String? = nil) {
+        self.tenant = tenant
+        self.cacheSalt = cacheSalt
+    }
+}
+
+/// An entry of `GET /v1/models`.
+public struct ModelCard: Sendable, Equatable {
+    public var id: String
+    public var ownedBy: String
+    public var created: Int64
+
+    public init(id: String, ownedBy: String = "tandem", created: Int64 = 0) {
+        self.id = id
+        self.ownedBy = ownedBy
+        self.created = created
+    }
+}
+
+/// Body size and time limits applied by the HTTP layer.
+public struct ServerLimits: Sendable, Equatable {
+    /// Largest accepted request body (413 above).
+    public var maxBodyBytes: Int
+    /// Every request ends (answered or failed) within this time of its arrival.
+    public var requestTimeout: Duration
+
+    public init(maxBodyBytes: Int = 1 << 20, requestTimeout: Duration = .seconds(300)) {
+        self.maxBodyBytes = maxBodyBytes
+        self.requestTimeout = requestTimeout
+    }
+}
+
+/// A request a backend has accepted: its event stream, which model answers, what the response
+/// headers say about the route, and what to do when it ends.
+public struct StartedCompletion: Sendable {
+    /// The model that answers (reported in the response and `X-Tandem-Model`).
+    public var model: String
+    public var events: AsyncThrowingStream<CompletionEvent, any Error>
+    /// Extra response headers (`X-Tandem-Route-Reason`, warnings, …).
+    public var headers: [(String, String)]
+    /// Called exactly once when the request ends, with the usage reported (if any) and the HTTP
+    /// status the request is counted under; releases limits and records accounting.
+    public var onEnd: @Sendable (CompletionOutcome) async -> Void
+
+    public init(model: String, events: AsyncThrowingStream<CompletionEvent, any Error>,
+                headers: [(String, String)] = [], onEnd: @escaping @Sendable (CompletionOutcome) async -> Void = { _ in }) {
+        self.model = model
+        self.events = events
+        self.headers = headers
+        self.onEnd = onEnd
+    }
+}
+
+/// How a started request ended.
+public struct CompletionOutcome: Sendable, Equatable {
+    /// The status the request is counted under (200, 504, …; 499 when the client went away).
+    public var status: Int
+    public var usage: Usage?
+    /// The backend error that ended it, if any.
+    public var error: BackendError?
+
+    public init(status: Int, usage: Usage? = nil, error: BackendError? = nil) {
+        self.status = status
+        self.usage = usage
+        self.error = error
+    }
+
+    /// Nginx's "client closed request": the client disconnected before the end.
+    public static let clientClosedStatus = 499
+}

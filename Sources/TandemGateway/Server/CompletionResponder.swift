@@ -1,0 +1,93 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Answers `POST /v1/chat/completions` and `POST /v1/completions` for any `CompletionDispatcher`:
+/// authentication, body limits, validation, then the dispatcher's backend, rendered as one JSON
+/// document or as server-sent events. Records the request metrics.
+///
+/// Every request ends within `ServerLimits.requestTimeout`, and a client that disconnects cancels
+/// the backend's work (the request's inbound stream is watched while the answer is produced).
+struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
+    let dispatcher: Dispatcher
+    let metrics: APIMetrics?
+
+    func respond(to request: Request, context: some Hummingbird.RequestContext, endpoint: CompletionRequest.Endpoint) async -> Response {
+        let arrival = ContinuousClock.now
+        let requestID = RequestIdentifier.make()
+        var logger = context.logger
+        logger[metadataKey: "request_id"] = .string(requestID)
+        var tenant = "unknown"
+        var modelLabel = "unknown"
+        do {
+            let limits = await dispatcher.serverLimits
+            let caller = try await dispatcher.authenticate(request.headers)
+            tenant = caller.tenant
+            logger[metadataKey: "tenant"] = .string(tenant)
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: limits.maxBodyBytes)
+            } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+                throw APIError.bodyTooLarge(limit: limits.maxBodyBytes)
+            }
+            let json: JSONValue
+            do {
+                json = try JSONValue.parse(body.readableBytesView)
+            } catch {
+                throw APIError.invalidJSON(body.readableBytes == 0 ? "the body is empty" : "it could not be parsed")
+            }
+            let completion = try RequestValidator.validate(json, endpoint: endpoint)
+            modelLabel = await dispatcher.knownModelName(completion.model) ?? "unknown"
+            let requestContext = InferenceContext(
+                requestID: requestID, tenant: caller.tenant, cacheSalt: caller.cacheSalt, arrival: arrival,
+                deadline: arrival + limits.requestTimeout, logger: logger)
+            let started = try await start(completion, caller: caller, context: requestContext, headers: request.headers)
+            metrics?.queueTime(model: started.model, .now - arrival)
+            metrics?.runningStarted(model: started.model)
+            let run = RunningCompletion(
+                request: completion, context: requestContext, started: started, metrics: metrics,
+                renderer: ResponseRenderer(id: responseID(endpoint, requestID), created: unixTimeNow(),
+                                           model: started.model, endpoint: endpoint))
+            if completion.stream {
+                return run.streamingResponse(httpRequest: request)
+            }
+            return await run.wholeResponse(httpRequest: request)
+        } catch {
+            let apiError = APIError(any: error)
+            metrics?.request(model: modelLabel, tenant: tenant, status: apiError.status)
+            metrics?.endToEnd(model: modelLabel, .now - arrival)
+            logger.log(level: apiError.status >= 500 ? .warning : .info, "request refused",
+                       metadata: ["status": .stringConvertible(apiError.status), "code": .string(apiError.code ?? ""),
+                                  "error": .string(apiError.message)])
+            return apiError.response(requestID: requestID)
+        }
+    }
+
+    /// The dispatcher's `start`, bounded by the request's deadline. A start that still succeeds
+    /// after the deadline won is ended at once, so its limits and load are released.
+    private func start(_ request: CompletionRequest, caller: Caller, context: InferenceContext,
+                       headers: HTTPFields) async throws -> StartedCompletion {
+        let dispatcher = self.dispatcher
+        return try await withThrowingTaskGroup(of: StartedCompletion?.self) { group in
+            group.addTask { try await dispatcher.start(request, caller: caller, context: context, headers: headers) }
+            group.addTask {
+                try await Task.sleep(until: context.deadline, clock: .continuous)
+                return nil
+            }
+            if let started = try await group.next()! {
+                group.cancelAll()
+                return started
+            }
+            group.cancelAll()
+            while let late = try? await group.next() {
+                if let late { await late.onEnd(CompletionOutcome(status: 504)) }
+            }
+            throw APIError.timeout("No backend accepted the request before its deadline.")
+        }
+    }
+
+    private func responseID(_ endpoint: CompletionRequest.Endpoint, _ requestID: String) -> String {
+        endpoint == .chatCompletions ? "chatcmpl-\(requestID)" : "cmpl-\(requestID)"
+    }
+}

@@ -1,0 +1,55 @@
+import HTTPTypes
+import Hummingbird
+
+/// The dispatcher of a coordinator: one backend serving a fixed set of model names, no API keys.
+///
+/// The gateway in front of it has already authenticated, limited and routed the request; the
+/// tenant and cache salt arrive in the `X-Tandem-Tenant` and `X-Tandem-Cache-Salt` headers.
+/// Only bind a server using it where the gateway alone can reach it.
+public struct DirectDispatcher: CompletionDispatcher {
+    public static let tenantHeader = HTTPField.Name("X-Tandem-Tenant")!
+    public static let cacheSaltHeader = HTTPField.Name("X-Tandem-Cache-Salt")!
+
+    public let backend: any InferenceBackend
+    /// The names this backend answers to; the first is reported as the answering model.
+    public let modelNames: [String]
+    public let limits: ServerLimits
+
+    public init(backend: any InferenceBackend, modelNames: [String], limits: ServerLimits = ServerLimits()) {
+        precondition(!modelNames.isEmpty, "a DirectDispatcher needs at least one model name")
+        self.backend = backend
+        self.modelNames = modelNames
+        self.limits = limits
+    }
+
+    public var serverLimits: ServerLimits { limits }
+
+    public func authenticate(_ headers: HTTPFields) async throws(APIError) -> Caller {
+        Caller(tenant: headers[Self.tenantHeader] ?? "default", cacheSalt: headers[Self.cacheSaltHeader])
+    }
+
+    public func models(for caller: Caller) async -> [ModelCard] {
+        [ModelCard(id: modelNames[0])]
+    }
+
+    public func knownModelName(_ requested: String) async -> String? {
+        modelNames.contains(requested) ? modelNames[0] : nil
+    }
+
+    public func readiness() async -> [String: BackendHealth] {
+        [modelNames[0]: await backend.health()]
+    }
+
+    public func start(_ request: CompletionRequest, caller: Caller, context: InferenceContext,
+                      headers: HTTPFields) async throws(APIError) -> StartedCompletion {
+        guard modelNames.contains(request.model) else { throw .modelNotFound(request.model) }
+        var request = request
+        request.model = modelNames[0]
+        do {
+            let events = try await backend.complete(request, context: context)
+            return StartedCompletion(model: modelNames[0], events: events)
+        } catch {
+            throw APIError(any: error)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import HTTPTypes
+import Hummingbird
+
+/// The OpenAI-compatible HTTP API over a `CompletionDispatcher`: the one implementation used by
+/// the gateway and by coordinators.
+///
+/// Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`,
+/// `GET /health` (alive), `GET /ready` (every model has a usable backend) and, when metrics are
+/// given, `GET /metrics` (Prometheus text). Unknown paths answer OpenAI-shaped 404s.
+public enum OpenAIRoutes {
+    /// A router serving the API.
+    public static func router<Dispatcher: CompletionDispatcher>(
+        dispatcher: Dispatcher, metrics: APIMetrics?
+    ) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: OpenAIErrorMiddleware<BasicRequestContext>())
+        add(to: router, dispatcher: dispatcher, metrics: metrics)
+        return router
+    }
+
+    /// Adds the API's routes to an existing router.
+    public static func add<Dispatcher: CompletionDispatcher, Context: Hummingbird.RequestContext>(
+        to router: Router<Context>, dispatcher: Dispatcher, metrics: APIMetrics?
+    ) {
+        let completions = CompletionResponder(dispatcher: dispatcher, metrics: metrics)
+        router.post("/v1/chat/completions") { request, context in
+            await completions.respond(to: request, context: context, endpoint: .chatCompletions)
+        }
+        router.post("/v1/completions") { request, context in
+            await completions.respond(to: request, context: context, endpoint: .completions)
+        }
+        router.get("/v1/models") { request, _ -> Response in
+            do {
+                let caller = try await dispatcher.authenticate(request.headers)
+                let cards = await dispatcher.models(for: caller)
+                return jsonResponse(.object([
+                    ("object", "list"),
+                    ("data", .array(cards.map { card in
+                        .object([("id", .string(card.id)), ("object", "model"), ("created", .int(card.created)),
+                                 ("owned_by", .string(card.ownedBy))])
+                    })),
+                ]))
+            } catch {
+                return APIError(any: error).response(requestID: nil)
+            }
+        }
+        router.get("/health") { _, _ in
+            jsonResponse(.object([("status", "ok")]))
+        }
+        router.get("/ready") { _, _ -> Response in
+            let health = await dispatcher.readiness()
+            let ready = !health.isEmpty && health.values.allSatisfy(\.isReady)
+            let models: [(String, JSONValue)] = health.sorted(by: { $0.key < $1.key }).map { name, h in
+                switch h {
+                case .ready: (name, .object([("status", "ready")]))
+                case .unavailable(let why): (name, .object([("status", "unavailable"), ("reason", .string(why))]))
+                }
+            }
+            return jsonResponse(.object([("status", .string(ready ? "ready" : "not_ready")), ("models", .object(models))]),
+                                status: ready ? .ok : .serviceUnavailable,
+                                headers: ready ? [:] : [.retryAfter: "5"])
+        }
+        if let metrics {
+            router.get("/metrics") { _, _ -> Response in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                         body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
+            }
+        }
+    }
+}
+
+/// Renders every error that escapes a route (an unknown path, a wrong method, anything
+/// unexpected) in OpenAI's error shape.
+struct OpenAIErrorMiddleware<Context: Hummingbird.RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response(requestID: nil)
+        } catch let error as any HTTPResponseError {
+            let path = request.uri.path
+            switch error.status {
+            case .notFound: return APIError.notFound(path).response(requestID: nil)
+            case .methodNotAllowed: return APIError.methodNotAllowed(request.method.rawValue, path).response(requestID: nil)
+            default:
+                return APIError(status: error.status.code, type: error.status.code >= 500 ? "server_error" : "invalid_request_error",
+                                code: nil, message: error.status.reasonPhrase).response(requestID: nil)
+            }
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": .string("\(error)")])
+            return APIError.internal("Internal error.").response(requestID: nil)
+        }
+    }
+}

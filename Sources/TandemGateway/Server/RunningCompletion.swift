@@ -1,0 +1,144 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// One accepted request while its answer is produced and written.
+struct RunningCompletion: Sendable {
+    let request: CompletionRequest
+    let context: InferenceContext
+    let started: StartedCompletion
+    let metrics: APIMetrics?
+    let renderer: ResponseRenderer
+    let ending: CompletionEnding
+
+    init(request: CompletionRequest, context: InferenceContext, started: StartedCompletion, metrics: APIMetrics?,
+         renderer: ResponseRenderer) {
+        self.request = request
+        self.context = context
+        self.started = started
+        self.metrics = metrics
+        self.renderer = renderer
+        self.ending = CompletionEnding { status, usage, error in
+            metrics?.runningEnded(model: started.model)
+            metrics?.request(model: started.model, tenant: context.tenant, status: status)
+            metrics?.endToEnd(model: started.model, .now - context.arrival)
+            if let usage { metrics?.tokens(model: started.model, tenant: context.tenant, usage: usage) }
+            await started.onEnd(CompletionOutcome(status: status, usage: usage, error: error))
+            context.logger.info("request finished", metadata: [
+                "model": .string(started.model), "status": .stringConvertible(status),
+                "prompt_tokens": .stringConvertible(usage?.promptTokens ?? 0),
+                "completion_tokens": .stringConvertible(usage?.completionTokens ?? 0),
+                "ms": .stringConvertible(milliseconds(.now - context.arrival)),
+            ])
+        }
+    }
+
+    var responseHeaders: HTTPFields {
+        // Watching for the client's disconnect consumes the connection's inbound side, so the
+        // connection is closed after this response; say so, so clients do not reuse it.
+        var headers: HTTPFields = [.requestID: context.requestID, .tandemModel: started.model, .connection: "close"]
+        for (name, value) in started.headers {
+            if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
+        }
+        return headers
+    }
+
+    var events: AsyncThrowingStream<CompletionEvent, any Error> {
+        started.events.bounded(by: context.deadline,
+                               timeoutError: BackendError(.timeout, "The request did not finish before its deadline."))
+    }
+
+    /// Tracks first-token and inter-token latency.
+    struct TokenClock {
+        let arrival: ContinuousClock.Instant
+        var last: ContinuousClock.Instant?
+
+        mutating func tick(model: String, metrics: APIMetrics?) {
+            let now = ContinuousClock.now
+            if let last { metrics?.interTokenLatency(model: model, now - last) }
+            else { metrics?.timeToFirstToken(model: model, now - arrival) }
+            last = now
+        }
+    }
+
+    /// Records the end of the request (only the first call counts).
+    func finish(status: Int, usage: Usage?, error: BackendError?) async {
+        await ending.end(status: status, usage: usage, error: error)
+    }
+
+    /// Collects the whole answer, then responds with one JSON document.
+    func wholeResponse(httpRequest: Request) async -> Response {
+        let events = self.events
+        let model = started.model
+        let metrics = self.metrics
+        let arrival = context.arrival
+        do {
+            let acc = try await httpRequest.body.consumeWithCancellationOnInboundClose { _ in
+                var acc = CompletionAccumulator()
+                var clock = TokenClock(arrival: arrival)
+                for try await event in events {
+                    if case .delta(let d) = event, !d.isEmpty { clock.tick(model: model, metrics: metrics) }
+                    acc.add(event)
+                }
+                try Task.checkCancellation()
+                return acc
+            }
+            if let problem = acc.responseFormatProblem(request.responseFormat) {
+                let error = APIError.internal(problem, code: "invalid_json_output", param: "response_format")
+                await finish(status: error.status, usage: acc.usage, error: nil)
+                var response = error.response(requestID: context.requestID)
+                response.headers.append(contentsOf: responseHeaders.filter { $0.name != .requestID })
+                return response
+            }
+            await finish(status: 200, usage: acc.usage, error: nil)
+            let body = renderer.completion(acc, logprobsRequested: request.logprobs, echo: echoText)
+            return jsonResponse(body, headers: responseHeaders)
+        } catch {
+            if error is CancellationError || Task.isCancelled {
+                await finish(status: CompletionOutcome.clientClosedStatus, usage: nil, error: nil)
+                return APIError.internal("The client closed the request.").response(requestID: context.requestID)
+            }
+            let apiError = APIError(any: error)
+            let backendError = error as? BackendError
+            if let backendError { metrics?.upstreamError(model: model, category: backendError.category) }
+            await finish(status: apiError.status, usage: nil, error: backendError)
+            var response = apiError.response(requestID: context.requestID)
+            response.headers.append(contentsOf: responseHeaders.filter { $0.name != .requestID })
+            return response
+        }
+    }
+
+    /// `/v1/completions` with `echo`: the prompt text to put before the completion.
+    var echoText: String? {
+        guard request.echo, case .text(let prompt) = request.input else { return nil }
+        return prompt
+    }
+}
+
+/// Runs a request's end-of-life bookkeeping exactly once: explicitly when the answer is done,
+/// or, if the response was dropped before its body was ever written (the client vanished
+/// first), when the last reference goes away.
+final class CompletionEnding: Sendable {
+    typealias Action = @Sendable (Int, Usage?, BackendError?) async -> Void
+    private let done = Locked(false)
+    private let action: Action
+
+    init(_ action: @escaping Action) {
+        self.action = action
+    }
+
+    func end(status: Int, usage: Usage?, error: BackendError?) async {
+        let already = done.withLock { d -> Bool in
+            defer { d = true }
+            return d
+        }
+        if !already { await action(status, usage, error) }
+    }
+
+    deinit {
+        if !done.withLock({ $0 }) {
+            let action = self.action
+            Task { await action(CompletionOutcome.clientClosedStatus, nil, nil) }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/// Writes a `CompletionRequest` as the OpenAI request body an upstream receives. Upstream calls
+/// always stream (with usage), whatever the client asked: one decoder serves both cases and the
+/// gateway sees tokens as they come.
+public enum UpstreamRequestEncoder {
+    public static func path(for endpoint: CompletionRequest.Endpoint) -> String {
+        endpoint == .chatCompletions ? "/v1/chat/completions" : "/v1/completions"
+    }
+
+    public static func body(_ r: CompletionRequest, model: String) -> JSONValue {
+        var f: [(String, JSONValue)] = [("model", .string(model))]
+        switch r.input {
+        case .chat(let messages):
+            f.append(("messages", .array(messages.map { m in
+                var pairs: [(String, JSONValue)] = [("role", .string(m.role.rawValue)), ("content", .string(m.content))]
+                if let name = m.name { pairs.append(("name", .string(name))) }
+                return .object(pairs)
+            })))
+        case .text(let text): f.append(("prompt", .string(text)))
+        case .tokens(let ids): f.append(("prompt", .array(ids.map { .int(Int64($0)) })))
+        }
+        f.append(("temperature", .double(Double(r.sampling.temperature))))
+        f.append(("top_p", .double(Double(r.sampling.topP))))
+        if let seed = r.sampling.seed { f.append(("seed", .int(Int64(bitPattern: seed)))) }
+        if r.presencePenalty != 0 { f.append(("presence_penalty", .double(Double(r.presencePenalty)))) }
+        if r.frequencyPenalty != 0 { f.append(("frequency_penalty", .double(Double(r.frequencyPenalty)))) }
+        if let maxTokens = r.maxTokens {
+            f.append((r.endpoint == .chatCompletions ? "max_completion_tokens" : "max_tokens", .int(Int64(maxTokens))))
+        }
+        if !r.stop.isEmpty { f.append(("stop", .array(r.stop.map(JSONValue.string)))) }
+        if r.logprobs {
+            switch r.endpoint {
+            case .chatCompletions:
+                f.append(("logprobs", true))
+                if r.topLogprobs > 0 { f.append(("top_logprobs", .int(Int64(r.topLogprobs)))) }
+            case .completions:
+                f.append(("logprobs", .int(Int64(r.topLogprobs))))
+            }
+        }
+        switch r.responseFormat {
+        case .text: break
+        case .jsonObject: f.append(("response_format", .object([("type", "json_object")])))
+        case .jsonSchema(let name, let schema, let strict):
+            f.append(("response_format", .object([
+                ("type", "json_schema"),
+                ("json_schema", .object([("name", .string(name)), ("schema", schema), ("strict", .bool(strict))])),
+            ])))
+        }
+        if let user = r.user { f.append(("user", .string(user))) }
+        f.append(("stream", true))
+        f.append(("stream_options", .object([("include_usage", true)])))
+        return .object(f)
+    }
+}

@@ -1,0 +1,63 @@
+import CTandemKernels
+
+/// The threads `WeightMatrix.multiply` splits rows over (the process-wide pool of tandem_pool.h).
+///
+/// Workers sleep on a condition variable between jobs and the caller sleeps while they finish, so
+/// idle threads cost nothing and two ranks sharing cores do not starve each other. Matrices under
+/// 64 KiB stay on the calling thread, and a caller that finds the pool busy (another thread's
+/// multiply) computes on its own thread; results are identical whatever the thread count.
+/// The count starts at `TANDEM_THREADS` (default 1: no worker threads).
+public enum KernelThreads {
+    /// The largest count `setCount` accepts.
+    public static let maximum = Int(TK_POOL_MAX_THREADS)
+
+    /// Threads in the pool, the caller included.
+    public static var count: Int { Int(tk_threads_get()) }
+
+    /// Replaces the pool with one of `n` threads (1 stops the workers). Waits for a running job.
+    public static func setCount(_ n: Int) throws(KernelError) {
+        guard n >= 1, n <= maximum else { throw KernelError(.threads, "thread count \(n) is outside 1...\(maximum)") }
+        guard tk_threads_set(Int32(n)) == 0 else { throw KernelError(.threads, "could not start \(n - 1) worker threads") }
+    }
+
+    /// Parses a thread count as `TANDEM_THREADS` or `--threads` give it.
+    public static func parse(_ text: String) -> Int? {
+        guard let n = Int(text), n >= 1, n <= maximum else { return nil }
+        return n
+    }
+}
+
+
+/// A private pool of worker threads for row-parallel work outside `WeightMatrix.multiply`
+/// (benchmarks, tests). Stops its threads when released.
+public final class KernelThreadPool: @unchecked Sendable {
+    private let pool: OpaquePointer?
+    /// Threads in all, the caller included.
+    public let size: Int
+
+    public init(threads: Int) {
+        pool = tk_pool_create(Int32(max(1, min(threads, KernelThreads.maximum))))
+        size = Int(tk_pool_size(pool))
+    }
+
+    deinit { tk_pool_destroy(pool) }
+
+    /// Runs `body(t)` for t in 0..<tasks, spread over the pool (the caller runs its share);
+    /// returns when all are done. If the pool is busy with another caller, runs them all here.
+    public func run(tasks: Int, _ body: (Int) -> Void) {
+        guard tasks > 0 else { return }
+        withoutActuallyEscaping(body) { escapable in
+            var box = TaskBox(body: escapable)
+            let rc = withUnsafeMutablePointer(to: &box) { ptr in
+                tk_pool_run(pool, { ctx, t, _ in
+                    ctx!.assumingMemoryBound(to: TaskBox.self).pointee.body(Int(t))
+                }, UnsafeMutableRawPointer(ptr), Int64(tasks))
+            }
+            if rc != 0 { for t in 0..<tasks { escapable(t) } }
+        }
+    }
+
+    private struct TaskBox {
+        let body: (Int) -> Void
+    }
+}

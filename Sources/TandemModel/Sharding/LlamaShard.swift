@@ -1,0 +1,73 @@
+import TandemCore
+import TandemKernels
+
+/// The weights one tensor-parallel rank holds: its row slices (mapped from the checkpoint,
+/// no copy) and its column slices (copied, since a column slice of a row-major matrix is
+/// strided). Norms and the embedding are shared by every rank.
+public struct LlamaShard: Sendable {
+    public let configuration: ModelConfiguration
+    public let spec: ShardSpec
+    public let layers: [LlamaLayerWeights]
+    public let tokenEmbedding: WeightMatrix
+    public let finalNorm: [Float]
+    /// Output rows `spec.vocabRows`.
+    public let output: WeightMatrix
+
+    public var localQueryDim: Int { spec.queryHeads.count * configuration.headDim }
+    public var localKVDim: Int { spec.kvHeads.count * configuration.headDim }
+    public var localFFN: Int { spec.ffnColumns.count }
+
+    /// Slices `model` for `spec`. With one rank the model's own matrices are used unchanged.
+    public init(model: LlamaModel, spec: ShardSpec) throws {
+        let c = model.configuration
+        configuration = c
+        self.spec = spec
+        let hd = c.headDim
+        let whole = spec.kvHeads == 0..<c.kvHeadCount && spec.ffnColumns == 0..<c.hiddenDim
+        let qRows = (spec.queryHeads.lowerBound * hd)..<(spec.queryHeads.upperBound * hd)
+        let kvRows = (spec.kvHeads.lowerBound * hd)..<(spec.kvHeads.upperBound * hd)
+        func columns(_ m: WeightMatrix, _ r: Range<Int>, _ what: String) throws -> WeightMatrix {
+            guard let s = m.copyingColumns(r) else {
+                throw ShardingError(message: "\(what): columns \(r) of a \(m.dtype) matrix are not whole \(m.dtype.blockSize)-value blocks")
+            }
+            return s
+        }
+        layers = try model.weights.layers.enumerated().map { l, w in
+            if whole { return w }
+            return LlamaLayerWeights(
+                attentionNorm: w.attentionNorm,
+                wq: w.wq.slicingRows(qRows), wk: w.wk.slicingRows(kvRows), wv: w.wv.slicingRows(kvRows),
+                wo: try columns(w.wo, qRows, "layer \(l) attn_output"),
+                ffnNorm: w.ffnNorm,
+                gate: w.gate.slicingRows(spec.ffnColumns),
+                down: try columns(w.down, spec.ffnColumns, "layer \(l) ffn_down"),
+                up: w.up.slicingRows(spec.ffnColumns))
+        }
+        tokenEmbedding = model.weights.tokenEmbedding
+        finalNorm = model.weights.finalNorm
+        output = model.weights.output.slicingRows(spec.vocabRows)
+    }
+}
+
+/// The ranks of one tensor-parallel group as the forward pass sees them. The transport layer's
+/// communicators implement it; `SingleRank` is the group of one.
+public protocol TensorParallelGroup: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    /// Element-wise sum across ranks, in place, result everywhere.
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+    /// Rank order concatenation of every rank's `local` (counts[r] floats from rank r) into
+    /// `result` on rank 0; other ranks pass nil.
+    func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], into result: UnsafeMutableBufferPointer<Float>?) throws
+}
+
+/// The group of one rank: collectives are no-ops.
+public final class SingleRank: TensorParallelGroup {
+    public init() {}
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
+    public func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], into result: UnsafeMutableBufferPointer<Float>?) throws {
+        if let result, let src = local.baseAddress, let dst = result.baseAddress { dst.update(from: src, count: local.count) }
+    }
+}

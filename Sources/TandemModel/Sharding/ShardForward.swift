@@ -1,0 +1,142 @@
+import CTandemKernels
+import TandemCore
+import TandemKernels
+
+/// A piece of one sequence to run in a step: `tokens` at positions `startPosition...`, K/V
+/// found and stored through `blockTable`. Prefill chunks carry many tokens, decodes one.
+public struct SequenceChunk: Sendable, Equatable {
+    public var tokens: [TokenID]
+    public var startPosition: Int
+    public var blockTable: [Int32]
+    /// Whether the logits of the chunk's last token are wanted (the token to sample from).
+    public var wantsLogits: Bool
+
+    public init(tokens: [TokenID], startPosition: Int, blockTable: [Int32], wantsLogits: Bool) {
+        self.tokens = tokens
+        self.startPosition = startPosition
+        self.blockTable = blockTable
+        self.wantsLogits = wantsLogits
+    }
+}
+
+/// The batched forward pass of one tensor-parallel rank: many sequences at different positions
+/// in one step, K/V in a paged store, two all-reduces per layer, logits gathered on rank 0.
+/// With one rank and one sequence it computes exactly what `LlamaSession` does.
+public final class ShardForward {
+    public let shard: LlamaShard
+    public let kv: PagedKVStore
+    public let group: TensorParallelGroup
+
+    public init(shard: LlamaShard, kv: PagedKVStore, group: TensorParallelGroup) {
+        self.shard = shard
+        self.kv = kv
+        self.group = group
+    }
+
+    /// Runs one step. Returns, on rank 0, the full-vocabulary logits of each chunk that wants
+    /// them (in chunk order); other ranks get an empty array.
+    public func forward(_ chunks: [SequenceChunk]) throws -> [[Float]] {
+        let c = shard.configuration
+        let hd = c.headDim, dim = c.dim
+        let qDim = shard.localQueryDim, kvDim = shard.localKVDim, ffn = shard.localFFN
+        let T = chunks.reduce(0) { $0 + $1.tokens.count }
+        guard T > 0 else { return [] }
+        // Per token: which chunk, which position.
+        var tokenChunk = [Int](), tokenPos = [Int](), tokenIDs = [TokenID]()
+        tokenChunk.reserveCapacity(T); tokenPos.reserveCapacity(T); tokenIDs.reserveCapacity(T)
+        for (i, ch) in chunks.enumerated() {
+            let needed = (ch.startPosition + ch.tokens.count + kv.blockSize - 1) / kv.blockSize
+            guard ch.blockTable.count >= needed, ch.blockTable.allSatisfy({ $0 >= 0 && Int($0) < kv.blockCount }) else {
+                throw ShardingError(message: "chunk \(i): block table of \(ch.blockTable.count) blocks cannot hold positions up to \(ch.startPosition + ch.tokens.count)")
+            }
+            for (j, t) in ch.tokens.enumerated() {
+                guard t >= 0, Int(t) < c.vocabSize else { throw ModelRuntimeError.tokenOutOfRange(token: t, vocabSize: c.vocabSize) }
+                tokenChunk.append(i); tokenPos.append(ch.startPosition + j); tokenIDs.append(t)
+            }
+        }
+        let x = FloatBuffer(count: T * dim, zeroed: false)       // (T, dim) residual stream
+        let xb = FloatBuffer(count: T * dim, zeroed: false)      // (T, dim)
+        let q = FloatBuffer(count: T * qDim, zeroed: false)      // (T, local q)
+        let att = FloatBuffer(count: T * qDim, zeroed: false)    // (T, local q)
+        let partial = FloatBuffer(count: T * dim, zeroed: false) // (T, dim) row-parallel output
+        let hb = FloatBuffer(count: T * ffn, zeroed: false)      // (T, local ffn)
+        let hb2 = FloatBuffer(count: T * ffn, zeroed: false)     // (T, local ffn)
+        let maxLen = (tokenPos.max() ?? 0) + 1
+        let scores = FloatBuffer(count: maxLen, zeroed: false)
+        for t in 0..<T { shard.tokenEmbedding.row(Int(tokenIDs[t]), into: x.pointer + t * dim) }
+        let interleaved: Int32 = c.ropeStyle == .interleaved ? 1 : 0
+        let qPerKV = c.queriesPerKVHead
+
+        for (l, w) in shard.layers.enumerated() {
+            let kBase = kv.keys[l].pointer, vBase = kv.values[l].pointer
+            for t in 0..<T {
+                let xt = x.pointer + t * dim, xbt = xb.pointer + t * dim, qt = q.pointer + t * qDim
+                tk_rmsnorm(xbt, xt, w.attentionNorm, Int64(dim), c.rmsNormEpsilon)
+                let slot = kv.slotOffset(tokenPos[t], chunks[tokenChunk[t]].blockTable)
+                w.wq.multiply(xbt, into: qt)
+                w.wk.multiply(xbt, into: kBase + slot)
+                w.wv.multiply(xbt, into: vBase + slot)
+                tk_rope(qt, Int64(shard.spec.queryHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
+                tk_rope(kBase + slot, Int64(shard.spec.kvHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
+            }
+            // Attention after every token's K/V of this layer is stored (a chunk attends to itself).
+            for t in 0..<T {
+                let table = chunks[tokenChunk[t]].blockTable
+                try table.withUnsafeBufferPointer { bt in
+                    guard let btp = bt.baseAddress else { throw ShardingError(message: "empty block table") }
+                    for h in 0..<shard.spec.queryHeads.count {
+                        let kvh = h / qPerKV
+                        tk_attention_paged(att.pointer + t * qDim + h * hd, q.pointer + t * qDim + h * hd,
+                                           kBase + kvh * hd, vBase + kvh * hd, btp, Int64(kv.blockSize),
+                                           Int64(kv.tokenStride), Int64(tokenPos[t] + 1), Int64(hd), scores.pointer)
+                    }
+                }
+                w.wo.multiply(att.pointer + t * qDim, into: partial.pointer + t * dim)
+            }
+            try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
+            tk_add(x.pointer, partial.pointer, Int64(T * dim))
+            for t in 0..<T {
+                let xbt = xb.pointer + t * dim
+                tk_rmsnorm(xbt, x.pointer + t * dim, w.ffnNorm, Int64(dim), c.rmsNormEpsilon)
+                w.gate.multiply(xbt, into: hb.pointer + t * ffn)
+                w.up.multiply(xbt, into: hb2.pointer + t * ffn)
+                tk_swiglu(hb.pointer + t * ffn, hb2.pointer + t * ffn, Int64(ffn))
+                w.down.multiply(hb.pointer + t * ffn, into: partial.pointer + t * dim)
+            }
+            try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
+            tk_add(x.pointer, partial.pointer, Int64(T * dim))
+        }
+
+        // Logits for the last token of each chunk that wants them, this rank's vocabulary rows.
+        var last: [Int] = []
+        var t0 = 0
+        for ch in chunks {
+            if ch.wantsLogits { last.append(t0 + ch.tokens.count - 1) }
+            t0 += ch.tokens.count
+        }
+        guard !last.isEmpty else { return [] }
+        let localVocab = shard.spec.vocabRows.count
+        let local = FloatBuffer(count: last.count * localVocab, zeroed: false)   // (n, local vocab)
+        for (i, t) in last.enumerated() {
+            tk_rmsnorm(xb.pointer, x.pointer + t * dim, shard.finalNorm, Int64(dim), c.rmsNormEpsilon)
+            shard.output.multiply(xb.pointer, into: local.pointer + i * localVocab)
+        }
+        let vocabSplit = ShardingPlan.split(c.vocabSize, into: group.size, unit: 1)
+        let counts = vocabSplit.map { $0.count * last.count }
+        let gathered = group.rank == 0 ? FloatBuffer(count: last.count * c.vocabSize, zeroed: false) : nil  // (rank, n, rank vocab)
+        try group.gather(UnsafeBufferPointer(start: local.pointer, count: local.count), counts: counts,
+                         into: gathered.map { UnsafeMutableBufferPointer(start: $0.pointer, count: $0.count) })
+        guard let gathered else { return [] }
+        var out = [[Float]](repeating: [], count: last.count)
+        for i in 0..<last.count {
+            var row = [Float](repeating: 0, count: c.vocabSize)
+            var offset = 0
+            for r in vocabSplit {
+                for v in 0..<r.count { row[r.lowerBound + v] = gathered[offset + i * r.count + v] }
+                offset += r.count * last.count
+            }
+            out[i] = row
+        }
+        return out
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import TandemCluster
+import TandemCore
+import TandemEngine
+import TandemEngineCore
+import TandemGateway
+import TandemModel
+import TandemTransport
+
+/// What one `tandem serve` rank runs: rank 0 coordinates (engine + OpenAI-compatible HTTP on
+/// `host:port`), the other ranks serve their shard until rank 0 tells them to stop.
+public struct ServeOptions: Sendable {
+    public var modelPath: String
+    public var modelName: String
+    public var host = "127.0.0.1"
+    public var port = 8100
+    public var blockSize = 16
+    /// KV memory per rank.
+    public var kvBudgetBytes = 256 << 20
+    public var maxRunning = 32
+    public var maxWaiting = 256
+    public var maxBatchedTokens = 512
+    public var stepTimeout: Duration = .seconds(30)
+    public var reasoning: ReasoningConfiguration?
+
+    public init(modelPath: String, modelName: String) {
+        self.modelPath = modelPath
+        self.modelName = modelName
+    }
+}
+
+public enum Coordinator {
+    /// Runs this process's rank until shutdown. `communicator` is the deployment's group.
+    public static func run(_ o: ServeOptions, communicator: Communicator, logger: Logger) async throws {
+        let model = try ModelLoader.load(path: o.modelPath)
+        let plan = try ShardingPlan.make(model: model.model, ranks: communicator.size)
+        let kvDim = plan.shards[communicator.rank].kvHeads.count * model.configuration.headDim
+        let bytesPerBlock = PagedKVStore.bytesPerToken(layers: model.configuration.layerCount, tokenStride: max(kvDim, 1)) * o.blockSize
+        // Every rank must agree on the block count: size it from the largest shard.
+        let maxKV = plan.shards.map(\.kvHeads.count).max()! * model.configuration.headDim
+        let blocks = max(8, o.kvBudgetBytes / (PagedKVStore.bytesPerToken(layers: model.configuration.layerCount, tokenStride: maxKV) * o.blockSize))
+        _ = bytesPerBlock
+        let host = ProcessInfo.processInfo.hostName
+        let rank = try ClusterRank(model: model, communicator: communicator, blockCount: blocks, blockSize: o.blockSize, host: host, logger: logger)
+        let hellos = try rank.handshake()
+        for h in hellos where communicator.rank == 0 {
+            logger.notice("rank \(h.rank) on \(h.host): transport \(h.transport), kv heads \(h.kvHeads), ffn \(h.ffnColumns), weights \(h.weightBytes / 1_048_576) MiB, resident \(h.residentBytes / 1_048_576) MiB")
+        }
+        if communicator.rank != 0 {
+            try rank.serveWorker()
+            return
+        }
+        let engine = try Engine(model: model, executor: rank.coordinatorExecutor(), configuration: EngineConfiguration(
+            scheduler: SchedulerConfiguration(maxBatchedTokens: o.maxBatchedTokens, maxRunningSequences: o.maxRunning,
+                                              maxWaitingRequests: o.maxWaiting, maxModelLength: model.configuration.contextLength),
+            stepTimeout: o.stepTimeout), logger: logger)
+        engine.onStall = { message in
+            logger.critical("\(message); exiting so the supervisor restarts the deployment")
+            exit(3)
+        }
+        engine.start()
+        let backend = EngineBackend(engine: engine, modelName: o.modelName, reasoning: o.reasoning)
+        let app = OpenAIServer.application(
+            dispatcher: DirectDispatcher(backend: backend, modelNames: [o.modelName]), host: o.host, port: o.port,
+            metrics: APIMetrics(), logger: logger,
+            onServerRunning: { port in
+                logger.notice("tandem coordinator ready", metadata: [
+                    "model": .string(o.modelName), "url": .string("http://\(o.host):\(port)/v1"),
+                    "ranks": .stringConvertible(communicator.size), "kv_blocks": .stringConvertible(blocks)])
+            })
+        do {
+            try await app.runService()
+        } catch {
+            engine.shutdown()
+            try? rank.shutdownWorkers(reason: "coordinator failed: \(error)")
+            throw error
+        }
+        engine.shutdown()
+        try rank.shutdownWorkers(reason: "coordinator stopped")
+    }
+}

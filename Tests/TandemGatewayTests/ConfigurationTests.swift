@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import TandemGateway
+
+@Suite struct ConfigurationTests {
+    static let json = #"""
+    {
+      "keys_file": "keys.json",
+      "tenants": {"acme": {"requests_per_minute": 60, "allowed_models": ["small", "auto"]}},
+      "models": [
+        {"name": "small", "aliases": ["fast"], "fallback": "big", "deployments": [{"url": "http://127.0.0.1:9001"}]},
+        {"name": "big", "reasoning": true, "reasoning_token_floor": 256, "reasoning_floor_action": "reject",
+         "deployments": [{"url": "https://api.example.com/v1", "kind": "external", "upstream_model": "gpt", "api_key_env": "K"}]}
+      ],
+      "routing": {"policies": {"auto": {"rules": [{"name": "long", "when": {"min_prompt_tokens": 100}, "model": "big"}], "default": "small"}}}
+    }
+    """#
+
+    @Test func test_decode_shouldReadSnakeCaseAndApplyDefaults() throws {
+        let c = try JSONDecoder().decode(GatewayConfiguration.self, from: Data(Self.json.utf8))
+        #expect(c.listen == ListenConfiguration(host: "127.0.0.1", port: 8080))
+        #expect(c.limits.maxBodyBytes == 1 << 20)
+        #expect(c.tenants["acme"]?.requestsPerMinute == 60)
+        #expect(c.models[1].reasoningFloorAction == .reject)
+        #expect(c.models[1].deployments[0].kind == .external)
+        #expect(c.routing.policies["auto"]?.candidateModels == ["big", "small"])
+        #expect(c.problems(keys: KeysFile(keys: [APIKeyEntry(tenant: "acme", sha256: APIKeyHash.hex("k"))])) == [])
+    }
+
+    @Test func test_problems_shouldListEveryInconsistency() throws {
+        var c = try JSONDecoder().decode(GatewayConfiguration.self, from: Data(Self.json.utf8))
+        c.models[0].fallback = "nowhere"
+        c.models[1].aliases = ["fast"]
+        c.models[1].deployments[0].url = "ftp://x"
+        c.tenants["acme"]?.allowedModels = ["ghost"]
+        c.routing.policies["auto"]?.default = "missing"
+        let problems = c.problems(keys: KeysFile(keys: [APIKeyEntry(tenant: "nobody", sha256: "XYZ")]))
+        let expected = [
+            "fallback 'nowhere' is not a model", "name 'fast' is used by both", "url 'ftp://x'",
+            "allowed model 'ghost'", "default 'missing' is not a model", "tenant 'nobody' is not configured",
+            "sha256 must be 64 lower-case hex digits",
+        ]
+        for fragment in expected {
+            #expect(problems.contains { $0.contains(fragment) }, "missing problem: \(fragment) in \(problems)")
+        }
+    }
+
+    @Test func test_loader_shouldResolveTheKeysFileAndRefuseInvalidFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-gw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let keys = #"{"keys": [{"id": "a", "tenant": "acme", "sha256": "\#(APIKeyHash.hex("secret"))"}]}"#
+        try keys.write(to: dir.appendingPathComponent("keys.json"), atomically: true, encoding: .utf8)
+        let path = dir.appendingPathComponent("gateway.json").path
+        try Self.json.write(toFile: path, atomically: true, encoding: .utf8)
+        let loaded = try GatewayConfigurationLoader.load(path: path)
+        #expect(loaded.keys.keys.first?.tenant == "acme")
+
+        try #"{"keys_file": "keys.json", "tenants": {}, "models": [{"name": 5}]}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: GatewayConfigurationError.self) { try GatewayConfigurationLoader.load(path: path) }
+        do {
+            _ = try GatewayConfigurationLoader.load(path: path)
+        } catch {
+            #expect(error.problems.first?.contains("models[0].name") == true, "\(error)")
+        }
+    }
+
+    @Test func test_keyHash_shouldBeSHA256HexAndBearerParsed() {
+        #expect(APIKeyHash.hex("test") == "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+        #expect(APIKeyHash.bearerKey("Bearer  sk-1 ") == "sk-1")
+        #expect(APIKeyHash.bearerKey("bearer sk-2") == "sk-2")
+        #expect(APIKeyHash.bearerKey("Basic abc") == nil)
+        #expect(APIKeyHash.bearerKey(nil) == nil)
+    }
+}

@@ -1,0 +1,164 @@
+import Testing
+@testable import TandemGateway
+
+@Suite struct ErrorMappingTests {
+    @Test(arguments: [
+        (BackendError.Category.overCapacity, 503, "over_capacity"),
+        (.contextTooLong, 413, "context_length_exceeded"),
+        (.timeout, 504, "upstream_timeout"),
+        (.upstreamUnavailable, 503, "model_unavailable"),
+        (.invalidRequest, 400, "invalid_value"),
+        (.internal, 500, "internal_error"),
+    ])
+    func test_backendError_shouldMapToStatusAndCode(category: BackendError.Category, status: Int, code: String) {
+        let e = APIError(BackendError(category, "boom"))
+        #expect(e.status == status)
+        #expect(e.code == code)
+        #expect(e.message == "boom")
+        #expect((e.retryAfterSeconds != nil) == (status == 503))
+    }
+
+    @Test func test_body_shouldHaveOpenAIsShape() throws {
+        let e = APIError.invalidField("temperature", "bad")
+        #expect(JSONWriter.string(e.body) == #"{"error":{"message":"bad","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}"#)
+        #expect(APIError.invalidAPIKey().body["error"]?["param"] == .null)
+    }
+
+    @Test(arguments: [
+        (400, nil, BackendError.Category.invalidRequest),
+        (400, "context_length_exceeded", .contextTooLong),
+        (413, nil, .contextTooLong),
+        (404, nil, .upstreamUnavailable),
+        (429, nil, .overCapacity),
+        (503, nil, .overCapacity),
+        (504, nil, .timeout),
+        (502, nil, .upstreamUnavailable),
+        (500, nil, .internal),
+        (401, nil, .internal),
+    ] as [(Int, String?, BackendError.Category)])
+    func test_upstreamStatus_shouldMapToCategory(status: Int, code: String?, category: BackendError.Category) {
+        let body: JSONValue? = code.map { ["error": ["message": "m", "code": .string($0)]] }
+        #expect(UpstreamChunkDecoder.error(fromBody: body, status: status).category == category)
+    }
+
+    @Test func test_upstreamRetryAfter_shouldBeKept() {
+        #expect(UpstreamChunkDecoder.error(fromBody: nil, status: 429, retryAfter: 7).retryAfterSeconds == 7)
+    }
+}
+
+@Suite struct UpstreamCodecTests {
+    @Test func test_decoder_shouldTurnChatChunksIntoEvents() throws {
+        var d = UpstreamChunkDecoder()
+        #expect(try d.decode(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#) == [])
+        #expect(try d.decode(#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#) == [.delta(CompletionDelta(reasoning: "hmm"))])
+        let lp = #"{"content":[{"token":"Hi","logprob":-0.5,"bytes":[72,105],"top_logprobs":[{"token":"Hi","logprob":-0.5},{"token":"Yo","logprob":-1.5}]}]}"#
+        #expect(try d.decode(#"{"choices":[{"delta":{"content":"Hi"},"logprobs":\#(lp)}]}"#) == [
+            .delta(CompletionDelta(content: "Hi", logprobs: [TokenLogprob(token: "Hi", logprob: -0.5, bytes: [72, 105],
+                                                                          top: [.init(token: "Hi", logprob: -0.5), .init(token: "Yo", logprob: -1.5)])])),
+        ])
+        #expect(try d.decode(#"{"choices":[{"delta":{},"finish_reason":"length"}]}"#) == [.finish(.length)])
+        #expect(try d.decode(#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":3}}}"#) == [])
+        #expect(try d.decode("[DONE]") == [])
+        #expect(d.sawDone)
+        #expect(try d.finish() == [.usage(Usage(promptTokens: 5, completionTokens: 2, cachedTokens: 3))])
+    }
+
+    @Test func test_decoder_shouldReadLegacyCompletionChunks() throws {
+        var d = UpstreamChunkDecoder()
+        let events = try d.decode(#"{"choices":[{"text":" there","logprobs":{"tokens":[" there"],"token_logprobs":[-0.25],"top_logprobs":[{" there":-0.25," here":-2}]},"finish_reason":"stop"}]}"#)
+        #expect(events == [
+            .delta(CompletionDelta(content: " there", logprobs: [TokenLogprob(token: " there", logprob: -0.25,
+                                                                            top: [.init(token: " there", logprob: -0.25), .init(token: " here", logprob: -2)])])),
+            .finish(.stop),
+        ])
+    }
+
+    @Test func test_decoder_shouldThrowForErrorEventsAndEarlyEnds() {
+        var d = UpstreamChunkDecoder()
+        #expect(throws: BackendError.self) { try d.decode(#"{"error":{"message":"KV cache full","code":"over_capacity"}}"#) }
+        #expect((try? d.decode("not json")) == nil)
+        #expect(throws: BackendError(.upstreamUnavailable, "The upstream closed the stream before the answer was finished.")) {
+            try UpstreamChunkDecoder().finish()
+        }
+    }
+
+    @Test func test_encoder_shouldAlwaysStreamWithUsageAndNameTheUpstreamModel() {
+        var r = CompletionRequest(model: "auto", input: .chat([ChatMessage(role: .user, content: "hi", name: "bob")]))
+        r.maxTokens = 10
+        r.stop = ["x"]
+        r.sampling.seed = 42
+        r.logprobs = true
+        r.topLogprobs = 2
+        r.responseFormat = .jsonObject
+        let body = UpstreamRequestEncoder.body(r, model: "gpt-x")
+        #expect(body["model"] == "gpt-x")
+        #expect(body["messages"] == [["role": "user", "content": "hi", "name": "bob"]])
+        #expect(body["max_completion_tokens"] == 10)
+        #expect(body["stop"] == ["x"])
+        #expect(body["seed"] == 42)
+        #expect(body["logprobs"] == true && body["top_logprobs"] == 2)
+        #expect(body["response_format"] == ["type": "json_object"])
+        #expect(body["stream"] == true)
+        #expect(body["stream_options"] == ["include_usage": true])
+        let c = UpstreamRequestEncoder.body(CompletionRequest(endpoint: .completions, model: "m", input: .tokens([1, 2]), maxTokens: 3, logprobs: true, topLogprobs: 1), model: "m")
+        #expect(c["prompt"] == [1, 2] && c["max_tokens"] == 3 && c["logprobs"] == 1)
+    }
+
+    @Test func test_upstreamURL_shouldValidateAndStripV1() {
+        #expect(UpstreamURL("http://127.0.0.1:8001")?.appending("/v1/models") == "http://127.0.0.1:8001/v1/models")
+        #expect(UpstreamURL("https://api.example.com/v1/")?.appending("/v1/models") == "https://api.example.com/v1/models")
+        #expect(UpstreamURL("ftp://x") == nil)
+        #expect(UpstreamURL("not a url") == nil)
+    }
+}
+
+@Suite struct ResponseRendererTests {
+    let chat = ResponseRenderer(id: "chatcmpl-1", created: 100, model: "small", endpoint: .chatCompletions)
+
+    @Test func test_completion_shouldCarryContentReasoningUsageAndFinish() {
+        var acc = CompletionAccumulator()
+        acc.add(.delta(CompletionDelta(reasoning: "think")))
+        acc.add(.delta(CompletionDelta(content: "Hi")))
+        acc.add(.finish(.length))
+        acc.add(.usage(Usage(promptTokens: 3, completionTokens: 2, cachedTokens: 1, reasoningTokens: 1)))
+        let doc = chat.completion(acc)
+        #expect(doc["object"] == "chat.completion")
+        #expect(doc["model"] == "small")
+        #expect(doc["choices"] == [[
+            "index": 0,
+            "message": ["role": "assistant", "content": "Hi", "reasoning_content": "think", "refusal": nil],
+            "logprobs": nil, "finish_reason": "length",
+        ]])
+        #expect(doc["usage"] == ["prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
+                                 "prompt_tokens_details": ["cached_tokens": 1],
+                                 "completion_tokens_details": ["reasoning_tokens": 1]])
+    }
+
+    @Test func test_chunks_shouldFollowOpenAIsStreamingShape() {
+        #expect(chat.roleChunk()["choices"] == [["index": 0, "delta": ["role": "assistant", "content": ""], "logprobs": nil, "finish_reason": nil]])
+        #expect(chat.chunk(CompletionDelta(content: "a"), logprobsRequested: false)["choices"]
+                == [["index": 0, "delta": ["content": "a"], "logprobs": nil, "finish_reason": nil]])
+        #expect(chat.chunk(CompletionDelta(), finish: .stop, logprobsRequested: false)["choices"]
+                == [["index": 0, "delta": [:], "logprobs": nil, "finish_reason": "stop"]])
+        #expect(chat.usageChunk(Usage(promptTokens: 1))["choices"] == [])
+        let text = ResponseRenderer(id: "cmpl-1", created: 1, model: "m", endpoint: .completions)
+        #expect(text.chunk(CompletionDelta(content: "x"), logprobsRequested: false)["object"] == "text_completion")
+    }
+
+    @Test func test_responseFormat_shouldFlagNonJSONOnlyWhenFinished() {
+        var acc = CompletionAccumulator()
+        acc.add(.delta(CompletionDelta(content: "{\"a\": ")))
+        acc.add(.finish(.length))
+        #expect(acc.responseFormatProblem(.jsonObject) == nil)
+        var stopped = CompletionAccumulator()
+        stopped.add(.delta(CompletionDelta(content: "not json")))
+        stopped.add(.finish(.stop))
+        #expect(stopped.responseFormatProblem(.jsonObject) != nil)
+        #expect(stopped.responseFormatProblem(.text) == nil)
+        var array = CompletionAccumulator()
+        array.add(.delta(CompletionDelta(content: "[1]")))
+        array.add(.finish(.stop))
+        #expect(array.responseFormatProblem(.jsonObject) != nil)
+        #expect(array.responseFormatProblem(.jsonSchema(name: "x", schema: [:], strict: false)) == nil)
+    }
+}

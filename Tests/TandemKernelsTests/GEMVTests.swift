@@ -1,0 +1,223 @@
+import CTandemKernels
+import Testing
+@testable import TandemKernels
+
+/// A quantised test matrix plus its exact dequantisation (the reference).
+private struct QuantMatrix {
+    let format: tk_gemv_format
+    let rows: Int
+    let cols: Int
+    var data: [UInt8]
+    var blockScales: [UInt8]
+    var rowScales: [Float]
+    var scale: Float
+    /// rows × cols dequantised weights.
+    var dense: [Float]
+
+    static func make(_ format: tk_gemv_format, rows: Int, cols: Int, rng: inout TestRNG) -> QuantMatrix {
+        let rowBytes = tk_gemv_row_bytes(format, Int64(cols))
+        precondition(rowBytes > 0)
+        var m = QuantMatrix(format: format, rows: rows, cols: cols, data: [UInt8](repeating: 0, count: rowBytes * rows),
+                            blockScales: [], rowScales: [], scale: 1, dense: [Float](repeating: 0, count: rows * cols))
+        let src = (0..<rows * cols).map { i in rng.normal() * Float(1 + (i % 7)) * 0.1 }
+        switch format {
+        case TK_GEMV_FP8_E4M3:
+            // Raw random codes (NaN codes excluded): every finite code, subnormals included.
+            m.scale = 0.02
+            m.rowScales = (0..<rows).map { _ in rng.uniform(0.25, 4) }
+            for i in 0..<rows * cols {
+                var c = UInt8(truncatingIfNeeded: rng.next())
+                if c & 0x7F == 0x7F { c = 0x7E }
+                m.data[i] = c
+            }
+            for r in 0..<rows {
+                let dq = FP8Scaled.dequantize(Array(m.data[r * cols..<(r + 1) * cols]), scale: m.scale * m.rowScales[r])
+                m.dense.replaceSubrange(r * cols..<(r + 1) * cols, with: dq)
+            }
+        case TK_GEMV_NVFP4:
+            m.scale = NVFP4.tensorScale(of: src)
+            m.blockScales = [UInt8](repeating: 0, count: rows * cols / 16)
+            for r in 0..<rows {
+                let (p, s) = NVFP4.quantize(Array(src[r * cols..<(r + 1) * cols]), tensorScale: m.scale)
+                m.data.replaceSubrange(r * rowBytes..<(r + 1) * rowBytes, with: p)
+                m.blockScales.replaceSubrange(r * cols / 16..<(r + 1) * cols / 16, with: s)
+                m.dense.replaceSubrange(r * cols..<(r + 1) * cols,
+                                        with: NVFP4.dequantize(packed: p, blockScales: s, tensorScale: m.scale, count: cols))
+            }
+        case TK_GEMV_MXFP4:
+            for r in 0..<rows {
+                let q = MXFP4.quantize(Array(src[r * cols..<(r + 1) * cols]))
+                m.data.replaceSubrange(r * rowBytes..<(r + 1) * rowBytes, with: q)
+                m.dense.replaceSubrange(r * cols..<(r + 1) * cols, with: MXFP4.dequantize(q, count: cols))
+            }
+        default:
+            // Q8_0 / Q4_0: random quants with random FP16 block scales.
+            let blockBytes = format == TK_GEMV_Q8_0 ? 34 : 18
+            for b in 0..<rows * cols / 32 {
+                let h = tk_f32_to_f16(rng.uniform(0.001, 0.05))
+                m.data[b * blockBytes] = UInt8(h & 0xFF)
+                m.data[b * blockBytes + 1] = UInt8(h >> 8)
+                for j in 2..<blockBytes { m.data[b * blockBytes + j] = UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            let type = format == TK_GEMV_Q8_0 ? TK_Q8_0 : TK_Q4_0
+            m.data.withUnsafeBytes { raw in
+                m.dense.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<rows {
+                        let status = tk_dequantize_row(type, raw.baseAddress! + r * rowBytes, out.baseAddress! + r * cols, Int64(cols))
+                        precondition(status == 0)
+                    }
+                }
+            }
+        }
+        return m
+    }
+
+    /// Runs the GEMV on `path` for rows [begin, end); y outside stays as given.
+    func run(path: tk_gemv_path, x: [Float], y: inout [Float], rows range: Range<Int>) -> Int32 {
+        data.withUnsafeBytes { d in
+            blockScales.withUnsafeBufferPointer { bs in
+                rowScales.withUnsafeBufferPointer { rs in
+                    var w = tk_gemv_weights(format: format, cols: Int64(cols), data: d.baseAddress,
+                                            block_scales: bs.baseAddress, row_scales: rs.baseAddress, scale: scale)
+                    return tk_gemv_with_path(path, &w, x, &y, Int64(range.lowerBound), Int64(range.upperBound))
+                }
+            }
+        }
+    }
+}
+
+private let allPaths: [tk_gemv_path] = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512]
+
+private func shapes(for format: tk_gemv_format) -> [(rows: Int, cols: Int)] {
+    switch format {
+    case TK_GEMV_FP8_E4M3: [(5, 1), (7, 33), (3, 100), (9, 256), (4, 1000), (2, 4113), (3, 64)]
+    case TK_GEMV_NVFP4: [(5, 16), (3, 48), (7, 80), (4, 272), (2, 4096), (3, 4112)]
+    default: [(5, 32), (3, 96), (6, 160), (2, 4128), (4, 4096)]
+    }
+}
+
+@Suite("Quantised GEMV: every path against dequantise-then-dot")
+struct GEMVTests {
+    /// Float route: each weight is dequantised exactly and products are summed in f32, so
+    /// |y - ref| <= 1e-5 * sum |w_i x_i| (ref in Double), far above f32 summation error for these
+    /// lengths (~1e-7 observed) and far below any layout or scale bug.
+    static let relativeTolerance = 1e-5
+
+    /// Integer route (tk_gemv_quantizes_activations): x is rounded to int8 per 32-value block with
+    /// step d = amax/127, so each x_i moves by at most d/2: the extra error is at most
+    /// sum over blocks of (amax_b / 254) * sum_{i in b} |w_i| (0.1% slack for the f32 step).
+    static func activationRoundingBound(weights: ArraySlice<Float>, x: [Float]) -> Double {
+        var bound = 0.0
+        for start in stride(from: 0, to: x.count, by: 32) {
+            let end = min(start + 32, x.count)
+            let amax = x[start..<end].map { abs(Double($0)) }.max() ?? 0
+            let sw = weights[weights.startIndex + start..<weights.startIndex + end].reduce(0.0) { $0 + abs(Double($1)) }
+            bound += amax / 254 * sw * 1.001
+        }
+        return bound
+    }
+
+    @Test(arguments: [TK_GEMV_FP8_E4M3, TK_GEMV_NVFP4, TK_GEMV_MXFP4, TK_GEMV_Q8_0, TK_GEMV_Q4_0])
+    func everyPathMatchesReference(format: tk_gemv_format) {
+        var rng = TestRNG(seed: 1000 + UInt64(format.rawValue))
+        var pathsRun = Set<UInt32>()
+        for (rows, cols) in shapes(for: format) {
+            let m = QuantMatrix.make(format, rows: rows, cols: cols, rng: &rng)
+            let x = (0..<cols).map { _ in rng.normal() }
+            var ref = [Double](repeating: 0, count: rows), mag = [Double](repeating: 0, count: rows)
+            for r in 0..<rows {
+                for c in 0..<cols {
+                    let p = Double(m.dense[r * cols + c]) * Double(x[c])
+                    ref[r] += p
+                    mag[r] += abs(p)
+                }
+            }
+            for path in allPaths where tk_gemv_path_supported(path) == 1 {
+                pathsRun.insert(path.rawValue)
+                // Two calls over split row ranges, as threads would; a sentinel checks nothing else is written.
+                var y = [Float](repeating: .nan, count: rows + 1)
+                let split = rows / 2
+                #expect(m.run(path: path, x: x, y: &y, rows: 0..<split) == 0)
+                #expect(m.run(path: path, x: x, y: &y, rows: split..<rows) == 0)
+                #expect(y[rows].isNaN)
+                let integerRoute = tk_gemv_quantizes_activations(path, format) == 1
+                if path == TK_PATH_PORTABLE || format == TK_GEMV_FP8_E4M3 || format == TK_GEMV_Q8_0 { #expect(!integerRoute) }
+                for r in 0..<rows {
+                    let err = abs(Double(y[r]) - ref[r])
+                    let extra = integerRoute ? Self.activationRoundingBound(weights: m.dense[r * cols..<(r + 1) * cols], x: x) : 0
+                    #expect(err <= Self.relativeTolerance * mag[r] + extra + 1e-30,
+                            "\(String(cString: tk_gemv_path_name(path))) \(rows)x\(cols) row \(r): \(y[r]) vs \(ref[r])")
+                }
+            }
+        }
+        #expect(pathsRun.contains(TK_PATH_PORTABLE.rawValue))
+        if tk_gemv_path_supported(TK_PATH_AVX2) == 1 { #expect(pathsRun.contains(TK_PATH_AVX2.rawValue)) }
+    }
+
+    @Test func rejectsBadShapesAndPointers() {
+        let x = [Float](repeating: 1, count: 48)
+        var y = [Float](repeating: 0, count: 4)
+        let data = [UInt8](repeating: 0, count: 4 * 48)
+        data.withUnsafeBytes { d in
+            // MXFP4 / Q8_0 / Q4_0 need cols % 32 == 0; NVFP4 needs block scales.
+            for f in [TK_GEMV_MXFP4, TK_GEMV_Q8_0, TK_GEMV_Q4_0] {
+                var w = tk_gemv_weights(format: f, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
+                #expect(tk_gemv(&w, x, &y, 0, 1) == -1)
+            }
+            var nv = tk_gemv_weights(format: TK_GEMV_NVFP4, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
+            #expect(tk_gemv(&nv, x, &y, 0, 1) == -1)
+            var fp8 = tk_gemv_weights(format: TK_GEMV_FP8_E4M3, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
+            #expect(tk_gemv(&fp8, x, &y, 2, 1) == -1)
+            #expect(tk_gemv(&fp8, x, &y, 0, 4) == 0)
+            #expect(y == [0, 0, 0, 0])
+        }
+        #expect(tk_gemv_row_bytes(TK_GEMV_NVFP4, 48) == 24 && tk_gemv_row_bytes(TK_GEMV_NVFP4, 40) == 0)
+        #expect(tk_gemv_row_bytes(TK_GEMV_MXFP4, 64) == 34 && tk_gemv_row_bytes(TK_GEMV_Q4_0, 64) == 36)
+    }
+}
+
+/// The process-wide path selection; serialized because it changes global state.
+@Suite("GEMV path selection", .serialized)
+struct GEMVPathTests {
+    @Test func selectionAndNames() {
+        let best = tk_gemv_best_path()
+        #expect(tk_gemv_path_supported(best) == 1)
+        #expect(tk_gemv_path_supported(TK_PATH_PORTABLE) == 1)
+        #expect(tk_gemv_set_path(TK_PATH_PORTABLE) == 0)
+        #expect(tk_gemv_get_path() == TK_PATH_PORTABLE)
+        // The convenience entry points follow the selection and agree with the explicit-path call.
+        var rng = TestRNG(seed: 77)
+        let m = QuantMatrix.make(TK_GEMV_MXFP4, rows: 3, cols: 64, rng: &rng)
+        let x = (0..<64).map { _ in rng.normal() }
+        var y1 = [Float](repeating: 0, count: 3), y2 = [Float](repeating: 0, count: 3)
+        #expect(tk_gemv_mxfp4(m.data, x, &y1, 0, 3, 64) == 0)
+        #expect(m.run(path: TK_PATH_PORTABLE, x: x, y: &y2, rows: 0..<3) == 0)
+        #expect(y1 == y2)
+        for path in [TK_PATH_AVX2, TK_PATH_AVX512] {
+            if tk_gemv_path_supported(path) == 1 {
+                #expect(tk_gemv_set_path(path) == 0 && tk_gemv_get_path() == path)
+            } else {
+                #expect(tk_gemv_set_path(path) == -1 && tk_gemv_get_path() == TK_PATH_PORTABLE)
+                var y = [Float](repeating: 0, count: 3)
+                #expect(m.run(path: path, x: x, y: &y, rows: 0..<3) == -1)
+            }
+            _ = tk_gemv_set_path(TK_PATH_PORTABLE)
+        }
+        #expect(tk_gemv_set_path(TK_PATH_AUTO) == 0)
+        #expect(tk_gemv_get_path() == best)
+        #expect(String(cString: tk_gemv_path_name(TK_PATH_PORTABLE)) == "portable")
+        #expect(String(cString: tk_gemv_path_name(TK_PATH_AVX2)) == "avx2")
+        #expect(String(cString: tk_gemv_path_name(TK_PATH_AVX512)) == "avx512")
+    }
+
+    @Test func decodeTablesMatchScalarDecoders() {
+        for c in 0..<256 {
+            #expect(sameFloat(table(c, e4m3: true), FP8E4M3.decode(UInt8(c))))
+            #expect(sameFloat(table(c, e4m3: false), E8M0.decode(UInt8(c))))
+        }
+    }
+
+    private func table(_ c: Int, e4m3: Bool) -> Float {
+        withUnsafeBytes(of: e4m3 ? tk_e4m3_f32_table : tk_e8m0_f32_table) { $0.load(fromByteOffset: c * 4, as: Float.self) }
+    }
+}

@@ -1,0 +1,169 @@
+import CTandemKernels
+import Foundation
+import Testing
+import TandemCore
+@testable import TandemKernels
+
+/// The process-wide kernel thread count is global state: these tests run one at a time and put
+/// the count back.
+@Suite("Kernel threads: row-parallel multiply", .serialized)
+struct KernelThreadsTests {
+    /// Large enough to be split (above TK_MT_MIN_BYTES in every format).
+    static func bigMatrices() throws -> [WeightMatrix] {
+        var rng = TestRNG(seed: 31)
+        let f32 = randomF32Matrix(rows: 300, cols: 512, rng: &rng)
+        return [f32] + (try [DType.fp8_e4m3, .nvfp4, .mxfp4, .f16].map { try f32.converted(to: $0) })
+    }
+
+    @Test func multiThreadedEqualsSingleThreadedBitForBit() throws {
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        var rng = TestRNG(seed: 32)
+        let x = (0..<512).map { _ in rng.normal() }
+        for m in try Self.bigMatrices() {
+            try KernelThreads.setCount(1)
+            var y1 = [Float](repeating: 0, count: m.rows)
+            m.multiply(x, into: &y1)
+            for n in [2, 3, 7] {
+                try KernelThreads.setCount(n)
+                #expect(KernelThreads.count == n)
+                var yn = [Float](repeating: .nan, count: m.rows)
+                m.multiply(x, into: &yn)
+                #expect(yn == y1, "\(m.dtype) on \(n) threads")
+                var part = [Float](repeating: .nan, count: m.rows)
+                m.multiply(x, into: &part, rows: 50..<290)
+                #expect(Array(part[50..<290]) == Array(y1[50..<290]) && part[49].isNaN && part[290].isNaN)
+            }
+        }
+    }
+
+    @Test func q4_1MatrixSplitsToo() throws {
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        var rng = TestRNG(seed: 33)
+        let m = randomQ4_1(rows: 257, cols: 1024, rng: &rng)
+        let x = (0..<1024).map { _ in rng.normal() }
+        try KernelThreads.setCount(1)
+        var y1 = [Float](repeating: 0, count: 257)
+        m.multiply(x, into: &y1)
+        try KernelThreads.setCount(2)
+        var y2 = [Float](repeating: 0, count: 257)
+        m.multiply(x, into: &y2)
+        #expect(y1 == y2)
+    }
+
+    @Test func concurrentCallersGetTheSameAnswers() async throws {
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        try KernelThreads.setCount(2)
+        let m = try Self.bigMatrices()[2]
+        var rng = TestRNG(seed: 34)
+        let x = (0..<512).map { _ in rng.normal() }
+        var expected = [Float](repeating: 0, count: m.rows)
+        m.multiply(x, into: &expected)
+        // Several threads at once: one owns the pool, the others compute on their own thread.
+        let results = await withTaskGroup(of: [Float].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var y = [Float](repeating: 0, count: m.rows)
+                    for _ in 0..<20 { m.multiply(x, into: &y) }
+                    return y
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 4)
+        for y in results { #expect(y == expected) }
+    }
+
+    @Test func aThreadsPathOverrideReachesTheWorkersAndNoOneElse() throws {
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        try KernelThreads.setCount(2)
+        let m = try Self.bigMatrices()[2] // NVFP4: the SIMD paths round activations, portable does not
+        var rng = TestRNG(seed: 35)
+        let x = (0..<512).map { _ in rng.normal() }
+        var exact = [Float](repeating: 0, count: m.rows), fast = exact
+        #expect(m.multiply(x, into: &exact, path: TK_PATH_PORTABLE))
+        #expect(m.multiply(x, into: &fast, path: TK_PATH_AUTO))
+        var y = [Float](repeating: 0, count: m.rows)
+        try GEMVPath.portable.whileSelectedOnThisThread {
+            #expect(GEMVPath.effective == .portable)
+            m.multiply(x, into: &y)  // split over 2 threads: the worker must use portable too
+        }
+        #expect(y == exact)
+        #expect(GEMVPath.effective == GEMVPath.current)
+        m.multiply(x, into: &y)
+        #expect(y == fast)
+        if let unsupported = GEMVPath.allCases.first(where: { !$0.isSupported }) {
+            #expect(throws: KernelError.self) { try unsupported.whileSelectedOnThisThread {} }
+        }
+    }
+
+    @Test func rejectsBadCounts() {
+        #expect(throws: KernelError.self) { try KernelThreads.setCount(0) }
+        #expect(throws: KernelError.self) { try KernelThreads.setCount(KernelThreads.maximum + 1) }
+        #expect(KernelThreads.parse("4") == 4)
+        #expect(KernelThreads.parse("0") == nil && KernelThreads.parse("x") == nil)
+    }
+
+    @Test func privatePoolRunsEveryTaskOnce() {
+        for threads in [1, 2, 5] {
+            let pool = KernelThreadPool(threads: threads)
+            #expect(pool.size == threads)
+            for tasks in [1, 2, 3, 16, 33] {
+                let hits = UnsafeMutablePointer<Int>.allocate(capacity: tasks)
+                hits.initialize(repeating: 0, count: tasks)
+                pool.run(tasks: tasks) { t in hits[t] += 1 }
+                #expect((0..<tasks).allSatisfy { hits[$0] == 1 }, "\(threads) threads, \(tasks) tasks")
+                hits.deallocate()
+            }
+        }
+    }
+
+    @Test func idleWorkersSleep() throws {
+        // Workers parked on a condition variable use no CPU: the "tk-worker" threads' CPU time
+        // (from /proc) barely moves while they wait for 300 ms.
+        #if os(Linux)
+        let pool = KernelThreadPool(threads: 4)
+        pool.run(tasks: 4) { _ in }
+        let before = workerCPUTicks()
+        Thread.sleep(forTimeInterval: 0.3)
+        let after = workerCPUTicks()
+        #expect(before.threads >= 3)
+        #expect(after.ticks - before.ticks <= 2, "idle workers used \(after.ticks - before.ticks) ticks in 0.3 s")
+        #endif
+    }
+
+    /// Sum of utime + stime (clock ticks) over this process's threads named tk-worker.
+    private func workerCPUTicks() -> (threads: Int, ticks: Int) {
+        let dir = "/proc/self/task"
+        var threads = 0, ticks = 0
+        for tid in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let comm = try? String(contentsOfFile: "\(dir)/\(tid)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == "tk-worker",
+                  let stat = try? String(contentsOfFile: "\(dir)/\(tid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let u = Int(fields[11]), let s = Int(fields[12]) else { continue }
+            threads += 1
+            ticks += u + s
+        }
+        return (threads, ticks)
+    }
+}
+
+/// A random Q4_1 matrix (random nibbles, FP16 scales and minimums).
+func randomQ4_1(rows: Int, cols: Int, rng: inout TestRNG) -> WeightMatrix {
+    let blocks = rows * cols / 32
+    let buffer = RawBuffer(count: blocks * 20)
+    let p = buffer.pointer.assumingMemoryBound(to: UInt8.self)
+    for b in 0..<blocks {
+        let d = tk_f32_to_f16(rng.uniform(0.001, 0.05)), m = tk_f32_to_f16(rng.uniform(-0.2, 0.05))
+        p[b * 20] = UInt8(d & 0xFF); p[b * 20 + 1] = UInt8(d >> 8)
+        p[b * 20 + 2] = UInt8(m & 0xFF); p[b * 20 + 3] = UInt8(m >> 8)
+        for j in 4..<20 { p[b * 20 + j] = UInt8(truncatingIfNeeded: rng.next()) }
+    }
+    return WeightMatrix(dtype: .q4_1, rows: rows, cols: cols, base: UnsafeRawPointer(buffer.pointer), owner: buffer)
+}

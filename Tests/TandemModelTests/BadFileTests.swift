@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import TandemModel
+
+@Suite("malformed checkpoints fail with a message naming the file, the place and the fix")
+struct BadFileTests {
+    func loadError(_ path: String) -> ModelLoadError? {
+        do { _ = try ModelLoader.load(path: path); return nil } catch let e as ModelLoadError { return e } catch { return nil }
+    }
+
+    @Test func truncatedGGUFNamesTheTensorAndTheSize() throws {
+        let src = try Data(contentsOf: URL(fileURLWithPath: TestModels.smolPath))
+        let path = temporaryPath("truncated.gguf")
+        try src.prefix(src.count / 2).write(to: URL(fileURLWithPath: path))
+        let e = try #require(loadError(path))
+        #expect(e.kind == .truncated)
+        #expect(e.file == path)
+        #expect(e.place.hasPrefix("tensor "))
+        #expect(e.message.contains("truncated"))
+    }
+
+    @Test func truncatedHeader() throws {
+        let path = temporaryPath("short.gguf")
+        try Data(GGUFWriter.tinyLlama().bytes().prefix(40)).write(to: URL(fileURLWithPath: path))
+        let e = try #require(loadError(path))
+        #expect(e.kind == .truncated)
+        #expect(e.place.hasPrefix("byte "))
+    }
+
+    @Test func wrongMagic() throws {
+        let path = temporaryPath("magic.gguf")
+        var bytes = GGUFWriter.tinyLlama().bytes()
+        bytes[3] = UInt8(ascii: "X")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let e = try #require(loadError(path))
+        #expect(e.kind == .badMagic)
+        #expect(e.description.contains("not a GGUF file"))
+    }
+
+    @Test func unknownTensorTypeIsNamed() throws {
+        var w = GGUFWriter.tinyLlama()
+        w.addAllTinyTensors(except: ["blk.0.attn_q.weight"])
+        w.tensors.append(("blk.0.attn_q.weight", [256, 4], 12, [UInt8](repeating: 0, count: 4 * 144)))
+        let path = temporaryPath("qk.gguf")
+        try w.write(to: path)
+        let e = try #require(loadError(path))
+        #expect(e.kind == .unknownTensorType)
+        #expect(e.place == "tensor blk.0.attn_q.weight")
+        #expect(e.message.contains("Q4_K"))
+    }
+
+    @Test func missingTensorIsNamed() throws {
+        var w = GGUFWriter.tinyLlama()
+        w.addAllTinyTensors(except: ["blk.0.ffn_down.weight"])
+        let path = temporaryPath("missing.gguf")
+        try w.write(to: path)
+        let e = try #require(loadError(path))
+        #expect(e.kind == .missingTensor)
+        #expect(e.place == "tensor blk.0.ffn_down.weight")
+    }
+
+    @Test func wrongShapeIsNamed() throws {
+        var w = GGUFWriter.tinyLlama()
+        w.addAllTinyTensors(except: ["blk.0.ffn_up.weight"])
+        w.tensors.append(("blk.0.ffn_up.weight", [32, 32], 0, GGUFWriter.f32(32 * 32)))
+        let path = temporaryPath("shape.gguf")
+        try w.write(to: path)
+        let e = try #require(loadError(path))
+        #expect(e.kind == .shapeMismatch)
+        #expect(e.message.contains("[32, 64]"))
+    }
+
+    @Test func unknownArchitecture() throws {
+        var w = GGUFWriter.tinyLlama()
+        w.metadata[0] = ("general.architecture", .string("mamba"))
+        let path = temporaryPath("arch.gguf")
+        try w.write(to: path)
+        let e = try #require(loadError(path))
+        #expect(e.kind == .unknownArchitecture)
+        #expect(e.message.contains("mamba"))
+    }
+
+    @Test func aCompleteTinyModelLoadsAndRuns() throws {
+        var w = GGUFWriter.tinyLlama()
+        w.addAllTinyTensors()
+        let path = temporaryPath("tiny.gguf")
+        try w.write(to: path)
+        let m = try ModelLoader.load(path: path)
+        let logits = try LlamaSession(model: m.model).prefill([0, 1, 2])
+        #expect(logits.count == 4)
+        let finite = logits.allSatisfy { $0.isFinite }
+        #expect(finite)
+    }
+
+    @Test func truncatedLlama2CCheckpoint() throws {
+        let src = try Data(contentsOf: URL(fileURLWithPath: TestModels.storiesPath))
+        let path = temporaryPath("stories-cut.bin")
+        try src.prefix(100_000).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try ModelLoader.loadLlama2C(path: path, tokenizerPath: TestModels.storiesDir + "/tok512.bin")
+            Issue.record("a truncated checkpoint loaded")
+        } catch let e as ModelLoadError {
+            #expect(e.kind == .truncated)
+            #expect(e.message.contains("truncated"))
+        }
+    }
+}

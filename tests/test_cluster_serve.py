@@ -1,0 +1,140 @@
+"""End-to-end: `tandem serve` as real processes (one rank, and two MPI ranks via mpirun),
+driven over real HTTP with the official `openai` client.
+
+Greedy output with TP=2 must equal TP=1; killing a worker mid-generation must give the caller
+an explicit error within a bound, and leave no process behind.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = os.environ.get("TANDEM_SMOLLM2_PATH", os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"))
+STORIES = os.path.join(os.environ.get("TANDEM_STORIES260K_DIR", os.path.join(ROOT, "..", "shared", "models", "stories260K")), "stories260K.bin")
+
+
+def tandem_bin():
+    if os.environ.get("TANDEM_BIN"):
+        return os.environ["TANDEM_BIN"]
+    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return os.path.join(out.stdout.strip(), "tandem")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+          "--mca", "mpi_yield_when_idle", "1", "--mca", "btl", "self,vader,tcp"]
+
+
+class Deployment:
+    def __init__(self, model, ranks, step_timeout=10):
+        self.port = free_port()
+        cmd = [tandem_bin(), "serve", "--model", model, "--model-name", "m", "--port", str(self.port),
+               "--kv-mib", "64", "--step-timeout", str(step_timeout), "--log-level", "info"]
+        if ranks > 1:
+            cmd = MPIRUN + ["-np", str(ranks)] + cmd
+        self.log = open(os.path.join("/tmp", f"tandem-serve-{self.port}.log"), "w")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_ready()
+
+    def wait_ready(self, timeout=120):
+        import httpx
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"tandem serve exited with {self.proc.returncode}: {open(self.log.name).read()[-3000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
+                    return
+            except Exception:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("tandem serve did not become ready: " + open(self.log.name).read()[-3000:])
+
+    def client(self):
+        from openai import OpenAI
+        return OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key="none", timeout=60, max_retries=0)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def rank_pid(dep, rank):
+    """The pid of MPI rank `rank` of a deployment (from the rank's environment)."""
+    pids = subprocess.run(["pgrep", "-f", "--", f"--port {dep.port}"], capture_output=True, text=True).stdout.split()
+    for p in pids:
+        try:
+            env = open(f"/proc/{p}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env:
+            return int(p)
+    raise RuntimeError(f"no rank {rank} among {pids}")
+
+
+needs_mpi = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun is not installed")
+
+
+def greedy(dep, prompt, n):
+    r = dep.client().completions.create(model="m", prompt=prompt, max_tokens=n, temperature=0)
+    return r.choices[0].text, r.usage
+
+
+@pytest.mark.parametrize("model", [STORIES, MODEL], ids=["stories260K", "smollm2"])
+@needs_mpi
+def test_tp2_equals_tp1_over_mpi(model):
+    prompts = ["Once upon a time", "The capital of France is", "Lily and Ben"]
+    one = Deployment(model, 1)
+    try:
+        expected = [greedy(one, p, 24)[0] for p in prompts]
+    finally:
+        one.stop()
+    two = Deployment(model, 2)
+    try:
+        got = [greedy(two, p, 24)[0] for p in prompts]
+        chat = two.client().chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}], max_tokens=8) if model == MODEL else None
+    finally:
+        two.stop()
+    assert got == expected
+    if chat is not None:
+        assert chat.choices[0].finish_reason in ("stop", "length")
+
+
+@needs_mpi
+def test_killing_a_worker_fails_the_request_within_the_bound_and_leaves_no_process():
+    import openai
+    dep = Deployment(MODEL, 2, step_timeout=5)
+    try:
+        client = dep.client()
+        stream = client.completions.create(model="m", prompt="Once upon a time, there was a dragon who lived in a cave. Every day, the dragon", max_tokens=1000,
+                                           temperature=0, stream=True)
+        got = 0
+        started = None
+        with pytest.raises((openai.APIError, Exception)) as err:
+            for chunk in stream:
+                got += 1
+                if got == 5:
+                    os.kill(rank_pid(dep, 1), signal.SIGKILL)
+                    started = time.time()
+        assert started is not None, "the stream ended before the worker was killed"
+        assert time.time() - started < 30, "the error took longer than the bound"
+    finally:
+        dep.stop()
+    time.sleep(1)
+    assert not subprocess.run(["pgrep", "-f", "--", f"--port {dep.port}"], capture_output=True, text=True).stdout.strip()
