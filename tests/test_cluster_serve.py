@@ -138,3 +138,33 @@ def test_killing_a_worker_fails_the_request_within_the_bound_and_leaves_no_proce
         dep.stop()
     time.sleep(1)
     assert not subprocess.run(["pgrep", "-f", "--", f"--port {dep.port}"], capture_output=True, text=True).stdout.strip()
+
+
+def resident_after_warmup(dep):
+    """{rank: (resident MiB, weight share MiB)} from the coordinator's log."""
+    import re
+    out = {}
+    for m in re.finditer(r"rank (\d+) resident after warm-up: (\d+) MiB \(weight share (\d+) MiB\)", open(dep.log.name).read()):
+        out[int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
+    return out
+
+
+@needs_mpi
+def test_each_rank_holds_about_its_share_of_the_weights():
+    one = Deployment(MODEL, 1)
+    try:
+        single = resident_after_warmup(one)
+    finally:
+        one.stop()
+    two = Deployment(MODEL, 2)
+    try:
+        split = resident_after_warmup(two)
+    finally:
+        two.stop()
+    assert set(single) == {0} and set(split) == {0, 1}, (single, split)
+    whole_rss, whole_share = single[0]
+    for rank, (rss, share) in split.items():
+        saved = whole_share - share
+        assert saved > 20, (rank, share, whole_share)
+        # The rank's resident set shrinks by most of the weights it does not hold.
+        assert rss <= whole_rss - 0.6 * saved, f"rank {rank}: {rss} MiB resident vs {whole_rss} MiB for TP=1 (share {share} of {whole_share} MiB)"

@@ -79,6 +79,23 @@ public final class ClusterRank: @unchecked Sendable {
         return all
     }
 
+    /// Every rank, in lockstep after the handshake: one token through every layer (so each rank
+    /// touches all of its weights once), then each rank's resident set size gathered on rank 0.
+    /// The K/V written to block 0 is overwritten by the first real request.
+    public func warmUpAndMeasureResident() throws -> [UInt64] {
+        _ = try forward.forward([SequenceChunk(tokens: [0], startPosition: 0, blockTable: [0], wantsLogits: true)])
+        let mine = [UInt64(ResidentMemory.bytes())]
+        var all = [UInt64](repeating: 0, count: communicator.rank == 0 ? communicator.size : 0)
+        try mine.withUnsafeBytes { contribution in
+            if communicator.rank == 0 {
+                try all.withUnsafeMutableBytes { try communicator.gather(contribution, into: $0, root: 0) }
+            } else {
+                try communicator.gather(contribution, into: nil, root: 0)
+            }
+        }
+        return all
+    }
+
     /// Worker ranks: run every step rank 0 broadcasts until it says shut down.
     public func serveWorker() throws {
         precondition(communicator.rank != 0, "rank 0 coordinates")

@@ -47,6 +47,10 @@ public enum Coordinator {
         for h in hellos where communicator.rank == 0 {
             logger.notice("rank \(h.rank) on \(h.host): transport \(h.transport), kv heads \(h.kvHeads), ffn \(h.ffnColumns), weights \(h.weightBytes / 1_048_576) MiB, resident \(h.residentBytes / 1_048_576) MiB")
         }
+        let resident = try rank.warmUpAndMeasureResident()
+        for (r, bytes) in resident.enumerated() {
+            logger.notice("rank \(r) resident after warm-up: \(bytes / 1_048_576) MiB (weight share \(hellos[r].weightBytes / 1_048_576) MiB)")
+        }
         if communicator.rank != 0 {
             try rank.serveWorker()
             return

@@ -30,6 +30,11 @@ public struct LlamaShard: Sendable {
             guard let s = m.copyingColumns(r) else {
                 throw ShardingError(message: "\(what): columns \(r) of a \(m.dtype) matrix are not whole \(m.dtype.blockSize)-value blocks")
             }
+            // The copy read every page of the mapped matrix; give the pages back so this rank's
+            // resident memory holds only its share.
+            if let file = m.owner as? MappedFile {
+                file.release(offset: m.base - file.base, count: m.byteCount)
+            }
             return s
         }
         layers = try model.weights.layers.enumerated().map { l, w in
