@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // Native libraries (Debian packages; see deploy/install-deps.sh).
@@ -70,10 +71,16 @@ let package = Package(
         .target(name: "TandemServing", dependencies: ["TandemCore", "TandemEngineCore", "TandemEngine", "TandemModel",
                                                       "TandemCluster", "TandemGateway", "TandemTransport",
                                                       .product(name: "Logging", package: "swift-log")]),
+        // Topology files: the operator's YAML, validated and turned into launch commands + gateway config.
+        .target(name: "TandemTopology", dependencies: ["TandemCore", "TandemModel",
+                                                       .product(name: "Yams", package: "Yams")]),
+        // Load generator and statistics for `tandem bench` (pure parts + an AsyncHTTPClient SSE client).
+        .target(name: "TandemBench", dependencies: ["TandemCore",
+                                                    .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // CLI.
         .executableTarget(name: "tandem", dependencies: [
             "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemTransport", "TandemGateway",
-            "TandemCluster", "TandemServing",
+            "TandemCluster", "TandemServing", "TandemBench", "TandemTopology",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -86,8 +93,10 @@ let package = Package(
         .testTarget(name: "TandemEngineTests", dependencies: ["TandemEngineCore", "TandemEngine"]),
         .testTarget(name: "TandemTransportTests", dependencies: ["TandemTransport"]),
         .testTarget(name: "TandemClusterTests", dependencies: ["TandemCluster"]),
+        .testTarget(name: "TandemBenchTests", dependencies: ["TandemBench"]),
         .testTarget(name: "TandemGatewayTests", dependencies: ["TandemGateway",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "TandemTopologyTests", dependencies: ["TandemTopology", "TandemCore", "TandemModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,8 +2,9 @@
 # README's first command: installs what is missing (Debian packages, the default model),
 # builds Tandem in release mode and runs the main job.
 #
-# The main job today is one chat generation with the default model (SmolLM2-135M-Instruct);
-# the cluster and the OpenAI-compatible gateway replace it as they land (see README "Status").
+# The main job: `tandem up topology/local.yaml` — the default model (SmolLM2-135M-Instruct) over two
+# local tensor-parallel ranks behind the OpenAI-compatible gateway on 127.0.0.1:8080. Ctrl-C stops it.
+# TANDEM_TOPOLOGY picks another topology file.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -15,6 +16,14 @@ bin="$(swift build -c release --show-bin-path)/tandem"
 [ -x "$bin" ] || { echo "tandem: release build failed; run 'swift build -c release' to see why" >&2; exit 1; }
 echo "== $bin probe" >&2
 "$bin" probe || true
-prompt="${TANDEM_PROMPT:-What are the three primary colors? Answer in one sentence.}"
-echo "== $bin generate --model $model --chat --prompt \"$prompt\"" >&2
-exec "$bin" generate --model "$model" --chat --prompt "$prompt" --max-tokens "${TANDEM_MAX_TOKENS:-96}"
+topology="${TANDEM_TOPOLOGY:-topology/local.yaml}"
+echo "== $bin topology check $topology" >&2
+"$bin" topology check "$topology" >&2
+cat >&2 <<MSG
+== $bin up $topology
+   once it prints "ready", from another shell:
+   curl -s http://127.0.0.1:8080/v1/chat/completions -H 'Authorization: Bearer sk-demo-change-me' \\
+     -H 'Content-Type: application/json' \\
+     -d '{"model": "smollm2", "messages": [{"role": "user", "content": "Name three colors."}], "max_tokens": 40}'
+MSG
+exec "$bin" up "$topology"

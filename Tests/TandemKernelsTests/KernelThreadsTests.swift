@@ -113,12 +113,36 @@ struct KernelThreadsTests {
             #expect(pool.size == threads)
             for tasks in [1, 2, 3, 16, 33] {
                 let hits = UnsafeMutablePointer<Int>.allocate(capacity: tasks)
+                let runner = UnsafeMutablePointer<pthread_t>.allocate(capacity: tasks)
                 hits.initialize(repeating: 0, count: tasks)
-                pool.run(tasks: tasks) { t in hits[t] += 1 }
+                pool.run(tasks: tasks) { t in hits[t] += 1; runner[t] = pthread_self() }
                 #expect((0..<tasks).allSatisfy { hits[$0] == 1 }, "\(threads) threads, \(tasks) tasks")
+                // Participant p runs tasks p, p + size, ...: task 1 is always a worker's.
+                if threads > 1 && tasks > 1 { #expect(pthread_equal(runner[0], runner[1]) == 0) }
                 hits.deallocate()
+                runner.deallocate()
             }
         }
+    }
+
+    @Test func aLargeMultiplyKeepsTheSharedWorkersBusy() throws {
+        #if os(Linux)
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        try KernelThreads.setCount(2)
+        // Portable Q4_1 (tens of ms per call): the worker takes half the rows of every call.
+        var rng = TestRNG(seed: 36)
+        let m = randomQ4_1(rows: 2048, cols: 4096, rng: &rng)
+        let x = (0..<4096).map { _ in rng.normal() }
+        var y = [Float](repeating: 0, count: 2048)
+        let ticks = workerCPUTicks().ticks
+        let clock = ContinuousClock()
+        let elapsed = try clock.measure {
+            try GEMVPath.portable.whileSelectedOnThisThread { for _ in 0..<20 { m.multiply(x, into: &y) } }
+        }
+        let workerTicks = workerCPUTicks().ticks - ticks
+        #expect(workerTicks >= 5, "the shared pool's worker used \(workerTicks) ticks in \(elapsed)")
+        #endif
     }
 
     @Test func idleWorkersSleep() throws {

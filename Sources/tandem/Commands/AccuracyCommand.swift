@@ -61,7 +61,7 @@ struct AccuracyCommand: ParsableCommand {
         let prompts = AccuracyInputs.prompts(for: loaded).map { loaded.tokenizer.encode($0, addBOS: true, parseSpecial: false) }
         let text = loaded.tokenizer.encode(AccuracyInputs.text, addBOS: true, parseSpecial: false)
         let (refModel, refReport) = try prepare(reference)
-        var bar = ProgressBar(label: reference.rawValue)
+        var bar = TerminalProgressBar(label: reference.rawValue)
         let evaluation = try AccuracyEvaluation(reference: refModel.model, prompts: prompts, continuation: continuation, text: text) {
             bar.update($0, of: $1)
         }
@@ -69,7 +69,7 @@ struct AccuracyCommand: ParsableCommand {
         var rows: [(WeightFormat, WeightQuantizationReport, AccuracyMetrics)] = [(reference, refReport, evaluation.reference)]
         for f in candidates where f != reference {
             let (m, report) = try prepare(f)
-            var b = ProgressBar(label: f.rawValue)
+            var b = TerminalProgressBar(label: f.rawValue)
             let metrics = try evaluation.evaluate(m.model) { b.update($0, of: $1) }
             b.finish()
             rows.append((f, report, metrics))

@@ -52,7 +52,7 @@ struct BenchKernelsCommand: ParsableCommand {
             return path
         }.filter(\.isSupported)
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-        var bar = ProgressBar(label: "stream")
+        var bar = TerminalProgressBar(label: "stream")
         var streams: [Int: (read: KernelRoofline.Measurement, triad: KernelRoofline.Measurement)] = [:]
         for (i, n) in threadCounts.enumerated() {
             streams[n] = KernelRoofline.stream(bytes: streamMiB << 20, threads: n, repeats: repeats)
@@ -68,7 +68,7 @@ struct BenchKernelsCommand: ParsableCommand {
         lines.append("")
         lines.append("| format | bits/weight | MB | path | threads | ms/GEMV | GB/s | % of STREAM read |")
         lines.append("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
-        bar = ProgressBar(label: "gemv")
+        bar = TerminalProgressBar(label: "gemv")
         let total = dtypes.count * threadCounts.count * gemvPaths.count
         var done = 0
         defer { GEMVPath.auto.select() }

@@ -41,9 +41,9 @@ struct QuantizeCommand: ParsableCommand {
         do { loaded = try ModelLoader.load(path: input) } catch let e as ModelLoadError { throw ValidationError(e.description) }
         var export = try ModelOptExport(model: loaded, format: format)
         export.calibrationTokens = calibrationTokens
-        var bar = ProgressBar(label: "")
+        var bar = TerminalProgressBar(label: "")
         let summary = try export.write(to: output) { phase, done, total in
-            if bar.label != phase { bar.finish(); bar = ProgressBar(label: phase) }
+            if bar.label != phase { bar.finish(); bar = TerminalProgressBar(label: phase) }
             bar.update(done, of: total, unit: phase == "write" ? .bytes : .count)
         }
         bar.finish()
@@ -65,7 +65,7 @@ extension WeightFormat: ExpressibleByArgument {}
 
 /// A one-line progress bar on stderr, redrawn in place; quiet when stderr is not a terminal
 /// except for the final line.
-struct ProgressBar {
+struct TerminalProgressBar {
     enum Unit { case count, bytes }
     let label: String
     private let start = Date()

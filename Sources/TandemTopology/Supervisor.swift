@@ -1,0 +1,137 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Child processes, each in its own process group (so one signal reaches mpirun and its ranks),
+/// output appended to a log file. Stopping sends SIGTERM to every group, waits, then SIGKILL.
+public final class Supervisor: @unchecked Sendable {
+    public struct Child {
+        public var name: String
+        public var pid: pid_t
+        public var log: String
+        public var exitStatus: Int32?
+    }
+
+    public private(set) var children: [Child] = []
+
+    public init() {}
+
+    /// Starts `argv` in a new process group, stdout+stderr to `log`, stdin from /dev/null.
+    @discardableResult
+    public func spawn(name: String, argv: [String], log: String) throws -> pid_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setpgroup(&attr, 0)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let executable = argv[0].contains("/") ? argv[0] : (Supervisor.which(argv[0]) ?? argv[0])
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attr, &cargs, environ)
+        guard rc == 0 else {
+            throw SupervisorError(message: "cannot start \(name) (\(executable)): \(String(cString: strerror(rc)))")
+        }
+        children.append(Child(name: name, pid: pid, log: log))
+        return pid
+    }
+
+    /// Reaps children that have exited; returns those that exited since the last call.
+    public func reap() -> [Child] {
+        var exited: [Child] = []
+        for i in children.indices where children[i].exitStatus == nil {
+            var status: Int32 = 0
+            if waitpid(children[i].pid, &status, WNOHANG) == children[i].pid {
+                children[i].exitStatus = status
+                exited.append(children[i])
+            }
+        }
+        return exited
+    }
+
+    public var running: [Child] { children.filter { $0.exitStatus == nil } }
+
+    /// SIGTERM to every group (newest first: the gateway before the deployments), up to `grace`
+    /// seconds for them to exit, then SIGKILL to whatever is left in those groups.
+    public func stopAll(grace: Double = 15) {
+        for c in children.reversed() { kill(-c.pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline {
+            _ = reap()
+            if running.isEmpty && children.allSatisfy({ !Supervisor.groupAlive($0.pid) }) { return }
+            usleep(100_000)
+        }
+        for c in children { kill(-c.pid, SIGKILL) }
+        let hard = Date().addingTimeInterval(5)
+        while !running.isEmpty && Date() < hard { _ = reap(); usleep(50_000) }
+    }
+
+    /// Whether any process is left in group `pgid`.
+    public static func groupAlive(_ pgid: pid_t) -> Bool { kill(-pgid, 0) == 0 }
+
+    static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let p = "\(dir)/\(name)"
+            if access(p, X_OK) == 0 { return p }
+        }
+        return nil
+    }
+
+    /// The last `bytes` of a log file.
+    public static func tail(_ path: String, bytes: Int = 3000) -> String {
+        guard let d = FileManager.default.contents(atPath: path) else { return "" }
+        return String(decoding: d.suffix(bytes), as: UTF8.self)
+    }
+
+    public static func describe(status: Int32) -> String {
+        let sig = status & 0x7f
+        if sig == 0 { return "exit status \((status >> 8) & 0xff)" }
+        return "signal \(sig)"
+    }
+}
+
+public struct SupervisorError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+/// `GET path` on host:port over plain HTTP/1.0; the status code, or nil if nothing answered.
+public func httpStatus(host: String, port: Int, path: String, timeoutSeconds: Int = 2) -> Int? {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var res: UnsafeMutablePointer<addrinfo>?
+    guard getaddrinfo(host, "\(port)", &hints, &res) == 0, let ai = res else { return nil }
+    defer { freeaddrinfo(res) }
+    let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    guard connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else { return nil }
+    let request = "GET \(path) HTTP/1.0\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
+    guard request.withCString({ send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }) > 0 else { return nil }
+    var buf = [UInt8](repeating: 0, count: 64)
+    let n = recv(fd, &buf, buf.count, 0)
+    guard n > 12 else { return nil }
+    let line = String(decoding: buf[0..<n], as: UTF8.self)
+    let parts = line.split(separator: " ")
+    guard parts.count >= 2 else { return nil }
+    return Int(parts[1])
+}

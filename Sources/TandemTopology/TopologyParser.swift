@@ -1,0 +1,261 @@
+import Foundation
+import Yams
+
+/// YAML text → `Topology`, with every structural problem reported at its place.
+public enum TopologyParser {
+    static let topKeys = ["version", "nodes", "transport", "models", "router", "gateway", "observability"]
+    static let nodeKeys = ["name", "host", "address", "interface", "rdma", "cores", "memory_gib"]
+    static let rdmaKeys = ["device", "port", "gid_index"]
+    static let transportKeys = ["kind", "mode"]
+    static let modelKeys = ["name", "aliases", "source", "weights", "placement", "external", "reasoning", "fallback",
+                            "cost_per_token", "expected_latency_ms", "max_prompt_tokens", "default_max_tokens"]
+    static let placementKeys = ["nodes", "port", "kv_mib", "block_size", "max_running", "step_timeout_s", "max_concurrent"]
+    static let externalKeys = ["url", "upstream_model", "api_key_env"]
+    static let reasoningKeys = ["tags", "token_floor", "floor_action"]
+    static let tagKeys = ["open", "close"]
+    static let routerKeys = ["affinity_prefix_chars", "max_load_imbalance", "policies"]
+    static let policyKeys = ["candidates", "rules", "default"]
+    static let ruleKeys = ["name", "when", "model"]
+    static let whenKeys = ["keywords", "min_prompt_tokens", "max_prompt_tokens", "headers"]
+    static let gatewayKeys = ["node", "listen", "keys_file", "limits", "upstream", "health", "tenants"]
+    static let listenKeys = ["host", "port"]
+    static let limitsKeys = ["max_body_bytes", "request_timeout_ms"]
+    static let upstreamKeys = ["connect_timeout_ms", "read_timeout_ms"]
+    static let healthKeys = ["failure_threshold", "cooldown_ms", "probe_timeout_ms"]
+    static let tenantKeys = ["requests_per_minute", "tokens_per_minute", "max_concurrent", "allowed_models", "cache_salt"]
+    static let observabilityKeys = ["log_level"]
+
+    static let big = 1...Int(Int32.max)
+
+    /// Reads and parses `path`. Throws `TopologyError` with every problem found.
+    public static func load(path: String) throws -> (Topology, [TopologyDiagnostic]) {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw TopologyError(diagnostics: [TopologyDiagnostic(.error, SourceLocation(file: path, line: 1, column: 1),
+                                                                 "cannot read the file (missing, unreadable or not UTF-8)")])
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses `text` (named `file` in messages; relative paths resolve against its folder).
+    public static func parse(_ text: String, file: String) throws -> (Topology, [TopologyDiagnostic]) {
+        let sink = DiagnosticSink(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw TopologyError(diagnostics: [yamlDiagnostic(e, file: file)])
+        }
+        guard let root else {
+            throw TopologyError(diagnostics: [TopologyDiagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "the file is empty; expected a mapping with keys \(topKeys.joined(separator: ", "))")])
+        }
+        let topology = read(root, sink: sink, file: file)
+        if sink.hasErrors { throw TopologyError(diagnostics: sink.sorted) }
+        return (topology!, sink.sorted)
+    }
+
+    static func yamlDiagnostic(_ e: YamlError, file: String) -> TopologyDiagnostic {
+        switch e {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let c = context.map { "\($0.text) " } ?? ""
+            return TopologyDiagnostic(.error, SourceLocation(file: file, line: mark.line, column: mark.column), "invalid YAML: \(c)\(problem)")
+        default:
+            return TopologyDiagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "invalid YAML: \(e)")
+        }
+    }
+
+    static func read(_ root: Node, sink: DiagnosticSink, file: String) -> Topology? {
+        guard let top = MappingReader(root, path: "", sink: sink) else { return nil }
+        top.allow(topKeys)
+        if let v = top.int("version", in: 1...1) { _ = v }
+        let dir = (absolute(file) as NSString).deletingLastPathComponent
+
+        var nodes: [NodeSpec] = []
+        for (i, n) in top.list("nodes", required: true) ?? [] {
+            guard let m = MappingReader(n, path: "nodes[\(i)]", sink: sink) else { continue }
+            m.allow(nodeKeys)
+            let name = m.string("name", required: true)
+            let host = m.string("host", required: true)
+            var rdma: RDMASpec?
+            if let r = m.mapping("rdma") {
+                r.allow(rdmaKeys)
+                let device = r.string("device", required: true)
+                let port = r.int("port", in: 1...255) ?? 1
+                let gid = r.int("gid_index", in: 0...255) ?? 0
+                if let device { rdma = RDMASpec(device: device, port: port, gidIndex: gid) }
+            }
+            let cores = m.int("cores", in: 1...4096)
+            let memory = m.double("memory_gib", min: 0.001)
+            if let name, let host {
+                nodes.append(NodeSpec(name: name, host: host, address: m.string("address") ?? host, interface: m.string("interface"),
+                                      rdma: rdma, cores: cores, memoryGiB: memory))
+            }
+        }
+
+        var transport = TransportSpec()
+        if let t = top.mapping("transport") {
+            t.allow(transportKeys)
+            if let k = t.choice("kind", TransportKind.allCases.map(\.rawValue)) { transport.kind = TransportKind(rawValue: k)! }
+            if let m = t.choice("mode", TransportMode.allCases.map(\.rawValue)) { transport.mode = TransportMode(rawValue: m)! }
+        }
+
+        var models: [ModelSpec] = []
+        for (i, n) in top.list("models", required: true) ?? [] {
+            if let model = readModel(n, path: "models[\(i)]", sink: sink, dir: dir) { models.append(model) }
+        }
+
+        var router = RouterSpec()
+        if let r = top.mapping("router") {
+            r.allow(routerKeys)
+            router.affinityPrefixChars = r.int("affinity_prefix_chars", in: 0...1_000_000)
+            router.maxLoadImbalance = r.double("max_load_imbalance", min: 0)
+            if let p = r.mapping("policies") {
+                for e in p.entries {
+                    guard let pm = MappingReader(e.value, path: p.fieldPath(e.key), sink: sink) else { continue }
+                    pm.allow(policyKeys)
+                    var rules: [RuleSpec] = []
+                    for (j, rn) in pm.list("rules") ?? [] {
+                        guard let rm = MappingReader(rn, path: "\(pm.path).rules[\(j)]", sink: sink) else { continue }
+                        rm.allow(ruleKeys)
+                        let name = rm.string("name", required: true)
+                        let model = rm.string("model", required: true)
+                        var rule = RuleSpec(name: name ?? "", model: model ?? "")
+                        if let w = rm.mapping("when", required: true) {
+                            w.allow(whenKeys)
+                            rule.keywords = w.strings("keywords")?.map(\.0)
+                            rule.minPromptTokens = w.int("min_prompt_tokens", in: 0...big.upperBound)
+                            rule.maxPromptTokens = w.int("max_prompt_tokens", in: 0...big.upperBound)
+                            if let h = w.mapping("headers") {
+                                var headers: [String: String] = [:]
+                                for he in h.entries { headers[he.key] = h.string(he.key) }
+                                rule.headers = headers
+                            }
+                        }
+                        if name != nil, model != nil { rules.append(rule) }
+                    }
+                    let def = pm.string("default", required: true)
+                    if let def {
+                        router.policies.append(PolicySpec(name: e.key, candidates: pm.strings("candidates")?.map(\.0), rules: rules, defaultModel: def))
+                    }
+                }
+            }
+        }
+
+        var gateway = GatewaySpec(keysFile: "", keysFileAsWritten: "")
+        if let g = top.mapping("gateway", required: true) {
+            g.allow(gatewayKeys)
+            gateway.node = g.string("node")
+            if let l = g.mapping("listen") {
+                l.allow(listenKeys)
+                if let h = l.string("host") { gateway.host = h }
+                if let p = l.int("port", in: 1...65535) { gateway.port = p }
+            }
+            if let k = g.string("keys_file", required: true) {
+                gateway.keysFileAsWritten = k
+                gateway.keysFile = resolve(k, dir: dir)
+            }
+            if let l = g.mapping("limits") {
+                l.allow(limitsKeys)
+                gateway.maxBodyBytes = l.int("max_body_bytes", in: 1...big.upperBound)
+                gateway.requestTimeoutMs = l.int("request_timeout_ms", in: 1...big.upperBound)
+            }
+            if let u = g.mapping("upstream") {
+                u.allow(upstreamKeys)
+                gateway.connectTimeoutMs = u.int("connect_timeout_ms", in: 1...big.upperBound)
+                gateway.readTimeoutMs = u.int("read_timeout_ms", in: 1...big.upperBound)
+            }
+            if let h = g.mapping("health") {
+                h.allow(healthKeys)
+                gateway.failureThreshold = h.int("failure_threshold", in: 1...1000)
+                gateway.cooldownMs = h.int("cooldown_ms", in: 0...big.upperBound)
+                gateway.probeTimeoutMs = h.int("probe_timeout_ms", in: 1...big.upperBound)
+            }
+            if let t = g.mapping("tenants") {
+                for e in t.entries {
+                    guard let tm = MappingReader(e.value, path: t.fieldPath(e.key), sink: sink) else { continue }
+                    tm.allow(tenantKeys)
+                    var tenant = TenantSpec(name: e.key)
+                    tenant.requestsPerMinute = tm.int("requests_per_minute", in: 1...big.upperBound)
+                    tenant.tokensPerMinute = tm.int("tokens_per_minute", in: 1...big.upperBound)
+                    tenant.maxConcurrent = tm.int("max_concurrent", in: 1...big.upperBound)
+                    if let a = tm.strings("allowed_models") { tenant.allowedModels = a.map(\.0) }
+                    tenant.cacheSalt = tm.string("cache_salt")
+                    gateway.tenants.append(tenant)
+                }
+            }
+        }
+
+        var observability = ObservabilitySpec()
+        if let o = top.mapping("observability") {
+            o.allow(observabilityKeys)
+            if let l = o.choice("log_level", ObservabilitySpec.levels) { observability.logLevel = l }
+        }
+
+        return Topology(file: file, nodes: nodes, transport: transport, models: models, router: router,
+                        gateway: gateway, observability: observability, locations: sink.locations)
+    }
+
+    static func readModel(_ n: Node, path: String, sink: DiagnosticSink, dir: String) -> ModelSpec? {
+        guard let m = MappingReader(n, path: path, sink: sink) else { return nil }
+        m.allow(modelKeys)
+        guard let name = m.string("name", required: true) else { return nil }
+        var model = ModelSpec(name: name)
+        model.aliases = m.strings("aliases")?.map(\.0) ?? []
+        if let s = m.string("source") {
+            model.source = s == "default" ? .default : .path(resolve(s, dir: dir))
+        }
+        if let w = m.choice("weights", WeightsFormat.allCases.map(\.rawValue)) { model.weights = WeightsFormat(rawValue: w)! }
+        if let p = m.mapping("placement") {
+            p.allow(placementKeys)
+            let nodes = p.strings("nodes")
+            if p["nodes"] == nil { sink.error(p.at, "\(p.path): missing required key 'nodes' (one node name per tensor-parallel rank, e.g. [spark, dark])") }
+            if let nodes, nodes.isEmpty { sink.error(p.location("nodes"), "\(p.fieldPath("nodes")): must name at least one node (one entry per tensor-parallel rank)") }
+            let port = p.int("port", required: true, in: 1...65535)
+            var placement = PlacementSpec(nodes: nodes?.map(\.0) ?? [], port: port ?? 0)
+            if let v = p.int("kv_mib", in: 1...1 << 30) { placement.kvMiB = v }
+            if let v = p.int("block_size", in: 1...4096) { placement.blockSize = v }
+            if let v = p.int("max_running", in: 1...65536) { placement.maxRunning = v }
+            if let v = p.int("step_timeout_s", in: 1...86400) { placement.stepTimeoutSeconds = v }
+            placement.maxConcurrent = p.int("max_concurrent", in: 1...1 << 20)
+            model.placement = placement
+        }
+        if let e = m.mapping("external") {
+            e.allow(externalKeys)
+            if let url = e.string("url", required: true) {
+                model.external = ExternalSpec(url: url, upstreamModel: e.string("upstream_model"), apiKeyEnv: e.string("api_key_env"))
+            }
+        }
+        switch (m["placement"], m["external"]) {
+        case (nil, nil): sink.error(m.at, "\(path) ('\(name)'): needs 'placement' (run it on nodes) or 'external' (an OpenAI-compatible URL)")
+        case (.some, .some): sink.error(m.location("external"), "\(path) ('\(name)'): 'placement' and 'external' exclude each other; keep one")
+        default: break
+        }
+        if let r = m.mapping("reasoning") {
+            r.allow(reasoningKeys)
+            var spec = ReasoningSpec()
+            if let t = r.mapping("tags") {
+                t.allow(tagKeys)
+                if let o = t.string("open", required: true) { spec.openTag = o }
+                if let c = t.string("close", required: true) { spec.closeTag = c }
+            }
+            spec.tokenFloor = r.int("token_floor", in: 1...big.upperBound)
+            if let a = r.choice("floor_action", FloorAction.allCases.map(\.rawValue)) { spec.floorAction = FloorAction(rawValue: a)! }
+            model.reasoning = spec
+        }
+        model.fallback = m.string("fallback")
+        model.costPerToken = m.double("cost_per_token", min: 0)
+        model.expectedLatencyMs = m.int("expected_latency_ms", in: 0...big.upperBound)
+        model.maxPromptTokens = m.int("max_prompt_tokens", in: 1...big.upperBound)
+        model.defaultMaxTokens = m.int("default_max_tokens", in: 1...big.upperBound)
+        return model
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    static func resolve(_ path: String, dir: String) -> String {
+        let p = path.hasPrefix("/") ? path : dir + "/" + path
+        return (p as NSString).standardizingPath
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+
+/// Human-readable views of a checked topology: `show` and `diff`.
+public enum TopologyReport {
+    /// The resolved view: nodes, each model's ranks, hosts and sharding, memory per node, gateway.
+    public static func show(_ r: ResolvedTopology) -> String {
+        let t = r.topology
+        var out: [String] = ["topology \(t.file)", "nodes:"]
+        for n in t.nodes {
+            var line = "  \(n.name): host \(n.host), data plane \(n.address)"
+            if let i = n.interface { line += " (\(i))" }
+            if let d = n.rdma { line += ", rdma \(d.device) port \(d.port) gid \(d.gidIndex)" }
+            if let c = n.cores { line += ", \(c) cores" }
+            if let m = n.memoryGiB { line += ", \(formatGiB(m)) GiB" }
+            out.append(line)
+        }
+        out.append("transport: \(t.transport.kind.rawValue) (\(t.transport.mode.rawValue))")
+        out.append("models:")
+        var perNode: [String: (ranks: Int, weights: Int, kv: Int)] = [:]
+        for m in t.models {
+            var head = "  \(m.name)"
+            if !m.aliases.isEmpty { head += " (aliases: \(m.aliases.joined(separator: ", ")))" }
+            if let e = m.external {
+                out.append(head + ": external \(e.url)" + (e.upstreamModel.map { " as \($0)" } ?? ""))
+            } else if let p = m.placement {
+                let f = r.facts[m.name]
+                out.append(head + ": \(r.modelPath(m))" + (f.map { " [\($0.formatDescription)]" } ?? "") + ", weights \(m.weights.rawValue)")
+                let host = t.node(p.nodes[0])?.host ?? "?"
+                out.append("    TP=\(p.tensorParallel) on \(p.nodes.joined(separator: ", ")); coordinator http://\(host):\(p.port) (rank 0 on \(p.nodes[0]))")
+                out.append("    kv \(p.kvMiB) MiB per rank, block \(p.blockSize), max running \(p.maxRunning), step timeout \(p.stepTimeoutSeconds) s")
+                for (rank, n) in p.nodes.enumerated() {
+                    var line = "    rank \(rank) on \(n) (\(t.node(n)?.host ?? "?"))"
+                    if let s = f?.plan?.shards[rank] {
+                        line += ": kv heads \(s.kvHeads.lowerBound)..<\(s.kvHeads.upperBound), query heads \(s.queryHeads.lowerBound)..<\(s.queryHeads.upperBound), ffn \(s.ffnColumns.lowerBound)..<\(s.ffnColumns.upperBound), vocab \(s.vocabRows.lowerBound)..<\(s.vocabRows.upperBound), weights \(mib(s.weightBytes))"
+                        perNode[n, default: (0, 0, 0)].weights += s.weightBytes
+                    }
+                    perNode[n, default: (0, 0, 0)].ranks += 1
+                    perNode[n, default: (0, 0, 0)].kv += p.kvMiB << 20
+                    out.append(line)
+                }
+            }
+            var extra: [String] = []
+            if let rs = m.reasoning {
+                extra.append("reasoning \(rs.openTag)…\(rs.closeTag)" + (rs.tokenFloor.map { ", floor \($0) tokens (\(rs.floorAction.rawValue))" } ?? ""))
+            }
+            if let fb = m.fallback { extra.append("fallback \(fb)") }
+            if !extra.isEmpty { out.append("    " + extra.joined(separator: "; ")) }
+        }
+        out.append("memory per node:")
+        for n in t.nodes {
+            let u = perNode[n.name] ?? (0, 0, 0)
+            let limit = n.memoryBytes.map { " of \(mib($0))" } ?? ""
+            out.append("  \(n.name): \(u.ranks) rank\(u.ranks == 1 ? "" : "s"), \(mib(u.weights + u.kv))\(limit) (weights \(mib(u.weights)) + kv \(mib(u.kv)))")
+        }
+        let g = t.gateway
+        out.append("gateway: http://\(g.host):\(g.port) on \(g.node ?? t.nodes.first?.name ?? "?"), keys \(g.keysFileAsWritten), tenants \(g.tenants.map(\.name).joined(separator: ", "))")
+        if !t.router.policies.isEmpty {
+            out.append("router policies: " + t.router.policies.map { "\($0.name) (\($0.rules.count) rule\($0.rules.count == 1 ? "" : "s"), default \($0.defaultModel))" }.joined(separator: ", "))
+        }
+        out.append("log level: \(t.observability.logLevel)")
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// Every setting as `path = value`, keyed by names (not list positions) so that reordering
+    /// nodes or models is not a change.
+    public static func flatten(_ t: Topology) -> [(String, String)] {
+        var out: [(String, String)] = []
+        func add(_ k: String, _ v: Any?) { if let v { out.append((k, "\(v)")) } }
+        for n in t.nodes {
+            let b = "nodes.\(n.name)"
+            add("\(b).host", n.host); add("\(b).address", n.address); add("\(b).interface", n.interface)
+            add("\(b).rdma", n.rdma.map { "\($0.device) port \($0.port) gid \($0.gidIndex)" })
+            add("\(b).cores", n.cores); add("\(b).memory_gib", n.memoryGiB.map(formatGiB))
+        }
+        add("transport", "\(t.transport.kind.rawValue)/\(t.transport.mode.rawValue)")
+        for m in t.models {
+            let b = "models.\(m.name)"
+            add("\(b).aliases", m.aliases.isEmpty ? nil : m.aliases.joined(separator: ", "))
+            add("\(b).source", m.source.description); add("\(b).weights", m.weights.rawValue)
+            if let p = m.placement {
+                add("\(b).placement.nodes", "[\(p.nodes.joined(separator: ", "))]"); add("\(b).placement.port", p.port)
+                add("\(b).placement.kv_mib", p.kvMiB); add("\(b).placement.block_size", p.blockSize)
+                add("\(b).placement.max_running", p.maxRunning); add("\(b).placement.step_timeout_s", p.stepTimeoutSeconds)
+                add("\(b).placement.max_concurrent", p.maxConcurrent)
+            }
+            if let e = m.external { add("\(b).external", "\(e.url) \(e.upstreamModel ?? "") \(e.apiKeyEnv ?? "")") }
+            if let rs = m.reasoning { add("\(b).reasoning", "\(rs.openTag) \(rs.closeTag) \(rs.tokenFloor.map(String.init) ?? "-") \(rs.floorAction.rawValue)") }
+            add("\(b).fallback", m.fallback); add("\(b).cost_per_token", m.costPerToken)
+            add("\(b).expected_latency_ms", m.expectedLatencyMs); add("\(b).max_prompt_tokens", m.maxPromptTokens)
+            add("\(b).default_max_tokens", m.defaultMaxTokens)
+        }
+        add("router.affinity_prefix_chars", t.router.affinityPrefixChars); add("router.max_load_imbalance", t.router.maxLoadImbalance)
+        for p in t.router.policies {
+            add("router.policies.\(p.name).default", p.defaultModel)
+            add("router.policies.\(p.name).candidates", p.candidates.map { $0.joined(separator: ", ") })
+            add("router.policies.\(p.name).rules", p.rules.map { r in
+                "\(r.name)→\(r.model) \(r.keywords ?? []) \(r.minPromptTokens ?? -1) \(r.maxPromptTokens ?? -1) \((r.headers ?? [:]).sorted { $0.key < $1.key })"
+            }.joined(separator: "; "))
+        }
+        let g = t.gateway
+        add("gateway.node", g.node); add("gateway.listen", "\(g.host):\(g.port)"); add("gateway.keys_file", g.keysFileAsWritten)
+        add("gateway.limits", "\(g.maxBodyBytes ?? -1) \(g.requestTimeoutMs ?? -1)")
+        add("gateway.upstream", "\(g.connectTimeoutMs ?? -1) \(g.readTimeoutMs ?? -1)")
+        add("gateway.health", "\(g.failureThreshold ?? -1) \(g.cooldownMs ?? -1) \(g.probeTimeoutMs ?? -1)")
+        for tn in g.tenants {
+            add("gateway.tenants.\(tn.name)", "rpm \(tn.requestsPerMinute.map(String.init) ?? "-"), tpm \(tn.tokensPerMinute.map(String.init) ?? "-"), concurrent \(tn.maxConcurrent.map(String.init) ?? "-"), models [\(tn.allowedModels.joined(separator: ", "))]" + (tn.cacheSalt != nil ? ", salt set" : ""))
+        }
+        add("observability.log_level", t.observability.logLevel)
+        return out
+    }
+
+    /// Lines `+ key = value`, `- key = value`, `~ key: old -> new`, then what to do about them.
+    public static func diff(_ old: Topology, _ new: Topology) -> String {
+        let a = flatten(old), b = flatten(new)
+        let am = Dictionary(a, uniquingKeysWith: { x, _ in x }), bm = Dictionary(b, uniquingKeysWith: { x, _ in x })
+        var lines: [String] = []
+        var changed: [String] = []
+        for (k, v) in a where bm[k] == nil { lines.append("- \(k) = \(v)"); changed.append(k) }
+        for (k, v) in b {
+            if let o = am[k] {
+                if o != v { lines.append("~ \(k): \(o) -> \(v)"); changed.append(k) }
+            } else { lines.append("+ \(k) = \(v)"); changed.append(k) }
+        }
+        if lines.isEmpty { return "no changes\n" }
+        // What to do: deployments whose launch settings changed restart; gateway-only changes reload.
+        var actions: [String] = []
+        let oldModels = Set(old.models.map(\.name)), newModels = Set(new.models.map(\.name))
+        for m in newModels.subtracting(oldModels).sorted() { actions.append("start model '\(m)'") }
+        for m in oldModels.subtracting(newModels).sorted() { actions.append("stop model '\(m)'") }
+        let changedNodes = Set(changed.filter { $0.hasPrefix("nodes.") }.map { String($0.split(separator: ".")[1]) })
+        for m in newModels.intersection(oldModels).sorted() {
+            let launchKeys = ["source", "weights", "placement."].map { "models.\(m).\($0)" }
+            let launchChanged = changed.contains { k in launchKeys.contains { k.hasPrefix($0) } && !k.hasSuffix("max_concurrent") }
+            let onChangedNode = new.model(m)?.placement?.nodes.contains { changedNodes.contains($0) } ?? false
+            if launchChanged || onChangedNode || (changed.contains("transport") && new.model(m)?.placement != nil) {
+                actions.append("restart model '\(m)'")
+            }
+        }
+        if changed.contains(where: { $0.hasPrefix("gateway.listen") || $0 == "gateway.node" }) {
+            actions.append("restart the gateway (listen address changed)")
+        } else if changed.contains(where: { !$0.hasPrefix("nodes.") && $0 != "observability.log_level" }) {
+            actions.append("regenerate the gateway config and reload it (SIGHUP)")
+        }
+        if changed.contains("observability.log_level") { actions.append("restart everything to change the log level") }
+        return (lines + ["", "actions:"] + actions.map { "  \($0)" }).joined(separator: "\n") + "\n"
+    }
+}
+
+func formatGiB(_ v: Double) -> String { v == v.rounded() ? "\(Int(v))" : String(format: "%g", v) }

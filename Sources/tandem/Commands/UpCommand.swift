@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import TandemTopology
+#if canImport(Glibc)
+import Glibc
+#endif
+
+nonisolated(unsafe) private var stopSignal: Int32 = 0
+
+/// `tandem up FILE`: starts every model deployment and the gateway of a topology, waits until
+/// the gateway is ready, and stops them all on Ctrl-C / SIGTERM.
+struct UpCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start a topology's model deployments and gateway; stop them all on Ctrl-C/SIGTERM.",
+        discussion: """
+            Each deployment runs in its own process group (mpirun for TP>1, one process for TP=1); \
+            logs and the generated gateway.json go to the run directory. Deployments whose ranks \
+            are on other hosts are started by mpirun over ssh with a generated hostfile \
+            (the tandem binary and the model must be at the same paths there).
+            """)
+
+    @Argument(help: "Topology file (YAML).") var file: String
+    @Flag(name: .customLong("dry-run"), help: "Print the commands, hostfiles and gateway config, start nothing.") var dryRun = false
+    @Option(name: .customLong("run-dir"), help: "Where logs, hostfiles and gateway.json go (default: a new temporary folder).") var runDir: String?
+    @Option(name: .customLong("ready-timeout"), help: "Seconds to wait for the gateway's /ready.") var readyTimeout = 300
+    @Option(name: .customLong("node"), help: "The node this machine is (default: nodes whose host is loopback or this host name).") var node: [String] = []
+    @Option(name: .customLong("rsh-agent"), help: "mpirun's plm_rsh_agent for remote ranks (e.g. cluster/netns-rsh.sh).") var rshAgent: String?
+    @Option(name: .customLong("tandem-bin"), help: "The tandem binary the deployments run (default: this one).") var tandemBin: String?
+
+    func run() throws {
+        let r = try TopologyCommand.load(file)
+        let t = r.topology
+        let dir = runDir ?? (NSTemporaryDirectory() + "tandem-up-\(getpid())")
+        let bin = tandemBin ?? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let local = node.isEmpty ? LaunchPlanner.localNodes(t) : Set(node)
+        let plan = LaunchPlanner.make(r, options: LaunchOptions(tandemBin: bin, runDir: dir, localNodes: local, rshAgent: rshAgent))
+        if t.transport.kind == .rdma {
+            let note = "transport rdma/\(t.transport.mode.rawValue): `tandem serve` all-reduces over MPI today"
+            if t.transport.mode == .required && plan.deployments.contains(where: { Set($0.nodes).count > 1 }) {
+                throw ValidationError("\(note); a multi-node model cannot get the required RDMA transport (set transport.mode: preferred)")
+            }
+            warn("\(note); using MPI")
+        }
+        if dryRun {
+            printPlan(plan, local: local)
+            return
+        }
+        guard local.contains(plan.gatewayNode) else {
+            throw ValidationError("the gateway runs on node '\(plan.gatewayNode)', which is not this machine (local nodes: \(local.sorted().joined(separator: ", ")) ); run `tandem up` there, or pass --node \(plan.gatewayNode)")
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try plan.gatewayConfig.write(toFile: plan.gatewayConfigPath, atomically: true, encoding: .utf8)
+        for d in plan.deployments { if let h = d.hostfile { try h.contents.write(toFile: h.path, atomically: true, encoding: .utf8) } }
+
+        signal(SIGINT) { stopSignal = $0 }
+        signal(SIGTERM) { stopSignal = $0 }
+        signal(SIGHUP) { stopSignal = $0 }
+        signal(SIGPIPE, SIG_IGN)
+        let sup = Supervisor()
+        var failed: String?
+        do {
+            for d in plan.deployments {
+                let log = "\(dir)/\(d.model).log"
+                try sup.spawn(name: "model '\(d.model)' (TP=\(d.tensorParallel))", argv: d.argv, log: log)
+                say("started model '\(d.model)' TP=\(d.tensorParallel) on \(d.nodes.joined(separator: ", ")) → \(d.url) (log \(log))")
+            }
+            let gwLog = "\(dir)/gateway.log"
+            try sup.spawn(name: "gateway", argv: plan.gatewayArgv, log: gwLog)
+            say("started gateway → \(plan.gatewayURL) (config \(plan.gatewayConfigPath), log \(gwLog))")
+        } catch {
+            failed = "\(error)"
+        }
+        let gw = URLComponents(string: plan.gatewayURL)!
+        let probeHost = TopologyValidatorHelpers.probeHost(gw.host ?? "127.0.0.1")
+        let deadline = Date().addingTimeInterval(Double(readyTimeout))
+        var ready = false
+        while failed == nil && stopSignal == 0 {
+            if let c = sup.reap().first {
+                failed = "\(c.name) exited (\(Supervisor.describe(status: c.exitStatus ?? 0))); last lines of \(c.log):\n\(Supervisor.tail(c.log))"
+                break
+            }
+            if !ready {
+                if httpStatus(host: probeHost, port: gw.port ?? 8080, path: "/ready") == 200 {
+                    ready = true
+                    printReady(plan, t: t, dir: dir)
+                } else if Date() > deadline {
+                    failed = "the gateway was not ready within \(readyTimeout) s (see the logs in \(dir))"
+                    break
+                }
+            }
+            usleep(200_000)
+        }
+        if stopSignal != 0 { say("signal \(stopSignal): stopping") }
+        if let failed { warn(failed) }
+        sup.stopAll()
+        let left = sup.children.filter { Supervisor.groupAlive($0.pid) }
+        if left.isEmpty { say("stopped: every process has exited") } else { warn("still running: \(left.map { "\($0.name) (pgid \($0.pid))" }.joined(separator: ", "))") }
+        if failed != nil { throw ExitCode(1) }
+    }
+
+    func printPlan(_ plan: LaunchPlan, local: Set<String>) {
+        print("# run directory: \(plan.gatewayConfigPath.replacingOccurrences(of: "/gateway.json", with: ""))")
+        print("# local nodes: \(local.sorted().joined(separator: ", "))")
+        for d in plan.deployments {
+            print("\n# model '\(d.model)': TP=\(d.tensorParallel) on \(d.nodes.joined(separator: ", ")), coordinator \(d.url)")
+            if let h = d.hostfile {
+                print("# hostfile \(h.path) (mpirun starts the remote ranks over ssh; tandem and the model must exist at the same paths there):")
+                for line in h.contents.split(separator: "\n") { print("#   \(line)") }
+            }
+            print(shellQuote(d.argv))
+        }
+        print("\n# gateway on \(plan.gatewayNode) → \(plan.gatewayURL); config \(plan.gatewayConfigPath):")
+        for line in plan.gatewayConfig.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty { print("#   \(line)") }
+        print(shellQuote(plan.gatewayArgv))
+    }
+
+    func printReady(_ plan: LaunchPlan, t: Topology, dir: String) {
+        let model = t.models.first?.name ?? "MODEL"
+        print("""
+            ready: the OpenAI-compatible API is at \(plan.gatewayURL)/v1 (logs in \(dir))
+              curl -s \(plan.gatewayURL)/v1/chat/completions -H 'Authorization: Bearer YOUR_KEY' \\
+                -H 'Content-Type: application/json' \\
+                -d '{"model": "\(model)", "messages": [{"role": "user", "content": "Name three colors."}], "max_tokens": 40}'
+            Ctrl-C stops everything.
+            """)
+        fflush(nil)
+    }
+
+    func say(_ s: String) { print("tandem up: \(s)"); fflush(nil) }
+    func warn(_ s: String) { FileHandle.standardError.write(Data("tandem up: \(s)\n".utf8)) }
+}
+
+enum TopologyValidatorHelpers {
+    /// A wildcard listen address is probed on loopback.
+    static func probeHost(_ h: String) -> String {
+        let bare = h.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return ["0.0.0.0", "::", "*"].contains(bare) ? "127.0.0.1" : bare
+    }
+}

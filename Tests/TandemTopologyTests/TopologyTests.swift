@@ -1,0 +1,314 @@
+import Foundation
+import Testing
+import TandemCore
+import TandemModel
+@testable import TandemTopology
+
+/// A model with SmolLM2's shape (3 KV heads) without loading a file.
+struct FakeInspector: ModelInspector {
+    var kvHeads = 3
+    func inspect(path: String, ranks: Int) throws -> ModelFacts {
+        let c = ModelConfiguration(dim: 576, hiddenDim: 1536, layerCount: 30, headCount: 9, kvHeadCount: kvHeads,
+                                   vocabSize: 49152, contextLength: 8192, tiedEmbeddings: true)
+        var f = ModelFacts(path: path, configuration: c, formatDescription: "fake")
+        do { f.plan = try ShardingPlan.make(c, ranks: ranks, alignment: 32, bytesPerElement: 0.625) } catch let e as ShardingError {
+            f.shardingProblem = e.message
+        }
+        return f
+    }
+}
+
+/// A folder with a model file and a keys file, and topology text written there.
+final class Fixture {
+    let dir: String
+    init() throws {
+        dir = NSTemporaryDirectory() + "tandem-topology-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: dir + "/model.gguf", contents: Data([0]))
+        try #"{"keys": []}"#.write(toFile: dir + "/keys.json", atomically: true, encoding: .utf8)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
+
+    func check(_ yaml: String, name: String = "t.yaml", kvHeads: Int = 3) -> Result<ResolvedTopology, TopologyError> {
+        let path = dir + "/" + name
+        try! yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        do { return .success(try TopologyValidator.load(path: path, inspector: FakeInspector(kvHeads: kvHeads))) }
+        catch let e as TopologyError { return .failure(e) }
+        catch { fatalError("\(error)") }
+    }
+
+    func errors(_ yaml: String) -> [TopologyDiagnostic] {
+        switch check(yaml) {
+        case .success: return []
+        case .failure(let e): return e.errors
+        }
+    }
+}
+
+let valid = """
+version: 1
+nodes:
+  - name: spark
+    host: spark
+    address: 10.77.0.1
+    cores: 4
+    memory_gib: 16
+  - name: dark
+    host: dark
+    cores: 4
+    memory_gib: 16
+models:
+  - name: small
+    aliases: [fast]
+    source: model.gguf
+    placement:
+      nodes: [spark]
+      port: 8101
+      kv_mib: 64
+  - name: big
+    source: model.gguf
+    placement:
+      nodes: [spark, dark]
+      port: 8102
+      kv_mib: 128
+    reasoning: {token_floor: 256, floor_action: reject}
+    fallback: small
+router:
+  policies:
+    auto:
+      candidates: [small, big]
+      rules:
+        - {name: hard, when: {keywords: [prove]}, model: big}
+      default: small
+gateway:
+  node: spark
+  listen: {host: 127.0.0.1, port: 8080}
+  keys_file: keys.json
+  tenants:
+    demo: {allowed_models: ["*"]}
+    trial: {requests_per_minute: 5, allowed_models: [fast, auto]}
+"""
+
+/// `valid` with one line replaced.
+func edit(_ old: String, _ new: String) -> String {
+    precondition(valid.contains(old), old)
+    return valid.replacingOccurrences(of: old, with: new)
+}
+
+/// The line where `needle` (which may span lines) starts in `text`.
+func lineOf(_ text: String, _ needle: String) -> Int {
+    guard let r = text.range(of: needle) else { return 0 }
+    return text[..<r.lowerBound].filter { $0 == "\n" }.count + 1
+}
+
+@Suite struct ValidationTests {
+    @Test func validFileChecks() throws {
+        let f = try Fixture()
+        guard case .success(let r) = f.check(valid) else { Issue.record("expected valid: \(f.check(valid))"); return }
+        #expect(r.topology.models.map(\.name) == ["small", "big"])
+        #expect(r.topology.models[1].placement?.tensorParallel == 2)
+        #expect(r.diagnostics.isEmpty)
+    }
+
+    func expectError(_ yaml: String, line needle: String, contains parts: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let f = try Fixture()
+        let errs = f.errors(yaml)
+        let line = lineOf(yaml, needle)
+        let hit = errs.first { e in e.location.line == line && parts.allSatisfy { e.message.contains($0) } }
+        #expect(hit != nil, "no error at line \(line) containing \(parts); got:\n\(errs.map(\.description).joined(separator: "\n"))", sourceLocation: sourceLocation)
+        if let hit {
+            #expect(hit.description.hasPrefix("\(f.dir)/t.yaml:\(line):"), sourceLocation: sourceLocation)
+            #expect(hit.description.contains(": error: "), sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func unknownKey() throws {
+        try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      colour: red"), line: "colour",
+                        contains: ["unknown key 'colour'", "models[0].placement", "allowed: nodes, port, kv_mib"])
+        try expectError(edit("version: 1", "version: 1\nextra: true"), line: "extra", contains: ["unknown key 'extra'", "top level"])
+    }
+
+    @Test func wrongTypes() throws {
+        try expectError(edit("      port: 8101", "      port: eighty"), line: "eighty", contains: ["port", "expected an integer", "the string 'eighty'"])
+        try expectError(edit("    cores: 4\n    memory_gib: 16\n  - name: dark", "    cores: [4]\n    memory_gib: 16\n  - name: dark"),
+                        line: "cores: [4]", contains: ["nodes[0].cores", "expected an integer", "a list"])
+        try expectError(edit("    aliases: [fast]", "    aliases: fast"), line: "aliases: fast", contains: ["expected a list of strings"])
+        try expectError(edit("      port: 8101", "      port: 70000"), line: "70000", contains: ["out of range", "1...65535"])
+    }
+
+    @Test func badChoice() throws {
+        try expectError(edit("    source: model.gguf\n    placement:\n      nodes: [spark]", "    source: model.gguf\n    weights: int3\n    placement:\n      nodes: [spark]"),
+                        line: "int3", contains: ["'int3' is not allowed", "native, f32, fp8, nvfp4, mxfp4"])
+    }
+
+    @Test func missingRequiredKey() throws {
+        try expectError(edit("  keys_file: keys.json\n", ""), line: "  node: spark", contains: ["gateway: missing required key 'keys_file'"])
+    }
+
+    @Test func undefinedNode() throws {
+        try expectError(edit("      nodes: [spark, dark]", "      nodes: [spark, moon]"), line: "[spark, moon]",
+                        contains: ["placed on node 'moon'", "not defined", "nodes: spark, dark"])
+        try expectError(edit("  node: spark", "  node: pluto"), line: "node: pluto", contains: ["gateway", "'pluto'"])
+    }
+
+    @Test func duplicatePorts() throws {
+        try expectError(edit("      port: 8102", "      port: 8101"), line: "port: 8101\n      kv_mib: 128",
+                        contains: ["port 8101 on spark is already used by model 'small'"])
+        try expectError(edit("port: 8080", "port: 8101"), line: "port: 8101}", contains: ["port 8101", "model 'small'"])
+    }
+
+    @Test func tensorParallelLargerThanKVHeads() throws {
+        try expectError(edit("      nodes: [spark, dark]", "      nodes: [spark, dark, spark, dark]"), line: "[spark, dark, spark, dark]",
+                        contains: ["tensor-parallel size 4", "3 KV heads", "allowed: 1...3"])
+    }
+
+    @Test func memoryBudget() throws {
+        try expectError(edit("      kv_mib: 128", "      kv_mib: 20000"), line: "memory_gib: 16\n  - name: dark",
+                        contains: ["node 'spark'", "memory_gib allows 16384 MiB", "20000 MiB KV"])
+    }
+
+    @Test func missingFiles() throws {
+        try expectError(edit("    source: model.gguf\n    placement:\n      nodes: [spark]", "    source: nope.gguf\n    placement:\n      nodes: [spark]"),
+                        line: "nope.gguf", contains: ["nope.gguf does not exist"])
+        try expectError(edit("keys_file: keys.json", "keys_file: gone.json"), line: "gone.json", contains: ["gone.json does not exist"])
+    }
+
+    @Test func namesThatReferToNothing() throws {
+        try expectError(edit("    fallback: small", "    fallback: tiny"), line: "fallback: tiny", contains: ["fallback 'tiny'", "models: small, big"])
+        try expectError(edit("allowed_models: [fast, auto]", "allowed_models: [fast, huge]"), line: "[fast, huge]", contains: ["'huge'", "allowed: *"])
+        try expectError(edit("      default: small", "      default: medium"), line: "default: medium", contains: ["default 'medium'"])
+        try expectError(edit("    aliases: [fast]", "    aliases: [big]"), line: "- name: big", contains: ["model name 'big' is already used"])
+        try expectError(edit("    aliases: [fast]", "    aliases: [fast, small]"), line: "[fast, small]", contains: ["alias 'small' is already used"])
+    }
+
+    @Test func duplicateKeyAndYAMLSyntax() throws {
+        try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      kv_mib: 65"), line: "kv_mib: 65", contains: ["duplicate key"])
+        let f = try Fixture()
+        let errs = f.errors("nodes:\n  - name: [unclosed\n")
+        #expect(errs.count == 1)
+        #expect(errs.first?.message.hasPrefix("invalid YAML") == true)
+        #expect((errs.first?.location.line ?? 0) >= 2)
+    }
+
+    @Test func everyErrorIsReported() throws {
+        let f = try Fixture()
+        // Structural errors are all reported (semantic checks run once the structure is sound).
+        let yaml = edit("      port: 8101", "      port: x\n      colour: red").replacingOccurrences(of: "cores: 4\n    memory_gib: 16\n  - name: dark", with: "cores: four\n    memory_gib: 16\n  - name: dark")
+        #expect(f.errors(yaml).count == 3)
+        let semantic = edit("[spark, dark]", "[spark, mars]").replacingOccurrences(of: "    fallback: small", with: "    fallback: ghost")
+        #expect(f.errors(semantic).count == 2)
+    }
+
+    @Test func coresWarning() throws {
+        let f = try Fixture()
+        guard case .success(let r) = f.check(edit("    cores: 4\n    memory_gib: 16\n  - name: dark", "    cores: 1\n    memory_gib: 16\n  - name: dark")) else {
+            Issue.record("expected valid"); return
+        }
+        #expect(r.diagnostics.contains { $0.severity == .warning && $0.message.contains("2 ranks on 1 cores") })
+    }
+}
+
+@Suite struct OutputTests {
+    func resolved(_ yaml: String = valid) throws -> (Fixture, ResolvedTopology) {
+        let f = try Fixture()
+        guard case .success(let r) = f.check(yaml) else { throw TopologyError(diagnostics: []) }
+        return (f, r)
+    }
+
+    @Test func hostfile() throws {
+        let (_, r) = try resolved()
+        #expect(LaunchPlanner.hostfile(r.topology, model: "big") == "spark slots=1\ndark slots=1\n")
+        #expect(LaunchPlanner.hostfile(r.topology, model: "small") == "spark slots=1\n")
+        #expect(LaunchPlanner.hostfile(r.topology, model: "nope") == nil)
+        let (_, r2) = try resolved(edit("[spark, dark]", "[spark, spark, dark]"))
+        #expect(LaunchPlanner.hostfile(r2.topology, model: "big") == "spark slots=2\ndark slots=1\n")
+    }
+
+    @Test func show() throws {
+        let (f, r) = try resolved()
+        let s = TopologyReport.show(r)
+        #expect(s.contains("spark: host spark, data plane 10.77.0.1, 4 cores, 16 GiB"))
+        #expect(s.contains("TP=2 on spark, dark; coordinator http://spark:8102 (rank 0 on spark)"))
+        #expect(s.contains("rank 0 on spark (spark): kv heads 0..<2, query heads 0..<6"))
+        #expect(s.contains("rank 1 on dark (dark): kv heads 2..<3, query heads 6..<9"))
+        #expect(s.contains("spark: 2 ranks"))
+        #expect(s.contains("dark: 1 rank,"))
+        #expect(s.contains("\(f.dir)/model.gguf"))
+        #expect(s.contains("fallback small"))
+    }
+
+    @Test func gatewayConfig() throws {
+        let (f, r) = try resolved()
+        let json = GatewayConfigGenerator.json(r)
+        let o = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        #expect((o["listen"] as? [String: Any])?["port"] as? Int == 8080)
+        #expect(o["keys_file"] as? String == f.dir + "/keys.json")
+        let models = o["models"] as! [[String: Any]]
+        #expect(models.map { $0["name"] as! String } == ["small", "big"])
+        let deps = models[1]["deployments"] as! [[String: Any]]
+        #expect(deps.first?["url"] as? String == "http://spark:8102")
+        #expect(deps.first?["kind"] as? String == "coordinator")
+        #expect(models[1]["reasoning"] as? Bool == true)
+        #expect(models[1]["reasoning_floor_action"] as? String == "reject")
+        #expect(models[1]["fallback"] as? String == "small")
+        let tenants = o["tenants"] as! [String: Any]
+        #expect((tenants["trial"] as? [String: Any])?["requests_per_minute"] as? Int == 5)
+        let policy = ((o["routing"] as! [String: Any])["policies"] as! [String: Any])["auto"] as! [String: Any]
+        #expect(policy["default"] as? String == "small")
+    }
+
+    @Test func launchPlan() throws {
+        let (_, r) = try resolved(edit("    host: spark\n", "    host: 127.0.0.1\n"))
+        let plan = LaunchPlanner.make(r, options: LaunchOptions(tandemBin: "/bin/tandem", runDir: "/run/x", localNodes: ["spark"]))
+        let small = plan.deployments[0], big = plan.deployments[1]
+        #expect(small.argv.prefix(2) == ["/bin/tandem", "serve"])
+        #expect(small.argv.contains("--kv-mib") && small.argv.contains("64"))
+        #expect(small.url == "http://127.0.0.1:8101")
+        #expect(big.remote)
+        #expect(big.argv.first == "mpirun")
+        #expect(big.argv.contains("/run/x/hostfile-big"))
+        #expect(big.hostfile?.contents == "127.0.0.1 slots=1\ndark slots=1\n")
+        #expect(plan.gatewayArgv == ["/bin/tandem", "gateway", "--config", "/run/x/gateway.json", "--log-level", "info"])
+        let (_, local) = try resolved(edit("[spark, dark]", "[spark, spark]").replacingOccurrences(of: "    host: spark\n", with: "    host: 127.0.0.1\n"))
+        let lp = LaunchPlanner.make(local, options: LaunchOptions(tandemBin: "t", runDir: "/r", localNodes: ["spark"]))
+        #expect(Array(lp.deployments[1].argv.prefix(LaunchPlanner.localMPIRun.count + 2)) == LaunchPlanner.localMPIRun + ["-np", "2"])
+        #expect(lp.deployments[1].hostfile == nil)
+    }
+
+    @Test func diff() throws {
+        let f = try Fixture()
+        func resolved(_ yaml: String = valid) throws -> (Fixture, ResolvedTopology) {
+            guard case .success(let r) = f.check(yaml, name: "\(UUID().uuidString).yaml") else { throw TopologyError(diagnostics: []) }
+            return (f, r)
+        }
+        let (_, a) = try resolved()
+        let (_, b) = try resolved(edit("      kv_mib: 128", "      kv_mib: 256").replacingOccurrences(of: "requests_per_minute: 5", with: "requests_per_minute: 9"))
+        let d = TopologyReport.diff(a.topology, b.topology)
+        #expect(d.contains("~ models.big.placement.kv_mib: 128 -> 256"))
+        #expect(d.contains("~ gateway.tenants.trial: rpm 5 -> ") || d.contains("~ gateway.tenants.trial: rpm 5,"))
+        #expect(d.contains("restart model 'big'"))
+        #expect(!d.contains("restart model 'small'"))
+        #expect(d.contains("reload it (SIGHUP)"))
+        #expect(TopologyReport.diff(a.topology, a.topology) == "no changes\n")
+        let (_, c) = try resolved(edit("port: 8080", "port: 9090"))
+        #expect(TopologyReport.diff(a.topology, c.topology).contains("restart the gateway"))
+    }
+
+    @Test func shellQuoting() {
+        #expect(shellQuote(["a", "b c", "it's", "--x=1"]) == "a 'b c' 'it'\\''s' --x=1")
+    }
+
+    @Test func repositoryTopologiesParse() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        for name in ["local.yaml", "two-node.yaml"] {
+            let (t, _) = try TopologyParser.load(path: root + "/topology/" + name)
+            #expect(!t.models.isEmpty)
+        }
+        let (local, _) = try TopologyParser.load(path: root + "/topology/local.yaml")
+        #expect(local.models[0].placement?.nodes == ["local", "local"])
+        #expect(local.gateway.port == 8080 && local.gateway.host == "127.0.0.1")
+        let (two, _) = try TopologyParser.load(path: root + "/topology/two-node.yaml")
+        #expect(two.models.map { $0.placement?.nodes ?? [] } == [["spark"], ["spark", "dark"]])
+        #expect(two.gateway.node == "spark")
+    }
+}

@@ -1,0 +1,131 @@
+"""CI-sized smoke run of `tandem bench` against a LIVE `tandem serve` (stories260K, one rank, a
+real process on a free 127.0.0.1 port), checking that the harness's numbers are internally
+consistent: request counts, token totals equal the sum of the per-request usage, percentiles
+ordered, throughput = totals / span, goodput within throughput, and the files a person opens.
+
+Bounded: the server start waits at most 120 s; the bench scenario sends at most 8 + 1 requests in
+at most 30 s, each bounded by 30 s; the subprocess is killed after 180 s.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from test_cluster_serve import STORIES, Deployment, tandem_bin
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytestmark = pytest.mark.skipif(not os.path.exists(STORIES), reason="stories260K model not found")
+
+
+@pytest.fixture(scope="module")
+def server():
+    dep = Deployment(STORIES, 1)
+    try:
+        yield dep
+    finally:
+        dep.stop()
+
+
+def run_bench(dep, out, *extra):
+    cmd = [tandem_bin(), "bench", "--base-url", f"http://127.0.0.1:{dep.port}", "--model", "m",
+           "--scenario", os.path.join(ROOT, "bench", "scenarios", "smoke.json"), "--out", str(out), *extra]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p
+
+
+def ordered(d):
+    return d["min"] <= d["p50"] <= d["p90"] <= d["p99"] <= d["max"] and d["min"] <= d["mean"] <= d["max"]
+
+
+def check_level(level, records, slo_met):
+    ok = [r for r in records if r.get("error") is None]
+    assert level["requests"] == len(records)
+    assert level["succeeded"] == len(ok)
+    assert level["failed"] == len(records) - len(ok) == sum(level["errors"].values())
+    # Token totals are exactly the sum of each request's usage.
+    assert level["outputTokens"] == sum(r["outputTokens"] for r in ok)
+    assert level["promptTokens"] == sum(r["promptTokens"] for r in ok)
+    assert level["cachedTokens"] == sum(r["cachedTokens"] for r in ok)
+    for r in ok:
+        assert r["promptTokens"] > 0
+        assert 0 <= r["cachedTokens"] <= r["promptTokens"]
+        # Every text-carrying chunk holds at least one token; one gap per chunk after the first.
+        assert r["chunks"] <= r["outputTokens"]
+        assert len(r["itl"]) == max(0, r["chunks"] - 1)
+        if r["outputTokens"] > 0:
+            assert 0 < r["ttft"] <= r["e2e"]
+            assert r["ttft"] + sum(r["itl"]) <= r["e2e"] + 1e-9
+        if r["outputTokens"] > 1:
+            assert abs(r["tpot"] - (r["e2e"] - r["ttft"]) / (r["outputTokens"] - 1)) < 1e-9
+    for name in ("ttft", "tpot", "e2e", "itl"):
+        d = level[name]
+        if d["count"] > 0:
+            assert ordered(d), (name, d)
+    assert level["ttft"]["count"] == sum(1 for r in ok if r.get("ttft") is not None)
+    assert level["itl"]["count"] == sum(len(r["itl"]) for r in ok)
+    # Throughput is totals over the level's span (first start -> last end).
+    span = max(r["start"] + r["e2e"] for r in records) - min(r["start"] for r in records)
+    assert abs(level["duration"] - span) < 1e-6
+    assert abs(level["requestThroughput"] - len(ok) / span) < 1e-6
+    assert abs(level["outputThroughput"] - level["outputTokens"] / span) < 1e-6
+    assert level["good"] == slo_met
+    assert level["goodput"] <= level["requestThroughput"] + 1e-9
+
+
+def test_smoke_scenario_numbers_are_consistent(server, tmp_path):
+    p = run_bench(server, tmp_path)
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["warmupRequests"] == 1
+    assert len(report["levels"]) == 1
+    level = report["levels"][0]
+    records = [r for r in report["records"] if r["level"] == level["level"]]
+    assert len(records) == 8 and [r["index"] for r in records] == list(range(8))
+    assert all(r.get("error") is None for r in records), [r.get("errorMessage") for r in records]
+    slo = level["slo"]
+    met = sum(1 for r in records if r["ttft"] is not None and r["ttft"] <= slo["ttft"]
+              and (r.get("tpot") is None or r["tpot"] <= slo["tpot"]))
+    check_level(level, records, met)
+    assert level["outputTokens"] > 0
+    # The files a person opens.
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| concurrency=2 | 8 | 8 | 0 |" in summary
+    for svg in ("ttft_cdf.svg", "tpot_cdf.svg", "itl_cdf.svg", "e2e_cdf.svg"):
+        text = (tmp_path / svg).read_text()
+        assert text.startswith("<svg ") and text.rstrip().endswith("</svg>")
+    assert "concurrency=2" in p.stdout
+    assert "[c=2]" in p.stderr  # the live progress line
+
+
+def test_rate_sweep_with_shared_prefix_counts_and_cache(server, tmp_path):
+    run_bench(server, tmp_path, "--workload", "shared-prefix", "--groups", "2", "--questions", "3",
+              "--prefix-len", "40", "--question-len", "4", "--output-len", "8",
+              "--rate", "4,8", "--requests", "6", "--duration", "20", "--warmup", "0")
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert [l["level"] for l in report["levels"]] == ["4/s", "8/s"]
+    for level in report["levels"]:
+        records = [r for r in report["records"] if r["level"] == level["level"]]
+        assert len(records) == 6
+        slo = level["slo"]
+        met = sum(1 for r in records if r.get("error") is None and r["ttft"] is not None and r["ttft"] <= slo["ttft"]
+                  and (r.get("tpot") is None or r["tpot"] <= slo["tpot"]))
+        check_level(level, records, met)
+    for svg in ("sweep_ttft.svg", "sweep_tpot.svg", "sweep_goodput.svg"):
+        assert (tmp_path / svg).exists()
+
+
+def test_unreachable_server_is_reported_not_hung(tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [tandem_bin(), "bench", "--base-url", f"http://127.0.0.1:{port}", "--model", "m", "--requests", "2",
+           "--duration", "30", "--request-timeout", "5", "--out", str(tmp_path), "--quiet"]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stdout + p.stderr
+    report = json.loads((tmp_path / "results.json").read_text())
+    # Connection refused is retried until the connect timeout (min(5 s, request timeout / 2)), then reported.
+    assert report["levels"][0]["failed"] == 2
+    assert list(report["levels"][0]["errors"]) == ["connect"]

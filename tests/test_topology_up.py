@@ -1,0 +1,145 @@
+"""End-to-end: `tandem up` on a copy of topology/local.yaml with free ports (127.0.0.1 only):
+ready within a bound, a chat completion through the gateway with the `openai` client and the
+example key, then SIGTERM and no process left behind.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk-demo-change-me"  # gateway/keys.example.json, tenant demo
+MODEL = Path(os.environ.get("TANDEM_SMOLLM2_PATH", ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+
+needs_model = pytest.mark.skipif(not MODEL.exists(), reason=f"default model missing at {MODEL} (deploy/fetch-model.sh)")
+
+
+def tandem_bin():
+    if os.environ.get("TANDEM_BIN"):
+        return os.environ["TANDEM_BIN"]
+    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    return str(Path(out.stdout.strip()) / "tandem")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def local_copy(tmp_path):
+    """topology/local.yaml with free ports, absolute paths, and a small KV cache."""
+    text = (ROOT / "topology" / "local.yaml").read_text()
+    gw, coord = free_port(), free_port()
+    text = text.replace("port: 8101", f"port: {coord}").replace("port: 8080}", f"port: {gw}}}")
+    text = text.replace("../gateway/keys.example.json", str(ROOT / "gateway" / "keys.example.json"))
+    text = text.replace("source: default", f"source: {MODEL}")
+    path = tmp_path / "local.yaml"
+    path.write_text(text)
+    return path, gw, coord
+
+
+def group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def processes_mentioning(needle):
+    out = subprocess.run(["pgrep", "-f", "--", needle], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out if int(p) != os.getpid()]
+
+
+@needs_model
+@pytest.mark.timeout(400)
+def test_up_serves_through_gateway_and_stops_cleanly(tmp_path):
+    path, gw, coord = local_copy(tmp_path)
+    check = subprocess.run([tandem_bin(), "topology", "check", str(path)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+    run_dir = tmp_path / "run"
+    log = open(tmp_path / "up.log", "w")
+    proc = subprocess.Popen([tandem_bin(), "up", str(path), "--run-dir", str(run_dir), "--ready-timeout", "240"],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while True:
+            assert proc.poll() is None, f"tandem up exited with {proc.returncode}:\n{(tmp_path / 'up.log').read_text()}"
+            if "ready: the OpenAI-compatible API" in (tmp_path / "up.log").read_text():
+                break
+            assert time.time() < deadline, "not ready in time:\n" + (tmp_path / "up.log").read_text()
+            time.sleep(0.5)
+        out = (tmp_path / "up.log").read_text()
+        assert f"http://127.0.0.1:{gw}/v1" in out and "curl" in out
+        assert httpx.get(f"http://127.0.0.1:{gw}/ready", timeout=5).status_code == 200
+        assert (run_dir / "gateway.json").exists()
+
+        from openai import OpenAI
+        client = OpenAI(base_url=f"http://127.0.0.1:{gw}/v1", api_key=KEY, timeout=120, max_retries=0)
+        r = client.chat.completions.create(model="smollm2", max_tokens=12, temperature=0,
+                                           messages=[{"role": "user", "content": "What is the capital of France?"}])
+        assert r.choices[0].message.content
+        assert r.model == "smollm2"
+
+        # Every process `up` started is in a group whose leader is one of its children.
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 2, children  # the TP=2 mpirun job and the gateway
+        ranks = processes_mentioning(f"--port {coord}")
+        assert len(ranks) >= 3, ranks  # mpirun + 2 ranks
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+    t0 = time.time()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.time() - t0 < 40
+    assert rc == 0, (tmp_path / "up.log").read_text()
+    for pgid in [int(c) for c in children]:
+        assert not group_alive(pgid), f"process group {pgid} still alive"
+    time.sleep(0.5)
+    left = [p for p in ranks if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+    assert not left, f"left behind: {left}"
+    assert "every process has exited" in (tmp_path / "up.log").read_text()
+    log.close()
+
+
+@needs_model
+def test_check_reports_errors_with_places(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "topology" / "local.yaml").read_text()
+                   .replace("nodes: [local, local]", "nodes: [local, nowhere]")
+                   .replace("kv_mib: 64", "kv_mib: lots")
+                   .replace("../gateway/keys.example.json", str(ROOT / "gateway" / "keys.example.json")))
+    r = subprocess.run([tandem_bin(), "topology", "check", str(bad)], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert re.search(rf"{re.escape(str(bad))}:\d+:\d+: error: models\[0\]\.placement\.kv_mib: expected an integer", r.stderr), r.stderr
+
+
+@needs_model
+def test_dry_run_prints_commands(tmp_path):
+    path, gw, coord = local_copy(tmp_path)
+    r = subprocess.run([tandem_bin(), "up", str(path), "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "mpirun --allow-run-as-root --oversubscribe" in r.stdout and "-np 2" in r.stdout
+    assert " gateway --config " in r.stdout
+
+
+@pytest.mark.parametrize("name", ["local.yaml", "two-node.yaml"])
+def test_example_topologies_match_schema(name):
+    jsonschema = pytest.importorskip("jsonschema")
+    yaml = pytest.importorskip("yaml")
+    import json
+    schema = json.loads((ROOT / "topology" / "schema.json").read_text())
+    jsonschema.validate(yaml.safe_load((ROOT / "topology" / name).read_text()), schema)
