@@ -2,6 +2,8 @@
 gateway/openapi.yaml."""
 import json
 import os
+import warnings
+import re
 import shutil
 import subprocess
 import sys
@@ -121,13 +123,30 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(schema_gateway
     st = shutil.which("st") or shutil.which("schemathesis")
     if st is None:
         pytest.skip("schemathesis is not installed (pip install -r tools/requirements.txt)")
-    cmd = [st, "run", str(ROOT / "gateway" / "openapi.yaml"), "--url", schema_gateway.url,
-           "-H", "Authorization: Bearer sk-globex",
-           "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
-           # The coverage phase is left out: on CPython 3.11 it can crash inside hypothesis
-           # ("AST constructor recursion depth mismatch"), which is not a finding about the API.
-           "--phases", "examples,fuzzing", "--max-examples", "100", "--seed", "20240601",
-           "--workers", "2", "--request-timeout", "10", "--no-shrink", "--suppress-health-check", "all"]
-    env = dict(os.environ, SCHEMATHESIS_HOOKS=str(ROOT / "tests" / "schemathesis_hooks.py"))
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=360, cwd=tmp_path, env=env)
+    def run(seed, phases):
+        cmd = [st, "run", str(ROOT / "gateway" / "openapi.yaml"), "--url", schema_gateway.url,
+               "-H", "Authorization: Bearer sk-globex",
+               "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+               "--phases", phases, "--max-examples", "100", "--seed", str(seed),
+               "--workers", "2", "--request-timeout", "10", "--no-shrink", "--suppress-health-check", "all"]
+        env = dict(os.environ, SCHEMATHESIS_HOOKS=str(ROOT / "tests" / "schemathesis_hooks.py"))
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=360, cwd=tmp_path, env=env)
+
+    # CPython 3.11.7 has an interpreter bug that hypothesis can hit while describing a strategy
+    # ("SystemError: AST constructor recursion depth mismatch"): schemathesis then reports a
+    # runtime error in its own generator, not a finding about the API. The coverage phase hits it
+    # every time, so it is left out; when fuzzing hits it, retry with other seeds. Any real
+    # finding (a failed check) fails the test at once.
+    interpreter_bug = "AST constructor recursion depth mismatch"
+    out = None
+    for seed in (20240601, 7, 1234567):
+        out = run(seed, "examples,fuzzing")
+        text = out.stdout + out.stderr
+        if out.returncode == 0 or interpreter_bug not in text or re.search(r"\b\d+ failed\b", text):
+            break
+    text = out.stdout + out.stderr
+    if out.returncode != 0 and interpreter_bug in text and not re.search(r"\b\d+ failed\b", text):
+        warnings.warn("schemathesis' fuzzing phase hit the CPython 3.11 AST bug on every seed; "
+                      "the examples phase is checked alone")
+        out = run(20240601, "examples")
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
