@@ -69,7 +69,7 @@ let package = Package(
         ]),
         // The coordinator's serving glue: the engine behind the OpenAI-compatible HTTP API.
         .target(name: "TandemServing", dependencies: ["TandemCore", "TandemEngineCore", "TandemEngine", "TandemModel",
-                                                      "TandemCluster", "TandemGateway", "TandemTransport",
+                                                      "TandemCluster", "TandemGateway", "TandemTransport", "TandemKernels",
                                                       .product(name: "Logging", package: "swift-log")]),
         // Topology files: the operator's YAML, validated and turned into launch commands + gateway config.
         .target(name: "TandemTopology", dependencies: ["TandemCore", "TandemModel",

@@ -36,10 +36,10 @@ MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none
 
 
 class Deployment:
-    def __init__(self, model, ranks, step_timeout=10):
+    def __init__(self, model, ranks, step_timeout=10, extra=()):
         self.port = free_port()
         cmd = [tandem_bin(), "serve", "--model", model, "--model-name", "m", "--port", str(self.port),
-               "--kv-mib", "64", "--step-timeout", str(step_timeout), "--log-level", "info"]
+               "--kv-mib", "64", "--step-timeout", str(step_timeout), "--log-level", "info", *extra]
         if ranks > 1:
             cmd = MPIRUN + ["-np", str(ranks)] + cmd
         self.log = open(os.path.join("/tmp", f"tandem-serve-{self.port}.log"), "w")
@@ -96,16 +96,18 @@ def greedy(dep, prompt, n):
     return r.choices[0].text, r.usage
 
 
-@pytest.mark.parametrize("model", [STORIES, MODEL], ids=["stories260K", "smollm2"])
+@pytest.mark.parametrize("model,weights", [(STORIES, "native"), (MODEL, "native"), (STORIES, "fp8"), (MODEL, "fp8")],
+                         ids=["stories260K-f32", "smollm2-q4_1", "stories260K-fp8", "smollm2-fp8"])
 @needs_mpi
-def test_tp2_equals_tp1_over_mpi(model):
+def test_tp2_equals_tp1_over_mpi(model, weights):
     prompts = ["Once upon a time", "The capital of France is", "Lily and Ben"]
-    one = Deployment(model, 1)
+    extra = ("--weights", weights)
+    one = Deployment(model, 1, extra=extra)
     try:
         expected = [greedy(one, p, 24)[0] for p in prompts]
     finally:
         one.stop()
-    two = Deployment(model, 2)
+    two = Deployment(model, 2, extra=extra)
     try:
         got = [greedy(two, p, 24)[0] for p in prompts]
         chat = two.client().chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}], max_tokens=8) if model == MODEL else None

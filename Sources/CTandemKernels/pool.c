@@ -151,8 +151,15 @@ static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 static tk_pool *shared_pool;       // NULL: one thread
 static atomic_int shared_threads = 1;
+static _Atomic int64_t min_bytes = TK_MT_MIN_BYTES_DEFAULT;
 
 static void shared_init(void) {
+    const char *mb = getenv("TANDEM_MT_MIN_BYTES");
+    if (mb && *mb) {
+        char *end = NULL;
+        long long v = strtoll(mb, &end, 10);
+        if (*end == '\0' && v >= 0) atomic_store(&min_bytes, (int64_t)v);
+    }
     const char *env = getenv("TANDEM_THREADS");
     if (!env || !*env) return;
     char *end = NULL;
@@ -186,6 +193,18 @@ int tk_threads_set(int threads) {
     }
     pthread_mutex_unlock(&shared_mu);
     return rc;
+}
+
+int64_t tk_threads_min_bytes(void) {
+    pthread_once(&shared_once, shared_init);
+    return atomic_load(&min_bytes);
+}
+
+int tk_threads_set_min_bytes(int64_t bytes) {
+    pthread_once(&shared_once, shared_init);
+    if (bytes < 0) return -1;
+    atomic_store(&min_bytes, bytes);
+    return 0;
 }
 
 int tk_threads_run(tk_task_fn fn, void *ctx, int64_t ntasks) {
@@ -224,7 +243,7 @@ static void rows_task(void *ctx, int64_t t, int64_t n) {
 static int64_t task_count(int64_t rows, size_t row_bytes) {
     int threads = tk_threads_get();
     if (threads < 2 || rows < 2 * threads) return 1;
-    if ((double)rows * (double)row_bytes < (double)TK_MT_MIN_BYTES) return 1;
+    if ((double)rows * (double)row_bytes < (double)tk_threads_min_bytes()) return 1;
     return threads;
 }
 

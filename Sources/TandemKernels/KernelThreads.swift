@@ -3,10 +3,12 @@ import CTandemKernels
 /// The threads `WeightMatrix.multiply` splits rows over (the process-wide pool of tandem_pool.h).
 ///
 /// Workers sleep on a condition variable between jobs and the caller sleeps while they finish, so
-/// idle threads cost nothing and two ranks sharing cores do not starve each other. Matrices under
-/// 64 KiB stay on the calling thread, and a caller that finds the pool busy (another thread's
-/// multiply) computes on its own thread; results are identical whatever the thread count.
-/// The count starts at `TANDEM_THREADS` (default 1: no worker threads).
+/// idle threads cost nothing and two ranks sharing cores do not starve each other. The price is a
+/// wake-up per job (about 65 µs on the 2-vCPU development VM), so matrices under
+/// `minimumSplitBytes` (default 4 MiB, `TANDEM_MT_MIN_BYTES`) stay on the calling thread, and a
+/// caller that finds the pool busy (another thread's multiply) computes on its own thread.
+/// Results are identical whatever the thread count. The count starts at `TANDEM_THREADS`
+/// (default 1: no worker threads).
 public enum KernelThreads {
     /// The largest count `setCount` accepts.
     public static let maximum = Int(TK_POOL_MAX_THREADS)
@@ -18,6 +20,12 @@ public enum KernelThreads {
     public static func setCount(_ n: Int) throws(KernelError) {
         guard n >= 1, n <= maximum else { throw KernelError(.threads, "thread count \(n) is outside 1...\(maximum)") }
         guard tk_threads_set(Int32(n)) == 0 else { throw KernelError(.threads, "could not start \(n - 1) worker threads") }
+    }
+
+    /// Matrices with fewer weight bytes than this are not split.
+    public static var minimumSplitBytes: Int {
+        get { Int(tk_threads_min_bytes()) }
+        set { _ = tk_threads_set_min_bytes(Int64(max(0, newValue))) }
     }
 
     /// Parses a thread count as `TANDEM_THREADS` or `--threads` give it.

@@ -5,6 +5,7 @@ import TandemCore
 import TandemEngine
 import TandemEngineCore
 import TandemGateway
+import TandemKernels
 import TandemModel
 import TandemTransport
 
@@ -23,6 +24,8 @@ public struct ServeOptions: Sendable {
     public var maxBatchedTokens = 512
     public var stepTimeout: Duration = .seconds(30)
     public var reasoning: ReasoningConfiguration?
+    /// Re-quantise linear layers at load (every rank the same way, before slicing).
+    public var weights: WeightQuantizationPlan = .native
 
     public init(modelPath: String, modelName: String) {
         self.modelPath = modelPath
@@ -33,7 +36,12 @@ public struct ServeOptions: Sendable {
 public enum Coordinator {
     /// Runs this process's rank until shutdown. `communicator` is the deployment's group.
     public static func run(_ o: ServeOptions, communicator: Communicator, logger: Logger) async throws {
-        let model = try ModelLoader.load(path: o.modelPath)
+        var model = try ModelLoader.load(path: o.modelPath)
+        if !o.weights.isNative {
+            let report: WeightQuantizationReport
+            (model, report) = try model.quantized(with: o.weights, pool: KernelThreadPool(threads: 1))
+            if communicator.rank == 0 { logger.notice("weights: \(report.summary)") }
+        }
         let plan = try ShardingPlan.make(model: model.model, ranks: communicator.size)
         let kvDim = plan.shards[communicator.rank].kvHeads.count * model.configuration.headDim
         let bytesPerBlock = PagedKVStore.bytesPerToken(layers: model.configuration.layerCount, tokenStride: max(kvDim, 1)) * o.blockSize

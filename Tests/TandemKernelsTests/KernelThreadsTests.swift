@@ -8,7 +8,7 @@ import TandemCore
 /// the count back.
 @Suite("Kernel threads: row-parallel multiply", .serialized)
 struct KernelThreadsTests {
-    /// Large enough to be split (above TK_MT_MIN_BYTES in every format).
+    /// Test matrices (split because the tests set `minimumSplitBytes` to 0).
     static func bigMatrices() throws -> [WeightMatrix] {
         var rng = TestRNG(seed: 31)
         let f32 = randomF32Matrix(rows: 300, cols: 512, rng: &rng)
@@ -16,8 +16,9 @@ struct KernelThreadsTests {
     }
 
     @Test func multiThreadedEqualsSingleThreadedBitForBit() throws {
-        let before = KernelThreads.count
-        defer { try? KernelThreads.setCount(before) }
+        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        KernelThreads.minimumSplitBytes = 0
         var rng = TestRNG(seed: 32)
         let x = (0..<512).map { _ in rng.normal() }
         for m in try Self.bigMatrices() {
@@ -38,8 +39,9 @@ struct KernelThreadsTests {
     }
 
     @Test func q4_1MatrixSplitsToo() throws {
-        let before = KernelThreads.count
-        defer { try? KernelThreads.setCount(before) }
+        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        KernelThreads.minimumSplitBytes = 0
         var rng = TestRNG(seed: 33)
         let m = randomQ4_1(rows: 257, cols: 1024, rng: &rng)
         let x = (0..<1024).map { _ in rng.normal() }
@@ -53,8 +55,9 @@ struct KernelThreadsTests {
     }
 
     @Test func concurrentCallersGetTheSameAnswers() async throws {
-        let before = KernelThreads.count
-        defer { try? KernelThreads.setCount(before) }
+        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         let m = try Self.bigMatrices()[2]
         var rng = TestRNG(seed: 34)
@@ -77,8 +80,9 @@ struct KernelThreadsTests {
     }
 
     @Test func aThreadsPathOverrideReachesTheWorkersAndNoOneElse() throws {
-        let before = KernelThreads.count
-        defer { try? KernelThreads.setCount(before) }
+        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         let m = try Self.bigMatrices()[2] // NVFP4: the SIMD paths round activations, portable does not
         var rng = TestRNG(seed: 35)
@@ -98,6 +102,22 @@ struct KernelThreadsTests {
         if let unsupported = GEMVPath.allCases.first(where: { !$0.isSupported }) {
             #expect(throws: KernelError.self) { try unsupported.whileSelectedOnThisThread {} }
         }
+    }
+
+    @Test func smallMatricesStayOnTheCallingThreadByDefault() throws {
+        #if os(Linux)
+        let saved = KernelThreads.count
+        defer { try? KernelThreads.setCount(saved) }
+        try KernelThreads.setCount(2)
+        #expect(KernelThreads.minimumSplitBytes == 4 << 20 || ProcessInfo.processInfo.environment["TANDEM_MT_MIN_BYTES"] != nil)
+        var rng = TestRNG(seed: 37)
+        let m = randomQ4_1(rows: 1024, cols: 1024, rng: &rng)  // 640 KB: below the default threshold
+        let x = (0..<1024).map { _ in rng.normal() }
+        var y = [Float](repeating: 0, count: 1024)
+        let ticks = workerCPUTicks().ticks
+        try GEMVPath.portable.whileSelectedOnThisThread { for _ in 0..<30 { m.multiply(x, into: &y) } }
+        #expect(workerCPUTicks().ticks - ticks <= 1)
+        #endif
     }
 
     @Test func rejectsBadCounts() {
@@ -127,8 +147,9 @@ struct KernelThreadsTests {
 
     @Test func aLargeMultiplyKeepsTheSharedWorkersBusy() throws {
         #if os(Linux)
-        let before = KernelThreads.count
-        defer { try? KernelThreads.setCount(before) }
+        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         // Portable Q4_1 (tens of ms per call): the worker takes half the rows of every call.
         var rng = TestRNG(seed: 36)

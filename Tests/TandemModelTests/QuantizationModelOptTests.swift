@@ -19,6 +19,7 @@ struct QuantizationModelOptTests {
     func storiesRoundTrip(format: WeightFormat) throws {
         let stories = TestModels.stories
         let (dir, summary) = try Self.export(stories, format, "modelopt-stories-\(format.rawValue)")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(summary.quantized.count == (format == .fp8 ? 35 : 30))
         let loaded = try ModelLoader.load(path: dir)
         #expect(loaded.configuration.ropeStyle == .halfSplit)
@@ -44,6 +45,7 @@ struct QuantizationModelOptTests {
     func layout() throws {
         let stories = TestModels.stories
         let (dir, _) = try Self.export(stories, .nvfp4, "modelopt-stories-layout")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let f = try RawSafetensors(path: dir + "/model.safetensors")
         let c = stories.configuration
         func entry(_ n: String) throws -> RawSafetensors.Entry { try #require(f.entries[n], "missing \(n)") }
@@ -78,7 +80,8 @@ struct QuantizationModelOptTests {
     @Test("SmolLM2 FP8 export: tokenizer.json round trip, chat template, Paris")
     func smolFP8() throws {
         let smol = TestModels.smol
-        let (dir, summary) = try Self.export(smol, .fp8, "modelopt-smol-fp8")
+        let (dir, summary) = try Self.export(smol, .fp8, "modelopt-smol-fp8")  // ~220 MB, removed after
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(summary.sourceTypes == [.q4_1])
         let hf = try SafetensorsModel.readJSON(dir + "/hf_quant_config.json")
         #expect(((hf["producer"] as? [String: Any])?["note"] as? String)?.contains("dequantised") == true)
@@ -98,6 +101,7 @@ struct QuantizationModelOptTests {
     @Test func rejectsOtherAlgorithms() throws {
         let dir = temporaryPath("modelopt-bad")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data(#"{"quantization": {"quant_algo": "W4A8_AWQ"}}"#.utf8).write(to: URL(fileURLWithPath: dir + "/hf_quant_config.json"))
         #expect(ModelOptCheckpoint.isCheckpoint(directory: dir))
         #expect(throws: ModelLoadError.self) { try ModelLoader.load(path: dir) }

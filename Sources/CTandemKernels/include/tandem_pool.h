@@ -45,8 +45,15 @@ int tk_threads_set(int threads);
 /// tk_pool_run on the process-wide pool; -1 when it has one thread or is busy.
 int tk_threads_run(tk_task_fn fn, void *ctx, int64_t ntasks);
 
-/// Row splits below this many weight bytes stay on one thread (waking workers costs microseconds).
-#define TK_MT_MIN_BYTES (64 * 1024)
+/// Matrices below this many weight bytes stay on one thread by default: waking a parked worker
+/// and waiting for it costs about 65 µs per job on the 2-vCPU development VM (measured), while
+/// 4 MiB takes about 0.5 ms to read, so smaller splits lose more than they gain. The first call
+/// reads TANDEM_MT_MIN_BYTES.
+#define TK_MT_MIN_BYTES_DEFAULT (4 * 1024 * 1024)
+/// The current threshold in bytes.
+int64_t tk_threads_min_bytes(void);
+/// Sets the threshold (0 splits every matrix with enough rows); returns 0, or -1 if negative.
+int tk_threads_set_min_bytes(int64_t bytes);
 
 /// tk_gemv, rows split over the process-wide pool when the matrix is large enough.
 /// Identical results to tk_gemv (each row is computed the same way, by one thread).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TandemModel
 import TandemServing
 import TandemTransport
 
@@ -35,6 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("step-timeout"), help: "Seconds a step may take before the deployment is declared stalled.")
     var stepTimeout = 30
 
+    @Option(help: "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load.")
+    var weights: WeightFormat = .native
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical")
     var logLevel = "notice"
 
@@ -48,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
         o.blockSize = blockSize
         o.maxRunning = maxRunning
         o.stepTimeout = .seconds(stepTimeout)
+        o.weights = WeightQuantizationPlan(linear: weights)
         let communicator = try MPICommunicator.world()
         try await Coordinator.run(o, communicator: communicator, logger: logger)
         communicator.shutdown()
