@@ -98,36 +98,9 @@ final class RawSafetensors: @unchecked Sendable {
 
     init(path: String) throws {
         file = try MappedFile(path: path)
-        var r = ByteReader(file)
-        let n = try r.read(UInt64.self, "the header length")
-        guard n > 1, n < 100_000_000 else {
-            throw ModelLoadError(.badMagic, file: path, place: "byte 0", "header length \(n) is not plausible: not a safetensors file")
-        }
-        let headerBytes = try r.readBytes(Int(n), "the JSON header")
-        let dataStart = 8 + Int(n)
-        guard let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
-            throw ModelLoadError(.badMetadata, file: path, place: "header (bytes 8-\(dataStart))", "the header is not a JSON object")
-        }
         var entries: [String: Entry] = [:]
-        for (name, value) in json where name != "__metadata__" {
-            guard let t = value as? [String: Any], let dt = t["dtype"] as? String,
-                  let shape = t["shape"] as? [Int], let offs = t["data_offsets"] as? [Int], offs.count == 2 else {
-                throw ModelLoadError(.badMetadata, file: path, place: "tensor \(name)", "entry needs dtype, shape and data_offsets")
-            }
-            guard let size = Self.elementBytes[dt] else {
-                throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
-                                     "dtype \(dt) is not supported (supported: \(Self.elementBytes.keys.sorted().joined(separator: ", ")))")
-            }
-            let e = Entry(dtype: dt, shape: shape, offset: dataStart + offs[0], byteCount: offs[1] - offs[0])
-            guard e.byteCount == e.count * size, offs[0] >= 0 else {
-                throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
-                                     "data_offsets span \(e.byteCount) bytes, shape \(shape) of \(dt) needs \(e.count * size)")
-            }
-            guard dataStart + offs[1] <= file.size else {
-                throw ModelLoadError(.truncated, file: path, place: "tensor \(name)",
-                                     "data ends at byte \(dataStart + offs[1]) but the file has \(file.size): it is truncated")
-            }
-            entries[name] = e
+        try SafetensorsHeader.parse(file, elementBytes: { Self.elementBytes[$0] }) { name, dt, shape, offset, byteCount in
+            entries[name] = Entry(dtype: dt, shape: shape, offset: offset, byteCount: byteCount)
         }
         self.entries = entries
     }

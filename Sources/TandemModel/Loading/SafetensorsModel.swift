@@ -18,41 +18,9 @@ public final class SafetensorsFile: TensorSource, @unchecked Sendable {
 
     public init(path: String) throws {
         file = try MappedFile(path: path)
-        var r = ByteReader(file)
-        let n = try r.read(UInt64.self, "the header length")
-        guard n > 1, n < 100_000_000 else {
-            throw ModelLoadError(.badMagic, file: path, place: "byte 0", "header length \(n) is not plausible: not a safetensors file")
-        }
-        let headerBytes = try r.readBytes(Int(n), "the JSON header")
-        let dataStart = 8 + Int(n)
-        guard let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
-            throw ModelLoadError(.badMetadata, file: path, place: "header (bytes 8-\(dataStart))", "the header is not a JSON object")
-        }
         var entries: [String: Entry] = [:]
-        for (name, value) in json where name != "__metadata__" {
-            guard let t = value as? [String: Any], let dt = t["dtype"] as? String,
-                  let shape = t["shape"] as? [Int], let offs = t["data_offsets"] as? [Int], offs.count == 2 else {
-                throw ModelLoadError(.badMetadata, file: path, place: "tensor \(name)", "entry needs dtype, shape and data_offsets")
-            }
-            let dtype: DType
-            switch dt {
-            case "F32": dtype = .f32
-            case "F16": dtype = .f16
-            case "BF16": dtype = .bf16
-            default:
-                throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
-                                     "dtype \(dt) is not supported (supported: F32, F16, BF16)")
-            }
-            let count = shape.reduce(1, *)
-            guard offs[1] - offs[0] == count * dtype.blockBytes else {
-                throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
-                                     "data_offsets span \(offs[1] - offs[0]) bytes, shape \(shape) of \(dt) needs \(count * dtype.blockBytes)")
-            }
-            guard dataStart + offs[1] <= file.size else {
-                throw ModelLoadError(.truncated, file: path, place: "tensor \(name)",
-                                     "data ends at byte \(dataStart + offs[1]) but the file has \(file.size): it is truncated")
-            }
-            entries[name] = Entry(dtype: dtype, shape: shape, offset: dataStart + offs[0], byteCount: offs[1] - offs[0])
+        try SafetensorsHeader.parse(file, elementBytes: { dt in DType(safetensorsName: dt)?.blockBytes }) { name, dt, shape, offset, byteCount in
+            entries[name] = Entry(dtype: DType(safetensorsName: dt)!, shape: shape, offset: offset, byteCount: byteCount)
         }
         self.entries = entries
     }
@@ -66,6 +34,59 @@ public final class SafetensorsFile: TensorSource, @unchecked Sendable {
             throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)", "shape \(e.shape) does not match the expected [\(rows), \(cols)]")
         }
         return WeightMatrix(dtype: e.dtype, rows: rows, cols: cols, base: file.base + e.offset, owner: file)
+    }
+}
+
+extension DType {
+    /// The dtypes a plain float safetensors checkpoint may hold.
+    init?(safetensorsName: String) {
+        switch safetensorsName {
+        case "F32": self = .f32
+        case "F16": self = .f16
+        case "BF16": self = .bf16
+        default: return nil
+        }
+    }
+}
+
+/// The safetensors header: 8-byte little-endian length, a JSON object of name → dtype, shape and
+/// data offsets. Shared by the plain and the quantised (ModelOpt) readers, which differ only in
+/// the dtypes they accept (`elementBytes` returns nil for the others).
+enum SafetensorsHeader {
+    static func parse(_ file: MappedFile, elementBytes: (String) -> Int?,
+                      entry: (_ name: String, _ dtype: String, _ shape: [Int], _ offset: Int, _ byteCount: Int) throws -> Void) throws {
+        let path = file.path
+        var r = ByteReader(file)
+        let n = try r.read(UInt64.self, "the header length")
+        guard n > 1, n < 100_000_000 else {
+            throw ModelLoadError(.badMagic, file: path, place: "byte 0", "header length \(n) is not plausible: not a safetensors file")
+        }
+        let headerBytes = try r.readBytes(Int(n), "the JSON header")
+        let dataStart = 8 + Int(n)
+        guard let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
+            throw ModelLoadError(.badMetadata, file: path, place: "header (bytes 8-\(dataStart))", "the header is not a JSON object")
+        }
+        for (name, value) in json where name != "__metadata__" {
+            guard let t = value as? [String: Any], let dt = t["dtype"] as? String,
+                  let shape = t["shape"] as? [Int], let offs = t["data_offsets"] as? [Int], offs.count == 2 else {
+                throw ModelLoadError(.badMetadata, file: path, place: "tensor \(name)", "entry needs dtype, shape and data_offsets")
+            }
+            guard let size = elementBytes(dt) else {
+                let known = ["F32", "F16", "BF16", "F8_E4M3", "U8", "I8"].filter { elementBytes($0) != nil }
+                throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
+                                     "dtype \(dt) is not supported (supported: \(known.joined(separator: ", ")))")
+            }
+            let count = shape.reduce(1, *)
+            guard offs[0] >= 0, offs[1] - offs[0] == count * size else {
+                throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
+                                     "data_offsets span \(offs[1] - offs[0]) bytes, shape \(shape) of \(dt) needs \(count * size)")
+            }
+            guard dataStart + offs[1] <= file.size else {
+                throw ModelLoadError(.truncated, file: path, place: "tensor \(name)",
+                                     "data ends at byte \(dataStart + offs[1]) but the file has \(file.size): it is truncated")
+            }
+            try entry(name, dt, shape, dataStart + offs[0], offs[1] - offs[0])
+        }
     }
 }
 
