@@ -91,6 +91,55 @@ public struct WeightMatrix: @unchecked Sendable {
         return withGEMVWeights { w in tk_gemv_with_path(path, w, x, y, Int64(r.lowerBound), Int64(r.upperBound)) } == 0
     }
 
+    /// Tokens from which a batched multiply goes through the blocked GEMM (tandem_gemm.h) instead of
+    /// one fused GEMV per token. Float weights need no dequantisation, so two tokens already pay;
+    /// quantised rows are dequantised once per call, which costs about what four GEMVs read.
+    public var gemmMinTokens: Int {
+        switch dtype {
+        case .f32, .f16, .bf16: 2
+        default: 4
+        }
+    }
+
+    /// Y (n, rows) = X (n, cols) · Wᵀ: `x` holds n token vectors `ldx` floats apart, `y` gets n
+    /// rows `ldy` floats apart (columns `rows`, default all, written at their own indices).
+    /// From `gemmMinTokens` tokens the blocked GEMM runs (each weight read once per call); below,
+    /// one `multiply` per token. A token's result depends only on its own vector and on whether
+    /// the call took the GEMM route (the two routes differ by f32 rounding).
+    public func multiply(batch n: Int, _ x: UnsafePointer<Float>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                         rows range: Range<Int>? = nil) {
+        let r = range ?? 0..<rows
+        precondition(r.lowerBound >= 0 && r.upperBound <= rows, "rows \(r) out of 0..<\(rows)")
+        precondition(ldx >= cols && ldy >= r.upperBound, "strides \(ldx), \(ldy) too small for \(cols) columns, \(r.upperBound) rows")
+        guard n >= gemmMinTokens else {
+            for t in 0..<n { multiply(x + t * ldx, into: y + t * ldy, rows: r) }
+            return
+        }
+        let status = withGEMMWeights { w in
+            tk_gemm_mt(w, x, Int64(ldx), y, Int64(ldy), Int64(n), Int64(r.lowerBound), Int64(r.upperBound))
+        }
+        precondition(status == 0, "GEMM kernel rejected \(dtype) with \(cols) columns; loaders validate this")
+    }
+
+    /// As `multiply(batch:)` through the GEMM on one thread and an explicit path, whatever n is
+    /// (tests and benchmarks). Returns false if the path cannot run here.
+    public func multiplyGEMM(batch n: Int, _ x: UnsafePointer<Float>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                             path: tk_gemv_path) -> Bool {
+        withGEMMWeights { w in tk_gemm_with_path(path, w, x, Int64(ldx), y, Int64(ldy), Int64(n), 0, Int64(rows)) } == 0
+    }
+
+    /// The GEMM kernel's description of this matrix (valid inside `body` only).
+    public func withGEMMWeights<R>(_ body: (UnsafePointer<tk_gemm_weights>) -> R) -> R {
+        withGEMVWeights { g in
+            var w = tk_gemm_weights(kind: TK_GEMM_GEMV, type: TK_F32, gemv: g.pointee, data: base, cols: Int64(cols))
+            if dtype.gemvFormat == nil {
+                w.kind = TK_GEMM_TYPE
+                w.type = dtype.kernelType!
+            }
+            return body(&w)
+        }
+    }
+
     /// The kernel library's description of this matrix (valid inside `body` only).
     public func withGEMVWeights<R>(_ body: (UnsafePointer<tk_gemv_weights>) -> R) -> R {
         var w = tk_gemv_weights(format: dtype.gemvFormat ?? TK_GEMV_Q8_0, cols: Int64(cols), data: base,

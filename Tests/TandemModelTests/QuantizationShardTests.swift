@@ -99,7 +99,12 @@ struct QuantizationShardTests {
         let fastDiff = zip(fastOne, fastTwo).map { abs($0 - $1) }.max() ?? .infinity
         #expect(fastDiff < 2, "\(format): fast kernels, max |Δlogit| TP=2 vs TP=1 \(fastDiff)")
         #expect(AccuracyEvaluation.argmax(fastOne) == AccuracyEvaluation.argmax(fastTwo))
+        // The prompt's tokens go through the blocked GEMM, which dequantises exactly on every
+        // path (no int8 activations): the fast run gives the exact logits up to f32 rounding.
+        #expect(zip(fastOne, one).map { abs($0 - $1) }.max()! < 1e-3, "\(format): GEMM route vs exact")
         let session = try LlamaSession(model: m.model).prefill(prompt)
-        #expect(zip(fastOne, session).map { abs($0 - $1) }.max()! < 1e-3)
+        if format == .fp8 {  // the reference session's GEMV is exact for FP8 too
+            #expect(zip(fastOne, session).map { abs($0 - $1) }.max()! < 1e-3)
+        }
     }
 }

@@ -67,16 +67,23 @@ public final class ShardForward {
         let interleaved: Int32 = c.ropeStyle == .interleaved ? 1 : 0
         let qPerKV = c.queriesPerKVHead
 
+        // Every projection multiplies all T tokens in one call: from a few tokens on, that is the
+        // blocked GEMM, which reads each weight once per step instead of once per token.
+        let kNew = FloatBuffer(count: T * kvDim, zeroed: false)  // (T, local kv) before it is stored
+        let vNew = FloatBuffer(count: T * kvDim, zeroed: false)
         for (l, w) in shard.layers.enumerated() {
             let kBase = kv.keys[l].pointer, vBase = kv.values[l].pointer
             for t in 0..<T {
-                let xt = x.pointer + t * dim, xbt = xb.pointer + t * dim, qt = q.pointer + t * qDim
-                tk_rmsnorm(xbt, xt, w.attentionNorm, Int64(dim), c.rmsNormEpsilon)
+                tk_rmsnorm(xb.pointer + t * dim, x.pointer + t * dim, w.attentionNorm, Int64(dim), c.rmsNormEpsilon)
+            }
+            w.wq.multiply(batch: T, xb.pointer, ldx: dim, into: q.pointer, ldy: qDim)
+            w.wk.multiply(batch: T, xb.pointer, ldx: dim, into: kNew.pointer, ldy: kvDim)
+            w.wv.multiply(batch: T, xb.pointer, ldx: dim, into: vNew.pointer, ldy: kvDim)
+            for t in 0..<T {
                 let slot = kv.slotOffset(tokenPos[t], chunks[tokenChunk[t]].blockTable)
-                w.wq.multiply(xbt, into: qt)
-                w.wk.multiply(xbt, into: kBase + slot)
-                w.wv.multiply(xbt, into: vBase + slot)
-                tk_rope(qt, Int64(shard.spec.queryHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
+                (kBase + slot).update(from: kNew.pointer + t * kvDim, count: kvDim)
+                (vBase + slot).update(from: vNew.pointer + t * kvDim, count: kvDim)
+                tk_rope(q.pointer + t * qDim, Int64(shard.spec.queryHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
                 tk_rope(kBase + slot, Int64(shard.spec.kvHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
             }
             // Attention after every token's K/V of this layer is stored (a chunk attends to itself).
@@ -91,18 +98,17 @@ public final class ShardForward {
                                            Int64(kv.tokenStride), Int64(tokenPos[t] + 1), Int64(hd), scores.pointer)
                     }
                 }
-                w.wo.multiply(att.pointer + t * qDim, into: partial.pointer + t * dim)
             }
+            w.wo.multiply(batch: T, att.pointer, ldx: qDim, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
             tk_add(x.pointer, partial.pointer, Int64(T * dim))
             for t in 0..<T {
-                let xbt = xb.pointer + t * dim
-                tk_rmsnorm(xbt, x.pointer + t * dim, w.ffnNorm, Int64(dim), c.rmsNormEpsilon)
-                w.gate.multiply(xbt, into: hb.pointer + t * ffn)
-                w.up.multiply(xbt, into: hb2.pointer + t * ffn)
-                tk_swiglu(hb.pointer + t * ffn, hb2.pointer + t * ffn, Int64(ffn))
-                w.down.multiply(hb.pointer + t * ffn, into: partial.pointer + t * dim)
+                tk_rmsnorm(xb.pointer + t * dim, x.pointer + t * dim, w.ffnNorm, Int64(dim), c.rmsNormEpsilon)
             }
+            w.gate.multiply(batch: T, xb.pointer, ldx: dim, into: hb.pointer, ldy: ffn)
+            w.up.multiply(batch: T, xb.pointer, ldx: dim, into: hb2.pointer, ldy: ffn)
+            tk_swiglu(hb.pointer, hb2.pointer, Int64(T * ffn))
+            w.down.multiply(batch: T, hb.pointer, ldx: ffn, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
             tk_add(x.pointer, partial.pointer, Int64(T * dim))
         }
@@ -118,9 +124,9 @@ public final class ShardForward {
         let localVocab = shard.spec.vocabRows.count
         let local = FloatBuffer(count: last.count * localVocab, zeroed: false)   // (n, local vocab)
         for (i, t) in last.enumerated() {
-            tk_rmsnorm(xb.pointer, x.pointer + t * dim, shard.finalNorm, Int64(dim), c.rmsNormEpsilon)
-            shard.output.multiply(xb.pointer, into: local.pointer + i * localVocab)
+            tk_rmsnorm(xb.pointer + i * dim, x.pointer + t * dim, shard.finalNorm, Int64(dim), c.rmsNormEpsilon)
         }
+        shard.output.multiply(batch: last.count, xb.pointer, ldx: dim, into: local.pointer, ldy: localVocab)
         let vocabSplit = ShardingPlan.split(c.vocabSize, into: group.size, unit: 1)
         let counts = vocabSplit.map { $0.count * last.count }
         let gathered = group.rank == 0 ? FloatBuffer(count: last.count * c.vocabSize, zeroed: false) : nil  // (rank, n, rank vocab)

@@ -1,0 +1,301 @@
+// Blocked GEMM (tandem_gemm.h): dequantise a panel of rows once, multiply it with blocks of tokens.
+#include "tandem_gemm.h"
+#include "tandem_formats.h"
+#include "tandem_pool.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#ifndef TK_AVX2
+#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+#endif
+
+/// Rows dequantised together (a multiple of the 3-row tile). 12 rows of 8192 columns: 384 KiB.
+#define PANEL_ROWS 12
+/// Bytes of tokens (X rows) multiplied with one panel before moving on: about half an L2.
+#define TOKEN_BLOCK_BYTES (256 * 1024)
+
+static inline uint16_t le16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+// ---- row dequantisation into the scratch panel ----
+
+#if defined(__x86_64__)
+TK_AVX2 static void dq_f16_avx2(const uint8_t *p, float *d, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 2 * i))));
+    for (; i < n; i++) d[i] = _cvtsh_ss(le16(p + 2 * i));
+}
+
+TK_AVX2 static void dq_q8_0_avx2(const uint8_t *p, float *d, int64_t n) {
+    for (int64_t b = 0; b < n / 32; b++, p += 34, d += 32) {
+        __m256 s = _mm256_set1_ps(_cvtsh_ss(le16(p)));
+        for (int j = 0; j < 32; j += 8) {
+            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 2 + j)));
+            _mm256_storeu_ps(d + j, _mm256_mul_ps(s, _mm256_cvtepi32_ps(q)));
+        }
+    }
+}
+
+/// Q4_0 (offset -8, no minimum) and Q4_1 (minimum m) share the nibble split.
+TK_AVX2 static void dq_q4_avx2(const uint8_t *p, float *d, int64_t n, int with_min) {
+    const int64_t bytes = with_min ? 20 : 18;
+    const __m128i low = _mm_set1_epi8(0x0F);
+    for (int64_t b = 0; b < n / 32; b++, p += bytes, d += 32) {
+        __m256 s = _mm256_set1_ps(_cvtsh_ss(le16(p)));
+        __m128i raw = _mm_loadu_si128((const __m128i *)(p + (with_min ? 4 : 2)));
+        __m128i lo = _mm_and_si128(raw, low), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), low);
+        __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+        __m256 add = with_min ? _mm256_set1_ps(_cvtsh_ss(le16(p + 2))) : _mm256_setzero_ps();
+        __m256i off = _mm256_set1_epi32(with_min ? 0 : 8);
+        for (int k = 0; k < 4; k++) {
+            __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[k]), off);
+            __m256 v = _mm256_mul_ps(s, _mm256_cvtepi32_ps(q));
+            _mm256_storeu_ps(d + 8 * k, with_min ? _mm256_add_ps(v, add) : v);
+        }
+    }
+}
+#endif
+
+/// Rows [r0, r1) of w dequantised into out ((r1 - r0) × cols). Returns 0 or -1.
+static int dequantize_rows(const tk_gemm_weights *w, int avx2, int64_t r0, int64_t r1, float *out) {
+    const int64_t cols = w->cols;
+    const void *data = w->data;
+    tk_type type = w->type;
+    if (w->kind == TK_GEMM_GEMV) {
+        const tk_gemv_weights *g = &w->gemv;
+        size_t rb = tk_gemv_row_bytes(g->format, cols);
+        switch (g->format) {
+        case TK_GEMV_FP8_E4M3:
+            for (int64_t r = r0; r < r1; r++, out += cols)
+                tk_dequantize_row_fp8_e4m3((const uint8_t *)g->data + (size_t)r * rb, out, cols,
+                                           g->scale * (g->row_scales ? g->row_scales[r] : 1.0f));
+            return 0;
+        case TK_GEMV_NVFP4:
+            for (int64_t r = r0; r < r1; r++, out += cols)
+                if (tk_dequantize_row_nvfp4((const uint8_t *)g->data + (size_t)r * rb,
+                                            g->block_scales + (size_t)r * (size_t)(cols / 16), g->scale, out, cols))
+                    return -1;
+            return 0;
+        // The ggml block formats carry their scales in the rows: the same as their tk_type.
+        case TK_GEMV_MXFP4: type = TK_MXFP4; break;
+        case TK_GEMV_Q8_0: type = TK_Q8_0; break;
+        case TK_GEMV_Q4_0: type = TK_Q4_0; break;
+        case TK_GEMV_Q4_1: type = TK_Q4_1; break;
+        default: return -1;
+        }
+        data = g->data;
+    }
+    size_t rb = tk_row_bytes(type, cols);
+    for (int64_t r = r0; r < r1; r++, out += cols) {
+        const uint8_t *src = (const uint8_t *)data + (size_t)r * rb;
+#if defined(__x86_64__)
+        if (avx2) {
+            switch (type) {
+            case TK_F16: dq_f16_avx2(src, out, cols); continue;
+            case TK_Q8_0: dq_q8_0_avx2(src, out, cols); continue;
+            case TK_Q4_0: dq_q4_avx2(src, out, cols, 0); continue;
+            case TK_Q4_1: dq_q4_avx2(src, out, cols, 1); continue;
+            default: break;
+            }
+        }
+#else
+        (void)avx2;
+#endif
+        if (tk_dequantize_row(type, src, out, cols)) return -1;
+    }
+    return 0;
+}
+
+// ---- micro-kernels: Y[t][r] for a tile of nr rows × nt tokens ----
+
+static void tile_portable(const float *W, int64_t nr, const float *X, int64_t ldx, int64_t nt, float *Y,
+                          int64_t ldy, int64_t cols) {
+    for (int64_t i = 0; i < nr; i++)
+        for (int64_t t = 0; t < nt; t++) {
+            const float *a = W + i * cols, *b = X + t * ldx;
+            float s[8] = {0};
+            int64_t c = 0;
+            for (; c + 8 <= cols; c += 8)
+                for (int k = 0; k < 8; k++) s[k] += a[c + k] * b[c + k];
+            float tail = 0;
+            for (; c < cols; c++) tail += a[c] * b[c];
+            Y[t * ldy + i] = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7])) + tail;
+        }
+}
+
+#if defined(__x86_64__)
+TK_AVX2 static inline float hsum8(__m256 v) {
+    // ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the order tile_portable uses.
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));   // (b0+b2, b1+b3)
+    return _mm_cvtss_f32(_mm_add_ss(_mm_shuffle_ps(c, c, 0), _mm_shuffle_ps(c, c, 1)));
+}
+
+/// NR × NT tile (NR ≤ 3, NT ≤ 4, compile-time after inlining): one accumulator per pair.
+#define TILE_BODY(NR, NT)                                                                         \
+    do {                                                                                          \
+        __m256 acc[NR][NT];                                                                       \
+        for (int i = 0; i < NR; i++)                                                              \
+            for (int t = 0; t < NT; t++) acc[i][t] = _mm256_setzero_ps();                         \
+        int64_t c = 0;                                                                            \
+        for (; c + 8 <= cols; c += 8) {                                                           \
+            __m256 wv[NR];                                                                        \
+            for (int i = 0; i < NR; i++) wv[i] = _mm256_loadu_ps(W + i * cols + c);               \
+            for (int t = 0; t < NT; t++) {                                                        \
+                __m256 xv = _mm256_loadu_ps(X + t * ldx + c);                                     \
+                for (int i = 0; i < NR; i++) acc[i][t] = _mm256_fmadd_ps(wv[i], xv, acc[i][t]);   \
+            }                                                                                     \
+        }                                                                                         \
+        for (int i = 0; i < NR; i++)                                                              \
+            for (int t = 0; t < NT; t++) {                                                        \
+                float tail = 0;                                                                   \
+                for (int64_t k = c; k < cols; k++) tail += W[i * cols + k] * X[t * ldx + k];      \
+                Y[t * ldy + i] = hsum8(acc[i][t]) + tail;                                         \
+            }                                                                                     \
+    } while (0)
+
+#define TILE_FN(NR, NT)                                                                           \
+    TK_AVX2 static void tile_##NR##x##NT(const float *W, const float *X, int64_t ldx, float *Y,   \
+                                         int64_t ldy, int64_t cols) {                             \
+        TILE_BODY(NR, NT);                                                                        \
+    }
+TILE_FN(3, 4) TILE_FN(3, 3) TILE_FN(3, 2) TILE_FN(3, 1)
+TILE_FN(2, 4) TILE_FN(2, 3) TILE_FN(2, 2) TILE_FN(2, 1)
+TILE_FN(1, 4) TILE_FN(1, 3) TILE_FN(1, 2) TILE_FN(1, 1)
+
+typedef void (*tile_fn)(const float *, const float *, int64_t, float *, int64_t, int64_t);
+static const tile_fn tiles[3][4] = {
+    {tile_1x1, tile_1x2, tile_1x3, tile_1x4},
+    {tile_2x1, tile_2x2, tile_2x3, tile_2x4},
+    {tile_3x1, tile_3x2, tile_3x3, tile_3x4},
+};
+#endif
+
+// ---- driver ----
+
+static _Thread_local float *scratch;
+static _Thread_local size_t scratch_floats;
+
+static float *panel_scratch(size_t floats) {
+    if (scratch_floats < floats) {
+        free(scratch);
+        scratch = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+        scratch_floats = scratch ? floats : 0;
+    }
+    return scratch;
+}
+
+static int valid(const tk_gemm_weights *w) {
+    if (!w || w->cols <= 0) return 0;
+    if (w->kind == TK_GEMM_GEMV) {
+        if (!w->gemv.data || tk_gemv_row_bytes(w->gemv.format, w->cols) == 0 || w->gemv.cols != w->cols) return 0;
+        return w->gemv.format != TK_GEMV_NVFP4 || w->gemv.block_scales != NULL;
+    }
+    return w->kind == TK_GEMM_TYPE && w->data && tk_row_bytes(w->type, w->cols) != 0;
+}
+
+/// Rows [r0, r1) (at most one panel) for all n tokens.
+static int gemm_panel(const tk_gemm_weights *w, int avx2, const float *x, int64_t ldx, float *y, int64_t ldy,
+                      int64_t n, int64_t r0, int64_t r1) {
+    const int64_t cols = w->cols, nr = r1 - r0;
+    const float *W;
+    if (w->kind == TK_GEMM_TYPE && w->type == TK_F32) {
+        W = (const float *)w->data + (size_t)r0 * (size_t)cols;
+    } else {
+        float *s = panel_scratch((size_t)nr * (size_t)cols);
+        if (!s) return -1;
+        if (dequantize_rows(w, avx2, r0, r1, s)) return -1;
+        W = s;
+    }
+    int64_t tb = TOKEN_BLOCK_BYTES / (cols * 4);
+    tb = tb < 4 ? 4 : tb / 4 * 4;
+    for (int64_t t0 = 0; t0 < n; t0 += tb) {
+        int64_t t1 = t0 + tb < n ? t0 + tb : n;
+        for (int64_t i = 0; i < nr; i += 3) {
+            int64_t ni = nr - i < 3 ? nr - i : 3;
+            for (int64_t t = t0; t < t1; t += 4) {
+                int64_t nt = t1 - t < 4 ? t1 - t : 4;
+                const float *Wi = W + i * cols, *Xt = x + t * ldx;
+                float *Yt = y + t * ldy + r0 + i;
+#if defined(__x86_64__)
+                if (avx2) {
+                    tiles[ni - 1][nt - 1](Wi, Xt, ldx, Yt, ldy, cols);
+                    continue;
+                }
+#endif
+                tile_portable(Wi, ni, Xt, ldx, nt, Yt, ldy, cols);
+            }
+        }
+    }
+    return 0;
+}
+
+static int uses_avx2(tk_gemv_path path) {
+#if defined(__x86_64__)
+    return path == TK_PATH_AVX2 || path == TK_PATH_AVX512;
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
+int tk_gemm_with_path(tk_gemv_path path, const tk_gemm_weights *w, const float *x, int64_t ldx, float *y,
+                      int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end) {
+    if (!valid(w) || !x || !y || n < 0 || row_begin < 0 || row_end < row_begin || ldx < w->cols) return -1;
+    if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
+    else if (!tk_gemv_path_supported(path)) return -1;
+    if (n > 0 && ldy < row_end) return -1;
+    int avx2 = uses_avx2(path);
+    for (int64_t r = row_begin; r < row_end && n > 0; r += PANEL_ROWS) {
+        int64_t e = r + PANEL_ROWS < row_end ? r + PANEL_ROWS : row_end;
+        if (gemm_panel(w, avx2, x, ldx, y, ldy, n, r, e)) return -1;
+    }
+    return 0;
+}
+
+int tk_gemm(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+            int64_t row_begin, int64_t row_end) {
+    return tk_gemm_with_path(TK_PATH_AUTO, w, x, ldx, y, ldy, n, row_begin, row_end);
+}
+
+typedef struct {
+    const tk_gemm_weights *w;
+    tk_gemv_path path;
+    const float *x;
+    float *y;
+    int64_t ldx, ldy, n, row_begin, panels;
+    int64_t row_end;
+    atomic_int failed;
+} gemm_job;
+
+static void gemm_task(void *ctx, int64_t t, int64_t ntasks) {
+    gemm_job *j = ctx;
+    // Task t takes a contiguous run of panels, so threads do not share cache lines of Y rows.
+    int64_t p0 = j->panels * t / ntasks, p1 = j->panels * (t + 1) / ntasks;
+    int64_t b = j->row_begin + p0 * PANEL_ROWS, e = j->row_begin + p1 * PANEL_ROWS;
+    if (e > j->row_end) e = j->row_end;
+    if (b < e && tk_gemm_with_path(j->path, j->w, j->x, j->ldx, j->y, j->ldy, j->n, b, e))
+        atomic_store(&j->failed, 1);
+}
+
+int tk_gemm_mt(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+               int64_t row_begin, int64_t row_end) {
+    if (!valid(w) || row_end < row_begin) return -1;
+    int64_t panels = (row_end - row_begin + PANEL_ROWS - 1) / PANEL_ROWS;
+    int threads = tk_threads_get();
+    if (threads > 1 && panels >= 2) {
+        gemm_job j = {.w = w, .path = tk_gemv_effective_path(), .x = x, .y = y, .ldx = ldx, .ldy = ldy, .n = n,
+                      .row_begin = row_begin, .row_end = row_end, .panels = panels};
+        atomic_init(&j.failed, 0);
+        int64_t tasks = panels < threads ? panels : threads;
+        if (tk_threads_run(gemm_task, &j, tasks) == 0) return atomic_load(&j.failed) ? -1 : 0;
+    }
+    return tk_gemm(w, x, ldx, y, ldy, n, row_begin, row_end);
+}

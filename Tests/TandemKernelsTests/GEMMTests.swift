@@ -1,0 +1,117 @@
+import CTandemKernels
+import Testing
+import TandemCore
+@testable import TandemKernels
+
+/// The blocked GEMM (tandem_gemm.h) on every path and format, against a Double
+/// dequantise-then-dot on fresh random inputs; and its batch invariance.
+@Suite("Blocked GEMM: every path and format against the reference")
+struct GEMMTests {
+    static let paths = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512].filter { tk_gemv_path_supported($0) == 1 }
+
+    /// Shapes cover partial panels (12 rows), partial 3-row and 4-token tiles, columns that are
+    /// not a multiple of 8 (F32 only) and token blocks larger than one (cols 4096 → 16 tokens).
+    static let cases: [(DType, Int, Int)] = [
+        (.f32, 7, 172), (.f32, 25, 576), (.f16, 13, 256), (.bf16, 14, 96), (.q8_0, 26, 576),
+        (.q4_0, 5, 128), (.q4_1, 37, 576), (.q4_1, 4, 4096), (.mxfp4, 11, 256), (.fp8_e4m3, 19, 200),
+        (.nvfp4, 12, 160),
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func everyPathMatchesReference(index: Int) {
+        let (dtype, rows, cols) = Self.cases[index]
+        let m = KernelRoofline.randomMatrix(dtype, rows: rows, cols: cols, seed: UInt64(index + 17))
+        var rng = TestRNG(seed: UInt64(index * 131 + 7))
+        let n = 21, ldx = cols + 3, ldy = rows + 2
+        let x = (0..<n * ldx).map { _ in rng.normal() }
+        var dense = [Float](repeating: 0, count: cols)
+        var ref = [Double](repeating: 0, count: n * rows), mag = ref
+        for r in 0..<rows {
+            m.row(r, into: &dense)
+            for t in 0..<n {
+                for c in 0..<cols {
+                    let p = Double(dense[c]) * Double(x[t * ldx + c])
+                    ref[t * rows + r] += p
+                    mag[t * rows + r] += abs(p)
+                }
+            }
+        }
+        for path in Self.paths {
+            var y = [Float](repeating: .nan, count: n * ldy)
+            #expect(m.multiplyGEMM(batch: n, x, ldx: ldx, into: &y, ldy: ldy, path: path))
+            for t in 0..<n {
+                for r in 0..<rows {
+                    // f32 accumulation over `cols` products plus the dequantisation's own rounding
+                    // (one f32 multiply per weight): a relative bound on Σ|w·x|.
+                    let bound = mag[t * rows + r] * Double(cols + 8) * 6e-8 + 1e-6
+                    let err = abs(Double(y[t * ldy + r]) - ref[t * rows + r])
+                    #expect(err <= bound, "\(dtype) \(String(cString: tk_gemv_path_name(path))) t\(t) r\(r): \(err) > \(bound)")
+                }
+                for r in rows..<ldy { #expect(y[t * ldy + r].isNaN, "wrote outside its rows") }
+            }
+        }
+    }
+
+    /// A token's output is the same bits whether it is alone, first, last or in the middle of a
+    /// batch, on every path, and on any thread count (the batched engine relies on this).
+    @Test(arguments: [DType.f32, .q4_1, .fp8_e4m3])
+    func resultsDoNotDependOnTheBatch(dtype: DType) throws {
+        let rows = 30, cols = 576
+        let m = KernelRoofline.randomMatrix(dtype, rows: rows, cols: cols, seed: 5)
+        var rng = TestRNG(seed: 99)
+        let n = 9
+        let x = (0..<n * cols).map { _ in rng.normal() }
+        for path in Self.paths {
+            var all = [Float](repeating: 0, count: n * rows)
+            #expect(m.multiplyGEMM(batch: n, x, ldx: cols, into: &all, ldy: rows, path: path))
+            for t in [0, 4, n - 1] {
+                var one = [Float](repeating: 0, count: rows)
+                x.withUnsafeBufferPointer { xp in
+                    #expect(m.multiplyGEMM(batch: 1, xp.baseAddress! + t * cols, ldx: cols, into: &one, ldy: rows, path: path))
+                }
+                #expect(Array(all[t * rows..<(t + 1) * rows]) == one)
+            }
+        }
+        // Threads: the pool splits panels; every row is still computed by one thread the same way.
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        var single = [Float](repeating: 0, count: n * rows), multi = single
+        try KernelThreads.setCount(1)
+        m.multiply(batch: n, x, ldx: cols, into: &single, ldy: rows)
+        try KernelThreads.setCount(2)
+        m.multiply(batch: n, x, ldx: cols, into: &multi, ldy: rows)
+        #expect(single == multi)
+    }
+
+    /// Below `gemmMinTokens` the batched multiply is one GEMV per token, exactly.
+    @Test func smallBatchesUseTheGEMV() {
+        let m = KernelRoofline.randomMatrix(.q4_1, rows: 16, cols: 64, seed: 3)
+        var rng = TestRNG(seed: 4)
+        let n = m.gemmMinTokens - 1
+        let x = (0..<n * 64).map { _ in rng.normal() }
+        var batched = [Float](repeating: 0, count: n * 16), each = batched
+        m.multiply(batch: n, x, ldx: 64, into: &batched, ldy: 16)
+        x.withUnsafeBufferPointer { xp in
+            each.withUnsafeMutableBufferPointer { yp in
+                for t in 0..<n { m.multiply(xp.baseAddress! + t * 64, into: yp.baseAddress! + t * 16) }
+            }
+        }
+        #expect(batched == each)
+    }
+
+    @Test func rejectsBadShapesAndPointers() {
+        let m = KernelRoofline.randomMatrix(.q8_0, rows: 4, cols: 64, seed: 1)
+        let x = [Float](repeating: 1, count: 128)
+        var y = [Float](repeating: 0, count: 8)
+        m.withGEMMWeights { w in
+            #expect(tk_gemm(w, x, 32, &y, 4, 2, 0, 4) == -1)   // ldx < cols
+            #expect(tk_gemm(w, x, 64, &y, 3, 2, 0, 4) == -1)   // ldy < row_end
+            #expect(tk_gemm(w, x, 64, &y, 4, 2, 3, 2) == -1)   // row_end < row_begin
+            #expect(tk_gemm(w, nil, 64, &y, 4, 2, 0, 4) == -1)
+            #expect(tk_gemm(w, x, 64, &y, 4, 2, 0, 4) == 0)
+            var bad = w.pointee
+            bad.cols = 60  // not a whole number of Q8_0 blocks
+            #expect(tk_gemm(&bad, x, 64, &y, 4, 2, 0, 4) == -1)
+        }
+    }
+}
