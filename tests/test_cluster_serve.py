@@ -221,10 +221,12 @@ def test_metrics_export_engine_statistics(prefix_cache):
 
 
 @needs_mpi
-def test_tp2_refuses_a_link_slower_than_the_bound_on_every_rank():
+def test_tp2_refuses_a_link_slower_than_the_bound_on_every_rank(tmp_path):
+    import glob
     import re
     port = free_port()
-    cmd = MPIRUN + ["-np", "2", tandem_bin(), "serve", "--model", STORIES, "--model-name", "m", "--port", str(port),
+    # Each rank's output in its own files (OUT/1/rank.N/stderr): the ranks' lines do not interleave.
+    cmd = MPIRUN + ["--output-filename", str(tmp_path / "out"), "-np", "2", tandem_bin(), "serve", "--model", STORIES, "--model-name", "m", "--port", str(port),
                     "--kv-mib", "16", "--max-link-latency-us", "0.001", "--log-level", "info"]
     started = time.time()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -237,7 +239,13 @@ def test_tp2_refuses_a_link_slower_than_the_bound_on_every_rank():
     elapsed = time.time() - started
     assert proc.returncode != 0, out[-3000:]
     assert elapsed < 90
+    per_rank = {int(re.search(r"rank\.(\d+)", d).group(1)): open(os.path.join(d, "stderr")).read() + open(os.path.join(d, "stdout")).read()
+                for d in glob.glob(str(tmp_path / "out" / "*" / "rank.*"))}
+    assert sorted(per_rank) == [0, 1], out[-3000:]
     # Each rank reports the refusal and exits non-zero; rank 0 logged every rank's numbers first.
+    for rank, text in per_rank.items():
+        assert len(re.findall(r"^Error: refusing to start", text, re.M)) == 1, (rank, text[-3000:])
+    out = per_rank[0] + per_rank[1]
     refusals = re.findall(r"Error: refusing to start a 2-rank tensor-parallel deployment: .*? is ([0-9.]+) µs \(p99 ([0-9.]+) µs, "
                           r"slowest on rank \d\) over transport (mpi.*?), above the configured bound of 0\.001 µs", out)
     assert len(refusals) == 2, out[-3000:]
