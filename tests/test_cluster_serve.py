@@ -170,3 +170,102 @@ def test_each_rank_holds_about_its_share_of_the_weights():
         assert saved > 20, (rank, share, whole_share)
         # The rank's resident set shrinks by most of the weights it does not hold.
         assert rss <= whole_rss - 0.6 * saved, f"rank {rank}: {rss} MiB resident vs {whole_rss} MiB for TP=1 (share {share} of {whole_share} MiB)"
+
+
+def metric_families(port):
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {f.name: f for f in text_string_to_metric_families(text)}, text
+
+
+def sample(families, name, sample_name=None, **labels):
+    for s in families[name].samples:
+        if s.name == (sample_name or name) and all(s.labels.get(k) == v for k, v in labels.items()):
+            return s.value
+    raise KeyError(f"{sample_name or name} {labels}")
+
+
+@pytest.mark.parametrize("prefix_cache", ["on", "off"])
+def test_metrics_export_engine_statistics(prefix_cache):
+    pytest.importorskip("prometheus_client")
+    prompt = "Once upon a time, there was a little girl named Lily. She loved to play in the park with her big red ball every day."
+    dep = Deployment(STORIES, 1, extra=("--prefix-cache", prefix_cache, "--eviction", "lru", "--max-batched-tokens", "256"))
+    try:
+        families, _ = metric_families(dep.port)
+        assert sample(families, "tandem_engine_running_sequences", model="m") == 0
+        first = greedy(dep, prompt, 8)[1]
+        second = greedy(dep, prompt, 8)[1]
+        families, text = metric_families(dep.port)
+        log = open(dep.log.name).read()
+    finally:
+        dep.stop()
+    for gauge in ["tandem_engine_running_sequences", "tandem_engine_waiting_sequences", "tandem_engine_kv_blocks_used",
+                  "tandem_engine_kv_blocks_total", "tandem_engine_kv_usage_ratio"]:
+        assert families[gauge].type == "gauge", text
+        assert sample(families, gauge, model="m") >= 0
+    assert sample(families, "tandem_engine_kv_blocks_total", model="m") > 0
+    assert 0 <= sample(families, "tandem_engine_kv_usage_ratio", model="m") <= 1
+    hits = sample(families, "tandem_engine_prefix_cache_hit_tokens", "tandem_engine_prefix_cache_hit_tokens_total", model="m")
+    queried = sample(families, "tandem_engine_prefix_cache_queried_tokens", "tandem_engine_prefix_cache_queried_tokens_total", model="m")
+    assert families["tandem_engine_prefix_cache_hit_tokens"].type == "counter"
+    assert sample(families, "tandem_engine_preemptions", "tandem_engine_preemptions_total", model="m") == 0
+    assert "prefix_cache=off" in log if prefix_cache == "off" else "prefix_cache=on" in log
+    assert "eviction=lru" in log and "max_batched_tokens=256" in log
+    if prefix_cache == "on":
+        assert hits > 0 and hits == second.prompt_tokens_details.cached_tokens, text
+        assert queried == first.prompt_tokens + second.prompt_tokens
+    else:
+        assert hits == 0 and queried == 0
+        assert not (second.prompt_tokens_details and second.prompt_tokens_details.cached_tokens)
+
+
+@needs_mpi
+def test_tp2_refuses_a_link_slower_than_the_bound_on_every_rank(tmp_path):
+    import glob
+    import re
+    port = free_port()
+    # Each rank's output in its own files (OUT/1/rank.N/stderr): the ranks' lines do not interleave.
+    cmd = MPIRUN + ["--output-filename", str(tmp_path / "out"), "-np", "2", tandem_bin(), "serve", "--model", STORIES, "--model-name", "m", "--port", str(port),
+                    "--kv-mib", "16", "--max-link-latency-us", "0.001", "--log-level", "info"]
+    started = time.time()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail("the refused deployment did not exit (a rank hung): " + out[-3000:])
+    elapsed = time.time() - started
+    assert proc.returncode != 0, out[-3000:]
+    assert elapsed < 90
+    per_rank = {int(re.search(r"rank\.(\d+)", d).group(1)): open(os.path.join(d, "stderr")).read() + open(os.path.join(d, "stdout")).read()
+                for d in glob.glob(str(tmp_path / "out" / "*" / "rank.*"))}
+    assert sorted(per_rank) == [0, 1], out[-3000:]
+    # Each rank reports the refusal and exits non-zero; rank 0 logged every rank's numbers first.
+    for rank, text in per_rank.items():
+        assert len(re.findall(r"^Error: refusing to start", text, re.M)) == 1, (rank, text[-3000:])
+    out = per_rank[0] + per_rank[1]
+    refusals = re.findall(r"Error: refusing to start a 2-rank tensor-parallel deployment: .*? is ([0-9.]+) µs \(p99 ([0-9.]+) µs, "
+                          r"slowest on rank \d\) over transport (mpi.*?), above the configured bound of 0\.001 µs", out)
+    assert len(refusals) == 2, out[-3000:]
+    for median, p99, transport in refusals:
+        assert float(median) > 0.001 and float(p99) >= float(median)
+        assert transport.startswith("mpi (RDMA not used: ")
+    for rank in (0, 1):
+        assert re.search(rf"pre-flight rank {rank}: transport mpi .*link all-reduce median [0-9.]+ µs, p99 [0-9.]+ µs, memory headroom \d+ MiB", out), out[-3000:]
+    assert not subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True).stdout
+
+
+@needs_mpi
+def test_tp2_starts_when_the_link_is_within_the_bound():
+    dep = Deployment(STORIES, 2, extra=("--max-link-latency-us", "1000000"))
+    try:
+        text, _ = greedy(dep, "Once upon a time", 8)
+        log = open(dep.log.name).read()
+    finally:
+        dep.stop()
+    assert text
+    assert "bound 1000000.0 µs" in log
+    for rank in (0, 1):
+        assert f"pre-flight rank {rank}: transport mpi" in log

@@ -136,6 +136,30 @@ def test_dry_run_prints_commands(tmp_path):
     assert " gateway --config " in r.stdout
 
 
+@needs_model
+def test_dry_run_and_show_pass_the_topology_to_serve(tmp_path):
+    path, gw, coord = local_copy(tmp_path)
+    text = path.read_text()
+    text = text.replace("kind: mpi", "kind: rdma").replace("max_link_latency_us: 100000", "max_link_latency_us: 250")
+    text = text.replace("weights: native", "weights: fp8\n    reasoning: {tags: {open: <think>, close: </think>}, token_floor: 16}")
+    text = text.replace("max_batched_tokens: 512", "max_batched_tokens: 256\n      max_waiting: 64")
+    text = text.replace("prefix_cache: true", "prefix_cache: false").replace("eviction: prefix-aware", "eviction: lru")
+    text = text.replace("block_size: 16", "block_size: 32")
+    path.write_text(text)
+    r = subprocess.run([tandem_bin(), "up", str(path), "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    serve = next(line for line in r.stdout.splitlines() if " serve " in line)
+    for flags in ["--weights fp8", "--kv-mib 64", "--block-size 32", "--max-running 8", "--step-timeout 60",
+                  "--max-batched-tokens 256", "--max-waiting 64", "--prefix-cache off", "--eviction lru",
+                  "--reasoning-open '<think>' --reasoning-close '</think>'", "--transport auto",
+                  "--rdma-address 127.0.0.1", "--max-link-latency-us 250.0"]:
+        assert flags in serve, (flags, serve)
+    show = subprocess.run([tandem_bin(), "topology", "show", str(path)], capture_output=True, text=True, timeout=60)
+    assert show.returncode == 0, show.stderr
+    assert "max batched tokens 256, max waiting 64, prefix cache off, eviction lru" in show.stdout
+    assert "transport: rdma (preferred), max link latency 250.0 µs" in show.stdout
+
+
 @pytest.mark.parametrize("name", ["local.yaml", "two-node.yaml"])
 def test_example_topologies_match_schema(name):
     jsonschema = pytest.importorskip("jsonschema")

@@ -203,6 +203,12 @@ public final class Engine: @unchecked Sendable {
                     stats.prefixHitTokens += s.cachedTokenCount
                 }
             }
+            stats.preemptions += plan.preemptedRequestIDs.count
+            if configuration.scheduler.enablePrefixCaching {
+                for s in plan.sequences where s.admission == .new {
+                    stats.prefixQueriedTokens += states[s.requestID]?.request.promptTokens.count ?? 0
+                }
+            }
             for s in plan.sequences where s.admission == .new && s.cachedTokenCount > 0 && !s.samplesToken {
                 if states[s.requestID]?.cachedPromptTokens == 0 {
                     states[s.requestID]?.cachedPromptTokens = s.cachedTokenCount

@@ -82,7 +82,13 @@ public struct EngineStats: Sendable, Equatable {
     public var waiting = 0
     public var kvBlocksTotal = 0
     public var kvBlocksUsed = 0
+    /// Prompt tokens whose K/V came from the prefix cache, over all admissions.
     public var prefixHitTokens = 0
+    /// Prompt tokens looked up in the prefix cache (every new admission's prompt while prefix
+    /// caching is on), the denominator of the hit rate.
+    public var prefixQueriedTokens = 0
+    /// Running sequences preempted (blocks freed, recomputed later) to make room.
+    public var preemptions = 0
     public var promptTokens = 0
     public var generatedTokens = 0
     public var steps = 0
@@ -90,4 +96,34 @@ public struct EngineStats: Sendable, Equatable {
     public var lastError: String?
 
     public var kvUsage: Double { kvBlocksTotal > 0 ? Double(kvBlocksUsed) / Double(kvBlocksTotal) : 0 }
+}
+
+extension EngineStats {
+    /// The statistics as Prometheus text (exposition format 0.0.4), one family per value, each
+    /// labelled with `model`: gauges for the state now, `_total` counters since start.
+    public func prometheusText(model: String) -> String {
+        let label = "{model=\"\(Self.escape(model))\"}"
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ value: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name)\(label) \(value)\n"
+        }
+        family("tandem_engine_running_sequences", "gauge", "Sequences holding KV blocks (being prefilled or decoded).", "\(running)")
+        family("tandem_engine_waiting_sequences", "gauge", "Requests queued for admission.", "\(waiting)")
+        family("tandem_engine_kv_blocks_used", "gauge", "KV blocks referenced by running sequences.", "\(kvBlocksUsed)")
+        family("tandem_engine_kv_blocks_total", "gauge", "KV blocks in the pool (per rank).", "\(kvBlocksTotal)")
+        family("tandem_engine_kv_usage_ratio", "gauge", "kv_blocks_used / kv_blocks_total.", "\(kvUsage)")
+        family("tandem_engine_healthy", "gauge", "1 while every step succeeds, 0 after a failed step.", healthy ? "1" : "0")
+        family("tandem_engine_prefix_cache_hit_tokens_total", "counter", "Prompt tokens served from the prefix cache.", "\(prefixHitTokens)")
+        family("tandem_engine_prefix_cache_queried_tokens_total", "counter", "Prompt tokens looked up in the prefix cache.", "\(prefixQueriedTokens)")
+        family("tandem_engine_preemptions_total", "counter", "Sequences preempted (KV freed, recomputed later).", "\(preemptions)")
+        family("tandem_engine_prompt_tokens_total", "counter", "Prompt tokens submitted.", "\(promptTokens)")
+        family("tandem_engine_generation_tokens_total", "counter", "Tokens generated.", "\(generatedTokens)")
+        family("tandem_engine_steps_total", "counter", "Engine steps run.", "\(steps)")
+        return out
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
 }

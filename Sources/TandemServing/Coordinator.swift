@@ -22,8 +22,17 @@ public struct ServeOptions: Sendable {
     public var maxRunning = 32
     public var maxWaiting = 256
     public var maxBatchedTokens = 512
+    /// Reuse the K/V of shared prompt prefixes (`--prefix-cache on|off`).
+    public var prefixCaching = true
+    /// Which cached block is reused first when the pool is full (`--eviction prefix-aware|lru`).
+    public var evictionPolicy: EvictionPolicy = .prefixAware
     public var stepTimeout: Duration = .seconds(30)
     public var reasoning: ReasoningConfiguration?
+    /// This rank's transport in words (what it is, or why RDMA was not used), for the pre-flight report.
+    public var transportDetail: String?
+    /// Refuse to start a multi-rank deployment whose measured all-reduce median (4 KiB) is above
+    /// this many microseconds (nil: no bound).
+    public var maxLinkLatencyMicroseconds: Double?
     /// Re-quantise linear layers at load (every rank the same way, before slicing).
     public var weights: WeightQuantizationPlan = .native
 
@@ -59,14 +68,25 @@ public enum Coordinator {
         for (r, bytes) in resident.enumerated() {
             logger.notice("rank \(r) resident after warm-up: \(bytes / 1_048_576) MiB (weight share \(hellos[r].weightBytes / 1_048_576) MiB)")
         }
+        do {
+            try rank.preflight(transport: o.transportDetail ?? communicator.transportName,
+                               maxLinkLatencyMicroseconds: o.maxLinkLatencyMicroseconds) { report in
+                logger.notice("pre-flight: \(report.messageBytes)-byte all-reduce x\(report.iterations) per rank; link median \(String(format: "%.1f", report.linkMedianMicroseconds)) µs, p99 \(String(format: "%.1f", report.linkP99Microseconds)) µs, bound \(o.maxLinkLatencyMicroseconds.map { String(format: "%.1f µs", $0) } ?? "none")")
+                for r in report.ranks { logger.notice("pre-flight \(r.line)") }
+            }
+        } catch let refused as PreflightRefused {
+            if communicator.rank == 0 { logger.critical("\(refused.message)") }
+            throw refused
+        }
         if communicator.rank != 0 {
             try rank.serveWorker()
             return
         }
         let engine = try Engine(model: model, executor: rank.coordinatorExecutor(), configuration: EngineConfiguration(
             scheduler: SchedulerConfiguration(maxBatchedTokens: o.maxBatchedTokens, maxRunningSequences: o.maxRunning,
-                                              maxWaitingRequests: o.maxWaiting, maxModelLength: model.configuration.contextLength),
-            stepTimeout: o.stepTimeout), logger: logger)
+                                              maxWaitingRequests: o.maxWaiting, maxModelLength: model.configuration.contextLength,
+                                              enablePrefixCaching: o.prefixCaching),
+            evictionPolicy: o.evictionPolicy, stepTimeout: o.stepTimeout), logger: logger)
         engine.onStall = { message in
             logger.critical("\(message); exiting so the supervisor restarts the deployment")
             exit(3)
@@ -75,11 +95,15 @@ public enum Coordinator {
         let backend = EngineBackend(engine: engine, modelName: o.modelName, reasoning: o.reasoning)
         let app = OpenAIServer.application(
             dispatcher: DirectDispatcher(backend: backend, modelNames: [o.modelName]), host: o.host, port: o.port,
-            metrics: APIMetrics(), logger: logger,
+            metrics: APIMetrics(collectors: [{ [modelName = o.modelName] in engine.statistics.prometheusText(model: modelName) }]),
+            logger: logger,
             onServerRunning: { port in
                 logger.notice("tandem coordinator ready", metadata: [
                     "model": .string(o.modelName), "url": .string("http://\(o.host):\(port)/v1"),
-                    "ranks": .stringConvertible(communicator.size), "kv_blocks": .stringConvertible(blocks)])
+                    "ranks": .stringConvertible(communicator.size), "kv_blocks": .stringConvertible(blocks),
+                    "block_size": .stringConvertible(o.blockSize), "max_batched_tokens": .stringConvertible(o.maxBatchedTokens),
+                    "max_running": .stringConvertible(o.maxRunning), "prefix_cache": .string(o.prefixCaching ? "on" : "off"),
+                    "eviction": .string(o.evictionPolicy.rawValue)])
             })
         do {
             try await app.runService()

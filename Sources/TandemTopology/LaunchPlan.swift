@@ -67,6 +67,7 @@ public enum LaunchPlanner {
                          "--host", first.host, "--port", "\(p.port)", "--kv-mib", "\(p.kvMiB)",
                          "--block-size", "\(p.blockSize)", "--max-running", "\(p.maxRunning)",
                          "--step-timeout", "\(p.stepTimeoutSeconds)", "--log-level", serveLevel(logLevel)]
+            serve += serveSettings(t, model: m, placement: p)
             let remote = p.nodes.contains { !o.localNodes.contains($0) }
             var hostfile: (String, String)?
             if remote {
@@ -95,6 +96,23 @@ public enum LaunchPlanner {
                           gatewayArgv: [o.tandemBin, "gateway", "--config", configPath, "--log-level", logLevel],
                           gatewayConfigPath: configPath, gatewayConfig: GatewayConfigGenerator.json(r),
                           gatewayURL: "http://\(urlHost(gwHost)):\(t.gateway.port)", gatewayNode: gatewayNode)
+    }
+
+    /// What the topology says about one deployment beyond where it listens: weights, engine
+    /// limits and cache policy, reasoning tags, transport and the link-latency bound.
+    static func serveSettings(_ t: Topology, model m: ModelSpec, placement p: PlacementSpec) -> [String] {
+        var a = ["--weights", m.weights.rawValue]
+        if let v = p.maxBatchedTokens { a += ["--max-batched-tokens", "\(v)"] }
+        if let v = p.maxWaiting { a += ["--max-waiting", "\(v)"] }
+        if let v = p.prefixCache { a += ["--prefix-cache", v ? "on" : "off"] }
+        if let v = p.eviction { a += ["--eviction", v.rawValue] }
+        if let r = m.reasoning { a += ["--reasoning-open", r.openTag, "--reasoning-close", r.closeTag] }
+        if p.tensorParallel > 1 {
+            a += ["--transport", t.transport.serveArgument]
+            if t.transport.kind == .rdma, let first = t.node(p.nodes[0]) { a += ["--rdma-address", first.address] }
+            if let bound = t.transport.maxLinkLatencyUs { a += ["--max-link-latency-us", "\(bound)"] }
+        }
+        return a
     }
 
     /// The Open MPI hostfile for one model: its nodes' hosts in rank order, slots = ranks there.

@@ -54,6 +54,18 @@ public enum TransportMode: String, Sendable, Equatable, CaseIterable { case requ
 public struct TransportSpec: Sendable, Equatable {
     public var kind: TransportKind = .mpi
     public var mode: TransportMode = .preferred
+    /// Multi-rank deployments refuse to start when their measured 4 KiB all-reduce median is
+    /// above this (`serve --max-link-latency-us`; nil: no bound).
+    public var maxLinkLatencyUs: Double?
+
+    /// `serve --transport`: mpi, auto (RDMA preferred) or rdma (required).
+    public var serveArgument: String {
+        switch (kind, mode) {
+        case (.mpi, _): "mpi"
+        case (.rdma, .preferred): "auto"
+        case (.rdma, .required): "rdma"
+        }
+    }
 }
 
 public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
@@ -82,8 +94,22 @@ public struct PlacementSpec: Sendable, Equatable {
     public var stepTimeoutSeconds: Int = 30
     /// Requests the gateway sends this deployment at once (optional).
     public var maxConcurrent: Int?
+    /// Token budget of one engine step (`serve --max-batched-tokens`; nil: serve's default).
+    public var maxBatchedTokens: Int?
+    /// Requests queued for admission before refusing (`serve --max-waiting`; nil: serve's default).
+    public var maxWaiting: Int?
+    /// Prefix caching on or off (`serve --prefix-cache`; nil: serve's default, on).
+    public var prefixCache: Bool?
+    /// `serve --eviction` (nil: serve's default, prefix-aware).
+    public var eviction: EvictionKind?
 
     public var tensorParallel: Int { nodes.count }
+}
+
+/// `placement.eviction`: which cached KV block is reused first (`serve --eviction`).
+public enum EvictionKind: String, Sendable, Equatable, CaseIterable {
+    case prefixAware = "prefix-aware"
+    case lru
 }
 
 public enum FloorAction: String, Sendable, Equatable, CaseIterable { case warn, reject }

@@ -6,10 +6,11 @@ public enum TopologyParser {
     static let topKeys = ["version", "nodes", "transport", "models", "router", "gateway", "observability"]
     static let nodeKeys = ["name", "host", "address", "interface", "rdma", "cores", "memory_gib"]
     static let rdmaKeys = ["device", "port", "gid_index"]
-    static let transportKeys = ["kind", "mode"]
+    static let transportKeys = ["kind", "mode", "max_link_latency_us"]
     static let modelKeys = ["name", "aliases", "source", "weights", "placement", "external", "reasoning", "fallback",
                             "cost_per_token", "expected_latency_ms", "max_prompt_tokens", "default_max_tokens"]
-    static let placementKeys = ["nodes", "port", "kv_mib", "block_size", "max_running", "step_timeout_s", "max_concurrent"]
+    static let placementKeys = ["nodes", "port", "kv_mib", "block_size", "max_running", "step_timeout_s", "max_concurrent",
+                                 "max_batched_tokens", "max_waiting", "prefix_cache", "eviction"]
     static let externalKeys = ["url", "upstream_model", "api_key_env"]
     static let reasoningKeys = ["tags", "token_floor", "floor_action"]
     static let tagKeys = ["open", "close"]
@@ -97,6 +98,7 @@ public enum TopologyParser {
             t.allow(transportKeys)
             if let k = t.choice("kind", TransportKind.allCases.map(\.rawValue)) { transport.kind = TransportKind(rawValue: k)! }
             if let m = t.choice("mode", TransportMode.allCases.map(\.rawValue)) { transport.mode = TransportMode(rawValue: m)! }
+            transport.maxLinkLatencyUs = t.double("max_link_latency_us", min: 0.001)
         }
 
         var models: [ModelSpec] = []
@@ -217,6 +219,10 @@ public enum TopologyParser {
             if let v = p.int("max_running", in: 1...65536) { placement.maxRunning = v }
             if let v = p.int("step_timeout_s", in: 1...86400) { placement.stepTimeoutSeconds = v }
             placement.maxConcurrent = p.int("max_concurrent", in: 1...1 << 20)
+            placement.maxBatchedTokens = p.int("max_batched_tokens", in: 1...1 << 24)
+            placement.maxWaiting = p.int("max_waiting", in: 0...1 << 24)
+            placement.prefixCache = p.bool("prefix_cache")
+            if let e = p.choice("eviction", EvictionKind.allCases.map(\.rawValue)) { placement.eviction = EvictionKind(rawValue: e)! }
             model.placement = placement
         }
         if let e = m.mapping("external") {

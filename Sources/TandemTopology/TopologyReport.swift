@@ -14,7 +14,8 @@ public enum TopologyReport {
             if let m = n.memoryGiB { line += ", \(formatGiB(m)) GiB" }
             out.append(line)
         }
-        out.append("transport: \(t.transport.kind.rawValue) (\(t.transport.mode.rawValue))")
+        out.append("transport: \(t.transport.kind.rawValue) (\(t.transport.mode.rawValue))"
+                   + (t.transport.maxLinkLatencyUs.map { ", max link latency \($0) µs" } ?? ""))
         out.append("models:")
         var perNode: [String: (ranks: Int, weights: Int, kv: Int)] = [:]
         for m in t.models {
@@ -27,7 +28,12 @@ public enum TopologyReport {
                 out.append(head + ": \(r.modelPath(m))" + (f.map { " [\($0.formatDescription)]" } ?? "") + ", weights \(m.weights.rawValue)")
                 let host = t.node(p.nodes[0])?.host ?? "?"
                 out.append("    TP=\(p.tensorParallel) on \(p.nodes.joined(separator: ", ")); coordinator http://\(host):\(p.port) (rank 0 on \(p.nodes[0]))")
-                out.append("    kv \(p.kvMiB) MiB per rank, block \(p.blockSize), max running \(p.maxRunning), step timeout \(p.stepTimeoutSeconds) s")
+                var engine = "    kv \(p.kvMiB) MiB per rank, block \(p.blockSize), max running \(p.maxRunning), step timeout \(p.stepTimeoutSeconds) s"
+                if let v = p.maxBatchedTokens { engine += ", max batched tokens \(v)" }
+                if let v = p.maxWaiting { engine += ", max waiting \(v)" }
+                if let v = p.prefixCache { engine += ", prefix cache \(v ? "on" : "off")" }
+                if let v = p.eviction { engine += ", eviction \(v.rawValue)" }
+                out.append(engine)
                 for (rank, n) in p.nodes.enumerated() {
                     var line = "    rank \(rank) on \(n) (\(t.node(n)?.host ?? "?"))"
                     if let s = f?.plan?.shards[rank] {
@@ -73,6 +79,7 @@ public enum TopologyReport {
             add("\(b).cores", n.cores); add("\(b).memory_gib", n.memoryGiB.map(formatGiB))
         }
         add("transport", "\(t.transport.kind.rawValue)/\(t.transport.mode.rawValue)")
+        add("transport.max_link_latency_us", t.transport.maxLinkLatencyUs)
         for m in t.models {
             let b = "models.\(m.name)"
             add("\(b).aliases", m.aliases.isEmpty ? nil : m.aliases.joined(separator: ", "))
@@ -82,6 +89,8 @@ public enum TopologyReport {
                 add("\(b).placement.kv_mib", p.kvMiB); add("\(b).placement.block_size", p.blockSize)
                 add("\(b).placement.max_running", p.maxRunning); add("\(b).placement.step_timeout_s", p.stepTimeoutSeconds)
                 add("\(b).placement.max_concurrent", p.maxConcurrent)
+                add("\(b).placement.max_batched_tokens", p.maxBatchedTokens); add("\(b).placement.max_waiting", p.maxWaiting)
+                add("\(b).placement.prefix_cache", p.prefixCache); add("\(b).placement.eviction", p.eviction?.rawValue)
             }
             if let e = m.external { add("\(b).external", "\(e.url) \(e.upstreamModel ?? "") \(e.apiKeyEnv ?? "")") }
             if let rs = m.reasoning { add("\(b).reasoning", "\(rs.openTag) \(rs.closeTag) \(rs.tokenFloor.map(String.init) ?? "-") \(rs.floorAction.rawValue)") }
@@ -129,10 +138,10 @@ public enum TopologyReport {
         for m in oldModels.subtracting(newModels).sorted() { actions.append("stop model '\(m)'") }
         let changedNodes = Set(changed.filter { $0.hasPrefix("nodes.") }.map { String($0.split(separator: ".")[1]) })
         for m in newModels.intersection(oldModels).sorted() {
-            let launchKeys = ["source", "weights", "placement."].map { "models.\(m).\($0)" }
+            let launchKeys = ["source", "weights", "placement.", "reasoning"].map { "models.\(m).\($0)" }
             let launchChanged = changed.contains { k in launchKeys.contains { k.hasPrefix($0) } && !k.hasSuffix("max_concurrent") }
             let onChangedNode = new.model(m)?.placement?.nodes.contains { changedNodes.contains($0) } ?? false
-            if launchChanged || onChangedNode || (changed.contains("transport") && new.model(m)?.placement != nil) {
+            if launchChanged || onChangedNode || (changed.contains { $0.hasPrefix("transport") } && new.model(m)?.placement != nil) {
                 actions.append("restart model '\(m)'")
             }
         }

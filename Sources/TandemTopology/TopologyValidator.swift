@@ -130,9 +130,6 @@ public enum TopologyValidator {
                 if f == m.name { sink.error(t.location("\(base).fallback"), "model '\(m.name)': fallback names the model itself") }
                 else if !modelNames.contains(f) { sink.error(t.location("\(base).fallback"), "model '\(m.name)': fallback '\(f)' is not a model in this file; models: \(modelList)") }
             }
-            if m.weights != .native {
-                sink.warning(t.location("\(base).weights"), "model '\(m.name)': weights \(m.weights.rawValue) are recorded but `tandem serve` loads the file's own (native) weights; quantize the file first with `tandem quantize`")
-            }
             guard let p = m.placement else { continue }
             var placedOK = !p.nodes.isEmpty
             for (j, n) in p.nodes.enumerated() where seenNodes[n] == nil {

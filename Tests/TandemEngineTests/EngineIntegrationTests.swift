@@ -14,11 +14,11 @@ struct EngineIntegrationTests {
     static let model: LoadedModel = try! ModelLoader.load(path: storiesDir + "/stories260K.bin")
 
     static func engine(blocks: Int = 256, blockSize: Int = 4, budget: Int = 64, maxRunning: Int = 16,
-                       chunk: Int? = nil, policy: EvictionPolicy = .prefixAware) throws -> Engine {
+                       chunk: Int? = nil, policy: EvictionPolicy = .prefixAware, prefixCaching: Bool = true) throws -> Engine {
         let exec = try LocalStepExecutor(model: model, blockCount: blocks, blockSize: blockSize)
         let e = try Engine(model: model, executor: exec, configuration: EngineConfiguration(
             scheduler: SchedulerConfiguration(maxBatchedTokens: budget, maxRunningSequences: maxRunning,
-                                              maxPrefillChunk: chunk, maxModelLength: 256),
+                                              maxPrefillChunk: chunk, maxModelLength: 256, enablePrefixCaching: prefixCaching),
             evictionPolicy: policy, seed: 1))
         e.start()
         return e
@@ -64,6 +64,44 @@ struct EngineIntegrationTests {
             #expect(results[i] == expected, "prompt \(i): \(Self.prompts[i])")
         }
         #expect(engine.statistics.steps > 8)
+        #expect(engine.statistics.preemptions > 0)
+    }
+
+    @Test("statistics count prefix-cache hits and lookups; with prefix caching off nothing is reused", arguments: [true, false])
+    func prefixStatistics(caching: Bool) async throws {
+        let engine = try Self.engine(blocks: 128, blockSize: 4, prefixCaching: caching)
+        defer { engine.shutdown() }
+        let p = Self.model.tokenizer.encode("There was a cat named Tim who liked to play in the garden with his friends every day")
+        let first = try await engine.generate(EngineRequest(id: "p1", promptTokens: p, maxTokens: 4)).usage
+        let second = try await engine.generate(EngineRequest(id: "p2", promptTokens: p, maxTokens: 4)).usage
+        let s = engine.statistics
+        #expect(first.cachedPromptTokens == 0)
+        #expect(s.promptTokens == 2 * p.count)
+        #expect(s.running == 0 && s.waiting == 0)
+        #expect(s.kvBlocksTotal == 128)
+        if caching {
+            #expect(second.cachedPromptTokens > 0)
+            #expect(s.prefixHitTokens == second.cachedPromptTokens)
+            #expect(s.prefixQueriedTokens == 2 * p.count)
+        } else {
+            #expect(second.cachedPromptTokens == 0)
+            #expect(s.prefixHitTokens == 0)
+            #expect(s.prefixQueriedTokens == 0)
+        }
+        let text = s.prometheusText(model: "stories")
+        #expect(text.contains("tandem_engine_prefix_cache_hit_tokens_total{model=\"stories\"} \(s.prefixHitTokens)\n"))
+    }
+
+    @Test func statisticsRenderAsPrometheusText() {
+        var s = EngineStats()
+        s.running = 2; s.waiting = 3; s.kvBlocksTotal = 10; s.kvBlocksUsed = 4; s.prefixHitTokens = 32
+        s.prefixQueriedTokens = 64; s.preemptions = 1
+        let text = s.prometheusText(model: "a\"b")
+        #expect(text.contains("# TYPE tandem_engine_running_sequences gauge\ntandem_engine_running_sequences{model=\"a\\\"b\"} 2\n"))
+        #expect(text.contains("tandem_engine_waiting_sequences{model=\"a\\\"b\"} 3\n"))
+        #expect(text.contains("tandem_engine_kv_usage_ratio{model=\"a\\\"b\"} 0.4\n"))
+        #expect(text.contains("# TYPE tandem_engine_prefix_cache_queried_tokens_total counter\n"))
+        #expect(text.contains("tandem_engine_preemptions_total{model=\"a\\\"b\"} 1\n"))
     }
 
     @Test("the same tenant's second request reuses the prefix; another tenant shares nothing")

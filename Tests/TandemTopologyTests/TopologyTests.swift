@@ -136,6 +136,17 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         try expectError(edit("      port: 8101", "      port: 70000"), line: "70000", contains: ["out of range", "1...65535"])
     }
 
+    @Test func badServeSettings() throws {
+        try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      eviction: fifo"), line: "fifo",
+                        contains: ["'fifo' is not allowed", "prefix-aware, lru"])
+        try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      prefix_cache: maybe"), line: "maybe",
+                        contains: ["prefix_cache", "expected true or false"])
+        try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      max_batched_tokens: 0"), line: "max_batched_tokens: 0",
+                        contains: ["out of range"])
+        try expectError(edit("models:\n", "transport: {max_link_latency_us: fast}\nmodels:\n"), line: "max_link_latency_us: fast",
+                        contains: ["transport.max_link_latency_us", "expected a number"])
+    }
+
     @Test func badChoice() throws {
         try expectError(edit("    source: model.gguf\n    placement:\n      nodes: [spark]", "    source: model.gguf\n    weights: int3\n    placement:\n      nodes: [spark]"),
                         line: "int3", contains: ["'int3' is not allowed", "native, f32, fp8, nvfp4, mxfp4"])
@@ -273,6 +284,51 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         let lp = LaunchPlanner.make(local, options: LaunchOptions(tandemBin: "t", runDir: "/r", localNodes: ["spark"]))
         #expect(Array(lp.deployments[1].argv.prefix(LaunchPlanner.localMPIRun.count + 2)) == LaunchPlanner.localMPIRun + ["-np", "2"])
         #expect(lp.deployments[1].hostfile == nil)
+    }
+
+    @Test("launch plan: weights, engine limits, cache policy, reasoning tags, transport and the link bound reach serve")
+    func launchPlanPassesServeSettings() throws {
+        let yaml = edit("    host: spark\n", "    host: 127.0.0.1\n")
+            .replacingOccurrences(of: "      kv_mib: 128\n", with: "      kv_mib: 128\n      max_batched_tokens: 1024\n      max_waiting: 32\n"
+                                  + "      prefix_cache: false\n      eviction: lru\n      block_size: 32\n")
+            .replacingOccurrences(of: "    reasoning: {token_floor: 256, floor_action: reject}",
+                                  with: "    weights: nvfp4\n    reasoning: {tags: {open: \"<r>\", close: \"</r>\"}, token_floor: 256, floor_action: reject}")
+            .replacingOccurrences(of: "models:\n", with: "transport: {kind: rdma, mode: required, max_link_latency_us: 75}\nmodels:\n")
+            .replacingOccurrences(of: "    host: dark\n", with: "    host: dark\n    rdma: {device: mlx5_0}\n")
+            .replacingOccurrences(of: "    address: 10.77.0.1\n", with: "    address: 10.77.0.1\n    rdma: {device: mlx5_0}\n")
+        let (_, r) = try resolved(yaml)
+        #expect(r.diagnostics.isEmpty, "\(r.diagnostics)")
+        let p = try #require(r.topology.models[1].placement)
+        #expect(p.maxBatchedTokens == 1024 && p.maxWaiting == 32 && p.prefixCache == false && p.eviction == .lru && p.blockSize == 32)
+        #expect(r.topology.transport.maxLinkLatencyUs == 75)
+        let plan = LaunchPlanner.make(r, options: LaunchOptions(tandemBin: "/bin/tandem", runDir: "/run/x", localNodes: ["spark"]))
+        let small = plan.deployments[0].argv, big = plan.deployments[1].argv
+        func value(_ argv: [String], _ flag: String) -> String? { argv.firstIndex(of: flag).map { argv[$0 + 1] } }
+        #expect(value(big, "--weights") == "nvfp4")
+        #expect(value(big, "--max-batched-tokens") == "1024")
+        #expect(value(big, "--max-waiting") == "32")
+        #expect(value(big, "--prefix-cache") == "off")
+        #expect(value(big, "--eviction") == "lru")
+        #expect(value(big, "--block-size") == "32")
+        #expect(value(big, "--kv-mib") == "128")
+        #expect(value(big, "--max-running") == "32")
+        #expect(value(big, "--reasoning-open") == "<r>" && value(big, "--reasoning-close") == "</r>")
+        #expect(value(big, "--transport") == "rdma")
+        #expect(value(big, "--rdma-address") == "10.77.0.1")
+        #expect(value(big, "--max-link-latency-us") == "75.0")
+        // TP=1 has no link: no transport flags; unset engine settings are left to serve's defaults.
+        #expect(value(small, "--weights") == "native")
+        #expect(value(small, "--transport") == nil && value(small, "--max-link-latency-us") == nil)
+        #expect(value(small, "--prefix-cache") == nil && value(small, "--eviction") == nil && value(small, "--reasoning-open") == nil)
+        // preferred RDMA asks serve for auto; MPI for mpi.
+        let (_, pref) = try resolved(yaml.replacingOccurrences(of: "mode: required", with: "mode: preferred"))
+        #expect(value(LaunchPlanner.make(pref, options: LaunchOptions(tandemBin: "t", runDir: "/r", localNodes: ["spark"])).deployments[1].argv, "--transport") == "auto")
+        let (_, mpi) = try resolved()
+        let mpiBig = LaunchPlanner.make(mpi, options: LaunchOptions(tandemBin: "t", runDir: "/r", localNodes: ["spark"])).deployments[1].argv
+        #expect(value(mpiBig, "--transport") == "mpi" && value(mpiBig, "--rdma-address") == nil)
+        let shown = TopologyReport.show(r)
+        #expect(shown.contains("max batched tokens 1024, max waiting 32, prefix cache off, eviction lru"))
+        #expect(shown.contains("transport: rdma (required), max link latency 75.0 µs"))
     }
 
     @Test func diff() throws {

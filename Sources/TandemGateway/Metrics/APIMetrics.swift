@@ -10,6 +10,9 @@ import Prometheus
 public final class APIMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
+    /// Read at every scrape and appended to the exposition (Prometheus text, complete families
+    /// with their `# TYPE` lines), e.g. a coordinator's engine statistics.
+    private let collectors: [@Sendable () -> String]
 
     /// Latency buckets for TTFT, end-to-end and queue time (seconds).
     static let latencyBuckets: [Duration] = [
@@ -24,8 +27,10 @@ public final class APIMetrics: Sendable {
         .milliseconds(500), .seconds(1),
     ]
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+                collectors: [@Sendable () -> String] = []) {
         self.registry = registry
+        self.collectors = collectors
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.latencyBuckets
         factory.durationHistogramBuckets = ["tandem_inter_token_latency_seconds": Self.interTokenBuckets]
@@ -33,7 +38,14 @@ public final class APIMetrics: Sendable {
     }
 
     /// The Prometheus text exposition of everything recorded.
-    public func render() -> String { registry.emitToString() }
+    public func render() -> String {
+        var text = registry.emitToString()
+        for collect in collectors {
+            if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+            text += collect()
+        }
+        return text
+    }
 
     // MARK: Requests
 

@@ -73,29 +73,11 @@ struct CommCheckCommand: ParsableCommand {
                                latencies: latencies ?? [])
     }
 
-    /// Every rank must agree on RDMA, so a rank that cannot use it makes every rank fall back.
     private func makeCommunicator(world: MPICommunicator, preference: TransportPreference,
                                   logger: Logger) throws -> (any Communicator, String?) {
-        var probe = preference == .mpi ? RDMAProbeResult.unavailable(reason: "not probed") : RDMAProbe.probe()
-        if preference != .mpi {
-            let usableHere = (try? TransportSelector.select(preference: .rdmaRequired, probe: probe, ranks: world.size)) != nil
-            var unusable = [Float(usableHere ? 0 : 1)]
-            try world.allReduceSum(&unusable)
-            if usableHere, unusable[0] > 0 {
-                probe = .unavailable(reason: "\(Int(unusable[0])) of \(world.size) ranks cannot use RDMA")
-            }
-        }
-        let decision = try TransportSelector.select(preference: preference, probe: probe, ranks: world.size, logger: logger)
-        switch decision {
-        case .mpi(let reason):
-            return (world, reason)
-        case .rdma:
-            guard let rdmaAddress else {
-                throw ValidationError("the verbs transport needs --rdma-address (rank 0's address on the RDMA interface)")
-            }
-            let configuration = VerbsConfiguration(rank: world.rank, address: rdmaAddress, port: rdmaPort)
-            return (try VerbsCommunicator.connect(configuration, probe: probe, logger: logger), nil)
-        }
+        let choice = try TransportBootstrap.choose(world: world, preference: preference, rdmaAddress: rdmaAddress,
+                                                   rdmaPort: rdmaPort, logger: logger)
+        return (choice.communicator, choice.fallbackReason)
     }
 
     /// A sub-communicator of all ranks in reverse order: ranks and sums must follow the split.

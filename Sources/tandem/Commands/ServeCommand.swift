@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TandemEngineCore
 import TandemModel
 import TandemServing
 import TandemTransport
@@ -33,14 +34,59 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-running"), help: "Most sequences decoded together.")
     var maxRunning = 32
 
+    @Option(name: .customLong("max-waiting"), help: "Most requests queued for admission; more are refused as over capacity.")
+    var maxWaiting = 256
+
+    @Option(name: .customLong("max-batched-tokens"), help: "Token budget of one step (decode tokens plus prefill chunks).")
+    var maxBatchedTokens = 512
+
+    @Option(name: .customLong("prefix-cache"), help: "Reuse the K/V of shared prompt prefixes: on or off.")
+    var prefixCache: OnOff = .on
+
+    @Option(help: "Which cached KV block is reused first when the pool is full: prefix-aware (leaves first) or lru.")
+    var eviction: EvictionChoice = .prefixAware
+
     @Option(name: .customLong("step-timeout"), help: "Seconds a step may take before the deployment is declared stalled.")
     var stepTimeout = 30
 
     @Option(help: "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load.")
     var weights: WeightFormat = .native
 
+    @Option(help: "Transport between ranks: mpi, rdma (required) or auto (RDMA verbs if every rank can and --rdma-address is given, else MPI).")
+    var transport = "auto"
+
+    @Option(name: .customLong("rdma-address"), help: "IPv4 address of rank 0's RDMA interface (with --transport rdma/auto).")
+    var rdmaAddress: String?
+
+    @Option(name: .customLong("rdma-port"), help: "Port rank 0 listens on for the verbs connection.")
+    var rdmaPort: UInt16 = 18515
+
+    @Option(name: .customLong("max-link-latency-us"), help: "Refuse to start when the ranks' measured 4 KiB all-reduce median exceeds this many microseconds (default: no bound).")
+    var maxLinkLatencyUs: Double?
+
+    @Option(name: .customLong("reasoning-open"), help: "Open tag of the model's reasoning block (with --reasoning-close: split reasoning from the answer).")
+    var reasoningOpen: String?
+
+    @Option(name: .customLong("reasoning-close"), help: "Close tag of the model's reasoning block.")
+    var reasoningClose: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical")
     var logLevel = "notice"
+
+    func validate() throws {
+        guard kvMiB >= 1 else { throw ValidationError("--kv-mib must be at least 1") }
+        guard blockSize >= 1 else { throw ValidationError("--block-size must be at least 1") }
+        guard maxRunning >= 1 else { throw ValidationError("--max-running must be at least 1") }
+        guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must not be negative") }
+        guard maxBatchedTokens >= 1 else { throw ValidationError("--max-batched-tokens must be at least 1") }
+        guard TransportPreference(argument: transport) != nil else {
+            throw ValidationError("--transport must be mpi, rdma or auto, not '\(transport)'")
+        }
+        if let b = maxLinkLatencyUs, !(b > 0) { throw ValidationError("--max-link-latency-us must be positive") }
+        if (reasoningOpen == nil) != (reasoningClose == nil) {
+            throw ValidationError("--reasoning-open and --reasoning-close go together")
+        }
+    }
 
     func run() async throws {
         var logger = Logger(label: "tandem.serve")
@@ -51,10 +97,44 @@ struct ServeCommand: AsyncParsableCommand {
         o.kvBudgetBytes = kvMiB << 20
         o.blockSize = blockSize
         o.maxRunning = maxRunning
+        o.maxWaiting = maxWaiting
+        o.maxBatchedTokens = maxBatchedTokens
+        o.prefixCaching = prefixCache == .on
+        o.evictionPolicy = eviction.policy
         o.stepTimeout = .seconds(stepTimeout)
         o.weights = WeightQuantizationPlan(linear: weights)
-        let communicator = try MPICommunicator.world()
+        o.maxLinkLatencyMicroseconds = maxLinkLatencyUs
+        if let open = reasoningOpen, let close = reasoningClose {
+            o.reasoning = ReasoningConfiguration(openTag: open, closeTag: close)
+        }
+        let world = try MPICommunicator.world()
+        let communicator: any Communicator
+        if world.size == 1 {
+            communicator = world
+            o.transportDetail = "mpi (one rank, no link)"
+        } else {
+            let choice = try TransportBootstrap.choose(world: world, preference: TransportPreference(argument: transport)!,
+                                                       rdmaAddress: rdmaAddress, rdmaPort: rdmaPort, logger: logger)
+            communicator = choice.communicator
+            o.transportDetail = choice.detail
+        }
+        // On a throw every rank exits non-zero (MPI is finalised at exit), so mpirun does too.
         try await Coordinator.run(o, communicator: communicator, logger: logger)
-        communicator.shutdown()
+        world.shutdown()
+    }
+}
+
+enum OnOff: String, ExpressibleByArgument, CaseIterable { case on, off }
+
+/// `--eviction`: the CLI spells the policies with a hyphen.
+enum EvictionChoice: String, ExpressibleByArgument, CaseIterable {
+    case prefixAware = "prefix-aware"
+    case lru
+
+    var policy: EvictionPolicy {
+        switch self {
+        case .prefixAware: .prefixAware
+        case .lru: .lru
+        }
     }
 }

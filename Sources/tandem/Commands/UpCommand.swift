@@ -35,13 +35,6 @@ struct UpCommand: ParsableCommand {
         let bin = tandemBin ?? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         let local = node.isEmpty ? LaunchPlanner.localNodes(t) : Set(node)
         let plan = LaunchPlanner.make(r, options: LaunchOptions(tandemBin: bin, runDir: dir, localNodes: local, rshAgent: rshAgent))
-        if t.transport.kind == .rdma {
-            let note = "transport rdma/\(t.transport.mode.rawValue): `tandem serve` all-reduces over MPI today"
-            if t.transport.mode == .required && plan.deployments.contains(where: { Set($0.nodes).count > 1 }) {
-                throw ValidationError("\(note); a multi-node model cannot get the required RDMA transport (set transport.mode: preferred)")
-            }
-            warn("\(note); using MPI")
-        }
         if dryRun {
             printPlan(plan, local: local)
             return
