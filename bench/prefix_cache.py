@@ -99,7 +99,7 @@ def main():
         for mode in ["off", "on"]:
             r = run(args.tandem, args.model, ["--prefix-cache", mode], common, work, f"a-{mode}")
             lvl = r["levels"][0]
-            recs = [x for x in r["records"] if x.get("ok", True)]
+            recs = [x for x in r["records"] if x.get("error") is None]
             ttfts = sorted(x["ttft"] for x in recs if x.get("ttft") is not None)
             # The first request of the group has nothing cached either way: report it apart.
             first = r["records"][0].get("ttft")

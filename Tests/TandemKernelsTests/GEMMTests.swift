@@ -115,3 +115,80 @@ struct GEMMTests {
         }
     }
 }
+
+/// The step attention kernel (every token and head of a step at once, through block tables)
+/// against the contiguous reference `tk_attention_head`, on every path, one thread and two.
+@Suite("Step attention through block tables")
+struct StepAttentionTests {
+    @Test(arguments: [(64, 16), (48, 4), (72, 8)])
+    func matchesTheContiguousReference(headDim: Int, blockSize: Int) throws {
+        let heads = 6, qPerKV = 3, kvHeads = heads / qPerKV
+        let stride = kvHeads * headDim, blocks = 12
+        var rng = TestRNG(seed: UInt64(headDim * 100 + blockSize))
+        let k = (0..<blocks * blockSize * stride).map { _ in rng.normal() }
+        let v = (0..<blocks * blockSize * stride).map { _ in rng.normal() }
+        // Two sequences with shuffled blocks; tokens at assorted positions (a prefill chunk's tail, decodes).
+        let tables: [[Int32]] = [[7, 2, 9, 0, 4], [1, 11, 3, 5]]
+        let tokens: [(seq: Int, pos: Int)] = [(0, 0), (0, 1), (0, 2 * blockSize + 3), (1, 3 * blockSize + 1), (0, 4 * blockSize), (1, 5), (1, 4)]
+        let qStride = heads * headDim
+        let q = (0..<tokens.count * qStride).map { _ in rng.normal() }
+        let flat = tables.flatMap { $0 }
+        let offsets: [Int64] = tokens.map { $0.seq == 0 ? 0 : Int64(tables[0].count) }
+        let positions: [Int64] = tokens.map { Int64($0.pos) }
+        // Reference: gather each sequence's K/V contiguously, then tk_attention_head.
+        var ref = [Float](repeating: 0, count: tokens.count * qStride)
+        for (i, tok) in tokens.enumerated() {
+            let len = tok.pos + 1
+            var kc = [Float](repeating: 0, count: len * stride), vc = kc
+            for t in 0..<len {
+                let slot = Int(tables[tok.seq][t / blockSize]) * blockSize + t % blockSize
+                for d in 0..<stride { kc[t * stride + d] = k[slot * stride + d]; vc[t * stride + d] = v[slot * stride + d] }
+            }
+            var scores = [Float](repeating: 0, count: len)
+            for h in 0..<heads {
+                let kvh = h / qPerKV
+                ref.withUnsafeMutableBufferPointer { r in
+                    q.withUnsafeBufferPointer { qp in
+                        kc.withUnsafeBufferPointer { kp in
+                            vc.withUnsafeBufferPointer { vp in
+                                tk_attention_head(r.baseAddress! + i * qStride + h * headDim, qp.baseAddress! + i * qStride + h * headDim,
+                                                  kp.baseAddress! + kvh * headDim, vp.baseAddress! + kvh * headDim,
+                                                  Int64(stride), Int64(len), Int64(headDim), &scores)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        func run() -> [Float] {
+            var out = [Float](repeating: .nan, count: tokens.count * qStride)
+            let status = out.withUnsafeMutableBufferPointer { o in
+                q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                    flat.withUnsafeBufferPointer { fp in offsets.withUnsafeBufferPointer { op in positions.withUnsafeBufferPointer { pp in
+                        var s = tk_attention_step(out: o.baseAddress, q: qp.baseAddress, k_base: kp.baseAddress, v_base: vp.baseAddress,
+                                                  tables: fp.baseAddress, table_offset: op.baseAddress, positions: pp.baseAddress,
+                                                  tokens: Int64(tokens.count), heads: Int64(heads), q_per_kv: Int64(qPerKV),
+                                                  head_dim: Int64(headDim), q_stride: Int64(qStride), block_size: Int64(blockSize),
+                                                  token_stride: Int64(stride))
+                        return tk_attention_step_mt(&s)
+                    } } }
+                } } }
+            }
+            #expect(status == 0)
+            return out
+        }
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        for path in GEMMTests.paths {
+            for threads in [1, 2] {
+                try KernelThreads.setCount(threads)
+                #expect(tk_gemv_set_thread_path(path) == 0)
+                let out = run()
+                _ = tk_gemv_set_thread_path(TK_PATH_AUTO)
+                // Softmax-weighted sums of O(1) values: f32 rounding well under 1e-5.
+                let worst = zip(out, ref).map { abs($0 - $1) }.max()!
+                #expect(worst < 2e-5, "\(String(cString: tk_gemv_path_name(path))) \(threads) threads: max error \(worst)")
+            }
+        }
+    }
+}

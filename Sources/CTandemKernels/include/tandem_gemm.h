@@ -48,6 +48,23 @@ int tk_gemm_with_path(tk_gemv_path path, const tk_gemm_weights *w, const float *
 int tk_gemm_mt(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
                int64_t row_begin, int64_t row_end);
 
+/// Attention of a whole step: for every token t and query head h, out[t * q_stride + h * head_dim]
+/// = attention of q[t * q_stride + h * head_dim] over positions 0...positions[t] of its sequence,
+/// K/V read through the block table at tables + table_offset[t] (as tk_attention_paged; KV head
+/// h / q_per_kv at (h / q_per_kv) * head_dim inside a token's slot). The (token, head) pairs
+/// are spread over the process-wide pool; each pair is computed the same way whatever the batch,
+/// on the AVX2 path when the CPU has it (else the portable tk_attention_paged). Returns 0 or -1.
+typedef struct {
+    float *out;
+    const float *q;
+    const float *k_base, *v_base;
+    const int32_t *tables;
+    const int64_t *table_offset;
+    const int64_t *positions;
+    int64_t tokens, heads, q_per_kv, head_dim, q_stride, block_size, token_stride;
+} tk_attention_step;
+int tk_attention_step_mt(const tk_attention_step *s);
+
 #ifdef __cplusplus
 }
 #endif

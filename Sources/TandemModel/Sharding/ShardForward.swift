@@ -61,14 +61,24 @@ public final class ShardForward {
         let partial = FloatBuffer(count: T * dim, zeroed: false) // (T, dim) row-parallel output
         let hb = FloatBuffer(count: T * ffn, zeroed: false)      // (T, local ffn)
         let hb2 = FloatBuffer(count: T * ffn, zeroed: false)     // (T, local ffn)
-        let maxLen = (tokenPos.max() ?? 0) + 1
-        let scores = FloatBuffer(count: maxLen, zeroed: false)
-        for t in 0..<T { shard.tokenEmbedding.row(Int(tokenIDs[t]), into: x.pointer + t * dim) }
+                for t in 0..<T { shard.tokenEmbedding.row(Int(tokenIDs[t]), into: x.pointer + t * dim) }
         let interleaved: Int32 = c.ropeStyle == .interleaved ? 1 : 0
         let qPerKV = c.queriesPerKVHead
 
         // Every projection multiplies all T tokens in one call: from a few tokens on, that is the
         // blocked GEMM, which reads each weight once per step instead of once per token.
+        // Every token's block table (its chunk's), flattened for the attention kernel.
+        let flat = chunks.flatMap(\.blockTable)
+        let tables = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(flat.count, 1))
+        defer { tables.deallocate() }
+        _ = tables.initialize(from: flat)
+        var chunkOffset = [Int64](), offset: Int64 = 0
+        for ch in chunks { chunkOffset.append(offset); offset += Int64(ch.blockTable.count) }
+        let tableOffset = UnsafeMutableBufferPointer<Int64>.allocate(capacity: T)
+        defer { tableOffset.deallocate() }
+        let positions = UnsafeMutableBufferPointer<Int64>.allocate(capacity: T)
+        defer { positions.deallocate() }
+        for t in 0..<T { tableOffset[t] = chunkOffset[tokenChunk[t]]; positions[t] = Int64(tokenPos[t]) }
         let kNew = FloatBuffer(count: T * kvDim, zeroed: false)  // (T, local kv) before it is stored
         let vNew = FloatBuffer(count: T * kvDim, zeroed: false)
         for (l, w) in shard.layers.enumerated() {
@@ -86,19 +96,14 @@ public final class ShardForward {
                 tk_rope(q.pointer + t * qDim, Int64(shard.spec.queryHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
                 tk_rope(kBase + slot, Int64(shard.spec.kvHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
             }
-            // Attention after every token's K/V of this layer is stored (a chunk attends to itself).
-            for t in 0..<T {
-                let table = chunks[tokenChunk[t]].blockTable
-                try table.withUnsafeBufferPointer { bt in
-                    guard let btp = bt.baseAddress else { throw ShardingError(message: "empty block table") }
-                    for h in 0..<shard.spec.queryHeads.count {
-                        let kvh = h / qPerKV
-                        tk_attention_paged(att.pointer + t * qDim + h * hd, q.pointer + t * qDim + h * hd,
-                                           kBase + kvh * hd, vBase + kvh * hd, btp, Int64(kv.blockSize),
-                                           Int64(kv.tokenStride), Int64(tokenPos[t] + 1), Int64(hd), scores.pointer)
-                    }
-                }
-            }
+            // Attention after every token's K/V of this layer is stored (a chunk attends to itself):
+            // every (token, head) pair of the step at once, spread over the kernel threads.
+            var step = tk_attention_step(out: att.pointer, q: q.pointer, k_base: kBase, v_base: vBase,
+                                         tables: tables.baseAddress, table_offset: tableOffset.baseAddress, positions: positions.baseAddress,
+                                         tokens: Int64(T), heads: Int64(shard.spec.queryHeads.count), q_per_kv: Int64(qPerKV),
+                                         head_dim: Int64(hd), q_stride: Int64(qDim), block_size: Int64(kv.blockSize),
+                                         token_stride: Int64(kv.tokenStride))
+            guard tk_attention_step_mt(&step) == 0 else { throw ShardingError(message: "attention kernel rejected the step") }
             w.wo.multiply(batch: T, att.pointer, ldx: qDim, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
             tk_add(x.pointer, partial.pointer, Int64(T * dim))
