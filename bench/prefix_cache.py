@@ -116,9 +116,9 @@ def main():
     if "b" not in args.skip:
         kv = args.pressure_kv_mib
         if kv == 0:
-            # SmolLM2: 30 layers x 3 KV heads x 64 x 2 (K, V) x 4 bytes = 92 KiB per token; a
-            # ~1,000-token prefix is ~90 MiB. Hold about half the groups' prefixes.
-            kv = max(64, int(args.pressure_groups * 90 / 2))
+            # SmolLM2: 30 layers x 3 KV heads x 64 x 2 (K, V) x 4 bytes = 45 KiB per token; a
+            # ~790-token prefix is ~35 MiB. Hold about half the groups' prefixes.
+            kv = max(32, int(args.pressure_groups * 35 / 2))
         common = ["--groups", str(args.pressure_groups), "--questions", str(args.pressure_questions),
                   "--prefix-len", str(args.prefix_words), "--question-len", "12", "--output-len", "8",
                   "--concurrency", "1", "--requests", str(args.pressure_groups * args.pressure_questions),

@@ -62,7 +62,10 @@ public struct BenchClient: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .milliseconds(Int64(connectTimeout * 1000)))
         configuration.decompression = .disabled
-        configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        // One connection per request in flight: AsyncHTTPClient's default of 8 per host made
+        // requests beyond the 8th wait for a connection and fail after the connect timeout
+        // (getConnectionFromPoolTimeout) at concurrency 16: a harness failure, not the server's.
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
