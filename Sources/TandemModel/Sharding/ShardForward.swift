@@ -61,12 +61,10 @@ public final class ShardForward {
         let partial = FloatBuffer(count: T * dim, zeroed: false) // (T, dim) row-parallel output
         let hb = FloatBuffer(count: T * ffn, zeroed: false)      // (T, local ffn)
         let hb2 = FloatBuffer(count: T * ffn, zeroed: false)     // (T, local ffn)
-                for t in 0..<T { shard.tokenEmbedding.row(Int(tokenIDs[t]), into: x.pointer + t * dim) }
+        for t in 0..<T { shard.tokenEmbedding.row(Int(tokenIDs[t]), into: x.pointer + t * dim) }
         let interleaved: Int32 = c.ropeStyle == .interleaved ? 1 : 0
         let qPerKV = c.queriesPerKVHead
 
-        // Every projection multiplies all T tokens in one call: from a few tokens on, that is the
-        // blocked GEMM, which reads each weight once per step instead of once per token.
         // Every token's block table (its chunk's), flattened for the attention kernel.
         let flat = chunks.flatMap(\.blockTable)
         let tables = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(flat.count, 1))
@@ -79,6 +77,8 @@ public final class ShardForward {
         let positions = UnsafeMutableBufferPointer<Int64>.allocate(capacity: T)
         defer { positions.deallocate() }
         for t in 0..<T { tableOffset[t] = chunkOffset[tokenChunk[t]]; positions[t] = Int64(tokenPos[t]) }
+        // Every projection multiplies all T tokens in one call: from a few tokens on, that is the
+        // blocked GEMM, which reads each weight once per step instead of once per token.
         let kNew = FloatBuffer(count: T * kvDim, zeroed: false)  // (T, local kv) before it is stored
         let vNew = FloatBuffer(count: T * kvDim, zeroed: false)
         for (l, w) in shard.layers.enumerated() {
