@@ -65,9 +65,11 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   echo "# $SCENARIO: tandem vs llama.cpp ($(basename "$MODEL"), $THREADS threads, $(date -u +%FT%TZ); load before $LOAD_BEFORE, after $LOAD_AFTER)"
   echo
-  echo "## tandem serve"; grep -E '^\| (level|---|concurrency|rate)' "$OUT/tandem.md" | sed -E 's/\| (concurrency|rate)/| \1/'
+  # The per-level table of each summary: its header, its separator, its rows.
+  levels() { awk '/^\| level /{on=1; print; getline; print; next} on && /^\| (concurrency|rate)=/{print; next} on{exit}' "$1"; }
+  echo "## tandem serve"; levels "$OUT/tandem.md"
   echo
-  echo "## llama.cpp (llama-server from the llama-cpp-python 0.3.36 sdist)"; grep -E '^\| (level|---|concurrency|rate)' "$OUT/llamacpp.md"
+  echo "## llama.cpp (llama-server from the llama-cpp-python 0.3.36 sdist)"; levels "$OUT/llamacpp.md"
 } > "$OUT/compare.md"
 cat "$OUT/compare.md"
 python3 bench/compare_plot.py "$OUT" "${PLOTS:-$OUT}"

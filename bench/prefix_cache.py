@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--pressure-questions", type=int, default=4)
     ap.add_argument("--pressure-kv-mib", type=int, default=0,
                     help="KV pool per rank for (b); 0: sized to hold about half the system prompts")
+    ap.add_argument("--pressure-question-words", type=int, default=12,
+                    help="(b): words per question; long unique questions compete with the shared prompts for blocks")
     ap.add_argument("--skip", choices=["a", "b"], action="append", default=[])
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="tandem-prefix-")
@@ -93,7 +95,7 @@ def main():
 
     if "a" not in args.skip:
         common = ["--groups", "1", "--questions", str(args.questions), "--prefix-len", str(args.prefix_words),
-                  "--question-len", "12", "--output-len", "8", "--concurrency", "1", "--requests", str(args.questions),
+                  "--question-len", "12", "--output-len", "8", "--concurrency", "1", "--requests", str(args.questions), "--duration", "1800",
                   "--warmup", "0", "--seed", "7"]
         rows = []
         for mode in ["off", "on"]:
@@ -120,8 +122,8 @@ def main():
             # ~790-token prefix is ~35 MiB. Hold about half the groups' prefixes.
             kv = max(32, int(args.pressure_groups * 35 / 2))
         common = ["--groups", str(args.pressure_groups), "--questions", str(args.pressure_questions),
-                  "--prefix-len", str(args.prefix_words), "--question-len", "12", "--output-len", "8",
-                  "--concurrency", "1", "--requests", str(args.pressure_groups * args.pressure_questions),
+                  "--prefix-len", str(args.prefix_words), "--question-len", str(args.pressure_question_words), "--output-len", "8",
+                  "--concurrency", "1", "--requests", str(args.pressure_groups * args.pressure_questions), "--duration", "1800",
                   "--warmup", "0", "--seed", "11"]
         rows = []
         for ev in ["lru", "prefix-aware"]:
@@ -130,7 +132,7 @@ def main():
             lvl = r["levels"][0]
             rows.append((ev, lvl["promptTokens"], lvl["cachedTokens"], lvl["ttft"]["p50"], lvl["failed"]))
         print(f"\n### (b) Prefix hit rate under memory pressure ({args.pressure_groups} system prompts x "
-              f"{args.pressure_questions} questions interleaved, KV pool {kv} MiB)\n")
+              f"{args.pressure_questions} questions of {args.pressure_question_words} words interleaved, KV pool {kv} MiB)\n")
         print("| eviction | prompt tokens | cached tokens | hit rate | TTFT p50 s | failed |")
         print("| --- | --- | --- | --- | --- | --- |")
         for ev, p, c, t, f in rows:

@@ -74,6 +74,13 @@ public struct BenchClient: Sendable {
         return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 
+    /// Whether `error` says a pooled connection was closed by the server before the request went out.
+    static func isStaleConnection(_ error: any Error) -> Bool {
+        if let e = error as? HTTPClientError, e == .remoteConnectionClosed { return true }
+        if let e = error as? ChannelError, e == .ioOnClosedChannel { return true }
+        return false
+    }
+
     /// Sends `request`; never throws: failures come back as records with an error type.
     public func send(_ request: BenchRequest, index: Int, level: String, levelStart: ContinuousClock.Instant,
                      onChunk: @escaping @Sendable () -> Void = {}) async -> RequestRecord {
@@ -97,7 +104,15 @@ public struct BenchClient: Sendable {
                     req.headers.add(name: "Accept", value: "text/event-stream")
                     if let key = target.apiKey { req.headers.add(name: "Authorization", value: "Bearer \(key)") }
                     req.body = .bytes(ByteBuffer(bytes: data))
-                    let response = try await http.execute(req, timeout: .seconds(Int64(target.requestTimeout.rounded(.up))))
+                    let timeout = TimeAmount.seconds(Int64(target.requestTimeout.rounded(.up)))
+                    let response: HTTPClientResponse
+                    do {
+                        response = try await http.execute(req, timeout: timeout)
+                    } catch where Self.isStaleConnection(error) {
+                        // A kept-alive connection the server had already closed (llama-server does
+                        // this between requests): nothing reached the server, so send it once more.
+                        response = try await http.execute(req, timeout: timeout)
+                    }
                     guard response.status == .ok else {
                         let body = try? await response.body.collect(upTo: 64 << 10)
                         var type = "http_\(response.status.code)"
