@@ -54,13 +54,37 @@ TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/// One query head over `len` positions, as attention_avx2 in gemm.c: keys four at a time (four
-/// dot products share one horizontal reduction), values with the output in registers, 64
-/// dimensions per pass. rows[t]: code offset of position t; slots[t]: its scale index.
-TK_AVX2 static void attention_fp8_avx2(float *out, const float *q, const uint8_t *k_codes, const uint8_t *v_codes,
-                                       const float *k_scales, const float *v_scales, int64_t scale_stride,
-                                       const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
-                                       int64_t hd, float *scores, int64_t *rows, int64_t *slots) {
+/// One K or V vector of hd codes → hd floats, each 2^-8 times the value (the tail via the table).
+TK_AVX2 static inline void e4m3_row(const uint8_t *codes, float *dst, int64_t hd) {
+    int64_t d = 0;
+    for (; d + 16 <= hd; d += 16) {
+        __m256 lo, hi;
+        e4m3x16(codes + d, &lo, &hi);
+        _mm256_storeu_ps(dst + d, lo);
+        _mm256_storeu_ps(dst + d + 8, hi);
+    }
+    if (d + 8 <= hd) {
+        _mm256_storeu_ps(dst + d, e4m3x8(codes + d));
+        d += 8;
+    }
+    for (; d < hd; d++) dst[d] = tk_e4m3_f32_table[codes[d]] * 0x1p-8f;
+}
+
+/// Positions widened per tile of values (a tile of head_dim 128 is 16 KiB, L1-sized).
+#define V_TILE 32
+
+/// The `g` query heads that share one KV head (grouped-query attention), over `len` positions.
+/// Each key and value is widened from E4M3 once, into an L1 scratch, and used by all g heads:
+/// the conversion, not the memory, bounds this kernel, so a group pays for it once instead of
+/// g times. Keys four at a time (four dot products share one horizontal reduction, as
+/// attention_avx2 in gemm.c); values a tile at a time, each head's output 64 dimensions per
+/// pass in registers. q and out hold the g heads one after another (head_dim apart).
+/// rows[t]: code offset of position t; slots[t]: its scale index. scores: g × len.
+TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t g, const uint8_t *k_codes,
+                                             const uint8_t *v_codes, const float *k_scales, const float *v_scales,
+                                             int64_t scale_stride, const int32_t *table, int64_t block_size,
+                                             int64_t stride, int64_t len, int64_t hd, float *scores, int64_t *rows,
+                                             int64_t *slots, float *wide) {
     const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t t = 0, b = 0; t < len; b++) {
         const int64_t base = (int64_t)table[b] * block_size;
@@ -69,78 +93,71 @@ TK_AVX2 static void attention_fp8_avx2(float *out, const float *q, const uint8_t
             slots[t] = (base + j) * scale_stride;
         }
     }
-    const int64_t hd16 = hd / 16 * 16, hd8 = hd / 8 * 8;
-    int64_t t = 0;
-    for (; t + 4 <= len; t += 4) {
-        const uint8_t *k[4] = {k_codes + rows[t], k_codes + rows[t + 1], k_codes + rows[t + 2], k_codes + rows[t + 3]};
-        __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        int64_t d = 0;
-        for (; d < hd16; d += 16) {
-            __m256 q0 = _mm256_loadu_ps(q + d), q1 = _mm256_loadu_ps(q + d + 8);
-            for (int i = 0; i < 4; i++) {
-                __m256 lo, hi;
-                e4m3x16(k[i] + d, &lo, &hi);
-                a[i] = _mm256_fmadd_ps(q1, hi, _mm256_fmadd_ps(q0, lo, a[i]));
+    const int64_t hd8 = hd / 8 * 8;
+    for (int64_t t = 0; t < len; t += 4) {
+        const int64_t n = len - t < 4 ? len - t : 4;
+        for (int64_t i = 0; i < 4; i++) e4m3_row(k_codes + rows[t + (i < n ? i : 0)], wide + i * hd, hd);
+        for (int64_t h = 0; h < g; h++) {
+            const float *qh = q + h * hd;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t d = 0; d < hd8; d += 8) {
+                __m256 qv = _mm256_loadu_ps(qh + d);
+                a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(wide + d), a0);
+                a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(wide + hd + d), a1);
+                a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(wide + 2 * hd + d), a2);
+                a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(wide + 3 * hd + d), a3);
+            }
+            float sums[4];
+            _mm_storeu_ps(sums, hsum4x8(a0, a1, a2, a3));
+            for (int64_t i = 0; i < n; i++) {
+                for (int64_t d = hd8; d < hd; d++) sums[i] += qh[d] * wide[i * hd + d];
+                scores[h * len + t + i] = sums[i] * 256.0f * k_scales[slots[t + i]];
             }
         }
-        if (d < hd8) {
-            __m256 q0 = _mm256_loadu_ps(q + d);
-            for (int i = 0; i < 4; i++) a[i] = _mm256_fmadd_ps(q0, e4m3x8(k[i] + d), a[i]);
-            d += 8;
+    }
+    for (int64_t h = 0; h < g; h++) {
+        float *sc = scores + h * len, mx = -INFINITY, sum = 0;
+        for (int64_t t = 0; t < len; t++) {
+            sc[t] *= scale;
+            if (sc[t] > mx) mx = sc[t];
         }
-        float sums[4];
-        _mm_storeu_ps(sums, hsum4x8(a[0], a[1], a[2], a[3]));
-        for (int i = 0; i < 4; i++) {
-            float tail = 0;
-            for (int64_t e = d; e < hd; e++) tail += q[e] * tk_e4m3_f32_table[k[i][e]];
-            scores[t + i] = (sums[i] * 256.0f + tail) * k_scales[slots[t + i]];
+        for (int64_t t = 0; t < len; t++) {
+            sc[t] = expf(sc[t] - mx);
+            sum += sc[t];
         }
+        // Softmax weight times the value's scale and 2^8: the weight of the widened codes.
+        const float inv = 256.0f / sum;
+        for (int64_t t = 0; t < len; t++) sc[t] *= inv * v_scales[slots[t]];
+        for (int64_t d = 0; d < hd; d++) out[h * hd + d] = 0;
     }
-    for (; t < len; t++) {
-        const uint8_t *k = k_codes + rows[t];
-        float sum = 0;
-        for (int64_t d = 0; d < hd; d++) sum += q[d] * tk_e4m3_f32_table[k[d]];
-        scores[t] = sum * k_scales[slots[t]];
-    }
-    float mx = -INFINITY;
-    for (t = 0; t < len; t++) {
-        scores[t] *= scale;
-        if (scores[t] > mx) mx = scores[t];
-    }
-    float sum = 0;
-    for (t = 0; t < len; t++) {
-        scores[t] = expf(scores[t] - mx);
-        sum += scores[t];
-    }
-    // Softmax weight times the value's scale: the weight of the raw codes.
-    const float inv = 1.0f / sum;
-    for (t = 0; t < len; t++) scores[t] *= inv * v_scales[slots[t]];
-    int64_t d = 0;
-    for (; d + 64 <= hd; d += 64) {
-        __m256 o[8];
-        for (int i = 0; i < 8; i++) o[i] = _mm256_setzero_ps();
-        for (t = 0; t < len; t++) {
-            const uint8_t *v = v_codes + rows[t] + d;
-            __m256 p = _mm256_set1_ps(scores[t] * 256.0f);
-            for (int i = 0; i < 8; i += 2) {
-                __m256 lo, hi;
-                e4m3x16(v + 8 * i, &lo, &hi);
-                o[i] = _mm256_fmadd_ps(p, lo, o[i]);
-                o[i + 1] = _mm256_fmadd_ps(p, hi, o[i + 1]);
+    for (int64_t t0 = 0; t0 < len; t0 += V_TILE) {
+        const int64_t n = len - t0 < V_TILE ? len - t0 : V_TILE;
+        for (int64_t i = 0; i < n; i++) e4m3_row(v_codes + rows[t0 + i], wide + i * hd, hd);
+        for (int64_t h = 0; h < g; h++) {
+            const float *w = scores + h * len + t0;
+            float *o = out + h * hd;
+            int64_t d = 0;
+            for (; d + 64 <= hd; d += 64) {
+                __m256 acc[8];
+                for (int i = 0; i < 8; i++) acc[i] = _mm256_loadu_ps(o + d + 8 * i);
+                for (int64_t t = 0; t < n; t++) {
+                    __m256 p = _mm256_set1_ps(w[t]);
+                    const float *v = wide + t * hd + d;
+                    for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * i), acc[i]);
+                }
+                for (int i = 0; i < 8; i++) _mm256_storeu_ps(o + d + 8 * i, acc[i]);
+            }
+            for (; d + 8 <= hd; d += 8) {
+                __m256 acc = _mm256_loadu_ps(o + d);
+                for (int64_t t = 0; t < n; t++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), _mm256_loadu_ps(wide + t * hd + d), acc);
+                _mm256_storeu_ps(o + d, acc);
+            }
+            for (; d < hd; d++) {
+                float acc = o[d];
+                for (int64_t t = 0; t < n; t++) acc += w[t] * wide[t * hd + d];
+                o[d] = acc;
             }
         }
-        for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + d + 8 * i, o[i]);
-    }
-    for (; d + 8 <= hd; d += 8) {
-        __m256 acc = _mm256_setzero_ps();
-        for (t = 0; t < len; t++)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(scores[t] * 256.0f), e4m3x8(v_codes + rows[t] + d), acc);
-        _mm256_storeu_ps(out + d, acc);
-    }
-    for (; d < hd; d++) {
-        float acc = 0;
-        for (t = 0; t < len; t++) acc += scores[t] * tk_e4m3_f32_table[v_codes[rows[t] + d]];
-        out[d] = acc;
     }
 }
 #endif
@@ -164,32 +181,36 @@ typedef struct {
 static void attention_fp8_task(void *ctx, int64_t task, int64_t ntasks) {
     attention_fp8_job *j = ctx;
     const tk_attention_step_fp8 *s = j->s;
-    float *scores = malloc((size_t)j->max_len * sizeof(float));
-    int64_t *rows = malloc((size_t)j->max_len * 2 * sizeof(int64_t)); // code offsets, then scale indices
+    const int64_t groups = (s->heads + s->q_per_kv - 1) / s->q_per_kv, hd = s->head_dim;
+    const int64_t tile = V_TILE > 4 ? V_TILE : 4;
+    float *scores = malloc((size_t)(j->max_len * s->q_per_kv + tile * hd) * sizeof(float)); // g × len, then widened K/V
+    int64_t *rows = malloc((size_t)j->max_len * 2 * sizeof(int64_t));                       // code offsets, scale indices
     if (!scores || !rows) {
         free(scores);
         free(rows);
         atomic_store(&j->failed, 1);
         return;
     }
-    // Pairs dealt round-robin: prefill tokens late in a chunk attend to more positions.
-    for (int64_t i = task; i < s->tokens * s->heads; i += ntasks) {
-        int64_t t = i / s->heads, h = i % s->heads, kvh = h / s->q_per_kv;
-        float *out = s->out + t * s->q_stride + h * s->head_dim;
-        const float *q = s->q + t * s->q_stride + h * s->head_dim;
+    // (token, KV head) pairs dealt round-robin: prefill tokens late in a chunk attend to more positions.
+    for (int64_t i = task; i < s->tokens * groups; i += ntasks) {
+        int64_t t = i / groups, kvh = i % groups, h0 = kvh * s->q_per_kv;
+        int64_t g = s->heads - h0 < s->q_per_kv ? s->heads - h0 : s->q_per_kv;
+        float *out = s->out + t * s->q_stride + h0 * hd;
+        const float *q = s->q + t * s->q_stride + h0 * hd;
         const int32_t *table = s->tables + s->table_offset[t];
-        const uint8_t *k = s->k_codes + kvh * s->head_dim, *v = s->v_codes + kvh * s->head_dim;
+        const uint8_t *k = s->k_codes + kvh * hd, *v = s->v_codes + kvh * hd;
         const float *ks = s->k_scales + kvh, *vs = s->v_scales + kvh;
         int64_t len = s->positions[t] + 1;
 #if defined(__x86_64__)
         if (j->avx2) {
-            attention_fp8_avx2(out, q, k, v, ks, vs, s->scale_stride, table, s->block_size, s->token_stride, len,
-                               s->head_dim, scores, rows, rows + j->max_len);
+            attention_fp8_group_avx2(out, q, g, k, v, ks, vs, s->scale_stride, table, s->block_size, s->token_stride,
+                                     len, hd, scores, rows, rows + j->max_len, scores + j->max_len * s->q_per_kv);
             continue;
         }
 #endif
-        tk_attention_paged_fp8(out, q, k, v, ks, vs, s->scale_stride, table, s->block_size, s->token_stride, len,
-                               s->head_dim, scores);
+        for (int64_t h = 0; h < g; h++)
+            tk_attention_paged_fp8(out + h * hd, q + h * hd, k, v, ks, vs, s->scale_stride, table, s->block_size,
+                                   s->token_stride, len, hd, scores);
     }
     free(scores);
     free(rows);
@@ -209,10 +230,10 @@ int tk_attention_step_fp8_mt(const tk_attention_step_fp8 *s) {
     attention_fp8_job j = {.s = s, .avx2 = uses_avx2(tk_gemv_effective_path()), .max_len = max_len};
     atomic_init(&j.failed, 0);
     int threads = tk_threads_get();
-    int64_t pairs = s->tokens * s->heads;
+    int64_t groups = s->tokens * ((s->heads + s->q_per_kv - 1) / s->q_per_kv);
     // One decode token's heads are too little work to wake a worker for (as tk_attention_step_mt).
-    if (threads > 1 && pairs * max_len >= 4096) {
-        int64_t tasks = pairs < threads ? pairs : threads;
+    if (threads > 1 && s->tokens * s->heads * max_len >= 4096) {
+        int64_t tasks = groups < threads ? groups : threads;
         if (tk_threads_run(attention_fp8_task, &j, tasks) == 0) return atomic_load(&j.failed) ? -1 : 0;
     }
     attention_fp8_task(&j, 0, 1);
