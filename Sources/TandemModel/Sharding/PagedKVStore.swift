@@ -7,8 +7,9 @@ import TandemKernels
 ///
 /// `dtype` `.f32` keeps K and V as written; `.fp8` quantises each (token, KV head) vector to E4M3
 /// codes with one FP32 scale when it is written (`KVCacheDType` says why per vector), and the
-/// attention kernel dequantises on the fly. The scales sit in a plane indexed by the same
-/// (block, slot) as the codes, so a block's K/V is found, copied and freed as one unit.
+/// attention kernel dequantises on the fly. The scales sit in a plane beside the codes, indexed by
+/// the same (block, slot), so copy-on-write copies a block's codes and scales together and the
+/// SIMD loads of a head's codes stay contiguous.
 public final class PagedKVStore: @unchecked Sendable {
     public let dtype: KVCacheDType
     public let blockCount: Int

@@ -8,7 +8,8 @@ import TandemTransport
 
 /// `tandem bench-model`: prompt processing and generation speed of the forward pass alone, the way
 /// llama.cpp's `llama-bench` measures them (pp: one chunk of N prompt tokens from position 0;
-/// tg: N tokens one at a time from position 0; fixed token ids; no sampling, no HTTP), so the two
+/// tg: N tokens one at a time from position 0; both from `--depth` instead when given, like
+/// llama-bench's -d; fixed token ids; no sampling, no HTTP), so the two
 /// can be compared line by line on the same weights. Under mpirun it runs tensor-parallel: every
 /// rank runs its shard in lockstep and rank 0 prints, with the time spent in all-reduces.
 struct BenchModelCommand: ParsableCommand {
@@ -17,6 +18,7 @@ struct BenchModelCommand: ParsableCommand {
         abstract: "Prefill and decode tokens/s of the forward pass (llama-bench style), TP under mpirun.",
         discussion: """
             Example: tandem bench-model --model models/SmolLM2-135M-Instruct.Q4_1.gguf --weights fp8 --threads 2
+                     tandem bench-model --kv-dtype fp8 --depth 4096 --prompt 0 --generate 32
                      mpirun --allow-run-as-root --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 -np 2 tandem bench-model --threads 1
             """)
 
@@ -38,6 +40,9 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: "Tokens generated one at a time (tg); 0 skips it.")
     var generate = 128
 
+    @Option(help: "Tokens already in the KV cache when pp and tg start (llama-bench -d), prefilled once in chunks of 512.")
+    var depth = 0
+
     @Option(help: "Repetitions (the median is reported).")
     var repeats = 3
 
@@ -51,6 +56,7 @@ struct BenchModelCommand: ParsableCommand {
         guard (1...KernelThreads.maximum).contains(threads) else { throw ValidationError("--threads must be in 1...\(KernelThreads.maximum)") }
         guard prompt >= 0, generate >= 0, prompt + generate > 0 else { throw ValidationError("--prompt and --generate must be >= 0, not both 0") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
+        guard depth >= 0 else { throw ValidationError("--depth must be >= 0") }
     }
 
     func run() throws {
@@ -67,7 +73,7 @@ struct BenchModelCommand: ParsableCommand {
             (loaded, _) = try loaded.quantized(with: WeightQuantizationPlan(linear: format), pool: KernelThreadPool(threads: threads))
         }
         let c = loaded.configuration
-        let longest = max(prompt, generate)
+        let longest = depth + max(prompt, generate)
         guard longest <= c.contextLength else {
             throw ValidationError("\(longest) tokens exceed the model's context of \(c.contextLength)")
         }
@@ -84,6 +90,10 @@ struct BenchModelCommand: ParsableCommand {
         let tokens = (0..<longest).map { TokenID(($0 * 7919 + 13) % c.vocabSize) }
 
         _ = try forward.forward([SequenceChunk(tokens: [tokens[0]], startPosition: 0, blockTable: table, wantsLogits: true)])  // warm-up
+        for s in stride(from: 0, to: depth, by: 512) {
+            let e = min(s + 512, depth)
+            _ = try forward.forward([SequenceChunk(tokens: Array(tokens[s..<e]), startPosition: s, blockTable: table, wantsLogits: false)])
+        }
         let clock = ContinuousClock()
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         var pp: [Double] = [], tg: [Double] = [], tgReduce: [Double] = []
@@ -91,7 +101,7 @@ struct BenchModelCommand: ParsableCommand {
             if prompt > 0 {
                 try world.barrier()
                 let s = clock.now
-                _ = try forward.forward([SequenceChunk(tokens: Array(tokens[0..<prompt]), startPosition: 0, blockTable: table, wantsLogits: true)])
+                _ = try forward.forward([SequenceChunk(tokens: Array(tokens[depth..<depth + prompt]), startPosition: depth, blockTable: table, wantsLogits: true)])
                 pp.append(Double(prompt) / seconds(clock.now - s))
             }
             if generate > 0 {
@@ -99,7 +109,7 @@ struct BenchModelCommand: ParsableCommand {
                 group.reset()
                 let s = clock.now
                 for i in 0..<generate {
-                    _ = try forward.forward([SequenceChunk(tokens: [tokens[i]], startPosition: i, blockTable: table, wantsLogits: true)])
+                    _ = try forward.forward([SequenceChunk(tokens: [tokens[depth + i]], startPosition: depth + i, blockTable: table, wantsLogits: true)])
                 }
                 let total = seconds(clock.now - s)
                 tg.append(Double(generate) / total)
@@ -114,7 +124,7 @@ struct BenchModelCommand: ParsableCommand {
         let reduceMicros = median(tgReduce).map { $0 * 1e6 / Double(2 * c.layerCount) }
         if json {
             var o: [String: Any] = ["model": name, "weights": weights, "kv_dtype": kvDType.rawValue, "threads": threads, "ranks": world.size,
-                                    "transport": world.transportName, "prompt": prompt, "generate": generate,
+                                    "transport": world.transportName, "prompt": prompt, "generate": generate, "depth": depth,
                                     "repeats": repeats, "allreduce_bytes_per_token": reduceBytesPerToken]
             if let v = median(pp) { o["pp_tokens_per_s"] = v }
             if let v = median(tg) { o["tg_tokens_per_s"] = v }
@@ -123,7 +133,8 @@ struct BenchModelCommand: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             let f = { (v: Double?) in v.map { String(format: "%.1f", $0) } ?? "-" }
-            print("| \(name) | \(weights)\(kvDType == .f32 ? "" : ", \(kvDType.rawValue) KV") | \(world.size) | \(threads) | \(f(median(pp))) | \(f(median(tg))) | \(world.size > 1 ? f(reduceMicros) : "-") |")
+            let setting = weights + (kvDType == .f32 ? "" : ", \(kvDType.rawValue) KV") + (depth == 0 ? "" : ", depth \(depth)")
+            print("| \(name) | \(setting) | \(world.size) | \(threads) | \(f(median(pp))) | \(f(median(tg))) | \(world.size > 1 ? f(reduceMicros) : "-") |")
         }
     }
 }
