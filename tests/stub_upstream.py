@@ -13,6 +13,7 @@ at GET /_stub/requests, and misbehaves on request when the prompt contains a dir
     [[stub:slow]]            stream 200 tokens, 50 ms apart
     [[stub:midfail]]         stream two tokens, then drop the connection
     [[stub:midfail-event]]   stream two tokens, then an SSE error event
+    [[stub:stall]]           stream two tokens, then send nothing for 3 s, then the rest
     [[stub:drop-next]]       answer, then read the next request on the same kept-alive connection
                              and close it without a byte of answer (an upstream whose keep-alive
                              timeout fired just as the request arrived)
@@ -276,6 +277,13 @@ def make_handler(state):
             for r in reasoning:
                 self.event(piece(reasoning_content=r))
             for i, tok in enumerate(tokens):
+                if mode == "stall" and i == 2:
+                    deadline = time.time() + 3
+                    while time.time() < deadline:
+                        if self.peer_closed(0.05):
+                            state.update(entry, outcome="cancelled")
+                            self.close_connection = True
+                            return
                 if mode in ("midfail", "midfail-event") and i == 2:
                     if mode == "midfail":
                         state.update(entry, outcome="dropped")

@@ -14,19 +14,24 @@ from conftest import Gateway, Stub, write_keys
 AUTH = {"Authorization": "Bearer sk-acme", "Content-Type": "application/json"}
 
 
-@pytest.fixture
-def lone(tmp_path):
-    """A gateway of its own in front of one stub of its own (so connection counts are exact)."""
+def lone_stack(tmp_path, read_timeout_ms=5000):
     stub = Stub("lone-0", tmp_path)
     keys = tmp_path / "keys.json"
     write_keys(keys)
     gw = Gateway({
         "listen": {"host": "127.0.0.1", "port": 0}, "keys_file": str(keys),
         "limits": {"request_timeout_ms": 5000},
-        "upstream": {"connect_timeout_ms": 1000, "read_timeout_ms": 5000},
+        "upstream": {"connect_timeout_ms": 1000, "read_timeout_ms": read_timeout_ms},
         "tenants": {t: {"allowed_models": ["*"]} for t in ("acme", "limited", "solo", "globex")},
         "models": [{"name": "lone", "deployments": [{"url": stub.url}]}],
     }, tmp_path)
+    return gw, stub
+
+
+@pytest.fixture
+def lone(tmp_path):
+    """A gateway of its own in front of one stub of its own (so connection counts are exact)."""
+    gw, stub = lone_stack(tmp_path)
     try:
         yield gw, stub
     finally:
@@ -109,3 +114,22 @@ def test_a_client_leaving_a_kept_alive_connection_cancels_the_upstream(lone):
     got = stub.wait_for_outcome(lambda x: "leave me" in str(x["body"]) and x["outcome"] != "started", timeout=5)
     assert got["outcome"] == "cancelled"
     assert time.time() - closed < 2.0
+
+
+def test_an_upstream_silent_longer_than_the_read_timeout_ends_the_stream(tmp_path):
+    gw, stub = lone_stack(tmp_path, read_timeout_ms=500)
+    try:
+        start = time.time()
+        with httpx.stream("POST", gw.url + "/v1/chat/completions", headers=AUTH, timeout=10,
+                          json={"model": "lone", "stream": True,
+                                "messages": [{"role": "user", "content": "[[stub:stall]] silent"}]}) as r:
+            lines = [l for l in r.iter_lines() if l.startswith("data: ")]
+        assert time.time() - start < 2.5, "the 500 ms read timeout, not the 3 s stall or the 5 s deadline"
+        assert lines[-1] == "data: [DONE]"
+        assert json.loads(lines[-2][6:])["error"]["code"] == "upstream_timeout"
+        assert stub.wait_for_outcome(lambda x: "silent" in str(x["body"]) and x["outcome"] != "started")["outcome"] == "cancelled"
+        # A timeout is not a dead replica: the next request is served.
+        assert ask(gw, "after the stall").status_code == 200
+    finally:
+        gw.stop()
+        stub.stop()

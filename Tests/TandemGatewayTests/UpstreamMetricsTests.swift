@@ -171,34 +171,35 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
 }
 
 @Suite struct ClientConnectionTests {
-    @Test func test_cancellingOnClose_shouldReturnTheValueWhileTheClientStays() async throws {
+    @Test func test_onClose_shouldRunOnceWhenTheClientGoesAndNotAfterCancel() {
         let connection = ClientConnection()
-        let value = try await connection.cancellingOnClose { 42 }
-        #expect(value == 42)
+        let ran = Locked<[String]>([])
+        let kept = connection.onClose { ran.withLock { $0.append("kept") } }
+        let dropped = connection.onClose { ran.withLock { $0.append("dropped") } }
+        #expect(kept != nil && dropped != nil)
+        connection.cancel(dropped)
         #expect(!connection.isClosed)
-    }
-
-    @Test func test_cancellingOnClose_shouldCancelTheOperationWhenTheClientGoes() async {
-        let connection = ClientConnection()
-        let started = ContinuousClock.now
-        Task {
-            try await Task.sleep(for: .milliseconds(50))
-            connection.markClosed()
-        }
-        await #expect(throws: CancellationError.self) {
-            try await connection.cancellingOnClose {
-                try await Task.sleep(for: .seconds(30))
-                return 1
-            }
-        }
-        #expect(ContinuousClock.now - started < .seconds(10))
-    }
-
-    @Test func test_waitUntilClosed_shouldReturnAtOnceWhenAlreadyClosed() async {
-        let connection = ClientConnection()
         connection.markClosed()
         connection.markClosed()
-        await connection.waitUntilClosed()
         #expect(connection.isClosed)
+        #expect(ran.withLock { $0 } == ["kept"])
+        // Registering on a connection already gone runs the callback at once.
+        #expect(connection.onClose { ran.withLock { $0.append("late") } } == nil)
+        #expect(ran.withLock { $0 } == ["kept", "late"])
+    }
+
+    @Test func test_bounded_shouldEndWithClientClosedAndCancelTheSourceWhenTheClientGoes() async throws {
+        let connection = ClientConnection()
+        let cancelled = Locked(false)
+        let (source, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()
+        continuation.onTermination = { _ in cancelled.withLock { $0 = true } }
+        continuation.yield(.delta(CompletionDelta(content: "a")))
+        let stream = source.bounded(by: .now + .seconds(30), timeoutError: BackendError(.timeout, "late"), connection: connection)
+        var iterator = stream.makeAsyncIterator()
+        #expect(try await iterator.next() == .delta(CompletionDelta(content: "a")))
+        connection.markClosed()
+        await #expect(throws: ClientClosedError.self) { _ = try await iterator.next() }
+        for _ in 0..<200 where !cancelled.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(cancelled.withLock { $0 })
     }
 }

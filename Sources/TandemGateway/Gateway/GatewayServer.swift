@@ -33,6 +33,7 @@ public final class GatewayServer: Sendable {
         upstreamAtStart = configuration.upstream
         let client = HTTPUpstreamBackend.makeClient(
             connectTimeout: .milliseconds(configuration.upstream.connectTimeoutMs),
+            readTimeout: .milliseconds(configuration.upstream.readTimeoutMs),
             maxConnectionsPerHost: configuration.upstream.effectivePoolMaxConnections(models: configuration.models),
             idleTimeout: .milliseconds(configuration.upstream.poolIdleTimeoutMs))
         self.client = client
@@ -69,11 +70,11 @@ public final class GatewayServer: Sendable {
             let loaded = try GatewayConfigurationLoader.load(path: configurationPath)
             let upstream = loaded.configuration.upstream
             if loaded.configuration.listen != listen || upstream.connectTimeoutMs != upstreamAtStart.connectTimeoutMs
+                || upstream.readTimeoutMs != upstreamAtStart.readTimeoutMs
                 || upstream.poolMaxConnections != upstreamAtStart.poolMaxConnections
                 || upstream.poolIdleTimeoutMs != upstreamAtStart.poolIdleTimeoutMs {
-                logger.warning("listen address, upstream.connect_timeout_ms and upstream.pool_* changes take effect only after a restart")
+                logger.warning("listen address, upstream.connect_timeout_ms, read_timeout_ms and pool_* changes take effect only after a restart")
             }
-            // Read timeouts are captured by the backend factory at start; new deployments get them too.
             await dispatcher.install(loaded)
             metrics.configReload(result: "applied")
             logger.notice("configuration reloaded", metadata: ["path": .string(configurationPath),

@@ -3,18 +3,19 @@ import NIOCore
 import NIOHTTPTypes
 
 /// Whether the client of an HTTP connection is still there: closed once the peer closes its
-/// sending side (EOF) or the connection goes away.
+/// sending side (EOF) or the connection goes away. An answer in progress registers a callback
+/// that ends its event stream (`bounded(by:…)`), which cancels the backend's work.
 ///
 /// Why not Hummingbird's `consumeWithCancellationOnInboundClose`: it watches by reading the
 /// connection's request stream and, when the answer is done, cancels that read, which ends the
-/// stream, so every such response had to carry `Connection: close`. This watch is fed by a
-/// channel handler instead (`ClientConnectionHandler`), reads nothing, and leaves the connection
-/// usable for the next request (keep-alive), which is what lets the gateway keep pooled
-/// connections to its coordinators.
+/// stream, so every such response had to carry `Connection: close`; it also costs two child
+/// tasks per request. This watch is fed by a channel handler instead (`ClientConnectionHandler`),
+/// reads nothing, and leaves the connection usable for the next request (keep-alive), which is
+/// what lets the gateway keep pooled connections to its coordinators.
 public final class ClientConnection: Sendable {
     private struct State {
         var closed = false
-        var waiters: [Int: AsyncStream<Void>.Continuation] = [:]
+        var callbacks: [Int: @Sendable () -> Void] = [:]
         var nextID = 0
     }
 
@@ -24,70 +25,41 @@ public final class ClientConnection: Sendable {
 
     public var isClosed: Bool { state.withLock { $0.closed } }
 
-    /// Marks the client gone and wakes every waiter (later calls do nothing).
+    /// Marks the client gone and runs every registered callback (later calls do nothing).
     public func markClosed() {
-        let waiters = state.withLock { s -> [AsyncStream<Void>.Continuation] in
+        let callbacks = state.withLock { s -> [@Sendable () -> Void] in
             guard !s.closed else { return [] }
             s.closed = true
-            defer { s.waiters = [:] }
-            return Array(s.waiters.values)
+            defer { s.callbacks = [:] }
+            return Array(s.callbacks.values)
         }
-        for w in waiters { w.finish() }
+        for c in callbacks { c() }
     }
 
-    /// Returns when the client is gone, or when the calling task is cancelled.
-    public func waitUntilClosed() async {
-        let (stream, continuation) = AsyncStream<Void>.makeStream()
+    /// Runs `callback` once when the client goes away (at once if it already has). Returns a
+    /// token for `cancel`, nil when the callback already ran.
+    @discardableResult
+    public func onClose(_ callback: @escaping @Sendable () -> Void) -> Int? {
         let id = state.withLock { s -> Int? in
             guard !s.closed else { return nil }
             defer { s.nextID += 1 }
-            s.waiters[s.nextID] = continuation
+            s.callbacks[s.nextID] = callback
             return s.nextID
         }
-        guard let id else { return }
-        for await _ in stream {}
-        _ = state.withLock { $0.waiters.removeValue(forKey: id) }
+        if id == nil { callback() }
+        return id
     }
 
-    /// Runs `operation`, cancelling it when the client goes away first (it then throws
-    /// `CancellationError`, or whatever the cancelled operation threw).
-    public func cancellingOnClose<Value: Sendable>(_ operation: () async throws -> Value) async throws -> Value {
-        try await withoutActuallyEscaping(operation) { operation in
-            let box = UncheckedOperation(operation)
-            return try await withThrowingTaskGroup(of: Value?.self) { group in
-                group.addTask {
-                    await self.waitUntilClosed()
-                    return nil
-                }
-                group.addTask { try await box.operation() }
-                while let result = try await group.next() {
-                    if let value = result {
-                        group.cancelAll()
-                        return value
-                    }
-                    // The client went away: stop the operation and let it unwind.
-                    group.cancelAll()
-                }
-                throw CancellationError()
-            }
-        }
+    /// Forgets a callback registered with `onClose`.
+    public func cancel(_ token: Int?) {
+        guard let token else { return }
+        _ = state.withLock { $0.callbacks.removeValue(forKey: token) }
     }
 }
 
-extension ClientConnection? {
-    /// `cancellingOnClose`, or the operation alone when nothing watches the connection (the
-    /// in-memory router used by tests).
-    func cancellingOnClose<Value: Sendable>(_ operation: () async throws -> Value) async throws -> Value {
-        guard let self else { return try await operation() }
-        return try await self.cancellingOnClose(operation)
-    }
-}
-
-/// A non-escaping operation smuggled into a child task that never outlives the call
-/// (`withoutActuallyEscaping` checks that at run time).
-private struct UncheckedOperation<Value>: @unchecked Sendable {
-    let operation: () async throws -> Value
-    init(_ operation: @escaping () async throws -> Value) { self.operation = operation }
+/// The client went away before its answer was complete (recorded as status 499).
+public struct ClientClosedError: Error, Sendable, Equatable {
+    public init() {}
 }
 
 /// Sits in each HTTP/1 connection's pipeline (after the HTTP codec) and tells the connection's
@@ -97,8 +69,15 @@ public final class ClientConnectionHandler: ChannelInboundHandler, RemovableChan
     public typealias InboundOut = HTTPRequestPart
 
     public let connection = ClientConnection()
+    private var registered: ObjectIdentifier?
 
     public init() {}
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        let id = ObjectIdentifier(context.channel)
+        registered = id
+        Self.registry.withLock { $0[id] = connection }
+    }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         context.fireChannelRead(data)
@@ -115,14 +94,18 @@ public final class ClientConnectionHandler: ChannelInboundHandler, RemovableChan
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        if let id = registered { _ = Self.registry.withLock { $0.removeValue(forKey: id) } }
         connection.markClosed()
     }
 
+    /// Live connections by channel identity, so a request finds its connection's watch without
+    /// a trip to the channel's event loop (an entry lives from the handler's addition to its
+    /// removal, i.e. while the channel, which the request holds, exists).
+    private static let registry = Locked<[ObjectIdentifier: ClientConnection]>([:])
+
     /// The watch of `channel`'s connection; nil when its pipeline has no handler (in-memory tests).
-    public static func connection(of channel: any Channel) async -> ClientConnection? {
-        try? await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self).connection
-        }.get()
+    public static func connection(of channel: any Channel) -> ClientConnection? {
+        registry.withLock { $0[ObjectIdentifier(channel)] }
     }
 }
 

@@ -25,12 +25,12 @@ public enum OpenAIRoutes {
         let completions = CompletionResponder(dispatcher: dispatcher, metrics: metrics)
         router.post("/v1/chat/completions") { request, context in
             await completions.respond(to: request, context: context,
-                                      connection: await ClientConnectionHandler.connection(of: context.channel),
+                                      connection: ClientConnectionHandler.connection(of: context.channel),
                                       endpoint: .chatCompletions)
         }
         router.post("/v1/completions") { request, context in
             await completions.respond(to: request, context: context,
-                                      connection: await ClientConnectionHandler.connection(of: context.channel),
+                                      connection: ClientConnectionHandler.connection(of: context.channel),
                                       endpoint: .completions)
         }
         router.get("/v1/models") { request, _ -> Response in

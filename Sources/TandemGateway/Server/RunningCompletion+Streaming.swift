@@ -13,9 +13,7 @@ extension RunningCompletion {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             let outcome: CompletionOutcome
             do {
-                outcome = try await run.connection.cancellingOnClose {
-                    try await run.writeEvents(to: &writer)
-                }
+                outcome = try await run.writeEvents(to: &writer)
             } catch {
                 // The client went away (its connection closed or a write failed): the backend's
                 // stream was cancelled with our iteration.
@@ -40,7 +38,9 @@ extension RunningCompletion {
         var iterator = events.makeAsyncIterator()
         while true {
             let event: CompletionEvent?
-            do { event = try await iterator.next() } catch { failure = error; break }
+            do { event = try await iterator.next() } catch is ClientClosedError {
+                throw ClientClosedError()
+            } catch { failure = error; break }
             guard let event else { break }
             acc.add(event)
             switch event {

@@ -47,7 +47,8 @@ struct RunningCompletion: Sendable {
 
     var events: AsyncThrowingStream<CompletionEvent, any Error> {
         started.events.bounded(by: context.deadline,
-                               timeoutError: BackendError(.timeout, "The request did not finish before its deadline."))
+                               timeoutError: BackendError(.timeout, "The request did not finish before its deadline."),
+                               connection: connection)
     }
 
     /// Tracks first-token and inter-token latency.
@@ -75,16 +76,13 @@ struct RunningCompletion: Sendable {
         let metrics = self.metrics
         let arrival = context.arrival
         do {
-            let acc = try await connection.cancellingOnClose {
-                var acc = CompletionAccumulator()
-                var clock = TokenClock(arrival: arrival)
-                for try await event in events {
-                    if case .delta(let d) = event, !d.isEmpty { clock.tick(model: model, metrics: metrics) }
-                    acc.add(event)
-                }
-                try Task.checkCancellation()
-                return acc
+            var acc = CompletionAccumulator()
+            var clock = TokenClock(arrival: arrival)
+            for try await event in events {
+                if case .delta(let d) = event, !d.isEmpty { clock.tick(model: model, metrics: metrics) }
+                acc.add(event)
             }
+            try Task.checkCancellation()
             if let problem = acc.responseFormatProblem(request.responseFormat) {
                 let error = APIError.internal(problem, code: "invalid_json_output", param: "response_format")
                 await finish(status: error.status, usage: acc.usage, error: nil)
@@ -96,7 +94,7 @@ struct RunningCompletion: Sendable {
             let body = renderer.completion(acc, logprobsRequested: request.logprobs, echo: echoText)
             return jsonResponse(body, headers: responseHeaders)
         } catch {
-            if error is CancellationError || Task.isCancelled {
+            if error is CancellationError || error is ClientClosedError || Task.isCancelled {
                 await finish(status: CompletionOutcome.clientClosedStatus, usage: nil, error: nil)
                 return APIError.internal("The client closed the request.").response(requestID: context.requestID)
             }
