@@ -81,14 +81,13 @@ struct BenchModelCommand: ParsableCommand {
 
         _ = try forward.forward([SequenceChunk(tokens: [tokens[0]], startPosition: 0, blockTable: table, wantsLogits: true)])  // warm-up
         let clock = ContinuousClock()
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         var pp: [Double] = [], tg: [Double] = [], tgReduce: [Double] = []
         for _ in 0..<repeats {
             if prompt > 0 {
                 try world.barrier()
                 let s = clock.now
                 _ = try forward.forward([SequenceChunk(tokens: Array(tokens[0..<prompt]), startPosition: 0, blockTable: table, wantsLogits: true)])
-                pp.append(Double(prompt) / seconds(clock.now - s))
+                pp.append(Double(prompt) / (clock.now - s).seconds)
             }
             if generate > 0 {
                 try world.barrier()
@@ -97,7 +96,7 @@ struct BenchModelCommand: ParsableCommand {
                 for i in 0..<generate {
                     _ = try forward.forward([SequenceChunk(tokens: [tokens[i]], startPosition: i, blockTable: table, wantsLogits: true)])
                 }
-                let total = seconds(clock.now - s)
+                let total = (clock.now - s).seconds
                 tg.append(Double(generate) / total)
                 tgReduce.append(group.seconds / Double(generate))
             }
@@ -139,7 +138,7 @@ final class TimedGroup: TensorParallelGroup {
         let s = clock.now
         try inner.allReduceSum(buffer)
         let d = clock.now - s
-        seconds += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        seconds += d.seconds
     }
 
     func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], into result: UnsafeMutableBufferPointer<Float>?) throws {
