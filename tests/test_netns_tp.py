@@ -38,10 +38,11 @@ def complete_in_spark(port, prompt, n):
     return out.stdout
 
 
-@pytest.mark.parametrize("model", [STORIES, MODEL], ids=["stories260K", "smollm2"])
-def test_tp2_across_spark_and_dark_equals_tp1(model):
+@pytest.mark.parametrize("model,weights", [(STORIES, "native"), (MODEL, "native"), (STORIES, "fp8"), (MODEL, "fp8")],
+                         ids=["stories260K-f32", "smollm2-q4_1", "stories260K-fp8", "smollm2-fp8"])
+def test_tp2_across_spark_and_dark_equals_tp1(model, weights):
     prompts = ["Once upon a time", "The capital of France is"]
-    one = Deployment(model, 1)
+    one = Deployment(model, 1, extra=("--weights", weights))
     try:
         expected = [greedy(one, p, 16)[0] for p in prompts]
     finally:
@@ -50,7 +51,7 @@ def test_tp2_across_spark_and_dark_equals_tp1(model):
     port = free_port()
     log = open(f"/tmp/tandem-netns-{port}.log", "w")
     proc = subprocess.Popen([NETNS, "mpirun", "-np", "2", tandem_bin(), "serve", "--model", model, "--model-name", "m",
-                             "--port", str(port), "--kv-mib", "32", "--log-level", "info"],
+                             "--port", str(port), "--kv-mib", "32", "--log-level", "info", "--weights", weights],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 120
