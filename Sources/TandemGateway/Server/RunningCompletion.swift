@@ -9,11 +9,15 @@ struct RunningCompletion: Sendable {
     let started: StartedCompletion
     let metrics: APIMetrics?
     let renderer: ResponseRenderer
+    /// The client's connection, watched so that a client that goes away cancels the backend's
+    /// work (nil in the in-memory router of tests).
+    let connection: ClientConnection?
     let ending: CompletionEnding
 
     init(request: CompletionRequest, context: InferenceContext, started: StartedCompletion, metrics: APIMetrics?,
-         renderer: ResponseRenderer) {
+         connection: ClientConnection?, renderer: ResponseRenderer) {
         self.request = request
+        self.connection = connection
         self.context = context
         self.started = started
         self.metrics = metrics
@@ -34,9 +38,7 @@ struct RunningCompletion: Sendable {
     }
 
     var responseHeaders: HTTPFields {
-        // Watching for the client's disconnect consumes the connection's inbound side, so the
-        // connection is closed after this response; say so, so clients do not reuse it.
-        var headers: HTTPFields = [.requestID: context.requestID, .tandemModel: started.model, .connection: "close"]
+        var headers: HTTPFields = [.requestID: context.requestID, .tandemModel: started.model]
         for (name, value) in started.headers {
             if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
         }
@@ -67,13 +69,13 @@ struct RunningCompletion: Sendable {
     }
 
     /// Collects the whole answer, then responds with one JSON document.
-    func wholeResponse(httpRequest: Request) async -> Response {
+    func wholeResponse() async -> Response {
         let events = self.events
         let model = started.model
         let metrics = self.metrics
         let arrival = context.arrival
         do {
-            let acc = try await httpRequest.body.consumeWithCancellationOnInboundClose { _ in
+            let acc = try await connection.cancellingOnClose {
                 var acc = CompletionAccumulator()
                 var clock = TokenClock(arrival: arrival)
                 for try await event in events {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Logging
 import NIOCore
+import Foundation
 
 /// An `InferenceBackend` that forwards to an OpenAI-compatible server over HTTP + SSE: a Tandem
 /// coordinator (which also gets the tenant and cache-salt headers) or an external upstream the
@@ -10,6 +11,12 @@ import NIOCore
 /// and before the request's deadline; after that, a silence longer than `readTimeout` between
 /// chunks fails the stream with `.timeout`. Terminating the returned stream cancels the HTTP
 /// request (the connection is closed, which a coordinator takes as "free this request").
+///
+/// Connections are kept alive and pooled by the shared `HTTPClient` (`makeClient`). A pooled
+/// connection the upstream closed while it sat idle fails the request that picks it up before any
+/// byte of an answer arrives; such a request is sent once more, on another connection, before
+/// it counts as a failure of the replica. Once the response head has arrived nothing is retried,
+/// so an answer is never generated twice.
 public struct HTTPUpstreamBackend: InferenceBackend {
     /// Where and how to reach the upstream.
     public struct Endpoint: Sendable, Equatable {
@@ -40,12 +47,19 @@ public struct HTTPUpstreamBackend: InferenceBackend {
         self.endpoint = endpoint
     }
 
-    /// An HTTP client for upstream calls (call `shutdown()` on it when done).
-    public static func makeClient(connectTimeout: Duration) -> HTTPClient {
+    /// An HTTP client for upstream calls (call `shutdown()` on it when done): keep-alive
+    /// connections, at most `maxConnectionsPerHost` open to each deployment, an unused one closed
+    /// after `idleTimeout`. `retryConnecting`: keep trying a refused connection until the
+    /// connect timeout (requests), or fail at once (metric scrapes).
+    public static func makeClient(connectTimeout: Duration, maxConnectionsPerHost: Int = 128,
+                                  idleTimeout: Duration = .seconds(30), retryConnecting: Bool = true) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .nanoseconds(APIMetrics.nanoseconds(connectTimeout)))
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
+        configuration.connectionPool = .init(idleTimeout: .nanoseconds(APIMetrics.nanoseconds(idleTimeout)),
+                                             concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnectionsPerHost)
+        configuration.connectionPool.retryConnectionEstablishment = retryConnecting
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
@@ -63,14 +77,23 @@ public struct HTTPUpstreamBackend: InferenceBackend {
         }
         http.body = .bytes(ByteBuffer(bytes: JSONWriter.bytes(UpstreamRequestEncoder.body(request, model: endpoint.model))))
 
-        let now = ContinuousClock.now
-        let headDeadline = min(context.deadline, now + endpoint.readTimeout)
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(http, deadline: .now() + timeAmount(headDeadline - now), logger: nil)
-        } catch {
-            throw mapTransportError(error, phase: "connecting to")
+        var response: HTTPClientResponse?
+        for attempt in 1...2 {
+            let now = ContinuousClock.now
+            let headDeadline = min(context.deadline, now + endpoint.readTimeout)
+            do {
+                response = try await client.execute(http, deadline: .now() + timeAmount(headDeadline - now), logger: nil)
+                break
+            } catch where attempt == 1 && Self.isClosedConnection(error) && !Task.isCancelled {
+                // Nothing of an answer has arrived: most likely a kept-alive connection the
+                // upstream had just closed. Once more, on another connection.
+                context.logger.info("upstream closed the connection before answering; sending the request once more", metadata: [
+                    "upstream": .string(endpoint.url.base), "error": .string("\(error)")])
+            } catch {
+                throw mapTransportError(error, phase: "connecting to")
+            }
         }
+        guard let response else { throw BackendError(.internal, "no upstream response") }
         guard response.status == .ok else {
             let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
             let body = try? await withDeadline(min(context.deadline, .now + endpoint.readTimeout),
@@ -142,6 +165,20 @@ public struct HTTPUpstreamBackend: InferenceBackend {
             let mapped = mapTransportError(error, phase: "probing")
             return .unavailable((mapped as? BackendError)?.message ?? "\(mapped)")
         }
+    }
+
+    /// Whether `error` says an established connection was closed or reset under the request
+    /// (as opposed to a refused connection or a timeout).
+    static func isClosedConnection(_ error: any Error) -> Bool {
+        if let e = error as? HTTPClientError { return e == .remoteConnectionClosed }
+        if let e = error as? IOError { return [ECONNRESET, EPIPE].contains(e.errnoCode) }
+        if let e = error as? ChannelError {
+            switch e {
+            case .ioOnClosedChannel, .alreadyClosed, .eof, .outputClosed: return true
+            default: return false
+            }
+        }
+        return false
     }
 
     func mapTransportError(_ error: any Error, phase: String) -> any Error {
