@@ -144,12 +144,12 @@ def test_dry_run_and_show_pass_the_topology_to_serve(tmp_path):
     text = text.replace("weights: native", "weights: fp8\n    reasoning: {tags: {open: <think>, close: </think>}, token_floor: 16}")
     text = text.replace("max_batched_tokens: 512", "max_batched_tokens: 256\n      max_waiting: 64")
     text = text.replace("prefix_cache: true", "prefix_cache: false").replace("eviction: prefix-aware", "eviction: lru")
-    text = text.replace("block_size: 16", "block_size: 32")
+    text = text.replace("block_size: 16", "block_size: 32").replace("kv_dtype: f32", "kv_dtype: fp8")
     path.write_text(text)
     r = subprocess.run([tandem_bin(), "up", str(path), "--dry-run"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     serve = next(line for line in r.stdout.splitlines() if " serve " in line)
-    for flags in ["--weights fp8", "--kv-mib 64", "--block-size 32", "--max-running 8", "--step-timeout 60",
+    for flags in ["--weights fp8", "--kv-mib 64", "--kv-dtype fp8", "--block-size 32", "--max-running 8", "--step-timeout 60",
                   "--max-batched-tokens 256", "--max-waiting 64", "--prefix-cache off", "--eviction lru",
                   "--reasoning-open '<think>' --reasoning-close '</think>'", "--transport auto",
                   "--rdma-address 127.0.0.1", "--max-link-latency-us 250.0"]:
@@ -157,6 +157,7 @@ def test_dry_run_and_show_pass_the_topology_to_serve(tmp_path):
     show = subprocess.run([tandem_bin(), "topology", "show", str(path)], capture_output=True, text=True, timeout=60)
     assert show.returncode == 0, show.stderr
     assert "max batched tokens 256, max waiting 64, prefix cache off, eviction lru" in show.stdout
+    assert "kv 64 MiB per rank (fp8), block 32" in show.stdout
     assert "transport: rdma (preferred), max link latency 250.0 µs" in show.stdout
 
 

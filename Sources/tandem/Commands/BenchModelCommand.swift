@@ -26,6 +26,9 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load.")
     var weights = "native"
 
+    @Option(name: .customLong("kv-dtype"), help: "How the KV cache stores K/V: f32 or fp8 (E4M3, a scale per token and KV head).")
+    var kvDType: KVCacheDType = .f32
+
     @Option(help: "Kernel threads per rank.")
     var threads = 1
 
@@ -72,7 +75,8 @@ struct BenchModelCommand: ParsableCommand {
         let shard = try LlamaShard(model: loaded.model, spec: plan.shards[world.rank])
         let blockSize = 16
         let blocks = (longest + blockSize - 1) / blockSize
-        let kv = PagedKVStore(layers: c.layerCount, blockCount: blocks, blockSize: blockSize, tokenStride: max(shard.localKVDim, 1))
+        let kv = PagedKVStore(layers: c.layerCount, blockCount: blocks, blockSize: blockSize, kvHeads: shard.spec.kvHeads.count,
+                              headDim: c.headDim, dtype: kvDType)
         let group = TimedGroup(CommunicatorGroup(world))
         let forward = ShardForward(shard: shard, kv: kv, group: group)
         let table = (0..<Int32(blocks)).map { $0 }
@@ -108,7 +112,7 @@ struct BenchModelCommand: ParsableCommand {
         let reduceBytesPerToken = world.size > 1 ? 2 * c.layerCount * c.dim * 4 : 0
         let reduceMicros = median(tgReduce).map { $0 * 1e6 / Double(2 * c.layerCount) }
         if json {
-            var o: [String: Any] = ["model": name, "weights": weights, "threads": threads, "ranks": world.size,
+            var o: [String: Any] = ["model": name, "weights": weights, "kv_dtype": kvDType.rawValue, "threads": threads, "ranks": world.size,
                                     "transport": world.transportName, "prompt": prompt, "generate": generate,
                                     "repeats": repeats, "allreduce_bytes_per_token": reduceBytesPerToken]
             if let v = median(pp) { o["pp_tokens_per_s"] = v }
@@ -118,7 +122,7 @@ struct BenchModelCommand: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             let f = { (v: Double?) in v.map { String(format: "%.1f", $0) } ?? "-" }
-            print("| \(name) | \(weights) | \(world.size) | \(threads) | \(f(median(pp))) | \(f(median(tg))) | \(world.size > 1 ? f(reduceMicros) : "-") |")
+            print("| \(name) | \(weights)\(kvDType == .f32 ? "" : ", \(kvDType.rawValue) KV") | \(world.size) | \(threads) | \(f(median(pp))) | \(f(median(tg))) | \(world.size > 1 ? f(reduceMicros) : "-") |")
         }
     }
 }
