@@ -144,12 +144,12 @@ def test_dry_run_and_show_pass_the_topology_to_serve(tmp_path):
     text = text.replace("weights: native", "weights: fp8\n    reasoning: {tags: {open: <think>, close: </think>}, token_floor: 16}")
     text = text.replace("max_batched_tokens: 512", "max_batched_tokens: 256\n      max_waiting: 64")
     text = text.replace("prefix_cache: true", "prefix_cache: false").replace("eviction: prefix-aware", "eviction: lru")
-    text = text.replace("block_size: 16", "block_size: 32")
+    text = text.replace("block_size: 16", "block_size: 32").replace("kv_dtype: f32", "kv_dtype: fp8")
     path.write_text(text)
     r = subprocess.run([tandem_bin(), "up", str(path), "--dry-run"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     serve = next(line for line in r.stdout.splitlines() if " serve " in line)
-    for flags in ["--weights fp8", "--kv-mib 64", "--block-size 32", "--max-running 8", "--step-timeout 60",
+    for flags in ["--weights fp8", "--kv-mib 64", "--kv-dtype fp8", "--block-size 32", "--max-running 8", "--step-timeout 60",
                   "--max-batched-tokens 256", "--max-waiting 64", "--prefix-cache off", "--eviction lru",
                   "--reasoning-open '<think>' --reasoning-close '</think>'", "--transport auto",
                   "--rdma-address 127.0.0.1", "--max-link-latency-us 250.0"]:
@@ -157,6 +157,7 @@ def test_dry_run_and_show_pass_the_topology_to_serve(tmp_path):
     show = subprocess.run([tandem_bin(), "topology", "show", str(path)], capture_output=True, text=True, timeout=60)
     assert show.returncode == 0, show.stderr
     assert "max batched tokens 256, max waiting 64, prefix cache off, eviction lru" in show.stdout
+    assert "kv 64 MiB per rank (fp8), block 32" in show.stdout
     assert "transport: rdma (preferred), max link latency 250.0 µs" in show.stdout
 
 
@@ -167,3 +168,78 @@ def test_example_topologies_match_schema(name):
     import json
     schema = json.loads((ROOT / "topology" / "schema.json").read_text())
     jsonschema.validate(yaml.safe_load((ROOT / "topology" / name).read_text()), schema)
+
+
+def start_up(tmp_path, *extra):
+    path, gw, coord = local_copy(tmp_path)
+    out = tmp_path / "up.log"
+    proc = subprocess.Popen([tandem_bin(), "up", str(path), "--run-dir", str(tmp_path / "run"), "--ready-timeout", "240", *extra],
+                            cwd=ROOT, stdout=open(out, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 300
+    while "ready: the OpenAI-compatible API" not in out.read_text():
+        assert proc.poll() is None, f"tandem up exited with {proc.returncode}:\n{out.read_text()}"
+        assert time.time() < deadline, "not ready in time:\n" + out.read_text()
+        time.sleep(0.5)
+    return proc, out, gw, coord
+
+
+def kill_a_rank(coord):
+    """SIGKILL to one `tandem serve` rank of the TP=2 deployment (not mpirun): a crashed worker."""
+    ranks = [p for p in processes_mentioning(f"--port {coord}")
+             if " serve " in Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+             and not Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"mpirun")]
+    assert ranks, "no rank process found"
+    os.kill(max(ranks), signal.SIGKILL)
+
+
+@needs_model
+@pytest.mark.timeout(500)
+def test_up_restarts_a_crashed_deployment(tmp_path):
+    """After ready, a rank killed with SIGKILL takes its mpirun job down; `up` says so, starts the
+    deployment again after the backoff, and the same model answers through the gateway again."""
+    proc, out, gw, coord = start_up(tmp_path, "--max-restarts", "2")
+    try:
+        kill_a_rank(coord)
+        deadline = time.time() + 120
+        while "restarted model 'smollm2' (TP=2) (restart 1)" not in out.read_text():
+            assert proc.poll() is None, out.read_text()
+            assert time.time() < deadline, out.read_text()
+            time.sleep(0.5)
+        text = out.read_text()
+        assert "model 'smollm2' (TP=2) exited" in text and "restarting model 'smollm2' (TP=2) in 1 s" in text, text
+        from openai import OpenAI, APIStatusError
+        client = OpenAI(base_url=f"http://127.0.0.1:{gw}/v1", api_key=KEY, timeout=60, max_retries=0)
+        answer, errors = None, []
+        while answer is None and time.time() < deadline + 120:
+            try:
+                answer = client.chat.completions.create(model="smollm2", max_tokens=8, temperature=0,
+                                                        messages=[{"role": "user", "content": "Hi"}])
+            except APIStatusError as e:  # explicit errors while the deployment loads again, never a hang
+                errors.append(e.status_code)
+                time.sleep(1)
+        assert answer is not None and answer.choices[0].message.content, errors
+        assert set(errors) <= {502, 503}, errors
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=60)
+    assert rc == 0, out.read_text()
+    assert "every process has exited" in out.read_text()
+    assert not processes_mentioning(f"--port {coord}")
+
+
+@needs_model
+@pytest.mark.timeout(400)
+def test_up_with_restart_never_stops_everything_when_a_deployment_dies(tmp_path):
+    proc, out, gw, coord = start_up(tmp_path, "--restart", "never")
+    try:
+        kill_a_rank(coord)
+        rc = proc.wait(timeout=90)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    text = out.read_text()
+    assert rc == 1, text
+    assert "model 'smollm2' (TP=2) exited" in text and "restarting" not in text, text
+    assert "every process has exited" in text
+    time.sleep(0.5)
+    assert not processes_mentioning(f"--port {coord}")

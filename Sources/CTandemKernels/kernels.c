@@ -290,3 +290,25 @@ void tk_attention_paged(float *out, const float *q, const float *k_base, const f
         for (int64_t d = 0; d < head_dim; d++) out[d] += a * vt[d];
     }
 }
+
+void tk_attention_paged_fp8(float *out, const float *q, const uint8_t *k_codes, const uint8_t *v_codes,
+                            const float *k_scales, const float *v_scales, int64_t scale_stride,
+                            const int32_t *block_table, int64_t block_size, int64_t token_stride,
+                            int64_t len, int64_t head_dim, float *scores) {
+    float scale = 1.0f / sqrtf((float)head_dim);
+    for (int64_t t = 0; t < len; t++) {
+        int64_t slot = (int64_t)block_table[t / block_size] * block_size + t % block_size;
+        const uint8_t *k = k_codes + slot * token_stride;
+        float dot = 0;
+        for (int64_t d = 0; d < head_dim; d++) dot += q[d] * tk_e4m3_f32_table[k[d]];
+        scores[t] = dot * k_scales[slot * scale_stride] * scale;
+    }
+    tk_softmax(scores, len);
+    for (int64_t d = 0; d < head_dim; d++) out[d] = 0;
+    for (int64_t t = 0; t < len; t++) {
+        int64_t slot = (int64_t)block_table[t / block_size] * block_size + t % block_size;
+        const uint8_t *v = v_codes + slot * token_stride;
+        float a = scores[t] * v_scales[slot * scale_stride];
+        for (int64_t d = 0; d < head_dim; d++) out[d] += a * tk_e4m3_f32_table[v[d]];
+    }
+}

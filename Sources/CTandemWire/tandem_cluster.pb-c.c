@@ -322,7 +322,7 @@ void   tandem__cluster__control__free_unpacked
   assert(message->base.descriptor == &tandem__cluster__control__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tandem__cluster__hello__field_descriptors[17] =
+static const ProtobufCFieldDescriptor tandem__cluster__hello__field_descriptors[18] =
 {
   {
     "protocol_version",
@@ -528,6 +528,18 @@ static const ProtobufCFieldDescriptor tandem__cluster__hello__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "kv_dtype",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tandem__Cluster__Hello, kv_dtype),
+    &tandem__cluster__kvdtype__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tandem__cluster__hello__field_indices_by_name[] = {
   12,   /* field[12] = block_count */
@@ -535,6 +547,7 @@ static const unsigned tandem__cluster__hello__field_indices_by_name[] = {
   7,   /* field[7] = ffn_begin */
   8,   /* field[8] = ffn_end */
   13,   /* field[13] = host */
+  17,   /* field[17] = kv_dtype */
   5,   /* field[5] = kv_head_begin */
   6,   /* field[6] = kv_head_end */
   2,   /* field[2] = model_fingerprint */
@@ -551,7 +564,7 @@ static const unsigned tandem__cluster__hello__field_indices_by_name[] = {
 static const ProtobufCIntRange tandem__cluster__hello__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor tandem__cluster__hello__descriptor =
 {
@@ -561,7 +574,7 @@ const ProtobufCMessageDescriptor tandem__cluster__hello__descriptor =
   "Tandem__Cluster__Hello",
   "tandem.cluster",
   sizeof(Tandem__Cluster__Hello),
-  17,
+  18,
   tandem__cluster__hello__field_descriptors,
   tandem__cluster__hello__field_indices_by_name,
   1,  tandem__cluster__hello__number_ranges,
@@ -925,4 +938,32 @@ const ProtobufCMessageDescriptor tandem__cluster__control__descriptor =
   1,  tandem__cluster__control__number_ranges,
   (ProtobufCMessageInit) tandem__cluster__control__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue tandem__cluster__kvdtype__enum_values_by_number[2] =
+{
+  { "KV_DTYPE_F32", "TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_F32", 0 },
+  { "KV_DTYPE_FP8", "TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_FP8", 1 },
+};
+static const ProtobufCIntRange tandem__cluster__kvdtype__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex tandem__cluster__kvdtype__enum_values_by_name[2] =
+{
+  { "KV_DTYPE_F32", 0 },
+  { "KV_DTYPE_FP8", 1 },
+};
+const ProtobufCEnumDescriptor tandem__cluster__kvdtype__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "tandem.cluster.KVDType",
+  "KVDType",
+  "Tandem__Cluster__KVDType",
+  "tandem.cluster",
+  2,
+  tandem__cluster__kvdtype__enum_values_by_number,
+  2,
+  tandem__cluster__kvdtype__enum_values_by_name,
+  1,
+  tandem__cluster__kvdtype__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

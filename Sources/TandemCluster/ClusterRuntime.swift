@@ -21,8 +21,8 @@ public final class ClusterRank: @unchecked Sendable {
     public let hello: RankHello
     let logger: Logger
 
-    public init(model: LoadedModel, communicator: Communicator, blockCount: Int, blockSize: Int, host: String,
-                logger: Logger = Logger(label: "tandem.cluster")) throws {
+    public init(model: LoadedModel, communicator: Communicator, blockCount: Int, blockSize: Int, kvDType: KVCacheDType = .f32,
+                host: String, logger: Logger = Logger(label: "tandem.cluster")) throws {
         self.model = model
         self.communicator = communicator
         self.logger = logger
@@ -30,7 +30,7 @@ public final class ClusterRank: @unchecked Sendable {
         let spec = plan.shards[communicator.rank]
         let shard = try LlamaShard(model: model.model, spec: spec)
         let kv = PagedKVStore(layers: model.configuration.layerCount, blockCount: blockCount, blockSize: blockSize,
-                              tokenStride: shard.localKVDim)
+                              kvHeads: spec.kvHeads.count, headDim: model.configuration.headDim, dtype: kvDType)
         forward = ShardForward(shard: shard, kv: kv, group: CommunicatorGroup(communicator))
         var h = RankHello()
         h.modelName = model.path.split(separator: "/").last.map(String.init) ?? model.path
@@ -42,6 +42,7 @@ public final class ClusterRank: @unchecked Sendable {
         h.vocabRows = spec.vocabRows
         h.blockSize = blockSize
         h.blockCount = blockCount
+        h.kvDType = kvDType
         h.host = host
         h.transport = communicator.transportName
         h.weightBytes = UInt64(spec.weightBytes)

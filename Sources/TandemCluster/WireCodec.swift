@@ -97,6 +97,7 @@ public enum WireCodec {
         c.block_count = UInt32(h.blockCount)
         c.weight_bytes = h.weightBytes
         c.resident_bytes = h.residentBytes
+        c.kv_dtype = h.kvDType == .fp8 ? TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_FP8 : TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_F32
         return h.modelName.withCString { name in
             h.modelFingerprint.withCString { fp in
                 h.host.withCString { host in
@@ -136,6 +137,7 @@ public enum WireCodec {
             r.transport = h.transport.map { String(cString: $0) } ?? ""
             r.weightBytes = h.weight_bytes
             r.residentBytes = h.resident_bytes
+            r.kvDType = h.kv_dtype == TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_FP8 ? .fp8 : .f32
             return .hello(r)
         case TANDEM__CLUSTER__CONTROL__KIND_SHUTDOWN:
             return .shutdown(reason: m.shutdown?.pointee.reason.map { String(cString: $0) } ?? "")

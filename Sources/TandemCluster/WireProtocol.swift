@@ -22,6 +22,7 @@ public struct RankHello: Sendable, Equatable {
     public var transport = ""
     public var weightBytes: UInt64 = 0
     public var residentBytes: UInt64 = 0
+    public var kvDType: KVCacheDType = .f32
 
     public init() {}
 
@@ -33,8 +34,8 @@ public struct RankHello: Sendable, Equatable {
         if c.modelFingerprint != w.modelFingerprint || c.modelName != w.modelName {
             return "model mismatch: coordinator on \(c.host) serves \(c.modelName) [\(c.modelFingerprint)], worker rank \(w.rank) on \(w.host) loaded \(w.modelName) [\(w.modelFingerprint)]"
         }
-        if c.worldSize != w.worldSize || c.blockSize != w.blockSize || c.blockCount != w.blockCount {
-            return "geometry mismatch: coordinator on \(c.host) has \(c.worldSize) ranks, \(c.blockCount) blocks of \(c.blockSize); worker rank \(w.rank) on \(w.host) has \(w.worldSize) ranks, \(w.blockCount) blocks of \(w.blockSize)"
+        if c.worldSize != w.worldSize || c.blockSize != w.blockSize || c.blockCount != w.blockCount || c.kvDType != w.kvDType {
+            return "geometry mismatch: coordinator on \(c.host) has \(c.worldSize) ranks, \(c.blockCount) blocks of \(c.blockSize) (\(c.kvDType.rawValue) K/V); worker rank \(w.rank) on \(w.host) has \(w.worldSize) ranks, \(w.blockCount) blocks of \(w.blockSize) (\(w.kvDType.rawValue) K/V)"
         }
         return nil
     }

@@ -1,3 +1,4 @@
+import TandemCore
 import TandemEngineCore
 import TandemModel
 
@@ -18,12 +19,12 @@ public final class LocalStepExecutor: StepExecutor {
         self.forward = forward
     }
 
-    /// A single-rank executor for `model` with `blockCount` blocks of `blockSize` tokens.
-    public convenience init(model: LoadedModel, blockCount: Int, blockSize: Int) throws {
+    /// A single-rank executor for `model` with `blockCount` blocks of `blockSize` tokens stored as `kvDType`.
+    public convenience init(model: LoadedModel, blockCount: Int, blockSize: Int, kvDType: KVCacheDType = .f32) throws {
         let plan = try ShardingPlan.make(model: model.model, ranks: 1)
         let shard = try LlamaShard(model: model.model, spec: plan.shards[0])
-        let kv = PagedKVStore(layers: model.configuration.layerCount, blockCount: blockCount,
-                              blockSize: blockSize, tokenStride: shard.localKVDim)
+        let kv = PagedKVStore(layers: model.configuration.layerCount, blockCount: blockCount, blockSize: blockSize,
+                              kvHeads: shard.spec.kvHeads.count, headDim: model.configuration.headDim, dtype: kvDType)
         self.init(forward: ShardForward(shard: shard, kv: kv, group: SingleRank()))
     }
 

@@ -64,7 +64,7 @@ public enum LaunchPlanner {
         for m in t.models {
             guard let p = m.placement, let first = t.node(p.nodes[0]) else { continue }
             var serve = [o.tandemBin, "serve", "--model", r.modelPath(m), "--model-name", m.name,
-                         "--host", first.host, "--port", "\(p.port)", "--kv-mib", "\(p.kvMiB)",
+                         "--host", first.host, "--port", "\(p.port)", "--kv-mib", "\(p.kvMiB)", "--kv-dtype", p.kvDType.rawValue,
                          "--block-size", "\(p.blockSize)", "--max-running", "\(p.maxRunning)",
                          "--step-timeout", "\(p.stepTimeoutSeconds)", "--log-level", serveLevel(logLevel)]
             serve += serveSettings(t, model: m, placement: p)

@@ -1,3 +1,5 @@
+import TandemCore
+
 /// An operator's topology file, parsed: which nodes exist, which model runs where, how the
 /// gateway listens. Paths are resolved (relative to the file) but nothing is checked against
 /// the machine yet; `TopologyValidator` does that.
@@ -89,6 +91,8 @@ public struct PlacementSpec: Sendable, Equatable {
     public var nodes: [String]
     public var port: Int
     public var kvMiB: Int = 256
+    /// How the KV cache stores K/V (`serve --kv-dtype`): FP8 holds about 3.8× the tokens in the same `kvMiB`.
+    public var kvDType: KVCacheDType = .f32
     public var blockSize: Int = 16
     public var maxRunning: Int = 32
     public var stepTimeoutSeconds: Int = 30

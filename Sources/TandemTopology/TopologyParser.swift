@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 import Yams
 
 /// YAML text → `Topology`, with every structural problem reported at its place.
@@ -9,7 +10,7 @@ public enum TopologyParser {
     static let transportKeys = ["kind", "mode", "max_link_latency_us"]
     static let modelKeys = ["name", "aliases", "source", "weights", "placement", "external", "reasoning", "fallback",
                             "cost_per_token", "expected_latency_ms", "max_prompt_tokens", "default_max_tokens"]
-    static let placementKeys = ["nodes", "port", "kv_mib", "block_size", "max_running", "step_timeout_s", "max_concurrent",
+    static let placementKeys = ["nodes", "port", "kv_mib", "kv_dtype", "block_size", "max_running", "step_timeout_s", "max_concurrent",
                                  "max_batched_tokens", "max_waiting", "prefix_cache", "eviction"]
     static let externalKeys = ["url", "upstream_model", "api_key_env"]
     static let reasoningKeys = ["tags", "token_floor", "floor_action"]
@@ -215,6 +216,7 @@ public enum TopologyParser {
             let port = p.int("port", required: true, in: 1...65535)
             var placement = PlacementSpec(nodes: nodes?.map(\.0) ?? [], port: port ?? 0)
             if let v = p.int("kv_mib", in: 1...1 << 30) { placement.kvMiB = v }
+            if let v = p.choice("kv_dtype", KVCacheDType.allCases.map(\.rawValue)) { placement.kvDType = KVCacheDType(rawValue: v)! }
             if let v = p.int("block_size", in: 1...4096) { placement.blockSize = v }
             if let v = p.int("max_running", in: 1...65536) { placement.maxRunning = v }
             if let v = p.int("step_timeout_s", in: 1...86400) { placement.stepTimeoutSeconds = v }

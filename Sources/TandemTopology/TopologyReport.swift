@@ -28,7 +28,7 @@ public enum TopologyReport {
                 out.append(head + ": \(r.modelPath(m))" + (f.map { " [\($0.formatDescription)]" } ?? "") + ", weights \(m.weights.rawValue)")
                 let host = t.node(p.nodes[0])?.host ?? "?"
                 out.append("    TP=\(p.tensorParallel) on \(p.nodes.joined(separator: ", ")); coordinator http://\(host):\(p.port) (rank 0 on \(p.nodes[0]))")
-                var engine = "    kv \(p.kvMiB) MiB per rank, block \(p.blockSize), max running \(p.maxRunning), step timeout \(p.stepTimeoutSeconds) s"
+                var engine = "    kv \(p.kvMiB) MiB per rank (\(p.kvDType.rawValue)), block \(p.blockSize), max running \(p.maxRunning), step timeout \(p.stepTimeoutSeconds) s"
                 if let v = p.maxBatchedTokens { engine += ", max batched tokens \(v)" }
                 if let v = p.maxWaiting { engine += ", max waiting \(v)" }
                 if let v = p.prefixCache { engine += ", prefix cache \(v ? "on" : "off")" }
@@ -69,6 +69,12 @@ public enum TopologyReport {
 
     /// Every setting as `path = value`, keyed by names (not list positions) so that reordering
     /// nodes or models is not a change.
+    /// One line per node, in file order, for shell scripts (`cluster/netns.sh`):
+    /// `name host address interface`, with `-` for a node without an interface.
+    public static func nodeLines(_ t: Topology) -> String {
+        t.nodes.map { "\($0.name) \($0.host) \($0.address) \($0.interface ?? "-")\n" }.joined()
+    }
+
     public static func flatten(_ t: Topology) -> [(String, String)] {
         var out: [(String, String)] = []
         func add(_ k: String, _ v: Any?) { if let v { out.append((k, "\(v)")) } }
@@ -86,7 +92,8 @@ public enum TopologyReport {
             add("\(b).source", m.source.description); add("\(b).weights", m.weights.rawValue)
             if let p = m.placement {
                 add("\(b).placement.nodes", "[\(p.nodes.joined(separator: ", "))]"); add("\(b).placement.port", p.port)
-                add("\(b).placement.kv_mib", p.kvMiB); add("\(b).placement.block_size", p.blockSize)
+                add("\(b).placement.kv_mib", p.kvMiB); add("\(b).placement.kv_dtype", p.kvDType.rawValue)
+                add("\(b).placement.block_size", p.blockSize)
                 add("\(b).placement.max_running", p.maxRunning); add("\(b).placement.step_timeout_s", p.stepTimeoutSeconds)
                 add("\(b).placement.max_concurrent", p.maxConcurrent)
                 add("\(b).placement.max_batched_tokens", p.maxBatchedTokens); add("\(b).placement.max_waiting", p.maxWaiting)

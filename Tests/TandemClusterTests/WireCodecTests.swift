@@ -20,6 +20,7 @@ struct WireCodecTests {
         h.modelName = "smollm2"; h.modelFingerprint = "abc"; h.rank = 1; h.worldSize = 2
         h.kvHeads = 2..<3; h.ffnColumns = 768..<1536; h.vocabRows = 24576..<49152
         h.blockSize = 16; h.blockCount = 100; h.host = "dark"; h.transport = "mpi"; h.weightBytes = 123
+        h.kvDType = .fp8
         #expect(try WireCodec.decode(WireCodec.encode(.hello(h))) == .hello(h))
         #expect(try WireCodec.decode(WireCodec.encode(.shutdown(reason: "bye"))) == .shutdown(reason: "bye"))
     }
@@ -37,5 +38,8 @@ struct WireCodecTests {
         #expect(v.contains("spark") && v.contains("dark") && v.contains("v99"))
         w.protocolVersion = c.protocolVersion; w.modelFingerprint = "2"
         #expect(RankHello.incompatibility(coordinator: c, worker: w)?.contains("model mismatch") == true)
+        w.modelFingerprint = c.modelFingerprint; w.kvDType = .fp8
+        let g = RankHello.incompatibility(coordinator: c, worker: w) ?? ""
+        #expect(g.contains("geometry mismatch") && g.contains("(f32 K/V)") && g.contains("(fp8 K/V)"))
     }
 }

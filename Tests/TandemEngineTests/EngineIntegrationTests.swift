@@ -14,8 +14,9 @@ struct EngineIntegrationTests {
     static let model: LoadedModel = try! ModelLoader.load(path: storiesDir + "/stories260K.bin")
 
     static func engine(blocks: Int = 256, blockSize: Int = 4, budget: Int = 64, maxRunning: Int = 16,
-                       chunk: Int? = nil, policy: EvictionPolicy = .prefixAware, prefixCaching: Bool = true) throws -> Engine {
-        let exec = try LocalStepExecutor(model: model, blockCount: blocks, blockSize: blockSize)
+                       chunk: Int? = nil, policy: EvictionPolicy = .prefixAware, prefixCaching: Bool = true,
+                       kvDType: KVCacheDType = .f32) throws -> Engine {
+        let exec = try LocalStepExecutor(model: model, blockCount: blocks, blockSize: blockSize, kvDType: kvDType)
         let e = try Engine(model: model, executor: exec, configuration: EngineConfiguration(
             scheduler: SchedulerConfiguration(maxBatchedTokens: budget, maxRunningSequences: maxRunning,
                                               maxPrefillChunk: chunk, maxModelLength: 256, enablePrefixCaching: prefixCaching),
@@ -65,6 +66,57 @@ struct EngineIntegrationTests {
         }
         #expect(engine.statistics.steps > 8)
         #expect(engine.statistics.preemptions > 0)
+    }
+
+    /// Greedy completions of every prompt, run together on `engine`.
+    static func greedyAll(_ engine: Engine, _ prompts: [[TokenID]], maxTokens: Int) async throws -> [[TokenID]] {
+        try await withThrowingTaskGroup(of: (Int, [TokenID]).self) { group in
+            for (i, p) in prompts.enumerated() {
+                group.addTask {
+                    let r = try await engine.generate(EngineRequest(id: RequestID("g\(i)"), promptTokens: p, maxTokens: maxTokens,
+                                                                    ignoreEndOfSequence: true))
+                    return (i, r.tokens)
+                }
+            }
+            var out = [[TokenID]](repeating: [], count: prompts.count)
+            for try await (i, t) in group { out[i] = t }
+            return out
+        }
+    }
+
+    /// Greedy ids of `prompts` with FP8 K/V from the independent float64 NumPy reference
+    /// (`python3 tools/reference/fp8_kv_greedy.py`: the same per-(token, KV head) E4M3
+    /// quantisation of K after RoPE and of V, the rest of the forward pass in float64).
+    static let fp8Golden: [[TokenID]] = [
+        [432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426],  // Once upon a time
+        [282, 295, 433, 335, 345, 357, 426, 342, 397, 355, 267, 337, 335, 265, 315, 267, 422, 419, 426, 342, 397, 355, 267, 337, 335, 265, 315, 267, 422, 419, 426, 342, 397, 355, 267, 337, 267, 428, 316, 386],  // The dog ran to the
+        [426, 342, 397, 355, 267, 337, 322, 265, 282, 295, 433, 426, 385, 328, 432, 366, 394, 261, 370, 268, 414, 444, 426, 342, 391, 266, 267, 337, 335, 265, 268, 414, 444, 426, 342, 391, 266, 267, 337, 267],  // Lily and Ben were friends
+        [395, 368, 414, 430, 414, 286, 337, 299, 322, 265, 262, 433, 422, 426, 346, 394, 261, 370, 432, 262, 415, 271, 422, 268, 388, 426, 291, 268, 388, 286, 399, 262, 423, 388, 269, 381, 261, 370, 268, 388],  // One day, a little bird
+        [397, 355, 267, 337, 335, 345, 267, 422, 419, 269, 352, 379, 261, 420, 277, 264, 426, 346, 394, 261, 370, 268, 388, 426, 346, 391, 266, 267, 337, 335, 312, 426, 346, 391, 266, 267, 337, 335, 312, 426],  // Tom had a big red ball. He
+        [262, 415, 271, 299, 322, 265, 262, 379, 426, 359, 413, 286, 261, 370, 432, 352, 266, 268, 388, 426, 291, 262, 379, 286, 262, 415, 271, 299, 269, 262, 415, 271, 422, 426, 359, 413, 286, 261, 370, 432],  // The sun was
+        [432, 313, 438, 316, 439, 419, 298, 414, 267, 265, 282, 295, 433, 426, 410, 448, 411, 280, 303, 272, 417, 264, 261, 370, 268, 414, 444, 426, 436, 13, 446, 287, 336, 432, 313, 452, 406, 432, 392, 287],  // Mom said
+        [374, 419, 426, 342, 397, 355, 267, 337, 267, 428, 316, 386, 322, 265, 262, 379, 426, 385, 328, 432, 366, 394, 261, 370, 432, 352, 266, 268, 388, 426, 291, 268, 388, 286, 399, 262, 423, 388, 269, 381],  // There was a cat named Tim who liked to play in the garden with his
+    ]
+
+    /// FP8 K/V does not keep stories260K's greedy text: over 40 tokens 2 of these 8 prompts
+    /// match FP32 K/V and the others part after 0 to 30 tokens (head_dim 8: one scale per 8
+    /// values; teacher-forced top-1 agreement 0.977, FP8KVCacheTests). So the engine is held to
+    /// the independent NumPy run of the same quantisation, id for id, which a kernel reading a
+    /// scale, head or block wrongly does not meet; and to FP32 where the two agree.
+    @Test("FP8 K/V: greedy generation of 40 tokens, batched, paged and chunked, equals the NumPy FP8 reference")
+    func fp8GreedyEqualsTheReference() async throws {
+        let ids = Self.prompts.map { Self.model.tokenizer.encode($0) }
+        var results: [KVCacheDType: [[TokenID]]] = [:]
+        for dtype in KVCacheDType.allCases {
+            let engine = try Self.engine(blocks: 160, blockSize: 4, budget: 32, maxRunning: 8, chunk: 8, kvDType: dtype)
+            defer { engine.shutdown() }
+            results[dtype] = try await Self.greedyAll(engine, ids, maxTokens: 40)
+        }
+        for i in ids.indices {
+            #expect(results[.fp8]![i] == Self.fp8Golden[i], "prompt \(i): \(Self.prompts[i])")
+        }
+        let same = ids.indices.filter { results[.fp8]![$0] == results[.f32]![$0] }
+        #expect(same.count >= 2, "prompts whose FP8 text equals FP32: \(same) (measured: [0, 3])")
     }
 
     @Test("statistics count prefix-cache hits and lookups; with prefix caching off nothing is reused", arguments: [true, false])

@@ -21,10 +21,11 @@ struct ShardForwardTests {
         }
     }
 
-    static func runner(_ m: LoadedModel, blocks: Int = 64, blockSize: Int = 16) throws -> ShardForward {
+    static func runner(_ m: LoadedModel, blocks: Int = 64, blockSize: Int = 16, kvDType: KVCacheDType = .f32) throws -> ShardForward {
         let plan = try ShardingPlan.make(model: m.model, ranks: 1)
         let shard = try LlamaShard(model: m.model, spec: plan.shards[0])
-        let kv = PagedKVStore(layers: m.configuration.layerCount, blockCount: blocks, blockSize: blockSize, tokenStride: shard.localKVDim)
+        let kv = PagedKVStore(layers: m.configuration.layerCount, blockCount: blocks, blockSize: blockSize,
+                              kvHeads: shard.spec.kvHeads.count, headDim: m.configuration.headDim, dtype: kvDType)
         return ShardForward(shard: shard, kv: kv, group: SingleRank())
     }
 

@@ -139,6 +139,8 @@ func lineOf(_ text: String, _ needle: String) -> Int {
     @Test func badServeSettings() throws {
         try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      eviction: fifo"), line: "fifo",
                         contains: ["'fifo' is not allowed", "prefix-aware, lru"])
+        try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      kv_dtype: fp16"), line: "fp16",
+                        contains: ["models[0].placement.kv_dtype", "'fp16' is not allowed", "f32, fp8"])
         try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      prefix_cache: maybe"), line: "maybe",
                         contains: ["prefix_cache", "expected true or false"])
         try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      max_batched_tokens: 0"), line: "max_batched_tokens: 0",
@@ -235,6 +237,14 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(LaunchPlanner.hostfile(r2.topology, model: "big") == "spark slots=2\ndark slots=1\n")
     }
 
+    @Test func nodeLines() throws {
+        let (_, r) = try resolved()
+        // dark has no address of its own (the host is the data plane) and no interface.
+        #expect(TopologyReport.nodeLines(r.topology) == "spark spark 10.77.0.1 -\ndark dark dark -\n")
+        let (_, r2) = try resolved(edit("address: 10.77.0.1", "address: 10.77.0.1\n    interface: tandem0"))
+        #expect(TopologyReport.nodeLines(r2.topology).hasPrefix("spark spark 10.77.0.1 tandem0\n"))
+    }
+
     @Test func show() throws {
         let (f, r) = try resolved()
         let s = TopologyReport.show(r)
@@ -289,7 +299,7 @@ func lineOf(_ text: String, _ needle: String) -> Int {
     @Test("launch plan: weights, engine limits, cache policy, reasoning tags, transport and the link bound reach serve")
     func launchPlanPassesServeSettings() throws {
         let yaml = edit("    host: spark\n", "    host: 127.0.0.1\n")
-            .replacingOccurrences(of: "      kv_mib: 128\n", with: "      kv_mib: 128\n      max_batched_tokens: 1024\n      max_waiting: 32\n"
+            .replacingOccurrences(of: "      kv_mib: 128\n", with: "      kv_mib: 128\n      kv_dtype: fp8\n      max_batched_tokens: 1024\n      max_waiting: 32\n"
                                   + "      prefix_cache: false\n      eviction: lru\n      block_size: 32\n")
             .replacingOccurrences(of: "    reasoning: {token_floor: 256, floor_action: reject}",
                                   with: "    weights: nvfp4\n    reasoning: {tags: {open: \"<r>\", close: \"</r>\"}, token_floor: 256, floor_action: reject}")
@@ -300,6 +310,7 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(r.diagnostics.isEmpty, "\(r.diagnostics)")
         let p = try #require(r.topology.models[1].placement)
         #expect(p.maxBatchedTokens == 1024 && p.maxWaiting == 32 && p.prefixCache == false && p.eviction == .lru && p.blockSize == 32)
+        #expect(p.kvDType == .fp8 && r.topology.models[0].placement?.kvDType == .f32)
         #expect(r.topology.transport.maxLinkLatencyUs == 75)
         let plan = LaunchPlanner.make(r, options: LaunchOptions(tandemBin: "/bin/tandem", runDir: "/run/x", localNodes: ["spark"]))
         let small = plan.deployments[0].argv, big = plan.deployments[1].argv
@@ -311,6 +322,7 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(value(big, "--eviction") == "lru")
         #expect(value(big, "--block-size") == "32")
         #expect(value(big, "--kv-mib") == "128")
+        #expect(value(big, "--kv-dtype") == "fp8")
         #expect(value(big, "--max-running") == "32")
         #expect(value(big, "--reasoning-open") == "<r>" && value(big, "--reasoning-close") == "</r>")
         #expect(value(big, "--transport") == "rdma")
@@ -318,6 +330,7 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(value(big, "--max-link-latency-us") == "75.0")
         // TP=1 has no link: no transport flags; unset engine settings are left to serve's defaults.
         #expect(value(small, "--weights") == "native")
+        #expect(value(small, "--kv-dtype") == "f32")
         #expect(value(small, "--transport") == nil && value(small, "--max-link-latency-us") == nil)
         #expect(value(small, "--prefix-cache") == nil && value(small, "--eviction") == nil && value(small, "--reasoning-open") == nil)
         // preferred RDMA asks serve for auto; MPI for mpi.
@@ -328,6 +341,7 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(value(mpiBig, "--transport") == "mpi" && value(mpiBig, "--rdma-address") == nil)
         let shown = TopologyReport.show(r)
         #expect(shown.contains("max batched tokens 1024, max waiting 32, prefix cache off, eviction lru"))
+        #expect(shown.contains("kv 128 MiB per rank (fp8), block 32"))
         #expect(shown.contains("transport: rdma (required), max link latency 75.0 µs"))
     }
 

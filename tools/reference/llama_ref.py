@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -248,7 +248,8 @@ def _f64(w: np.ndarray) -> np.ndarray:
 
 
 def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
-            rope_style: str = "interleaved") -> np.ndarray:
+            rope_style: str = "interleaved",
+            kv_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
     """Return float64 logits of shape (len(ids), vocab) for every position.
 
     The whole sequence is processed at once with a causal mask.  Positions are
@@ -256,6 +257,8 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
     RoPE offsets; there is no cache, so earlier tokens are simply absent).
     rope_style: "interleaved" (correct for both supported formats) or "neox"
     (diagnostic only).
+    kv_transform: applied to K (after RoPE) and V, each (T, n_kv_heads, head_size),
+    before attention reads them: what a K/V cache stores (fp8_kv_greedy.py).
     """
     rope = {"interleaved": apply_rope_interleaved, "neox": apply_rope_neox}[rope_style]
     cfg = model.config
@@ -278,6 +281,8 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
         v = (h @ _f64(layer.wv).T).reshape(T, nkv, hs)
         q = rope(q, cos, sin)
         k = rope(k, cos, sin)
+        if kv_transform is not None:
+            k, v = kv_transform(k), kv_transform(v)
         att_out = np.empty((T, nh, hs))
         for hq in range(nh):
             kvh = hq // group
@@ -307,7 +312,8 @@ def mean_nll(logits: np.ndarray, ids: Sequence[int]) -> float:
 
 
 def greedy(model: Model, prompt_ids: Sequence[int], n_new: int,
-           stop_ids: Optional[Sequence[int]] = None) -> List[int]:
+           stop_ids: Optional[Sequence[int]] = None,
+           kv_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> List[int]:
     """Greedy (argmax) continuation; returns only the new ids.
 
     Ties are broken by the lowest id (numpy argmax).  Recomputes the full
@@ -316,7 +322,7 @@ def greedy(model: Model, prompt_ids: Sequence[int], n_new: int,
     ids = list(prompt_ids)
     out: List[int] = []
     for _ in range(n_new):
-        logits = forward(model, ids)[-1]
+        logits = forward(model, ids, kv_transform=kv_transform)[-1]
         nxt = int(np.argmax(logits))
         out.append(nxt)
         ids.append(nxt)

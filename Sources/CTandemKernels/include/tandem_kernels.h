@@ -67,6 +67,14 @@ void tk_attention_paged(float *out, const float *q, const float *k_base, const f
                         const int32_t *block_table, int64_t block_size, int64_t token_stride,
                         int64_t len, int64_t head_dim, float *scores);
 
+/// As tk_attention_paged over an FP8 cache: position t's key is e4m3(k_codes[slot * token_stride
+/// + d]) * k_scales[slot * scale_stride] (the caller offsets codes and scales to its KV head), its
+/// value likewise. Codes decode through tk_e4m3_f32_table (tandem_formats.h).
+void tk_attention_paged_fp8(float *out, const float *q, const uint8_t *k_codes, const uint8_t *v_codes,
+                            const float *k_scales, const float *v_scales, int64_t scale_stride,
+                            const int32_t *block_table, int64_t block_size, int64_t token_stride,
+                            int64_t len, int64_t head_dim, float *scores);
+
 #ifdef __cplusplus
 }
 #endif

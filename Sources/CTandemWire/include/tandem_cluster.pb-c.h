@@ -26,6 +26,14 @@ typedef struct Tandem__Cluster__Control Tandem__Cluster__Control;
 
 /* --- enums --- */
 
+typedef enum _Tandem__Cluster__KVDType {
+  TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_F32 = 0,
+  /*
+   * FP8 E4M3 codes, one FP32 scale per (token, KV head).
+   */
+  TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_FP8 = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TANDEM__CLUSTER__KVDTYPE)
+} Tandem__Cluster__KVDType;
 
 /* --- messages --- */
 
@@ -64,10 +72,14 @@ struct  Tandem__Cluster__Hello
    */
   uint64_t weight_bytes;
   uint64_t resident_bytes;
+  /*
+   * How the KV cache stores K and V (every rank the same; sizes the pool, so also geometry).
+   */
+  Tandem__Cluster__KVDType kv_dtype;
 };
 #define TANDEM__CLUSTER__HELLO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tandem__cluster__hello__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_F32 }
 
 
 /*
@@ -326,6 +338,7 @@ typedef void (*Tandem__Cluster__Control_Closure)
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    tandem__cluster__kvdtype__descriptor;
 extern const ProtobufCMessageDescriptor tandem__cluster__hello__descriptor;
 extern const ProtobufCMessageDescriptor tandem__cluster__hello_reply__descriptor;
 extern const ProtobufCMessageDescriptor tandem__cluster__chunk__descriptor;

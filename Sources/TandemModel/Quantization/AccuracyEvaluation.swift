@@ -90,17 +90,52 @@ public final class AccuracyEvaluation {
         return (sequences, allLogits, ppl)
     }
 
+    /// One sequence's logits, position by position: called with each token in order, returns the
+    /// full-vocabulary logits after it.
+    public typealias Stepper = (TokenID) throws -> [Float]
+
+    /// A fresh reference-session stepper for a sequence of at most `maxPositions` tokens.
+    public static func sessionStepper(_ model: LlamaModel, maxPositions: Int) -> Stepper {
+        let session = LlamaSession(model: model, maxPositions: maxPositions)
+        return { t in
+            let out = try session.forward(t)
+            return Array(UnsafeBufferPointer(start: out, count: model.configuration.vocabSize))
+        }
+    }
+
+    /// A fresh stepper through the paged, batched forward pass (`ShardForward`, one rank, one
+    /// token per step, as a decode runs in `serve`) with K/V stored as `kvDType`.
+    public static func pagedStepper(_ model: LlamaModel, kvDType: KVCacheDType, maxPositions: Int) throws -> Stepper {
+        let plan = try ShardingPlan.make(model: model, ranks: 1)
+        let shard = try LlamaShard(model: model, spec: plan.shards[0])
+        let blockSize = 16, blocks = max(1, (maxPositions + blockSize - 1) / blockSize)
+        let kv = PagedKVStore(layers: model.configuration.layerCount, blockCount: blocks, blockSize: blockSize,
+                              kvHeads: shard.spec.kvHeads.count, headDim: model.configuration.headDim, dtype: kvDType)
+        let forward = ShardForward(shard: shard, kv: kv, group: SingleRank())
+        let table = (0..<Int32(blocks)).map { $0 }
+        var position = 0
+        return { t in
+            defer { position += 1 }
+            return try forward.forward([SequenceChunk(tokens: [t], startPosition: position, blockTable: table, wantsLogits: true)])[0]
+        }
+    }
+
     /// Scores `candidate` on the reference's tokens.
     public func evaluate(_ candidate: LlamaModel, progress: ((Int, Int) -> Void)? = nil) throws -> AccuracyMetrics {
+        try evaluate(progress: progress) { Self.sessionStepper(candidate, maxPositions: $0) }
+    }
+
+    /// Scores the candidate `stepper(maxPositions)` computes (a fresh one per sequence) on the
+    /// reference's tokens: another forward pass, another K/V storage.
+    public func evaluate(progress: ((Int, Int) -> Void)? = nil, stepper: (Int) throws -> Stepper) throws -> AccuracyMetrics {
         var m = AccuracyMetrics()
         let work = sequences.reduce(0) { $0 + $1.count } + text.count
         var done = 0
         for (s, tokens) in sequences.enumerated() {
-            let session = LlamaSession(model: candidate, maxPositions: tokens.count)
+            let next = try stepper(tokens.count)
             var greedy = true
             for (i, t) in tokens.enumerated() {
-                let out = try session.forward(t)
-                let row = Array(UnsafeBufferPointer(start: out, count: candidate.configuration.vocabSize))
+                let row = try next(t)
                 m.add(reference: referenceLogits[s][i], candidate: row)
                 // Position i predicts token i+1; the continuation starts at promptLengths[s].
                 if i + 1 >= promptLengths[s], i + 1 < tokens.count, Self.argmax(row) != Int(tokens[i + 1]) { greedy = false }
@@ -110,18 +145,21 @@ public final class AccuracyEvaluation {
             m.sequences += 1
             if greedy { m.greedyIdentical += 1 }
         }
-        m.perplexity = try Self.perplexity(candidate, text) { done += 1; progress?(done, work) }
+        m.perplexity = try Self.perplexity(text, stepper: stepper(text.count)) { done += 1; progress?(done, work) }
         return m
     }
 
     /// exp(mean -log p(token[i+1] | tokens[...i])) over the text.
     public static func perplexity(_ model: LlamaModel, _ tokens: [TokenID], step: () -> Void = {}) throws -> Double {
+        try perplexity(tokens, stepper: sessionStepper(model, maxPositions: tokens.count), step: step)
+    }
+
+    /// The same with the logits of `stepper`, fresh for this text.
+    public static func perplexity(_ tokens: [TokenID], stepper next: Stepper, step: () -> Void = {}) throws -> Double {
         guard tokens.count >= 2 else { return .nan }
-        let session = LlamaSession(model: model, maxPositions: tokens.count)
         var nll = 0.0
         for i in 0..<tokens.count - 1 {
-            let out = try session.forward(tokens[i])
-            let row = Array(UnsafeBufferPointer(start: out, count: model.configuration.vocabSize))
+            let row = try next(tokens[i])
             nll -= logSoftmax(row)[Int(tokens[i + 1])]
             step()
         }

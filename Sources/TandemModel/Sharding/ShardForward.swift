@@ -41,6 +41,9 @@ public final class ShardForward {
         let qDim = shard.localQueryDim, kvDim = shard.localKVDim, ffn = shard.localFFN
         let T = chunks.reduce(0) { $0 + $1.tokens.count }
         guard T > 0 else { return [] }
+        guard kv.kvHeads == shard.spec.kvHeads.count, kv.headDim == hd else {
+            throw ShardingError(message: "K/V store holds \(kv.kvHeads) heads of \(kv.headDim); the shard has \(shard.spec.kvHeads.count) of \(hd)")
+        }
         // Per token: which chunk, which position.
         var tokenChunk = [Int](), tokenPos = [Int](), tokenIDs = [TokenID]()
         tokenChunk.reserveCapacity(T); tokenPos.reserveCapacity(T); tokenIDs.reserveCapacity(T)
@@ -82,7 +85,6 @@ public final class ShardForward {
         let kNew = FloatBuffer(count: T * kvDim, zeroed: false)  // (T, local kv) before it is stored
         let vNew = FloatBuffer(count: T * kvDim, zeroed: false)
         for (l, w) in shard.layers.enumerated() {
-            let kBase = kv.keys[l].pointer, vBase = kv.values[l].pointer
             for t in 0..<T {
                 tk_rmsnorm(xb.pointer + t * dim, x.pointer + t * dim, w.attentionNorm, Int64(dim), c.rmsNormEpsilon)
             }
@@ -90,20 +92,18 @@ public final class ShardForward {
             w.wk.multiply(batch: T, xb.pointer, ldx: dim, into: kNew.pointer, ldy: kvDim)
             w.wv.multiply(batch: T, xb.pointer, ldx: dim, into: vNew.pointer, ldy: kvDim)
             for t in 0..<T {
-                let slot = kv.slotOffset(tokenPos[t], chunks[tokenChunk[t]].blockTable)
-                (kBase + slot).update(from: kNew.pointer + t * kvDim, count: kvDim)
-                (vBase + slot).update(from: vNew.pointer + t * kvDim, count: kvDim)
                 tk_rope(q.pointer + t * qDim, Int64(shard.spec.queryHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
-                tk_rope(kBase + slot, Int64(shard.spec.kvHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
+                tk_rope(kNew.pointer + t * kvDim, Int64(shard.spec.kvHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
+                kv.write(layer: l, slot: kv.slot(tokenPos[t], chunks[tokenChunk[t]].blockTable),
+                         keys: kNew.pointer + t * kvDim, values: vNew.pointer + t * kvDim)
             }
             // Attention after every token's K/V of this layer is stored (a chunk attends to itself):
             // every (token, head) pair of the step at once, spread over the kernel threads.
-            var step = tk_attention_step(out: att.pointer, q: q.pointer, k_base: kBase, v_base: vBase,
-                                         tables: tables.baseAddress, table_offset: tableOffset.baseAddress, positions: positions.baseAddress,
-                                         tokens: Int64(T), heads: Int64(shard.spec.queryHeads.count), q_per_kv: Int64(qPerKV),
-                                         head_dim: Int64(hd), q_stride: Int64(qDim), block_size: Int64(kv.blockSize),
-                                         token_stride: Int64(kv.tokenStride))
-            guard tk_attention_step_mt(&step) == 0 else { throw ShardingError(message: "attention kernel rejected the step") }
+            guard kv.attend(layer: l, out: att.pointer, q: q.pointer, tables: tables.baseAddress!, tableOffset: tableOffset.baseAddress!,
+                            positions: positions.baseAddress!, tokens: T, heads: shard.spec.queryHeads.count,
+                            queriesPerKVHead: qPerKV, qStride: qDim) == 0 else {
+                throw ShardingError(message: "attention kernel rejected the step")
+            }
             w.wo.multiply(batch: T, att.pointer, ldx: qDim, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
             tk_add(x.pointer, partial.pointer, Int64(T * dim))

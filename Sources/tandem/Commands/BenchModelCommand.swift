@@ -26,6 +26,9 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load.")
     var weights = "native"
 
+    @Option(name: .customLong("kv-dtype"), help: "How the KV cache stores K/V: f32 or fp8 (E4M3, a scale per token and KV head).")
+    var kvDType: KVCacheDType = .f32
+
     @Option(help: "Kernel threads per rank.")
     var threads = 1
 
@@ -72,7 +75,8 @@ struct BenchModelCommand: ParsableCommand {
         let shard = try LlamaShard(model: loaded.model, spec: plan.shards[world.rank])
         let blockSize = 16
         let blocks = (longest + blockSize - 1) / blockSize
-        let kv = PagedKVStore(layers: c.layerCount, blockCount: blocks, blockSize: blockSize, tokenStride: max(shard.localKVDim, 1))
+        let kv = PagedKVStore(layers: c.layerCount, blockCount: blocks, blockSize: blockSize, kvHeads: shard.spec.kvHeads.count,
+                              headDim: c.headDim, dtype: kvDType)
         let group = TimedGroup(CommunicatorGroup(world))
         let forward = ShardForward(shard: shard, kv: kv, group: group)
         let table = (0..<Int32(blocks)).map { $0 }
@@ -81,14 +85,13 @@ struct BenchModelCommand: ParsableCommand {
 
         _ = try forward.forward([SequenceChunk(tokens: [tokens[0]], startPosition: 0, blockTable: table, wantsLogits: true)])  // warm-up
         let clock = ContinuousClock()
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         var pp: [Double] = [], tg: [Double] = [], tgReduce: [Double] = []
         for _ in 0..<repeats {
             if prompt > 0 {
                 try world.barrier()
                 let s = clock.now
                 _ = try forward.forward([SequenceChunk(tokens: Array(tokens[0..<prompt]), startPosition: 0, blockTable: table, wantsLogits: true)])
-                pp.append(Double(prompt) / seconds(clock.now - s))
+                pp.append(Double(prompt) / (clock.now - s).seconds)
             }
             if generate > 0 {
                 try world.barrier()
@@ -97,7 +100,7 @@ struct BenchModelCommand: ParsableCommand {
                 for i in 0..<generate {
                     _ = try forward.forward([SequenceChunk(tokens: [tokens[i]], startPosition: i, blockTable: table, wantsLogits: true)])
                 }
-                let total = seconds(clock.now - s)
+                let total = (clock.now - s).seconds
                 tg.append(Double(generate) / total)
                 tgReduce.append(group.seconds / Double(generate))
             }
@@ -109,7 +112,7 @@ struct BenchModelCommand: ParsableCommand {
         let reduceBytesPerToken = world.size > 1 ? 2 * c.layerCount * c.dim * 4 : 0
         let reduceMicros = median(tgReduce).map { $0 * 1e6 / Double(2 * c.layerCount) }
         if json {
-            var o: [String: Any] = ["model": name, "weights": weights, "threads": threads, "ranks": world.size,
+            var o: [String: Any] = ["model": name, "weights": weights, "kv_dtype": kvDType.rawValue, "threads": threads, "ranks": world.size,
                                     "transport": world.transportName, "prompt": prompt, "generate": generate,
                                     "repeats": repeats, "allreduce_bytes_per_token": reduceBytesPerToken]
             if let v = median(pp) { o["pp_tokens_per_s"] = v }
@@ -119,7 +122,7 @@ struct BenchModelCommand: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             let f = { (v: Double?) in v.map { String(format: "%.1f", $0) } ?? "-" }
-            print("| \(name) | \(weights) | \(world.size) | \(threads) | \(f(median(pp))) | \(f(median(tg))) | \(world.size > 1 ? f(reduceMicros) : "-") |")
+            print("| \(name) | \(weights)\(kvDType == .f32 ? "" : ", \(kvDType.rawValue) KV") | \(world.size) | \(threads) | \(f(median(pp))) | \(f(median(tg))) | \(world.size > 1 ? f(reduceMicros) : "-") |")
         }
     }
 }
@@ -139,7 +142,7 @@ final class TimedGroup: TensorParallelGroup {
         let s = clock.now
         try inner.allReduceSum(buffer)
         let d = clock.now - s
-        seconds += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        seconds += d.seconds
     }
 
     func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], into result: UnsafeMutableBufferPointer<Float>?) throws {

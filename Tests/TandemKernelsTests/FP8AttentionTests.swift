@@ -1,0 +1,178 @@
+import CTandemKernels
+import Foundation
+import Testing
+@testable import TandemKernels
+
+/// The step attention over an FP8 K/V cache (`tk_attention_step_fp8_mt`) on every path, one
+/// thread and two: against a Double reference on the dequantised FP8 values (f32 rounding only),
+/// and against the f32 kernel on the unquantised K/V (the quantisation error, a loose bound).
+@Suite("Step attention over an FP8 K/V cache")
+struct FP8AttentionTests {
+    /// A paged cache with random K/V: two sequences over shuffled blocks, tokens at assorted
+    /// positions (a prefill chunk's tail, decodes), 6 query heads over 2 KV heads.
+    struct Case {
+        let headDim: Int, blockSize: Int
+        let heads = 6, qPerKV = 3, kvHeads = 2, blocks = 12
+        var stride: Int { kvHeads * headDim }
+        var qStride: Int { heads * headDim }
+        let k: [Float], v: [Float], q: [Float]              // (slots, kv_heads, head_dim) ×2, (tokens, q_stride)
+        var kCodes: [UInt8], vCodes: [UInt8]                 // (slots, kv_heads, head_dim)
+        var kScales: [Float], vScales: [Float]               // (slots, kv_heads)
+        let tables: [[Int32]] = [[7, 2, 9, 0, 4], [1, 11, 3, 5]]
+        let tokens: [(seq: Int, pos: Int)]
+
+        init(headDim: Int, blockSize: Int, seed: UInt64) {
+            self.headDim = headDim
+            self.blockSize = blockSize
+            var rng = TestRNG(seed: seed)
+            let slots = 12 * blockSize, n = slots * 2 * headDim
+            k = (0..<n).map { _ in rng.normal() }
+            v = (0..<n).map { _ in rng.normal() }
+            tokens = [(0, 0), (0, 1), (0, 2 * blockSize + 3), (1, 3 * blockSize + 1), (0, 4 * blockSize), (1, 5), (1, 4)]
+            q = (0..<tokens.count * 6 * headDim).map { _ in rng.normal() }
+            kCodes = [UInt8](repeating: 0, count: n); vCodes = kCodes
+            kScales = [Float](repeating: 0, count: slots * 2); vScales = kScales
+            tk_quantize_vectors_fp8_e4m3(k, &kCodes, &kScales, Int64(slots * 2), Int64(headDim))
+            tk_quantize_vectors_fp8_e4m3(v, &vCodes, &vScales, Int64(slots * 2), Int64(headDim))
+        }
+
+        func slot(_ seq: Int, _ pos: Int) -> Int { Int(tables[seq][pos / blockSize]) * blockSize + pos % blockSize }
+
+        /// Softmax(q·k / √d) · v in Double with K/V given per (slot, kv head, d).
+        func reference(key: (Int, Int, Int) -> Double, value: (Int, Int, Int) -> Double) -> [Double] {
+            var out = [Double](repeating: 0, count: tokens.count * qStride)
+            for (i, tok) in tokens.enumerated() {
+                for h in 0..<heads {
+                    let g = h / qPerKV, qo = i * qStride + h * headDim
+                    let scores = (0...tok.pos).map { p in
+                        (0..<headDim).reduce(0.0) { $0 + Double(q[qo + $1]) * key(slot(tok.seq, p), g, $1) } / Double(headDim).squareRoot()
+                    }
+                    let mx = scores.max()!
+                    let e = scores.map { exp($0 - mx) }, sum = e.reduce(0, +)
+                    for d in 0..<headDim {
+                        out[qo + d] = (0...tok.pos).reduce(0.0) { $0 + e[$1] / sum * value(slot(tok.seq, $1), g, d) }
+                    }
+                }
+            }
+            return out
+        }
+
+        var flat: [Int32] { tables.flatMap { $0 } }
+        var offsets: [Int64] { tokens.map { $0.seq == 0 ? 0 : Int64(tables[0].count) } }
+        var positions: [Int64] { tokens.map { Int64($0.pos) } }
+
+        /// The table arrays as the kernels take them, valid inside `body`.
+        func withTables<R>(_ body: (UnsafePointer<Int32>, UnsafePointer<Int64>, UnsafePointer<Int64>) -> R) -> R {
+            let (flat, offsets, positions) = (flat, offsets, positions)
+            return flat.withUnsafeBufferPointer { f in offsets.withUnsafeBufferPointer { o in positions.withUnsafeBufferPointer { p in
+                body(f.baseAddress!, o.baseAddress!, p.baseAddress!)
+            } } }
+        }
+
+        func runFP8(scaleStride: Int? = nil) -> ([Float], Int32) {
+            var out = [Float](repeating: .nan, count: tokens.count * qStride)
+            let status = out.withUnsafeMutableBufferPointer { o in
+                q.withUnsafeBufferPointer { qp in kCodes.withUnsafeBufferPointer { kc in vCodes.withUnsafeBufferPointer { vc in
+                    kScales.withUnsafeBufferPointer { ks in vScales.withUnsafeBufferPointer { vs in withTables { f, off, pos in
+                        var s = tk_attention_step_fp8(out: o.baseAddress, q: qp.baseAddress, k_codes: kc.baseAddress, v_codes: vc.baseAddress,
+                                                      k_scales: ks.baseAddress, v_scales: vs.baseAddress, tables: f, table_offset: off,
+                                                      positions: pos, tokens: Int64(tokens.count), heads: Int64(heads),
+                                                      q_per_kv: Int64(qPerKV), head_dim: Int64(headDim), q_stride: Int64(qStride),
+                                                      block_size: Int64(blockSize), token_stride: Int64(stride),
+                                                      scale_stride: Int64(scaleStride ?? kvHeads))
+                        return tk_attention_step_fp8_mt(&s)
+                    } } }
+                } } }
+            }
+            return (out, status)
+        }
+
+        func runF32() -> [Float] {
+            var out = [Float](repeating: .nan, count: tokens.count * qStride)
+            let status = out.withUnsafeMutableBufferPointer { o in
+                q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in withTables { f, off, pos in
+                    var s = tk_attention_step(out: o.baseAddress, q: qp.baseAddress, k_base: kp.baseAddress, v_base: vp.baseAddress,
+                                              tables: f, table_offset: off, positions: pos, tokens: Int64(tokens.count),
+                                              heads: Int64(heads), q_per_kv: Int64(qPerKV), head_dim: Int64(headDim),
+                                              q_stride: Int64(qStride), block_size: Int64(blockSize), token_stride: Int64(stride))
+                    return tk_attention_step_mt(&s)
+                } } } }
+            }
+            #expect(status == 0)
+            return out
+        }
+    }
+
+    /// Head dims cover the 16-code loop, its 8-code remainder and a scalar tail (20, 72); 8 is stories260K's.
+    static let shapes: [(Int, Int)] = [(64, 16), (48, 4), (72, 8), (8, 4), (20, 16)]
+
+    /// Every path and thread count, each against the reference and the f32 kernel.
+    static func eachPath(_ body: (String) throws -> Void) throws {
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        for path in GEMMTests.paths {
+            for threads in [1, 2] {
+                try KernelThreads.setCount(threads)
+                #expect(tk_gemv_set_thread_path(path) == 0)
+                defer { _ = tk_gemv_set_thread_path(TK_PATH_AUTO) }
+                try body("\(String(cString: tk_gemv_path_name(path))) \(threads) threads")
+            }
+        }
+    }
+
+    @Test(arguments: 0..<shapes.count)
+    func matchesADoubleReferenceOnTheDequantisedValues(index: Int) throws {
+        let (hd, bs) = Self.shapes[index]
+        let c = Case(headDim: hd, blockSize: bs, seed: UInt64(hd * 100 + bs))
+        let ref = c.reference(key: { s, g, d in Double(tk_e4m3_to_f32(c.kCodes[(s * c.kvHeads + g) * hd + d])) * Double(c.kScales[s * c.kvHeads + g]) },
+                              value: { s, g, d in Double(tk_e4m3_to_f32(c.vCodes[(s * c.kvHeads + g) * hd + d])) * Double(c.vScales[s * c.kvHeads + g]) })
+        try Self.eachPath { label in
+            let (out, status) = c.runFP8()
+            #expect(status == 0)
+            // Softmax-weighted sums of O(1) values in f32: observed below 1e-6.
+            let worst = zip(out, ref).map { abs(Double($0) - $1) }.max()!
+            #expect(worst < 1e-5, "\(label), head_dim \(hd): max error \(worst)")
+        }
+    }
+
+    @Test(arguments: 0..<shapes.count)
+    func staysCloseToTheF32Kernel(index: Int) throws {
+        let (hd, bs) = Self.shapes[index]
+        let c = Case(headDim: hd, blockSize: bs, seed: UInt64(hd * 7 + bs))
+        let f32 = c.runF32()
+        try Self.eachPath { label in
+            let (out, status) = c.runFP8()
+            #expect(status == 0)
+            // E4M3 keeps 3 mantissa bits: each K/V value moves by at most 1/16 of itself (plus
+            // scale·2^-10 in the subnormal range). On N(0, 1) inputs that gives an RMS error of
+            // about 0.016 and a largest one of about 0.11 (measured); a wrong scale, head or
+            // block lands at O(1).
+            let errors = zip(out, f32).map { Double(abs($0 - $1)) }
+            let rms = (errors.reduce(0) { $0 + $1 * $1 } / Double(errors.count)).squareRoot()
+            #expect(rms < 0.03 && errors.max()! < 0.25, "\(label), head_dim \(hd): rms \(rms), max \(errors.max()!)")
+        }
+    }
+
+    @Test func quantisingAVectorScalesItsLargestValueTo448() {
+        var rng = TestRNG(seed: 11)
+        let n = 24
+        var src = (0..<3 * n).map { _ in rng.normal() * 5 }
+        for i in n..<2 * n { src[i] = 0 }             // an all-zero vector
+        src[2 * n + 5] = -1000                          // an outlier widens only its own vector's scale
+        var codes = [UInt8](repeating: 0xFF, count: 3 * n), scales = [Float](repeating: .nan, count: 3)
+        tk_quantize_vectors_fp8_e4m3(src, &codes, &scales, 3, Int64(n))
+        #expect(scales[1] == 0 && codes[n..<2 * n].allSatisfy { $0 == 0 })
+        for i in [0, 2] {
+            let row = src[i * n..<(i + 1) * n]
+            #expect(scales[i] == row.map(abs).max()! / 448)
+            for (j, x) in row.enumerated() { #expect(codes[i * n + j] == tk_f32_to_e4m3(x / scales[i])) }
+        }
+        #expect(codes[2 * n + 5] == 0xFE)  // -448
+    }
+
+    @Test func rejectsBadArguments() {
+        let c = Case(headDim: 8, blockSize: 4, seed: 1)
+        #expect(c.runFP8(scaleStride: 1).1 == -1)  // fewer scales per slot than KV heads
+        #expect(c.runFP8().1 == 0)
+    }
+}
