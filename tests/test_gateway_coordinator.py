@@ -136,8 +136,9 @@ def test_the_gateway_reuses_its_connection_to_the_coordinator(stack):
     for _ in range(5):
         complete(gw, "sk-alpha")
     after = established_to(coordinator.port)
-    # No new connection for these requests (one that sat idle long enough may have been closed).
-    assert after and after <= before, (before, after)
+    # Five requests, at most one new connection (a health probe or a connection the pool retired
+    # may come and go): without reuse every request would leave a connection of its own.
+    assert after and len(after - before) <= 1, (before, after)
 
 
 def test_the_coordinator_keeps_client_connections_open(stack):
