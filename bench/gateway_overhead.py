@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Gateway overhead: the same small request sent straight to a coordinator (`tandem serve`) and
 through `tandem gateway` in front of it, interleaved in one run; p50/p99 of end-to-end latency
-and their difference.
+and their difference, and the context switches per request of both processes (from
+/proc/PID/task/*/status: every hand-off between threads is one, and each costs a scheduling delay
+on a loaded machine).
 
   TANDEM_BIN=.build/debug/tandem python3 bench/gateway_overhead.py --requests 200
 """
 import argparse
+import glob
 import json
 import os
 import statistics
@@ -23,6 +26,19 @@ from test_cluster_serve import STORIES, Deployment  # noqa: E402
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def switches(pid):
+    """Voluntary context switches of all threads of a process so far."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            for line in open(path):
+                if line.startswith("voluntary_ctxt_switches"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
 
 
 def main():
@@ -52,6 +68,9 @@ def main():
                     assert r.status_code == 200, r.text
                     if i >= 10:
                         out.append(dt * 1000)
+                if i == 9:
+                    gw0, coord0 = switches(gw.proc.pid), switches(coord.proc.pid)
+        gw_switches, coord_switches = switches(gw.proc.pid) - gw0, switches(coord.proc.pid) - coord0
     finally:
         gw.stop()
         coord.stop()
@@ -61,6 +80,8 @@ def main():
     print(f"| direct to coordinator | {pct(direct, 50):.2f} | {pct(direct, 99):.2f} |")
     print(f"| through gateway | {pct(via, 50):.2f} | {pct(via, 99):.2f} |")
     print(f"| added by gateway | {pct(via, 50) - pct(direct, 50):.2f} | {pct(via, 99) - pct(direct, 99):.2f} |")
+    print(f"voluntary context switches per request: gateway {gw_switches / len(via):.1f} (per request through it), "
+          f"coordinator {coord_switches / (len(via) + len(direct)):.1f} (per request, both paths)")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,16 @@
 
 (a) TTFT with prefix reuse vs without: one ~1,000-token system prompt shared by many short
     questions, one request at a time; `tandem serve --prefix-cache on` against `--prefix-cache off`.
-(b) The same kind of workload under memory pressure: G system prompts whose blocks do not all fit
-    in a small KV pool, questions interleaved across them; prefix hit rate (cached prompt tokens /
-    prompt tokens, from usage) with `--eviction prefix-aware` against `--eviction lru`.
+(b) The same kind of workload under memory pressure, prefix-aware eviction against plain LRU:
+    G system prompts served round robin (g0q0, g1q0, ..., g0q1, ...), one request at a time, each
+    with a long unique question, in a KV pool that holds every system prompt but not G whole
+    requests. With S blocks per prompt, F full blocks per request after it and p = 1 partial
+    block, a pool of C blocks with (G-1)(S+F) + S + p <= C < G(S+F) + p keeps every prompt under
+    prefix-aware eviction and none under LRU (the group served next is always the least recently
+    used one, and LRU takes its prompt's first block; see EvictionPolicy.swift). The script first
+    runs the workload in an ample pool (the no-pressure ceiling, and the measured S and F), picks
+    C in the middle of that window, then runs `--eviction lru` and `--eviction prefix-aware`.
+    Prefix hit rate = cached prompt tokens / prompt tokens, from usage.
 
 Every server is a real `tandem serve` on 127.0.0.1 driven by `tandem bench` over HTTP; the
 harness's results.json is read back. Prints Markdown tables (append them to bench/RESULTS.md).
@@ -15,6 +22,7 @@ harness's results.json is read back. Prints Markdown tables (append them to benc
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -35,20 +43,38 @@ def free_port():
 
 class Server:
     def __init__(self, tandem, model, extra, log):
+        # free_port() can race with other processes on a shared machine: retry a lost bind.
+        for attempt in range(3):
+            if self._start(tandem, model, extra, log):
+                return
+        raise RuntimeError(f"tandem serve could not bind a port in 3 tries; log: {log}")
+
+    def _start(self, tandem, model, extra, log):
         self.port = free_port()
+        self.log_path = log
         self.log = open(log, "w")
         self.proc = subprocess.Popen([tandem, "serve", "--model", model, "--model-name", "m", "--port", str(self.port)] + extra,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 300
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
+                with open(log, errors="replace") as f:
+                    if "Address already in use" in f.read():
+                        return False
                 raise RuntimeError(f"tandem serve exited ({self.proc.returncode}); log: {log}")
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2)
-                return
+                return True
             except Exception:
                 time.sleep(0.5)
         raise RuntimeError(f"tandem serve not ready in 300 s; log: {log}")
+
+    def kv_blocks(self):
+        """The pool size the coordinator logged when it became ready."""
+        with open(self.log_path, errors="replace") as f:
+            m = re.search(r"kv_blocks=(\d+)", f.read())
+        return int(m.group(1)) if m else None
 
     def stop(self):
         self.proc.terminate()
@@ -68,12 +94,20 @@ def bench(tandem, port, out, args):
         return json.load(f)
 
 
-def run(tandem, model, serve_extra, bench_args, work, name):
+def run(tandem, model, serve_extra, bench_args, work, name, blocks=None):
     s = Server(tandem, model, serve_extra, os.path.join(work, f"{name}.log"))
     try:
-        return bench(tandem, s.port, os.path.join(work, name), bench_args)
+        result = bench(tandem, s.port, os.path.join(work, name), bench_args)
+        if blocks is not None:
+            blocks.append(s.kv_blocks())
+        return result
     finally:
         s.stop()
+
+
+def p50(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else float("nan")
 
 
 def main():
@@ -82,12 +116,15 @@ def main():
     ap.add_argument("--model", default=os.path.join(ROOT, "models/SmolLM2-135M-Instruct.Q4_1.gguf"))
     ap.add_argument("--prefix-words", type=int, default=750, help="system prompt words (~1,000 tokens for SmolLM2)")
     ap.add_argument("--questions", type=int, default=12)
-    ap.add_argument("--pressure-groups", type=int, default=6)
-    ap.add_argument("--pressure-questions", type=int, default=4)
+    ap.add_argument("--pressure-groups", type=int, default=4, help="(b): system prompts G")
+    ap.add_argument("--pressure-questions", type=int, default=5, help="(b): rounds over the G prompts")
+    ap.add_argument("--pressure-prefix-words", type=int, default=300, help="(b): words per system prompt")
+    ap.add_argument("--pressure-question-words", type=int, default=150,
+                    help="(b): words per question; F must be a few blocks so the window is wide enough")
     ap.add_argument("--pressure-kv-mib", type=int, default=0,
-                    help="KV pool per rank for (b); 0: sized to hold about half the system prompts")
-    ap.add_argument("--pressure-question-words", type=int, default=12,
-                    help="(b): words per question; long unique questions compete with the shared prompts for blocks")
+                    help="(b): KV pool per rank; 0: the middle of the separating window, measured in an ample pool")
+    ap.add_argument("--ample-kv-mib", type=int, default=256, help="(b): pool of the no-pressure run")
+    ap.add_argument("--block-size", type=int, default=16, help="serve's KV block size (tokens)")
     ap.add_argument("--skip", choices=["a", "b"], action="append", default=[])
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="tandem-prefix-")
@@ -116,27 +153,53 @@ def main():
         print(f"\nTTFT p50 of the requests after the first: off / on = {rows[0][4] / rows[1][4]:.1f}x")
 
     if "b" not in args.skip:
+        G, B = args.pressure_groups, args.block_size
+        common = ["--groups", str(G), "--questions", str(args.pressure_questions),
+                  "--prefix-len", str(args.pressure_prefix_words), "--question-len", str(args.pressure_question_words),
+                  "--output-len", "8", "--concurrency", "1", "--requests", str(G * args.pressure_questions),
+                  "--duration", "1800", "--warmup", "0", "--seed", "11"]
+
+        def row(name, r, blocks):
+            lvl = r["levels"][0]
+            later = [x["ttft"] for x in r["records"][G:] if x.get("error") is None and x.get("ttft") is not None]
+            return (name, blocks, lvl["promptTokens"], lvl["cachedTokens"], lvl["ttft"]["p50"], p50(later), lvl["failed"])
+
+        # No pressure: the ceiling, and the block arithmetic of this workload on this model.
+        seen = []
+        ample = run(args.tandem, args.model, ["--prefix-cache", "on", "--eviction", "prefix-aware",
+                                              "--kv-mib", str(args.ample_kv_mib)], common, work, "b-ample", seen)
+        rows = [row("prefix-aware, ample pool", ample, seen[0])]
+        recs = [x for x in ample["records"] if x.get("error") is None]
+        S = max(x["cachedTokens"] for x in recs) // B           # whole blocks of the shared prompt
+        written = [x["promptTokens"] + x["outputTokens"] - 1 for x in recs]   # K/V positions per request
+        F_min = min(w // B for w in written) - S
+        F_max = max(w // B for w in written) - S
+        p_any = 1 if any(w % B for w in written) else 0   # a partial last block (uncached, back to the free list)
+        p_all = 1 if all(w % B for w in written) else 0
+        lo = (G - 1) * (S + F_max) + S + p_any    # prefix-aware keeps every prompt from here
+        hi = G * (S + F_min) + p_all - 1          # LRU keeps none up to here
+        if seen[0] is None:
+            sys.exit("could not read kv_blocks from the serve log")
+        block_bytes = args.ample_kv_mib * 2**20 / seen[0]   # upper bound: blocks = floor(budget / bytes per block)
         kv = args.pressure_kv_mib
         if kv == 0:
-            # SmolLM2: 30 layers x 3 KV heads x 64 x 2 (K, V) x 4 bytes = 45 KiB per token; a
-            # ~790-token prefix is ~35 MiB. Hold about half the groups' prefixes.
-            kv = max(32, int(args.pressure_groups * 35 / 2))
-        common = ["--groups", str(args.pressure_groups), "--questions", str(args.pressure_questions),
-                  "--prefix-len", str(args.prefix_words), "--question-len", str(args.pressure_question_words), "--output-len", "8",
-                  "--concurrency", "1", "--requests", str(args.pressure_groups * args.pressure_questions), "--duration", "1800",
-                  "--warmup", "0", "--seed", "11"]
-        rows = []
+            kv = max(1, -(-((lo + hi) // 2) * int(block_bytes) // 2**20))
+        rows_p = []
         for ev in ["lru", "prefix-aware"]:
+            got = []
             r = run(args.tandem, args.model, ["--prefix-cache", "on", "--eviction", ev, "--kv-mib", str(kv)], common,
-                    work, f"b-{ev}")
-            lvl = r["levels"][0]
-            rows.append((ev, lvl["promptTokens"], lvl["cachedTokens"], lvl["ttft"]["p50"], lvl["failed"]))
-        print(f"\n### (b) Prefix hit rate under memory pressure ({args.pressure_groups} system prompts x "
-              f"{args.pressure_questions} questions of {args.pressure_question_words} words interleaved, KV pool {kv} MiB)\n")
-        print("| eviction | prompt tokens | cached tokens | hit rate | TTFT p50 s | failed |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        for ev, p, c, t, f in rows:
-            print(f"| {ev} | {p} | {c} | {c / max(p, 1):.1%} | {t:.3f} | {f} |")
+                    work, f"b-{ev}", got)
+            rows_p.append(row(ev, r, got[0]))
+        C = rows_p[0][1]
+        print(f"\n### (b) Prefix hit rate under memory pressure ({G} system prompts of {args.pressure_prefix_words} words "
+              f"x {args.pressure_questions} rounds, questions of {args.pressure_question_words} words, round robin, one at a time)\n")
+        print(f"Measured in the ample pool: S = {S} prompt blocks, F = {F_min}..{F_max} further full blocks per request, "
+              f"p = {p_all}..{p_any}; window {lo} <= C <= {hi} blocks; pressure pool --kv-mib {kv} = {C} blocks"
+              + ("" if C is not None and lo <= C <= hi else " (OUTSIDE the window)") + ".\n")
+        print("| eviction | KV blocks | prompt tokens | cached tokens | hit rate | TTFT p50 s (all) | TTFT p50 s (after round 1) | failed |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for name, blocks, pt, c, t, tl, f in rows_p + rows:
+            print(f"| {name} | {blocks} | {pt} | {c} | {c / max(pt, 1):.1%} | {t:.3f} | {tl:.3f} | {f} |")
     print(f"\n<!-- load average {os.getloadavg()[0]:.1f} at end -->")
 
 

@@ -1,9 +1,11 @@
 #!/bin/sh
-# rsh agent for Open MPI's `--mca plm_rsh_agent` between the `spark` and `dark` namespaces of
-# cluster/netns.sh: takes ssh-style arguments (options, host, command words), drops the options
-# and runs the command as `ip netns exec <host> sh -c '<command>'`, with hostname <host> when
-# unshare is available. Only the project's namespaces (or their 10.77.0.x addresses) are accepted.
+# rsh agent for Open MPI's `--mca plm_rsh_agent` between the namespaces of cluster/netns.sh:
+# takes ssh-style arguments (options, host, command words), drops the options and runs the command
+# as `ip netns exec <node> sh -c '<command>'`, with the node's host name when unshare is available.
+# Only the nodes of the last `cluster/netns.sh up` are accepted, by name, host or address.
 set -eu
+
+NODES_FILE=${TANDEM_NETNS_STATE:-/run/tandem-netns}/nodes
 
 # Skip ssh options; those that take a value consume the next word too.
 while [ $# -gt 0 ]; do
@@ -14,15 +16,17 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ $# -ge 1 ] || { echo "netns-rsh.sh: no host given" >&2; exit 2; }
-host=${1#*@}  # user@host -> host
+[ -f "$NODES_FILE" ] || { echo "netns-rsh.sh: no namespaces ($NODES_FILE missing): run cluster/netns.sh up first" >&2; exit 2; }
+target=${1#*@}  # user@host -> host
 shift
-case $host in
-    spark|10.77.0.1) host=spark ;;
-    dark|10.77.0.2) host=dark ;;
-    *) echo "netns-rsh.sh: '$host' is not one of the tandem namespaces (spark, dark)" >&2; exit 2 ;;
-esac
+# name host address interface
+line=$(awk -v t="$target" '$1 == t || $2 == t || $3 == t { print; exit }' "$NODES_FILE")
+[ -n "$line" ] || { echo "netns-rsh.sh: '$target' is not one of the namespace nodes ($(awk '{print $1}' "$NODES_FILE" | tr '\n' ' '))" >&2; exit 2; }
+node=$(echo "$line" | awk '{print $1}')
+name=$(echo "$line" | awk '{print $2}')
+echo "$name" | grep -Eq '^[0-9.]+$' && name=$node
 command="$*"
 if command -v unshare >/dev/null 2>&1; then
-    exec ip netns exec "$host" unshare --uts sh -c 'hostname "$0" && exec sh -c "$1"' "$host" "$command"
+    exec ip netns exec "$node" unshare --uts sh -c 'hostname "$0" && exec sh -c "$1"' "$name" "$command"
 fi
-exec ip netns exec "$host" sh -c "$command"
+exec ip netns exec "$node" sh -c "$command"

@@ -5,6 +5,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash deploy/install-deps.sh
+# install-deps.sh made .venv when the system Python refuses pip installs (PEP 668).
+if [ -x "$root/.venv/bin/python3" ]; then export PATH="$root/.venv/bin:$PATH"; fi
 bash deploy/fetch-model.sh >/dev/null
 export TANDEM_SMOLLM2_PATH="${TANDEM_SMOLLM2_PATH:-$root/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 export TANDEM_STORIES260K_DIR="${TANDEM_STORIES260K_DIR:-$root/../shared/models/stories260K}"

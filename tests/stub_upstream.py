@@ -4,8 +4,8 @@
 It stands in for a Tandem coordinator (or an external upstream) until the real one exists:
 streams chat and completion answers over SSE, honours max_tokens / stop / logprobs /
 response_format, reports usage with cached prompt tokens (per cache salt), records every request
-it receives (headers, body, and whether the client went away before the end) at
-GET /_stub/requests, and misbehaves on request when the prompt contains a directive:
+it receives (headers, body, the client's port, and whether the client went away before the end)
+at GET /_stub/requests, and misbehaves on request when the prompt contains a directive:
 
     [[stub:status=503]]      answer with that HTTP status and an OpenAI error body
     [[stub:context]]         answer 400 context_length_exceeded
@@ -13,6 +13,10 @@ GET /_stub/requests, and misbehaves on request when the prompt contains a direct
     [[stub:slow]]            stream 200 tokens, 50 ms apart
     [[stub:midfail]]         stream two tokens, then drop the connection
     [[stub:midfail-event]]   stream two tokens, then an SSE error event
+    [[stub:stall]]           stream two tokens, then send nothing for 3 s, then the rest
+    [[stub:drop-next]]       answer, then read the next request on the same kept-alive connection
+                             and close it without a byte of answer (an upstream whose keep-alive
+                             timeout fired just as the request arrived)
 
 Standard library only. Usage: stub_upstream.py --port 9001 --name small-0 [--reasoning]
 """
@@ -139,7 +143,15 @@ def make_handler(state):
                 return self.send_json(404, {"error": {"message": "not found", "type": "invalid_request_error", "param": None, "code": None}})
             body = json.loads(raw or b"{}")
             headers = {k.lower(): v for k, v in self.headers.items()}
-            entry = state.record({"path": self.path, "headers": headers, "body": body, "outcome": "started"})
+            entry = state.record({"path": self.path, "headers": headers, "body": body, "outcome": "started",
+                                  "client_port": self.client_address[1]})
+            if getattr(self, "drop_next", False):
+                state.update(entry, outcome="dropped-unanswered")
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if "[[stub:drop-next]]" in prompt_text(body):
+                self.drop_next = True
             try:
                 self.answer(body, headers, entry)
             except (BrokenPipeError, ConnectionResetError):
@@ -265,6 +277,13 @@ def make_handler(state):
             for r in reasoning:
                 self.event(piece(reasoning_content=r))
             for i, tok in enumerate(tokens):
+                if mode == "stall" and i == 2:
+                    deadline = time.time() + 3
+                    while time.time() < deadline:
+                        if self.peer_closed(0.05):
+                            state.update(entry, outcome="cancelled")
+                            self.close_connection = True
+                            return
                 if mode in ("midfail", "midfail-event") and i == 2:
                     if mode == "midfail":
                         state.update(entry, outcome="dropped")

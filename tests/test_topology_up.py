@@ -168,3 +168,78 @@ def test_example_topologies_match_schema(name):
     import json
     schema = json.loads((ROOT / "topology" / "schema.json").read_text())
     jsonschema.validate(yaml.safe_load((ROOT / "topology" / name).read_text()), schema)
+
+
+def start_up(tmp_path, *extra):
+    path, gw, coord = local_copy(tmp_path)
+    out = tmp_path / "up.log"
+    proc = subprocess.Popen([tandem_bin(), "up", str(path), "--run-dir", str(tmp_path / "run"), "--ready-timeout", "240", *extra],
+                            cwd=ROOT, stdout=open(out, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 300
+    while "ready: the OpenAI-compatible API" not in out.read_text():
+        assert proc.poll() is None, f"tandem up exited with {proc.returncode}:\n{out.read_text()}"
+        assert time.time() < deadline, "not ready in time:\n" + out.read_text()
+        time.sleep(0.5)
+    return proc, out, gw, coord
+
+
+def kill_a_rank(coord):
+    """SIGKILL to one `tandem serve` rank of the TP=2 deployment (not mpirun): a crashed worker."""
+    ranks = [p for p in processes_mentioning(f"--port {coord}")
+             if " serve " in Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+             and not Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"mpirun")]
+    assert ranks, "no rank process found"
+    os.kill(max(ranks), signal.SIGKILL)
+
+
+@needs_model
+@pytest.mark.timeout(500)
+def test_up_restarts_a_crashed_deployment(tmp_path):
+    """After ready, a rank killed with SIGKILL takes its mpirun job down; `up` says so, starts the
+    deployment again after the backoff, and the same model answers through the gateway again."""
+    proc, out, gw, coord = start_up(tmp_path, "--max-restarts", "2")
+    try:
+        kill_a_rank(coord)
+        deadline = time.time() + 120
+        while "restarted model 'smollm2' (TP=2) (restart 1)" not in out.read_text():
+            assert proc.poll() is None, out.read_text()
+            assert time.time() < deadline, out.read_text()
+            time.sleep(0.5)
+        text = out.read_text()
+        assert "model 'smollm2' (TP=2) exited" in text and "restarting model 'smollm2' (TP=2) in 1 s" in text, text
+        from openai import OpenAI, APIStatusError
+        client = OpenAI(base_url=f"http://127.0.0.1:{gw}/v1", api_key=KEY, timeout=60, max_retries=0)
+        answer, errors = None, []
+        while answer is None and time.time() < deadline + 120:
+            try:
+                answer = client.chat.completions.create(model="smollm2", max_tokens=8, temperature=0,
+                                                        messages=[{"role": "user", "content": "Hi"}])
+            except APIStatusError as e:  # explicit errors while the deployment loads again, never a hang
+                errors.append(e.status_code)
+                time.sleep(1)
+        assert answer is not None and answer.choices[0].message.content, errors
+        assert set(errors) <= {502, 503}, errors
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=60)
+    assert rc == 0, out.read_text()
+    assert "every process has exited" in out.read_text()
+    assert not processes_mentioning(f"--port {coord}")
+
+
+@needs_model
+@pytest.mark.timeout(400)
+def test_up_with_restart_never_stops_everything_when_a_deployment_dies(tmp_path):
+    proc, out, gw, coord = start_up(tmp_path, "--restart", "never")
+    try:
+        kill_a_rank(coord)
+        rc = proc.wait(timeout=90)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    text = out.read_text()
+    assert rc == 1, text
+    assert "model 'smollm2' (TP=2) exited" in text and "restarting" not in text, text
+    assert "every process has exited" in text
+    time.sleep(0.5)
+    assert not processes_mentioning(f"--port {coord}")

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import TandemCore
 
 /// Where the load goes and how each request is phrased.
 public struct BenchTarget: Sendable {
@@ -69,10 +70,6 @@ public struct BenchClient: Sendable {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
-    }
 
     /// Whether `error` says a pooled connection was closed by the server before the request went out.
     static func isStaleConnection(_ error: any Error) -> Bool {
@@ -85,12 +82,12 @@ public struct BenchClient: Sendable {
     public func send(_ request: BenchRequest, index: Int, level: String, levelStart: ContinuousClock.Instant,
                      onChunk: @escaping @Sendable () -> Void = {}) async -> RequestRecord {
         let t0 = ContinuousClock.now
-        let start = Self.seconds(t0 - levelStart)
+        let start = (t0 - levelStart).seconds
         let target = self.target
         let http = self.http
         func failed(_ type: String, _ message: String) -> RequestRecord {
             RequestRecord(index: index, level: level, tag: request.tag, start: start,
-                          e2e: Self.seconds(ContinuousClock.now - t0), error: type, errorMessage: message)
+                          e2e: (ContinuousClock.now - t0).seconds, error: type, errorMessage: message)
         }
         guard let data = try? JSONSerialization.data(withJSONObject: target.body(for: request)) else {
             return failed("encode", "cannot encode the request body")
@@ -127,7 +124,7 @@ public struct BenchClient: Sendable {
                     var sse = SSEParser()
                     var acc = StreamAccumulator()
                     reading: for try await buffer in response.body {
-                        let now = Self.seconds(ContinuousClock.now - t0)
+                        let now = (ContinuousClock.now - t0).seconds
                         for payload in sse.feed(buffer.readableBytesView) {
                             let before = acc.chunks
                             acc.consume(payload, at: now)
@@ -136,11 +133,11 @@ public struct BenchClient: Sendable {
                         }
                     }
                     if !acc.sawDone {
-                        let now = Self.seconds(ContinuousClock.now - t0)
+                        let now = (ContinuousClock.now - t0).seconds
                         for payload in sse.finish() { acc.consume(payload, at: now) }
                     }
                     return acc.record(index: index, level: level, tag: request.tag, start: start,
-                                      end: Self.seconds(ContinuousClock.now - t0))
+                                      end: (ContinuousClock.now - t0).seconds)
                 }
                 group.addTask {
                     try await Task.sleep(for: .seconds(target.requestTimeout))

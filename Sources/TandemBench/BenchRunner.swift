@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 
 /// Live counters of the level being measured (for the progress line).
 public final class ProgressCounters: @unchecked Sendable {
@@ -103,7 +104,7 @@ public struct BenchRunner: Sendable {
                 return all
             }
         }
-        let wall = BenchClient.seconds(ContinuousClock.now - t0)
+        let wall = (ContinuousClock.now - t0).seconds
         return (records.sorted { $0.index < $1.index }, wall)
     }
 }

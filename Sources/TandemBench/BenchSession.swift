@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import TandemCore
 
 /// A whole `tandem bench` run: warm-up, each level of the sweep, the reports on disk.
 public enum BenchSession {
@@ -82,7 +83,7 @@ public enum BenchSession {
         return Task {
             func line(_ end: String) {
                 let s = counters.snapshot
-                let t = BenchClient.seconds(ContinuousClock.now - start)
+                let t = (ContinuousClock.now - start).seconds
                 let text = "\r[\(name)] \(s.done)/\(total) done, \(s.failed) failed, \(s.inFlight) in flight, "
                     + "\(s.chunks) chunks, \(String(format: "%.1f", t > 0 ? Double(s.chunks) / t : 0)) chunks/s, \(String(format: "%.1f", t)) s   " + end
                 FileHandle.standardError.write(Data(text.utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 import TandemTransport
 
 /// What one rank reports before a deployment starts serving: its transport (or why not RDMA),
@@ -99,8 +100,7 @@ extension ClusterRank {
             for i in 0..<iterations {
                 let start = clock.now
                 try c.allReduceSum(values)
-                let d = start.duration(to: clock.now).components
-                samples[i] = Double(d.seconds) * 1e6 + Double(d.attoseconds) / 1e12
+                samples[i] = start.duration(to: clock.now).microseconds
             }
         }
         return samples

@@ -119,8 +119,7 @@ public final class Engine: @unchecked Sendable {
         condition.unlock()
         for (_, s) in pending { s.continuation.finish(throwing: EngineError(.shutDown, "the engine is shutting down")) }
         guard wasRunning, Thread.current.name != "tandem-engine" else { return true }
-        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18
-        return loopExited.wait(timeout: .now() + seconds) == .success
+        return loopExited.wait(timeout: .now() + wait.seconds) == .success
     }
 
     deinit { shutdown(wait: .zero) }

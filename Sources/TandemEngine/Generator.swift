@@ -49,7 +49,7 @@ public struct Generator {
         var logits: UnsafeMutablePointer<Float>!
         let start = clock.now
         for t in prompt { logits = try session.forward(t) }
-        timing.prefillSeconds = Self.seconds(clock.now - start)
+        timing.prefillSeconds = (clock.now - start).seconds
         let decodeStart = clock.now
         let vocab = model.configuration.vocabSize
         while out.count < maxTokens {
@@ -63,11 +63,7 @@ public struct Generator {
         }
         emit(detok.flush())
         timing.generatedTokens = out.count
-        timing.decodeSeconds = Self.seconds(clock.now - decodeStart)
+        timing.decodeSeconds = (clock.now - decodeStart).seconds
         return (out, reason, timing)
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }

@@ -11,7 +11,8 @@
 ///
 /// Cached blocks are immutable: a write into a block that is shared or cached is redirected to a
 /// fresh block and returned as a `BlockCopy` directive for the workers. Pure value type: no
-/// clocks (recency is a logical counter bumped on every acquisition), no I/O.
+/// clocks (recency is a logical counter bumped every time a block's last reference is released,
+/// i.e. when it was last in use; see `EvictionPolicy`), no I/O.
 public struct BlockPool: Sendable {
     struct SequenceBlocks: Sendable {
         var table: BlockTable
@@ -21,13 +22,13 @@ public struct BlockPool: Sendable {
 
     public let configuration: BlockPoolConfiguration
     var refCounts: [Int]
-    /// Logical time each block was last acquired by a sequence.
-    var lastAccess: [UInt64]
+    /// Logical time each block was last in use: when its refcount last dropped to 0.
+    var lastUse: [UInt64]
     var freeBlocks: MinHeap<Int>
     var evictable: EvictionQueue
     public internal(set) var index = PrefixIndex()
     var sequences: [RequestID: SequenceBlocks] = [:]
-    var accessClock: UInt64 = 0
+    var useClock: UInt64 = 0
 
     public init(configuration: BlockPoolConfiguration) throws(EngineCoreError) {
         if let problem = configuration.validationProblem() {
@@ -35,7 +36,7 @@ public struct BlockPool: Sendable {
         }
         self.configuration = configuration
         refCounts = Array(repeating: 0, count: configuration.blockCount)
-        lastAccess = Array(repeating: 0, count: configuration.blockCount)
+        lastUse = Array(repeating: 0, count: configuration.blockCount)
         freeBlocks = MinHeap(0..<configuration.blockCount)
         evictable = EvictionQueue(blockCount: configuration.blockCount, policy: configuration.evictionPolicy)
     }
@@ -61,8 +62,9 @@ public struct BlockPool: Sendable {
 
     public func blockTable(for sequence: RequestID) -> BlockTable? { sequences[sequence]?.table }
 
-    /// Releases every block of `sequence` at once (finish, cancel, preemption). Returns false for
-    /// an unknown sequence.
+    /// Releases every block of `sequence` at once (finish, cancel, preemption), in table order:
+    /// blocks that become unreferenced together get consecutive use ticks, the first block of the
+    /// table oldest (the order plain LRU breaks the tie in). Returns false for an unknown sequence.
     @discardableResult
     public mutating func free(_ sequence: RequestID) -> Bool {
         guard let entry = sequences.removeValue(forKey: sequence) else { return false }
@@ -72,23 +74,21 @@ public struct BlockPool: Sendable {
 
     // MARK: Block life cycle
 
-    mutating func touch(_ block: Int) {
-        lastAccess[block] = accessClock
-        accessClock += 1
-    }
-
-    /// Takes a reference on an existing (cached or in-use) block.
+    /// Takes a reference on an existing (cached or in-use) block; an evictable block stops being
+    /// a candidate until it is released again.
     mutating func acquire(_ block: Int) {
         if refCounts[block] == 0 { evictable.remove(block) }
         refCounts[block] += 1
-        touch(block)
     }
 
+    /// Drops a reference; the last one stamps the block's use time (it was in use until now).
     mutating func release(_ block: Int) {
         refCounts[block] -= 1
         guard refCounts[block] == 0 else { return }
+        lastUse[block] = useClock
+        useClock += 1
         if index.contains(BlockID(block)) {
-            evictable.insert(block, lastAccess: lastAccess[block])
+            evictable.insert(block, lastUse: lastUse[block])
         } else {
             freeBlocks.insert(block)
         }
@@ -107,7 +107,6 @@ public struct BlockPool: Sendable {
             preconditionFailure("BlockPool accounting: no block available after a successful check")
         }
         refCounts[block] = 1
-        touch(block)
         return block
     }
 

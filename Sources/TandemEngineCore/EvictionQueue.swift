@@ -1,22 +1,22 @@
 /// Orders the pool's evictable blocks (cached, refcount 0) for reuse under an `EvictionPolicy`.
 ///
-/// Two lazy-deletion min-heaps keyed by (last access, block id): one over every evictable block
+/// Two lazy-deletion min-heaps keyed by (last use, block id): one over every evictable block
 /// (LRU) and one over evictable leaves (prefix-aware). Entries go stale when a block is acquired,
-/// re-released with a newer access time or stops being a leaf; stale entries are skipped when
+/// re-released with a newer use time or stops being a leaf; stale entries are skipped when
 /// popped and dropped wholesale when a heap outgrows the pool.
 struct EvictionQueue: Sendable {
     struct Candidate: Comparable, Sendable {
-        var lastAccess: UInt64
+        var lastUse: UInt64
         var block: Int
 
         static func < (lhs: Candidate, rhs: Candidate) -> Bool {
-            (lhs.lastAccess, lhs.block) < (rhs.lastAccess, rhs.block)
+            (lhs.lastUse, lhs.block) < (rhs.lastUse, rhs.block)
         }
     }
 
     let policy: EvictionPolicy
-    /// Per block: its last-access tick while evictable, nil otherwise.
-    private var evictableAccess: [UInt64?]
+    /// Per block: its last-use tick while evictable, nil otherwise.
+    private var evictableUse: [UInt64?]
     /// Per block: whether it is cached with no cached child (maintained by the pool).
     private var leaf: [Bool]
     private var all = MinHeap<Candidate>()
@@ -25,32 +25,32 @@ struct EvictionQueue: Sendable {
 
     init(blockCount: Int, policy: EvictionPolicy) {
         self.policy = policy
-        evictableAccess = Array(repeating: nil, count: blockCount)
+        evictableUse = Array(repeating: nil, count: blockCount)
         leaf = Array(repeating: false, count: blockCount)
     }
 
-    func contains(_ block: Int) -> Bool { evictableAccess[block] != nil }
+    func contains(_ block: Int) -> Bool { evictableUse[block] != nil }
 
-    mutating func insert(_ block: Int, lastAccess: UInt64) {
-        guard evictableAccess[block] == nil else { return }
-        evictableAccess[block] = lastAccess
+    mutating func insert(_ block: Int, lastUse: UInt64) {
+        guard evictableUse[block] == nil else { return }
+        evictableUse[block] = lastUse
         count += 1
-        all.insert(Candidate(lastAccess: lastAccess, block: block))
-        if leaf[block] { leaves.insert(Candidate(lastAccess: lastAccess, block: block)) }
+        all.insert(Candidate(lastUse: lastUse, block: block))
+        if leaf[block] { leaves.insert(Candidate(lastUse: lastUse, block: block)) }
         compactIfNeeded()
     }
 
     mutating func remove(_ block: Int) {
-        guard evictableAccess[block] != nil else { return }
-        evictableAccess[block] = nil
+        guard evictableUse[block] != nil else { return }
+        evictableUse[block] = nil
         count -= 1
     }
 
     mutating func setLeaf(_ block: Int, _ isLeaf: Bool) {
         guard leaf[block] != isLeaf else { return }
         leaf[block] = isLeaf
-        if isLeaf, let access = evictableAccess[block] {
-            leaves.insert(Candidate(lastAccess: access, block: block))
+        if isLeaf, let access = evictableUse[block] {
+            leaves.insert(Candidate(lastUse: access, block: block))
             compactIfNeeded()
         }
     }
@@ -70,22 +70,22 @@ struct EvictionQueue: Sendable {
 
     /// Claims `candidate` if its heap entry is still current.
     private mutating func take(_ candidate: Candidate, requireLeaf: Bool) -> Bool {
-        guard evictableAccess[candidate.block] == candidate.lastAccess,
+        guard evictableUse[candidate.block] == candidate.lastUse,
               !requireLeaf || leaf[candidate.block] else { return false }
-        evictableAccess[candidate.block] = nil
+        evictableUse[candidate.block] = nil
         count -= 1
         return true
     }
 
     private mutating func compactIfNeeded() {
-        let limit = 2 * evictableAccess.count + 64
+        let limit = 2 * evictableUse.count + 64
         guard all.count > limit || leaves.count > limit else { return }
         var live: [Candidate] = []
         var liveLeaves: [Candidate] = []
-        for (block, access) in evictableAccess.enumerated() {
+        for (block, access) in evictableUse.enumerated() {
             guard let access else { continue }
-            live.append(Candidate(lastAccess: access, block: block))
-            if leaf[block] { liveLeaves.append(Candidate(lastAccess: access, block: block)) }
+            live.append(Candidate(lastUse: access, block: block))
+            if leaf[block] { liveLeaves.append(Candidate(lastUse: access, block: block)) }
         }
         all = MinHeap(live)
         leaves = MinHeap(liveLeaves)

@@ -24,8 +24,7 @@ public enum KernelRoofline {
         let clock = ContinuousClock()
         var times: [Double] = []
         for _ in 0..<max(1, repeats) {
-            let d = clock.measure(body)
-            times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+            times.append(clock.measure(body).seconds)
         }
         times.sort()
         return times[times.count / 2]

@@ -13,6 +13,7 @@ public final class Supervisor: @unchecked Sendable {
         public var pid: pid_t
         public var log: String
         public var exitStatus: Int32?
+        public var argv: [String] = []
     }
 
     public private(set) var children: [Child] = []
@@ -48,8 +49,33 @@ public final class Supervisor: @unchecked Sendable {
         guard rc == 0 else {
             throw SupervisorError(message: "cannot start \(name) (\(executable)): \(String(cString: strerror(rc)))")
         }
-        children.append(Child(name: name, pid: pid, log: log))
+        children.append(Child(name: name, pid: pid, log: log, argv: argv))
         return pid
+    }
+
+    /// Starts an exited child again with its argv and log (appended), after making sure nothing is
+    /// left of its old process group (an mpirun whose other ranks outlived it gets SIGTERM, then
+    /// SIGKILL after `grace` seconds). The child keeps its place and name; its pid changes.
+    @discardableResult
+    public func respawn(_ name: String, grace: Double = 10) throws -> pid_t {
+        guard let i = children.firstIndex(where: { $0.name == name }), children[i].exitStatus != nil else {
+            throw SupervisorError(message: "no exited child named \(name)")
+        }
+        let old = children[i]
+        Supervisor.stopGroup(old.pid, grace: grace)
+        children.remove(at: i)
+        let pid = try spawn(name: old.name, argv: old.argv, log: old.log)
+        children.insert(children.removeLast(), at: i)
+        return pid
+    }
+
+    /// SIGTERM to group `pgid`, up to `grace` seconds for it to empty, then SIGKILL.
+    public static func stopGroup(_ pgid: pid_t, grace: Double) {
+        guard groupAlive(pgid) else { return }
+        kill(-pgid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while groupAlive(pgid) && Date() < deadline { usleep(100_000) }
+        if groupAlive(pgid) { kill(-pgid, SIGKILL) }
     }
 
     /// Reaps children that have exited; returns those that exited since the last call.
@@ -103,6 +129,35 @@ public final class Supervisor: @unchecked Sendable {
         let sig = status & 0x7f
         if sig == 0 { return "exit status \((status >> 8) & 0xff)" }
         return "signal \(sig)"
+    }
+}
+
+/// When a child that exited after the topology was ready is started again: at most `maxRestarts`
+/// within any `window` seconds, after a delay that doubles from `initialDelay` up to `maxDelay`
+/// with each recent restart. A pure value: the caller keeps the restart times and the clock.
+public struct RestartPolicy: Sendable, Equatable {
+    public enum Decision: Sendable, Equatable {
+        case restart(afterSeconds: Double)
+        case giveUp(recentRestarts: Int)
+    }
+
+    public var maxRestarts: Int
+    public var window: Double
+    public var initialDelay: Double
+    public var maxDelay: Double
+
+    public init(maxRestarts: Int = 5, window: Double = 600, initialDelay: Double = 1, maxDelay: Double = 30) {
+        self.maxRestarts = maxRestarts
+        self.window = window
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// The decision for a child that exits at `now`, given the times of its earlier restarts.
+    public func decide(restartsAt history: [Date], now: Date) -> Decision {
+        let recent = history.filter { now.timeIntervalSince($0) < window }.count
+        if recent >= maxRestarts { return .giveUp(recentRestarts: recent) }
+        return .restart(afterSeconds: min(maxDelay, initialDelay * pow(2, Double(recent))))
     }
 }
 

@@ -69,6 +69,12 @@ public enum TopologyReport {
 
     /// Every setting as `path = value`, keyed by names (not list positions) so that reordering
     /// nodes or models is not a change.
+    /// One line per node, in file order, for shell scripts (`cluster/netns.sh`):
+    /// `name host address interface`, with `-` for a node without an interface.
+    public static func nodeLines(_ t: Topology) -> String {
+        t.nodes.map { "\($0.name) \($0.host) \($0.address) \($0.interface ?? "-")\n" }.joined()
+    }
+
     public static func flatten(_ t: Topology) -> [(String, String)] {
         var out: [(String, String)] = []
         func add(_ k: String, _ v: Any?) { if let v { out.append((k, "\(v)")) } }

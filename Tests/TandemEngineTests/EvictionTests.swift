@@ -46,8 +46,8 @@ struct EvictionTests {
     func aChainIsEvictedTailFirstOnlyUnderPrefixAware(policy: EvictionPolicy, expected: [Int]) throws {
         var pool = try makePool(blocks: 4, blockSize: 2, policy: policy)
         _ = try pool.prefill("filler", [7, 7])          // block 0, held throughout
-        _ = try pool.prefill("chain", tokens(1...6))    // blocks 1, 2, 3 (X → Y → Z), acquired in order
-        pool.free("chain")
+        _ = try pool.prefill("chain", tokens(1...6))    // blocks 1, 2, 3 (X → Y → Z)
+        pool.free("chain")                              // released in table order: X oldest
         // One block at a time so the order is visible.
         for (step, block) in expected.enumerated() {
             _ = try pool.prefill(RequestID("n\(step)"), [TokenID(50 + step), 0])
@@ -91,6 +91,66 @@ struct EvictionTests {
         pool.free("c")
         try pool.allocateSlots(for: "d", writing: 0..<6)
         #expect(pool.ids("d") == [2, 3, 1])
+    }
+
+    @Test(arguments: EvictionPolicy.allCases)
+    func recencyIsWhenABlockWasLastInUseNotWhenItWasAcquired(policy: EvictionPolicy) throws {
+        var pool = try makePool(blocks: 3, blockSize: 2, policy: policy)
+        _ = try pool.prefill("long", [1, 1])    // block 0, acquired first
+        _ = try pool.prefill("short", [2, 2])   // block 1
+        pool.free("short")
+        pool.free("long")                       // block 0 was in use until now
+        try pool.allocateSlots(for: "x", writing: 0..<4)
+        #expect(pool.ids("x") == [2, 1])        // the free block, then the least recently used
+        #expect(pool.cachedPrefix(for: BlockHashChain(tokens: [1, 1], blockSize: 2, salt: .shared), tokens: [1, 1]) == [0])
+    }
+
+    /// The workload that separates the policies (see `EvictionPolicy`): G = 3 system prompts of
+    /// S = 4 blocks, each request = one prompt + a unique 18-token question (F = 4 full blocks and
+    /// p = 1 partial), served round robin one at a time for 4 rounds; block size 4. Prefix-aware
+    /// keeps every prompt whole once C >= (G-1)(S+F) + S + p = 21; LRU gets no hit at all below
+    /// C = G(S+F) + p = 25, where the pool holds three whole requests and both hit everything.
+    /// Returns the prompt tokens each request found cached.
+    private func roundRobinSystemPrompts(blocks: Int, policy: EvictionPolicy) throws -> [Int] {
+        var pool = try makePool(blocks: blocks, blockSize: 4, policy: policy)
+        let systemPrompts = (0..<3).map { group in (0..<16).map { TokenID(1000 * (group + 1) + $0) } }
+        var cached: [Int] = []
+        for round in 0..<4 {
+            for (group, system) in systemPrompts.enumerated() {
+                let id = RequestID("g\(group)q\(round)")
+                let question = (0..<18).map { TokenID(100_000 + 1000 * (4 * group + round) + $0) }
+                let prompt = system + question
+                let chain = BlockHashChain(tokens: prompt, blockSize: 4, salt: .shared)
+                cached.append(pool.cachedPrefix(for: chain, tokens: prompt).count * 4)
+                _ = try pool.prefill(id, prompt)
+                pool.free(id)
+                #expect(pool.consistencyProblem() == nil)
+            }
+        }
+        return cached
+    }
+
+    @Test(arguments: [
+        // (pool blocks, prefix-aware cached tokens, LRU cached tokens), 12 requests, 144 at best.
+        (17, 0, 0),       // below (G-1)(S+F) + p + 1: nothing survives a round either way
+        (19, 72, 0),      // prefix-aware keeps the first 2 blocks of each prompt: C - (G-1)(S+F) - p
+        (21, 144, 0),     // the window: prefix-aware keeps every prompt, LRU none
+        (24, 144, 0),
+        (25, 144, 144),   // three whole requests fit: the order no longer matters
+    ])
+    func roundRobinSystemPromptsUnderPressure(blocks: Int, prefixAware: Int, lru: Int) throws {
+        let aware = try roundRobinSystemPrompts(blocks: blocks, policy: .prefixAware)
+        let plain = try roundRobinSystemPrompts(blocks: blocks, policy: .lru)
+        #expect(aware.reduce(0, +) == prefixAware)
+        #expect(plain.reduce(0, +) == lru)
+        #expect(aware.prefix(3).allSatisfy { $0 == 0 } && plain.prefix(3).allSatisfy { $0 == 0 })  // first round: cold
+    }
+
+    @Test func inTheWindowPrefixAwareHitsEveryPromptAfterTheFirstRoundAndLRUNone() throws {
+        let aware = try roundRobinSystemPrompts(blocks: 22, policy: .prefixAware)
+        let plain = try roundRobinSystemPrompts(blocks: 22, policy: .lru)
+        #expect(aware == [0, 0, 0] + Array(repeating: 16, count: 9))
+        #expect(plain == Array(repeating: 0, count: 12))
     }
 
     @Test func prefixAwareFallsBackToLRUWhenNoEvictableBlockIsALeaf() throws {

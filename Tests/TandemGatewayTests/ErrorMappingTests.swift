@@ -1,3 +1,6 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
 import Testing
 @testable import TandemGateway
 
@@ -160,5 +163,21 @@ import Testing
         array.add(.finish(.stop))
         #expect(array.responseFormatProblem(.jsonObject) != nil)
         #expect(array.responseFormatProblem(.jsonSchema(name: "x", schema: [:], strict: false)) == nil)
+    }
+}
+
+/// Which transport failures get the one resend on another connection (a kept-alive connection the
+/// upstream closed) and which do not (nothing listening, timeouts).
+@Suite struct ClosedConnectionTests {
+    @Test func test_isClosedConnection_shouldAcceptOnlyAnEstablishedConnectionGoingAway() {
+        #expect(HTTPUpstreamBackend.isClosedConnection(HTTPClientError.remoteConnectionClosed))
+        #expect(HTTPUpstreamBackend.isClosedConnection(IOError(errnoCode: ECONNRESET, reason: "read")))
+        #expect(HTTPUpstreamBackend.isClosedConnection(IOError(errnoCode: EPIPE, reason: "write")))
+        #expect(HTTPUpstreamBackend.isClosedConnection(ChannelError.ioOnClosedChannel))
+        #expect(!HTTPUpstreamBackend.isClosedConnection(IOError(errnoCode: ECONNREFUSED, reason: "connect")))
+        #expect(!HTTPUpstreamBackend.isClosedConnection(HTTPClientError.connectTimeout))
+        #expect(!HTTPUpstreamBackend.isClosedConnection(HTTPClientError.deadlineExceeded))
+        #expect(!HTTPUpstreamBackend.isClosedConnection(BackendError(.timeout, "slow")))
+        #expect(!HTTPUpstreamBackend.isClosedConnection(CancellationError()))
     }
 }

@@ -12,7 +12,7 @@ import Testing
         let backends: [String: FakeBackend]
         let dispatcher: GatewayDispatcher
         let metrics: APIMetrics
-        let app: Application<RouterResponder<BasicRequestContext>>
+        let app: Application<RouterResponder<TandemRequestContext>>
 
         init(configure: (inout GatewayConfiguration) -> Void = { _ in }) {
             var c = GatewayConfiguration(

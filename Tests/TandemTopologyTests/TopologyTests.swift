@@ -237,6 +237,14 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(LaunchPlanner.hostfile(r2.topology, model: "big") == "spark slots=2\ndark slots=1\n")
     }
 
+    @Test func nodeLines() throws {
+        let (_, r) = try resolved()
+        // dark has no address of its own (the host is the data plane) and no interface.
+        #expect(TopologyReport.nodeLines(r.topology) == "spark spark 10.77.0.1 -\ndark dark dark -\n")
+        let (_, r2) = try resolved(edit("address: 10.77.0.1", "address: 10.77.0.1\n    interface: tandem0"))
+        #expect(TopologyReport.nodeLines(r2.topology).hasPrefix("spark spark 10.77.0.1 tandem0\n"))
+    }
+
     @Test func show() throws {
         let (f, r) = try resolved()
         let s = TopologyReport.show(r)

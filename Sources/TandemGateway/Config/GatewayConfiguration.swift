@@ -6,7 +6,8 @@
 ///   "listen": {"host": "127.0.0.1", "port": 8080},
 ///   "keys_file": "keys.json",
 ///   "limits": {"max_body_bytes": 1048576, "request_timeout_ms": 120000},
-///   "upstream": {"connect_timeout_ms": 2000, "read_timeout_ms": 30000},
+///   "upstream": {"connect_timeout_ms": 2000, "read_timeout_ms": 30000, "pool_max_connections": 128,
+///                "pool_idle_timeout_ms": 30000, "metrics_timeout_ms": 1000},
 ///   "tenants": {"acme": {"requests_per_minute": 600, "tokens_per_minute": 200000,
 ///                        "max_concurrent": 8, "allowed_models": ["*"]}},
 ///   "models": [{"name": "small", "aliases": ["fast"], "cost_per_token": 1e-7,
@@ -92,26 +93,52 @@ public struct LimitsConfiguration: Codable, Sendable, Equatable {
     }
 }
 
-/// Timeouts of upstream HTTP calls (connect is fixed at start; read applies per deployment call).
+/// Upstream HTTP calls: timeouts (connect and the connection pool are fixed at start; read applies
+/// per deployment call) and the pool of kept-alive connections to each deployment.
 public struct UpstreamConfiguration: Codable, Sendable, Equatable {
     public var connectTimeoutMs: Int = 2_000
     /// Longest silence allowed from an upstream (before its headers or between stream chunks).
     public var readTimeoutMs: Int = 60_000
+    /// Most open connections to one deployment (host and port); a request beyond it waits for a
+    /// connection to free up. Raised at start to the largest deployment `max_concurrent` + 8.
+    public var poolMaxConnections: Int = 128
+    /// How long an unused kept-alive connection stays in the pool. Keep it below the upstream's
+    /// own keep-alive timeout (coordinators: 120 s) so the gateway is the side that closes.
+    public var poolIdleTimeoutMs: Int = 30_000
+    /// Time allowed to each coordinator's `/metrics` when the gateway's `/metrics` is scraped.
+    public var metricsTimeoutMs: Int = 1_000
 
     enum CodingKeys: String, CodingKey {
         case connectTimeoutMs = "connect_timeout_ms"
         case readTimeoutMs = "read_timeout_ms"
+        case poolMaxConnections = "pool_max_connections"
+        case poolIdleTimeoutMs = "pool_idle_timeout_ms"
+        case metricsTimeoutMs = "metrics_timeout_ms"
     }
 
-    public init(connectTimeoutMs: Int = 2_000, readTimeoutMs: Int = 60_000) {
+    public init(connectTimeoutMs: Int = 2_000, readTimeoutMs: Int = 60_000, poolMaxConnections: Int = 128,
+                poolIdleTimeoutMs: Int = 30_000, metricsTimeoutMs: Int = 1_000) {
         self.connectTimeoutMs = connectTimeoutMs
         self.readTimeoutMs = readTimeoutMs
+        self.poolMaxConnections = poolMaxConnections
+        self.poolIdleTimeoutMs = poolIdleTimeoutMs
+        self.metricsTimeoutMs = metricsTimeoutMs
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         connectTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .connectTimeoutMs) ?? 2_000
         readTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .readTimeoutMs) ?? 60_000
+        poolMaxConnections = try c.decodeIfPresent(Int.self, forKey: .poolMaxConnections) ?? 128
+        poolIdleTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .poolIdleTimeoutMs) ?? 30_000
+        metricsTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .metricsTimeoutMs) ?? 1_000
+    }
+
+    /// The per-deployment connection limit the pool gets: the configured one, but never below what
+    /// a deployment may have in flight plus room for health probes and metric scrapes.
+    public func effectivePoolMaxConnections(models: [GatewayModelConfiguration]) -> Int {
+        let largest = models.flatMap(\.deployments).compactMap(\.maxConcurrent).max() ?? 0
+        return max(poolMaxConnections, largest + 8)
     }
 }
 

@@ -12,9 +12,13 @@ public final class GatewayServer: Sendable {
     public let dispatcher: GatewayDispatcher
     public let metrics: APIMetrics
     let client: HTTPClient
+    /// For scraping coordinators' `/metrics`: a few connections per coordinator, and a refused
+    /// connection fails at once instead of being retried until the connect timeout.
+    let scrapeClient: HTTPClient
     let logger: Logger
     let listen: ListenConfiguration
-    let connectTimeoutMs: Int
+    /// The upstream settings fixed at start (connect timeout and connection pool).
+    let upstreamAtStart: UpstreamConfiguration
 
     /// Loads and validates the configuration; `host`/`port` override its `listen` section.
     public init(configurationPath: String, host: String? = nil, port: Int? = nil, logger: Logger) throws(GatewayConfigurationError) {
@@ -25,12 +29,20 @@ public final class GatewayServer: Sendable {
         if let host { listen.host = host }
         if let port { listen.port = port }
         self.listen = listen
-        connectTimeoutMs = loaded.configuration.upstream.connectTimeoutMs
-        let client = HTTPUpstreamBackend.makeClient(connectTimeout: .milliseconds(connectTimeoutMs))
+        let configuration = loaded.configuration
+        upstreamAtStart = configuration.upstream
+        let client = HTTPUpstreamBackend.makeClient(
+            connectTimeout: .milliseconds(configuration.upstream.connectTimeoutMs),
+            readTimeout: .milliseconds(configuration.upstream.readTimeoutMs),
+            maxConnectionsPerHost: configuration.upstream.effectivePoolMaxConnections(models: configuration.models),
+            idleTimeout: .milliseconds(configuration.upstream.poolIdleTimeoutMs))
         self.client = client
+        let scrapeClient = HTTPUpstreamBackend.makeClient(
+            connectTimeout: .milliseconds(configuration.upstream.connectTimeoutMs), maxConnectionsPerHost: 2,
+            idleTimeout: .milliseconds(configuration.upstream.poolIdleTimeoutMs), retryConnecting: false)
+        self.scrapeClient = scrapeClient
         let metrics = APIMetrics()
         self.metrics = metrics
-        let configuration = loaded.configuration
         let readTimeout = Duration.milliseconds(configuration.upstream.readTimeoutMs)
         let probeTimeout = Duration.milliseconds(configuration.health.probeTimeoutMs)
         dispatcher = GatewayDispatcher(loaded: loaded, metrics: metrics, backendFactory: { model, deployment in
@@ -42,6 +54,12 @@ public final class GatewayServer: Sendable {
                 apiKey: deployment.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] },
                 readTimeout: readTimeout, probeTimeout: probeTimeout))
         })
+        let dispatcher = self.dispatcher
+        let engines = UpstreamMetrics(
+            targets: { UpstreamMetrics.targets(of: await dispatcher.configuration) },
+            timeout: { .milliseconds(await dispatcher.configuration.upstream.metricsTimeoutMs) },
+            fetch: UpstreamMetrics.httpFetch(client: scrapeClient))
+        metrics.addCollector { await engines.collect() }
         metrics.configReload(result: "applied")
     }
 
@@ -50,10 +68,13 @@ public final class GatewayServer: Sendable {
     public func reload() async -> Bool {
         do {
             let loaded = try GatewayConfigurationLoader.load(path: configurationPath)
-            if loaded.configuration.listen != listen || loaded.configuration.upstream.connectTimeoutMs != connectTimeoutMs {
-                logger.warning("listen address and upstream.connect_timeout_ms changes take effect only after a restart")
+            let upstream = loaded.configuration.upstream
+            if loaded.configuration.listen != listen || upstream.connectTimeoutMs != upstreamAtStart.connectTimeoutMs
+                || upstream.readTimeoutMs != upstreamAtStart.readTimeoutMs
+                || upstream.poolMaxConnections != upstreamAtStart.poolMaxConnections
+                || upstream.poolIdleTimeoutMs != upstreamAtStart.poolIdleTimeoutMs {
+                logger.warning("listen address, upstream.connect_timeout_ms, read_timeout_ms and pool_* changes take effect only after a restart")
             }
-            // Read timeouts are captured by the backend factory at start; new deployments get them too.
             await dispatcher.install(loaded)
             metrics.configReload(result: "applied")
             logger.notice("configuration reloaded", metadata: ["path": .string(configurationPath),
@@ -88,8 +109,10 @@ public final class GatewayServer: Sendable {
             try await app.runService()
         } catch {
             try? await client.shutdown()
+            try? await scrapeClient.shutdown()
             throw error
         }
         try await client.shutdown()
+        try await scrapeClient.shutdown()
     }
 }

@@ -13,6 +13,9 @@ public final class APIMetrics: Sendable {
     /// Read at every scrape and appended to the exposition (Prometheus text, complete families
     /// with their `# TYPE` lines), e.g. a coordinator's engine statistics.
     private let collectors: [@Sendable () -> String]
+    /// Like `collectors`, but may wait (e.g. the gateway scraping its coordinators); added after
+    /// start with `addCollector`, read by `renderWithCollectors()`.
+    private let asyncCollectors = Locked<[@Sendable () async -> String]>([])
 
     /// Latency buckets for TTFT, end-to-end and queue time (seconds).
     static let latencyBuckets: [Duration] = [
@@ -37,12 +40,36 @@ public final class APIMetrics: Sendable {
         self.factory = factory
     }
 
-    /// The Prometheus text exposition of everything recorded.
+    /// The Prometheus text exposition of everything recorded (and of the synchronous collectors).
     public func render() -> String {
         var text = registry.emitToString()
         for collect in collectors {
             if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
             text += collect()
+        }
+        return text
+    }
+
+    /// Adds a collector that may wait; its families must not share names with the others.
+    public func addCollector(_ collect: @escaping @Sendable () async -> String) {
+        asyncCollectors.withLock { $0.append(collect) }
+    }
+
+    /// `render()` followed by what the asynchronous collectors return (run concurrently), in the
+    /// order they were added. What `GET /metrics` serves.
+    public func renderWithCollectors() async -> String {
+        var text = render()
+        let pending = asyncCollectors.withLock { $0 }
+        guard !pending.isEmpty else { return text }
+        let parts = await withTaskGroup(of: (Int, String).self) { group in
+            for (i, collect) in pending.enumerated() { group.addTask { (i, await collect()) } }
+            var parts = [String](repeating: "", count: pending.count)
+            for await (i, part) in group { parts[i] = part }
+            return parts
+        }
+        for part in parts where !part.isEmpty {
+            if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+            text += part
         }
         return text
     }

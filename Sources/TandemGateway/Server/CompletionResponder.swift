@@ -7,12 +7,14 @@ import Logging
 /// document or as server-sent events. Records the request metrics.
 ///
 /// Every request ends within `ServerLimits.requestTimeout`, and a client that disconnects cancels
-/// the backend's work (the request's inbound stream is watched while the answer is produced).
+/// the backend's work (the connection is watched while the answer is produced; see
+/// `ClientConnection`). The connection stays open for the client's next request.
 struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
     let dispatcher: Dispatcher
     let metrics: APIMetrics?
 
-    func respond(to request: Request, context: some Hummingbird.RequestContext, endpoint: CompletionRequest.Endpoint) async -> Response {
+    func respond(to request: Request, context: some Hummingbird.RequestContext, connection: ClientConnection?,
+                 endpoint: CompletionRequest.Endpoint) async -> Response {
         let arrival = ContinuousClock.now
         let requestID = RequestIdentifier.make()
         var logger = context.logger
@@ -46,13 +48,13 @@ struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
             metrics?.queueTime(model: started.model, .now - arrival)
             metrics?.runningStarted(model: started.model)
             let run = RunningCompletion(
-                request: completion, context: requestContext, started: started, metrics: metrics,
+                request: completion, context: requestContext, started: started, metrics: metrics, connection: connection,
                 renderer: ResponseRenderer(id: responseID(endpoint, requestID), created: unixTimeNow(),
                                            model: started.model, endpoint: endpoint))
             if completion.stream {
-                return run.streamingResponse(httpRequest: request)
+                return run.streamingResponse()
             }
-            return await run.wholeResponse(httpRequest: request)
+            return await run.wholeResponse()
         } catch {
             let apiError = APIError(any: error)
             metrics?.request(model: modelLabel, tenant: tenant, status: apiError.status)

@@ -17,10 +17,12 @@ func withDeadline<T: Sendable>(
 }
 
 extension AsyncThrowingStream where Element == CompletionEvent, Failure == any Error {
-    /// The same events, but the stream fails with `timeoutError` at `deadline`; when the consumer
-    /// stops early or the deadline passes, iteration of `self` is cancelled (which tells the
+    /// The same events, but the stream fails with `timeoutError` at `deadline`, and with
+    /// `ClientClosedError` when `connection`'s client goes away; when the consumer stops early,
+    /// the deadline passes or the client goes, iteration of `self` is cancelled (which tells the
     /// backend to stop).
-    func bounded(by deadline: ContinuousClock.Instant, timeoutError: BackendError) -> AsyncThrowingStream<CompletionEvent, any Error> {
+    func bounded(by deadline: ContinuousClock.Instant, timeoutError: BackendError,
+                 connection: ClientConnection? = nil) -> AsyncThrowingStream<CompletionEvent, any Error> {
         let source = self
         let (stream, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()
         let pump = Task {
@@ -36,9 +38,14 @@ extension AsyncThrowingStream where Element == CompletionEvent, Failure == any E
             continuation.finish(throwing: timeoutError)
             pump.cancel()
         }
+        let watch = connection?.onClose {
+            continuation.finish(throwing: ClientClosedError())
+            pump.cancel()
+        }
         continuation.onTermination = { _ in
             pump.cancel()
             timer.cancel()
+            connection?.cancel(watch)
         }
         return stream
     }

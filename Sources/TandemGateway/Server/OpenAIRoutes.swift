@@ -11,23 +11,27 @@ public enum OpenAIRoutes {
     /// A router serving the API.
     public static func router<Dispatcher: CompletionDispatcher>(
         dispatcher: Dispatcher, metrics: APIMetrics?
-    ) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: OpenAIErrorMiddleware<BasicRequestContext>())
+    ) -> Router<TandemRequestContext> {
+        let router = Router(context: TandemRequestContext.self)
+        router.add(middleware: OpenAIErrorMiddleware<TandemRequestContext>())
         add(to: router, dispatcher: dispatcher, metrics: metrics)
         return router
     }
 
     /// Adds the API's routes to an existing router.
-    public static func add<Dispatcher: CompletionDispatcher, Context: Hummingbird.RequestContext>(
-        to router: Router<Context>, dispatcher: Dispatcher, metrics: APIMetrics?
+    public static func add<Dispatcher: CompletionDispatcher>(
+        to router: Router<TandemRequestContext>, dispatcher: Dispatcher, metrics: APIMetrics?
     ) {
         let completions = CompletionResponder(dispatcher: dispatcher, metrics: metrics)
         router.post("/v1/chat/completions") { request, context in
-            await completions.respond(to: request, context: context, endpoint: .chatCompletions)
+            await completions.respond(to: request, context: context,
+                                      connection: ClientConnectionHandler.connection(of: context.channel),
+                                      endpoint: .chatCompletions)
         }
         router.post("/v1/completions") { request, context in
-            await completions.respond(to: request, context: context, endpoint: .completions)
+            await completions.respond(to: request, context: context,
+                                      connection: ClientConnectionHandler.connection(of: context.channel),
+                                      endpoint: .completions)
         }
         router.get("/v1/models") { request, _ -> Response in
             do {
@@ -63,7 +67,7 @@ public enum OpenAIRoutes {
         if let metrics {
             router.get("/metrics") { _, _ -> Response in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                         body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
+                         body: ResponseBody(byteBuffer: ByteBuffer(string: await metrics.renderWithCollectors())))
             }
         }
     }

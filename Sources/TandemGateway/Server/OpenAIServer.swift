@@ -10,7 +10,15 @@ import Logging
 ///                                    metrics: APIMetrics(), logger: logger)
 /// try await app.runService()   // graceful shutdown on SIGTERM/SIGINT
 /// ```
+///
+/// Connections are HTTP/1.1 keep-alive: each gets a `ClientConnectionHandler`, so an answer in
+/// progress is cancelled when its client goes away without the connection being closed after
+/// every answer. A connection idle for `idleTimeout` between requests is closed (clients that
+/// pool connections, like the gateway, should drop theirs sooner).
 public enum OpenAIServer {
+    /// How long a kept-alive connection may sit idle between requests.
+    public static let idleTimeout: Duration = .seconds(120)
+
     public static func application<Dispatcher: CompletionDispatcher>(
         dispatcher: Dispatcher, host: String, port: Int, metrics: APIMetrics?, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -18,6 +26,8 @@ public enum OpenAIServer {
         let router = OpenAIRoutes.router(dispatcher: dispatcher, metrics: metrics)
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientConnectionHandler()],
+                                                idleTimeout: .nanoseconds(APIMetrics.nanoseconds(idleTimeout)))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)

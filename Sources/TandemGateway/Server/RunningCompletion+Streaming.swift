@@ -5,7 +5,7 @@ extension RunningCompletion {
     /// Server-sent events: a role chunk, one chunk per delta, a finish chunk, the usage chunk when
     /// asked for, then `[DONE]`. A backend failure part-way is sent as an error event
     /// (`data: {"error": {...}}`) followed by `[DONE]`.
-    func streamingResponse(httpRequest: Request) -> Response {
+    func streamingResponse() -> Response {
         var headers = responseHeaders
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -13,12 +13,10 @@ extension RunningCompletion {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             let outcome: CompletionOutcome
             do {
-                outcome = try await httpRequest.body.consumeWithCancellationOnInboundClose { _ in
-                    try await run.writeEvents(to: &writer)
-                }
+                outcome = try await run.writeEvents(to: &writer)
             } catch {
-                // The client went away (inbound closed or a write failed): the backend's stream
-                // was cancelled with our iteration.
+                // The client went away (its connection closed or a write failed): the backend's
+                // stream was cancelled with our iteration.
                 await run.finish(status: CompletionOutcome.clientClosedStatus, usage: nil, error: nil)
                 throw error
             }
@@ -40,7 +38,9 @@ extension RunningCompletion {
         var iterator = events.makeAsyncIterator()
         while true {
             let event: CompletionEvent?
-            do { event = try await iterator.next() } catch { failure = error; break }
+            do { event = try await iterator.next() } catch is ClientClosedError {
+                throw ClientClosedError()
+            } catch { failure = error; break }
             guard let event else { break }
             acc.add(event)
             switch event {

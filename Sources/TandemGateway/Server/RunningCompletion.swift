@@ -9,11 +9,15 @@ struct RunningCompletion: Sendable {
     let started: StartedCompletion
     let metrics: APIMetrics?
     let renderer: ResponseRenderer
+    /// The client's connection, watched so that a client that goes away cancels the backend's
+    /// work (nil in the in-memory router of tests).
+    let connection: ClientConnection?
     let ending: CompletionEnding
 
     init(request: CompletionRequest, context: InferenceContext, started: StartedCompletion, metrics: APIMetrics?,
-         renderer: ResponseRenderer) {
+         connection: ClientConnection?, renderer: ResponseRenderer) {
         self.request = request
+        self.connection = connection
         self.context = context
         self.started = started
         self.metrics = metrics
@@ -34,9 +38,7 @@ struct RunningCompletion: Sendable {
     }
 
     var responseHeaders: HTTPFields {
-        // Watching for the client's disconnect consumes the connection's inbound side, so the
-        // connection is closed after this response; say so, so clients do not reuse it.
-        var headers: HTTPFields = [.requestID: context.requestID, .tandemModel: started.model, .connection: "close"]
+        var headers: HTTPFields = [.requestID: context.requestID, .tandemModel: started.model]
         for (name, value) in started.headers {
             if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
         }
@@ -45,7 +47,8 @@ struct RunningCompletion: Sendable {
 
     var events: AsyncThrowingStream<CompletionEvent, any Error> {
         started.events.bounded(by: context.deadline,
-                               timeoutError: BackendError(.timeout, "The request did not finish before its deadline."))
+                               timeoutError: BackendError(.timeout, "The request did not finish before its deadline."),
+                               connection: connection)
     }
 
     /// Tracks first-token and inter-token latency.
@@ -67,22 +70,19 @@ struct RunningCompletion: Sendable {
     }
 
     /// Collects the whole answer, then responds with one JSON document.
-    func wholeResponse(httpRequest: Request) async -> Response {
+    func wholeResponse() async -> Response {
         let events = self.events
         let model = started.model
         let metrics = self.metrics
         let arrival = context.arrival
         do {
-            let acc = try await httpRequest.body.consumeWithCancellationOnInboundClose { _ in
-                var acc = CompletionAccumulator()
-                var clock = TokenClock(arrival: arrival)
-                for try await event in events {
-                    if case .delta(let d) = event, !d.isEmpty { clock.tick(model: model, metrics: metrics) }
-                    acc.add(event)
-                }
-                try Task.checkCancellation()
-                return acc
+            var acc = CompletionAccumulator()
+            var clock = TokenClock(arrival: arrival)
+            for try await event in events {
+                if case .delta(let d) = event, !d.isEmpty { clock.tick(model: model, metrics: metrics) }
+                acc.add(event)
             }
+            try Task.checkCancellation()
             if let problem = acc.responseFormatProblem(request.responseFormat) {
                 let error = APIError.internal(problem, code: "invalid_json_output", param: "response_format")
                 await finish(status: error.status, usage: acc.usage, error: nil)
@@ -94,7 +94,7 @@ struct RunningCompletion: Sendable {
             let body = renderer.completion(acc, logprobsRequested: request.logprobs, echo: echoText)
             return jsonResponse(body, headers: responseHeaders)
         } catch {
-            if error is CancellationError || Task.isCancelled {
+            if error is CancellationError || error is ClientClosedError || Task.isCancelled {
                 await finish(status: CompletionOutcome.clientClosedStatus, usage: nil, error: nil)
                 return APIError.internal("The client closed the request.").response(requestID: context.requestID)
             }

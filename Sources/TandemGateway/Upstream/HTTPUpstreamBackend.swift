@@ -1,15 +1,22 @@
 import AsyncHTTPClient
 import Logging
 import NIOCore
+import Foundation
 
 /// An `InferenceBackend` that forwards to an OpenAI-compatible server over HTTP + SSE: a Tandem
 /// coordinator (which also gets the tenant and cache-salt headers) or an external upstream the
 /// configuration names.
 ///
 /// Deadlines: the client's connect timeout; the response head must arrive within `readTimeout`
-/// and before the request's deadline; after that, a silence longer than `readTimeout` between
-/// chunks fails the stream with `.timeout`. Terminating the returned stream cancels the HTTP
+/// and before the request's deadline; after that, a silence longer than the client's read timeout
+/// (`makeClient(readTimeout:)`, the same setting) between chunks fails the stream with `.timeout`. Terminating the returned stream cancels the HTTP
 /// request (the connection is closed, which a coordinator takes as "free this request").
+///
+/// Connections are kept alive and pooled by the shared `HTTPClient` (`makeClient`). A pooled
+/// connection the upstream closed while it sat idle fails the request that picks it up before any
+/// byte of an answer arrives; such a request is sent once more, on another connection, before
+/// it counts as a failure of the replica. Once the response head has arrived nothing is retried,
+/// so an answer is never generated twice.
 public struct HTTPUpstreamBackend: InferenceBackend {
     /// Where and how to reach the upstream.
     public struct Endpoint: Sendable, Equatable {
@@ -40,12 +47,22 @@ public struct HTTPUpstreamBackend: InferenceBackend {
         self.endpoint = endpoint
     }
 
-    /// An HTTP client for upstream calls (call `shutdown()` on it when done).
-    public static func makeClient(connectTimeout: Duration) -> HTTPClient {
+    /// An HTTP client for upstream calls (call `shutdown()` on it when done): keep-alive
+    /// connections, at most `maxConnectionsPerHost` open to each deployment, an unused one closed
+    /// after `idleTimeout`; a request fails with `.readTimeout` after `readTimeout` without a byte
+    /// from the upstream (before the head or between chunks). `retryConnecting`: keep trying a
+    /// refused connection until the connect timeout (requests), or fail at once (metric scrapes).
+    public static func makeClient(connectTimeout: Duration, readTimeout: Duration = .seconds(60),
+                                  maxConnectionsPerHost: Int = 128, idleTimeout: Duration = .seconds(30),
+                                  retryConnecting: Bool = true) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .nanoseconds(APIMetrics.nanoseconds(connectTimeout)))
+        configuration.timeout = .init(connect: .nanoseconds(APIMetrics.nanoseconds(connectTimeout)),
+                                      read: .nanoseconds(APIMetrics.nanoseconds(readTimeout)))
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
+        configuration.connectionPool = .init(idleTimeout: .nanoseconds(APIMetrics.nanoseconds(idleTimeout)),
+                                             concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnectionsPerHost)
+        configuration.connectionPool.retryConnectionEstablishment = retryConnecting
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
@@ -63,14 +80,23 @@ public struct HTTPUpstreamBackend: InferenceBackend {
         }
         http.body = .bytes(ByteBuffer(bytes: JSONWriter.bytes(UpstreamRequestEncoder.body(request, model: endpoint.model))))
 
-        let now = ContinuousClock.now
-        let headDeadline = min(context.deadline, now + endpoint.readTimeout)
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(http, deadline: .now() + timeAmount(headDeadline - now), logger: nil)
-        } catch {
-            throw mapTransportError(error, phase: "connecting to")
+        var response: HTTPClientResponse?
+        for attempt in 1...2 {
+            let now = ContinuousClock.now
+            let headDeadline = min(context.deadline, now + endpoint.readTimeout)
+            do {
+                response = try await client.execute(http, deadline: .now() + timeAmount(headDeadline - now), logger: nil)
+                break
+            } catch where attempt == 1 && Self.isClosedConnection(error) && !Task.isCancelled {
+                // Nothing of an answer has arrived: most likely a kept-alive connection the
+                // upstream had just closed. Once more, on another connection.
+                context.logger.info("upstream closed the connection before answering; sending the request once more", metadata: [
+                    "upstream": .string(endpoint.url.base), "error": .string("\(error)")])
+            } catch {
+                throw mapTransportError(error, phase: "connecting to")
+            }
         }
+        guard let response else { throw BackendError(.internal, "no upstream response") }
         guard response.status == .ok else {
             let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
             let body = try? await withDeadline(min(context.deadline, .now + endpoint.readTimeout),
@@ -83,51 +109,14 @@ public struct HTTPUpstreamBackend: InferenceBackend {
         return Self.events(from: response.body, readTimeout: endpoint.readTimeout, logger: context.logger)
     }
 
-    /// Decodes the SSE body into events, with an idle watchdog.
+    /// Decodes the SSE body into events. The stream is driven by its consumer's task (no task of
+    /// its own, so an event reaches the consumer without an extra hand-off between threads);
+    /// silence longer than the read timeout is caught by the client (`makeClient(readTimeout:)`),
+    /// whose error is reported as `.timeout`.
     static func events(from body: HTTPClientResponse.Body, readTimeout: Duration, logger: Logger)
         -> AsyncThrowingStream<CompletionEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()
-        let activity = LastActivity()
-        let producer = Task {
-            var sse = SSEDecoder()
-            var chunks = UpstreamChunkDecoder()
-            do {
-                reading: for try await buffer in body {
-                    activity.touch()
-                    for data in try sse.feed(buffer.readableBytesView) {
-                        for event in try chunks.decode(data) { continuation.yield(event) }
-                        if chunks.sawDone { break reading }
-                    }
-                }
-                if !chunks.sawDone, let data = sse.finish() {
-                    for event in try chunks.decode(data) { continuation.yield(event) }
-                }
-                for event in try chunks.finish() { continuation.yield(event) }
-                continuation.finish()
-            } catch let error as BackendError {
-                continuation.finish(throwing: error)
-            } catch {
-                if Task.isCancelled { continuation.finish(); return }
-                continuation.finish(throwing: BackendError(.upstreamUnavailable, "The upstream connection failed mid-stream: \(error)"))
-            }
-        }
-        let watchdog = Task {
-            while !Task.isCancelled {
-                let due = activity.last + readTimeout
-                if ContinuousClock.now >= due {
-                    logger.warning("upstream silent for too long", metadata: ["read_timeout_ms": .stringConvertible(milliseconds(readTimeout))])
-                    continuation.finish(throwing: BackendError(.timeout, "The upstream sent nothing for \(milliseconds(readTimeout)) ms."))
-                    producer.cancel()
-                    return
-                }
-                try? await Task.sleep(until: due, clock: .continuous)
-            }
-        }
-        continuation.onTermination = { _ in
-            producer.cancel()
-            watchdog.cancel()
-        }
-        return stream
+        let reader = SSEBodyReader(body.makeAsyncIterator(), readTimeout: readTimeout, logger: logger)
+        return AsyncThrowingStream(unfolding: { try await reader.next() })
     }
 
     public func health() async -> BackendHealth {
@@ -142,6 +131,20 @@ public struct HTTPUpstreamBackend: InferenceBackend {
             let mapped = mapTransportError(error, phase: "probing")
             return .unavailable((mapped as? BackendError)?.message ?? "\(mapped)")
         }
+    }
+
+    /// Whether `error` says an established connection was closed or reset under the request
+    /// (as opposed to a refused connection or a timeout).
+    static func isClosedConnection(_ error: any Error) -> Bool {
+        if let e = error as? HTTPClientError { return e == .remoteConnectionClosed }
+        if let e = error as? IOError { return [ECONNRESET, EPIPE].contains(e.errnoCode) }
+        if let e = error as? ChannelError {
+            switch e {
+            case .ioOnClosedChannel, .alreadyClosed, .eof, .outputClosed: return true
+            default: return false
+            }
+        }
+        return false
     }
 
     func mapTransportError(_ error: any Error, phase: String) -> any Error {
@@ -160,10 +163,74 @@ public struct HTTPUpstreamBackend: InferenceBackend {
     }
 }
 
-/// When the upstream last sent something (shared by the reader and its watchdog).
-final class LastActivity: Sendable {
-    private let instant = Locked(ContinuousClock.now)
+/// The state of one upstream answer being decoded: the body iterator, the SSE and chunk
+/// decoders, and events decoded but not yet handed out. Used by one consumer at a time (the
+/// stream's `unfolding` closure), hence `@unchecked Sendable`.
+final class SSEBodyReader: @unchecked Sendable {
+    private var body: HTTPClientResponse.Body.AsyncIterator
+    private var sse = SSEDecoder()
+    private var chunks = UpstreamChunkDecoder()
+    private var pending: [CompletionEvent] = []
+    private var next = 0
+    private var finished = false
+    private let readTimeout: Duration
+    private let logger: Logger
 
-    var last: ContinuousClock.Instant { instant.withLock { $0 } }
-    func touch() { instant.withLock { $0 = .now } }
+    init(_ body: HTTPClientResponse.Body.AsyncIterator, readTimeout: Duration, logger: Logger) {
+        self.body = body
+        self.readTimeout = readTimeout
+        self.logger = logger
+    }
+
+    func next() async throws -> CompletionEvent? {
+        while true {
+            if next < pending.count {
+                defer { next += 1 }
+                return pending[next]
+            }
+            pending.removeAll(keepingCapacity: true)
+            next = 0
+            if finished { return nil }
+            do {
+                guard let buffer = try await body.next() else {
+                    // The upstream ended the response.
+                    if !chunks.sawDone, let data = sse.finish() { pending += try chunks.decode(data) }
+                    pending += try chunks.finish()
+                    finished = true
+                    continue
+                }
+                for data in try sse.feed(buffer.readableBytesView) {
+                    pending += try chunks.decode(data)
+                    if chunks.sawDone { break }
+                }
+                if chunks.sawDone {
+                    pending += try chunks.finish()
+                    finished = true
+                    // Read the rest of the response (its end follows [DONE]) so the connection
+                    // goes back to the pool instead of being closed.
+                    await drain()
+                }
+            } catch let error as BackendError {
+                finished = true
+                throw error
+            } catch {
+                finished = true
+                if Task.isCancelled { return nil }
+                if let e = error as? HTTPClientError, e == .readTimeout {
+                    logger.warning("upstream silent for too long", metadata: ["read_timeout_ms": .stringConvertible(milliseconds(readTimeout))])
+                    throw BackendError(.timeout, "The upstream sent nothing for \(milliseconds(readTimeout)) ms.")
+                }
+                throw BackendError(.upstreamUnavailable, "The upstream connection failed mid-stream: \(error)")
+            }
+        }
+    }
+
+    /// Consumes what is left of the body, ignoring it.
+    private func drain() async {
+        do {
+            while try await body.next() != nil {}
+        } catch {
+            // The answer is complete; a failure after it does not matter.
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 
 extension CommCheck {
     /// A message size to time.
@@ -85,9 +86,3 @@ extension CommCheck {
     }
 }
 
-extension Duration {
-    var microseconds: Double {
-        let parts = components
-        return Double(parts.seconds) * 1e6 + Double(parts.attoseconds) / 1e12
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 
 /// The meeting point of an in-process group: one rendezvous per collective (every rank deposits
 /// its contribution, the last to arrive combines them, every rank collects the result) and one
@@ -156,10 +157,3 @@ final class InProcessHub: @unchecked Sendable {
     }
 }
 
-extension Duration {
-    /// This duration in seconds, as a `TimeInterval`.
-    var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-}

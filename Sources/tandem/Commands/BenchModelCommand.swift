@@ -95,14 +95,13 @@ struct BenchModelCommand: ParsableCommand {
             _ = try forward.forward([SequenceChunk(tokens: Array(tokens[s..<e]), startPosition: s, blockTable: table, wantsLogits: false)])
         }
         let clock = ContinuousClock()
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         var pp: [Double] = [], tg: [Double] = [], tgReduce: [Double] = []
         for _ in 0..<repeats {
             if prompt > 0 {
                 try world.barrier()
                 let s = clock.now
                 _ = try forward.forward([SequenceChunk(tokens: Array(tokens[depth..<depth + prompt]), startPosition: depth, blockTable: table, wantsLogits: true)])
-                pp.append(Double(prompt) / seconds(clock.now - s))
+                pp.append(Double(prompt) / (clock.now - s).seconds)
             }
             if generate > 0 {
                 try world.barrier()
@@ -111,7 +110,7 @@ struct BenchModelCommand: ParsableCommand {
                 for i in 0..<generate {
                     _ = try forward.forward([SequenceChunk(tokens: [tokens[depth + i]], startPosition: depth + i, blockTable: table, wantsLogits: true)])
                 }
-                let total = seconds(clock.now - s)
+                let total = (clock.now - s).seconds
                 tg.append(Double(generate) / total)
                 tgReduce.append(group.seconds / Double(generate))
             }
@@ -154,7 +153,7 @@ final class TimedGroup: TensorParallelGroup {
         let s = clock.now
         try inner.allReduceSum(buffer)
         let d = clock.now - s
-        seconds += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        seconds += d.seconds
     }
 
     func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], into result: UnsafeMutableBufferPointer<Float>?) throws {

@@ -8,7 +8,7 @@ struct TopologyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topology",
         abstract: "Check, show and compare topology files (topology/README.md).",
-        subcommands: [Check.self, Show.self, Hostfile.self, GatewayConfig.self, Diff.self])
+        subcommands: [Check.self, Show.self, Nodes.self, Hostfile.self, GatewayConfig.self, Diff.self])
 
     /// Loads and checks `path`; prints every diagnostic to stderr and exits 1 on errors.
     static func load(_ path: String) throws -> ResolvedTopology {
@@ -38,6 +38,14 @@ struct TopologyCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the resolved view: ranks, hosts, sharding per model, memory per node.")
         @Argument(help: "Topology file (YAML).") var file: String
         func run() throws { print(TopologyReport.show(try TopologyCommand.load(file)), terminator: "") }
+    }
+
+    struct Nodes: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print one line per node for scripts: name, host, data-plane address, interface (- when none).",
+            discussion: "cluster/netns.sh builds its spark/dark namespaces from these lines.")
+        @Argument(help: "Topology file (YAML).") var file: String
+        func run() throws { print(TopologyReport.nodeLines(try TopologyCommand.load(file).topology), terminator: "") }
     }
 
     struct Hostfile: ParsableCommand {

@@ -27,6 +27,13 @@ struct UpCommand: ParsableCommand {
     @Option(name: .customLong("node"), help: "The node this machine is (default: nodes whose host is loopback or this host name).") var node: [String] = []
     @Option(name: .customLong("rsh-agent"), help: "mpirun's plm_rsh_agent for remote ranks (e.g. cluster/netns-rsh.sh).") var rshAgent: String?
     @Option(name: .customLong("tandem-bin"), help: "The tandem binary the deployments run (default: this one).") var tandemBin: String?
+    @Option(name: .customLong("restart"), help: "After the API was ready, a deployment or the gateway that exits is started again (on-failure) or stops everything (never).") var restart: RestartMode = .onFailure
+    @Option(name: .customLong("max-restarts"), help: "Restarts of one process within --restart-window seconds before `up` gives up and stops everything.") var maxRestarts = 5
+    @Option(name: .customLong("restart-window"), help: "Seconds over which --max-restarts counts.") var restartWindow = 600.0
+
+    enum RestartMode: String, ExpressibleByArgument, CaseIterable {
+        case onFailure = "on-failure", never
+    }
 
     func run() throws {
         let r = try TopologyCommand.load(file)
@@ -68,10 +75,35 @@ struct UpCommand: ParsableCommand {
         let probeHost = TopologyValidatorHelpers.probeHost(gw.host ?? "127.0.0.1")
         let deadline = Date().addingTimeInterval(Double(readyTimeout))
         var ready = false
+        // Before the API is ready an exit is a configuration or start-up error: loud and final.
+        // Afterwards a crashed deployment (or gateway) is started again, with backoff, while the
+        // others keep serving; the gateway answers 503 for its models meanwhile.
+        let policy = RestartPolicy(maxRestarts: maxRestarts, window: restartWindow)
+        var restartTimes: [String: [Date]] = [:]
+        var pending: [(name: String, at: Date)] = []
         while failed == nil && stopSignal == 0 {
-            if let c = sup.reap().first {
-                failed = "\(c.name) exited (\(Supervisor.describe(status: c.exitStatus ?? 0))); last lines of \(c.log):\n\(Supervisor.tail(c.log))"
-                break
+            for c in sup.reap() {
+                let why = "\(c.name) exited (\(Supervisor.describe(status: c.exitStatus ?? 0))); last lines of \(c.log):\n\(Supervisor.tail(c.log))"
+                guard ready, restart == .onFailure else { failed = why; break }
+                switch policy.decide(restartsAt: restartTimes[c.name] ?? [], now: Date()) {
+                case .giveUp(let n):
+                    failed = "\(why)\n\(c.name) was restarted \(n) times in the last \(Int(restartWindow)) s (--max-restarts \(maxRestarts)); giving up"
+                case .restart(let delay):
+                    warn("\(why)\nrestarting \(c.name) in \(Int(delay)) s")
+                    pending.append((c.name, Date().addingTimeInterval(delay)))
+                }
+                if failed != nil { break }
+            }
+            if failed != nil { break }
+            for p in pending where p.at <= Date() {
+                pending.removeAll { $0.name == p.name }
+                do {
+                    try sup.respawn(p.name)
+                    restartTimes[p.name, default: []].append(Date())
+                    say("restarted \(p.name) (restart \(restartTimes[p.name]!.count))")
+                } catch {
+                    failed = "cannot restart \(p.name): \(error)"
+                }
             }
             if !ready {
                 if httpStatus(host: probeHost, port: gw.port ?? 8080, path: "/ready") == 200 {
