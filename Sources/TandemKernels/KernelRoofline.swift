@@ -53,6 +53,29 @@ public enum KernelRoofline {
                 Measurement(name: "STREAM triad", threads: tasks, bytes: 3 * n, seconds: triad))
     }
 
+    /// Median microseconds for one job of `threads` empty tasks on a fresh pool with the given
+    /// spin window: the fixed price of handing work to the workers and waiting for them. Jobs are
+    /// issued `gapMicroseconds` apart (decode's kernels run back to back; 0 is that case).
+    public static func dispatch(threads: Int, spinMicroseconds: Int, gapMicroseconds: Int = 0, jobs: Int = 2000) -> Double {
+        let before = KernelThreads.spinMicroseconds
+        KernelThreads.spinMicroseconds = spinMicroseconds
+        defer { KernelThreads.spinMicroseconds = before }
+        let pool = KernelThreadPool(threads: threads)
+        let sink = FloatBuffer(count: max(1, threads))
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        times.reserveCapacity(jobs)
+        for _ in 0..<jobs {
+            if gapMicroseconds > 0 {
+                let until = clock.now.advanced(by: .microseconds(gapMicroseconds))
+                while clock.now < until {} // busy gap: the caller computing something else
+            }
+            times.append(clock.measure { pool.run(tasks: pool.size) { t in sink[t] += 1 } }.seconds * 1e6)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+
     /// `WeightMatrix.multiply` on `m` with the process-wide kernel threads set to `threads`.
     public static func gemv(_ m: WeightMatrix, name: String, threads: Int, repeats: Int) throws -> Measurement {
         let before = KernelThreads.count

@@ -2,11 +2,12 @@ import CTandemKernels
 
 /// The threads `WeightMatrix.multiply` splits rows over (the process-wide pool of tandem_pool.h).
 ///
-/// Workers sleep on a condition variable between jobs and the caller sleeps while they finish, so
-/// idle threads cost nothing and two ranks sharing cores do not starve each other. The price is a
-/// wake-up per job (about 65 µs on the 2-vCPU development VM), so matrices under
-/// `minimumSplitBytes` (default 4 MiB, `TANDEM_MT_MIN_BYTES`) stay on the calling thread, and a
-/// caller that finds the pool busy (another thread's multiply) computes on its own thread.
+/// Between jobs, workers poll for the next one for at most `spinMicroseconds` (default 100,
+/// `TANDEM_POOL_SPIN_US`) and then sleep on a condition variable, so decode's back-to-back jobs
+/// skip the futex wake-up while an idle pool costs nothing; with ranks × threads above the cores
+/// (mpirun's local size) the window starts at 0 so two ranks sharing cores do not starve each
+/// other. Matrices under `minimumSplitBytes` (`TANDEM_MT_MIN_BYTES`) stay on the calling thread,
+/// and a caller that finds the pool busy (another thread's multiply) computes on its own thread.
 /// Results are identical whatever the thread count. The count starts at `TANDEM_THREADS`
 /// (default 1: no worker threads).
 public enum KernelThreads {
@@ -26,6 +27,17 @@ public enum KernelThreads {
     public static var minimumSplitBytes: Int {
         get { Int(tk_threads_min_bytes()) }
         set { _ = tk_threads_set_min_bytes(Int64(max(0, newValue))) }
+    }
+
+    /// Back to the automatic threshold (64 KiB with a spin window, 4 MiB without).
+    public static func resetMinimumSplitBytes() {
+        _ = tk_threads_set_min_bytes(-1)
+    }
+
+    /// How long idle workers (and a caller waiting for them) poll before sleeping, in µs; 0 never polls.
+    public static var spinMicroseconds: Int {
+        get { Int(tk_pool_spin_us()) }
+        set { _ = tk_pool_set_spin_us(Int64(max(0, min(newValue, 1_000_000)))) }
     }
 
     /// Parses a thread count as `TANDEM_THREADS` or `--threads` give it.

@@ -16,8 +16,8 @@ struct KernelThreadsTests {
     }
 
     @Test func multiThreadedEqualsSingleThreadedBitForBit() throws {
-        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        let saved = (KernelThreads.count, 0)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         var rng = TestRNG(seed: 32)
         let x = (0..<512).map { _ in rng.normal() }
@@ -39,8 +39,8 @@ struct KernelThreadsTests {
     }
 
     @Test func q4_1MatrixSplitsToo() throws {
-        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        let saved = (KernelThreads.count, 0)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         var rng = TestRNG(seed: 33)
         let m = randomQ4_1(rows: 257, cols: 1024, rng: &rng)
@@ -55,8 +55,8 @@ struct KernelThreadsTests {
     }
 
     @Test func concurrentCallersGetTheSameAnswers() async throws {
-        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        let saved = (KernelThreads.count, 0)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         let m = try Self.bigMatrices()[2]
@@ -80,8 +80,8 @@ struct KernelThreadsTests {
     }
 
     @Test func aThreadsPathOverrideReachesTheWorkersAndNoOneElse() throws {
-        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        let saved = (KernelThreads.count, 0)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         let m = try Self.bigMatrices()[2] // NVFP4: the SIMD paths round activations, portable does not
@@ -106,18 +106,50 @@ struct KernelThreadsTests {
 
     @Test func smallMatricesStayOnTheCallingThreadByDefault() throws {
         #if os(Linux)
-        let saved = KernelThreads.count
-        defer { try? KernelThreads.setCount(saved) }
+        let saved = (KernelThreads.count, KernelThreads.spinMicroseconds)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.spinMicroseconds = saved.1 }
         try KernelThreads.setCount(2)
-        #expect(KernelThreads.minimumSplitBytes == 4 << 20 || ProcessInfo.processInfo.environment["TANDEM_MT_MIN_BYTES"] != nil)
+        guard ProcessInfo.processInfo.environment["TANDEM_MT_MIN_BYTES"] == nil else { return }
+        // Automatic threshold: 64 KiB while workers poll between jobs, 4 MiB when they always sleep.
+        KernelThreads.spinMicroseconds = 100
+        #expect(KernelThreads.minimumSplitBytes == 64 << 10)
+        KernelThreads.spinMicroseconds = 0
+        #expect(KernelThreads.minimumSplitBytes == 4 << 20)
         var rng = TestRNG(seed: 37)
-        let m = randomQ4_1(rows: 1024, cols: 1024, rng: &rng)  // 640 KB: below the default threshold
+        let m = randomQ4_1(rows: 1024, cols: 1024, rng: &rng)  // 640 KB: below the sleeping pool's threshold
         let x = (0..<1024).map { _ in rng.normal() }
         var y = [Float](repeating: 0, count: 1024)
         let ticks = workerCPUTicks().ticks
         try GEMVPath.portable.whileSelectedOnThisThread { for _ in 0..<30 { m.multiply(x, into: &y) } }
         #expect(workerCPUTicks().ticks - ticks <= 1)
+        // A fixed threshold wins over the automatic one until reset.
+        KernelThreads.minimumSplitBytes = 1234
+        #expect(KernelThreads.minimumSplitBytes == 1234)
+        KernelThreads.resetMinimumSplitBytes()
+        #expect(KernelThreads.minimumSplitBytes == 4 << 20)
         #endif
+    }
+
+    @Test func jobsBackToBackAndAfterSleepingAllFinish() {
+        // Many short jobs, some right after the previous one (workers still polling), some after a
+        // pause longer than the window (workers asleep): every task of every job runs exactly once
+        // and no job waits forever (a lost wake-up would hang here).
+        let saved = KernelThreads.spinMicroseconds
+        defer { KernelThreads.spinMicroseconds = saved }
+        for spin in [0, 20, 100] {
+            KernelThreads.spinMicroseconds = spin
+            let pool = KernelThreadPool(threads: 3)
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+            defer { hits.deallocate() }
+            var total = 0
+            for job in 0..<3000 {
+                hits.initialize(repeating: 0, count: 3)
+                pool.run(tasks: 3) { t in hits[t] += 1 }
+                total += hits[0] + hits[1] + hits[2]
+                if job % 500 == 499 { usleep(UInt32(2 * spin + 200)) }
+            }
+            #expect(total == 9000, "spin \(spin) µs")
+        }
     }
 
     @Test func rejectsBadCounts() {
@@ -147,8 +179,8 @@ struct KernelThreadsTests {
 
     @Test func aLargeMultiplyKeepsTheSharedWorkersBusy() throws {
         #if os(Linux)
-        let saved = (KernelThreads.count, KernelThreads.minimumSplitBytes)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.minimumSplitBytes = saved.1 }
+        let saved = (KernelThreads.count, 0)
+        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         // Portable Q4_1 (tens of ms per call): the worker takes half the rows of every call.
@@ -167,8 +199,9 @@ struct KernelThreadsTests {
     }
 
     @Test func idleWorkersSleep() throws {
-        // Workers parked on a condition variable use no CPU: the "tk-worker" threads' CPU time
-        // (from /proc) barely moves while they wait for 300 ms.
+        // Workers poll for at most the spin window (100 µs) after a job, then park on a condition
+        // variable and use no CPU: the "tk-worker" threads' CPU time (from /proc) barely moves
+        // while they wait for 300 ms.
         #if os(Linux)
         let pool = KernelThreadPool(threads: 4)
         pool.run(tasks: 4) { _ in }

@@ -1,8 +1,12 @@
 // Tandem worker threads for row-parallel kernels (decode GEMV: y = W x split by rows).
 //
-// A pool of `threads - 1` workers parked on a condition variable; the calling thread runs task 0
-// itself and sleeps on a second condition variable until the workers are done. Nothing spins: two
-// processes (two tensor-parallel ranks) sharing two cores do not starve each other.
+// A pool of `threads - 1` workers; the calling thread runs task 0 itself. Between jobs a worker
+// polls for the next one for at most the spin window (TANDEM_POOL_SPIN_US, default 100 µs) and
+// then sleeps on a condition variable; the caller polls for the workers to finish for at most the
+// window and then sleeps on a second one. Decode issues jobs microseconds apart, so polling saves
+// the futex wake-up (tens of µs) each job would otherwise pay; an idle pool costs one window of
+// polling and then nothing. Window 0 never polls: use it when ranks x threads exceed the cores, so
+// two tensor-parallel ranks sharing two cores do not starve each other (the engine does so).
 // One job runs at a time per pool; a second caller does not queue: tk_pool_run returns -1 at once
 // and the caller does the work on its own thread (same results, since rows are independent).
 //
@@ -36,6 +40,13 @@ int tk_pool_size(const tk_pool *pool);
 /// if the pool is busy with another caller's job (or pool is NULL, or ntasks < 1).
 int tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx, int64_t ntasks);
 
+/// The default spin window in microseconds (see above).
+#define TK_POOL_SPIN_US_DEFAULT 100
+/// The spin window of every pool in the process, in microseconds (first call reads TANDEM_POOL_SPIN_US).
+int64_t tk_pool_spin_us(void);
+/// Sets the spin window (0 ... 1,000,000 µs; 0 = never poll); returns 0, or -1 if out of range.
+int tk_pool_set_spin_us(int64_t us);
+
 // ---- the process-wide pool used by tk_gemv_mt / tk_matvec_mt ----
 /// Threads of the process-wide pool (first call reads TANDEM_THREADS; default 1).
 int tk_threads_get(void);
@@ -45,14 +56,18 @@ int tk_threads_set(int threads);
 /// tk_pool_run on the process-wide pool; -1 when it has one thread or is busy.
 int tk_threads_run(tk_task_fn fn, void *ctx, int64_t ntasks);
 
-/// Matrices below this many weight bytes stay on one thread by default: waking a parked worker
-/// and waiting for it costs about 65 µs per job on the 2-vCPU development VM (measured), while
-/// 4 MiB takes about 0.5 ms to read, so smaller splits lose more than they gain. The first call
-/// reads TANDEM_MT_MIN_BYTES.
-#define TK_MT_MIN_BYTES_DEFAULT (4 * 1024 * 1024)
+/// Matrices below this many weight bytes stay on one thread. Automatic by default: with a spin
+/// window, handing a job to polling workers costs about 1 µs on the 2-vCPU development VM
+/// (`tandem bench-kernels` measures it), so anything above TK_MT_MIN_BYTES_SPIN is split; with
+/// window 0 each job pays a futex wake-up and wait (17-65 µs measured there), while 4 MiB takes
+/// about 0.5 ms to read, so only TK_MT_MIN_BYTES_SLEEP and up is split. The first call reads
+/// TANDEM_MT_MIN_BYTES (a fixed threshold).
+#define TK_MT_MIN_BYTES_SPIN (64 * 1024)
+#define TK_MT_MIN_BYTES_SLEEP (4 * 1024 * 1024)
 /// The current threshold in bytes.
 int64_t tk_threads_min_bytes(void);
-/// Sets the threshold (0 splits every matrix with enough rows); returns 0, or -1 if negative.
+/// Sets a fixed threshold (0 splits every matrix with enough rows; -1 back to automatic);
+/// returns 0, or -1 if below -1.
 int tk_threads_set_min_bytes(int64_t bytes);
 
 /// tk_gemv, rows split over the process-wide pool when the matrix is large enough.

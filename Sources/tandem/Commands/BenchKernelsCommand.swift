@@ -66,6 +66,18 @@ struct BenchKernelsCommand: ParsableCommand {
         lines.append("| ---: | ---: | ---: |")
         for n in threadCounts { lines.append(String(format: "| %d | %.1f | %.1f |", n, streams[n]!.read.gigabytesPerSecond, streams[n]!.triad.gigabytesPerSecond)) }
         lines.append("")
+        lines.append("Handing a job to the pool's workers and waiting for them (median µs per job of empty tasks, " +
+                     "jobs back to back / 50 µs apart; spin 0 = workers always sleep between jobs):\n")
+        lines.append("| threads | spin µs | µs/job back to back | µs/job 50 µs apart |")
+        lines.append("| ---: | ---: | ---: | ---: |")
+        for n in threadCounts where n > 1 {
+            for spin in [0, KernelThreads.spinMicroseconds] {
+                let a = KernelRoofline.dispatch(threads: n, spinMicroseconds: spin)
+                let b = KernelRoofline.dispatch(threads: n, spinMicroseconds: spin, gapMicroseconds: 50)
+                lines.append(String(format: "| %d | %d | %.1f | %.1f |", n, spin, a, b))
+            }
+        }
+        lines.append("")
         lines.append("| format | bits/weight | MB | path | threads | ms/GEMV | GB/s | % of STREAM read |")
         lines.append("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
         bar = TerminalProgressBar(label: "gemv")
