@@ -34,7 +34,7 @@ for f in "$@"; do
         | python3 -c "
 import json,sys
 rows=json.load(sys.stdin); pp=[r['avg_ts'] for r in rows if r['n_prompt']>0]; tg=[r['avg_ts'] for r in rows if r['n_gen']>0]
-print(f\"| $name | llama.cpp | {rows[0]['type_k'] and rows[0].get('model_type','')} | 1x$t | {pp[0]:.1f} | {tg[0]:.1f} | - |\")"
+print(f\"| $name | llama.cpp | {rows[0]['type_k'] and rows[0].get('model_type','')} | 1x$t | {pp[0] if pp else 0:.1f} | {tg[0] if tg else 0:.1f} | - |\")"
     fi
   done
   if [[ ${TP2:-0} = 1 ]]; then

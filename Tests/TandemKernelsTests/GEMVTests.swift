@@ -91,8 +91,8 @@ private let allPaths: [tk_gemv_path] = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_
 private func shapes(for format: tk_gemv_format) -> [(rows: Int, cols: Int)] {
     switch format {
     case TK_GEMV_FP8_E4M3: [(5, 1), (7, 33), (3, 100), (9, 256), (4, 1000), (2, 4113), (3, 64)]
-    case TK_GEMV_NVFP4: [(5, 16), (3, 48), (7, 80), (4, 272), (2, 4096), (3, 4112)]
-    default: [(5, 32), (3, 96), (6, 160), (2, 4128), (4, 4096)]
+    case TK_GEMV_NVFP4: [(5, 16), (3, 48), (7, 80), (4, 272), (3, 64), (5, 576), (2, 4096), (3, 4112), (2, 8192)]
+    default: [(5, 32), (3, 96), (6, 160), (4, 64), (5, 576), (2, 4128), (4, 4096), (2, 8192)]
     }
 }
 
