@@ -9,6 +9,7 @@
 # Environment: TANDEM (default .build/release/tandem), LLAMA_BIN (default .peer/llama.cpp-build/bin;
 # rows without the peer if missing), THREADS (default "1 2"), P/N/R (default 512/128/3),
 # TP2=1 adds TP=2 rows, WEIGHTS (default "native"; e.g. "native fp8" re-quantises for tandem only).
+# A file given as PATH@W1,W2 uses those weights instead of WEIGHTS (e.g. model.gguf@fp8,nvfp4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TANDEM=${TANDEM:-.build/release/tandem}
@@ -21,7 +22,11 @@ MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none --mca mpi_yiel
 echo "<!-- $(date -u +%FT%TZ); $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg) -->"
 echo "| file | engine | weights | ranks x threads | pp$P t/s | tg$N t/s | all-reduce µs/call (tg) |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-for f in "$@"; do
+ALL_WEIGHTS=$WEIGHTS
+for arg in "$@"; do
+  f=${arg%%@*}
+  WEIGHTS=$ALL_WEIGHTS
+  [[ $arg == *@* ]] && WEIGHTS=${arg#*@} && WEIGHTS=${WEIGHTS//,/ }
   [[ -f $f ]] || { echo "missing $f" >&2; exit 1; }
   name=$(basename "$f" .gguf)
   for t in $THREADS; do

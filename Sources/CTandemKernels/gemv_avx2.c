@@ -1,4 +1,4 @@
-// Quantised GEMV, AVX2 (+ FMA, F16C) float-route kernels: FP8 (via F16C), Q8_0 and Q4_1, weights
+// Quantised GEMV, AVX2 (+ FMA, F16C) float-route kernels: FP8 (bit placement), Q8_0 and Q4_1, weights
 // dequantised exactly into f32 lanes. Q4_0, MXFP4 and NVFP4 use the integer route in gemv_int8.c.
 // Q4_1 stays on the float route: on the shipped SmolLM2 (Q4_1) the int8-activation route moved the
 // logits by KL 0.022 nats (top-1 0.91) from the exact run; this one matches it to f32 rounding.
@@ -30,38 +30,52 @@ TK_AVX2 static inline float hsum256(__m256 v) {
 
 TK_AVX2 static inline float f16_scalar(const uint8_t *p) { return _cvtsh_ss(le16(p)); }
 
-/// 16 E4M3 codes → two vectors of 8 floats, each 2^-8 times the value (see gemv_avx512.c).
-TK_AVX2 static inline void e4m3x16_to_ps(__m128i bytes, __m256 *lo, __m256 *hi) {
-    __m256i v = _mm256_cvtepu8_epi16(bytes);
-    __m256i mag = _mm256_and_si256(_mm256_slli_epi16(v, 7), _mm256_set1_epi16(0x3F80));
-    __m256i sgn = _mm256_and_si256(_mm256_slli_epi16(v, 8), _mm256_set1_epi16((short)0x8000));
-    __m256i h = _mm256_or_si256(mag, sgn);
-    *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
-    *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
-}
-
+/// FP8 E4M3 through the f32 bit pattern, no conversion instruction: a code's exponent and mantissa
+/// bits placed at the f32's low exponent and top mantissa bits (sign at the top) read as the value
+/// x 2^-120, subnormals included (f32 denormals then; FMA takes them at full speed on the x86 CPUs
+/// measured). x is scaled by 2^64 up front so the products stay normal, and the sum by 2^56 after:
+/// all exact powers of two, so the result equals the dequantise-then-dot sum up to f32 rounding
+/// order. Two in-lane unpacks take 32 codes to four vectors of 8 floats; x is permuted once per
+/// call into the same order ([0-3, 16-19], [4-7, 20-23], [8-11, 24-27], [12-15, 28-31]).
+/// (E4M3 NaN codes read as 480 here, as in the F16C version this replaced; the quantiser never
+/// writes them.)
 TK_AVX2 void tk__gemv_fp8_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
-    const int64_t n = w->cols;
+    const int64_t n = w->cols, n32 = n / 32 * 32;
+    float stack_x[4096] __attribute__((aligned(32)));
+    float *xp = n32 <= 4096 ? stack_x : aligned_alloc(32, (size_t)(n32 > 0 ? n32 : 32) * sizeof(float));
+    if (!xp) return;
+    const __m256 up = _mm256_set1_ps(0x1p64f);
+    for (int64_t c = 0; c < n32; c += 32) {
+        for (int g = 0; g < 4; g++) {
+            __m128 a = _mm_loadu_ps(x + c + 4 * g), b = _mm_loadu_ps(x + c + 16 + 4 * g);
+            _mm256_store_ps(xp + c + 8 * g, _mm256_mul_ps(_mm256_set_m128(b, a), up));
+        }
+    }
+    const __m256i keep = _mm256_set1_epi16((short)0x87F0);
+    const __m256i zero = _mm256_setzero_si256();
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)n;
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        int64_t c = 0;
-        for (; c + 32 <= n; c += 32) {
-            __m256 l0, h0, l1, h1;
-            e4m3x16_to_ps(_mm_loadu_si128((const __m128i *)(q + c)), &l0, &h0);
-            e4m3x16_to_ps(_mm_loadu_si128((const __m128i *)(q + c + 16)), &l1, &h1);
-            a0 = _mm256_fmadd_ps(l0, _mm256_loadu_ps(x + c), a0);
-            a1 = _mm256_fmadd_ps(h0, _mm256_loadu_ps(x + c + 8), a1);
-            a2 = _mm256_fmadd_ps(l1, _mm256_loadu_ps(x + c + 16), a2);
-            a3 = _mm256_fmadd_ps(h1, _mm256_loadu_ps(x + c + 24), a3);
+        for (int64_t c = 0; c < n32; c += 32) {
+            // code as the high byte of a 16-bit lane, arithmetic shift by 4: sign at bit 15 (and
+            // copied into 14-11, masked off), exponent at 10-7, mantissa at 6-4; then as the
+            // high half of a 32-bit lane.
+            __m256i v = _mm256_loadu_si256((const __m256i *)(q + c));
+            __m256i lo = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpacklo_epi8(zero, v), 4), keep);
+            __m256i hi = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpackhi_epi8(zero, v), 4), keep);
+            a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, lo)), _mm256_load_ps(xp + c), a0);
+            a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, lo)), _mm256_load_ps(xp + c + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, hi)), _mm256_load_ps(xp + c + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, hi)), _mm256_load_ps(xp + c + 24), a3);
         }
         float tail = 0;
-        for (; c < n; c++) tail += tk_e4m3_f32_table[q[c]] * x[c];
+        for (int64_t c = n32; c < n; c++) tail += tk_e4m3_f32_table[q[c]] * x[c];
         float s = w->scale * (w->row_scales ? w->row_scales[r] : 1.0f);
         float simd = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        y[r] = (simd * 256.0f + tail) * s;
+        y[r] = (simd * 0x1p56f + tail) * s;
     }
+    if (xp != stack_x) free(xp);
 }
 
 TK_AVX2 static inline __m256 q8_block32_dot(const uint8_t *qs, const float *x) {
