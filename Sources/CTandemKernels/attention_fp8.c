@@ -7,6 +7,7 @@
 #include "tandem_gemm.h"
 #include "tandem_formats.h"
 #include "tandem_pool.h"
+#include "step_common.h"
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -162,15 +163,6 @@ TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t
 }
 #endif
 
-static int uses_avx2(tk_gemv_path path) {
-#if defined(__x86_64__)
-    return path == TK_PATH_AVX2 || path == TK_PATH_AVX512;
-#else
-    (void)path;
-    return 0;
-#endif
-}
-
 typedef struct {
     const tk_attention_step_fp8 *s;
     int avx2;
@@ -222,20 +214,11 @@ int tk_attention_step_fp8_mt(const tk_attention_step_fp8 *s) {
         return -1;
     if (s->tokens < 0 || s->heads < 1 || s->q_per_kv < 1 || s->head_dim < 1 || s->block_size < 1) return -1;
     if (s->scale_stride < (s->heads + s->q_per_kv - 1) / s->q_per_kv) return -1;
-    int64_t max_len = 1;
-    for (int64_t t = 0; t < s->tokens; t++) {
-        if (s->positions[t] < 0) return -1;
-        if (s->positions[t] + 1 > max_len) max_len = s->positions[t] + 1;
-    }
-    attention_fp8_job j = {.s = s, .avx2 = uses_avx2(tk_gemv_effective_path()), .max_len = max_len};
+    int64_t max_len = tk__step_max_len(s->positions, s->tokens);
+    if (max_len < 0) return -1;
+    attention_fp8_job j = {.s = s, .avx2 = tk__uses_avx2(tk_gemv_effective_path()), .max_len = max_len};
     atomic_init(&j.failed, 0);
-    int threads = tk_threads_get();
     int64_t groups = s->tokens * ((s->heads + s->q_per_kv - 1) / s->q_per_kv);
-    // One decode token's heads are too little work to wake a worker for (as tk_attention_step_mt).
-    if (threads > 1 && s->tokens * s->heads * max_len >= 4096) {
-        int64_t tasks = groups < threads ? groups : threads;
-        if (tk_threads_run(attention_fp8_task, &j, tasks) == 0) return atomic_load(&j.failed) ? -1 : 0;
-    }
-    attention_fp8_task(&j, 0, 1);
+    tk__run_step(attention_fp8_task, &j, groups, s->tokens * s->heads * max_len);
     return atomic_load(&j.failed) ? -1 : 0;
 }

@@ -2,6 +2,7 @@
 #include "tandem_gemm.h"
 #include "tandem_formats.h"
 #include "tandem_pool.h"
+#include "step_common.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <math.h>
@@ -238,22 +239,13 @@ static int gemm_panel(const tk_gemm_weights *w, int avx2, const float *x, int64_
     return 0;
 }
 
-static int uses_avx2(tk_gemv_path path) {
-#if defined(__x86_64__)
-    return path == TK_PATH_AVX2 || path == TK_PATH_AVX512;
-#else
-    (void)path;
-    return 0;
-#endif
-}
-
 int tk_gemm_with_path(tk_gemv_path path, const tk_gemm_weights *w, const float *x, int64_t ldx, float *y,
                       int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end) {
     if (!valid(w) || !x || !y || n < 0 || row_begin < 0 || row_end < row_begin || ldx < w->cols) return -1;
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
     else if (!tk_gemv_path_supported(path)) return -1;
     if (n > 0 && ldy < row_end) return -1;
-    int avx2 = uses_avx2(path);
+    int avx2 = tk__uses_avx2(path);
     for (int64_t r = row_begin; r < row_end && n > 0; r += PANEL_ROWS) {
         int64_t e = r + PANEL_ROWS < row_end ? r + PANEL_ROWS : row_end;
         if (gemm_panel(w, avx2, x, ldx, y, ldy, n, r, e)) return -1;
@@ -426,20 +418,10 @@ static void attention_task(void *ctx, int64_t task, int64_t ntasks) {
 int tk_attention_step_mt(const tk_attention_step *s) {
     if (!s || !s->out || !s->q || !s->k_base || !s->v_base || !s->tables || !s->table_offset || !s->positions) return -1;
     if (s->tokens < 0 || s->heads < 1 || s->q_per_kv < 1 || s->head_dim < 1 || s->block_size < 1) return -1;
-    int64_t max_len = 1;
-    for (int64_t t = 0; t < s->tokens; t++) {
-        if (s->positions[t] < 0) return -1;
-        if (s->positions[t] + 1 > max_len) max_len = s->positions[t] + 1;
-    }
-    attention_job j = {.s = s, .avx2 = uses_avx2(tk_gemv_effective_path()), .max_len = max_len};
+    int64_t max_len = tk__step_max_len(s->positions, s->tokens);
+    if (max_len < 0) return -1;
+    attention_job j = {.s = s, .avx2 = tk__uses_avx2(tk_gemv_effective_path()), .max_len = max_len};
     atomic_init(&j.failed, 0);
-    int threads = tk_threads_get();
-    int64_t pairs = s->tokens * s->heads;
-    // One decode token's heads are too little work to wake a worker for.
-    if (threads > 1 && pairs * max_len >= 4096) {
-        int64_t tasks = pairs < threads ? pairs : threads;
-        if (tk_threads_run(attention_task, &j, tasks) == 0) return atomic_load(&j.failed) ? -1 : 0;
-    }
-    attention_task(&j, 0, 1);
+    tk__run_step(attention_task, &j, s->tokens * s->heads, s->tokens * s->heads * max_len);
     return atomic_load(&j.failed) ? -1 : 0;
 }
