@@ -1,5 +1,6 @@
-// Quantised GEMV, AVX2 (+ FMA, F16C) float-route kernels: FP8 (bit placement), Q8_0 and Q4_1, weights
-// dequantised exactly into f32 lanes. Q4_0, MXFP4 and NVFP4 use the integer route in gemv_int8.c.
+// Quantised GEMV, AVX2 (+ FMA, F16C) float-route kernels: FP8 (bit placement) and Q4_1, weights
+// dequantised exactly into f32 lanes. Q4_0, MXFP4, NVFP4 (int8 x) and Q8_0 (int16 x) use the
+// integer route in gemv_int8.c.
 // Q4_1 stays on the float route: on the shipped SmolLM2 (Q4_1) the int8-activation route moved the
 // logits by KL 0.022 nats (top-1 0.91) from the exact run; this one matches it to f32 rounding.
 #include "tandem_gemv.h"
@@ -76,29 +77,6 @@ TK_AVX2 void tk__gemv_fp8_avx2(const tk_gemv_weights *w, const float *x, float *
         y[r] = (simd * 0x1p56f + tail) * s;
     }
     if (xp != stack_x) free(xp);
-}
-
-TK_AVX2 static inline __m256 q8_block32_dot(const uint8_t *qs, const float *x) {
-    __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)qs))), _mm256_loadu_ps(x));
-    for (int k = 1; k < 4; k++)
-        p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8 * k)))),
-                            _mm256_loadu_ps(x + 8 * k), p);
-    return p;
-}
-
-TK_AVX2 void tk__gemv_q8_0_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
-    const int64_t nb = w->cols / 32;
-    for (int64_t r = rb; r < re; r++) {
-        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 34;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        int64_t b = 0;
-        for (; b + 2 <= nb; b += 2, p += 68) {
-            a0 = _mm256_fmadd_ps(q8_block32_dot(p + 2, x + b * 32), _mm256_set1_ps(f16_scalar(p)), a0);
-            a1 = _mm256_fmadd_ps(q8_block32_dot(p + 36, x + b * 32 + 32), _mm256_set1_ps(f16_scalar(p + 34)), a1);
-        }
-        if (b < nb) a0 = _mm256_fmadd_ps(q8_block32_dot(p + 2, x + b * 32), _mm256_set1_ps(f16_scalar(p)), a0);
-        y[r] = hsum256(_mm256_add_ps(a0, a1));
-    }
 }
 
 /// Q4_1 (value = d*q + m): per row sum_b d_b * (q_b . x_b) + m_b * sum(x_b), the block sums of x

@@ -1,6 +1,6 @@
-// Quantised GEMV, AVX-512 (F, BW, VL; + FMA, F16C) float-route kernels: FP8 (via F16C) and Q8_0,
-// weights dequantised exactly into f32 lanes. The 4-bit formats use the integer VNNI route in
-// gemv_int8.c. Compiled with per-function target attributes; gemv_dispatch.c calls these only
+// Quantised GEMV, AVX-512 (F, BW, VL; + FMA, F16C) float-route kernel: FP8 (via F16C), weights
+// dequantised exactly into f32 lanes. The 4-bit formats use the integer VNNI route and Q8_0 the
+// int16 AVX2 kernel in gemv_int8.c. Compiled with per-function target attributes; gemv_dispatch.c calls these only
 // when __builtin_cpu_supports says the CPU has the features.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
@@ -14,11 +14,6 @@
 #define TK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #endif
 
-static inline uint16_t le16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
 
 TK_AVX512 static inline float hsum512(__m512 v) {
     __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
@@ -28,7 +23,6 @@ TK_AVX512 static inline float hsum512(__m512 v) {
     return _mm_cvtss_f32(b);
 }
 
-TK_AVX512 static inline float f16_scalar(const uint8_t *p) { return _cvtsh_ss(le16(p)); }
 
 /// 32 E4M3 codes (zero-extended to 16 bits) → two vectors of 16 floats, each 2^-8 times the value:
 /// the code's exponent and mantissa moved into an F16 (bias 15 vs 7) so F16C does the rest,
@@ -67,27 +61,6 @@ TK_AVX512 void tk__gemv_fp8_avx512(const tk_gemv_weights *w, const float *x, flo
         }
         float s = w->scale * (w->row_scales ? w->row_scales[r] : 1.0f) * 256.0f;
         y[r] = hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) * s;
-    }
-}
-
-TK_AVX512 static inline __m512 q8_32_dot(const uint8_t *qs, const float *x) {
-    __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)qs)));
-    __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(qs + 16))));
-    return _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(x)));
-}
-
-TK_AVX512 void tk__gemv_q8_0_avx512(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
-    const int64_t nb = w->cols / 32;
-    for (int64_t r = rb; r < re; r++) {
-        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 34;
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-        int64_t b = 0;
-        for (; b + 2 <= nb; b += 2, p += 68) {
-            a0 = _mm512_fmadd_ps(q8_32_dot(p + 2, x + b * 32), _mm512_set1_ps(f16_scalar(p)), a0);
-            a1 = _mm512_fmadd_ps(q8_32_dot(p + 36, x + b * 32 + 32), _mm512_set1_ps(f16_scalar(p + 34)), a1);
-        }
-        if (b < nb) a0 = _mm512_fmadd_ps(q8_32_dot(p + 2, x + b * 32), _mm512_set1_ps(f16_scalar(p)), a0);
-        y[r] = hsum512(_mm512_add_ps(a0, a1));
     }
 }
 

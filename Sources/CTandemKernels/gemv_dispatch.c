@@ -11,19 +11,18 @@ typedef void (*gemv_kernel)(const tk_gemv_weights *w, const float *x, float *y, 
                             int64_t row_end);
 
 #if defined(__x86_64__)
-// Float route (gemv_avx2.c, gemv_avx512.c): FP8, Q8_0 and Q4_1.
+// Float route (gemv_avx2.c, gemv_avx512.c): FP8 and Q4_1.
 void tk__gemv_fp8_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q8_0_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_fp8_avx512(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q8_0_avx512(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_1_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
-// Integer route (gemv_int8.c): the 4-bit formats.
+// Integer route (gemv_int8.c): the 4-bit formats (int8 x) and Q8_0 (int16 x).
 void tk__gemv_nvfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_mxfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_0_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_nvfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_mxfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_0_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q8_0_int16_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
 #endif
 
 // ---- portable kernels ----
@@ -244,10 +243,10 @@ static gemv_kernel kernel_for(tk_gemv_path path, tk_gemv_format format) {
                                             q8_0_portable, q4_0_portable, q4_1_portable};
 #if defined(__x86_64__)
     static const gemv_kernel avx2[7] = {0, tk__gemv_fp8_avx2, tk__gemv_nvfp4_int_avx2,
-                                        tk__gemv_mxfp4_int_avx2, tk__gemv_q8_0_avx2,
+                                        tk__gemv_mxfp4_int_avx2, tk__gemv_q8_0_int16_avx2,
                                         tk__gemv_q4_0_int_avx2, tk__gemv_q4_1_avx2};
     static const gemv_kernel avx512[7] = {0, tk__gemv_fp8_avx512, tk__gemv_nvfp4_int_vnni,
-                                          tk__gemv_mxfp4_int_vnni, tk__gemv_q8_0_avx512,
+                                          tk__gemv_mxfp4_int_vnni, tk__gemv_q8_0_int16_avx2,
                                           tk__gemv_q4_0_int_vnni, tk__gemv_q4_1_avx2};
     if (path == TK_PATH_AVX512) return avx512[format];
     if (path == TK_PATH_AVX2) return avx2[format];
@@ -255,10 +254,15 @@ static gemv_kernel kernel_for(tk_gemv_path path, tk_gemv_format format) {
     return portable[format];
 }
 
-int tk_gemv_quantizes_activations(tk_gemv_path path, tk_gemv_format format) {
+int tk_gemv_activation_bits(tk_gemv_path path, tk_gemv_format format) {
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
     if (path != TK_PATH_AVX2 && path != TK_PATH_AVX512) return 0;
-    return format == TK_GEMV_NVFP4 || format == TK_GEMV_MXFP4 || format == TK_GEMV_Q4_0;
+    if (format == TK_GEMV_NVFP4 || format == TK_GEMV_MXFP4 || format == TK_GEMV_Q4_0) return 8;
+    return format == TK_GEMV_Q8_0 ? 16 : 0;
+}
+
+int tk_gemv_quantizes_activations(tk_gemv_path path, tk_gemv_format format) {
+    return tk_gemv_activation_bits(path, format) != 0;
 }
 
 int tk_gemv_with_path(tk_gemv_path path, const tk_gemv_weights *w, const float *x, float *y,

@@ -86,6 +86,10 @@ static int spin_until(tk_pool *p, int (*cond)(tk_pool *, uint64_t), uint64_t arg
             int64_t t = now_ns();
             if (deadline == 0) deadline = t + window;
             else if (t >= deadline) return cond(p, arg);
+            // Past the first 64 polls, offer the core to any other runnable thread between rounds
+            // (returns at once when there is none), so polling never holds a core that an
+            // oversubscribed machine's other threads are waiting for.
+            if (i > 0) sched_yield();
         }
         TK_RELAX();
     }

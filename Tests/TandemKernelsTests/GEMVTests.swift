@@ -106,13 +106,15 @@ struct GEMVTests {
     /// Integer route (tk_gemv_quantizes_activations): x is rounded to int8 per 32-value block with
     /// step d = amax/127, so each x_i moves by at most d/2: the extra error is at most
     /// sum over blocks of (amax_b / 254) * sum_{i in b} |w_i| (0.1% slack for the f32 step).
-    static func activationRoundingBound(weights: ArraySlice<Float>, x: [Float]) -> Double {
+    /// With `bits` 16 (Q8_0) the step is amax/32767 instead.
+    static func activationRoundingBound(weights: ArraySlice<Float>, x: [Float], bits: Int32 = 8) -> Double {
+        let levels = bits == 16 ? 32767.0 : 127.0
         var bound = 0.0
         for start in stride(from: 0, to: x.count, by: 32) {
             let end = min(start + 32, x.count)
             let amax = x[start..<end].map { abs(Double($0)) }.max() ?? 0
             let sw = weights[weights.startIndex + start..<weights.startIndex + end].reduce(0.0) { $0 + abs(Double($1)) }
-            bound += amax / 254 * sw * 1.001
+            bound += amax / (2 * levels) * sw * 1.001
         }
         return bound
     }
@@ -141,10 +143,12 @@ struct GEMVTests {
                 #expect(m.run(path: path, x: x, y: &y, rows: split..<rows) == 0)
                 #expect(y[rows].isNaN)
                 let integerRoute = tk_gemv_quantizes_activations(path, format) == 1
-                if path == TK_PATH_PORTABLE || format == TK_GEMV_FP8_E4M3 || format == TK_GEMV_Q8_0 { #expect(!integerRoute) }
+                let bits = tk_gemv_activation_bits(path, format)
+                if path == TK_PATH_PORTABLE || format == TK_GEMV_FP8_E4M3 { #expect(!integerRoute && bits == 0) }
+                if path != TK_PATH_PORTABLE && format == TK_GEMV_Q8_0 { #expect(bits == 16) }
                 for r in 0..<rows {
                     let err = abs(Double(y[r]) - ref[r])
-                    let extra = integerRoute ? Self.activationRoundingBound(weights: m.dense[r * cols..<(r + 1) * cols], x: x) : 0
+                    let extra = integerRoute ? Self.activationRoundingBound(weights: m.dense[r * cols..<(r + 1) * cols], x: x, bits: bits) : 0
                     #expect(err <= Self.relativeTolerance * mag[r] + extra + 1e-30,
                             "\(String(cString: tk_gemv_path_name(path))) \(rows)x\(cols) row \(r): \(y[r]) vs \(ref[r])")
                 }

@@ -102,8 +102,10 @@ struct QuantizationShardTests {
         #expect(fastDiff < 2, "\(format): fast kernels, max |Δlogit| TP=2 vs TP=1 \(fastDiff)")
         #expect(AccuracyEvaluation.argmax(fastOne) == AccuracyEvaluation.argmax(fastTwo))
         // The prompt's tokens go through the blocked GEMM, which dequantises exactly on every
-        // path (no int8 activations): the fast run gives the exact logits up to f32 rounding.
-        #expect(zip(fastOne, one).map { abs($0 - $1) }.max()! < 1e-3, "\(format): GEMM route vs exact")
+        // path (no int8 activations); only the last token's tied Q8_0 output head is a GEMV, on
+        // the int16-activation route (x moves by at most amax/65534: measured 1.1e-3 here, where
+        // int8 activations moved it by 0.12-0.28).
+        #expect(zip(fastOne, one).map { abs($0 - $1) }.max()! < 4e-3, "\(format): GEMM route vs exact")
         let session = try LlamaSession(model: m.model).prefill(prompt)
         if format == .fp8 {  // the reference session's GEMV is exact for FP8 too
             #expect(zip(fastOne, session).map { abs($0 - $1) }.max()! < 1e-3)

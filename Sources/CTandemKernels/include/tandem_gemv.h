@@ -15,13 +15,15 @@
 //
 // Paths: a portable C path always exists; on x86-64 an AVX2 (+FMA, F16C) and an AVX-512
 // (F, BW, VL, VNNI) path are chosen at run time with __builtin_cpu_supports.
-//   Float route (portable: all formats; AVX2/AVX-512: FP8 via F16C, Q8_0, Q4_1): weights dequantised
+//   Float route (portable: all formats; AVX2/AVX-512: FP8, Q4_1): weights dequantised
 //     exactly, products summed in f32; differs from a float64 dequantise-then-dot by f32 rounding.
 //   Integer route (AVX2/AVX-512: MXFP4, NVFP4, Q4_0): x is quantised per 32-value block to int8
 //     (d = amax/127, round to nearest even) like llama.cpp's Q8 activations, weights go through a
 //     16-entry table to int8, blocks are integer dot products (AVX2 vpmaddubsw, AVX-512 VNNI
 //     vpdpbusd on 256-bit registers). Extra error <= sum over x blocks of (d_x/2) * sum |w_i|.
-//     tk_gemv_quantizes_activations says which (path, format) pairs do this. It pays on an AVX2
+//     Q8_0 takes the same route with x rounded to int16 (d = amax/32767; vpmovsxbw + vpmaddwd),
+//     256x less activation error, for the tied output heads stored in Q8_0.
+//     tk_gemv_activation_bits says which (path, format) pairs do this and how wide. It pays on an AVX2
 //     Zen (1 thread, 4096 columns, MXFP4): 9.8 GB/s against 4.3 GB/s for the float route.
 // Weights holding NaN codes give unspecified (not necessarily NaN) results on the SIMD paths.
 #ifndef TANDEM_GEMV_H
@@ -83,8 +85,11 @@ int tk_gemv_set_thread_path(tk_gemv_path path);
 tk_gemv_path tk_gemv_effective_path(void);
 
 /// 1 if `path` (TK_PATH_AUTO: this thread's effective one) computes `format` on the integer route, quantising
-/// x to int8 per 32-value block; 0 if it dequantises exactly (float route).
+/// x per 32-value block; 0 if it dequantises exactly (float route).
 int tk_gemv_quantizes_activations(tk_gemv_path path, tk_gemv_format format);
+/// The integer route's activation width: 8 (4-bit formats: d = amax/127), 16 (Q8_0: d = amax/32767),
+/// or 0 on the float route. Each x_i moves by at most d/2.
+int tk_gemv_activation_bits(tk_gemv_path path, tk_gemv_format format);
 
 /// Bytes per row of `format` (data only; NVFP4 block scales are cols/16 more bytes, separately);
 /// 0 if cols does not fit the format.
