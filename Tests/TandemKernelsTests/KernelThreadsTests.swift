@@ -16,8 +16,8 @@ struct KernelThreadsTests {
     }
 
     @Test func multiThreadedEqualsSingleThreadedBitForBit() throws {
-        let saved = (KernelThreads.count, 0)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
+        let saved = KernelThreads.count
+        defer { try? KernelThreads.setCount(saved); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         var rng = TestRNG(seed: 32)
         let x = (0..<512).map { _ in rng.normal() }
@@ -39,8 +39,8 @@ struct KernelThreadsTests {
     }
 
     @Test func q4_1MatrixSplitsToo() throws {
-        let saved = (KernelThreads.count, 0)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
+        let saved = KernelThreads.count
+        defer { try? KernelThreads.setCount(saved); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         var rng = TestRNG(seed: 33)
         let m = randomQ4_1(rows: 257, cols: 1024, rng: &rng)
@@ -55,8 +55,8 @@ struct KernelThreadsTests {
     }
 
     @Test func concurrentCallersGetTheSameAnswers() async throws {
-        let saved = (KernelThreads.count, 0)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
+        let saved = KernelThreads.count
+        defer { try? KernelThreads.setCount(saved); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         let m = try Self.bigMatrices()[2]
@@ -80,8 +80,8 @@ struct KernelThreadsTests {
     }
 
     @Test func aThreadsPathOverrideReachesTheWorkersAndNoOneElse() throws {
-        let saved = (KernelThreads.count, 0)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
+        let saved = KernelThreads.count
+        defer { try? KernelThreads.setCount(saved); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         let m = try Self.bigMatrices()[2] // NVFP4: the SIMD paths round activations, portable does not
@@ -179,8 +179,8 @@ struct KernelThreadsTests {
 
     @Test func aLargeMultiplyKeepsTheSharedWorkersBusy() throws {
         #if os(Linux)
-        let saved = (KernelThreads.count, 0)
-        defer { try? KernelThreads.setCount(saved.0); KernelThreads.resetMinimumSplitBytes() }
+        let saved = KernelThreads.count
+        defer { try? KernelThreads.setCount(saved); KernelThreads.resetMinimumSplitBytes() }
         KernelThreads.minimumSplitBytes = 0
         try KernelThreads.setCount(2)
         // Portable Q4_1 (tens of ms per call): the worker takes half the rows of every call.
