@@ -63,7 +63,7 @@ extension ClusterRank {
         let c = communicator
         var median = 0.0, p99 = 0.0
         if c.size > 1 {
-            let samples = try Self.timeAllReduce(c, floats: max(1, messageBytes / 4), iterations: max(1, iterations), warmUp: warmUp)
+            let samples = try CommCheck.timeAllReduce(c, floats: max(1, messageBytes / 4), iterations: max(1, iterations), warmUp: warmUp)
             (median, p99) = Self.medianAndP99(samples)
         }
         var record = [UInt8](repeating: 0, count: Self.recordBytes)
@@ -88,22 +88,6 @@ extension ClusterRank {
         verdict = try c.broadcastMessage(verdict, root: 0)
         if !verdict.isEmpty { throw PreflightRefused(message: String(decoding: verdict, as: UTF8.self)) }
         return report
-    }
-
-    static func timeAllReduce(_ c: Communicator, floats: Int, iterations: Int, warmUp: Int) throws -> [Double] {
-        var buffer = [Float](repeating: 0, count: floats)
-        var samples = [Double](repeating: 0, count: iterations)
-        let clock = ContinuousClock()
-        try buffer.withUnsafeMutableBufferPointer { values in
-            for _ in 0..<warmUp { try c.allReduceSum(values) }
-            try c.barrier()
-            for i in 0..<iterations {
-                let start = clock.now
-                try c.allReduceSum(values)
-                samples[i] = start.duration(to: clock.now).microseconds
-            }
-        }
-        return samples
     }
 
     /// Median (mean of the middle two for an even count) and nearest-rank p99.

@@ -33,26 +33,34 @@ extension CommCheck {
         public var maximumMicroseconds: Double
     }
 
+    /// This rank's microseconds for each of `iterations` all-reduces of `floats` zeros (zeros stay
+    /// zeros: no overflow), after `warmUp` untimed ones and a barrier. Every rank must call it.
+    public static func timeAllReduce(_ communicator: any Communicator, floats: Int, iterations: Int,
+                                     warmUp: Int) throws -> [Double] {
+        var buffer = [Float](repeating: 0, count: floats)
+        var microseconds = [Double](repeating: 0, count: iterations)
+        let clock = ContinuousClock()
+        try buffer.withUnsafeMutableBufferPointer { values in
+            for _ in 0..<warmUp { try communicator.allReduceSum(values) }
+            try communicator.barrier()
+            for iteration in 0..<iterations {
+                let start = clock.now
+                try communicator.allReduceSum(values)
+                microseconds[iteration] = start.duration(to: clock.now).microseconds
+            }
+        }
+        return microseconds
+    }
+
     /// Times `iterations` all-reduces of each size after a few untimed warm-up rounds. Every rank
     /// must call it; the statistics come back on `root` (nil elsewhere).
     public static func measureAllReduce(_ communicator: any Communicator, sizes: [LatencySize] = LatencySize.standard,
                                         iterations: Int, root: Int = 0) throws -> [Latency]? {
         let iterations = max(iterations, 1)
         let warmup = max(2, min(20, iterations / 5))
-        let clock = ContinuousClock()
         var results: [Latency] = []
         for size in sizes {
-            var buffer = [Float](repeating: 0, count: size.floats)  // zeros stay zeros: no overflow
-            var microseconds = [Double](repeating: 0, count: iterations)
-            try buffer.withUnsafeMutableBufferPointer { values in
-                for _ in 0..<warmup { try communicator.allReduceSum(values) }
-                try communicator.barrier()
-                for iteration in 0..<iterations {
-                    let start = clock.now
-                    try communicator.allReduceSum(values)
-                    microseconds[iteration] = start.duration(to: clock.now).microseconds
-                }
-            }
+            let microseconds = try timeAllReduce(communicator, floats: size.floats, iterations: iterations, warmUp: warmup)
             let everyRank = try gatherDoubles(communicator, microseconds, root: root)
             guard let everyRank else { continue }
             let slowest = (0..<iterations).map { iteration in
