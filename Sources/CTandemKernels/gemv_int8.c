@@ -43,10 +43,20 @@ TK_INT_AVX2 static inline float hsum256i(__m256 v) {
     return _mm_cvtss_f32(b);
 }
 
+/// The largest |x| of 32 values held in four vectors.
+TK_INT_AVX2 static inline float amax32(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
+                             _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 /// x (n values) → int8 blocks of 32 in xq (n rounded up to 32; the tail padded with zeros) and one
 /// f32 scale per block in dx.
 TK_INT_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float *dx) {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     int64_t nb = (n + 31) / 32;
     for (int64_t b = 0; b < nb; b++) {
@@ -59,12 +69,7 @@ TK_INT_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float 
         }
         __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
         __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
-                                 _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
-        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        float amax = _mm_cvtss_f32(h);
+        float amax = amax32(v0, v1, v2, v3);
         dx[b] = amax / 127.0f;
         __m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
         __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id));
@@ -403,17 +408,11 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
 // (session 3); weights widen to int16 (vpmovsxbw), vpmaddwd sums pairs exactly in int32 (at most
 // 4 x 127 x 32767 per lane, exact in f32 too), one f32 FMA per block.
 TK_INT_AVX2 static void quantize_x16(const float *x, int64_t n, int16_t *xq, float *dx) {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     for (int64_t b = 0; b < n / 32; b++) {
         const float *xb = x + b * 32;
         __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
         __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
-                                 _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
-        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        float amax = _mm_cvtss_f32(h);
+        float amax = amax32(v0, v1, v2, v3);
         dx[b] = amax / 32767.0f;
         __m256 id = _mm256_set1_ps(amax > 0.0f ? 32767.0f / amax : 0.0f);
         __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id));
