@@ -42,8 +42,8 @@ TK_AVX2 static inline float f16_scalar(const uint8_t *p) { return _cvtsh_ss(le16
 /// writes them.)
 TK_AVX2 void tk__gemv_fp8_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, n32 = n / 32 * 32;
-    float stack_x[4096] __attribute__((aligned(32)));
-    float *xp = n32 <= 4096 ? stack_x : aligned_alloc(32, (size_t)(n32 > 0 ? n32 : 32) * sizeof(float));
+    float stack_x[8192] __attribute__((aligned(32))); // 32 KiB: the widest rows of 1B-8B models, no malloc per call
+    float *xp = n32 <= 8192 ? stack_x : aligned_alloc(32, (size_t)(n32 > 0 ? n32 : 32) * sizeof(float));
     if (!xp) return;
     const __m256 up = _mm256_set1_ps(0x1p64f);
     for (int64_t c = 0; c < n32; c += 32) {

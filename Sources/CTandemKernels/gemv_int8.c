@@ -252,8 +252,8 @@ typedef struct {
     float *dx;   // 8 floats per chunk
     float *corr; // 8 floats per chunk
     void *heap;
-    int8_t stack_q[4096] __attribute__((aligned(32)));
-    float stack_f[2 * 8 * 64] __attribute__((aligned(32)));
+    int8_t stack_q[8192] __attribute__((aligned(32)));       // widths up to 8192 (e.g. a 1B FFN's down
+    float stack_f[2 * 8 * 128] __attribute__((aligned(32)));  // projection) without a malloc per call
 } nvx;
 
 typedef enum { SPLIT_EVEN_ODD, SPLIT_HALVES } nvx_split;
@@ -261,10 +261,10 @@ typedef enum { SPLIT_EVEN_ODD, SPLIT_HALVES } nvx_split;
 TK_INT_AVX2 static int nvx_init(nvx *v, const float *x, int64_t n, nvx_split split, float offset, float factor) {
     int64_t chunks = n / 64;
     v->heap = NULL;
-    if (n <= 4096) {
+    if (n <= 8192) {
         v->q = v->stack_q;
         v->dx = v->stack_f;
-        v->corr = v->stack_f + 8 * 64;
+        v->corr = v->stack_f + 8 * 128;
     } else {
         v->heap = aligned_alloc(32, (size_t)n + (size_t)chunks * 16 * sizeof(float));
         if (!v->heap) return -1;
