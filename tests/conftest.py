@@ -54,14 +54,14 @@ def wait_http(url, timeout=20.0, proc=None, log=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}: {log.read_text() if log else ''}")
+            raise RuntimeError(f"process exited with {proc.returncode}: {log.read_text(errors='replace') if log else ''}")
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up within {timeout}s: {log.read_text() if log else ''}")
+    raise RuntimeError(f"{url} did not come up within {timeout}s: {log.read_text(errors='replace') if log else ''}")
 
 
 def stop(proc, timeout=5):

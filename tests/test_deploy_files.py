@@ -74,7 +74,7 @@ def cli_help(tandem, path):
     """(flags, subcommands) of `tandem PATH... --help`, or None when that command does not exist."""
     key = tuple(path)
     if key not in _help_cache:
-        r = subprocess.run([tandem, *path, "--help"], capture_output=True, text=True, timeout=30)
+        r = subprocess.run([tandem, *path, "--help"], capture_output=True, text=True, errors="replace", timeout=30)
         if r.returncode != 0:
             _help_cache[key] = None
         else:
@@ -305,12 +305,12 @@ def verify_works(tmp_path_factory):
     d = tmp_path_factory.mktemp("verify-probe")
     good = d / "tandem-probe-good.service"
     good.write_text("[Unit]\nDescription=probe\n[Service]\nType=exec\nExecStart=/bin/true\n")
-    r = subprocess.run([exe, "verify", "--man=no", str(good)], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([exe, "verify", "--man=no", str(good)], capture_output=True, text=True, errors="replace", timeout=60)
     if r.returncode != 0 or str(good) in r.stderr:
         pytest.skip(f"systemd-analyze verify cannot run in this container: {r.stderr.strip()[:300]}")
     bad = d / "tandem-probe-bad.service"
     bad.write_text("[Unit]\nDescription=probe\n[Service]\nType=exec\nExecStart=/bin/true\nNoSuchKey=1\n")
-    r = subprocess.run([exe, "verify", "--man=no", str(bad)], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([exe, "verify", "--man=no", str(bad)], capture_output=True, text=True, errors="replace", timeout=60)
     if "NoSuchKey" not in r.stderr:
         pytest.skip(f"systemd-analyze verify does not report unknown keys here: {r.stderr.strip()[:300]}")
     return exe
@@ -325,7 +325,7 @@ def test_systemd_analyze_verify(verify_works, tandem, unit, tmp_path):
     name = unit.name.replace("@.service", "@two-node.service")
     copy = tmp_path / name
     copy.write_text(text.replace(INSTALLED_BIN, tandem))
-    r = subprocess.run([verify_works, "verify", "--man=no", str(copy)], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([verify_works, "verify", "--man=no", str(copy)], capture_output=True, text=True, errors="replace", timeout=60)
     ours = [l for l in (r.stdout + r.stderr).splitlines() if name in l or str(tmp_path) in l]
     assert r.returncode == 0 and not ours, f"systemd-analyze verify {unit.name} (exit {r.returncode}):\n" + "\n".join(ours or [r.stderr])
 
@@ -434,11 +434,11 @@ def test_cluster_unit_exec_lines_run_against_two_node_yaml(tandem, tmp_path):
     for value in unit_values(CLUSTER_UNIT, "ExecStartPre"):
         argv = materialise(exec_argv(value), mapping)
         argv[0] = tandem
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+        r = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=120, env=env)
         assert r.returncode == 0, f"ExecStartPre {value}:\n{r.stdout}{r.stderr}"
     argv = materialise(exec_argv(unit_values(CLUSTER_UNIT, "ExecStart")[0]), mapping)
     argv[0] = tandem
-    r = subprocess.run(argv + ["--dry-run", "--node", "spark"], capture_output=True, text=True, timeout=120, env=env)
+    r = subprocess.run(argv + ["--dry-run", "--node", "spark"], capture_output=True, text=True, errors="replace", timeout=120, env=env)
     assert r.returncode == 0, f"ExecStart --dry-run:\n{r.stdout}{r.stderr}"
     run_dir = f"{state}/tandem/two-node"
     assert f"# run directory: {run_dir}" in r.stdout
@@ -478,7 +478,7 @@ def wait_status(url, proc, log, want=lambda s: s is not None, timeout=30.0):
 
 def gateway_config(tandem, topology, dest, port):
     """`tandem topology gateway-config` of TOPOLOGY, listening on 127.0.0.1:PORT, written to DEST."""
-    r = subprocess.run([tandem, "topology", "gateway-config", str(topology)], capture_output=True, text=True, timeout=120,
+    r = subprocess.run([tandem, "topology", "gateway-config", str(topology)], capture_output=True, text=True, errors="replace", timeout=120,
                        env={**os.environ, "TANDEM_MODELS_DIR": str(MODELS_DIR)})
     assert r.returncode == 0, r.stderr
     config = json.loads(r.stdout)
@@ -499,7 +499,7 @@ def test_gateway_unit_starts_reloads_and_stops_as_declared(tandem, tmp_path):
     for value in unit_values(GATEWAY_UNIT, "ExecStartPre"):
         argv = materialise(exec_argv(value), mapping)
         argv[0] = tandem
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=60)
         assert r.returncode == 0, f"ExecStartPre {value}:\n{r.stdout}{r.stderr}"
     argv = materialise(exec_argv(unit_values(GATEWAY_UNIT, "ExecStart")[0]), mapping)
     argv[0] = tandem
@@ -527,7 +527,7 @@ def test_gateway_unit_starts_reloads_and_stops_as_declared(tandem, tmp_path):
 
 
 def test_sbatch_is_valid_bash_with_the_right_allocation():
-    r = subprocess.run(["bash", "-n", str(SBATCH)], capture_output=True, text=True, timeout=30)
+    r = subprocess.run(["bash", "-n", str(SBATCH)], capture_output=True, text=True, errors="replace", timeout=30)
     assert r.returncode == 0, r.stderr
     text = SBATCH.read_text()
     directives = dict(re.findall(r"^#SBATCH\s+--([a-z-]+)(?:=(\S+))?", text, flags=re.M))
@@ -564,7 +564,7 @@ def test_sbatch_runs_end_to_end_with_stand_ins_for_slurm(tandem, tmp_path):
            "SLURM_JOB_ID": "42", "SLURM_SUBMIT_DIR": str(tmp_path), "TANDEM_BIN": str(wrapper),
            "TANDEM_TEMPLATE": str(SLURM_TEMPLATE), "TANDEM_KEYS_FILE": str(KEYS_EXAMPLE),
            "TANDEM_MODELS_DIR": str(MODELS_DIR), "TANDEM_RUN_DIR": str(run_dir), "TANDEM_IFACE": "enp1s0f0np0"}
-    r = subprocess.run(["bash", str(SBATCH)], capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    r = subprocess.run(["bash", str(SBATCH)], capture_output=True, text=True, errors="replace", timeout=180, env=env, cwd=tmp_path)
     assert r.returncode == 0, f"tandem.sbatch failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
     topology = (run_dir / "topology.yaml").read_text()
     assert "@" not in re.sub(r"#.*", "", topology), "a placeholder was left in the rendered topology"
@@ -694,7 +694,7 @@ def simulate_leader_pod(tmp_path, tandem, leader_address):
         if "value" in e:
             env[e["name"]] = str(e["value"])
     env["TANDEM_MODELS_DIR"] = str(MODELS_DIR)  # the hostPath volume, here
-    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, errors="replace", timeout=180, env=env, cwd=tmp_path)
     rendered = [Path(localise(t)) for t in re.findall(r"> (\S+\.yaml)", container_script(leader))]
     return r, rendered
 

@@ -92,7 +92,7 @@ def test_invalid_config_at_start_is_refused(tmp_path, stubs):
     config["routing"]["policies"]["auto"]["default"] = "ghost"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(config))
-    out = subprocess.run([tandem_bin(), "gateway", "--config", str(path), "--check"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([tandem_bin(), "gateway", "--config", str(path), "--check"], capture_output=True, text=True, errors="replace", timeout=60)
     assert out.returncode != 0
     assert "ghost" in out.stderr
 
@@ -100,7 +100,7 @@ def test_invalid_config_at_start_is_refused(tmp_path, stubs):
 def test_hash_key_matches_sha256():
     from hashlib import sha256
     from conftest import tandem_bin
-    out = subprocess.run([tandem_bin(), "gateway", "--hash-key", "sk-test"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([tandem_bin(), "gateway", "--hash-key", "sk-test"], capture_output=True, text=True, errors="replace", timeout=60)
     assert out.stdout.strip() == sha256(b"sk-test").hexdigest()
 
 
@@ -130,7 +130,7 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(schema_gateway
                "--phases", phases, "--max-examples", "100", "--seed", str(seed),
                "--workers", "2", "--request-timeout", "10", "--no-shrink", "--suppress-health-check", "all"]
         env = dict(os.environ, SCHEMATHESIS_HOOKS=str(ROOT / "tests" / "schemathesis_hooks.py"))
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=360, cwd=tmp_path, env=env)
+        return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=360, cwd=tmp_path, env=env)
 
     # CPython 3.11.7 has an interpreter bug that hypothesis can hit while describing a strategy
     # ("SystemError: AST constructor recursion depth mismatch"): schemathesis then reports a

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def in_spark(*cmd, timeout=60):
-    return subprocess.run([NETNS, "exec", "spark", *cmd], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([NETNS, "exec", "spark", *cmd], capture_output=True, text=True, errors="replace", timeout=timeout)
 
 
 def complete_in_spark(port, prompt, n):
@@ -88,7 +88,7 @@ def chat_from_dark(model, content, n=16):
             " max_tokens=int(sys.argv[4]), temperature=0);"
             "print(r.model + '\\t' + r.choices[0].message.content, end='')")
     out = subprocess.run([NETNS, "exec", "dark", sys.executable, "-c", code, KEY, model, content, str(n)],
-                         capture_output=True, text=True, timeout=180)
+                         capture_output=True, text=True, errors="replace", timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.split("\t", 1)
 
@@ -100,14 +100,14 @@ def test_netns_nodes_come_from_the_topology(tmp_path):
     path = tmp_path / "renumbered.yaml"
     path.write_text(text)
     env = dict(os.environ, TANDEM_BIN=tandem_bin())
-    up = subprocess.run([NETNS, "up", str(path)], capture_output=True, text=True, timeout=60, env=env)
+    up = subprocess.run([NETNS, "up", str(path)], capture_output=True, text=True, errors="replace", timeout=60, env=env)
     try:
         assert up.returncode == 0, up.stderr
         assert "spark 10.78.5.1 on tnd-data, dark 10.78.5.2 on tnd-data" in up.stdout, up.stdout
-        status = subprocess.run([NETNS, "status"], capture_output=True, text=True, timeout=30).stdout
+        status = subprocess.run([NETNS, "status"], capture_output=True, text=True, errors="replace", timeout=30).stdout
         assert "10.78.5.1/24" in status and "10.78.5.2/24" in status, status
         assert "route spark -> dark: 10.78.5.2 dev tnd-data" in status, status
-        hosts = subprocess.run([NETNS, "exec", "dark", "cat", "/etc/hosts"], capture_output=True, text=True, timeout=30).stdout
+        hosts = subprocess.run([NETNS, "exec", "dark", "cat", "/etc/hosts"], capture_output=True, text=True, errors="replace", timeout=30).stdout
         assert "10.78.5.1 spark" in hosts, hosts
     finally:
         subprocess.run([NETNS, "down"], capture_output=True, timeout=60)
@@ -115,7 +115,7 @@ def test_netns_nodes_come_from_the_topology(tmp_path):
     one = tmp_path / "one.yaml"
     one.write_text(open(os.path.join(ROOT, "topology", "local.yaml")).read()
                    .replace("../gateway/", os.path.join(ROOT, "gateway") + "/"))
-    bad = subprocess.run([NETNS, "up", str(one)], capture_output=True, text=True, timeout=60, env=env)
+    bad = subprocess.run([NETNS, "up", str(one)], capture_output=True, text=True, errors="replace", timeout=60, env=env)
     assert bad.returncode != 0 and "has 1 nodes; the namespace simulation joins exactly two" in bad.stderr, bad.stderr
 
 
