@@ -6,6 +6,9 @@
 #include "tandem_kernels.h"
 #include <stdatomic.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 typedef void (*gemv_kernel)(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin,
                             int64_t row_end);
@@ -177,6 +180,17 @@ tk_gemv_path tk_gemv_best_path(void) {
 }
 
 int tk_gemv_path_supported(tk_gemv_path path) { return cpu_has(path); }
+
+int tk_cpu_set_denormals_are_zero(int on) {
+#if defined(__x86_64__)
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(on ? (csr | 0x0040u) : (csr & ~0x0040u));
+    return (csr & 0x0040u) ? 1 : 0;
+#else
+    (void)on;
+    return -1;
+#endif
+}
 
 static _Atomic int current_path = 0; // 0: not chosen yet
 

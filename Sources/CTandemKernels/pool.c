@@ -348,9 +348,16 @@ static int64_t task_count(int64_t rows, size_t row_bytes) {
     return threads;
 }
 
+static _Thread_local int64_t splits_here; // row-parallel calls from this thread that went to the pool
+
+int64_t tk_threads_splits_on_this_thread(void) { return splits_here; }
+
 static int run_rows(rows_job *j, size_t row_bytes) {
     int64_t tasks = task_count(j->row_end - j->row_begin, row_bytes);
-    if (tasks > 1 && tk_threads_run(rows_task, j, tasks) == 0) return atomic_load(&j->failed) ? -1 : 0;
+    if (tasks > 1 && tk_threads_run(rows_task, j, tasks) == 0) {
+        splits_here++;
+        return atomic_load(&j->failed) ? -1 : 0;
+    }
     return j->w ? tk_gemv(j->w, j->x, j->y, j->row_begin, j->row_end)
                 : tk_matvec(j->type, j->data, j->x, j->y, j->row_begin, j->row_end, j->cols);
 }

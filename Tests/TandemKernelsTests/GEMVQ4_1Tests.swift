@@ -45,6 +45,28 @@ struct GEMVQ4_1Tests {
         }
     }
 
+    @Test(arguments: [DType.q4_1, .fp8_e4m3])
+    func denormalsAreZeroModeChangesNothing(dtype: DType) throws {
+        // The Q4_1 and FP8 SIMD kernels read weights as f32 denormals; with MXCSR's DAZ bit set (as
+        // -ffast-math start-up code sets it) they would read 0 unless the kernel clears it. Same
+        // thread throughout: the mode is per thread and this test has no suspension point.
+        let previous = tk_cpu_set_denormals_are_zero(0)
+        try #require(previous >= 0, "no denormals-are-zero mode on this CPU")
+        defer { _ = tk_cpu_set_denormals_are_zero(previous) }
+        let rows = 16, cols = 1024
+        let m = KernelRoofline.randomMatrix(dtype, rows: rows, cols: cols, seed: 12)
+        var rng = TestRNG(seed: 13)
+        let x = (0..<cols).map { _ in rng.normal() }
+        for path in [TK_PATH_AVX2, TK_PATH_AVX512] where tk_gemv_path_supported(path) == 1 {
+            var plain = [Float](repeating: .nan, count: rows), daz = plain
+            #expect(m.multiply(x, into: &plain, path: path))
+            #expect(tk_cpu_set_denormals_are_zero(1) == 0)
+            #expect(m.multiply(x, into: &daz, path: path))
+            #expect(tk_cpu_set_denormals_are_zero(0) == 1, "the kernel left the thread's DAZ mode changed")
+            #expect(plain.contains { $0 != 0 } && plain == daz, "\(dtype) on \(String(cString: tk_gemv_path_name(path)))")
+        }
+    }
+
     @Test func simdPathAgreesWithPortableOnModelShapes() {
         // SmolLM2's shapes (576 and 1536 columns): relative RMS difference at f32-rounding level,
         // far below the ~1e-2 an int8-activation route or a wrong nibble order would show.

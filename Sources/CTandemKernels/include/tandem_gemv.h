@@ -74,6 +74,11 @@ tk_gemv_path tk_gemv_get_path(void);
 tk_gemv_path tk_gemv_best_path(void);
 /// 1 if `path` can run here (TK_PATH_AUTO and TK_PATH_PORTABLE always can), else 0.
 int tk_gemv_path_supported(tk_gemv_path path);
+/// Sets (on != 0) or clears the calling thread's denormals-are-zero mode (x86 MXCSR bit 6) and
+/// returns the previous setting (0 or 1), or -1 where the CPU has no such mode (nothing changed).
+/// For tests: the FP8 and Q4_1 kernels read weights as f32 denormals and must give the same
+/// results whatever a process's code built with -ffast-math set.
+int tk_cpu_set_denormals_are_zero(int on);
 /// "portable", "avx2", "avx512" or "auto".
 const char *tk_gemv_path_name(tk_gemv_path path);
 

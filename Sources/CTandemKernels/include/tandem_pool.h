@@ -69,6 +69,9 @@ int64_t tk_threads_min_bytes(void);
 /// Sets a fixed threshold (0 splits every matrix with enough rows; -1 back to automatic);
 /// returns 0, or -1 if below -1.
 int tk_threads_set_min_bytes(int64_t bytes);
+/// How many tk_gemv_mt / tk_matvec_mt calls made on the calling thread were split over the pool
+/// (for tests: other threads' calls, and other pools, do not count).
+int64_t tk_threads_splits_on_this_thread(void);
 
 /// tk_gemv, rows split over the process-wide pool when the matrix is large enough.
 /// Identical results to tk_gemv (each row is computed the same way, by one thread).
