@@ -41,6 +41,10 @@ let package = Package(
         .target(name: "TandemCore"),
         // Layer 2: tensors and kernels.
         .target(name: "CTandemKernels", cSettings: kernelCFlags),
+        // Tests only: the AVX-512 kernels compiled against SIMDe's portable intrinsics, so they run
+        // on CPUs without AVX-512 (libsimde-dev; see include/tandem_emulated.h).
+        .target(name: "CTandemKernelsEmulated", dependencies: ["CTandemKernels"],
+                cSettings: [.unsafeFlags(["-O2", "-fno-math-errno", "-Wno-unused-function"])]),
         .target(name: "TandemKernels", dependencies: ["TandemCore", "CTandemKernels", "COpenBLAS"]),
         // Layer 3: model runtime (loaders, tokenizers, chat templates, forward pass).
         .target(name: "TandemModel", dependencies: ["TandemCore", "TandemKernels", "CTandemKernels"]),
@@ -86,7 +90,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
-        .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels"],
+        .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels", "CTandemKernelsEmulated"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TandemModelTests", dependencies: ["TandemModel", "TandemEngine"],
                     resources: [.copy("Fixtures")]),

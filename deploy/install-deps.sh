@@ -11,8 +11,10 @@ externally_managed() {
   python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")))' 2>/dev/null
 }
 
+# libsimde-dev: header-only portable x86 intrinsics, for the tests that run the AVX-512 kernels on
+# CPUs without AVX-512 (Sources/CTandemKernelsEmulated); the product does not use it.
 packages=(pkg-config libopenmpi-dev openmpi-bin libibverbs-dev librdmacm-dev libopenblas-dev
-          libprotobuf-c-dev protobuf-c-compiler iproute2 unzip)
+          libprotobuf-c-dev protobuf-c-compiler iproute2 unzip libsimde-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,4 +1,5 @@
 import CTandemKernels
+import CTandemKernelsEmulated
 import Testing
 @testable import TandemKernels
 
@@ -74,12 +75,22 @@ private struct QuantMatrix {
 
     /// Runs the GEMV on `path` for rows [begin, end); y outside stays as given.
     func run(path: tk_gemv_path, x: [Float], y: inout [Float], rows range: Range<Int>) -> Int32 {
+        run(x: x, y: &y, rows: range) { w, x, y, b, e in tk_gemv_with_path(path, w, x, y, b, e) }
+    }
+
+    /// The same through the AVX-512 path's kernels compiled against SIMDe (CTandemKernelsEmulated).
+    func runEmulatedAVX512(x: [Float], y: inout [Float], rows range: Range<Int>) -> Int32 {
+        run(x: x, y: &y, rows: range) { w, x, y, b, e in tk_emulated_avx512_gemv(w, x, y, b, e) }
+    }
+
+    private func run(x: [Float], y: inout [Float], rows range: Range<Int>,
+                     kernel: (UnsafePointer<tk_gemv_weights>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int64, Int64) -> Int32) -> Int32 {
         data.withUnsafeBytes { d in
             blockScales.withUnsafeBufferPointer { bs in
                 rowScales.withUnsafeBufferPointer { rs in
                     var w = tk_gemv_weights(format: format, cols: Int64(cols), data: d.baseAddress,
                                             block_scales: bs.baseAddress, row_scales: rs.baseAddress, scale: scale)
-                    return tk_gemv_with_path(path, &w, x, &y, Int64(range.lowerBound), Int64(range.upperBound))
+                    return kernel(&w, x, &y, Int64(range.lowerBound), Int64(range.upperBound))
                 }
             }
         }
@@ -156,6 +167,38 @@ struct GEMVTests {
         }
         #expect(pathsRun.contains(TK_PATH_PORTABLE.rawValue))
         if tk_gemv_path_supported(TK_PATH_AVX2) == 1 { #expect(pathsRun.contains(TK_PATH_AVX2.rawValue)) }
+    }
+
+    /// The AVX-512 path's kernels (FP8 via F16C, the VNNI integer kernels for NVFP4/MXFP4/Q4_0, and
+    /// Q8_0's int16 kernel) on every CPU: compiled a second time against SIMDe's portable
+    /// intrinsics, so this VM (AVX2 only) runs their code too. Same shapes and bounds as above.
+    @Test(arguments: [TK_GEMV_FP8_E4M3, TK_GEMV_NVFP4, TK_GEMV_MXFP4, TK_GEMV_Q8_0, TK_GEMV_Q4_0])
+    func emulatedAVX512KernelsMatchReference(format: tk_gemv_format) throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_avx512_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        var rng = TestRNG(seed: 2000 + UInt64(format.rawValue))
+        let bits = tk_gemv_activation_bits(TK_PATH_AVX512, format)
+        for (rows, cols) in shapes(for: format) {
+            let m = QuantMatrix.make(format, rows: rows, cols: cols, rng: &rng)
+            let x = (0..<cols).map { _ in rng.normal() }
+            var y = [Float](repeating: .nan, count: rows + 1)
+            #expect(m.runEmulatedAVX512(x: x, y: &y, rows: 0..<rows / 2) == 0)
+            #expect(m.runEmulatedAVX512(x: x, y: &y, rows: rows / 2..<rows) == 0)
+            #expect(y[rows].isNaN)
+            for r in 0..<rows {
+                var ref = 0.0, mag = 0.0
+                for c in 0..<cols {
+                    let p = Double(m.dense[r * cols + c]) * Double(x[c])
+                    ref += p
+                    mag += abs(p)
+                }
+                let extra = bits != 0 ? Self.activationRoundingBound(weights: m.dense[r * cols..<(r + 1) * cols], x: x, bits: bits) : 0
+                #expect(abs(Double(y[r]) - ref) <= Self.relativeTolerance * mag + extra + 1e-30,
+                        "emulated avx512 \(rows)x\(cols) row \(r): \(y[r]) vs \(ref)")
+            }
+        }
+        #endif
     }
 
     @Test func rejectsBadShapesAndPointers() {

@@ -1,0 +1,21 @@
+#ifndef TANDEM_EMULATED_H
+#define TANDEM_EMULATED_H
+// The AVX-512 (F/BW/VL/VNNI) GEMV kernels compiled a second time against SIMDe
+// (libsimde-dev: every x86 intrinsic implemented in portable C), so their code runs, and is
+// tested, on CPUs without AVX-512 (this development VM has AVX2 only). Tests only: nothing in
+// the product links this target. Same sources as the real kernels (gemv_avx512.c and
+// gemv_int8.c are #included), only the intrinsics differ.
+#include "tandem_gemv.h"
+#include <stdint.h>
+
+/// 1 when the emulated kernels were built (x86-64 with SIMDe's headers), else 0.
+int tk_emulated_avx512_available(void);
+
+/// y = W·x over rows [row_begin, row_end) through the kernel the AVX-512 path runs for
+/// w->format (FP8: tk__gemv_fp8_avx512; NVFP4/MXFP4/Q4_0: the VNNI integer kernels; Q8_0: the
+/// int16 kernel). The caller passes what tk_gemv accepts (it checks the shape the same way).
+/// Returns 0; -1 for a bad shape; -2 for a format the AVX-512 path runs through an AVX2-only
+/// kernel not compiled here (Q4_1); -3 when not available.
+int tk_emulated_avx512_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
+
+#endif
