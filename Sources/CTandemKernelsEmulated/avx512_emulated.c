@@ -64,6 +64,7 @@ int tk_emulated_avx512_available(void) { return 1; }
 int tk_emulated_avx512_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     if (!w || !w->data || !x || !y || rb < 0 || re < rb || tk_gemv_row_bytes(w->format, w->cols) == 0) return -1;
     if (w->format == TK_GEMV_NVFP4 && !w->block_scales) return -1;
+    if (re == rb) return 0;
     switch (w->format) {
     case TK_GEMV_FP8_E4M3: tk_emu__gemv_fp8_avx512(w, x, y, rb, re); return 0;
     case TK_GEMV_NVFP4: tk_emu__gemv_nvfp4_int_vnni(w, x, y, rb, re); return 0;
