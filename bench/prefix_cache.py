@@ -18,6 +18,7 @@ Every server is a real `tandem serve` on 127.0.0.1 driven by `tandem bench` over
 harness's results.json is read back. Prints Markdown tables (append them to bench/RESULTS.md).
 
   python3 bench/prefix_cache.py --tandem .build/release/tandem [--model models/SmolLM2-135M-Instruct.Q4_1.gguf]
+  python3 bench/prefix_cache.py --skip a --ranks 2     # (b) with tensor parallelism: serve under mpirun -np 2
 """
 import argparse
 import json
@@ -42,6 +43,8 @@ def free_port():
 
 
 class Server:
+    ranks = 1   # > 1: `tandem serve` under mpirun with that many ranks (tensor parallel), 1 thread each
+
     def __init__(self, tandem, model, extra, log):
         # free_port() can race with other processes on a shared machine: retry a lost bind.
         for attempt in range(3):
@@ -53,7 +56,9 @@ class Server:
         self.port = free_port()
         self.log_path = log
         self.log = open(log, "w")
-        self.proc = subprocess.Popen([tandem, "serve", "--model", model, "--model-name", "m", "--port", str(self.port)] + extra,
+        launch = [] if Server.ranks == 1 else ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                                               "--mca", "mpi_yield_when_idle", "1", "-np", str(Server.ranks)]
+        self.proc = subprocess.Popen(launch + [tandem, "serve", "--model", model, "--model-name", "m", "--port", str(self.port)] + extra,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 300
         while time.time() < deadline:
@@ -126,9 +131,11 @@ def main():
     ap.add_argument("--ample-kv-mib", type=int, default=256, help="(b): pool of the no-pressure run")
     ap.add_argument("--block-size", type=int, default=16, help="serve's KV block size (tokens)")
     ap.add_argument("--skip", choices=["a", "b"], action="append", default=[])
+    ap.add_argument("--ranks", type=int, default=1, help="tensor-parallel ranks of each server (mpirun -np)")
     args = ap.parse_args()
+    Server.ranks = args.ranks
     work = tempfile.mkdtemp(prefix="tandem-prefix-")
-    print(f"<!-- work dir {work}; load average {os.getloadavg()[0]:.1f} at start -->")
+    print(f"<!-- work dir {work}; {args.ranks} rank(s) per server; load average {os.getloadavg()[0]:.1f} at start -->")
 
     if "a" not in args.skip:
         common = ["--groups", "1", "--questions", str(args.questions), "--prefix-len", str(args.prefix_words),
