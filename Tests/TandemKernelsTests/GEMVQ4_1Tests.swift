@@ -46,12 +46,15 @@ struct GEMVQ4_1Tests {
     }
 
     @Test(arguments: [DType.q4_1, .fp8_e4m3])
-    func denormalsAreZeroModeChangesNothing(dtype: DType) throws {
+    func denormalsAreZeroModeChangesNothing(dtype: DType) {
         // The Q4_1 and FP8 SIMD kernels read weights as f32 denormals; with MXCSR's DAZ bit set (as
         // -ffast-math start-up code sets it) they would read 0 unless the kernel clears it. Same
         // thread throughout: the mode is per thread and this test has no suspension point.
         let previous = tk_cpu_set_denormals_are_zero(0)
-        try #require(previous >= 0, "no denormals-are-zero mode on this CPU")
+        #if arch(x86_64)
+        #expect(previous >= 0, "x86-64 has a denormals-are-zero mode")
+        #endif
+        guard previous >= 0 else { return }  // no such mode (aarch64): nothing to check
         defer { _ = tk_cpu_set_denormals_are_zero(previous) }
         let rows = 16, cols = 1024
         let m = KernelRoofline.randomMatrix(dtype, rows: rows, cols: cols, seed: 12)
