@@ -208,7 +208,8 @@ struct EngineIntegrationTests {
             if case .delta = e { n += 1 }
             if n == 5 { engine.cancel("c"); break }
         }
-        try await Task.sleep(for: .milliseconds(50))
+        // The step thread applies the cancellation at its next step: wait for it (bounded).
+        for _ in 0..<1000 where engine.statistics.running != 0 { try await Task.sleep(for: .milliseconds(10)) }
         let s = engine.statistics
         #expect(s.running == 0)
         // Only prefix-cached (unreferenced, evictable) blocks may remain counted as used.

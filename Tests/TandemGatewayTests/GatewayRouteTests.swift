@@ -173,11 +173,17 @@ import Testing
     }
 
     @Test func test_concurrencyLimit_shouldRefuseASecondRequestInFlight() async throws {
-        let h = Harness()
-        for b in h.backends.values { b.script = .events([.delta(CompletionDelta(content: "slow")), .finish(.stop)], delay: .milliseconds(300)) }
+        // A deadline far above the backend's delay, and the second request sent only once the first
+        // has reached a backend: on a loaded 2-core CI box a fixed 100 ms head start and the default
+        // 2 s deadline were not always enough (the first answered 504 once).
+        let h = Harness { $0.limits.requestTimeoutMs = 60_000 }
+        for b in h.backends.values { b.script = .events([.delta(CompletionDelta(content: "slow")), .finish(.stop)], delay: .milliseconds(500)) }
         try await h.app.test(.router) { client in
             async let first = h.post(client, key: "sk-solo")
-            try await Task.sleep(for: .milliseconds(100))
+            let clock = ContinuousClock(), giveUp = clock.now + .seconds(30)
+            while h.backends.values.allSatisfy({ $0.calls.isEmpty }) && clock.now < giveUp {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             let second = try await h.post(client, key: "sk-solo")
             #expect(second.status == .tooManyRequests)
             #expect(try TestSupport.json(second.body)["error"]?["code"] == "concurrency_limit_exceeded")
@@ -255,7 +261,10 @@ import Testing
             #expect(r.status == .gatewayTimeout)
             #expect(try TestSupport.json(r.body)["error"]?["code"] == "upstream_timeout")
         }
-        try await Task.sleep(for: .milliseconds(100))
+        // The cancellation reaches the backend asynchronously: wait for it (bounded), then count.
+        for _ in 0..<1000 where h.backends.values.map(\.cancelledCount).reduce(0, +) == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(h.backends.values.map(\.cancelledCount).reduce(0, +) == 1)
     }
 
