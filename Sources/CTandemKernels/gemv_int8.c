@@ -54,6 +54,17 @@ TK_INT_AVX2 static inline float amax32(__m256 v0, __m256 v1, __m256 v2, __m256 v
     return _mm_cvtss_f32(h);
 }
 
+/// 32 values of x rounded to integers on a symmetric grid of `levels` steps each side of 0 (127 for
+/// int8, 32767 for int16): the step amax / levels goes to *d, the rounded values (still int32) to i.
+TK_INT_AVX2 static inline void round32(const float *xb, float levels, float *d, __m256i i[4]) {
+    __m256 v[4];
+    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(xb + 8 * k);
+    float amax = amax32(v[0], v[1], v[2], v[3]);
+    *d = amax / levels;
+    __m256 id = _mm256_set1_ps(amax > 0.0f ? levels / amax : 0.0f);
+    for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], id));
+}
+
 /// x (n values) → int8 blocks of 32 in xq (n rounded up to 32; the tail padded with zeros) and one
 /// f32 scale per block in dx.
 TK_INT_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float *dx) {
@@ -67,14 +78,9 @@ TK_INT_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float 
             memcpy(tmp, xb, (size_t)(n - b * 32) * sizeof(float));
             xb = tmp;
         }
-        __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
-        __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
-        float amax = amax32(v0, v1, v2, v3);
-        dx[b] = amax / 127.0f;
-        __m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, id)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, id));
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        __m256i i[4];
+        round32(xb, 127.0f, dx + b, i);
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
         _mm256_storeu_si256((__m256i *)(xq + b * 32), _mm256_permutevar8x32_epi32(p, order));
     }
 }
@@ -410,16 +416,11 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
 TK_INT_AVX2 static void quantize_x16(const float *x, int64_t n, int16_t *xq, float *dx) {
     for (int64_t b = 0; b < n / 32; b++) {
         const float *xb = x + b * 32;
-        __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
-        __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
-        float amax = amax32(v0, v1, v2, v3);
-        dx[b] = amax / 32767.0f;
-        __m256 id = _mm256_set1_ps(amax > 0.0f ? 32767.0f / amax : 0.0f);
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, id)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, id));
+        __m256i i[4];
+        round32(xb, 32767.0f, dx + b, i);
         // packs works per 128-bit lane: [0-3 | 8-11 || 4-7 | 12-15] → reorder the 64-bit quarters
-        _mm256_storeu_si256((__m256i *)(xq + b * 32), _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8));
-        _mm256_storeu_si256((__m256i *)(xq + b * 32 + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), 0xD8));
+        _mm256_storeu_si256((__m256i *)(xq + b * 32), _mm256_permute4x64_epi64(_mm256_packs_epi32(i[0], i[1]), 0xD8));
+        _mm256_storeu_si256((__m256i *)(xq + b * 32 + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(i[2], i[3]), 0xD8));
     }
 }
 
