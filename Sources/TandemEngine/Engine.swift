@@ -168,7 +168,8 @@ public final class Engine: @unchecked Sendable {
             let sampler = try Sampler(configuration: request.sampling, promptTokens: request.promptTokens, defaultSeed: seedCounter)
             try scheduler.submit(GenerationRequest(
                 id: request.id, promptTokens: request.promptTokens, maxTokens: request.maxTokens, stopTokenIDs: stopIDs,
-                cacheSalt: request.cacheSalt, priority: request.priority, arrivalTime: clock.now - startInstant))
+                cacheSalt: request.cacheSalt, priority: request.priority, arrivalTime: clock.now - startInstant,
+                capToPool: request.capToPool))
             return .success(sampler)
         } catch let e as EngineCoreError {
             return .failure(e)

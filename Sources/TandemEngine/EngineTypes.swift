@@ -6,6 +6,8 @@ public struct EngineRequest: Sendable {
     public var id: RequestID
     public var promptTokens: [TokenID]
     public var maxTokens: Int
+    /// The client set no limit: `maxTokens` is capped at what the K/V pool can hold.
+    public var capToPool: Bool
     public var sampling: SamplingConfiguration
     /// Stop strings matched on the decoded text (never emitted).
     public var stopStrings: [String]
@@ -21,8 +23,10 @@ public struct EngineRequest: Sendable {
 
     public init(id: RequestID, promptTokens: [TokenID], maxTokens: Int, sampling: SamplingConfiguration = .greedy,
                 stopStrings: [String] = [], stopTokenIDs: Set<TokenID> = [], ignoreEndOfSequence: Bool = false,
-                cacheSalt: CacheSalt = .shared, priority: Int = 0, reasoning: ReasoningConfiguration? = nil) {
+                cacheSalt: CacheSalt = .shared, priority: Int = 0, reasoning: ReasoningConfiguration? = nil,
+                capToPool: Bool = false) {
         self.id = id
+        self.capToPool = capToPool
         self.promptTokens = promptTokens
         self.maxTokens = maxTokens
         self.sampling = sampling

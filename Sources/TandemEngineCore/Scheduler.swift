@@ -82,9 +82,16 @@ public struct Scheduler: Sendable {
         guard promptCount < configuration.maxModelLength else {
             throw EngineCoreError(.promptTooLong, "prompt of \(promptCount) tokens leaves no room in a context of \(configuration.maxModelLength)")
         }
-        let maxOutput = min(request.maxTokens, configuration.maxModelLength - promptCount)
+        var maxOutput = min(request.maxTokens, configuration.maxModelLength - promptCount)
         // The last output token is never fed back, so it needs no slot; one more block covers the
         // copy-on-write of a fully cached prefix.
+        if request.capToPool {
+            let usable = pool.totalBlockCount - configuration.admissionReserveBlocks - 1
+            maxOutput = min(maxOutput, usable * pool.blockSize - promptCount + 1)
+            guard maxOutput > 0 else {
+                throw EngineCoreError(.requestTooLarge, "request \(request.id): a prompt of \(promptCount) tokens does not fit the pool of \(pool.totalBlockCount) blocks")
+            }
+        }
         let blocks = BlockTable.blocksNeeded(tokenCount: promptCount + maxOutput - 1, blockSize: pool.blockSize) + 1
         guard blocks + configuration.admissionReserveBlocks <= pool.totalBlockCount else {
             throw EngineCoreError(.requestTooLarge, "request \(request.id) needs up to \(blocks) blocks; the pool has \(pool.totalBlockCount)")

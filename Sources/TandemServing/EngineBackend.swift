@@ -43,9 +43,10 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             guard let template = model.chatTemplate else {
                 throw BackendError(.invalidRequest, "model \(modelName) has no chat template; use /v1/completions", param: "messages")
             }
-            let text = template.render(messages.map { TandemModel.ChatMessage(role: $0.role.rawValue, content: $0.content) },
-                                       addGenerationPrompt: true)
-            return model.tokenizer.encode(text, addBOS: nil, parseSpecial: true)
+            let prompt = template.prompt(messages.map { TandemModel.ChatMessage(role: $0.role.rawValue, content: $0.content) },
+                                         addGenerationPrompt: true)
+            // Special tokens only from the template's own text, never from message content.
+            return model.tokenizer.encode(prompt, addBOS: nil)
         }
     }
 
@@ -56,6 +57,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         guard ids.count < contextLength else {
             throw BackendError(.contextTooLong, "the prompt has \(ids.count) tokens; \(modelName) takes at most \(contextLength - 1)", param: "messages")
         }
+        // Without max_tokens the request may run to the end of the context, capped by the engine
+        // at what its K/V pool can hold (then finish_reason "length").
         let maxTokens = min(request.maxTokens ?? (contextLength - ids.count), contextLength - ids.count)
         let n = nextNumber()
         let id = RequestID("\(context.requestID)-\(n)")
@@ -66,7 +69,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         let events: AsyncThrowingStream<EngineEvent, Error>
         do {
             events = try engine.submit(EngineRequest(id: id, promptTokens: ids, maxTokens: max(1, maxTokens), sampling: sampling,
-                                                     stopStrings: request.stop, cacheSalt: salt, reasoning: reasoning))
+                                                     stopStrings: request.stop, cacheSalt: salt, reasoning: reasoning,
+                                                     capToPool: request.maxTokens == nil))
         } catch let e as EngineError {
             throw Self.backendError(e)
         }

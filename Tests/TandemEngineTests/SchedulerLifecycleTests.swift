@@ -82,6 +82,31 @@ struct SchedulerLifecycleTests {
         #expect(scheduler.waitingRequestIDs == ["b", "c"])
     }
 
+    @Test func withoutAClientLimitOutputIsCappedAtWhatThePoolHolds() throws {
+        // 6 blocks of 4: one is kept for the copy-on-write of a cached prefix, so a sequence may
+        // span 5 blocks = 20 positions; the last sampled token needs no slot: 21 - 10 = 11 out.
+        var scheduler = try makeScheduler(blocks: 6, maxModelLength: 1024)
+        var r = request("open", tokens(1...10), maxTokens: 1024 - 10)
+        #expect(throws: EngineCoreError.self) { try scheduler.submit(r) }
+        r.capToPool = true
+        try scheduler.submit(r)
+        var produced = 0
+        var reason: FinishReason?
+        while reason == nil && produced < 100 {
+            _ = scheduler.schedule(now: .zero)
+            let out = scheduler.update(with: StepResult(tokens: ["open": 500]))
+            produced = out.first?.outputTokenCount ?? produced
+            reason = out.first?.finishReason
+        }
+        #expect(reason == .length)
+        #expect(produced == 11)
+        #expect(scheduler.pool.usedBlockCount == 0 || scheduler.pool.consistencyProblem() == nil)
+        // A prompt that alone overflows the pool is still refused.
+        var big = request("big", tokens(1...24), maxTokens: 100)
+        big.capToPool = true
+        #expect(throws: EngineCoreError.self) { try scheduler.submit(big) }
+    }
+
     @Test func invalidRequestsAreRejectedWithNamedErrors() throws {
         var scheduler = try makeScheduler(blocks: 4, maxModelLength: 64)
         try scheduler.submit(request("a", [1]))

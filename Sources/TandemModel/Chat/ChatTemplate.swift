@@ -58,33 +58,60 @@ public enum ChatTemplate: Sendable, Equatable {
         return String(rest[..<end.lowerBound]).replacing("\\n", with: "\n")
     }
 
+    /// The prompt text (template and content together), as the Jinja template renders it.
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
-        var s = ""
+        prompt(messages, addGenerationPrompt: addGenerationPrompt).text
+    }
+
+    /// The prompt with the template's own text marked as the only place where special tokens may
+    /// be parsed: roles and contents are plain text, whatever they contain.
+    public func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> PromptText {
+        var p = PromptText()
         switch self {
         case .chatML(let defaultSystem):
             if let sys = defaultSystem, messages.first?.role != "system" {
-                s += "<|im_start|>system\n\(sys)<|im_end|>\n"
+                p.appendTemplate("<|im_start|>system\n\(sys)<|im_end|>\n")
             }
-            for m in messages { s += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
-            if addGenerationPrompt { s += "<|im_start|>assistant\n" }
+            for m in messages {
+                p.appendTemplate("<|im_start|>")
+                p.appendContent(m.role)
+                p.appendTemplate("\n")
+                p.appendContent(m.content)
+                p.appendTemplate("<|im_end|>\n")
+            }
+            if addGenerationPrompt { p.appendTemplate("<|im_start|>assistant\n") }
         case .llama2:
             var system: String?
             var rest = messages[...]
             if let first = rest.first, first.role == "system" { system = first.content; rest = rest.dropFirst() }
             for m in rest {
                 if m.role == "assistant" {
-                    s += " \(m.content) </s>"
+                    p.appendTemplate(" ")
+                    p.appendContent(m.content)
+                    p.appendTemplate(" </s>")
                 } else {
-                    var content = m.content
-                    if let sys = system { content = "<<SYS>>\n\(sys)\n<</SYS>>\n\n" + content; system = nil }
-                    s += "<s>[INST] \(content) [/INST]"
+                    p.appendTemplate("<s>[INST] ")
+                    if let sys = system {
+                        p.appendTemplate("<<SYS>>\n")
+                        p.appendContent(sys)
+                        p.appendTemplate("\n<</SYS>>\n\n")
+                        system = nil
+                    }
+                    p.appendContent(m.content)
+                    p.appendTemplate(" [/INST]")
                 }
             }
         case .llama3:
-            s += "<|begin_of_text|>"
-            for m in messages { s += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(m.content)<|eot_id|>" }
-            if addGenerationPrompt { s += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
+            p.appendTemplate("<|begin_of_text|>")
+            for m in messages {
+                p.appendTemplate("<|start_header_id|>")
+                p.appendContent(m.role)
+                p.appendTemplate("<|end_header_id|>\n\n")
+                p.appendContent(m.content)
+                p.appendTemplate("<|eot_id|>")
+            }
+            if addGenerationPrompt { p.appendTemplate("<|start_header_id|>assistant<|end_header_id|>\n\n") }
         }
-        return s
+        return p
     }
 }

@@ -43,10 +43,10 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         return table
     }
 
-    public func encode(_ text: String, addBOS: Bool?, parseSpecial: Bool) -> [TokenID] {
+    public func encode(_ prompt: PromptText, addBOS: Bool?) -> [TokenID] {
         var out: [TokenID] = []
         if addBOS ?? addsBOS, let bos = vocabulary.bos { out.append(bos) }
-        for seg in vocabulary.segments(Array(text.utf8), parseSpecial: parseSpecial) {
+        for seg in vocabulary.segments(prompt.bytes, specialRanges: prompt.specialRanges) {
             switch seg {
             case .special(let id): out.append(id)
             case .text(let bytes):
@@ -62,27 +62,8 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     }
 
     private func encodeWord(_ word: String) -> [TokenID] {
-        var symbols = word.utf8.map { String(byteToChar[Int($0)]) }
-        while symbols.count > 1 {
-            var best = Int.max
-            var at = -1
-            for i in 0..<(symbols.count - 1) {
-                if let r = mergeRanks[symbols[i] + " " + symbols[i + 1]], r < best { best = r; at = i }
-            }
-            if at < 0 { break }
-            // Merge every occurrence of that pair, left to right.
-            let a = symbols[at], b = symbols[at + 1]
-            var merged: [String] = []
-            merged.reserveCapacity(symbols.count)
-            var i = 0
-            while i < symbols.count {
-                if i + 1 < symbols.count && symbols[i] == a && symbols[i + 1] == b {
-                    merged.append(a + b); i += 2
-                } else {
-                    merged.append(symbols[i]); i += 1
-                }
-            }
-            symbols = merged
+        let symbols = PairMerger<String>.merge(word.utf8.map { String(byteToChar[Int($0)]) }) { a, b in
+            mergeRanks[a + " " + b].map { (key: Double($0), merged: a + b) }
         }
         var ids: [TokenID] = []
         for s in symbols {

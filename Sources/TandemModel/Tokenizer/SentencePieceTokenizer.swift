@@ -26,11 +26,11 @@ public struct SentencePieceTokenizer: Tokenizer {
         return String([digits[Int(b >> 4)], digits[Int(b & 15)]])
     }
 
-    public func encode(_ text: String, addBOS: Bool?, parseSpecial: Bool) -> [TokenID] {
+    public func encode(_ prompt: PromptText, addBOS: Bool?) -> [TokenID] {
         var out: [TokenID] = []
         if addBOS ?? addsBOS, let bos = vocabulary.bos { out.append(bos) }
         var first = true
-        for seg in vocabulary.segments(Array(text.utf8), parseSpecial: parseSpecial) {
+        for seg in vocabulary.segments(prompt.bytes, specialRanges: prompt.specialRanges) {
             switch seg {
             case .special(let id):
                 out.append(id)
@@ -59,19 +59,13 @@ public struct SentencePieceTokenizer: Tokenizer {
                 }
             }
         }
-        while symbols.count > 1 {
-            var bestScore = -Float.infinity
-            var bestIndex = -1
-            var bestID: TokenID = 0
-            for i in 0..<(symbols.count - 1) {
-                if let id = vocabulary.id(of: symbols[i].piece + symbols[i + 1].piece) {
-                    let score = vocabulary.scores[Int(id)]
-                    if score > bestScore { bestScore = score; bestIndex = i; bestID = id }
-                }
-            }
-            if bestIndex < 0 { break }
-            symbols[bestIndex] = (symbols[bestIndex].piece + symbols[bestIndex + 1].piece, bestID)
-            symbols.remove(at: bestIndex + 1)
+        // Highest score first (leftmost on ties); a pair scored -inf or NaN never merges.
+        symbols = PairMerger<(piece: String, id: TokenID)>.merge(symbols) { a, b in
+            let piece = a.piece + b.piece
+            guard let id = vocabulary.id(of: piece) else { return nil }
+            let score = vocabulary.scores[Int(id)]
+            guard score > -Float.infinity else { return nil }
+            return (key: -Double(score), merged: (piece, id))
         }
         return symbols.map(\.id)
     }

@@ -5,14 +5,21 @@ public protocol Tokenizer: Sendable {
     var vocabulary: Vocabulary { get }
     /// Whether `encode` starts with BOS unless told otherwise.
     var addsBOS: Bool { get }
-    /// Encodes `text`; special pieces (e.g. `<|im_start|>`) become their ids when `parseSpecial`.
-    func encode(_ text: String, addBOS: Bool?, parseSpecial: Bool) -> [TokenID]
+    /// Encodes `prompt`; special pieces (e.g. `<|im_start|>`) become their ids only inside the
+    /// prompt's special ranges (a chat template's own text), never in message content.
+    func encode(_ prompt: PromptText, addBOS: Bool?) -> [TokenID]
     /// The bytes `token` stands for, given the token before it (nil at the start of the text).
     /// Control tokens give no bytes.
     func bytes(for token: TokenID, after previous: TokenID?) -> [UInt8]
 }
 
 extension Tokenizer {
+    /// Encodes `text`; special pieces become their ids when `parseSpecial` (only for text the
+    /// program wrote itself: a template, a tag; never for text a client sent).
+    public func encode(_ text: String, addBOS: Bool?, parseSpecial: Bool) -> [TokenID] {
+        encode(PromptText(text, special: parseSpecial), addBOS: addBOS)
+    }
+
     public func encode(_ text: String) -> [TokenID] { encode(text, addBOS: nil, parseSpecial: true) }
 
     /// Decodes a whole sequence (invalid UTF-8 is replaced with U+FFFD).

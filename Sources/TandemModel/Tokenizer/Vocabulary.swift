@@ -55,23 +55,34 @@ public struct Vocabulary: Sendable {
 
     /// Splits `text` around special pieces (when `parseSpecial`), longest match first.
     func segments(_ text: [UInt8], parseSpecial: Bool) -> [Segment] {
-        guard parseSpecial, !specialPieces.isEmpty else { return text.isEmpty ? [] : [.text(text)] }
+        segments(text, specialRanges: parseSpecial ? [0..<text.count] : [])
+    }
+
+    /// Splits `text` around special pieces that lie wholly inside one of `specialRanges`
+    /// (ascending, non-overlapping), longest match first. Outside them every byte is plain text,
+    /// and plain text on both sides of a range boundary stays one segment, so a prompt without
+    /// special pieces tokenizes exactly as the same string would.
+    func segments(_ text: [UInt8], specialRanges: [Range<Int>]) -> [Segment] {
+        guard !specialPieces.isEmpty, !specialRanges.isEmpty else { return text.isEmpty ? [] : [.text(text)] }
         var out: [Segment] = []
         var start = 0
-        var i = 0
-        outer: while i < text.count {
-            if specialFirstBytes.contains(text[i]) {
-                for sp in specialPieces where sp.bytes.count <= text.count - i && sp.bytes.first == text[i] {
-                    if text[i..<(i + sp.bytes.count)].elementsEqual(sp.bytes) {
-                        if i > start { out.append(.text(Array(text[start..<i]))) }
-                        out.append(.special(sp.id))
-                        i += sp.bytes.count
-                        start = i
-                        continue outer
+        for range in specialRanges {
+            var i = max(range.lowerBound, start)
+            let end = min(range.upperBound, text.count)
+            outer: while i < end {
+                if specialFirstBytes.contains(text[i]) {
+                    for sp in specialPieces where sp.bytes.count <= end - i && sp.bytes.first == text[i] {
+                        if text[i..<(i + sp.bytes.count)].elementsEqual(sp.bytes) {
+                            if i > start { out.append(.text(Array(text[start..<i]))) }
+                            out.append(.special(sp.id))
+                            i += sp.bytes.count
+                            start = i
+                            continue outer
+                        }
                     }
                 }
+                i += 1
             }
-            i += 1
         }
         if start < text.count { out.append(.text(Array(text[start...]))) }
         return out

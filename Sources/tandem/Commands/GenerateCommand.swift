@@ -73,7 +73,7 @@ struct GenerateCommand: ParsableCommand {
             (loaded, report) = try loaded.quantized(with: plan, pool: KernelThreadPool(threads: ProcessInfo.processInfo.activeProcessorCount))
             FileHandle.standardError.write(Data("weights: \(report.summary)\n".utf8))
         }
-        let text: String
+        let text: PromptText
         if chat {
             guard let tmpl = try template.map({ name -> ChatTemplate in
                 guard let t = ChatTemplate(name: name) else {
@@ -86,11 +86,11 @@ struct GenerateCommand: ParsableCommand {
             var messages: [ChatMessage] = []
             if let system { messages.append(ChatMessage(role: "system", content: system)) }
             messages.append(ChatMessage(role: "user", content: prompt))
-            text = tmpl.render(messages, addGenerationPrompt: true)
+            text = tmpl.prompt(messages, addGenerationPrompt: true)
         } else {
-            text = prompt
+            text = PromptText(prompt, special: false)
         }
-        var ids = loaded.tokenizer.encode(text, addBOS: noBOS ? false : nil, parseSpecial: chat)
+        var ids = loaded.tokenizer.encode(text, addBOS: noBOS ? false : nil)
         if ids.isEmpty, let bos = loaded.tokenizer.vocabulary.bos { ids = [bos] }
         let sampling = SamplingParameters(temperature: temperature, topP: topP, topK: topK, seed: seed)
         var sampler = try Sampler(configuration: SamplingConfiguration(parameters: sampling), promptTokens: ids,
