@@ -8,8 +8,9 @@ import TandemCore
 /// not block id, so a chain stays consistent when a parent is evicted and later recomputed into
 /// a different block.
 ///
-/// Every hit is verified against the stored parent hash, token ids and extra keys, so a 64-bit
-/// hash collision yields a miss rather than another sequence's (or tenant's) K/V.
+/// Every hit is verified against the stored parent hash, token ids and extra keys. A parent is
+/// known only by its hash, so hashes are SHA-256 (`BlockHash`): with a short hash, a collision
+/// between two parents would splice one sequence's (or tenant's) chain under another's.
 public struct PrefixIndex: Sendable {
     struct Entry: Sendable {
         var block: BlockID

@@ -18,10 +18,31 @@ struct PrefixCacheTests {
         // The salt enters the first block, and through the chain every later one.
         let salted = BlockHashChain(tokens: tokens(1...12), blockSize: 4, salt: tenantB)
         #expect(zip(salted.hashes, chain.hashes).allSatisfy { $0 != $1 })
-        // Stable across processes and machines: values computed independently (FNV-1a 64 over
-        // tag byte, little-endian count and tokens, then MurmurHash3 fmix64).
-        #expect(BlockHash(parent: nil, tokens: [1, 2, 3, 4], extraKeys: []).description == "f8bbbefddf401c66")
         #expect(chain.hashes[0] == BlockHash(parent: nil, tokens: [1, 2, 3, 4], extraKeys: ["tenant=tenant-a"]))
+    }
+
+    /// Values from Python's hashlib over the layout BlockHash documents:
+    /// `sha256(b"\x00" + pack("<Q", 4) + pack("<4i", 1, 2, 3, 4) + pack("<Q", 0))`, then with
+    /// `b"\x01" + that digest` as the parent of tokens 5...8, and with the key "tenant=tenant-a".
+    @Test func blockHashesAreSHA256OfTheDocumentedLayout() {
+        let first = BlockHash(parent: nil, tokens: [1, 2, 3, 4], extraKeys: [])
+        #expect(first.description == "78d7550c2c0046dd279238b181e11a166be051b176d3e54278b0e1790393f4c6")
+        #expect(BlockHash(parent: first, tokens: [5, 6, 7, 8], extraKeys: []).description
+                == "542c9655c7b4fd977c429df0603849b3fd1fbd3b34705a86f8cc1cbdb980f79b")
+        #expect(BlockHash(parent: nil, tokens: [1, 2, 3, 4], extraKeys: ["tenant=tenant-a"]).description
+                == "b439b057bbc2ddb5de209c1ac5cc6d005a40091b5342d5f5a809f13c3e1473e8")
+        #expect(BlockHash(digest: first.bytes) == first)
+    }
+
+    @Test func sha256MatchesPublishedVectors() {
+        func hex(_ b: [UInt8]) -> String { b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+        // FIPS 180-4 examples, and a multi-block message (hashlib.sha256(b"a" * 1000)).
+        #expect(hex(SHA256.hash([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex(SHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(hex(SHA256.hash([UInt8](repeating: UInt8(ascii: "a"), count: 1000)))
+                == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
     @Test func stableHasherIsFNV1aWithAFinalizer() {

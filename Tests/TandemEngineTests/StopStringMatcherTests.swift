@@ -18,6 +18,40 @@ struct StopStringMatcherTests {
         return (text + matcher.finish(), nil)
     }
 
+    /// Against a plain whole-text search: the emitted text is everything before the occurrence
+    /// that ends first (ties: the longer stop string), whatever the chunking; long stop strings
+    /// and self-overlapping ones (aab…, abab…) included.
+    @Test func randomTextAndChunkingAgreeWithWholeTextSearch() {
+        var rng = SplitMix(seed: 7)
+        let alphabet = Array("ab<|>")
+        func word(_ n: Int) -> String { String((0..<n).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }) }
+        for _ in 0..<400 {
+            let stops = (0..<Int(1 + rng.next() % 3)).map { _ in word(Int(1 + rng.next() % 6)) } + [String(repeating: "ab", count: 300)]
+            let text = word(Int(rng.next() % 60))
+            var chunks: [String] = []
+            var rest = Substring(text)
+            while !rest.isEmpty {
+                let n = Int(1 + rng.next() % 5)
+                chunks.append(String(rest.prefix(n)))
+                rest = rest.dropFirst(n)
+            }
+            // Reference: the earliest end over all occurrences of all stop strings.
+            let scalars = Array(text.unicodeScalars)
+            var best: (end: Int, length: Int, stop: String)?
+            for stop in stops {
+                let p = Array(stop.unicodeScalars)
+                guard p.count <= scalars.count else { continue }
+                for start in 0...(scalars.count - p.count) where Array(scalars[start..<(start + p.count)]) == p {
+                    let end = start + p.count
+                    if best == nil || end < best!.end || (end == best!.end && p.count > best!.length) { best = (end, p.count, stop) }
+                }
+            }
+            let expected = best.map { (String(String.UnicodeScalarView(scalars[..<($0.end - $0.length)])), Optional($0.stop)) } ?? (text, nil)
+            let got = run(stops, chunks)
+            #expect(got.text == expected.0 && got.stop == expected.1, "\(stops) \(chunks)")
+        }
+    }
+
     @Test func aStopStringSplitAcrossChunksIsFoundAndNotEmitted() {
         var matcher = StopStringMatcher(stopStrings: ["</s>"])
         #expect(matcher.process("Hello <") == .continue(emit: "Hello "))
@@ -78,5 +112,18 @@ struct StopStringMatcherTests {
     @Test func emptyStopStringsAreIgnored() {
         #expect(run(["", "x"], ["abc"]) == ("abc", nil))
         #expect(StopStringMatcher(stopStrings: [""]).stopStrings.isEmpty)
+    }
+}
+
+/// A small deterministic generator for the randomised tests (SplitMix64).
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
