@@ -70,6 +70,11 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         if dim <= 0 || hiddenDim <= 0 || layerCount <= 0 || headCount <= 0 || kvHeadCount <= 0 || vocabSize <= 0 {
             return "all sizes must be positive (dim \(dim), hidden \(hiddenDim), layers \(layerCount), heads \(headCount), kv heads \(kvHeadCount), vocab \(vocabSize))"
         }
+        // Far above any real model, low enough that products of sizes cannot overflow.
+        if dim > 1 << 20 || hiddenDim > 1 << 22 || layerCount > 1 << 12 || headCount > 1 << 12 || vocabSize > 1 << 24
+            || contextLength > 1 << 24 {
+            return "a size is not plausible (dim \(dim), hidden \(hiddenDim), layers \(layerCount), heads \(headCount), vocab \(vocabSize), context \(contextLength))"
+        }
         if dim % headCount != 0 { return "dim \(dim) is not a multiple of the head count \(headCount)" }
         if headCount % kvHeadCount != 0 { return "head count \(headCount) is not a multiple of the KV head count \(kvHeadCount)" }
         if headDim % 2 != 0 { return "head dimension \(headDim) must be even for RoPE" }

@@ -49,6 +49,66 @@ struct BadFileTests {
         #expect(e.message.contains("Q4_K"))
     }
 
+    // Header values chosen to overflow sizes or exhaust memory end in an error, never a trap.
+    @Test func tensorShapeWhoseElementCountOverflows() throws {
+        var w = GGUFWriter.tinyLlama()
+        w.addAllTinyTensors()
+        w.tensors.append(("huge", [1 << 39, 1 << 39, 1 << 39, 1 << 39], 0, []))
+        let path = temporaryPath("overflow-shape.gguf")
+        try w.write(to: path)
+        let e = try #require(loadError(path))
+        #expect(e.kind == .badMetadata)
+        #expect(e.place == "tensor huge")
+    }
+
+    @Test func zeroAlignmentIsRefused() throws {
+        var w = GGUFWriter.tinyLlama()
+        w.metadata.append(("general.alignment", .u32(0)))
+        w.addAllTinyTensors()
+        let path = temporaryPath("align0.gguf")
+        try w.write(to: path)
+        let e = try #require(loadError(path))
+        #expect(e.kind == .badMetadata)
+        #expect(e.place == "key general.alignment")
+        #expect(e.message.contains("power of two"))
+    }
+
+    @Test func tensorOffsetPastTheEndIsRefused() throws {
+        var w = GGUFWriter.tinyLlama()
+        w.addAllTinyTensors()
+        w.offsetOverrides["blk.0.attn_q.weight"] = UInt64.max - 7
+        let path = temporaryPath("offset.gguf")
+        try w.write(to: path)
+        let e = try #require(loadError(path))
+        #expect(e.kind == .truncated)
+        #expect(e.place == "tensor blk.0.attn_q.weight")
+    }
+
+    @Test func arrayLongerThanTheFileIsRefusedBeforeAllocating() throws {
+        var w = GGUFWriter.tinyLlama()
+        var value: [UInt8] = []
+        withUnsafeBytes(of: UInt32(4).littleEndian) { value += $0 }          // element type: u32
+        withUnsafeBytes(of: UInt64((1 << 28) - 1).littleEndian) { value += $0 } // 268 M elements
+        w.rawMetadata.append(("bogus.array", 9, value))
+        let path = temporaryPath("array.gguf")
+        try w.write(to: path)
+        let e = try #require(loadError(path))
+        #expect(e.kind == .badMetadata)
+        #expect(e.place == "key bogus.array")
+    }
+
+    @Test func llama2CHeaderWithHugeSizesIsRefused() throws {
+        var header: [UInt8] = []
+        for v: Int32 in [1 << 30, 1 << 30, 1 << 20, 1 << 10, 1 << 10, 1 << 30, 1 << 20] {
+            withUnsafeBytes(of: v.littleEndian) { header += $0 }
+        }
+        let path = temporaryPath("huge.bin")
+        try Data(header + [UInt8](repeating: 0, count: 64)).write(to: URL(fileURLWithPath: path))
+        let e = try #require(loadError(path))
+        #expect(e.kind == .badMetadata)
+        #expect(e.message.contains("not plausible"))
+    }
+
     @Test func missingTensorIsNamed() throws {
         var w = GGUFWriter.tinyLlama()
         w.addAllTinyTensors(except: ["blk.0.ffn_down.weight"])

@@ -8,6 +8,10 @@ struct GGUFWriter {
 
     var metadata: [(String, Value)] = []
     var tensors: [(name: String, dims: [UInt64], type: UInt32, data: [UInt8])] = []
+    /// Data offsets written instead of the computed ones (hostile-file tests).
+    var offsetOverrides: [String: UInt64] = [:]
+    /// Raw metadata entries appended as given: key, type number, value bytes.
+    var rawMetadata: [(String, UInt32, [UInt8])] = []
 
     private static func put<T: FixedWidthInteger>(_ v: T, _ out: inout [UInt8]) {
         withUnsafeBytes(of: v.littleEndian) { out += $0 }
@@ -23,7 +27,12 @@ struct GGUFWriter {
         Self.put(UInt32(0x4655_4747), &out)
         Self.put(UInt32(3), &out)
         Self.put(UInt64(tensors.count), &out)
-        Self.put(UInt64(metadata.count), &out)
+        Self.put(UInt64(metadata.count + rawMetadata.count), &out)
+        for (k, type, value) in rawMetadata {
+            Self.put(k, &out)
+            Self.put(type, &out)
+            out += value
+        }
         for (k, v) in metadata {
             Self.put(k, &out)
             switch v {
@@ -50,7 +59,7 @@ struct GGUFWriter {
             Self.put(UInt32(t.dims.count), &out)
             for d in t.dims { Self.put(d, &out) }
             Self.put(t.type, &out)
-            Self.put(off, &out)
+            Self.put(offsetOverrides[t.name] ?? off, &out)
         }
         while out.count % 32 != 0 { out.append(0) }
         for t in tensors {

@@ -15,6 +15,43 @@ struct QuantizationModelOptTests {
         return (dir, try e.write(to: dir))
     }
 
+    struct Interrupted: Error {}
+
+    @Test("an export that fails part-way leaves the earlier export whole and no partial files")
+    func failedExportKeepsTheOldOne() throws {
+        let (dir, _) = try Self.export(TestModels.stories, .fp8, "modelopt-atomic")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/model.safetensors"))
+        var e = try ModelOptExport(model: TestModels.stories, format: .nvfp4)
+        e.calibrationTokens = 8
+        // Fails after the first tensor is on disk, as a full disk would.
+        #expect(throws: Interrupted.self) {
+            try e.write(to: dir) { phase, done, _ in if phase == "write" && done > 0 { throw Interrupted() } }
+        }
+        let after = try Data(contentsOf: URL(fileURLWithPath: dir + "/model.safetensors"))
+        #expect(after == before)
+        #expect(try ModelOptCheckpoint.quantConfig(directory: dir).algorithm == ModelOptExport.algorithmName(.fp8))
+        let parent = URL(fileURLWithPath: dir).deletingLastPathComponent().path
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.contains("modelopt-atomic.") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+        // A completed export replaces the old one.
+        try e.write(to: dir)
+        #expect(try ModelOptCheckpoint.quantConfig(directory: dir).algorithm == ModelOptExport.algorithmName(.nvfp4))
+    }
+
+    @Test("a directory holding other files is refused, not replaced")
+    func foreignDirectoryIsRefused() throws {
+        let dir = temporaryPath("modelopt-foreign")
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: dir + "/notes.txt"))
+        var e = try ModelOptExport(model: TestModels.stories, format: .fp8)
+        e.calibrationTokens = 8
+        #expect(throws: ModelExportError.self) { try e.write(to: dir) }
+        #expect(try String(contentsOfFile: dir + "/notes.txt", encoding: .utf8) == "keep me")
+    }
+
     @Test("stories260K round trip: same logits as load-time quantisation, half-split RoPE", arguments: [WeightFormat.fp8, .nvfp4, .mxfp4])
     func storiesRoundTrip(format: WeightFormat) throws {
         let stories = TestModels.stories

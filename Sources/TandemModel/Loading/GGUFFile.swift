@@ -95,19 +95,34 @@ public final class GGUFFile: @unchecked Sendable {
                 throw ModelLoadError(.badMetadata, file: file.path, place: "tensor \(name)", "rank \(nd) is outside 1...4")
             }
             var dims: [Int] = []
+            var elements = 1
             for _ in 0..<nd {
                 let d = try r.read(UInt64.self, "the shape of \(name)")
                 guard d > 0, d < 1 << 40 else {
                     throw ModelLoadError(.badMetadata, file: file.path, place: "tensor \(name)", "dimension \(d) is not plausible")
                 }
                 dims.append(Int(d))
+                let (product, overflow) = elements.multipliedReportingOverflow(by: Int(d))
+                guard !overflow, product < 1 << 48 else {
+                    throw ModelLoadError(.badMetadata, file: file.path, place: "tensor \(name)",
+                                         "shape \(dims) holds more elements than any model file can: the header is corrupt")
+                }
+                elements = product
             }
             let type = try r.read(UInt32.self, "the type of \(name)")
             let off = try r.read(UInt64.self, "the offset of \(name)")
+            guard off < UInt64(file.size) else {
+                throw ModelLoadError(.truncated, file: file.path, place: "tensor \(name)",
+                                     "data offset \(off) lies past the end of the file (\(file.size) bytes): the file is truncated or corrupt")
+            }
             relative.append((name, dims, type, off))
             order.append(name)
         }
         let alignment = meta["general.alignment"]?.intValue ?? 32
+        guard alignment > 0, alignment <= 1 << 16, alignment & (alignment - 1) == 0 else {
+            throw ModelLoadError(.badMetadata, file: file.path, place: "key general.alignment",
+                                 "alignment \(meta["general.alignment"].map { "\($0)" } ?? "") must be a power of two up to 65536 (GGUF's default is 32)")
+        }
         let dataStart = (r.offset + alignment - 1) / alignment * alignment
         for (name, dims, type, off) in relative {
             let info = GGUFTensorInfo(name: name, dims: dims, ggmlType: type, fileOffset: dataStart + Int(off))
@@ -117,7 +132,7 @@ public final class GGUFFile: @unchecked Sendable {
                     throw ModelLoadError(.shapeMismatch, file: file.path, place: "tensor \(name)",
                                          "\(count) elements is not a whole number of \(dtype) blocks of \(dtype.blockSize)")
                 }
-                if info.fileOffset + bytes > file.size {
+                if bytes > file.size - info.fileOffset {
                     throw ModelLoadError(.truncated, file: file.path, place: "tensor \(name) at byte \(info.fileOffset)",
                                          "data needs \(bytes) bytes but the file ends at \(file.size): the file is truncated — download it again")
                 }
@@ -177,7 +192,7 @@ public final class GGUFFile: @unchecked Sendable {
         return try r.readString(length: Int(n), what)
     }
 
-    private static func readValue(_ r: inout ByteReader, type: UInt32, key: String, path: String) throws -> GGUFValue {
+    private static func readValue(_ r: inout ByteReader, type: UInt32, key: String, path: String, depth: Int = 0) throws -> GGUFValue {
         switch type {
         case 0: return .uint(UInt64(try r.read(UInt8.self, key)))
         case 1: return .int(Int64(try r.read(Int8.self, key)))
@@ -191,12 +206,17 @@ public final class GGUFFile: @unchecked Sendable {
         case 9:
             let elementType = try r.read(UInt32.self, "the element type of \(key)")
             let count = try r.read(UInt64.self, "the length of \(key)")
-            guard count < 1 << 28 else {
+            // Every element takes at least one byte, so a count past the bytes left is corrupt (and
+            // must not reserve memory); arrays nest at most a few levels in real files.
+            guard count < 1 << 28, count <= UInt64(r.file.size - r.offset) else {
                 throw ModelLoadError(.badMetadata, file: path, place: "key \(key)", "array length \(count) is not plausible")
+            }
+            guard depth < 4 else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(key)", "arrays nested more than 4 deep: the file is corrupt")
             }
             var values: [GGUFValue] = []
             values.reserveCapacity(Int(count))
-            for _ in 0..<Int(count) { values.append(try readValue(&r, type: elementType, key: key, path: path)) }
+            for _ in 0..<Int(count) { values.append(try readValue(&r, type: elementType, key: key, path: path, depth: depth + 1)) }
             return .array(values)
         case 10: return .uint(try r.read(UInt64.self, key))
         case 11: return .int(try r.read(Int64.self, key))

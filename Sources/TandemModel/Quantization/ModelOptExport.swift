@@ -51,18 +51,69 @@ public struct ModelOptExport {
         public var sourceTypes: [DType] = []
     }
 
-    /// Writes the directory (created if missing). `progress(phase, done, total)` reports
-    /// "calibrate" (positions), "quantize" (matrices) and "write" (bytes).
+    /// Writes the export to `directory`. Everything is written into a new sibling directory
+    /// first and renamed into place only when complete, so a failure (disk full, an error, a
+    /// `progress` that throws to cancel) leaves an earlier export at `directory` as it was.
+    /// An existing `directory` must be empty or an earlier export (config.json and
+    /// model.safetensors); anything else is refused rather than replaced.
+    /// `progress(phase, done, total)` reports "calibrate" (positions), "quantize" (matrices) and
+    /// "write" (bytes).
     @discardableResult
-    public func write(to directory: String, progress: ((String, Int, Int) -> Void)? = nil) throws -> Summary {
+    public func write(to directory: String, progress: ((String, Int, Int) throws -> Void)? = nil) throws -> Summary {
+        let fm = FileManager.default
+        let target = URL(fileURLWithPath: directory).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        let exists = fm.fileExists(atPath: target.path, isDirectory: &isDirectory)
+        if exists {
+            guard isDirectory.boolValue else {
+                throw ModelExportError("\(directory) is a file; choose a directory path for the export")
+            }
+            let entries = try fm.contentsOfDirectory(atPath: target.path)
+            let isExport = entries.contains("config.json") && entries.contains("model.safetensors")
+            guard entries.isEmpty || isExport else {
+                throw ModelExportError("\(directory) already holds other files (\(entries.sorted().prefix(3).joined(separator: ", "))); choose a new or empty directory")
+            }
+        }
+        let parent = target.deletingLastPathComponent()
+        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        let staging = parent.appendingPathComponent(".\(target.lastPathComponent).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try fm.createDirectory(at: staging, withIntermediateDirectories: false)
+        let summary: Summary
+        do {
+            summary = try writeFiles(to: staging.path, progress: progress)
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw error
+        }
+        // Swap in: the old export moves aside, the new one takes its name, the old one goes.
+        let previous = parent.appendingPathComponent(".\(target.lastPathComponent).previous-\(getpid())")
+        if exists {
+            try? fm.removeItem(at: previous)
+            try fm.moveItem(at: target, to: previous)
+        }
+        do {
+            try fm.moveItem(at: staging, to: target)
+        } catch {
+            if exists { try? fm.moveItem(at: previous, to: target) }
+            try? fm.removeItem(at: staging)
+            throw ModelExportError("cannot move the finished export into \(directory): \(error)")
+        }
+        if exists { try? fm.removeItem(at: previous) }
+        return summary
+    }
+
+    private func writeFiles(to directory: String, progress: ((String, Int, Int) throws -> Void)?) throws -> Summary {
         let c = model.configuration
         let target = format.dtype!
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // 1. Calibrate activation ranges at full precision (the weights as stored).
         var tokens = model.tokenizer.encode(calibrationText, addBOS: true, parseSpecial: false)
         if tokens.count > calibrationTokens { tokens = Array(tokens.prefix(calibrationTokens)) }
         let calibrator = ActivationCalibrator(model: model.model, maxPositions: max(tokens.count, 1))
-        try calibrator.observe(tokens) { progress?("calibrate", $0, tokens.count) }
+        var cancelled: (any Error)?
+        try calibrator.observe(tokens) { done in
+            if cancelled == nil { do { try progress?("calibrate", done, tokens.count) } catch { cancelled = error } }
+        }
+        if let cancelled { throw cancelled }
         let ranges = calibrator.ranges
 
         // 2. Quantise every linear layer; un-permute Q/K rows into the half-split layout.
@@ -103,7 +154,7 @@ public struct ModelOptExport {
                     sources.insert(m.dtype)
                 }
                 done += 1
-                progress?("quantize", done, total)
+                try progress?("quantize", done, total)
             }
             writer.addF32(p + "input_layernorm.weight", shape: [c.dim]) { layer.attentionNorm }
             writer.addF32(p + "post_attention_layernorm.weight", shape: [c.dim]) { layer.ffnNorm }
@@ -118,7 +169,7 @@ public struct ModelOptExport {
         try writeJSON(configJSON(excluded: summary.excluded), to: directory + "/config.json")
         try writeJSON(quantConfigJSON(excluded: summary.excluded, sources: summary.sourceTypes), to: directory + "/hf_quant_config.json")
         try TokenizerExport.write(model, to: directory)
-        try writer.write(to: directory + "/model.safetensors") { progress?("write", $0, $1) }
+        try writer.write(to: directory + "/model.safetensors") { try progress?("write", $0, $1) }
         summary.bytes = writer.tensors.reduce(0) { $0 + $1.byteCount }
         return summary
     }

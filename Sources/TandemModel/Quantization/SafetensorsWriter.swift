@@ -51,7 +51,7 @@ public struct SafetensorsWriter {
     }
 
     /// Writes the file; `progress(bytesWritten, totalBytes)` after each tensor.
-    public func write(to path: String, progress: ((Int, Int) -> Void)? = nil) throws {
+    public func write(to path: String, progress: ((Int, Int) throws -> Void)? = nil) throws {
         let ordered = tensors.enumerated().sorted {
             ($0.element.elementSize, -$0.offset) > ($1.element.elementSize, -$1.offset)
         }.map(\.element)
@@ -80,7 +80,7 @@ public struct SafetensorsWriter {
             }
             try handle.write(contentsOf: bytes)
             written += bytes.count
-            progress?(written, offset)
+            try progress?(written, offset)
         }
     }
 }
