@@ -49,6 +49,9 @@ extension GatewayDispatcher {
             var excluded = Set<String>()
             var overCapacity = false
             var lastError: BackendError?
+            // Replicas out of rotation whose cooldown is over are probed (never sent a client's
+            // request first); when no other replica is available the request waits for the probes.
+            var probes = await startProbes(of: served, context: context)
             attempts: while true {
                 let replica: GatewaySnapshot.Replica
                 let replicaReason: String
@@ -57,6 +60,12 @@ extension GatewayDispatcher {
                     overCapacity = true
                     break attempts
                 case .failure(.noneAvailable):
+                    if !probes.isEmpty {
+                        var anyPassed = false
+                        for p in probes { if await p.value { anyPassed = true } }
+                        probes = []
+                        if anyPassed { continue attempts }
+                    }
                     break attempts
                 case .success(let (r, why)):
                     replica = r
@@ -74,13 +83,17 @@ extension GatewayDispatcher {
                     headers.append(("X-Tandem-Replica", String(replica.index)))
                     headers.append(("X-Tandem-Replica-Reason", replicaReason))
                     return started(events, model: served.name, replica: replica, caller: caller, headers: headers,
-                                   estimatedTokens: estimatedTokens)
+                                   estimatedTokens: estimatedTokens, deadline: context.deadline)
                 } catch let error as BackendError {
                     await state.releaseReplica(replica.id)
                     metrics.upstreamError(model: served.name, category: error.category)
                     context.logger.warning("upstream refused", metadata: [
                         "model": .string(served.name), "replica": .stringConvertible(replica.index), "error": .string(error.description)])
                     lastError = error
+                    if error.category == .timeout {
+                        // No answer in time: a stalled replica looks like this, so it counts.
+                        await state.recordFailure(replica.id)
+                    }
                     switch error.category {
                     case .upstreamUnavailable:
                         await state.recordFailure(replica.id)
@@ -89,8 +102,7 @@ extension GatewayDispatcher {
                         overCapacity = true
                         excluded.insert(replica.id)
                     default:
-                        // A timeout or a refusal says nothing about the replica's health (a long
-                        // queue is not a dead worker), so it stays in rotation.
+                        // A refusal says nothing about the replica's health: it stays in rotation.
                         var apiError = APIError(error)
                         apiError.headers = ["X-Tandem-Model": served.name, "X-Tandem-Route-Reason": reason]
                         throw apiError
@@ -128,16 +140,40 @@ extension GatewayDispatcher {
 
     private func started(_ events: AsyncThrowingStream<CompletionEvent, any Error>, model: String,
                          replica: GatewaySnapshot.Replica, caller: Caller, headers: [(String, String)],
-                         estimatedTokens: Int) -> StartedCompletion {
+                         estimatedTokens: Int, deadline: ContinuousClock.Instant) -> StartedCompletion {
         let state = self.state
         return StartedCompletion(model: model, events: events, headers: headers) { outcome in
             await state.releaseReplica(replica.id)
-            if outcome.error?.category == .upstreamUnavailable {
-                // The connection broke mid-answer: the replica likely died.
+            if let error = outcome.error, ReplicaHealth.countsAsFailure(error),
+               error.category != .timeout || ContinuousClock.now < deadline {
+                // The connection broke mid-answer (the replica likely died), or the replica went
+                // silent for longer than the read timeout (stalled); the request's own deadline
+                // passing during a long answer does not count.
                 await state.recordFailure(replica.id)
             }
             await state.release(tenant: caller.tenant, estimatedTokens: estimatedTokens,
                                 actualTokens: outcome.usage?.totalTokens)
+        }
+    }
+
+    /// Probes (in the background) the replicas of `model` that are due for one; each task's
+    /// value says whether its replica passed and is back in rotation.
+    private func startProbes(of model: GatewaySnapshot.ServedModel, context: InferenceContext) async -> [Task<Bool, Never>] {
+        let state = self.state
+        let logger = context.logger
+        return await state.claimProbes(of: model).map { replica in
+            Task {
+                let health = await replica.backend.health()
+                await state.recordProbe(replica.id, passed: health.isReady)
+                if case .unavailable(let why) = health {
+                    logger.warning("replica probe failed; it stays out of rotation", metadata: [
+                        "model": .string(model.name), "replica": .stringConvertible(replica.index), "reason": .string(why)])
+                } else {
+                    logger.notice("replica probe passed; back in rotation", metadata: [
+                        "model": .string(model.name), "replica": .stringConvertible(replica.index)])
+                }
+                return health.isReady
+            }
         }
     }
 }

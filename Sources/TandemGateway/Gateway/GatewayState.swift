@@ -48,7 +48,7 @@ actor GatewayState {
         let candidates = model.replicas.filter { !excluding.contains($0.id) }
         let views = candidates.map { r in
             ReplicaView(id: r.id, inFlight: inFlight[r.id, default: 0], capacity: r.capacity,
-                        available: health[r.id]?.isAvailable(at: now) ?? true)
+                        available: health[r.id]?.takesRequests(at: now) ?? true)
         }
         switch ReplicaSelector.select(views, affinityKey: affinityKey, maxImbalance: snapshot.configuration.routing.maxLoadImbalance) {
         case .failure(let failure):
@@ -72,6 +72,20 @@ actor GatewayState {
         let h = snapshot.configuration.health
         health[id, default: ReplicaHealth()].recordFailure(at: clock(), threshold: h.failureThreshold,
                                                             cooldown: .milliseconds(h.cooldownMs))
+    }
+
+    /// The replicas of `model` whose cooldown is over and that nobody probes yet, now claimed
+    /// for a probe by the caller (who reports with `recordProbe`).
+    func claimProbes(of model: GatewaySnapshot.ServedModel) -> [GatewaySnapshot.Replica] {
+        let now = clock()
+        let timeout = Duration.milliseconds(snapshot.configuration.health.probeTimeoutMs) + .seconds(1)
+        var claimed: [GatewaySnapshot.Replica] = []
+        for r in model.replicas where health[r.id]?.beginProbe(at: now, timeout: timeout) == true { claimed.append(r) }
+        return claimed
+    }
+
+    func recordProbe(_ id: String, passed: Bool) {
+        health[id]?.recordProbe(passed: passed, at: clock(), cooldown: .milliseconds(snapshot.configuration.health.cooldownMs))
     }
 
     func load(of id: String) -> Int { inFlight[id, default: 0] }
