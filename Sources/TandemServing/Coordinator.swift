@@ -83,7 +83,7 @@ public enum Coordinator {
             try rank.serveWorker()
             return
         }
-        let engine = try Engine(model: model, executor: rank.coordinatorExecutor(), configuration: EngineConfiguration(
+        let engine = try Engine(model: model, executor: FaultInjection.wrap(rank.coordinatorExecutor()), configuration: EngineConfiguration(
             scheduler: SchedulerConfiguration(maxBatchedTokens: o.maxBatchedTokens, maxRunningSequences: o.maxRunning,
                                               maxWaitingRequests: o.maxWaiting, maxModelLength: model.configuration.contextLength,
                                               enablePrefixCaching: o.prefixCaching),

@@ -22,12 +22,20 @@ public protocol CompletionDispatcher: Sendable {
     /// Per-model readiness for `GET /ready`.
     func readiness() async -> [String: BackendHealth]
 
+    /// Whether this process can still serve at all, for `GET /health` (503 when not): a
+    /// coordinator whose engine failed a step says so; the gateway is alive while it runs.
+    func liveness() async -> BackendHealth
+
     /// The configured model or alias `requested` names, for metric labels (nil: unknown, so
     /// arbitrary client strings never become label values).
     func knownModelName(_ requested: String) async -> String?
 
     /// Limits that apply before a dispatcher sees the request.
     var serverLimits: ServerLimits { get async }
+}
+
+extension CompletionDispatcher {
+    public func liveness() async -> BackendHealth { .ready }
 }
 
 /// The authenticated caller of a request.

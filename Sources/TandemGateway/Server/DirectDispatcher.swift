@@ -40,6 +40,11 @@ public struct DirectDispatcher: CompletionDispatcher {
         [modelNames[0]: await backend.health()]
     }
 
+    /// The backend's health: an engine that failed a step stays unusable, so `/health` fails too.
+    public func liveness() async -> BackendHealth {
+        await backend.health()
+    }
+
     public func start(_ request: CompletionRequest, caller: Caller, context: InferenceContext,
                       headers: HTTPFields) async throws(APIError) -> StartedCompletion {
         guard modelNames.contains(request.model) else { throw .modelNotFound(request.model) }

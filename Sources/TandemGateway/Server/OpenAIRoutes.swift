@@ -5,7 +5,7 @@ import Hummingbird
 /// the gateway and by coordinators.
 ///
 /// Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`,
-/// `GET /health` (alive), `GET /ready` (every model has a usable backend) and, when metrics are
+/// `GET /health` (alive; 503 when the dispatcher's `liveness` fails), `GET /ready` (every model has a usable backend) and, when metrics are
 /// given, `GET /metrics` (Prometheus text). Unknown paths answer OpenAI-shaped 404s.
 public enum OpenAIRoutes {
     /// A router serving the API.
@@ -48,8 +48,11 @@ public enum OpenAIRoutes {
                 return APIError(any: error).response(requestID: nil)
             }
         }
-        router.get("/health") { _, _ in
-            jsonResponse(.object([("status", "ok")]))
+        router.get("/health") { _, _ -> Response in
+            switch await dispatcher.liveness() {
+            case .ready: return jsonResponse(.object([("status", "ok")]))
+            case .unavailable: return jsonResponse(.object([("status", "unhealthy")]), status: .serviceUnavailable)
+            }
         }
         router.get("/ready") { _, _ -> Response in
             let health = await dispatcher.readiness()
