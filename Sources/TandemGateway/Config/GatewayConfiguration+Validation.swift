@@ -31,6 +31,15 @@ extension GatewayConfiguration {
         check(routing.maxLoadImbalance >= 0, "routing.max_load_imbalance must be >= 0")
         check(health.failureThreshold >= 1, "health.failure_threshold must be >= 1")
         check(health.cooldownMs >= 0, "health.cooldown_ms must be >= 0")
+        check(health.probeTimeoutMs > 0, "health.probe_timeout_ms must be positive")
+        // Durations become 64-bit nanosecond counts (HTTP client, timers); far below that overflow.
+        let maxMs = 30 * 86_400_000
+        for (name, ms) in [("limits.request_timeout_ms", limits.requestTimeoutMs), ("upstream.connect_timeout_ms", upstream.connectTimeoutMs),
+                           ("upstream.read_timeout_ms", upstream.readTimeoutMs), ("upstream.pool_idle_timeout_ms", upstream.poolIdleTimeoutMs),
+                           ("upstream.metrics_timeout_ms", upstream.metricsTimeoutMs), ("health.cooldown_ms", health.cooldownMs),
+                           ("health.probe_timeout_ms", health.probeTimeoutMs)] {
+            check(ms <= maxMs, "\(name) \(ms) is more than \(maxMs) ms (30 days)")
+        }
         check(!models.isEmpty, "models: at least one model is required")
 
         // Names: models, aliases and policies share one namespace.

@@ -35,12 +35,26 @@ public struct UpstreamChunkDecoder: Sendable {
         }
         if let u = json["usage"], case .object = u {
             usage = Usage(
-                promptTokens: Int(u["prompt_tokens"]?.intValue ?? 0),
-                completionTokens: Int(u["completion_tokens"]?.intValue ?? 0),
-                cachedTokens: Int(u["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0),
-                reasoningTokens: Int(u["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0))
+                promptTokens: try Self.count(u["prompt_tokens"], "prompt_tokens"),
+                completionTokens: try Self.count(u["completion_tokens"], "completion_tokens"),
+                cachedTokens: try Self.count(u["prompt_tokens_details"]?["cached_tokens"], "prompt_tokens_details.cached_tokens"),
+                reasoningTokens: try Self.count(u["completion_tokens_details"]?["reasoning_tokens"], "completion_tokens_details.reasoning_tokens"))
         }
         return events
+    }
+
+    /// Most tokens one usage field may report; anything above is not a real count.
+    public static let maxUsageCount: Int64 = 1 << 40
+
+    /// A usage count: absent or null is 0; a negative, fractional, non-numeric or absurdly large
+    /// value is an error (it would go into token budgets and counters, which must not go negative
+    /// or overflow).
+    static func count(_ value: JSONValue?, _ field: String) throws(BackendError) -> Int {
+        guard let value, !value.isNull else { return 0 }
+        guard let n = value.intValue, n >= 0, n <= maxUsageCount else {
+            throw BackendError(.internal, "The upstream reported an invalid usage.\(field): \(JSONWriter.string(value).prefix(40)).")
+        }
+        return Int(n)
     }
 
     /// The events due at the end of the stream; throws if it ended before a finish reason.
