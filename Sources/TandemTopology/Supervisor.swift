@@ -161,6 +161,51 @@ public struct RestartPolicy: Sendable, Equatable {
     }
 }
 
+/// What `tandem up` does when one of its children exits. A pure function of the facts: a
+/// deployment that keeps crashing is given up on alone (the gateway answers 503 for its model)
+/// while the others keep serving; only the gateway failing for good, every deployment failing
+/// for good, or any exit before the API was ready stops everything.
+public struct ExitHandling: Sendable, Equatable {
+    public enum Decision: Sendable, Equatable {
+        /// Start it again after the delay.
+        case restart(afterSeconds: Double)
+        /// Give up on this deployment and keep the rest serving.
+        case isolate(recentRestarts: Int)
+        /// Stop every process; `up` exits with failure.
+        case stopAll(reason: String)
+    }
+
+    public var policy: RestartPolicy
+    /// `--restart on-failure` (false: `never`).
+    public var restartOnFailure: Bool
+
+    public init(policy: RestartPolicy, restartOnFailure: Bool = true) {
+        self.policy = policy
+        self.restartOnFailure = restartOnFailure
+    }
+
+    /// - Parameters:
+    ///   - isGateway: the child is the gateway (without it nothing serves).
+    ///   - ready: the gateway's `/ready` has answered 200 since `up` started.
+    ///   - restartsAt: this child's earlier restarts.
+    ///   - deployments: how many deployments the topology has.
+    ///   - isolated: how many deployments were already given up on.
+    public func decide(isGateway: Bool, ready: Bool, restartsAt: [Date], now: Date,
+                       deployments: Int, isolated: Int) -> Decision {
+        guard ready else { return .stopAll(reason: "it exited before the API was ready") }
+        guard restartOnFailure else { return .stopAll(reason: "--restart never") }
+        switch policy.decide(restartsAt: restartsAt, now: now) {
+        case .restart(let delay):
+            return .restart(afterSeconds: delay)
+        case .giveUp(let n):
+            let why = "it was restarted \(n) times in the last \(Int(policy.window)) s (--max-restarts \(policy.maxRestarts))"
+            if isGateway { return .stopAll(reason: "\(why); giving up on the gateway") }
+            if isolated + 1 >= deployments { return .stopAll(reason: "\(why); no deployment is left serving") }
+            return .isolate(recentRestarts: n)
+        }
+    }
+}
+
 public struct SupervisorError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }

@@ -17,6 +17,33 @@ struct SupervisorTests {
         #expect(RestartPolicy(maxRestarts: 0).decide(restartsAt: [], now: t0) == .giveUp(recentRestarts: 0))
     }
 
+    @Test func aDeploymentThatKeepsCrashingIsIsolatedAndTheRestKeepServing() {
+        let h = ExitHandling(policy: RestartPolicy(maxRestarts: 2, window: 60, initialDelay: 1, maxDelay: 30))
+        let t0 = Date(timeIntervalSince1970: 1_000_000)
+        // Below the limit: restart with backoff.
+        #expect(h.decide(isGateway: false, ready: true, restartsAt: [t0], now: t0 + 1, deployments: 2, isolated: 0)
+                == .restart(afterSeconds: 2))
+        // At the limit, one of two deployments: given up on alone.
+        #expect(h.decide(isGateway: false, ready: true, restartsAt: [t0, t0 + 2], now: t0 + 5, deployments: 2, isolated: 0)
+                == .isolate(recentRestarts: 2))
+        // The last deployment still serving, or the gateway, at the limit: everything stops.
+        guard case .stopAll(let last) = h.decide(isGateway: false, ready: true, restartsAt: [t0, t0 + 2], now: t0 + 5,
+                                                 deployments: 2, isolated: 1) else { Issue.record("expected stopAll"); return }
+        #expect(last.contains("no deployment is left serving"))
+        guard case .stopAll(let gw) = h.decide(isGateway: true, ready: true, restartsAt: [t0, t0 + 2], now: t0 + 5,
+                                               deployments: 3, isolated: 0) else { Issue.record("expected stopAll"); return }
+        #expect(gw.contains("gateway"))
+        // Before ready, or with --restart never: any exit stops everything.
+        #expect(h.decide(isGateway: false, ready: false, restartsAt: [], now: t0, deployments: 2, isolated: 0)
+                == .stopAll(reason: "it exited before the API was ready"))
+        #expect(ExitHandling(policy: RestartPolicy(), restartOnFailure: false)
+                .decide(isGateway: false, ready: true, restartsAt: [], now: t0, deployments: 2, isolated: 0)
+                == .stopAll(reason: "--restart never"))
+        // A single-deployment topology has nothing to keep serving: giving up stops everything.
+        #expect(h.decide(isGateway: false, ready: true, restartsAt: [t0, t0 + 2], now: t0 + 5, deployments: 1, isolated: 0)
+                != .isolate(recentRestarts: 2))
+    }
+
     @Test func respawnStartsTheSameCommandAgainInItsPlace() throws {
         let dir = NSTemporaryDirectory() + "tandem-supervisor-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -28,7 +28,7 @@ struct UpCommand: ParsableCommand {
     @Option(name: .customLong("rsh-agent"), help: "mpirun's plm_rsh_agent for remote ranks (e.g. cluster/netns-rsh.sh).") var rshAgent: String?
     @Option(name: .customLong("tandem-bin"), help: "The tandem binary the deployments run (default: this one).") var tandemBin: String?
     @Option(name: .customLong("restart"), help: "After the API was ready, a deployment or the gateway that exits is started again (on-failure) or stops everything (never).") var restart: RestartMode = .onFailure
-    @Option(name: .customLong("max-restarts"), help: "Restarts of one process within --restart-window seconds before `up` gives up and stops everything.") var maxRestarts = 5
+    @Option(name: .customLong("max-restarts"), help: "Restarts of one process within --restart-window seconds before `up` gives up on it: a deployment stays down while the others keep serving; the gateway (or the last deployment) stops everything.") var maxRestarts = 5
     @Option(name: .customLong("restart-window"), help: "Seconds over which --max-restarts counts.") var restartWindow = 600.0
 
     enum RestartMode: String, ExpressibleByArgument, CaseIterable {
@@ -77,17 +77,26 @@ struct UpCommand: ParsableCommand {
         var ready = false
         // Before the API is ready an exit is a configuration or start-up error: loud and final.
         // Afterwards a crashed deployment (or gateway) is started again, with backoff, while the
-        // others keep serving; the gateway answers 503 for its models meanwhile.
-        let policy = RestartPolicy(maxRestarts: maxRestarts, window: restartWindow)
+        // others keep serving; the gateway answers 503 for its models meanwhile. A deployment that
+        // keeps crashing is given up on alone (it stays down, its model answers 503); the others
+        // keep serving (`ExitHandling`).
+        let handling = ExitHandling(policy: RestartPolicy(maxRestarts: maxRestarts, window: restartWindow),
+                                    restartOnFailure: restart == .onFailure)
         var restartTimes: [String: [Date]] = [:]
         var pending: [(name: String, at: Date)] = []
+        var isolated: Set<String> = []
         while failed == nil && stopSignal == 0 {
             for c in sup.reap() {
                 let why = "\(c.name) exited (\(Supervisor.describe(status: c.exitStatus ?? 0))); last lines of \(c.log):\n\(Supervisor.tail(c.log))"
-                guard ready, restart == .onFailure else { failed = why; break }
-                switch policy.decide(restartsAt: restartTimes[c.name] ?? [], now: Date()) {
-                case .giveUp(let n):
-                    failed = "\(why)\n\(c.name) was restarted \(n) times in the last \(Int(restartWindow)) s (--max-restarts \(maxRestarts)); giving up"
+                switch handling.decide(isGateway: c.name == "gateway", ready: ready, restartsAt: restartTimes[c.name] ?? [], now: Date(),
+                                       deployments: plan.deployments.count, isolated: isolated.count) {
+                case .stopAll(let reason):
+                    failed = ready && restart == .onFailure ? "\(why)\n\(c.name): \(reason); stopping everything" : why
+                case .isolate(let n):
+                    isolated.insert(c.name)
+                    Supervisor.stopGroup(c.pid, grace: 10)
+                    warn("\(why)\nGIVING UP on \(c.name): it was restarted \(n) times in the last \(Int(restartWindow)) s (--max-restarts \(maxRestarts)); it stays down and the gateway answers 503 for its model; fix it and run `tandem up` again")
+                    say("isolated \(c.name): down for good; \(plan.deployments.count - isolated.count) of \(plan.deployments.count) deployment(s) still serving")
                 case .restart(let delay):
                     warn("\(why)\nrestarting \(c.name) in \(Int(delay)) s")
                     pending.append((c.name, Date().addingTimeInterval(delay)))
