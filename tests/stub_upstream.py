@@ -17,6 +17,8 @@ at GET /_stub/requests, and misbehaves on request when the prompt contains a dir
     [[stub:drop-next]]       answer, then read the next request on the same kept-alive connection
                              and close it without a byte of answer (an upstream whose keep-alive
                              timeout fired just as the request arrived)
+    [[stub:bad-usage]]       report usage with negative token counts
+    [[stub:huge-usage]]      report usage with token counts of 2**62 (their sum overflows 64 bits)
 
 Standard library only. Usage: stub_upstream.py --port 9001 --name small-0 [--reasoning]
 """
@@ -226,6 +228,10 @@ def make_handler(state):
                 "prompt_tokens_details": {"cached_tokens": cached},
                 "completion_tokens_details": {"reasoning_tokens": len(reasoning)},
             }
+            if mode == "bad-usage":
+                usage.update(prompt_tokens=-5, completion_tokens=-7, total_tokens=-12)
+            if mode == "huge-usage":
+                usage.update(prompt_tokens=2**62, completion_tokens=2**62, total_tokens=2**63)
             logprobs = body.get("logprobs")
             top_n = body.get("top_logprobs") or 0 if chat else (logprobs or 0)
             want_logprobs = bool(logprobs) if chat else logprobs is not None
