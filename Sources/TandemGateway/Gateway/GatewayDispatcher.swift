@@ -71,7 +71,8 @@ public final class GatewayDispatcher: CompletionDispatcher {
             }
             var byModel: [String: BackendHealth] = [:]
             for await (model, index, id, health) in group {
-                if health.isReady { await state.recordSuccess(id) }
+                // A probe is as good a witness as a request: a failing replica leaves rotation.
+                if health.isReady { await state.recordSuccess(id) } else { await state.recordFailure(id) }
                 switch (byModel[model], health) {
                 case (.ready?, _): break
                 case (_, .ready): byModel[model] = .ready
