@@ -16,6 +16,9 @@ public struct ServeOptions: Sendable {
     public var modelName: String
     public var host = "127.0.0.1"
     public var port = 8100
+    /// The secret the gateway presents (`--internal-key-file`); nil: no authentication (today's
+    /// behaviour for a coordinator started by hand; keep it on loopback).
+    public var internalKey: String?
     public var blockSize = 16
     /// KV memory per rank.
     public var kvBudgetBytes = 256 << 20
@@ -93,10 +96,15 @@ public enum Coordinator {
             exit(3)
         }
         engine.start()
+        if o.internalKey == nil && !RequestBounds.isLoopback(o.host) {
+            logger.warning("listening on \(o.host) without --internal-key-file: anyone who reaches this port is served and may name any tenant and cache salt; bind to 127.0.0.1 or give the gateway's internal key")
+        }
         let backend = EngineBackend(engine: engine, modelName: o.modelName, reasoning: o.reasoning)
         let app = OpenAIServer.application(
-            dispatcher: DirectDispatcher(backend: backend, modelNames: [o.modelName]), host: o.host, port: o.port,
-            metrics: APIMetrics(collectors: [{ [modelName = o.modelName] in engine.statistics.prometheusText(model: modelName) }]),
+            dispatcher: DirectDispatcher(backend: backend, modelNames: [o.modelName], internalKey: o.internalKey),
+            host: o.host, port: o.port,
+            metrics: APIMetrics(collectors: [{ [modelName = o.modelName] in engine.statistics.prometheusText(model: modelName) }],
+                                maxTenantLabels: 64),
             logger: logger,
             onServerRunning: { port in
                 logger.notice("tandem coordinator ready", metadata: [

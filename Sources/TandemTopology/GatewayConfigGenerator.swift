@@ -2,13 +2,27 @@ import Foundation
 
 /// The gateway's JSON configuration (see gateway/README.md) generated from a topology.
 public enum GatewayConfigGenerator {
-    public static func object(_ r: ResolvedTopology) -> [String: Any] {
+    /// The secret files `tandem up` creates for a run: each coordinator's internal key (by model
+    /// name) and the gateway's salt key.
+    public struct Secrets: Sendable, Equatable {
+        public var internalKeyFiles: [String: String]
+        public var saltKeyFile: String?
+
+        public init(internalKeyFiles: [String: String] = [:], saltKeyFile: String? = nil) {
+            self.internalKeyFiles = internalKeyFiles
+            self.saltKeyFile = saltKeyFile
+        }
+    }
+
+    public static func object(_ r: ResolvedTopology, secrets: Secrets = Secrets()) -> [String: Any] {
         let t = r.topology
         let g = t.gateway
         var config: [String: Any] = [
             "listen": ["host": g.host, "port": g.port],
             "keys_file": g.keysFile,
         ]
+        if let v = secrets.saltKeyFile { config["salt_key_file"] = v }
+        if g.allowDemoKeys { config["allow_demo_keys"] = true }
         var limits: [String: Any] = [:]
         if let v = g.maxBodyBytes { limits["max_body_bytes"] = v }
         if let v = g.requestTimeoutMs { limits["request_timeout_ms"] = v }
@@ -35,9 +49,10 @@ public enum GatewayConfigGenerator {
         config["models"] = t.models.map { m -> [String: Any] in
             var o: [String: Any] = ["name": m.name]
             if !m.aliases.isEmpty { o["aliases"] = m.aliases }
-            if let p = m.placement, let node = t.node(p.nodes[0]) {
-                var d: [String: Any] = ["url": "http://\(LaunchPlanner.urlHost(node.host)):\(p.port)", "kind": "coordinator"]
+            if let p = m.placement, let endpoint = LaunchPlanner.coordinatorEndpoint(t, placement: p) {
+                var d: [String: Any] = ["url": "http://\(LaunchPlanner.urlHost(endpoint.url)):\(p.port)", "kind": "coordinator"]
                 if let c = p.maxConcurrent { d["max_concurrent"] = c }
+                if let k = secrets.internalKeyFiles[m.name] { d["internal_key_file"] = k }
                 o["deployments"] = [d]
             } else if let e = m.external {
                 var d: [String: Any] = ["url": e.url, "kind": "external"]
@@ -82,8 +97,8 @@ public enum GatewayConfigGenerator {
     }
 
     /// Pretty-printed with sorted keys (stable output for diffs and tests).
-    public static func json(_ r: ResolvedTopology) -> String {
-        let data = try! JSONSerialization.data(withJSONObject: object(r), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    public static func json(_ r: ResolvedTopology, secrets: Secrets = Secrets()) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: object(r, secrets: secrets), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

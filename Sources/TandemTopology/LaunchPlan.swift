@@ -12,6 +12,8 @@ public struct DeploymentLaunch: Sendable, Equatable {
     public var hostfile: (path: String, contents: String)?
     /// Whether some rank runs on another host (started over ssh by mpirun).
     public var remote: Bool
+    /// The coordinator's internal key file (`--internal-key-file`; the gateway config names it too).
+    public var internalKeyFile: String = ""
 
     public static func == (a: Self, b: Self) -> Bool {
         a.model == b.model && a.tensorParallel == b.tensorParallel && a.nodes == b.nodes && a.url == b.url && a.argv == b.argv
@@ -28,6 +30,9 @@ public struct LaunchPlan: Sendable {
     /// Where clients reach the API (`http://host:port`).
     public var gatewayURL: String
     public var gatewayNode: String
+    /// Secret files `up` must create (random keys, mode 0600) before starting anything: each
+    /// deployment's internal key and the gateway's salt key.
+    public var secretFiles: [String] = []
 }
 
 public struct LaunchOptions: Sendable {
@@ -62,9 +67,10 @@ public enum LaunchPlanner {
         let logLevel = t.observability.logLevel
         var deployments: [DeploymentLaunch] = []
         for m in t.models {
-            guard let p = m.placement, let first = t.node(p.nodes[0]) else { continue }
+            guard let p = m.placement, let endpoint = coordinatorEndpoint(t, placement: p) else { continue }
+            let keyFile = "\(o.runDir)/\(m.name).internal-key"
             var serve = [o.tandemBin, "serve", "--model", r.modelPath(m), "--model-name", m.name,
-                         "--host", first.host, "--port", "\(p.port)", "--kv-mib", "\(p.kvMiB)", "--kv-dtype", p.kvDType.rawValue,
+                         "--host", endpoint.bind, "--port", "\(p.port)", "--internal-key-file", keyFile, "--kv-mib", "\(p.kvMiB)", "--kv-dtype", p.kvDType.rawValue,
                          "--block-size", "\(p.blockSize)", "--max-running", "\(p.maxRunning)",
                          "--step-timeout", "\(p.stepTimeoutSeconds)", "--log-level", serveLevel(logLevel)]
             serve += serveSettings(t, model: m, placement: p)
@@ -86,16 +92,31 @@ public enum LaunchPlanner {
                 serve = localMPIRun + ["-np", "\(p.tensorParallel)"] + serve
             }
             deployments.append(DeploymentLaunch(model: m.name, tensorParallel: p.tensorParallel, nodes: p.nodes,
-                                                url: "http://\(urlHost(first.host)):\(p.port)", argv: serve,
-                                                hostfile: hostfile, remote: remote))
+                                                url: "http://\(urlHost(endpoint.url)):\(p.port)", argv: serve,
+                                                hostfile: hostfile, remote: remote, internalKeyFile: keyFile))
         }
+        let saltKeyFile = "\(o.runDir)/gateway-salt.key"
         let configPath = "\(o.runDir)/gateway.json"
         let gatewayNode = t.gateway.node ?? t.nodes.first?.name ?? ""
         let gwHost = TopologyValidator.isWildcard(t.gateway.host) ? (t.node(gatewayNode)?.host ?? "127.0.0.1") : t.gateway.host
+        let secrets = GatewayConfigGenerator.Secrets(
+            internalKeyFiles: Dictionary(deployments.map { ($0.model, $0.internalKeyFile) }, uniquingKeysWith: { a, _ in a }),
+            saltKeyFile: saltKeyFile)
         return LaunchPlan(deployments: deployments,
                           gatewayArgv: [o.tandemBin, "gateway", "--config", configPath, "--log-level", logLevel],
-                          gatewayConfigPath: configPath, gatewayConfig: GatewayConfigGenerator.json(r),
-                          gatewayURL: "http://\(urlHost(gwHost)):\(t.gateway.port)", gatewayNode: gatewayNode)
+                          gatewayConfigPath: configPath, gatewayConfig: GatewayConfigGenerator.json(r, secrets: secrets),
+                          gatewayURL: "http://\(urlHost(gwHost)):\(t.gateway.port)", gatewayNode: gatewayNode,
+                          secretFiles: deployments.map(\.internalKeyFile) + [saltKeyFile])
+    }
+
+    /// Where a deployment's coordinator (rank 0) listens and how the gateway reaches it: on
+    /// loopback when the gateway runs on the same node, else on that node's data-plane address
+    /// only (never on a wildcard or the node's public host name).
+    public static func coordinatorEndpoint(_ t: Topology, placement p: PlacementSpec) -> (bind: String, url: String)? {
+        guard let first = t.node(p.nodes[0]) else { return nil }
+        let gatewayNode = t.gateway.node ?? t.nodes.first?.name ?? ""
+        if first.name == gatewayNode || TopologyValidator.isLoopback(first.host) { return ("127.0.0.1", "127.0.0.1") }
+        return (first.address, first.address)
     }
 
     /// What the topology says about one deployment beyond where it listens: weights, engine

@@ -196,6 +196,8 @@ public struct GatewaySpec: Sendable, Equatable {
     public var cooldownMs: Int?
     public var probeTimeoutMs: Int?
     public var tenants: [TenantSpec] = []
+    /// Let the gateway serve the shipped demo keys on a non-loopback address (simulations only).
+    public var allowDemoKeys = false
 }
 
 public struct ObservabilitySpec: Sendable, Equatable {

@@ -19,7 +19,7 @@ public enum TopologyParser {
     static let policyKeys = ["candidates", "rules", "default"]
     static let ruleKeys = ["name", "when", "model"]
     static let whenKeys = ["keywords", "min_prompt_tokens", "max_prompt_tokens", "headers"]
-    static let gatewayKeys = ["node", "listen", "keys_file", "limits", "upstream", "health", "tenants"]
+    static let gatewayKeys = ["node", "listen", "keys_file", "limits", "upstream", "health", "tenants", "allow_demo_keys"]
     static let listenKeys = ["host", "port"]
     static let limitsKeys = ["max_body_bytes", "request_timeout_ms"]
     static let upstreamKeys = ["connect_timeout_ms", "read_timeout_ms"]
@@ -148,6 +148,7 @@ public enum TopologyParser {
         if let g = top.mapping("gateway", required: true) {
             g.allow(gatewayKeys)
             gateway.node = g.string("node")
+            gateway.allowDemoKeys = g.bool("allow_demo_keys") ?? false
             if let l = g.mapping("listen") {
                 l.allow(listenKeys)
                 if let h = l.string("host") { gateway.host = h }

@@ -86,7 +86,9 @@ import Testing
         let calls = h.backends.values.flatMap(\.calls)
         #expect(calls.count == 1)
         #expect(calls[0].tenant == "acme")
-        #expect(calls[0].cacheSalt == GatewaySnapshot.derivedSalt(tenant: "acme"))
+        // A keyed salt: present, 32 hex digits, and not the old unkeyed hash of the tenant name.
+        let salt = try #require(calls[0].cacheSalt)
+        #expect(salt.count == 32 && salt != String(APIKeyHash.hex("tandem-cache-salt\u{0}acme").prefix(32)))
     }
 
     @Test func test_stream_shouldSendChunksUsageAndDone() async throws {

@@ -267,7 +267,8 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         let models = o["models"] as! [[String: Any]]
         #expect(models.map { $0["name"] as! String } == ["small", "big"])
         let deps = models[1]["deployments"] as! [[String: Any]]
-        #expect(deps.first?["url"] as? String == "http://spark:8102")
+        // Rank 0 of big runs on the gateway's node: its coordinator is reached on loopback.
+        #expect(deps.first?["url"] as? String == "http://127.0.0.1:8102")
         #expect(deps.first?["kind"] as? String == "coordinator")
         #expect(models[1]["reasoning"] as? Bool == true)
         #expect(models[1]["reasoning_floor_action"] as? String == "reject")

@@ -81,6 +81,12 @@ extension APIError {
                  message: "The request body is larger than \(limit) bytes.")
     }
 
+    /// 415: the body is not sent as JSON.
+    public static func unsupportedMediaType(_ contentType: String) -> APIError {
+        APIError(status: 415, type: "invalid_request_error", code: "unsupported_media_type",
+                 message: "Content-Type '\(contentType.prefix(100))' is not supported; send the body as application/json.")
+    }
+
     /// 413: the prompt does not fit the model.
     public static func promptTooLarge(_ message: String, param: String) -> APIError {
         APIError(status: 413, type: "invalid_request_error", code: "context_length_exceeded", param: param, message: message)

@@ -5,9 +5,38 @@ import TandemCore
 /// Follows OpenAI's rules: unknown fields are ignored, `null` means "not given", ranges are
 /// OpenAI's. Features Tandem does not serve (several choices, tool calls, logit bias, suffix) are
 /// refused rather than silently dropped.
+///
+/// Everything a client controls is bounded (400 naming the field above the bound):
+///
+/// | field | bound |
+/// | --- | --- |
+/// | `model`, `user`, `messages[i].name` | 256 bytes |
+/// | `messages` | 1024 messages |
+/// | `messages[i].content` | 512 KiB (all its parts together), at most 256 parts |
+/// | `prompt` | 512 KiB of text, or 131072 token ids |
+/// | `stop` | 4 sequences of at most 256 bytes each |
+/// | `response_format.json_schema.name` | 64 bytes |
+///
+/// The body size, header sizes, content type and nesting depth are bounded before this runs
+/// (`ServerLimits`, `RequestBounds`).
 public enum RequestValidator {
     /// Largest accepted `max_tokens`.
     public static let maxTokensLimit: Int64 = 1_000_000
+    public static let maxNameBytes = 256
+    public static let maxMessages = 1024
+    public static let maxMessageBytes = 512 << 10
+    public static let maxContentParts = 256
+    public static let maxPromptTokenIDs = 131_072
+    public static let maxStopSequences = 4
+    public static let maxStopBytes = 256
+
+    /// Refuses a string field longer than `limit` bytes.
+    static func bounded(_ value: String?, _ param: String, _ limit: Int) throws(APIError) -> String? {
+        if let value, value.utf8.count > limit {
+            throw .invalidField(param, "'\(param)' is \(value.utf8.count) bytes; at most \(limit) are accepted.", code: "value_too_long")
+        }
+        return value
+    }
 
     public static func validate(_ body: JSONValue, endpoint: CompletionRequest.Endpoint) throws(APIError) -> CompletionRequest {
         guard case .object = body else {
@@ -18,6 +47,7 @@ public enum RequestValidator {
             throw .invalidField("model", "'model' is required.", code: "missing_required_parameter")
         }
         guard !model.isEmpty else { throw .invalidField("model", "'model' must not be empty.") }
+        _ = try bounded(model, "model", maxNameBytes)
 
         let input: CompletionRequest.Input
         switch endpoint {
@@ -50,7 +80,7 @@ public enum RequestValidator {
             }
             request.includeUsage = try options.bool("include_usage") ?? false
         }
-        request.user = try fields.string("user")
+        request.user = try bounded(try fields.string("user"), "user", maxNameBytes)
         try unsupported(fields, endpoint: endpoint, into: &request)
         return request
     }
@@ -60,6 +90,9 @@ public enum RequestValidator {
             throw .invalidField("messages", "'messages' is required.", code: "missing_required_parameter")
         }
         guard !items.isEmpty else { throw .invalidField("messages", "'messages' must contain at least one message.") }
+        guard items.count <= maxMessages else {
+            throw .invalidField("messages", "'messages' holds \(items.count) messages; at most \(maxMessages) are accepted.", code: "too_many_messages")
+        }
         var messages: [ChatMessage] = []
         messages.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
@@ -83,11 +116,11 @@ public enum RequestValidator {
             if let calls = try m.array("tool_calls"), !calls.isEmpty {
                 throw .invalidField(m.name("tool_calls"), "Tool calls are not supported.", code: "unsupported_parameter")
             }
-            let content = try messageContent(m)
+            let content = try bounded(try messageContent(m), m.name("content"), maxMessageBytes)
             if content == nil, role != .assistant {
                 throw .invalidField(m.name("content"), "'\(m.name("content"))' is required for role '\(roleName)'.", code: "missing_required_parameter")
             }
-            messages.append(ChatMessage(role: role, content: content ?? "", name: try m.string("name")))
+            messages.append(ChatMessage(role: role, content: content ?? "", name: try bounded(try m.string("name"), m.name("name"), maxNameBytes)))
         }
         return messages
     }
@@ -98,6 +131,9 @@ public enum RequestValidator {
         switch value {
         case .string(let s): return s
         case .array(let parts):
+            guard parts.count <= maxContentParts else {
+                throw .invalidField(m.name("content"), "'\(m.name("content"))' has \(parts.count) parts; at most \(maxContentParts) are accepted.")
+            }
             var text = ""
             for (j, part) in parts.enumerated() {
                 let path = "\(m.name("content"))[\(j)]"
@@ -129,9 +165,10 @@ public enum RequestValidator {
             throw .invalidField("prompt", "'prompt' is required.", code: "missing_required_parameter")
         }
         switch value {
-        case .string(let s): return .text(s)
+        case .string(let s): return .text(try bounded(s, "prompt", maxMessageBytes)!)
         case .array(let items):
             if items.isEmpty { throw .invalidField("prompt", "'prompt' must not be an empty array.") }
+            if items.count == 1, let s = items[0].stringValue { _ = try bounded(s, "prompt[0]", maxMessageBytes) }
             if items.allSatisfy({ $0.stringValue != nil }) {
                 guard items.count == 1 else {
                     throw .invalidField("prompt", "Only one prompt per request is supported, got \(items.count).", code: "unsupported_value")
@@ -151,6 +188,9 @@ public enum RequestValidator {
     }
 
     static func tokenIDs(_ items: [JSONValue], path: String) throws(APIError) -> [TokenID] {
+        guard items.count <= maxPromptTokenIDs else {
+            throw .invalidField(path, "'\(path)' holds \(items.count) token ids; at most \(maxPromptTokenIDs) are accepted.")
+        }
         var ids: [TokenID] = []
         ids.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
@@ -170,13 +210,16 @@ public enum RequestValidator {
         case .array(let a): items = a
         default: throw fields.typeError("stop", expected: "a string or an array of strings", got: value)
         }
-        guard items.count <= 4 else { throw .invalidField("stop", "'stop' may hold at most 4 sequences, got \(items.count).") }
+        guard items.count <= maxStopSequences else {
+            throw .invalidField("stop", "'stop' may hold at most \(maxStopSequences) sequences, got \(items.count).")
+        }
         var result: [String] = []
         for (i, item) in items.enumerated() {
             guard let s = item.stringValue else {
                 throw .invalidField("stop[\(i)]", "'stop[\(i)]' must be a string, got \(item.typeName).", code: "invalid_type")
             }
             guard !s.isEmpty else { throw .invalidField("stop", "Stop sequences must not be empty.") }
+            _ = try bounded(s, value.stringValue != nil ? "stop" : "stop[\(i)]", maxStopBytes)
             result.append(s)
         }
         return result
@@ -217,6 +260,7 @@ public enum RequestValidator {
             guard let name = try spec.string("name"), !name.isEmpty else {
                 throw .invalidField(spec.name("name"), "'response_format.json_schema.name' is required.", code: "missing_required_parameter")
             }
+            _ = try bounded(name, spec.name("name"), 64)
             let schema = try spec.object("schema")?.object ?? .object([])
             return .jsonSchema(name: name, schema: schema, strict: try spec.bool("strict") ?? false)
         default:

@@ -27,10 +27,23 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
     public var models: [GatewayModelConfiguration]
     public var routing: RoutingConfiguration
     public var health: HealthConfiguration
+    /// File holding the HMAC key of the default per-tenant cache salts (relative to this file).
+    /// nil: a random key per process (salts then change when the gateway restarts).
+    public var saltKeyFile: String?
+    /// File holding the operator key that `GET /metrics` and the reasons of `GET /ready` require
+    /// (`Authorization: Bearer <key>`). nil: `/metrics` is served only on a loopback listen
+    /// address, and `/ready` never gives reasons.
+    public var adminKeyFile: String?
+    /// Start on a non-loopback listen address although the keys file holds one of the shipped
+    /// demo keys (whose text is public). For throw-away simulations only.
+    public var allowDemoKeys: Bool
 
     enum CodingKeys: String, CodingKey {
         case listen, limits, upstream, tenants, models, routing, health
         case keysFile = "keys_file"
+        case saltKeyFile = "salt_key_file"
+        case adminKeyFile = "admin_key_file"
+        case allowDemoKeys = "allow_demo_keys"
     }
 
     public init(listen: ListenConfiguration = ListenConfiguration(), keysFile: String,
@@ -45,6 +58,9 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
         self.models = models
         self.routing = routing
         self.health = health
+        self.saltKeyFile = nil
+        self.adminKeyFile = nil
+        self.allowDemoKeys = false
     }
 
     public init(from decoder: any Decoder) throws {
@@ -57,6 +73,9 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
         models = try c.decode([GatewayModelConfiguration].self, forKey: .models)
         routing = try c.decodeIfPresent(RoutingConfiguration.self, forKey: .routing) ?? RoutingConfiguration()
         health = try c.decodeIfPresent(HealthConfiguration.self, forKey: .health) ?? HealthConfiguration()
+        saltKeyFile = try c.decodeIfPresent(String.self, forKey: .saltKeyFile)
+        adminKeyFile = try c.decodeIfPresent(String.self, forKey: .adminKeyFile)
+        allowDemoKeys = try c.decodeIfPresent(Bool.self, forKey: .allowDemoKeys) ?? false
     }
 }
 

@@ -4,18 +4,46 @@ import Foundation
 public enum GatewayConfigurationLoader {
     /// A configuration and its keys file, both read and validated together.
     public struct Loaded: Sendable, Equatable {
+        /// With each deployment's `internalKey` read from its `internal_key_file`.
         public var configuration: GatewayConfiguration
         public var keys: KeysFile
         public var path: String
+        /// The key of `salt_key_file` (nil: none configured).
+        public var saltKey: String?
+        /// The key of `admin_key_file` (nil: none configured).
+        public var adminKey: String?
+
+        public init(configuration: GatewayConfiguration, keys: KeysFile, path: String, saltKey: String? = nil, adminKey: String? = nil) {
+            self.configuration = configuration
+            self.keys = keys
+            self.path = path
+            self.saltKey = saltKey
+            self.adminKey = adminKey
+        }
     }
 
     public static func load(path: String) throws(GatewayConfigurationError) -> Loaded {
-        let configuration: GatewayConfiguration = try decode(GatewayConfiguration.self, path: path)
+        var configuration: GatewayConfiguration = try decode(GatewayConfiguration.self, path: path)
         let keysPath = resolve(configuration.keysFile, relativeTo: path)
         let keys: KeysFile = try decode(KeysFile.self, path: keysPath)
-        let problems = configuration.problems(keys: keys)
+        var problems = configuration.problems(keys: keys)
+        func secret(_ file: String?, _ what: String) -> String? {
+            guard let file else { return nil }
+            do { return try InternalKey.read(path: resolve(file, relativeTo: path)) } catch {
+                problems.append("\(what): \(error.description)")
+                return nil
+            }
+        }
+        for (i, m) in configuration.models.enumerated() {
+            for (j, d) in m.deployments.enumerated() {
+                configuration.models[i].deployments[j].internalKey =
+                    secret(d.internalKeyFile, "model '\(m.name)' deployment \(j) internal_key_file")
+            }
+        }
+        let saltKey = secret(configuration.saltKeyFile, "salt_key_file")
+        let adminKey = secret(configuration.adminKeyFile, "admin_key_file")
         guard problems.isEmpty else { throw GatewayConfigurationError(file: path, problems: problems) }
-        return Loaded(configuration: configuration, keys: keys, path: path)
+        return Loaded(configuration: configuration, keys: keys, path: path, saltKey: saltKey, adminKey: adminKey)
     }
 
     /// `file` as is when absolute, else relative to the directory of `base`.

@@ -91,12 +91,18 @@ public struct DeploymentConfiguration: Codable, Sendable, Equatable {
     /// Most requests in flight at once on this replica (nil: unlimited); beyond it the router
     /// picks another replica or answers 503.
     public var maxConcurrent: Int?
+    /// File holding the coordinator's internal key (`tandem serve --internal-key-file`), sent as
+    /// `Authorization: Bearer <key>` on every call to it; relative to the configuration file.
+    public var internalKeyFile: String?
+    /// The key read from `internalKeyFile` by the loader (never decoded from the configuration).
+    public var internalKey: String?
 
     enum CodingKeys: String, CodingKey {
         case url, kind
         case upstreamModel = "upstream_model"
         case apiKeyEnv = "api_key_env"
         case maxConcurrent = "max_concurrent"
+        case internalKeyFile = "internal_key_file"
     }
 
     public init(url: String, kind: Kind = .coordinator, upstreamModel: String? = nil, apiKeyEnv: String? = nil,
@@ -115,5 +121,16 @@ public struct DeploymentConfiguration: Codable, Sendable, Equatable {
         upstreamModel = try c.decodeIfPresent(String.self, forKey: .upstreamModel)
         apiKeyEnv = try c.decodeIfPresent(String.self, forKey: .apiKeyEnv)
         maxConcurrent = try c.decodeIfPresent(Int.self, forKey: .maxConcurrent)
+        internalKeyFile = try c.decodeIfPresent(String.self, forKey: .internalKeyFile)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(url, forKey: .url)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(upstreamModel, forKey: .upstreamModel)
+        try c.encodeIfPresent(apiKeyEnv, forKey: .apiKeyEnv)
+        try c.encodeIfPresent(maxConcurrent, forKey: .maxConcurrent)
+        try c.encodeIfPresent(internalKeyFile, forKey: .internalKeyFile)
     }
 }

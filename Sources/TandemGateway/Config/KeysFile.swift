@@ -57,3 +57,18 @@ extension Substring {
         return String(s)
     }
 }
+
+/// The API keys shipped in the repository's examples (`gateway/keys.example.json`): their text is
+/// public, so a gateway reachable from other hosts must not accept them.
+public enum DemoKeys {
+    /// SHA-256 of each shipped key, with a name for messages.
+    public static let hashes: [String: String] = [
+        APIKeyHash.hex("sk-demo-change-me"): "sk-demo-change-me",
+        APIKeyHash.hex("sk-trial-change-me"): "sk-trial-change-me",
+    ]
+
+    /// The shipped keys that `keys` accepts, sorted.
+    public static func present(in keys: KeysFile) -> [String] {
+        Set(keys.keys.compactMap { hashes[$0.sha256.lowercased()] }).sorted()
+    }
+}

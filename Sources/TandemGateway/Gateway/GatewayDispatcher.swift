@@ -9,22 +9,45 @@ public final class GatewayDispatcher: CompletionDispatcher {
     let state: GatewayState
     let metrics: APIMetrics
     let backendFactory: GatewaySnapshot.BackendFactory
+    /// The HMAC key of derived cache salts when the configuration has no `salt_key_file`.
+    let processSaltKey: [UInt8]
+    /// Whether the gateway listens on loopback only (then `/metrics` needs no key unless one is configured).
+    let listensOnLoopback: Bool
 
     /// - Parameters:
     ///   - backendFactory: makes the backend of each deployment (HTTP upstreams in production,
     ///     fakes in tests).
     ///   - clock: the time source of limits and health (injected for tests).
+    ///   - listensOnLoopback: whether the server is reachable from this host only.
     public init(loaded: GatewayConfigurationLoader.Loaded, metrics: APIMetrics,
                 backendFactory: @escaping @Sendable (GatewayModelConfiguration, DeploymentConfiguration) -> any InferenceBackend,
-                clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+                clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, listensOnLoopback: Bool = true) {
         self.metrics = metrics
         self.backendFactory = backendFactory
-        self.state = GatewayState(snapshot: GatewaySnapshot(loaded, backendFactory: backendFactory), clock: clock)
+        self.listensOnLoopback = listensOnLoopback
+        let saltKey = Array(InternalKey.generate().utf8)
+        processSaltKey = saltKey
+        self.state = GatewayState(snapshot: GatewaySnapshot(loaded, saltKey: saltKey, backendFactory: backendFactory), clock: clock)
     }
 
     /// Serves a new (already validated) configuration from the next request on.
     public func install(_ loaded: GatewayConfigurationLoader.Loaded) async {
-        await state.install(GatewaySnapshot(loaded, backendFactory: backendFactory))
+        await state.install(GatewaySnapshot(loaded, saltKey: processSaltKey, backendFactory: backendFactory))
+    }
+
+    /// `/metrics` and the reasons of `/ready`: the configured admin key; without one, loopback
+    /// listeners only (tenant names, usage and upstream addresses are not for every client).
+    public func operatorAccess(_ headers: HTTPFields) async -> APIError? {
+        if let adminKey = await state.snapshot.adminKey {
+            return InternalKey.authorizes(headers[.authorization], key: adminKey)
+                ? nil : .invalidAPIKey("This endpoint needs the gateway's admin key (admin_key_file).")
+        }
+        return listensOnLoopback ? nil : APIError(status: 403, type: "permission_error", code: "admin_key_required",
+                                                  message: "Configure admin_key_file to read this endpoint on a non-loopback listen address.")
+    }
+
+    public func metricsTenant(_ tenant: String) async -> String {
+        await state.snapshot.configuration.tenants[tenant] != nil ? tenant : APIMetrics.otherTenant
     }
 
     public var configuration: GatewayConfiguration {

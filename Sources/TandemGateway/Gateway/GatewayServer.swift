@@ -45,20 +45,36 @@ public final class GatewayServer: Sendable {
         self.metrics = metrics
         let readTimeout = Duration.milliseconds(configuration.upstream.readTimeoutMs)
         let probeTimeout = Duration.milliseconds(configuration.health.probeTimeoutMs)
+        let loopback = RequestBounds.isLoopback(listen.host)
+        if !loopback {
+            let demo = DemoKeys.present(in: loaded.keys)
+            if !demo.isEmpty && !configuration.allowDemoKeys {
+                throw GatewayConfigurationError(file: configurationPath, problems: [
+                    "the keys file holds the shipped demo key(s) \(demo.joined(separator: ", ")), whose text is public, and the gateway would listen on \(listen.host), which is not loopback; put your own keys in the keys file (tandem gateway --hash-key KEY), or listen on 127.0.0.1 (allow_demo_keys: true overrides this, for throw-away simulations only)"])
+            }
+            if !demo.isEmpty { logger.warning("serving the public demo keys on a non-loopback address (allow_demo_keys)") }
+            if loaded.adminKey == nil {
+                logger.warning("no admin_key_file: /metrics is refused and /ready gives no reasons on a non-loopback listen address")
+            }
+        }
         dispatcher = GatewayDispatcher(loaded: loaded, metrics: metrics, backendFactory: { model, deployment in
             guard let url = UpstreamURL(deployment.url) else {
                 return UnavailableBackend(reason: "invalid deployment url '\(deployment.url)'")
             }
+            // A coordinator gets its internal key; an external upstream the key its variable names.
+            let apiKey = deployment.kind == .coordinator
+                ? deployment.internalKey : deployment.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
             return HTTPUpstreamBackend(client: client, endpoint: .init(
                 url: url, kind: deployment.kind, model: deployment.upstreamModel ?? model.name,
-                apiKey: deployment.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] },
-                readTimeout: readTimeout, probeTimeout: probeTimeout))
-        })
+                apiKey: apiKey, readTimeout: readTimeout, probeTimeout: probeTimeout))
+        }, listensOnLoopback: loopback)
         let dispatcher = self.dispatcher
         let engines = UpstreamMetrics(
             targets: { UpstreamMetrics.targets(of: await dispatcher.configuration) },
             timeout: { .milliseconds(await dispatcher.configuration.upstream.metricsTimeoutMs) },
-            fetch: UpstreamMetrics.httpFetch(client: scrapeClient))
+            fetch: UpstreamMetrics.httpFetch(client: scrapeClient, key: { base in
+                UpstreamMetrics.internalKey(of: base, in: await dispatcher.configuration)
+            }))
         metrics.addCollector { await engines.collect() }
         metrics.configReload(result: "applied")
     }

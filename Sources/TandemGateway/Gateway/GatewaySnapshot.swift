@@ -32,12 +32,19 @@ struct GatewaySnapshot: Sendable {
     /// Makes the backend of one deployment.
     typealias BackendFactory = @Sendable (GatewayModelConfiguration, DeploymentConfiguration) -> any InferenceBackend
 
-    init(_ loaded: GatewayConfigurationLoader.Loaded, backendFactory: BackendFactory) {
+    /// The operator key of `/metrics` and `/ready` details (nil: none configured).
+    let adminKey: String?
+
+    /// - Parameter saltKey: the HMAC key of derived salts when the configuration names no
+    ///   `salt_key_file` (the gateway's per-process random key).
+    init(_ loaded: GatewayConfigurationLoader.Loaded, saltKey fallbackSaltKey: [UInt8], backendFactory: BackendFactory) {
         let configuration = loaded.configuration
         self.configuration = configuration
+        adminKey = loaded.adminKey
         tenantByKeyHash = Dictionary(loaded.keys.keys.map { ($0.sha256, $0.tenant) }, uniquingKeysWith: { a, _ in a })
+        let saltKey = loaded.saltKey.map { Array($0.utf8) } ?? fallbackSaltKey
         saltByTenant = Dictionary(uniqueKeysWithValues: configuration.tenants.map { name, t in
-            (name, t.cacheSalt ?? Self.derivedSalt(tenant: name))
+            (name, t.cacheSalt ?? Self.derivedSalt(tenant: name, key: saltKey))
         })
         var models: [String: ServedModel] = [:]
         var aliases: [String: String] = [:]
@@ -52,10 +59,10 @@ struct GatewaySnapshot: Sendable {
         self.aliases = aliases
     }
 
-    /// A tenant's default cache salt: a hash of its name (the salt only has to differ between
-    /// tenants; clients can never set it).
-    static func derivedSalt(tenant: String) -> String {
-        String(APIKeyHash.hex("tandem-cache-salt\u{0}" + tenant).prefix(32))
+    /// A tenant's default cache salt: HMAC-SHA256 of its name under the gateway's salt key, so
+    /// that knowing a tenant's name (e.g. from a metrics label) does not give its salt.
+    static func derivedSalt(tenant: String, key: [UInt8]) -> String {
+        InternalKey.salt(tenant: tenant, key: key)
     }
 
     var limits: ServerLimits {

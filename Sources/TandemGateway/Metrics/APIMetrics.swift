@@ -6,7 +6,10 @@ import Prometheus
 /// in one process keep separate counts).
 ///
 /// Label sets are fixed per metric name: model and tenant names come from configuration,
-/// never from the client (unknown models are counted as `unknown`).
+/// never from the client (unknown models are counted as `unknown`). As a backstop, at most
+/// `maxTenantLabels` distinct tenant values get series of their own; later ones are counted as
+/// `other` (a coordinator believes its gateway's tenant header, which is bounded by the gateway's
+/// configuration; one started without an internal key is bounded by this alone).
 public final class APIMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
@@ -16,6 +19,11 @@ public final class APIMetrics: Sendable {
     /// Like `collectors`, but may wait (e.g. the gateway scraping its coordinators); added after
     /// start with `addCollector`, read by `renderWithCollectors()`.
     private let asyncCollectors = Locked<[@Sendable () async -> String]>([])
+    /// Most distinct `tenant` label values; beyond them a tenant is labelled `other`.
+    public let maxTenantLabels: Int
+    private let tenantLabels = Locked<Set<String>>([])
+    /// The label of tenants beyond `maxTenantLabels` (and of unconfigured ones).
+    public static let otherTenant = "other"
 
     /// Latency buckets for TTFT, end-to-end and queue time (seconds).
     static let latencyBuckets: [Duration] = [
@@ -31,8 +39,9 @@ public final class APIMetrics: Sendable {
     ]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-                collectors: [@Sendable () -> String] = []) {
+                collectors: [@Sendable () -> String] = [], maxTenantLabels: Int = 256) {
         self.registry = registry
+        self.maxTenantLabels = maxTenantLabels
         self.collectors = collectors
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.latencyBuckets
@@ -74,12 +83,22 @@ public final class APIMetrics: Sendable {
         return text
     }
 
+    /// `tenant` as a label value: itself while fewer than `maxTenantLabels` tenants have series.
+    func tenantLabel(_ tenant: String) -> String {
+        tenantLabels.withLock { seen in
+            if seen.contains(tenant) { return tenant }
+            guard seen.count < maxTenantLabels else { return Self.otherTenant }
+            seen.insert(tenant)
+            return tenant
+        }
+    }
+
     // MARK: Requests
 
     /// One finished request (any outcome), by model, tenant and HTTP status.
     public func request(model: String, tenant: String, status: Int) {
         Counter(label: "tandem_requests_total",
-                dimensions: [("model", model), ("tenant", tenant), ("status", String(status))], factory: factory).increment()
+                dimensions: [("model", model), ("tenant", tenantLabel(tenant)), ("status", String(status))], factory: factory).increment()
     }
 
     public func timeToFirstToken(model: String, _ d: Duration) {
@@ -100,7 +119,7 @@ public final class APIMetrics: Sendable {
     }
 
     public func tokens(model: String, tenant: String, usage: Usage) {
-        let dims = [("model", model), ("tenant", tenant)]
+        let dims = [("model", model), ("tenant", tenantLabel(tenant))]
         Counter(label: "tandem_prompt_tokens_total", dimensions: dims, factory: factory).increment(by: usage.promptTokens)
         Counter(label: "tandem_cached_prompt_tokens_total", dimensions: dims, factory: factory).increment(by: usage.cachedTokens)
         Counter(label: "tandem_generated_tokens_total", dimensions: dims, factory: factory).increment(by: usage.completionTokens)
@@ -134,7 +153,7 @@ public final class APIMetrics: Sendable {
 
     /// A request refused by a tenant limit (`requests`, `tokens`, `concurrency`).
     public func rateLimited(tenant: String, limit: String) {
-        Counter(label: "tandem_rate_limited_total", dimensions: [("tenant", tenant), ("limit", limit)], factory: factory).increment()
+        Counter(label: "tandem_rate_limited_total", dimensions: [("tenant", tenantLabel(tenant)), ("limit", limit)], factory: factory).increment()
     }
 
     /// A configuration reload (`applied` or `rejected`).

@@ -58,11 +58,22 @@ public final class UpstreamMetrics: Sendable {
         }
     }
 
-    /// `GET <url>/metrics` through `client` (its pooled connections), bounded by the timeout.
-    public static func httpFetch(client: HTTPClient) -> Fetch {
+    /// The internal key of the coordinator at `base` (the first deployment with that URL that has one).
+    public static func internalKey(of base: String, in configuration: GatewayConfiguration) -> String? {
+        configuration.models.flatMap(\.deployments).first { d in
+            d.kind == .coordinator && d.internalKey != nil && UpstreamURL(d.url)?.base == base
+        }?.internalKey
+    }
+
+    /// `GET <url>/metrics` through `client` (its pooled connections), bounded by the timeout, with
+    /// `Authorization: Bearer <key>` when `key` gives one for the URL's base.
+    public static func httpFetch(client: HTTPClient, key: @escaping @Sendable (String) async -> String? = { _ in nil }) -> Fetch {
         { url, timeout in
-            try await withDeadline(.now + timeout, timeoutError: BackendError(.timeout, "metrics of \(url.base)")) {
-                let response = try await client.execute(HTTPClientRequest(url: url.appending("/metrics")),
+            let secret = await key(url.base)
+            return try await withDeadline(.now + timeout, timeoutError: BackendError(.timeout, "metrics of \(url.base)")) {
+                var request = HTTPClientRequest(url: url.appending("/metrics"))
+                if let secret { request.headers.add(name: "Authorization", value: "Bearer \(secret)") }
+                let response = try await client.execute(request,
                                                         timeout: .nanoseconds(APIMetrics.nanoseconds(timeout)), logger: nil)
                 let body = try await response.body.collect(upTo: 8 << 20)
                 guard response.status == .ok else {

@@ -32,6 +32,19 @@ public protocol CompletionDispatcher: Sendable {
 
     /// Limits that apply before a dispatcher sees the request.
     var serverLimits: ServerLimits { get async }
+
+    /// Whether the request may read operational detail: `GET /metrics`, and the per-model reasons
+    /// of `GET /ready`. nil: it may; else the error `/metrics` answers with.
+    func operatorAccess(_ headers: HTTPFields) async -> APIError?
+
+    /// The `tenant` label for an authenticated caller's tenant (configured tenants only, so the
+    /// number of series stays bounded whatever clients send).
+    func metricsTenant(_ tenant: String) async -> String
+}
+
+extension CompletionDispatcher {
+    public func operatorAccess(_ headers: HTTPFields) async -> APIError? { nil }
+    public func metricsTenant(_ tenant: String) async -> String { tenant }
 }
 
 extension CompletionDispatcher {
@@ -69,6 +82,11 @@ public struct ServerLimits: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// Every request ends (answered or failed) within this time of its arrival.
     public var requestTimeout: Duration
+    /// How much of an over-limit body is still read (and dropped) so the client receives the 413;
+    /// past it the connection is closed after the answer.
+    public var drainBytes: Int { max(32 << 20, maxBodyBytes <= Int.max / 4 ? maxBodyBytes * 4 : Int.max) }
+    /// How long that reading may take.
+    public var drainTime: Duration { .seconds(10) }
 
     public init(maxBodyBytes: Int = 1 << 20, requestTimeout: Duration = .seconds(300)) {
         self.maxBodyBytes = maxBodyBytes

@@ -14,25 +14,25 @@ struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
     let metrics: APIMetrics?
 
     func respond(to request: Request, context: some Hummingbird.RequestContext, connection: ClientConnection?,
-                 endpoint: CompletionRequest.Endpoint) async -> Response {
+                 endpoint: CompletionRequest.Endpoint, closeConnection: (@Sendable () -> Void)? = nil) async -> Response {
         let arrival = ContinuousClock.now
         let requestID = RequestIdentifier.make()
         var logger = context.logger
         logger[metadataKey: "request_id"] = .string(requestID)
         var tenant = "unknown"
         var modelLabel = "unknown"
+        var bodyRead = false
+        var limits = ServerLimits()
         do {
-            let limits = await dispatcher.serverLimits
+            limits = await dispatcher.serverLimits
             let caller = try await dispatcher.authenticate(request.headers)
-            tenant = caller.tenant
-            logger[metadataKey: "tenant"] = .string(tenant)
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: limits.maxBodyBytes)
-            } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-                throw APIError.bodyTooLarge(limit: limits.maxBodyBytes)
-            }
+            tenant = await dispatcher.metricsTenant(caller.tenant)
+            logger[metadataKey: "tenant"] = .string(caller.tenant)
+            try RequestBounds.checkHeaders(request.headers)
+            try RequestBounds.checkContentType(request.headers[.contentType])
+            bodyRead = true
+            let body = try await BodyReader.read(request, limits: limits)
+            try RequestBounds.checkNesting(body.readableBytesView)
             let json: JSONValue
             do {
                 json = try JSONValue.parse(body.readableBytesView)
@@ -48,7 +48,8 @@ struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
             metrics?.queueTime(model: started.model, .now - arrival)
             metrics?.runningStarted(model: started.model)
             let run = RunningCompletion(
-                request: completion, context: requestContext, started: started, metrics: metrics, connection: connection,
+                request: completion, context: requestContext, started: started, metrics: metrics, metricsTenant: tenant,
+                connection: connection,
                 renderer: ResponseRenderer(id: responseID(endpoint, requestID), created: unixTimeNow(),
                                            model: started.model, endpoint: endpoint))
             if completion.stream {
@@ -56,12 +57,23 @@ struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
             }
             return await run.wholeResponse()
         } catch {
-            let apiError = APIError(any: error)
+            var apiError = APIError(any: error)
+            // A refusal before the body was read still reads (and drops) it, up to a bound, so a
+            // client that sends its whole body before reading gets this answer, not a reset.
+            var close = (error as? BodyReader.TooLarge)?.close ?? false
+            if !bodyRead { close = await !BodyReader.drain(request, limits: limits) }
+            if let tooLarge = error as? BodyReader.TooLarge { apiError = tooLarge.error }
             metrics?.request(model: modelLabel, tenant: tenant, status: apiError.status)
             metrics?.endToEnd(model: modelLabel, .now - arrival)
             logger.log(level: apiError.status >= 500 ? .warning : .info, "request refused",
                        metadata: ["status": .stringConvertible(apiError.status), "code": .string(apiError.code ?? ""),
                                   "error": .string(apiError.message)])
+            if close {
+                // The rest of the body is not worth reading: answer, then close once the answer had
+                // time to leave (a close with unread input resets the connection).
+                apiError.headers["Connection"] = "close"
+                closeConnection?()
+            }
             return apiError.response(requestID: requestID)
         }
     }

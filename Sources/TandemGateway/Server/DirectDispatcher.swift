@@ -1,11 +1,14 @@
 import HTTPTypes
 import Hummingbird
 
-/// The dispatcher of a coordinator: one backend serving a fixed set of model names, no API keys.
+/// The dispatcher of a coordinator: one backend serving a fixed set of model names.
 ///
 /// The gateway in front of it has already authenticated, limited and routed the request; the
 /// tenant and cache salt arrive in the `X-Tandem-Tenant` and `X-Tandem-Cache-Salt` headers.
-/// Only bind a server using it where the gateway alone can reach it.
+/// With an `internalKey` (what `tandem up` gives each coordinator) every `/v1/*` request, `/metrics`
+/// and the details of `/ready` need `Authorization: Bearer <internal key>` (compared in constant
+/// time; 401 without it), and only then are those headers believed. Without one (a coordinator
+/// started by hand) anyone who reaches the port is believed: bind it to loopback.
 public struct DirectDispatcher: CompletionDispatcher {
     public static let tenantHeader = HTTPField.Name("X-Tandem-Tenant")!
     public static let cacheSaltHeader = HTTPField.Name("X-Tandem-Cache-Salt")!
@@ -14,18 +17,30 @@ public struct DirectDispatcher: CompletionDispatcher {
     /// The names this backend answers to; the first is reported as the answering model.
     public let modelNames: [String]
     public let limits: ServerLimits
+    /// The secret the gateway must present (nil: no authentication).
+    public let internalKey: String?
 
-    public init(backend: any InferenceBackend, modelNames: [String], limits: ServerLimits = ServerLimits()) {
+    public init(backend: any InferenceBackend, modelNames: [String], limits: ServerLimits = ServerLimits(),
+                internalKey: String? = nil) {
         precondition(!modelNames.isEmpty, "a DirectDispatcher needs at least one model name")
         self.backend = backend
         self.modelNames = modelNames
         self.limits = limits
+        self.internalKey = internalKey
     }
 
     public var serverLimits: ServerLimits { limits }
 
     public func authenticate(_ headers: HTTPFields) async throws(APIError) -> Caller {
-        Caller(tenant: headers[Self.tenantHeader] ?? "default", cacheSalt: headers[Self.cacheSaltHeader])
+        if let internalKey, !InternalKey.authorizes(headers[.authorization], key: internalKey) {
+            throw .invalidAPIKey("This coordinator only answers its gateway: missing or wrong internal key.")
+        }
+        return Caller(tenant: headers[Self.tenantHeader] ?? "default", cacheSalt: headers[Self.cacheSaltHeader])
+    }
+
+    public func operatorAccess(_ headers: HTTPFields) async -> APIError? {
+        guard let internalKey, !InternalKey.authorizes(headers[.authorization], key: internalKey) else { return nil }
+        return .invalidAPIKey("Missing or wrong internal key.")
     }
 
     public func models(for caller: Caller) async -> [ModelCard] {

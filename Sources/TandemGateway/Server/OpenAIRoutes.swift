@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// The OpenAI-compatible HTTP API over a `CompletionDispatcher`: the one implementation used by
 /// the gateway and by coordinators.
@@ -7,6 +8,8 @@ import Hummingbird
 /// Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`,
 /// `GET /health` (alive; 503 when the dispatcher's `liveness` fails), `GET /ready` (every model has a usable backend) and, when metrics are
 /// given, `GET /metrics` (Prometheus text). Unknown paths answer OpenAI-shaped 404s.
+/// `/metrics` and the per-model reasons of `/ready` need `CompletionDispatcher.operatorAccess`;
+/// `/health` discloses nothing.
 public enum OpenAIRoutes {
     /// A router serving the API.
     public static func router<Dispatcher: CompletionDispatcher>(
@@ -26,12 +29,12 @@ public enum OpenAIRoutes {
         router.post("/v1/chat/completions") { request, context in
             await completions.respond(to: request, context: context,
                                       connection: ClientConnectionHandler.connection(of: context.channel),
-                                      endpoint: .chatCompletions)
+                                      endpoint: .chatCompletions, closeConnection: lingeringClose(context.channel))
         }
         router.post("/v1/completions") { request, context in
             await completions.respond(to: request, context: context,
                                       connection: ClientConnectionHandler.connection(of: context.channel),
-                                      endpoint: .completions)
+                                      endpoint: .completions, closeConnection: lingeringClose(context.channel))
         }
         router.get("/v1/models") { request, _ -> Response in
             do {
@@ -54,13 +57,16 @@ public enum OpenAIRoutes {
             case .unavailable: return jsonResponse(.object([("status", "unhealthy")]), status: .serviceUnavailable)
             }
         }
-        router.get("/ready") { _, _ -> Response in
+        router.get("/ready") { request, _ -> Response in
             let health = await dispatcher.readiness()
             let ready = !health.isEmpty && health.values.allSatisfy(\.isReady)
+            // Reasons name internal addresses and errors: only for operators.
+            let detailed = await dispatcher.operatorAccess(request.headers) == nil
             let models: [(String, JSONValue)] = health.sorted(by: { $0.key < $1.key }).map { name, h in
                 switch h {
                 case .ready: (name, .object([("status", "ready")]))
-                case .unavailable(let why): (name, .object([("status", "unavailable"), ("reason", .string(why))]))
+                case .unavailable(let why):
+                    (name, .object([("status", "unavailable")] + (detailed ? [("reason", .string(why))] : [])))
                 }
             }
             return jsonResponse(.object([("status", .string(ready ? "ready" : "not_ready")), ("models", .object(models))]),
@@ -68,11 +74,20 @@ public enum OpenAIRoutes {
                                 headers: ready ? [:] : [.retryAfter: "5"])
         }
         if let metrics {
-            router.get("/metrics") { _, _ -> Response in
-                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            router.get("/metrics") { request, _ -> Response in
+                if let refused = await dispatcher.operatorAccess(request.headers) { return refused.response(requestID: nil) }
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                          body: ResponseBody(byteBuffer: ByteBuffer(string: await metrics.renderWithCollectors())))
             }
         }
+    }
+}
+
+/// Closes `channel` a moment after an answer was handed over (time for it to leave before the
+/// close; a close with unread input resets the connection).
+func lingeringClose(_ channel: any Channel) -> @Sendable () -> Void {
+    {
+        channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
     }
 }
 

@@ -14,8 +14,9 @@ struct RunningCompletion: Sendable {
     let connection: ClientConnection?
     let ending: CompletionEnding
 
+    /// - Parameter metricsTenant: the caller's tenant as a metric label (`CompletionDispatcher.metricsTenant`).
     init(request: CompletionRequest, context: InferenceContext, started: StartedCompletion, metrics: APIMetrics?,
-         connection: ClientConnection?, renderer: ResponseRenderer) {
+         metricsTenant: String, connection: ClientConnection?, renderer: ResponseRenderer) {
         self.request = request
         self.connection = connection
         self.context = context
@@ -24,9 +25,9 @@ struct RunningCompletion: Sendable {
         self.renderer = renderer
         self.ending = CompletionEnding { status, usage, error in
             metrics?.runningEnded(model: started.model)
-            metrics?.request(model: started.model, tenant: context.tenant, status: status)
+            metrics?.request(model: started.model, tenant: metricsTenant, status: status)
             metrics?.endToEnd(model: started.model, .now - context.arrival)
-            if let usage { metrics?.tokens(model: started.model, tenant: context.tenant, usage: usage) }
+            if let usage { metrics?.tokens(model: started.model, tenant: metricsTenant, usage: usage) }
             await started.onEnd(CompletionOutcome(status: status, usage: usage, error: error))
             context.logger.info("request finished", metadata: [
                 "model": .string(started.model), "status": .stringConvertible(status),

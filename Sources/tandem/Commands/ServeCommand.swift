@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TandemCore
 import TandemEngineCore
+import TandemGateway
 import TandemModel
 import TandemServing
 import TandemTransport
@@ -25,6 +26,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Listen port of rank 0 (0: any free port).")
     var port = 8100
+
+    @Option(name: .customLong("internal-key-file"), help: "File (mode 0600) holding the key the gateway must send as 'Authorization: Bearer <key>' on /v1/* and /metrics (tandem up generates it). Without it the API is open to whoever reaches the port.")
+    var internalKeyFile: String?
 
     @Option(name: .customLong("kv-mib"), help: "KV cache memory per rank, MiB.")
     var kvMiB = 256
@@ -113,6 +117,12 @@ struct ServeCommand: AsyncParsableCommand {
             o.reasoning = ReasoningConfiguration(openTag: open, closeTag: close)
         }
         let world = try MPICommunicator.world()
+        // Only rank 0 serves HTTP, so only its host needs the key file.
+        if let internalKeyFile, world.rank == 0 {
+            do { o.internalKey = try InternalKey.read(path: internalKeyFile) } catch {
+                throw ValidationError("--internal-key-file \(error.description)")
+            }
+        }
         let communicator: any Communicator
         if world.size == 1 {
             communicator = world

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TandemGateway
 import TandemTopology
 #if canImport(Glibc)
 import Glibc
@@ -51,6 +52,8 @@ struct UpCommand: ParsableCommand {
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try plan.gatewayConfig.write(toFile: plan.gatewayConfigPath, atomically: true, encoding: .utf8)
+        // Fresh secrets per run (mode 0600): each coordinator's internal key and the gateway's salt key.
+        for path in plan.secretFiles { try InternalKey.create(at: path) }
         for d in plan.deployments { if let h = d.hostfile { try h.contents.write(toFile: h.path, atomically: true, encoding: .utf8) } }
 
         signal(SIGINT) { stopSignal = $0 }
