@@ -93,7 +93,10 @@ public enum Coordinator {
             evictionPolicy: o.evictionPolicy, stepTimeout: o.stepTimeout), logger: logger)
         engine.onStall = { message in
             logger.critical("\(message); exiting so the supervisor restarts the deployment")
-            exit(3)
+            // _exit, not exit: exit runs atexit handlers (MPI's among them) while the step thread
+            // is blocked in a collective with the stalled rank, and never returns.
+            fflush(nil)
+            _exit(3)
         }
         engine.start()
         if o.internalKey == nil && !RequestBounds.isLoopback(o.host) {
