@@ -173,13 +173,13 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--interval", type=float, default=2.0, help="least seconds between faults")
     p.add_argument("--stop-min", type=float, default=1.0, help="shortest SIGSTOP, seconds")
-    p.add_argument("--stop-max", type=float, default=8.0, help="longest SIGSTOP, seconds (above --step-timeout a stopped worker is a failed step)")
+    p.add_argument("--stop-max", type=float, default=10.0, help="longest SIGSTOP, seconds (above --step-timeout a stopped worker is a failed step)")
     p.add_argument("--max-time", type=float, default=1500, help="stop injecting after this many seconds")
     p.add_argument("--recover-timeout", type=float, default=90, help="a model not answering this long after a fault counts as not recovered")
     p.add_argument("--threads", type=int, default=4, help="client threads")
     p.add_argument("--deadline-ms", type=int, default=20000, help="gateway request deadline")
     p.add_argument("--read-timeout-ms", type=int, default=6000, help="gateway upstream read timeout")
-    p.add_argument("--step-timeout", type=int, default=5, help="coordinator step timeout, seconds")
+    p.add_argument("--step-timeout", type=int, default=6, help="coordinator step timeout, seconds")
     p.add_argument("--client-timeout", type=float, default=60, help="client timeout (well above the deadline); hitting it counts as 'never'")
     p.add_argument("--json", help="write the summary here")
     p.add_argument("--run-dir", help="keep logs here (default: a temporary folder)")
@@ -196,7 +196,7 @@ def main():
     up = subprocess.Popen([tandem_bin(), "up", str(topo), "--run-dir", str(run_dir / "run"), "--ready-timeout", "300",
                            "--max-restarts", "1000", "--restart-window", "5"],
                           cwd=ROOT, stdout=open(up_log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    stopped = {}  # pid -> time to SIGCONT
+    stopped = {}  # pid -> (time to SIGCONT, the fault)
     stopped_lock = threading.Lock()
     interrupted = []
     signal.signal(signal.SIGTERM, lambda *_: interrupted.append(1))
@@ -226,12 +226,13 @@ def main():
         def resume_due():
             now = time.time()
             with stopped_lock:
-                for pid, at in list(stopped.items()):
+                for pid, (at, fault) in list(stopped.items()):
                     if at <= now:
                         try:
                             os.kill(pid, signal.SIGCONT)
                         except ProcessLookupError:
                             pass
+                        fault["resumed_at"] = time.time()
                         del stopped[pid]
 
         def served_since(m, t):
@@ -270,12 +271,13 @@ def main():
             with stopped_lock:
                 if pid in stopped:
                     continue
+                fault = {"kind": kind, "model": m, "at": time.time(), "recovered_at": None}
                 if kind.startswith("kill"):
                     os.kill(pid, signal.SIGKILL)
                 else:
                     os.kill(pid, signal.SIGSTOP)
-                    stopped[pid] = time.time() + rng.uniform(args.stop_min, args.stop_max)
-            faults.append({"kind": kind, "model": m, "at": time.time(), "recovered_at": None})
+                    stopped[pid] = (time.time() + rng.uniform(args.stop_min, args.stop_max), fault)
+            faults.append(fault)
             last_fault[m] = time.time()
             print(f"[{time.time() - start:7.1f}s] fault {len(faults)}/{args.faults}: {kind} on {m} (pid {pid})", flush=True)
 
@@ -292,7 +294,8 @@ def main():
         gateway_pids.add(gateway_pid())
     finally:
         with stopped_lock:
-            for pid in stopped:
+            for pid, (_, fault) in stopped.items():
+                fault["resumed_at"] = time.time()
                 try:
                     os.kill(pid, signal.SIGCONT)
                 except ProcessLookupError:
@@ -321,11 +324,20 @@ def main():
             errors[str(r[4])] = errors.get(str(r[4]), 0) + 1
     per_kind = {}
     for kind in KINDS:
-        times = [f["recovered_at"] - f["at"] for f in faults if f["kind"] == kind and f["recovered_at"] is not None]
-        per_kind[kind] = {"faults": sum(1 for f in faults if f["kind"] == kind),
-                          "not_recovered": sum(1 for f in faults if f["kind"] == kind and f["recovered_at"] is None),
-                          "median_s": round(statistics.median(times), 2) if times else None,
-                          "max_s": round(max(times), 2) if times else None}
+        done = [f for f in faults if f["kind"] == kind and f["recovered_at"] is not None]
+        times = [f["recovered_at"] - f["at"] for f in done]
+        entry = {"faults": sum(1 for f in faults if f["kind"] == kind),
+                 "not_recovered": sum(1 for f in faults if f["kind"] == kind and f["recovered_at"] is None),
+                 "median_s": round(statistics.median(times), 2) if times else None,
+                 "max_s": round(max(times), 2) if times else None}
+        if kind.startswith("stop"):
+            # From SIGCONT (0 when the model answered again before it: the deployment was restarted).
+            after = [max(0.0, f["recovered_at"] - f["resumed_at"]) for f in done if "resumed_at" in f]
+            stops = [f["resumed_at"] - f["at"] for f in faults if f["kind"] == kind and "resumed_at" in f]
+            entry.update(stopped_median_s=round(statistics.median(stops), 2) if stops else None,
+                         after_sigcont_median_s=round(statistics.median(after), 2) if after else None,
+                         after_sigcont_max_s=round(max(after), 2) if after else None)
+        per_kind[kind] = entry
     gateway_pids.discard(None)
     summary = {
         "faults": len(faults), "requests": len(records), **outcomes, "errors_by_status": errors,
