@@ -31,6 +31,18 @@ public final class GatewayServer: Sendable {
         self.listen = listen
         let configuration = loaded.configuration
         upstreamAtStart = configuration.upstream
+        let loopback = RequestBounds.isLoopback(listen.host)
+        if !loopback {
+            let demo = DemoKeys.present(in: loaded.keys)
+            if !demo.isEmpty && !loaded.configuration.allowDemoKeys {
+                throw GatewayConfigurationError(file: configurationPath, problems: [
+                    "the keys file holds the shipped demo key(s) \(demo.joined(separator: ", ")), whose text is public, and the gateway would listen on \(listen.host), which is not loopback; put your own keys in the keys file (tandem gateway --hash-key KEY), or listen on 127.0.0.1 (allow_demo_keys: true overrides this, for throw-away simulations only)"])
+            }
+            if !demo.isEmpty { logger.warning("serving the public demo keys on a non-loopback address (allow_demo_keys)") }
+            if loaded.adminKey == nil {
+                logger.warning("no admin_key_file: /metrics is refused and /ready gives no reasons on a non-loopback listen address")
+            }
+        }
         let client = HTTPUpstreamBackend.makeClient(
             connectTimeout: .milliseconds(configuration.upstream.connectTimeoutMs),
             readTimeout: .milliseconds(configuration.upstream.readTimeoutMs),
@@ -45,18 +57,6 @@ public final class GatewayServer: Sendable {
         self.metrics = metrics
         let readTimeout = Duration.milliseconds(configuration.upstream.readTimeoutMs)
         let probeTimeout = Duration.milliseconds(configuration.health.probeTimeoutMs)
-        let loopback = RequestBounds.isLoopback(listen.host)
-        if !loopback {
-            let demo = DemoKeys.present(in: loaded.keys)
-            if !demo.isEmpty && !configuration.allowDemoKeys {
-                throw GatewayConfigurationError(file: configurationPath, problems: [
-                    "the keys file holds the shipped demo key(s) \(demo.joined(separator: ", ")), whose text is public, and the gateway would listen on \(listen.host), which is not loopback; put your own keys in the keys file (tandem gateway --hash-key KEY), or listen on 127.0.0.1 (allow_demo_keys: true overrides this, for throw-away simulations only)"])
-            }
-            if !demo.isEmpty { logger.warning("serving the public demo keys on a non-loopback address (allow_demo_keys)") }
-            if loaded.adminKey == nil {
-                logger.warning("no admin_key_file: /metrics is refused and /ready gives no reasons on a non-loopback listen address")
-            }
-        }
         dispatcher = GatewayDispatcher(loaded: loaded, metrics: metrics, backendFactory: { model, deployment in
             guard let url = UpstreamURL(deployment.url) else {
                 return UnavailableBackend(reason: "invalid deployment url '\(deployment.url)'")
