@@ -83,20 +83,20 @@ extension GatewayDispatcher {
                     headers.append(("X-Tandem-Replica", String(replica.index)))
                     headers.append(("X-Tandem-Replica-Reason", replicaReason))
                     return started(events, model: served.name, replica: replica, caller: caller, headers: headers,
-                                   estimatedTokens: estimatedTokens, deadline: context.deadline)
+                                   estimatedTokens: estimatedTokens)
                 } catch let error as BackendError {
                     await state.releaseReplica(replica.id)
                     metrics.upstreamError(model: served.name, category: error.category)
                     context.logger.warning("upstream refused", metadata: [
                         "model": .string(served.name), "replica": .stringConvertible(replica.index), "error": .string(error.description)])
                     lastError = error
-                    if error.category == .timeout {
-                        // No answer in time: a stalled replica looks like this, so it counts.
+                    if ReplicaHealth.countsAsFailure(error) {
+                        // Unreachable, or not even a response head in time (a stalled replica; a
+                        // busy coordinator answers the head at once and queues the request).
                         await state.recordFailure(replica.id)
                     }
                     switch error.category {
                     case .upstreamUnavailable:
-                        await state.recordFailure(replica.id)
                         excluded.insert(replica.id)
                     case .overCapacity:
                         overCapacity = true
@@ -140,15 +140,14 @@ extension GatewayDispatcher {
 
     private func started(_ events: AsyncThrowingStream<CompletionEvent, any Error>, model: String,
                          replica: GatewaySnapshot.Replica, caller: Caller, headers: [(String, String)],
-                         estimatedTokens: Int, deadline: ContinuousClock.Instant) -> StartedCompletion {
+                         estimatedTokens: Int) -> StartedCompletion {
         let state = self.state
         return StartedCompletion(model: model, events: events, headers: headers) { outcome in
             await state.releaseReplica(replica.id)
-            if let error = outcome.error, ReplicaHealth.countsAsFailure(error),
-               error.category != .timeout || ContinuousClock.now < deadline {
-                // The connection broke mid-answer (the replica likely died), or the replica went
-                // silent for longer than the read timeout (stalled); the request's own deadline
-                // passing during a long answer does not count.
+            if outcome.error?.category == .upstreamUnavailable {
+                // The connection broke mid-answer: the replica likely died. (Silence mid-answer
+                // is not counted: a long step under load looks the same; a stalled replica is
+                // caught by the next request's missing response head.)
                 await state.recordFailure(replica.id)
             }
             await state.release(tenant: caller.tenant, estimatedTokens: estimatedTokens,

@@ -4,7 +4,7 @@
 /// A probe, because a stalled replica would hold a client's request until its read timeout.
 /// Pure: the caller passes the time.
 ///
-/// Failures are connection failures, broken streams and timeouts (`countsAsFailure`).
+/// Failures are connection failures, missing response heads (`countsAsFailure`) and broken streams.
 public struct ReplicaHealth: Sendable, Equatable {
     /// Where the breaker stands.
     public enum State: Sendable, Equatable {
@@ -74,9 +74,9 @@ public struct ReplicaHealth: Sendable, Equatable {
         }
     }
 
-    /// Whether an error from a replica says something about the replica: it could not be reached,
-    /// its stream broke, or it was silent for too long (a stalled process looks like this). A
-    /// refusal (a bad request, a full queue) says the replica is alive.
+    /// Whether an error from a replica, before any answer arrived, says something about the
+    /// replica: it could not be reached, or no response head came in time (a stalled process looks
+    /// like this). A refusal (a bad request, a full queue) says the replica is alive.
     public static func countsAsFailure(_ error: BackendError) -> Bool {
         error.category == .upstreamUnavailable || error.category == .timeout
     }
