@@ -61,9 +61,9 @@ public final class GatewayServer: Sendable {
             guard let url = UpstreamURL(deployment.url) else {
                 return UnavailableBackend(reason: "invalid deployment url '\(deployment.url)'")
             }
-            // A coordinator gets its internal key; an external upstream the key its variable names.
-            let apiKey = deployment.kind == .coordinator
-                ? deployment.internalKey : deployment.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
+            // A coordinator gets its internal key; otherwise the key the named variable holds.
+            let apiKey = (deployment.kind == .coordinator ? deployment.internalKey : nil)
+                ?? deployment.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
             return HTTPUpstreamBackend(client: client, endpoint: .init(
                 url: url, kind: deployment.kind, model: deployment.upstreamModel ?? model.name,
                 apiKey: apiKey, readTimeout: readTimeout, probeTimeout: probeTimeout))
