@@ -98,8 +98,13 @@ def test_up_isolates_a_deployment_that_keeps_crashing(tmp_path):
         assert proc.poll() is None, out.read_text()
         assert not processes_mentioning(f"--port {port_b}")
     except BaseException:
+        # `up` stops its deployments (each in its own process group) on SIGTERM.
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
         raise
     proc.send_signal(signal.SIGTERM)
     try:
