@@ -576,7 +576,8 @@ def test_sbatch_runs_end_to_end_with_stand_ins_for_slurm(tandem, tmp_path):
     assert re.search(r"^tandem up \S+ --node node0 ", log, flags=re.M), log
     # `tandem up --dry-run`'s plan: rank 0 (coordinator) on the batch node gx08.
     assert "#   gx08 slots=1\n#   gx07 slots=1" in r.stdout, r.stdout
-    assert "serve --model" in r.stdout and "--host gx08 --port 8102" in r.stdout, r.stdout
+    # Rank 0 shares its node with the gateway: the coordinator listens on loopback only.
+    assert "serve --model" in r.stdout and "--host 127.0.0.1 --port 8102" in r.stdout, r.stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -709,7 +710,7 @@ def test_lws_leader_script_renders_a_topology_tandem_accepts(tandem, tmp_path):
     assert hosts == {"leader": "tandem-0.tandem.default", "worker": "tandem-0-1.tandem.default"}, hosts
     # `tandem up --dry-run`: rank 0 on the leader pod, rank 1 on the worker pod, gateway local.
     assert "#   tandem-0.tandem.default slots=1\n#   tandem-0-1.tandem.default slots=1" in r.stdout, r.stdout
-    assert "--host tandem-0.tandem.default --port 8102" in r.stdout
+    assert "--host 127.0.0.1 --port 8102" in r.stdout  # rank 0 shares the leader pod with the gateway
     assert "# local nodes: leader" in r.stdout
 
 
