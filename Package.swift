@@ -89,6 +89,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Fuzz targets for every reader of outside bytes (fuzz/README.md): libFuzzer entry point
+        // in the -sanitize=fuzzer build (fuzz/run.sh), a corpus replayer in the ordinary one.
+        .executableTarget(name: "tandem-fuzz", dependencies: ["TandemCore", "TandemModel", "TandemTopology", "TandemGateway", "TandemCluster"]),
+
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
         .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels", "CTandemKernelsEmulated"],
                     resources: [.copy("Fixtures")]),

@@ -33,6 +33,10 @@ if [ "$status" != 0 ]; then
   exit "$status"
 fi
 
+# Every reader of outside bytes fuzzed for a bounded time (fuzz/README.md); a finding fails CI.
+echo "== fuzz (libFuzzer, ${TANDEM_FUZZ_SECONDS:-15} s per target)"
+bash fuzz/run.sh "${TANDEM_FUZZ_SECONDS:-15}"
+
 if compgen -G "tests/*.py" >/dev/null || compgen -G "tests/**/*.py" >/dev/null; then
   echo "== python end-to-end tests (pytest)"
   swift build --product tandem 2>&1 | tail -1

@@ -10,6 +10,15 @@ public struct ModelFacts: Sendable, Equatable {
     /// The plan for the placement's TP size (nil when it cannot be split; see `shardingProblem`).
     public var plan: ShardingPlan?
     public var shardingProblem: String?
+
+    public init(path: String, configuration: ModelConfiguration, formatDescription: String,
+                plan: ShardingPlan? = nil, shardingProblem: String? = nil) {
+        self.path = path
+        self.configuration = configuration
+        self.formatDescription = formatDescription
+        self.plan = plan
+        self.shardingProblem = shardingProblem
+    }
 }
 
 /// Looks a model file up (the real one loads it; tests inject a fake).
