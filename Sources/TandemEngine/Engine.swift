@@ -198,21 +198,15 @@ public final class Engine: @unchecked Sendable {
             var forced: [RequestID: [TokenID]] = [:]
             for s in plan.sequences where s.samplesToken {
                 if let f = states[s.requestID]?.forced, !f.isEmpty { forced[s.requestID] = f; states[s.requestID]?.forced = [] }
-                if s.admission != nil, s.cachedTokenCount > 0, states[s.requestID]?.cachedPromptTokens == 0 {
-                    states[s.requestID]?.cachedPromptTokens = s.cachedTokenCount
-                    stats.prefixHitTokens += s.cachedTokenCount
-                }
             }
             stats.preemptions += plan.preemptedRequestIDs.count
+            // Prefix-cache statistics count first admissions only: a sequence resumed after
+            // preemption finds its own prompt and output blocks, which are no prompt reuse.
             if configuration.scheduler.enablePrefixCaching {
                 for s in plan.sequences where s.admission == .new {
-                    stats.prefixQueriedTokens += states[s.requestID]?.request.promptTokens.count ?? 0
-                }
-            }
-            for s in plan.sequences where s.admission == .new && s.cachedTokenCount > 0 && !s.samplesToken {
-                if states[s.requestID]?.cachedPromptTokens == 0 {
-                    states[s.requestID]?.cachedPromptTokens = s.cachedTokenCount
-                    stats.prefixHitTokens += s.cachedTokenCount
+                    let promptCount = states[s.requestID]?.request.promptTokens.count ?? 0
+                    stats.prefixQueriedTokens += promptCount
+                    stats.prefixHitTokens += min(s.cachedTokenCount, promptCount)
                 }
             }
             let finishedEarly = plan.finishedRequests.compactMap { f in states.removeValue(forKey: f.requestID).map { (f, $0) } }
@@ -266,6 +260,8 @@ public final class Engine: @unchecked Sendable {
             var events: [(RequestState, EngineEvent)] = []
             for o in outputs {
                 guard var state = states[o.requestID] else { continue }
+                // The scheduler's count (set at first admission, within the prompt) is the one reported.
+                state.cachedPromptTokens = o.cachedPromptTokenCount
                 var stopToken: TokenID?
                 if case .stopToken(let t) = o.finishReason { stopToken = t }
                 let r = state.consume(o.newTokens, logprobs: logprobs[o.requestID] ?? [], stopToken: stopToken, tokenizer: model.tokenizer)

@@ -68,6 +68,30 @@ struct EngineIntegrationTests {
         #expect(engine.statistics.preemptions > 0)
     }
 
+    @Test("cached prompt tokens never exceed the prompt, also for requests resumed after preemption")
+    func cachedTokensStayWithinThePromptUnderPreemption() async throws {
+        // 20 blocks of 4 for 8 sequences of up to 60 tokens: preempted sequences come back with
+        // their own prompt and output blocks cached.
+        let engine = try Self.engine(blocks: 20, blockSize: 4, budget: 32, maxRunning: 8, chunk: 16)
+        defer { engine.shutdown() }
+        let ids = Self.prompts.map { Self.model.tokenizer.encode($0) }
+        let usages = try await withThrowingTaskGroup(of: EngineUsage.self) { group in
+            for (i, p) in ids.enumerated() {
+                group.addTask {
+                    try await engine.generate(EngineRequest(id: RequestID("c\(i)"), promptTokens: p, maxTokens: 40)).usage
+                }
+            }
+            var out: [EngineUsage] = []
+            for try await u in group { out.append(u) }
+            return out
+        }
+        #expect(engine.statistics.preemptions > 0)
+        for u in usages {
+            #expect(u.cachedPromptTokens <= u.promptTokens, "\(u)")
+        }
+        #expect(engine.statistics.prefixHitTokens <= engine.statistics.prefixQueriedTokens)
+    }
+
     /// Greedy completions of every prompt, run together on `engine`.
     static func greedyAll(_ engine: Engine, _ prompts: [[TokenID]], maxTokens: Int) async throws -> [[TokenID]] {
         try await withThrowingTaskGroup(of: (Int, [TokenID]).self) { group in
