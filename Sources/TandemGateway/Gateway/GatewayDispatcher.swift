@@ -130,6 +130,10 @@ public final class GatewayDispatcher: CompletionDispatcher {
             throw .promptTooLarge("The prompt (about \(promptTokens) tokens) is longer than model '\(config.name)' accepts (\(limit) tokens).",
                                   param: request.endpoint == .chatCompletions ? "messages" : "prompt")
         }
+        // A request without max_tokens gets the model's default_max_tokens upstream: what the
+        // tenant's token budget is charged is what the deployment may generate.
+        var request = request
+        if request.maxTokens == nil { request.maxTokens = config.defaultMaxTokens }
         let estimatedTokens = promptTokens + (request.maxTokens ?? config.defaultMaxTokens)
         if case .limited(let limit, let retryAfter) = await state.admit(tenant: caller.tenant, estimatedTokens: estimatedTokens) {
             metrics.rateLimited(tenant: caller.tenant, limit: limit)
