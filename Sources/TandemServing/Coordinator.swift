@@ -40,6 +40,10 @@ public struct ServeOptions: Sendable {
     public var maxLinkLatencyMicroseconds: Double?
     /// Re-quantise linear layers at load (every rank the same way, before slicing).
     public var weights: WeightQuantizationPlan = .native
+    /// Sampling settings for what a request leaves out (`--sampling-defaults`, topology
+    /// `defaults:`); each field not set here comes from the checkpoint's `generation_config.json`,
+    /// else OpenAI's default.
+    public var samplingDefaults = SamplingDefaults()
 
     public init(modelPath: String, modelName: String) {
         self.modelPath = modelPath
@@ -102,9 +106,16 @@ public enum Coordinator {
         if o.internalKey == nil && !RequestBounds.isLoopback(o.host) {
             logger.warning("listening on \(o.host) without --internal-key-file: anyone who reaches this port is served and may name any tenant and cache salt; bind to 127.0.0.1 or give the gateway's internal key")
         }
-        let backend = EngineBackend(engine: engine, modelName: o.modelName, reasoning: o.reasoning)
+        var defaults = o.samplingDefaults
+        if let config = try SamplingDefaults.generationConfig(nextTo: o.modelPath) {
+            for problem in config.ignored { logger.warning("\(config.path): \(problem); ignored") }
+            defaults = defaults.merged(over: config.defaults)
+        }
+        let backend = EngineBackend(engine: engine, modelName: o.modelName, reasoning: o.reasoning, samplingDefaults: defaults)
+        logger.notice("sampling defaults: \(backend.samplingDefaults.summary) (declared: \(defaults.summary))")
         let app = OpenAIServer.application(
-            dispatcher: DirectDispatcher(backend: backend, modelNames: [o.modelName], internalKey: o.internalKey),
+            dispatcher: DirectDispatcher(backend: backend, modelNames: [o.modelName], internalKey: o.internalKey,
+                                         samplingDefaults: backend.samplingDefaults),
             host: o.host, port: o.port,
             metrics: APIMetrics(collectors: [{ [modelName = o.modelName] in engine.statistics.prometheusText(model: modelName) }],
                                 maxTenantLabels: 64),

@@ -14,13 +14,32 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     public let modelName: String
     /// Reasoning tags of a reasoning model (nil: everything is answer text).
     public let reasoning: ReasoningConfiguration?
+    /// The model's recommended sampling settings, every field set (OpenAI's where the model
+    /// recommends none): what a request that leaves a field out gets.
+    public let samplingDefaults: SamplingDefaults
     private let counter = NSLock()
     private var next: UInt64 = 0
 
-    public init(engine: Engine, modelName: String, reasoning: ReasoningConfiguration? = nil) {
+    public init(engine: Engine, modelName: String, reasoning: ReasoningConfiguration? = nil,
+                samplingDefaults: SamplingDefaults = SamplingDefaults()) {
         self.engine = engine
         self.modelName = modelName
         self.reasoning = reasoning
+        self.samplingDefaults = samplingDefaults.resolved
+    }
+
+    /// The engine's sampling configuration for a request: fields it left out from the model's
+    /// defaults; a `logit_bias` id outside the vocabulary is a 400 naming `logit_bias.<id>`.
+    func samplingConfiguration(_ request: CompletionRequest) throws -> SamplingConfiguration {
+        let vocabSize = engine.model.configuration.vocabSize
+        if let bad = request.logitBias.keys.filter({ $0 < 0 || Int($0) >= vocabSize }).min() {
+            throw BackendError(.invalidRequest, "logit_bias key \(bad) is not a token id of \(modelName) (0..<\(vocabSize))",
+                               param: "logit_bias.\(bad)")
+        }
+        let r = request.applying(samplingDefaults)
+        return SamplingConfiguration(parameters: r.sampling, presencePenalty: r.presencePenalty,
+                                     frequencyPenalty: r.frequencyPenalty, repetitionPenalty: r.repetitionPenalty,
+                                     logitBias: r.logitBias, topLogprobs: r.logprobs ? r.topLogprobs : nil)
     }
 
     public func health() async -> BackendHealth {
@@ -51,6 +70,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     }
 
     public func complete(_ request: CompletionRequest, context: InferenceContext) async throws -> AsyncThrowingStream<CompletionEvent, any Error> {
+        let sampling = try samplingConfiguration(request)
         var ids = try promptTokens(request)
         if ids.isEmpty, let bos = engine.model.tokenizer.vocabulary.bos { ids = [bos] }
         let contextLength = engine.model.configuration.contextLength
@@ -62,9 +82,6 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         let maxTokens = min(request.maxTokens ?? (contextLength - ids.count), contextLength - ids.count)
         let n = nextNumber()
         let id = RequestID("\(context.requestID)-\(n)")
-        let sampling = SamplingConfiguration(parameters: request.sampling, presencePenalty: request.presencePenalty,
-                                             frequencyPenalty: request.frequencyPenalty,
-                                             topLogprobs: request.logprobs ? request.topLogprobs : nil)
         let salt = CacheSalt(tenant: context.cacheSalt ?? context.tenant)
         let events: AsyncThrowingStream<EngineEvent, Error>
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 
 /// How to start one model deployment.
 public struct DeploymentLaunch: Sendable, Equatable {
@@ -128,12 +129,24 @@ public enum LaunchPlanner {
         if let v = p.prefixCache { a += ["--prefix-cache", v ? "on" : "off"] }
         if let v = p.eviction { a += ["--eviction", v.rawValue] }
         if let r = m.reasoning { a += ["--reasoning-open", r.openTag, "--reasoning-close", r.closeTag] }
+        if let d = m.samplingDefaults, !d.isEmpty { a += ["--sampling-defaults", samplingDefaultsJSON(d)] }
         if p.tensorParallel > 1 {
             a += ["--transport", t.transport.serveArgument]
             if t.transport.kind == .rdma, let first = t.node(p.nodes[0]) { a += ["--rdma-address", first.address] }
             if let bound = t.transport.maxLinkLatencyUs { a += ["--max-link-latency-us", "\(bound)"] }
         }
         return a
+    }
+
+    /// `--sampling-defaults`' JSON: the fields set, in a fixed order.
+    static func samplingDefaultsJSON(_ d: SamplingDefaults) -> String {
+        var parts: [String] = []
+        if let v = d.temperature { parts.append("\"temperature\": \(v)") }
+        if let v = d.topP { parts.append("\"top_p\": \(v)") }
+        if let v = d.topK { parts.append("\"top_k\": \(v)") }
+        if let v = d.minP { parts.append("\"min_p\": \(v)") }
+        if let v = d.repetitionPenalty { parts.append("\"repetition_penalty\": \(v)") }
+        return "{" + parts.joined(separator: ", ") + "}"
     }
 
     /// The Open MPI hostfile for one model: its nodes' hosts in rank order, slots = ranks there.

@@ -135,6 +135,9 @@ public struct ModelSpec: Sendable, Equatable {
     public var placement: PlacementSpec?
     public var external: ExternalSpec?
     public var reasoning: ReasoningSpec?
+    /// `defaults:` — sampling settings a request that leaves them out gets (over the
+    /// checkpoint's `generation_config.json`); passed to `serve --sampling-defaults`.
+    public var samplingDefaults: SamplingDefaults?
     public var fallback: String?
     public var costPerToken: Double?
     public var expectedLatencyMs: Int?

@@ -8,7 +8,7 @@ public enum TopologyParser {
     static let nodeKeys = ["name", "host", "address", "interface", "rdma", "cores", "memory_gib"]
     static let rdmaKeys = ["device", "port", "gid_index"]
     static let transportKeys = ["kind", "mode", "max_link_latency_us"]
-    static let modelKeys = ["name", "aliases", "source", "weights", "placement", "external", "reasoning", "fallback",
+    static let modelKeys = ["name", "aliases", "source", "weights", "placement", "external", "reasoning", "defaults", "fallback",
                             "cost_per_token", "expected_latency_ms", "max_prompt_tokens", "default_max_tokens"]
     static let placementKeys = ["nodes", "port", "kv_mib", "kv_dtype", "block_size", "max_running", "step_timeout_s", "max_concurrent",
                                  "max_batched_tokens", "max_waiting", "prefix_cache", "eviction"]
@@ -250,6 +250,30 @@ public enum TopologyParser {
             spec.tokenFloor = r.int("token_floor", in: 1...big.upperBound)
             if let a = r.choice("floor_action", FloorAction.allCases.map(\.rawValue)) { spec.floorAction = FloorAction(rawValue: a)! }
             model.reasoning = spec
+        }
+        if let d = m.mapping("defaults") {
+            d.allow(SamplingDefaults.keys)
+            var defaults = SamplingDefaults()
+            defaults.temperature = d.double("temperature").map(Float.init)
+            defaults.topP = d.double("top_p").map(Float.init)
+            defaults.topK = d.int("top_k", in: -1...Int(Int32.max))
+            defaults.minP = d.double("min_p").map(Float.init)
+            defaults.repetitionPenalty = d.double("repetition_penalty").map(Float.init)
+            for key in SamplingDefaults.keys {
+                var alone = SamplingDefaults()
+                switch key {
+                case "temperature": alone.temperature = defaults.temperature
+                case "top_p": alone.topP = defaults.topP
+                case "top_k": alone.topK = defaults.topK
+                case "min_p": alone.minP = defaults.minP
+                default: alone.repetitionPenalty = defaults.repetitionPenalty
+                }
+                if let problem = alone.validationProblem() { sink.error(d.location(key), "\(d.fieldPath(key)): \(problem)") }
+            }
+            if m["external"] != nil {
+                sink.error(m.location("defaults"), "\(path) ('\(name)'): 'defaults' applies to deployed models only; an external upstream applies its own")
+            }
+            model.samplingDefaults = defaults
         }
         model.fallback = m.string("fallback")
         model.costPerToken = m.double("cost_per_token", min: 0)

@@ -101,6 +101,7 @@ public enum TopologyReport {
             }
             if let e = m.external { add("\(b).external", "\(e.url) \(e.upstreamModel ?? "") \(e.apiKeyEnv ?? "")") }
             if let rs = m.reasoning { add("\(b).reasoning", "\(rs.openTag) \(rs.closeTag) \(rs.tokenFloor.map(String.init) ?? "-") \(rs.floorAction.rawValue)") }
+            if let d = m.samplingDefaults { add("\(b).defaults", LaunchPlanner.samplingDefaultsJSON(d)) }
             add("\(b).fallback", m.fallback); add("\(b).cost_per_token", m.costPerToken)
             add("\(b).expected_latency_ms", m.expectedLatencyMs); add("\(b).max_prompt_tokens", m.maxPromptTokens)
             add("\(b).default_max_tokens", m.defaultMaxTokens)
@@ -145,7 +146,7 @@ public enum TopologyReport {
         for m in oldModels.subtracting(newModels).sorted() { actions.append("stop model '\(m)'") }
         let changedNodes = Set(changed.filter { $0.hasPrefix("nodes.") }.map { String($0.split(separator: ".")[1]) })
         for m in newModels.intersection(oldModels).sorted() {
-            let launchKeys = ["source", "weights", "placement.", "reasoning"].map { "models.\(m).\($0)" }
+            let launchKeys = ["source", "weights", "placement.", "reasoning", "defaults"].map { "models.\(m).\($0)" }
             let launchChanged = changed.contains { k in launchKeys.contains { k.hasPrefix($0) } && !k.hasSuffix("max_concurrent") }
             let onChangedNode = new.model(m)?.placement?.nodes.contains { changedNodes.contains($0) } ?? false
             if launchChanged || onChangedNode || (changed.contains { $0.hasPrefix("transport") } && new.model(m)?.placement != nil) {

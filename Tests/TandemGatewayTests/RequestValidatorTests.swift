@@ -1,4 +1,5 @@
 import Testing
+import TandemCore
 @testable import TandemGateway
 
 @Suite struct RequestValidatorTests {
@@ -29,7 +30,7 @@ import Testing
          "temperature": 0.5, "top_p": 0.9, "seed": -1, "max_completion_tokens": 20, "max_tokens": 5,
          "stop": "END", "presence_penalty": 1, "frequency_penalty": -1, "stream": true,
          "stream_options": {"include_usage": true}, "logprobs": true, "top_logprobs": 3,
-         "response_format": {"type": "json_object"}, "user": "u1", "some_future_field": {"x": 1}}
+         "response_format": {"type": "json_object"}, "user": "u1", "metadata": {"x": "1"}}
         """#)
         #expect(r.model == "m")
         #expect(r.input == .chat([ChatMessage(role: .system, content: "Be brief."), ChatMessage(role: .user, content: "Hi there")]))
@@ -43,6 +44,18 @@ import Testing
         #expect(r.logprobs && r.topLogprobs == 3)
         #expect(r.responseFormat == .jsonObject)
         #expect(r.user == "u1")
+    }
+
+    @Test func test_samplingFields_shouldBeReadAndOmittedOnesMarked() throws {
+        let r = try chat(#"""
+        {"model": "m", "messages": [{"role": "user", "content": "x"}], "top_k": -1, "min_p": 0.05,
+         "repetition_penalty": 1.1, "logit_bias": {"7": -100, "12": 2.5}, "temperature": null}
+        """#)
+        #expect(r.sampling.topK == 0 && r.sampling.minP == 0.05 && r.repetitionPenalty == 1.1)
+        #expect(r.logitBias == [7: -100, 12: 2.5])
+        #expect(r.omittedSampling == [.temperature, .topP])
+        let d = r.applying(SamplingDefaults(temperature: 0.2, topP: 0.9, topK: 40, minP: 0.5))
+        #expect(d.sampling.temperature == 0.2 && d.sampling.topP == 0.9 && d.sampling.topK == 0 && d.sampling.minP == 0.05)
     }
 
     @Test func test_chat_shouldDefaultTemperatureToOneAndTreatNullAsAbsent() throws {
@@ -78,7 +91,15 @@ import Testing
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "presence_penalty": -3}"#, "presence_penalty"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "seed": 1e30}"#, "seed"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}"#, "tools"),
-        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "logit_bias": {"1": 5}}"#, "logit_bias"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "logit_bias": {"x1": 5}}"#, "logit_bias.x1"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "logit_bias": {"-1": 5}}"#, "logit_bias.-1"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "logit_bias": {"1": 100.5}}"#, "logit_bias.1"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "top_k": -2}"#, "top_k"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "top_k": 2.5}"#, "top_k"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "min_p": 1.01}"#, "min_p"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "repetition_penalty": 0}"#, "repetition_penalty"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "some_future_field": {"x": 1}}"#, "some_future_field"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "store": true}"#, "store"),
     ])
     func test_invalidChatField_shouldBeRejectedNamingTheField(json: String, field: String) {
         let e = error(json)

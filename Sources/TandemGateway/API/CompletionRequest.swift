@@ -28,8 +28,17 @@ public struct CompletionRequest: Sendable, Equatable {
     /// rewrites it to the resolved model before a backend sees it.
     public var model: String
     public var input: Input
-    /// Temperature, top-p and seed (top-k and min-p stay at their neutral defaults: OpenAI has no such fields).
+    /// Temperature, top-p, top-k, min-p and seed; a field the client left out holds OpenAI's
+    /// default here and is listed in `omittedSampling`.
     public var sampling: SamplingParameters
+    /// Sampling fields the client left out: a backend that knows the model's recommended values
+    /// (`SamplingDefaults`) uses those instead, and the gateway does not send them upstream.
+    public var omittedSampling: SamplingFields
+    /// Repetition penalty (vLLM / Hugging Face semantics), 1 = off.
+    public var repetitionPenalty: Float
+    /// OpenAI `logit_bias`: token id → −100…100, added to the logits before sampling. Ids are
+    /// checked against the vocabulary by the backend that knows the model.
+    public var logitBias: [TokenID: Float]
     /// OpenAI presence penalty, −2…2.
     public var presencePenalty: Float
     /// OpenAI frequency penalty, −2…2.
@@ -54,6 +63,7 @@ public struct CompletionRequest: Sendable, Equatable {
 
     public init(endpoint: Endpoint = .chatCompletions, model: String, input: Input,
                 sampling: SamplingParameters = SamplingParameters(temperature: 1, topP: 1),
+                omittedSampling: SamplingFields = [], repetitionPenalty: Float = 1, logitBias: [TokenID: Float] = [:],
                 presencePenalty: Float = 0, frequencyPenalty: Float = 0, maxTokens: Int? = nil,
                 stop: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0,
                 responseFormat: ResponseFormat = .text, stream: Bool = false, includeUsage: Bool = false,
@@ -62,6 +72,9 @@ public struct CompletionRequest: Sendable, Equatable {
         self.model = model
         self.input = input
         self.sampling = sampling
+        self.omittedSampling = omittedSampling
+        self.repetitionPenalty = repetitionPenalty
+        self.logitBias = logitBias
         self.presencePenalty = presencePenalty
         self.frequencyPenalty = frequencyPenalty
         self.maxTokens = maxTokens
@@ -103,6 +116,35 @@ public struct CompletionRequest: Sendable, Equatable {
         case .chat(let messages):
             return messages.reduce(0) { $0 + 4 + ($1.content.utf8.count + 3) / 4 }
         }
+    }
+}
+
+/// Sampling fields a request may leave to the model's defaults.
+public struct SamplingFields: OptionSet, Sendable, Equatable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let temperature = SamplingFields(rawValue: 1 << 0)
+    public static let topP = SamplingFields(rawValue: 1 << 1)
+    public static let topK = SamplingFields(rawValue: 1 << 2)
+    public static let minP = SamplingFields(rawValue: 1 << 3)
+    public static let repetitionPenalty = SamplingFields(rawValue: 1 << 4)
+    public static let all: SamplingFields = [.temperature, .topP, .topK, .minP, .repetitionPenalty]
+}
+
+extension CompletionRequest {
+    /// The request with every field it left out taken from `defaults` (where those set it);
+    /// afterwards nothing is left to defaults.
+    public func applying(_ defaults: SamplingDefaults) -> CompletionRequest {
+        var r = self
+        let o = omittedSampling
+        if o.contains(.temperature), let v = defaults.temperature { r.sampling.temperature = v }
+        if o.contains(.topP), let v = defaults.topP { r.sampling.topP = v }
+        if o.contains(.topK), let v = defaults.topK { r.sampling.topK = max(0, v) }
+        if o.contains(.minP), let v = defaults.minP { r.sampling.minP = v }
+        if o.contains(.repetitionPenalty), let v = defaults.repetitionPenalty { r.repetitionPenalty = v }
+        r.omittedSampling = []
+        return r
     }
 }
 

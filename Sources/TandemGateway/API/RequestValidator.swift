@@ -2,9 +2,9 @@ import TandemCore
 
 /// Turns a parsed request body into a `CompletionRequest`, or a 400 that names the field.
 ///
-/// Follows OpenAI's rules: unknown fields are ignored, `null` means "not given", ranges are
-/// OpenAI's. Features Tandem does not serve (several choices, tool calls, logit bias, suffix) are
-/// refused rather than silently dropped.
+/// Follows OpenAI's rules: `null` means "not given", ranges are OpenAI's (vLLM's for `top_k`,
+/// `min_p`, `repetition_penalty`). A field outside `acceptedFields` and features Tandem does not
+/// serve (several choices, tool calls, suffix) are refused rather than silently dropped.
 ///
 /// Everything a client controls is bounded (400 naming the field above the bound):
 ///
@@ -15,6 +15,7 @@ import TandemCore
 /// | `messages[i].content` | 512 KiB (all its parts together), at most 256 parts |
 /// | `prompt` | 512 KiB of text, or 131072 token ids |
 /// | `stop` | 4 sequences of at most 256 bytes each |
+/// | `logit_bias` | 1024 entries |
 /// | `response_format.json_schema.name` | 64 bytes |
 ///
 /// The body size, header sizes, content type and nesting depth are bounded before this runs
@@ -56,8 +57,8 @@ public enum RequestValidator {
         }
 
         var request = CompletionRequest(endpoint: endpoint, model: model, input: input)
-        request.sampling.temperature = Float(try fields.number("temperature", in: 0...2) ?? 1)
-        request.sampling.topP = Float(try fields.number("top_p", in: 0...1) ?? 1)
+        try unknownFields(fields, endpoint: endpoint)
+        try sampling(fields, into: &request)
         if let seed = try fields.integer("seed", in: Int64.min...Int64.max) {
             request.sampling.seed = UInt64(bitPattern: seed)
         }
@@ -268,6 +269,88 @@ public enum RequestValidator {
         }
     }
 
+    /// Top-level fields a request may carry, per endpoint (also listed in `gateway/openapi.yaml`).
+    /// Any other field is refused with a 400 naming it, so nothing a client sends is dropped
+    /// silently. `metadata` and `store: false` are accepted and change nothing.
+    public static func acceptedFields(_ endpoint: CompletionRequest.Endpoint) -> Set<String> {
+        let common: Set<String> = [
+            "model", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "seed",
+            "presence_penalty", "frequency_penalty", "logit_bias", "n", "max_tokens", "stop", "stream",
+            "stream_options", "user", "tools", "functions", "tool_choice", "function_call",
+            "parallel_tool_calls", "response_format", "metadata", "store",
+        ]
+        switch endpoint {
+        case .chatCompletions: return common.union(["messages", "max_completion_tokens", "logprobs", "top_logprobs"])
+        case .completions: return common.union(["prompt", "logprobs", "echo", "suffix", "best_of"])
+        }
+    }
+
+    /// Refuses a top-level field outside `acceptedFields` (and `store: true`).
+    static func unknownFields(_ fields: FieldReader, endpoint: CompletionRequest.Endpoint) throws(APIError) {
+        guard case .object(let pairs) = fields.object else { return }
+        let accepted = acceptedFields(endpoint)
+        for (key, _) in pairs where !accepted.contains(key) {
+            let shown = key.utf8.count <= 64 ? key : String(key.prefix(64)) + "…"
+            throw .invalidField(shown, "Unrecognized request argument '\(shown)': Tandem refuses fields it does not honour.", code: "unknown_parameter")
+        }
+        if try fields.bool("store") == true {
+            throw .invalidField("store", "'store' must be false: Tandem keeps no completions.", code: "unsupported_value")
+        }
+        _ = try fields.object("metadata")
+    }
+
+    /// Temperature, top_p, top_k, min_p, repetition_penalty, seed, penalties and logit_bias. A
+    /// field left out gets OpenAI's default and is marked in `omittedSampling`, so a backend can
+    /// use the model's own recommendation instead.
+    static func sampling(_ fields: FieldReader, into request: inout CompletionRequest) throws(APIError) {
+        var omitted: SamplingFields = []
+        if let t = try fields.number("temperature", in: 0...2) { request.sampling.temperature = Float(t) } else {
+            request.sampling.temperature = 1
+            omitted.insert(.temperature)
+        }
+        if let p = try fields.number("top_p", in: 0...1) { request.sampling.topP = Float(p) } else {
+            request.sampling.topP = 1
+            omitted.insert(.topP)
+        }
+        // vLLM: -1 (or 0) turns top-k off.
+        if let k = try fields.integer("top_k", in: -1...Int64(Int32.max)) { request.sampling.topK = Int(max(0, k)) } else {
+            omitted.insert(.topK)
+        }
+        if let m = try fields.number("min_p", in: 0...1) { request.sampling.minP = Float(m) } else { omitted.insert(.minP) }
+        if let r = try fields.number("repetition_penalty", in: 0...Double(SamplingDefaults.maxRepetitionPenalty)) {
+            guard r > 0 else {
+                throw .invalidField("repetition_penalty", "'repetition_penalty' must be greater than 0 (1 = off), got 0.")
+            }
+            request.repetitionPenalty = Float(r)
+        } else {
+            omitted.insert(.repetitionPenalty)
+        }
+        request.omittedSampling = omitted
+        request.logitBias = try logitBias(fields)
+    }
+
+    /// Most entries accepted in `logit_bias`.
+    public static let maxLogitBiasEntries = 1024
+
+    /// `logit_bias`: token-id strings → −100…100. A key that is not a non-negative integer is
+    /// refused here as `logit_bias.<key>`; ids past the vocabulary by the backend.
+    static func logitBias(_ fields: FieldReader) throws(APIError) -> [TokenID: Float] {
+        guard let bias = try fields.object("logit_bias"), case .object(let pairs) = bias.object else { return [:] }
+        guard pairs.count <= maxLogitBiasEntries else {
+            throw .invalidField("logit_bias", "'logit_bias' holds \(pairs.count) entries; at most \(maxLogitBiasEntries) are accepted.")
+        }
+        var result: [TokenID: Float] = [:]
+        for (key, _) in pairs {
+            let shown = key.utf8.count <= 64 ? key : String(key.prefix(64)) + "…"
+            guard !key.isEmpty, key.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = TokenID(key) else {
+                throw .invalidField("logit_bias.\(shown)", "'logit_bias' keys must be token ids (non-negative integers), got '\(shown)'.")
+            }
+            guard let value = try bias.number(key, in: -100...100) else { continue }
+            result[id] = Float(value)
+        }
+        return result
+    }
+
     /// Fields OpenAI knows that Tandem cannot honour: refused when they would change the answer.
     static func unsupported(_ fields: FieldReader, endpoint: CompletionRequest.Endpoint,
                             into request: inout CompletionRequest) throws(APIError) {
@@ -275,9 +358,6 @@ public enum RequestValidator {
             if let items = try fields.array(key), !items.isEmpty {
                 throw .invalidField(key, "'\(key)': tool calling is not supported.", code: "unsupported_parameter")
             }
-        }
-        if let bias = try fields.object("logit_bias"), case .object(let pairs) = bias.object, !pairs.isEmpty {
-            throw .invalidField("logit_bias", "'logit_bias' is not supported.", code: "unsupported_parameter")
         }
         guard endpoint == .completions else { return }
         request.echo = try fields.bool("echo") ?? false

@@ -1,4 +1,5 @@
 import Hummingbird
+import TandemCore
 
 /// What the shared HTTP layer (`OpenAIRoutes`) asks of the process it runs in: who is calling,
 /// which models exist, and how to start a request.
@@ -68,11 +69,15 @@ public struct ModelCard: Sendable, Equatable {
     public var id: String
     public var ownedBy: String
     public var created: Int64
+    /// The sampling settings a request that leaves them out gets (`sampling_defaults`; a
+    /// coordinator shows its model's, the gateway none).
+    public var samplingDefaults: SamplingDefaults?
 
-    public init(id: String, ownedBy: String = "tandem", created: Int64 = 0) {
+    public init(id: String, ownedBy: String = "tandem", created: Int64 = 0, samplingDefaults: SamplingDefaults? = nil) {
         self.id = id
         self.ownedBy = ownedBy
         self.created = created
+        self.samplingDefaults = samplingDefaults
     }
 }
 
@@ -131,4 +136,19 @@ public struct CompletionOutcome: Sendable, Equatable {
 
     /// Nginx's "client closed request": the client disconnected before the end.
     public static let clientClosedStatus = 499
+}
+
+extension SamplingDefaults {
+    /// The JSON form (`temperature`, `top_p`, `top_k`, `min_p`, `repetition_penalty`; fields set only).
+    public var jsonValue: JSONValue {
+        // Floats as their shortest decimal (0.2, not 0.20000000298).
+        func number(_ f: Float) -> JSONValue { .double(Double("\(f)") ?? Double(f)) }
+        var pairs: [(String, JSONValue)] = []
+        if let v = temperature { pairs.append(("temperature", number(v))) }
+        if let v = topP { pairs.append(("top_p", number(v))) }
+        if let v = topK { pairs.append(("top_k", .int(Int64(v)))) }
+        if let v = minP { pairs.append(("min_p", number(v))) }
+        if let v = repetitionPenalty { pairs.append(("repetition_penalty", number(v))) }
+        return .object(pairs)
+    }
 }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import TandemCore
 
 /// The dispatcher of a coordinator: one backend serving a fixed set of model names.
 ///
@@ -19,14 +20,17 @@ public struct DirectDispatcher: CompletionDispatcher {
     public let limits: ServerLimits
     /// The secret the gateway must present (nil: no authentication).
     public let internalKey: String?
+    /// The model's sampling defaults in use, shown by `GET /v1/models` (nil: not shown).
+    public let samplingDefaults: SamplingDefaults?
 
     public init(backend: any InferenceBackend, modelNames: [String], limits: ServerLimits = ServerLimits(),
-                internalKey: String? = nil) {
+                internalKey: String? = nil, samplingDefaults: SamplingDefaults? = nil) {
         precondition(!modelNames.isEmpty, "a DirectDispatcher needs at least one model name")
         self.backend = backend
         self.modelNames = modelNames
         self.limits = limits
         self.internalKey = internalKey
+        self.samplingDefaults = samplingDefaults
     }
 
     public var serverLimits: ServerLimits { limits }
@@ -44,7 +48,7 @@ public struct DirectDispatcher: CompletionDispatcher {
     }
 
     public func models(for caller: Caller) async -> [ModelCard] {
-        [ModelCard(id: modelNames[0])]
+        [ModelCard(id: modelNames[0], samplingDefaults: samplingDefaults)]
     }
 
     public func knownModelName(_ requested: String) async -> String? {

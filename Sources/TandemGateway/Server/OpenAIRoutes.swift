@@ -43,8 +43,10 @@ public enum OpenAIRoutes {
                 return jsonResponse(.object([
                     ("object", "list"),
                     ("data", .array(cards.map { card in
-                        .object([("id", .string(card.id)), ("object", "model"), ("created", .int(card.created)),
-                                 ("owned_by", .string(card.ownedBy))])
+                        var pairs: [(String, JSONValue)] = [("id", .string(card.id)), ("object", "model"), ("created", .int(card.created)),
+                                                            ("owned_by", .string(card.ownedBy))]
+                        if let d = card.samplingDefaults { pairs.append(("sampling_defaults", d.jsonValue)) }
+                        return .object(pairs)
                     })),
                 ]))
             } catch {

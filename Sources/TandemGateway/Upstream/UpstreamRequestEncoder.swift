@@ -18,8 +18,17 @@ public enum UpstreamRequestEncoder {
         case .text(let text): f.append(("prompt", .string(text)))
         case .tokens(let ids): f.append(("prompt", .array(ids.map { .int(Int64($0)) })))
         }
-        f.append(("temperature", .double(Double(r.sampling.temperature))))
-        f.append(("top_p", .double(Double(r.sampling.topP))))
+        // A sampling field the client left out stays out, so the upstream applies its model's
+        // own defaults; top_k, min_p and repetition_penalty (vLLM's names) only when given.
+        let omitted = r.omittedSampling
+        if !omitted.contains(.temperature) { f.append(("temperature", .double(Double(r.sampling.temperature)))) }
+        if !omitted.contains(.topP) { f.append(("top_p", .double(Double(r.sampling.topP)))) }
+        if !omitted.contains(.topK) { f.append(("top_k", .int(Int64(r.sampling.topK)))) }
+        if !omitted.contains(.minP) { f.append(("min_p", .double(Double(r.sampling.minP)))) }
+        if !omitted.contains(.repetitionPenalty) { f.append(("repetition_penalty", .double(Double(r.repetitionPenalty)))) }
+        if !r.logitBias.isEmpty {
+            f.append(("logit_bias", .object(r.logitBias.sorted { $0.key < $1.key }.map { ("\($0.key)", .double(Double($0.value))) })))
+        }
         if let seed = r.sampling.seed { f.append(("seed", .int(Int64(bitPattern: seed)))) }
         if r.presencePenalty != 0 { f.append(("presence_penalty", .double(Double(r.presencePenalty)))) }
         if r.frequencyPenalty != 0 { f.append(("frequency_penalty", .double(Double(r.frequencyPenalty)))) }

@@ -78,6 +78,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("reasoning-close"), help: "Close tag of the model's reasoning block.")
     var reasoningClose: String?
 
+    @Option(name: .customLong("sampling-defaults"), help: "What a request that leaves them out gets, as JSON: any of temperature, top_p, top_k, min_p, repetition_penalty (e.g. '{\"temperature\": 0.2, \"top_p\": 0.9}'). Fields not given come from the checkpoint's generation_config.json, else OpenAI's defaults.")
+    var samplingDefaults: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical")
     var logLevel = "notice"
 
@@ -93,6 +96,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let b = maxLinkLatencyUs, !(b > 0) { throw ValidationError("--max-link-latency-us must be positive") }
         if (reasoningOpen == nil) != (reasoningClose == nil) {
             throw ValidationError("--reasoning-open and --reasoning-close go together")
+        }
+        if let samplingDefaults {
+            do { _ = try SamplingDefaults.parse(json: samplingDefaults) } catch { throw ValidationError("--sampling-defaults: \(error.description)") }
         }
     }
 
@@ -113,6 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
         o.stepTimeout = .seconds(stepTimeout)
         o.weights = WeightQuantizationPlan(linear: weights)
         o.maxLinkLatencyMicroseconds = maxLinkLatencyUs
+        if let samplingDefaults { o.samplingDefaults = try SamplingDefaults.parse(json: samplingDefaults) }
         if let open = reasoningOpen, let close = reasoningClose {
             o.reasoning = ReasoningConfiguration(openTag: open, closeTag: close)
         }

@@ -1,0 +1,134 @@
+"""Sampling parameters end to end: top_k, min_p, repetition_penalty and logit_bias through a real
+`tandem serve` with SmolLM2 (driven with the official `openai` client), per-model sampling
+defaults, and the gateway forwarding the fields to its upstream."""
+import json
+import math
+
+import httpx
+import numpy as np
+import pytest
+
+from test_cluster_serve import MODEL, Deployment
+
+PROMPT = [{"role": "user", "content": "Name three colors."}]
+
+
+@pytest.fixture(scope="module")
+def dep():
+    d = Deployment(MODEL, 1)
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def chat(dep, **kw):
+    kw.setdefault("max_tokens", 6)
+    return dep.client().chat.completions.create(model="m", messages=PROMPT, **kw)
+
+
+def test_top_k_1_equals_greedy_at_temperature_1_5(dep):
+    greedy = chat(dep, temperature=0).choices[0].message.content
+    assert greedy
+    for seed in (1, 2, 3, 4):
+        r = chat(dep, temperature=1.5, seed=seed, extra_body={"top_k": 1})
+        assert r.choices[0].message.content == greedy, f"seed {seed}"
+
+
+def reference_min_p(top, min_p):
+    """min-p over a full distribution's top entries (NumPy): keep p >= min_p * p_max, renormalise."""
+    lp = np.array([t.logprob for t in top])
+    p = np.exp(lp)
+    keep = p >= min_p * p.max()
+    q = p[keep] / p[keep].sum()
+    return {t.token: float(math.log(x)) for t, x in zip([t for t, k in zip(top, keep) if k], q)}
+
+
+def test_min_p_distribution_matches_a_numpy_reference(dep):
+    # At temperature 1 the reported log-probabilities are those of the sampling distribution: the
+    # full softmax without min_p, the renormalised survivors with it.
+    full = chat(dep, temperature=1, seed=5, max_tokens=1, logprobs=True, top_logprobs=20).choices[0].logprobs.content[0]
+    # min_p 0.3 keeps only a handful of tokens; all of them are among the top 20.
+    expected = reference_min_p(full.top_logprobs, 0.3)
+    assert 1 <= len(expected) < 20
+    got = chat(dep, temperature=1, seed=5, max_tokens=1, logprobs=True, top_logprobs=20,
+               extra_body={"min_p": 0.3}).choices[0].logprobs.content[0]
+    got_map = {t.token: t.logprob for t in got.top_logprobs if t.logprob > -math.inf}
+    assert set(got_map) == set(expected)
+    for token, lp in expected.items():
+        assert got_map[token] == pytest.approx(lp, abs=2e-4), token
+
+
+def test_repetition_penalty_changes_the_distribution_of_prompt_tokens(dep):
+    # The greedy log-probability of a token that occurs in the prompt falls under a penalty > 1.
+    base = chat(dep, temperature=0, max_tokens=1, logprobs=True, top_logprobs=5).choices[0].logprobs.content[0]
+    pen = chat(dep, temperature=0, max_tokens=1, logprobs=True, top_logprobs=5,
+               extra_body={"repetition_penalty": 1.8}).choices[0].logprobs.content[0]
+    assert [t.logprob for t in pen.top_logprobs] != pytest.approx([t.logprob for t in base.top_logprobs], abs=1e-4)
+
+
+def vocabulary():
+    """SmolLM2's token strings, read from the GGUF file with the `gguf` package (byte-level BPE:
+    'Ġ' is a space)."""
+    gguf = pytest.importorskip("gguf")
+    field = gguf.GGUFReader(MODEL).fields["tokenizer.ggml.tokens"]
+    return [bytes(field.parts[i]).decode().replace("Ġ", " ") for i in field.data]
+
+
+def test_logit_bias_plus_100_makes_greedy_choose_that_token(dep):
+    vocab = vocabulary()
+    assert len(vocab) == 49152
+    greedy = chat(dep, temperature=0, max_tokens=2, logprobs=True).choices[0]
+    for token in (30, 5000):
+        biased = chat(dep, temperature=0, max_tokens=2, logprobs=True, logit_bias={str(token): 100}).choices[0]
+        assert [t.token for t in biased.logprobs.content] == [vocab[token]] * 2, token
+        assert vocab[token] != greedy.logprobs.content[0].token
+
+
+@pytest.mark.parametrize("field,value,param", [
+    ("top_k", -2, "top_k"), ("top_k", 1.5, "top_k"), ("min_p", 1.5, "min_p"), ("min_p", -0.1, "min_p"),
+    ("repetition_penalty", 0, "repetition_penalty"), ("repetition_penalty", -1, "repetition_penalty"),
+    ("logit_bias", {"49152": 1}, "logit_bias.49152"), ("logit_bias", {"abc": 1}, "logit_bias.abc"),
+    ("logit_bias", {"5": 101}, "logit_bias.5"), ("frobnicate", 1, "frobnicate"),
+])
+def test_out_of_range_sampling_fields_are_400_naming_the_field(dep, field, value, param):
+    r = httpx.post(f"http://127.0.0.1:{dep.port}/v1/chat/completions", timeout=60,
+                   json={"model": "m", "messages": PROMPT, "max_tokens": 1, field: value})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == param
+
+
+def test_models_shows_openai_defaults_without_declared_ones(dep):
+    d = httpx.get(f"http://127.0.0.1:{dep.port}/v1/models", timeout=10).json()["data"][0]["sampling_defaults"]
+    assert d == {"temperature": 1, "top_p": 1, "top_k": 0, "min_p": 0, "repetition_penalty": 1}
+
+
+def test_declared_defaults_apply_to_what_a_request_leaves_out():
+    d = Deployment(MODEL, 1, extra=["--sampling-defaults", json.dumps({"temperature": 0, "top_k": 40})])
+    try:
+        card = httpx.get(f"http://127.0.0.1:{d.port}/v1/models", timeout=10).json()["data"][0]
+        assert card["sampling_defaults"] == {"temperature": 0, "top_p": 1, "top_k": 40, "min_p": 0, "repetition_penalty": 1}
+        # Temperature 0 by default: two seeds, one text, equal to explicit greedy.
+        texts = {chat(d, seed=s, max_tokens=8).choices[0].message.content for s in (11, 12, 13)}
+        assert len(texts) == 1
+        assert texts == {chat(d, temperature=0, max_tokens=8).choices[0].message.content}
+        # An explicit temperature still wins over the default.
+        sampled = {chat(d, temperature=1.5, seed=s, max_tokens=8).choices[0].message.content for s in (11, 12, 13)}
+        assert len(sampled) > 1
+    finally:
+        d.stop()
+
+
+def test_gateway_forwards_sampling_fields_and_leaves_omitted_ones_to_the_upstream(gateway, stubs):
+    c = gateway.client().chat.completions.create(
+        model="big", messages=[{"role": "user", "content": "fields"}], temperature=0.3, logit_bias={"7": -5, "12": 3},
+        user="u-sampling", extra_body={"top_k": 5, "min_p": 0.1, "repetition_penalty": 1.2})
+    assert c.choices[0].message.content
+    body = [r for r in stubs["big-0"].requests() if r["body"].get("user") == "u-sampling"][-1]["body"]
+    assert body["top_k"] == 5
+    assert body["min_p"] == pytest.approx(0.1)
+    assert body["repetition_penalty"] == pytest.approx(1.2)
+    assert body["logit_bias"] == {"7": -5, "12": 3}
+    assert body["temperature"] == pytest.approx(0.3)
+    # Left out by the client: left to the upstream's model defaults.
+    assert "top_p" not in body
