@@ -244,9 +244,15 @@ void tk_add(float *y, const float *x, int64_t n) {
 }
 
 void tk_rope(float *x, int64_t heads, int64_t head_dim, int64_t pos, float theta, int interleaved) {
+    tk_rope_scaled(x, heads, head_dim, pos, theta, interleaved, NULL);
+}
+
+void tk_rope_scaled(float *x, int64_t heads, int64_t head_dim, int64_t pos, float theta, int interleaved,
+                    const float *freq_factors) {
     int64_t half = head_dim / 2;
     for (int64_t i = 0; i < half; i++) {
         double freq = pow((double)theta, -2.0 * (double)i / (double)head_dim);
+        if (freq_factors) freq /= (double)freq_factors[i];
         double angle = (double)pos * freq;
         float c = (float)cos(angle), s = (float)sin(angle);
         for (int64_t h = 0; h < heads; h++) {

@@ -26,6 +26,9 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var ropeStyle: RoPEStyle
     /// Whether the output head reuses the token embedding matrix.
     public var tiedEmbeddings: Bool
+    /// RoPE scaling as a divisor per frequency pair (headDim/2 values; nil: none): GGUF
+    /// `rope_freqs.weight`, or computed from `config.json`'s `rope_scaling` (`RoPEScaling`).
+    public var ropeFrequencyFactors: [Float]?
 
     public var headDim: Int { dim / headCount }
     public var kvDim: Int { kvHeadCount * headDim }
@@ -45,6 +48,7 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case rmsNormEpsilon = "rms_norm_eps"
         case ropeStyle = "rope_style"
         case tiedEmbeddings = "tied_embeddings"
+        case ropeFrequencyFactors = "rope_frequency_factors"
     }
 
     public init(architecture: String = "llama", dim: Int, hiddenDim: Int, layerCount: Int,
@@ -78,6 +82,10 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         if dim % headCount != 0 { return "dim \(dim) is not a multiple of the head count \(headCount)" }
         if headCount % kvHeadCount != 0 { return "head count \(headCount) is not a multiple of the KV head count \(kvHeadCount)" }
         if headDim % 2 != 0 { return "head dimension \(headDim) must be even for RoPE" }
+        if let f = ropeFrequencyFactors {
+            if f.count != headDim / 2 { return "RoPE frequency factors: \(f.count) values for head dimension \(headDim) (expected \(headDim / 2))" }
+            if !f.allSatisfy({ $0.isFinite && $0 > 0 }) { return "RoPE frequency factors must be positive and finite" }
+        }
         return nil
     }
 }

@@ -50,6 +50,8 @@ class Config:
     seq_len: int
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+    # RoPE scaling: one divisor per frequency pair (GGUF rope_freqs.weight), or None.
+    rope_freq_factors: Optional[np.ndarray] = None
 
     @property
     def head_size(self) -> int:
@@ -168,6 +170,8 @@ def load_gguf(path: str) -> Model:
         rope_theta=float(gguf_field(r, "llama.rope.freq_base", 10000.0)),
         norm_eps=float(gguf_field(r, "llama.attention.layer_norm_rms_epsilon")),
     )
+    if "rope_freqs.weight" in tensors:
+        cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
     rope_dim = gguf_field(r, "llama.rope.dimension_count")
     if rope_dim is not None and int(rope_dim) != cfg.head_size:
         raise ValueError("partial rotary dimension not supported by this reference")
@@ -202,6 +206,27 @@ def load_gguf(path: str) -> Model:
 # Forward pass (float64)
 # ---------------------------------------------------------------------------
 
+def llama3_rope_factors(head_size: int, theta: float, factor: float, low_freq_factor: float,
+                        high_freq_factor: float, original_max_position_embeddings: int) -> np.ndarray:
+    """Per-pair divisors of Hugging Face's `rope_type: llama3` scaling, written from the
+    transformers formula (_compute_llama3_parameters): new_inv_freq = inv_freq / divisor."""
+    j = np.arange(head_size // 2, dtype=np.float64)
+    inv_freq = theta ** (-(2.0 * j) / head_size)
+    low_wavelen = original_max_position_embeddings / low_freq_factor
+    high_wavelen = original_max_position_embeddings / high_freq_factor
+    new = []
+    for f in inv_freq:
+        wavelen = 2 * np.pi / f
+        if wavelen < high_wavelen:
+            new.append(f)
+        elif wavelen > low_wavelen:
+            new.append(f / factor)
+        else:
+            smooth = (original_max_position_embeddings / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+            new.append((1 - smooth) * f / factor + smooth * f)
+    return inv_freq / np.asarray(new)
+
+
 def rmsnorm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     """x: (T, dim) float64."""
     ms = np.mean(x * x, axis=-1, keepdims=True)
@@ -212,10 +237,12 @@ def silu(x: np.ndarray) -> np.ndarray:
     return x / (1.0 + np.exp(-x))
 
 
-def rope_tables(positions: np.ndarray, head_size: int, theta: float):
-    """cos/sin of shape (T, head_size/2) for pair j: angle = pos * theta^(-2j/hs)."""
+def rope_tables(positions: np.ndarray, head_size: int, theta: float, freq_factors=None):
+    """cos/sin of shape (T, head_size/2) for pair j: angle = pos * theta^(-2j/hs) / factor_j."""
     j = np.arange(head_size // 2, dtype=np.float64)
     inv_freq = theta ** (-(2.0 * j) / head_size)
+    if freq_factors is not None:
+        inv_freq = inv_freq / np.asarray(freq_factors, dtype=np.float64)
     ang = positions.astype(np.float64)[:, None] * inv_freq[None, :]
     return np.cos(ang), np.sin(ang)
 
@@ -269,7 +296,7 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
     ids = np.asarray(ids, dtype=np.int64)
 
     x = _f64(model.tok_embeddings[ids]).copy()  # (T, dim)
-    cos, sin = rope_tables(np.arange(start_pos, start_pos + T), hs, cfg.rope_theta)
+    cos, sin = rope_tables(np.arange(start_pos, start_pos + T), hs, cfg.rope_theta, cfg.rope_freq_factors)
     mask = np.triu(np.full((T, T), -np.inf), k=1)  # (Tq, Tk): -inf above diagonal
     scale = 1.0 / np.sqrt(hs)
 

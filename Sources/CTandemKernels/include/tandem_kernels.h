@@ -53,6 +53,11 @@ void tk_add(float *y, const float *x, int64_t n);
 /// Rotary embedding on `heads` consecutive heads of `head_dim` each, at position `pos`.
 /// interleaved != 0 rotates pairs (2i, 2i+1); otherwise (i, i + head_dim/2).
 void tk_rope(float *x, int64_t heads, int64_t head_dim, int64_t pos, float theta, int interleaved);
+/// RoPE with a per-pair divisor of the frequency (llama.cpp's `rope_freqs`, Hugging Face
+/// `rope_scaling` llama3/linear): pair i turns by pos * theta^(-2i/head_dim) / freq_factors[i].
+/// `freq_factors` (head_dim/2 values) may be NULL: plain RoPE.
+void tk_rope_scaled(float *x, int64_t heads, int64_t head_dim, int64_t pos, float theta, int interleaved,
+                    const float *freq_factors);
 
 /// Attention for one query head over `len` cached positions.
 /// q (head_dim); keys/values: position t's vector at k + t*stride (head_dim floats);

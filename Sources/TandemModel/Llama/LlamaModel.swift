@@ -82,9 +82,8 @@ public final class LlamaSession {
             layer.wq.multiply(xb.pointer, into: q.pointer)
             layer.wk.multiply(xb.pointer, into: kRow)
             layer.wv.multiply(xb.pointer, into: vRow)
-            let interleaved: Int32 = c.ropeStyle == .interleaved ? 1 : 0
-            tk_rope(q.pointer, Int64(c.headCount), Int64(hd), Int64(pos), c.ropeTheta, interleaved)
-            tk_rope(kRow, Int64(c.kvHeadCount), Int64(hd), Int64(pos), c.ropeTheta, interleaved)
+            c.applyRoPE(q.pointer, heads: c.headCount, position: pos)
+            c.applyRoPE(kRow, heads: c.kvHeadCount, position: pos)
             for h in 0..<c.headCount {
                 let kvh = h / c.queriesPerKVHead
                 tk_attention_head(att.pointer + h * hd, q.pointer + h * hd,

@@ -34,7 +34,7 @@ extension GGUFFile {
         let vocab = metadata["\(arch).vocab_size"]?.intValue
             ?? metadata["tokenizer.ggml.tokens"]?.arrayValue?.count
             ?? tensors["token_embd.weight"]?.dims.last ?? 0
-        let config = ModelConfiguration(
+        var config = ModelConfiguration(
             architecture: arch,
             dim: try requireInt("\(arch).embedding_length"),
             hiddenDim: try requireInt("\(arch).feed_forward_length"),
@@ -47,9 +47,40 @@ extension GGUFFile {
             rmsNormEpsilon: Float(metadata["\(arch).attention.layer_norm_rms_epsilon"]?.doubleValue ?? 1e-5),
             ropeStyle: .interleaved,
             tiedEmbeddings: tensors["output.weight"] == nil)
+        if heads > 0, config.dim % heads == 0 {
+            config.ropeFrequencyFactors = try ropeFrequencyFactors(arch: arch, headDim: config.dim / heads)
+        }
         if let problem = config.validationProblem() {
             throw ModelLoadError(.badMetadata, file: path, place: "\(arch).* hyper-parameters", problem)
         }
         return config
+    }
+
+    /// RoPE scaling: `rope_freqs.weight` (Llama 3.1+ files from llama.cpp's converter: one divisor
+    /// per frequency pair), else `ARCH.rope.scaling.type` linear with its factor. Types that need
+    /// more than frequency divisors (YaRN) are refused rather than served with wrong logits.
+    func ropeFrequencyFactors(arch: String, headDim: Int) throws -> [Float]? {
+        let type = metadata["\(arch).rope.scaling.type"]?.stringValue ?? "none"
+        if let info = tensors["rope_freqs.weight"] {
+            guard info.ggmlType == 0, info.dims == [headDim / 2] else {
+                throw ModelLoadError(.shapeMismatch, file: path, place: "tensor rope_freqs.weight",
+                                     "expected F32 of shape [\(headDim / 2)] (one factor per RoPE frequency pair), got type #\(info.ggmlType) shape \(info.dims)")
+            }
+            return (0..<(headDim / 2)).map { i in
+                Float(bitPattern: UInt32(littleEndian: file.base.loadUnaligned(fromByteOffset: info.fileOffset + 4 * i, as: UInt32.self)))
+            }
+        }
+        switch type {
+        case "none", "":
+            return nil
+        case "linear":
+            guard let factor = metadata["\(arch).rope.scaling.factor"]?.doubleValue, factor.isFinite, factor > 0 else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.scaling.factor", "linear RoPE scaling needs a positive factor")
+            }
+            return factor == 1 ? nil : [Float](repeating: Float(factor), count: headDim / 2)
+        default:
+            throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.scaling.type",
+                                 "RoPE scaling '\(type)' is not supported (supported: rope_freqs.weight, linear); use a model without it")
+        }
     }
 }

@@ -146,9 +146,6 @@ public enum SafetensorsModel {
             throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
                                  "architecture \(arch) is not supported (supported: LlamaForCausalLM)")
         }
-        if let scaling = j["rope_scaling"], !(scaling is NSNull) {
-            throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", "RoPE scaling is not supported yet; remove it or use a model without it")
-        }
         func int(_ key: String) throws -> Int {
             guard let v = j[key] as? Int else {
                 throw ModelLoadError(.badMetadata, file: path, place: "key \(key)", "required integer key \"\(key)\" is missing")
@@ -156,7 +153,7 @@ public enum SafetensorsModel {
             return v
         }
         let heads = try int("num_attention_heads")
-        let c = ModelConfiguration(
+        var c = ModelConfiguration(
             architecture: "llama", dim: try int("hidden_size"), hiddenDim: try int("intermediate_size"),
             layerCount: try int("num_hidden_layers"), headCount: heads,
             kvHeadCount: (j["num_key_value_heads"] as? Int) ?? heads, vocabSize: try int("vocab_size"),
@@ -164,6 +161,16 @@ public enum SafetensorsModel {
             ropeTheta: Float((j["rope_theta"] as? Double) ?? 10000),
             rmsNormEpsilon: Float((j["rms_norm_eps"] as? Double) ?? 1e-5),
             ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false)
+        if let scaling = j["rope_scaling"], !(scaling is NSNull) {
+            guard let object = scaling as? [String: Any], c.headCount > 0, c.dim % c.headCount == 0 else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", "rope_scaling must be an object")
+            }
+            do {
+                c.ropeFrequencyFactors = try RoPEScaling.factors(object, headDim: c.headDim, theta: Double(c.ropeTheta))
+            } catch {
+                throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", error.message + "; use a model without it")
+            }
+        }
         if let problem = c.validationProblem() {
             throw ModelLoadError(.badMetadata, file: path, place: "hyper-parameters", problem)
         }

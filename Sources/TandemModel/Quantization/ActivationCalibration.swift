@@ -73,9 +73,8 @@ public final class ActivationCalibrator {
             layer.wq.multiply(s.xb.pointer, into: s.q.pointer)
             layer.wk.multiply(s.xb.pointer, into: kRow)
             layer.wv.multiply(s.xb.pointer, into: vRow)
-            let interleaved: Int32 = c.ropeStyle == .interleaved ? 1 : 0
-            tk_rope(s.q.pointer, Int64(c.headCount), Int64(hd), Int64(pos), c.ropeTheta, interleaved)
-            tk_rope(kRow, Int64(c.kvHeadCount), Int64(hd), Int64(pos), c.ropeTheta, interleaved)
+            c.applyRoPE(s.q.pointer, heads: c.headCount, position: pos)
+            c.applyRoPE(kRow, heads: c.kvHeadCount, position: pos)
             for h in 0..<c.headCount {
                 let kvh = h / c.queriesPerKVHead
                 tk_attention_head(s.att.pointer + h * hd, s.q.pointer + h * hd, s.keys[l].pointer + kvh * hd,

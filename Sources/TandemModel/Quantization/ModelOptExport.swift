@@ -32,6 +32,10 @@ public struct ModelOptExport {
         guard [.fp8, .nvfp4, .mxfp4].contains(format) else {
             throw ModelExportError("a ModelOpt checkpoint holds fp8, nvfp4 or mxfp4 weights, not \(format.rawValue)")
         }
+        // config.json can state llama3 or linear scaling, not arbitrary per-pair factors.
+        guard model.configuration.ropeFrequencyFactors == nil else {
+            throw ModelExportError("the model uses RoPE scaling, which the ModelOpt export does not write yet")
+        }
         self.model = model
         self.format = format
     }

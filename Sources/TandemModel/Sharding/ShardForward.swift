@@ -65,7 +65,6 @@ public final class ShardForward {
         let hb = FloatBuffer(count: T * ffn, zeroed: false)      // (T, local ffn)
         let hb2 = FloatBuffer(count: T * ffn, zeroed: false)     // (T, local ffn)
         for t in 0..<T { shard.tokenEmbedding.row(Int(tokenIDs[t]), into: x.pointer + t * dim) }
-        let interleaved: Int32 = c.ropeStyle == .interleaved ? 1 : 0
         let qPerKV = c.queriesPerKVHead
 
         // Every token's block table (its chunk's), flattened for the attention kernel.
@@ -92,8 +91,8 @@ public final class ShardForward {
             w.wk.multiply(batch: T, xb.pointer, ldx: dim, into: kNew.pointer, ldy: kvDim)
             w.wv.multiply(batch: T, xb.pointer, ldx: dim, into: vNew.pointer, ldy: kvDim)
             for t in 0..<T {
-                tk_rope(q.pointer + t * qDim, Int64(shard.spec.queryHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
-                tk_rope(kNew.pointer + t * kvDim, Int64(shard.spec.kvHeads.count), Int64(hd), Int64(tokenPos[t]), c.ropeTheta, interleaved)
+                c.applyRoPE(q.pointer + t * qDim, heads: shard.spec.queryHeads.count, position: tokenPos[t])
+                c.applyRoPE(kNew.pointer + t * kvDim, heads: shard.spec.kvHeads.count, position: tokenPos[t])
                 kv.write(layer: l, slot: kv.slot(tokenPos[t], chunks[tokenChunk[t]].blockTable),
                          keys: kNew.pointer + t * kvDim, values: vNew.pointer + t * kvDim)
             }
