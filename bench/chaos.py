@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -193,7 +194,10 @@ def main():
     topo = run_dir / "chaos.yaml"
     write_topology(topo, model, ports, gw_port, args)
     up_log = run_dir / "up.log"
-    up = subprocess.Popen([tandem_bin(), "up", str(topo), "--run-dir", str(run_dir / "run"), "--ready-timeout", "300",
+    # A private copy: a rebuild during the run must not swap (or lock: ETXTBSY) the binary `up` restarts.
+    binary = run_dir / "tandem"
+    shutil.copy2(tandem_bin(), binary)
+    up = subprocess.Popen([str(binary), "up", str(topo), "--run-dir", str(run_dir / "run"), "--ready-timeout", "300",
                            "--max-restarts", "1000", "--restart-window", "5"],
                           cwd=ROOT, stdout=open(up_log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     stopped = {}  # pid -> (time to SIGCONT, the fault)
@@ -315,6 +319,7 @@ def main():
         left = [pid for port in ports.values() for pid in serve_processes(port).values()]
         for pid in left:
             os.kill(pid, signal.SIGKILL)
+        binary.unlink(missing_ok=True)
 
     records = load.records if load else []
     outcomes = {k: sum(1 for r in records if r[3] == k) for k in ["answer", "error", "never"]}

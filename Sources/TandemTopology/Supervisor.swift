@@ -23,6 +23,12 @@ public final class Supervisor: @unchecked Sendable {
     /// Starts `argv` in a new process group, stdout+stderr to `log`, stdin from /dev/null.
     @discardableResult
     public func spawn(name: String, argv: [String], log: String) throws -> pid_t {
+        let pid = try start(name: name, argv: argv, log: log)
+        children.append(Child(name: name, pid: pid, log: log, argv: argv))
+        return pid
+    }
+
+    private func start(name: String, argv: [String], log: String) throws -> pid_t {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -49,13 +55,14 @@ public final class Supervisor: @unchecked Sendable {
         guard rc == 0 else {
             throw SupervisorError(message: "cannot start \(name) (\(executable)): \(String(cString: strerror(rc)))")
         }
-        children.append(Child(name: name, pid: pid, log: log, argv: argv))
         return pid
     }
 
     /// Starts an exited child again with its argv and log (appended), after making sure nothing is
     /// left of its old process group (an mpirun whose other ranks outlived it gets SIGTERM, then
-    /// SIGKILL after `grace` seconds). The child keeps its place and name; its pid changes.
+    /// SIGKILL after `grace` seconds). The child keeps its place and name; its pid changes. When
+    /// it cannot be started (for example the binary is being rewritten: ETXTBSY), it stays an
+    /// exited child and can be respawned later.
     @discardableResult
     public func respawn(_ name: String, grace: Double = 10) throws -> pid_t {
         guard let i = children.firstIndex(where: { $0.name == name }), children[i].exitStatus != nil else {
@@ -63,9 +70,8 @@ public final class Supervisor: @unchecked Sendable {
         }
         let old = children[i]
         Supervisor.stopGroup(old.pid, grace: grace)
-        children.remove(at: i)
-        let pid = try spawn(name: old.name, argv: old.argv, log: old.log)
-        children.insert(children.removeLast(), at: i)
+        let pid = try start(name: old.name, argv: old.argv, log: old.log)
+        children[i] = Child(name: old.name, pid: pid, log: old.log, argv: old.argv)
         return pid
     }
 

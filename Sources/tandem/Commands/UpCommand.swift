@@ -114,7 +114,20 @@ struct UpCommand: ParsableCommand {
                     restartTimes[p.name, default: []].append(Date())
                     say("restarted \(p.name) (restart \(restartTimes[p.name]!.count))")
                 } catch {
-                    failed = "cannot restart \(p.name): \(error)"
+                    // A start that failed is a crash like any other: backoff, then again or give up.
+                    let history = restartTimes[p.name] ?? []
+                    restartTimes[p.name, default: []].append(Date())
+                    switch handling.decide(isGateway: p.name == "gateway", ready: ready, restartsAt: history, now: Date(),
+                                           deployments: plan.deployments.count, isolated: isolated.count) {
+                    case .restart(let delay):
+                        warn("cannot restart \(p.name): \(error); trying again in \(Int(delay)) s")
+                        pending.append((p.name, Date().addingTimeInterval(delay)))
+                    case .isolate(let n):
+                        isolated.insert(p.name)
+                        warn("cannot restart \(p.name): \(error)\nGIVING UP on \(p.name) after \(n) restarts; it stays down and the gateway answers 503 for its model")
+                    case .stopAll(let reason):
+                        failed = "cannot restart \(p.name): \(error)\n\(p.name): \(reason); stopping everything"
+                    }
                 }
             }
             if !ready {
