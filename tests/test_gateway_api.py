@@ -142,10 +142,15 @@ def test_json_response_format_is_checked(gateway):
     assert json.loads(c.choices[0].message.content) == {"answer": "from big-0"}
 
 
-def test_unknown_fields_are_ignored(gateway):
+def test_unknown_fields_are_refused_naming_them(gateway):
     r = httpx.post(gateway.url + "/v1/chat/completions", headers={"Authorization": "Bearer sk-acme"}, timeout=10,
-                   json={"model": "big", "messages": [{"role": "user", "content": "x"}], "frobnicate": {"a": 1},
-                         "parallel_tool_calls": False, "metadata": {"k": "v"}})
+                   json={"model": "big", "messages": [{"role": "user", "content": "x"}], "frobnicate": {"a": 1}})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == "frobnicate" and r.json()["error"]["code"] == "unknown_parameter"
+    # Accepted fields that change nothing here.
+    r = httpx.post(gateway.url + "/v1/chat/completions", headers={"Authorization": "Bearer sk-acme"}, timeout=10,
+                   json={"model": "big", "messages": [{"role": "user", "content": "x"}],
+                         "parallel_tool_calls": False, "metadata": {"k": "v"}, "store": False})
     assert r.status_code == 200, r.text
 
 

@@ -132,3 +132,15 @@ def test_gateway_forwards_sampling_fields_and_leaves_omitted_ones_to_the_upstrea
     assert body["temperature"] == pytest.approx(0.3)
     # Left out by the client: left to the upstream's model defaults.
     assert "top_p" not in body
+
+
+def test_every_field_the_openapi_document_lists_is_accepted(dep):
+    import yaml
+    doc = yaml.safe_load(open(__import__("test_cluster_serve").ROOT + "/gateway/openapi.yaml"))
+    for schema, path, base in (("ChatCompletionRequest", "/v1/chat/completions", {"messages": PROMPT}),
+                               ("CompletionRequest", "/v1/completions", {"prompt": "Hi"})):
+        fields = doc["components"]["schemas"][schema]["x-accepted-fields"]
+        extra = {f: None for f in fields if f not in base and f != "model"}
+        r = httpx.post(f"http://127.0.0.1:{dep.port}{path}", timeout=60,
+                       json={"model": "m", **base, **extra, "max_tokens": 1})
+        assert r.status_code == 200, (schema, r.text)
