@@ -44,6 +44,29 @@ struct SupervisorTests {
                 != .isolate(recentRestarts: 2))
     }
 
+    @Test func aRespawnThatCannotStartLeavesTheChildToRetry() throws {
+        let dir = NSTemporaryDirectory() + "tandem-supervisor-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = dir + "/child.sh"
+        try "#!/bin/sh\necho run\nexit 1\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let sup = Supervisor()
+        try sup.spawn(name: "c", argv: [script], log: dir + "/c.log")
+        let deadline = Date().addingTimeInterval(10)
+        while sup.reap().isEmpty && Date() < deadline { usleep(20_000) }
+        try FileManager.default.removeItem(atPath: script)
+        #expect(throws: SupervisorError.self) { try sup.respawn("c", grace: 1) }
+        // Still there, still exited: a later respawn works once the binary is back.
+        #expect(sup.children.map(\.name) == ["c"] && sup.children[0].exitStatus != nil)
+        try "#!/bin/sh\necho run\nexit 1\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        try sup.respawn("c", grace: 1)
+        while sup.reap().isEmpty && Date() < deadline + 10 { usleep(20_000) }
+        #expect(try String(contentsOfFile: dir + "/c.log", encoding: .utf8) == "run\nrun\n")
+        sup.stopAll(grace: 2)
+    }
+
     @Test func respawnStartsTheSameCommandAgainInItsPlace() throws {
         let dir = NSTemporaryDirectory() + "tandem-supervisor-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
