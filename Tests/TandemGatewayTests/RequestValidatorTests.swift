@@ -127,5 +127,7 @@ import TandemCore
         #expect(error(#"{"model": "m"}"#, endpoint: .completions)?.param == "prompt")
         #expect(error(#"{"model": "m", "prompt": "x", "logprobs": 6}"#, endpoint: .completions)?.param == "logprobs")
         #expect(error(#"{"model": "m", "prompt": "x", "best_of": 3}"#, endpoint: .completions)?.param == "best_of")
+        // Echo needs the prompt's text; token ids are refused rather than echoed as nothing.
+        #expect(error(#"{"model": "m", "prompt": [1, 2], "echo": true}"#, endpoint: .completions)?.param == "echo")
     }
 }

@@ -361,6 +361,11 @@ public enum RequestValidator {
         }
         guard endpoint == .completions else { return }
         request.echo = try fields.bool("echo") ?? false
+        if request.echo, case .tokens = request.input {
+            // The prompt's text is known only where the tokenizer is; echoing nothing would drop
+            // the field silently.
+            throw .invalidField("echo", "'echo' is supported for text prompts only, not for token ids.", code: "unsupported_value")
+        }
         if let suffix = try fields.string("suffix"), !suffix.isEmpty {
             throw .invalidField("suffix", "'suffix' is not supported.", code: "unsupported_parameter")
         }
