@@ -411,7 +411,7 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
 
 // Q8_0 with x rounded to int16 per 32-value block (d = amax / 32767): each x_i moves by at most
 // d/2, 256 times less than with int8 activations, which moved SmolLM2's head logits by 0.12-0.28
-// (session 3); weights widen to int16 (vpmovsxbw), vpmaddwd sums pairs exactly in int32 (at most
+// (bench/RESULTS.md, 2026-11-30); weights widen to int16 (vpmovsxbw), vpmaddwd sums pairs exactly in int32 (at most
 // 4 x 127 x 32767 per lane, exact in f32 too), one f32 FMA per block.
 TK_INT_AVX2 static void quantize_x16(const float *x, int64_t n, int16_t *xq, float *dx) {
     for (int64_t b = 0; b < n / 32; b++) {
