@@ -2,6 +2,7 @@
 // tested against them.
 #include "tandem_kernels.h"
 #include "tandem_formats.h"
+#include "kquants.h"
 #include <math.h>
 #include <string.h>
 
@@ -72,6 +73,9 @@ size_t tk_row_bytes(tk_type type, int64_t cols) {
     case TK_Q4_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 18;
     case TK_Q4_1: return cols % 32 ? 0 : (size_t)(cols / 32) * 20;
     case TK_MXFP4: return tk_mxfp4_row_bytes(cols);
+    case TK_Q4_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q4_K_BYTES;
+    case TK_Q5_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q5_K_BYTES;
+    case TK_Q6_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q6_K_BYTES;
     }
     return 0;
 }
@@ -121,6 +125,19 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
         return 0;
     case TK_MXFP4:
         return tk_dequantize_row_mxfp4(src, dst, cols);
+    case TK_Q4_K:
+    case TK_Q5_K:
+    case TK_Q6_K: {
+        if (cols % TK_KQ_SUPER) return -1;
+        const size_t sb = tk_row_bytes(type, TK_KQ_SUPER);
+        for (int64_t b = 0; b < cols / TK_KQ_SUPER; b++, p += sb) {
+            float *out = dst + b * TK_KQ_SUPER;
+            if (type == TK_Q4_K) tk__dequantize_q4_k_block(p, out);
+            else if (type == TK_Q5_K) tk__dequantize_q5_k_block(p, out);
+            else tk__dequantize_q6_k_block(p, out);
+        }
+        return 0;
+    }
     }
     return -1;
 }
@@ -196,6 +213,21 @@ int tk_matvec(tk_type type, const void *w, const float *x, float *y,
             for (int64_t b = 0; b < cols / 32; b++) {
                 tk_dequantize_row_mxfp4(p + b * 17, buf, 32);
                 acc += dot_f32(buf, x + b * 32, 32);
+            }
+            y[r] = acc;
+        }
+        return 0;
+    }
+    if (type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K) {
+        // Dequantise super-block by super-block (exact), then dot.
+        float buf[TK_KQ_SUPER];
+        const size_t sb = tk_row_bytes(type, TK_KQ_SUPER);
+        for (int64_t r = row_begin; r < row_end; r++) {
+            const uint8_t *p = base + (size_t)r * rb;
+            float acc = 0;
+            for (int64_t b = 0; b < cols / TK_KQ_SUPER; b++, p += sb) {
+                if (tk_dequantize_row(type, p, buf, TK_KQ_SUPER) != 0) return -1;
+                acc += dot_f32(buf, x + b * TK_KQ_SUPER, TK_KQ_SUPER);
             }
             y[r] = acc;
         }

@@ -19,6 +19,14 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case nvfp4
     /// MXFP4 as ggml stores it (GGUF type 39): per 32 values one E8M0 scale byte + 16 bytes of nibbles.
     case mxfp4
+    /// GGML Q4_K (GGUF type 12): super-blocks of 256 values in 144 bytes: FP16 d and dmin, 6-bit
+    /// scale and min per 32 values, 4-bit q; value = d·scale·q − dmin·min.
+    case q4_k
+    /// GGML Q5_K (GGUF type 13): as Q4_K with a fifth bit per value; 256 values in 176 bytes.
+    case q5_k
+    /// GGML Q6_K (GGUF type 14): 256 values in 210 bytes: 6-bit q − 32, an int8 scale per 16
+    /// values and one FP16 d; value = d·scale·q.
+    case q6_k
 
     /// Values per block (1 for scalar formats).
     public var blockSize: Int {
@@ -26,6 +34,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .f32, .f16, .bf16, .fp8_e4m3: 1
         case .nvfp4: 16
         case .q8_0, .q4_0, .q4_1, .mxfp4: 32
+        case .q4_k, .q5_k, .q6_k: 256
         }
     }
 
@@ -40,6 +49,9 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .q4_0: 18
         case .q4_1: 20
         case .mxfp4: 17
+        case .q4_k: 144
+        case .q5_k: 176
+        case .q6_k: 210
         }
     }
 

@@ -132,6 +132,14 @@ public enum KernelRoofline {
                 putF16(b * 20, 0.001 + Float(byte(b * 20) % 16) * 0.001)
                 putF16(b * 20 + 2, -0.05 + Float(byte(b * 20 + 2) % 16) * 0.001)
             }
+        case .q4_k, .q5_k:
+            // d and dmin small and positive; the packed 6-bit scales and mins stay random.
+            for b in 0..<blocks {
+                putF16(b * dtype.blockBytes, 0.0001 + Float(byte(b * dtype.blockBytes) % 16) * 0.0001)
+                putF16(b * dtype.blockBytes + 2, 0.0001 + Float(byte(b * dtype.blockBytes + 2) % 16) * 0.0001)
+            }
+        case .q6_k:
+            for b in 0..<blocks { putF16(b * 210 + 208, 0.00005 + Float(byte(b * 210 + 208) % 16) * 0.00005) }
         }
         let scales: WeightScales
         switch dtype {

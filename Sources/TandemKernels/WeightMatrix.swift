@@ -66,8 +66,9 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// y (rows) = W · x (cols), over rows `range` (default: all). Runs the fastest kernel for the
-    /// format (tk_gemv: FP8, NVFP4, MXFP4, Q8_0, Q4_0, Q4_1; tk_matvec: F32, F16, BF16), with rows
-    /// split over `KernelThreads` when the matrix is large enough; same results on any thread count.
+    /// format (tk_gemv: FP8, NVFP4, MXFP4, Q8_0, Q4_0, Q4_1; tk_matvec: F32, F16, BF16, Q4_K, Q5_K,
+    /// Q6_K), with
+    /// rows split over `KernelThreads` when the matrix is large enough; same results on any thread count.
     public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows range: Range<Int>? = nil) {
         let r = range ?? 0..<rows
         precondition(r.lowerBound >= 0 && r.upperBound <= rows, "rows \(r) out of 0..<\(rows)")
@@ -207,11 +208,14 @@ extension DType {
         case .q4_0: TK_Q4_0
         case .q4_1: TK_Q4_1
         case .mxfp4: TK_MXFP4
+        case .q4_k: TK_Q4_K
+        case .q5_k: TK_Q5_K
+        case .q6_k: TK_Q6_K
         case .fp8_e4m3, .nvfp4: nil
         }
     }
 
-    /// The fused GEMV format for this type; nil for the float formats (tk_matvec).
+    /// The fused GEMV format for this type; nil for the float formats and the K-quants (tk_matvec).
     public var gemvFormat: tk_gemv_format? {
         switch self {
         case .fp8_e4m3: TK_GEMV_FP8_E4M3
@@ -220,7 +224,7 @@ extension DType {
         case .q8_0: TK_GEMV_Q8_0
         case .q4_0: TK_GEMV_Q4_0
         case .q4_1: TK_GEMV_Q4_1
-        case .f32, .f16, .bf16: nil
+        case .f32, .f16, .bf16, .q4_k, .q5_k, .q6_k: nil
         }
     }
 }

@@ -18,6 +18,9 @@ typedef enum {
     TK_Q4_0 = 2,
     TK_Q4_1 = 3,
     TK_Q8_0 = 8,
+    TK_Q4_K = 12, ///< ggml block_q4_K: 256 values in 144 bytes (f16 d, dmin, 6-bit scales/mins, nibbles)
+    TK_Q5_K = 13, ///< ggml block_q5_K: 256 values in 176 bytes (as Q4_K plus one high bit per value)
+    TK_Q6_K = 14, ///< ggml block_q6_K: 256 values in 210 bytes (4 + 2 bits, int8 scale per 16, f16 d)
     TK_BF16 = 30,
     TK_MXFP4 = 39, ///< ggml block_mxfp4 (tandem_formats.h): E8M0 scale + 16 bytes of E2M1 nibbles
 } tk_type;

@@ -151,6 +151,9 @@ public final class GGUFFile: @unchecked Sendable {
         case 2: .q4_0
         case 3: .q4_1
         case 8: .q8_0
+        case 12: .q4_k
+        case 13: .q5_k
+        case 14: .q6_k
         case 30: .bf16
         case 39: .mxfp4
         default: nil
@@ -174,7 +177,7 @@ public final class GGUFFile: @unchecked Sendable {
         guard let dtype = GGUFFile.dtype(ggmlType: info.ggmlType) else {
             let tname = GGUFFile.ggmlTypeNames[info.ggmlType] ?? "#\(info.ggmlType)"
             throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
-                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
+                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
         }
         let flat = info.dims.count == 1 ? [info.dims[0], 1] : info.dims
         guard flat.count == 2, flat[0] == cols, flat[1] == rows else {

@@ -31,9 +31,12 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
     /// Splits `config` over `ranks`; uneven splits give the earlier ranks the extra unit
     /// (SmolLM2's 3 KV heads over 2 ranks: 2 and 1). FFN columns and vocabulary rows are split
     /// on multiples of `alignment` (a quantisation block) so every slice stays whole blocks.
+    /// Attention output (`attn_output`) columns follow the KV-head split, so each rank's first
+    /// and last query-head column must be multiples of `attentionAlignment` (the attn_output
+    /// block, e.g. 256 for the K-quants); a split that would cut a block is refused.
     /// `bytesPerElement` estimates weight bytes (e.g. 0.625 for Q4_1).
     public static func make(_ config: ModelConfiguration, ranks: Int, alignment: Int = 32,
-                            bytesPerElement: Double = 4) throws -> ShardingPlan {
+                            attentionAlignment: Int = 1, bytesPerElement: Double = 4) throws -> ShardingPlan {
         guard ranks >= 1 else { throw ShardingError(message: "need at least one rank (got \(ranks))") }
         guard ranks <= config.kvHeadCount else {
             throw ShardingError(message: "cannot split \(config.kvHeadCount) KV heads over \(ranks) ranks: attention is split by KV-head groups, so tensor-parallel size must be at most \(config.kvHeadCount)")
@@ -47,6 +50,11 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
         let vocab = split(config.vocabSize, into: ranks, unit: 1)
         let q = config.queriesPerKVHead
         let hd = config.headDim
+        if ranks > 1, attentionAlignment > 1,
+           let bad = kv.first(where: { ($0.lowerBound * q * hd) % attentionAlignment != 0 || ($0.upperBound * q * hd) % attentionAlignment != 0 }) {
+            let cols = (bad.lowerBound * q * hd)..<(bad.upperBound * q * hd)
+            throw ShardingError(message: "attn_output cannot be split over \(ranks) ranks: a rank's query-head columns \(cols.lowerBound)..<\(cols.upperBound) (KV heads \(bad.lowerBound)..<\(bad.upperBound), \(q * hd) columns per KV head) are not whole \(attentionAlignment)-value blocks of its quantisation; use fewer ranks or re-quantise at load (--weights f32, fp8, nvfp4 or mxfp4)")
+        }
         let d = config.dim
         var shards: [ShardSpec] = []
         for r in 0..<ranks {
@@ -69,9 +77,10 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
     public static func make(model: LlamaModel, ranks: Int) throws -> ShardingPlan {
         let layers = model.weights.layers
         let alignment = layers.map { max($0.down.dtype.blockSize, $0.wo.dtype.blockSize) }.max() ?? 1
+        let attentionAlignment = layers.map(\.wo.dtype.blockSize).max() ?? 1
         let elements = layers.reduce(0) { $0 + $1.wq.rows * $1.wq.cols * 2 + $1.wk.rows * $1.wk.cols * 2 + $1.gate.rows * $1.gate.cols * 3 }
         let bytes = layers.reduce(0) { $0 + $1.wq.byteCount + $1.wo.byteCount + $1.wk.byteCount + $1.wv.byteCount + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
-        return try make(model.configuration, ranks: ranks, alignment: alignment,
+        return try make(model.configuration, ranks: ranks, alignment: alignment, attentionAlignment: attentionAlignment,
                         bytesPerElement: elements > 0 ? Double(bytes) / Double(elements) : 4)
     }
 

@@ -1,0 +1,82 @@
+// GGML K-quant super-blocks: 256 values in 8 sub-blocks of 32 (Q4_K, Q5_K) or 16 of 16 (Q6_K).
+// All multi-byte fields are little-endian. Values are computed in the order and precision of the
+// gguf Python package's NumPy dequantisers (gguf/quants.py), so results agree bit for bit.
+//
+// Q4_K (144 bytes): f16 d | f16 dmin | 12 bytes of 6-bit scales and mins | 128 bytes of nibbles.
+//   Sub-block j (0..7) has scale sc[j] and min m[j] (6 bits each), packed as
+//     j < 4:  sc = s[j] & 63,                           m = s[j + 4] & 63
+//     j >= 4: sc = (s[j + 4] & 15) | (s[j - 4] >> 6) << 4, m = (s[j + 4] >> 4) | (s[j] >> 6) << 4
+//   Nibble bytes come in 4 groups of 32: group g holds sub-block 2g in its low nibbles and
+//   sub-block 2g+1 in its high nibbles. value = (d·sc)·q − dmin·m.
+// Q5_K (176 bytes): f16 d | f16 dmin | 12 scale bytes (as Q4_K) | 32 bytes qh | 128 nibble bytes.
+//   The low 4 bits as Q4_K; bit 4 of value l (0..31) of sub-block j is bit j of qh[l].
+// Q6_K (210 bytes): 128 bytes ql | 64 bytes qh | 16 int8 scales | f16 d.
+//   Two halves of 128 values, h = 0, 1, using ql[64h..64h+64) and qh[32h..32h+32).
+//   Value r (0..127) of half h: low 4 bits from ql[64h + r % 64], low nibble when r < 64, else
+//   high; high 2 bits are bits 2·(r / 32) and up of qh[32h + r % 32]. q = that 6-bit number − 32;
+//   value i (0..255) = (d·scale[i / 16])·q.
+#include "kquants.h"
+#include "tandem_kernels.h"
+
+static inline float f16_at(const uint8_t *p) { return tk_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
+
+/// The 6-bit scale and min of sub-block j from the 12 packed bytes.
+static inline void scale_min(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+void tk__dequantize_q4_k_block(const uint8_t *b, float *out) {
+    const float d = f16_at(b), dmin = f16_at(b + 2);
+    const uint8_t *scales = b + 4, *qs = b + 16;
+    for (int j = 0; j < 8; j++) {
+        int sc, m;
+        scale_min(scales, j, &sc, &m);
+        // (d·sc)·q and dmin·m are exact in f32 (11 + 6 + 4 significant bits), so the one
+        // rounding is the subtraction's, fused or not.
+        const float ds = d * (float)sc, dm = dmin * (float)m;
+        const uint8_t *q = qs + 32 * (j / 2);
+        const int shift = 4 * (j & 1);
+        for (int l = 0; l < 32; l++) {
+            const float v = ds * (float)((q[l] >> shift) & 15);
+            out[32 * j + l] = v - dm;
+        }
+    }
+}
+
+void tk__dequantize_q5_k_block(const uint8_t *b, float *out) {
+    const float d = f16_at(b), dmin = f16_at(b + 2);
+    const uint8_t *scales = b + 4, *qh = b + 16, *qs = b + 48;
+    for (int j = 0; j < 8; j++) {
+        int sc, m;
+        scale_min(scales, j, &sc, &m);
+        const float ds = d * (float)sc, dm = dmin * (float)m;
+        const uint8_t *q = qs + 32 * (j / 2);
+        const int shift = 4 * (j & 1);
+        for (int l = 0; l < 32; l++) {
+            const int v5 = ((q[l] >> shift) & 15) | (((qh[l] >> j) & 1) << 4);
+            const float v = ds * (float)v5;
+            out[32 * j + l] = v - dm;
+        }
+    }
+}
+
+void tk__dequantize_q6_k_block(const uint8_t *b, float *out) {
+    const uint8_t *ql = b, *qh = b + 128;
+    const int8_t *scales = (const int8_t *)(b + 192);
+    const float d = f16_at(b + 208);
+    for (int h = 0; h < 2; h++) {
+        for (int r = 0; r < 128; r++) {
+            const int low = (ql[64 * h + r % 64] >> (r < 64 ? 0 : 4)) & 15;
+            const int high = (qh[32 * h + r % 32] >> (2 * (r / 32))) & 3;
+            const int i = 128 * h + r;
+            const float ds = d * (float)scales[i / 16];
+            out[i] = ds * (float)((low | (high << 4)) - 32);
+        }
+    }
+}
