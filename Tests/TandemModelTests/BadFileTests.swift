@@ -40,13 +40,13 @@ struct BadFileTests {
     @Test func unknownTensorTypeIsNamed() throws {
         var w = GGUFWriter.tinyLlama()
         w.addAllTinyTensors(except: ["blk.0.attn_q.weight"])
-        w.tensors.append(("blk.0.attn_q.weight", [256, 4], 12, [UInt8](repeating: 0, count: 4 * 144)))
+        w.tensors.append(("blk.0.attn_q.weight", [256, 4], 10, [UInt8](repeating: 0, count: 4 * 84)))  // Q2_K
         let path = temporaryPath("qk.gguf")
         try w.write(to: path)
         let e = try #require(loadError(path))
         #expect(e.kind == .unknownTensorType)
         #expect(e.place == "tensor blk.0.attn_q.weight")
-        #expect(e.message.contains("Q4_K"))
+        #expect(e.message.contains("Q2_K"))
     }
 
     // Header values chosen to overflow sizes or exhaust memory end in an error, never a trap.
