@@ -86,10 +86,18 @@ public final class Engine: @unchecked Sendable {
 
     private func startWatchdog(_ timeout: Duration) {
         let w = Thread { [weak self] in
+            var lastTick = ContinuousClock.now
             while true {
                 Thread.sleep(forTimeInterval: 0.2)
                 guard let self else { return }
+                // A watchdog tick that comes far later than asked means the whole process was not
+                // running (SIGSTOP, a paused VM): that time is no step's fault, so the step in
+                // flight gets it back. A stalled worker stalls the step, not this thread.
+                let now = ContinuousClock.now
+                let missed = now - lastTick - .milliseconds(200)
+                lastTick = now
                 self.condition.lock()
+                if missed > .seconds(1), let started = self.stepStarted { self.stepStarted = started + missed }
                 let stopped = self.stopping
                 let started = self.stepStarted
                 self.condition.unlock()
