@@ -22,7 +22,7 @@ struct StopStringMatcherTests {
     /// that ends first (ties: the longer stop string), whatever the chunking; long stop strings
     /// and self-overlapping ones (aab…, abab…) included.
     @Test func randomTextAndChunkingAgreeWithWholeTextSearch() {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let alphabet = Array("ab<|>")
         func word(_ n: Int) -> String { String((0..<n).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }) }
         for _ in 0..<400 {
@@ -115,15 +115,3 @@ struct StopStringMatcherTests {
     }
 }
 
-/// A small deterministic generator for the randomised tests (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
