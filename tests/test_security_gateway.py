@@ -94,12 +94,12 @@ def check_bounds(gateway):
     bounded_400(gateway, {**CHAT, "stop": ["a", "b", "c", "d", "e"]}, "stop")
     bounded_400(gateway, {**CHAT, "stop": ["ok", "z" * 257]}, "stop[1]")
     bounded_400(gateway, {**CHAT, "user": "u" * 257}, "user")
-    nested = {**CHAT, "metadata": json.loads("[" * 40 + "]" * 40)}
+    nested = {**CHAT, "metadata": {"k": json.loads("[" * 40 + "]" * 40)}}
     bounded_400(gateway, nested, "body")
     bounded_400(gateway, CHAT, "x-tandem-tier", headers={"X-Tandem-Tier": "t" * 9000})
     # At the bounds themselves the request is served.
     r = httpx.post(gateway.url + "/v1/chat/completions", headers=AUTH, timeout=10,
-                   json={**CHAT, "stop": ["a", "b", "c", "z" * 256], "metadata": json.loads("[" * 20 + "]" * 20)})
+                   json={**CHAT, "stop": ["a", "b", "c", "z" * 256], "metadata": {"k": json.loads("[" * 20 + "]" * 20)}})
     assert r.status_code == 200, r.text[:300]
 
 
