@@ -30,7 +30,9 @@ for t in "${targets[@]}"; do
   mkdir -p "fuzz/regressions/$t"
   echo "== fuzz $t for ${seconds} s"
   set +e
-  TANDEM_FUZZ_TARGET="$t" "$bin" -seed="${SEED:-1}" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+  # SWIFT_BACKTRACE off: Swift's own crash handler would take the signal before libFuzzer saves
+  # the input that caused it.
+  SWIFT_BACKTRACE=enable=no TANDEM_FUZZ_TARGET="$t" "$bin" -seed="${SEED:-1}" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="fuzz/regressions/$t/" \
     "$work" "fuzz/corpus/$t" "fuzz/regressions/$t" >"/tmp/tandem-fuzz-$t.log" 2>&1
   rc=$?

@@ -9,12 +9,24 @@ extension GGUFFile {
         guard let tokens = metadata["tokenizer.ggml.tokens"]?.arrayValue?.compactMap(\.stringValue), !tokens.isEmpty else {
             throw ModelLoadError(.badMetadata, file: path, place: "key tokenizer.ggml.tokens", "missing or not a string array")
         }
-        let kinds = metadata["tokenizer.ggml.token_type"]?.arrayValue?.map { TokenKind(rawValue: Int32($0.intValue ?? 1)) ?? .normal }
+        let kinds = metadata["tokenizer.ggml.token_type"]?.arrayValue?.map { TokenKind(rawValue: Int32(clamping: $0.intValue ?? 1)) ?? .normal }
         let scores = metadata["tokenizer.ggml.scores"]?.arrayValue?.map { Float($0.doubleValue ?? 0) }
-        let bos = metadata["tokenizer.ggml.bos_token_id"]?.intValue.map { TokenID($0) }
-        let eos = metadata["tokenizer.ggml.eos_token_id"]?.intValue.map { TokenID($0) }
+        /// A special token id: absent, or an index into the vocabulary.
+        func specialID(_ key: String) throws -> TokenID? {
+            guard let value = metadata[key] else { return nil }
+            guard let id = value.intValue, id >= 0, id < tokens.count else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(key)",
+                                     "\(value) is not a token id of the \(tokens.count)-token vocabulary")
+            }
+            return TokenID(id)
+        }
+        let bos = try specialID("tokenizer.ggml.bos_token_id")
+        let eos = try specialID("tokenizer.ggml.eos_token_id")
         if let k = kinds, k.count != tokens.count {
             throw ModelLoadError(.badMetadata, file: path, place: "key tokenizer.ggml.token_type", "has \(k.count) entries for \(tokens.count) tokens")
+        }
+        if let s = scores, s.count != tokens.count {
+            throw ModelLoadError(.badMetadata, file: path, place: "key tokenizer.ggml.scores", "has \(s.count) entries for \(tokens.count) tokens")
         }
         let vocab = Vocabulary(pieces: tokens, scores: scores, kinds: kinds, bos: bos, eos: eos)
         let addBOS = metadata["tokenizer.ggml.add_bos_token"]?.boolValue

@@ -62,8 +62,8 @@ public enum ModelOptCheckpoint {
         let tokenizer: any Tokenizer
         if FileSystem.exists(directory + "/tokenizer.json") {
             tokenizer = try HFTokenizerFile.load(path: directory + "/tokenizer.json",
-                                                 bos: (json["bos_token_id"] as? Int).map { TokenID($0) },
-                                                 eos: (json["eos_token_id"] as? Int).map { TokenID($0) })
+                                                 bos: (json["bos_token_id"] as? Int).flatMap { TokenID(exactly: $0) },
+                                                 eos: (json["eos_token_id"] as? Int).flatMap { TokenID(exactly: $0) })
         } else if FileSystem.exists(directory + "/tokenizer.bin") {
             tokenizer = try Llama2CTokenizerFile.load(path: directory + "/tokenizer.bin", vocabSize: config.vocabSize)
         } else {

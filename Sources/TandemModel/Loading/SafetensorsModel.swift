@@ -116,8 +116,8 @@ public enum SafetensorsModel {
         let weights = try LlamaWeights.load(from: source, names: .huggingFace, config: config)
         let json = try readJSON(configPath)
         let tokenizer = try HFTokenizerFile.load(path: directory + "/tokenizer.json",
-                                                 bos: (json["bos_token_id"] as? Int).map { TokenID($0) },
-                                                 eos: (json["eos_token_id"] as? Int).map { TokenID($0) })
+                                                 bos: (json["bos_token_id"] as? Int).flatMap { TokenID(exactly: $0) },
+                                                 eos: (json["eos_token_id"] as? Int).flatMap { TokenID(exactly: $0) })
         var template: ChatTemplate?
         if let tc = try? readJSON(directory + "/tokenizer_config.json"), let jinja = tc["chat_template"] as? String {
             template = ChatTemplate(jinja: jinja)
@@ -210,6 +210,12 @@ enum HFTokenizerFile {
                                  "only ByteLevel pre-tokenizers (optionally with Digits) are supported")
         }
         let preTokenizer: PreTokenizer = description.contains("Digits") ? .smollm : .gpt2
+        for (name, id) in [("bos_token_id", bos), ("eos_token_id", eos)] {
+            if let id, id < 0 || Int(id) >= pieces.count {
+                throw ModelLoadError(.badMetadata, file: path, place: "config.json key \(name)",
+                                     "\(id) is not a token id of the \(pieces.count)-token vocabulary")
+            }
+        }
         return ByteLevelBPETokenizer(vocabulary: Vocabulary(pieces: pieces, kinds: kinds, bos: bos, eos: eos),
                                      merges: merges, preTokenizer: preTokenizer)
     }
