@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "CTandemKernelsEmulated", dependencies: ["CTandemKernels"],
                 cSettings: [.unsafeFlags(["-O2", "-fno-math-errno", "-Wno-unused-function"])]),
         .target(name: "TandemKernels", dependencies: ["TandemCore", "CTandemKernels", "COpenBLAS"]),
-        // Layer 3: model runtime (loaders, tokenizers, chat templates, forward pass).
+        // Layer 3: model runtime (loaders, tokenizers, chat templates; `ModelRunner`, the one forward pass).
         .target(name: "TandemModel", dependencies: ["TandemCore", "TandemKernels", "CTandemKernels"]),
         // Layer 4: pure engine state machines (sampler, KV blocks, scheduler): core types only.
         .target(name: "TandemEngineCore", dependencies: ["TandemCore"]),
@@ -93,14 +93,18 @@ let package = Package(
         // in the -sanitize=fuzzer build (fuzz/run.sh), a corpus replayer in the ordinary one.
         .executableTarget(name: "tandem-fuzz", dependencies: ["TandemCore", "TandemModel", "TandemTopology", "TandemGateway", "TandemCluster"]),
 
+        // Tests only: a second, one-token-at-a-time forward pass (`LlamaSession`) the paged,
+        // batched and tensor-parallel paths of `ModelRunner` are compared with.
+        .target(name: "TandemTestSupport", dependencies: ["TandemCore", "TandemKernels", "TandemModel", "CTandemKernels"],
+                path: "Tests/TandemTestSupport"),
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
         .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels", "CTandemKernelsEmulated"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TandemModelTests", dependencies: ["TandemModel", "TandemEngine"],
+        .testTarget(name: "TandemModelTests", dependencies: ["TandemModel", "TandemEngine", "TandemTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TandemEngineTests", dependencies: ["TandemEngineCore", "TandemEngine"]),
+        .testTarget(name: "TandemEngineTests", dependencies: ["TandemEngineCore", "TandemEngine", "TandemTestSupport"]),
         .testTarget(name: "TandemTransportTests", dependencies: ["TandemTransport"]),
-        .testTarget(name: "TandemClusterTests", dependencies: ["TandemCluster"]),
+        .testTarget(name: "TandemClusterTests", dependencies: ["TandemCluster", "TandemTestSupport"]),
         .testTarget(name: "TandemBenchTests", dependencies: ["TandemBench"]),
         .testTarget(name: "TandemGatewayTests", dependencies: ["TandemGateway",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),

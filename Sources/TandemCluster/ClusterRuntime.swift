@@ -15,23 +15,23 @@ import TandemTransport
 /// Not thread-safe: one thread drives a rank (`@unchecked Sendable` only to hand it to that thread).
 public final class ClusterRank: @unchecked Sendable {
     public let model: LoadedModel
-    public let plan: ShardingPlan
-    public let forward: ShardForward
+    /// This rank's shard, K/V store and group: the forward pass every step runs.
+    public let runner: ModelRunner
     public let communicator: Communicator
     public let hello: RankHello
     let logger: Logger
 
-    public init(model: LoadedModel, communicator: Communicator, blockCount: Int, blockSize: Int, kvDType: KVCacheDType = .f32,
+    public var plan: ShardingPlan { runner.plan }
+
+    public init(model: LoadedModel, communicator: Communicator, blocks: KVBlockCount, blockSize: Int, kvDType: KVCacheDType = .f32,
                 host: String, logger: Logger = Logger(label: "tandem.cluster")) throws {
         self.model = model
         self.communicator = communicator
         self.logger = logger
-        plan = try ShardingPlan.make(model: model.model, ranks: communicator.size)
-        let spec = plan.shards[communicator.rank]
-        let shard = try LlamaShard(model: model.model, spec: spec)
-        let kv = PagedKVStore(layers: model.configuration.layerCount, blockCount: blockCount, blockSize: blockSize,
-                              kvHeads: spec.kvHeads.count, headDim: model.configuration.headDim, dtype: kvDType)
-        forward = ShardForward(shard: shard, kv: kv, group: CommunicatorGroup(communicator))
+        runner = try ModelRunner(model: model.model, group: CommunicatorGroup(communicator), blockSize: blockSize,
+                                 blocks: blocks, kvDType: kvDType)
+        let spec = runner.spec
+        let blockCount = runner.blockCount
         var h = RankHello()
         h.modelName = model.path.split(separator: "/").last.map(String.init) ?? model.path
         h.modelFingerprint = Self.fingerprint(model)
@@ -48,6 +48,13 @@ public final class ClusterRank: @unchecked Sendable {
         h.weightBytes = UInt64(spec.weightBytes)
         h.residentBytes = UInt64(ResidentMemory.bytes())
         hello = h
+    }
+
+    /// A rank whose store holds exactly `blockCount` blocks.
+    public convenience init(model: LoadedModel, communicator: Communicator, blockCount: Int, blockSize: Int, kvDType: KVCacheDType = .f32,
+                            host: String, logger: Logger = Logger(label: "tandem.cluster")) throws {
+        try self.init(model: model, communicator: communicator, blocks: .blocks(blockCount), blockSize: blockSize, kvDType: kvDType,
+                      host: host, logger: logger)
     }
 
     /// A cheap identity of the model: configuration plus a sample of the weights' bytes.
@@ -84,7 +91,7 @@ public final class ClusterRank: @unchecked Sendable {
     /// touches all of its weights once), then each rank's resident set size gathered on rank 0.
     /// The K/V written to block 0 is overwritten by the first real request.
     public func warmUpAndMeasureResident() throws -> [UInt64] {
-        _ = try forward.forward([SequenceChunk(tokens: [0], startPosition: 0, blockTable: [0], wantsLogits: true)])
+        _ = try runner.execute([SequenceChunk(tokens: [0], startPosition: 0, blockTable: [0], wantsLogits: true)])
         let mine = [UInt64(ResidentMemory.bytes())]
         var all = [UInt64](repeating: 0, count: communicator.rank == 0 ? communicator.size : 0)
         try mine.withUnsafeBytes { contribution in
@@ -104,8 +111,7 @@ public final class ClusterRank: @unchecked Sendable {
             let bytes = try communicator.broadcastMessage([], root: 0)
             switch try WireCodec.decode(bytes) {
             case .step(_, let chunks, let copies):
-                for c in copies { forward.kv.copyBlock(from: c.source, to: c.destination) }
-                _ = try forward.forward(chunks)
+                _ = try runner.execute(chunks, copies: copies)
             case .shutdown(let reason):
                 logger.info("worker rank \(communicator.rank) shutting down: \(reason)")
                 return
@@ -124,15 +130,16 @@ public final class ClusterRank: @unchecked Sendable {
     }
 }
 
-/// Broadcasts each step plan to the worker ranks, then runs rank 0's shard with them.
+/// Broadcasts each step plan to the worker ranks, then runs rank 0's shard with them: the same
+/// `ModelRunner.execute` every worker runs on the broadcast plan.
 final class ClusterStepExecutor: StepExecutor {
     let rank: ClusterRank
     var stepIndex: UInt64 = 0
 
     init(rank: ClusterRank) { self.rank = rank }
 
-    var blockSize: Int { rank.forward.kv.blockSize }
-    var blockCount: Int { rank.forward.kv.blockCount }
+    var blockSize: Int { rank.runner.blockSize }
+    var blockCount: Int { rank.runner.blockCount }
 
     func execute(_ chunks: [SequenceChunk], copies: [BlockCopy]) throws -> [[Float]] {
         stepIndex += 1
@@ -140,8 +147,7 @@ final class ClusterStepExecutor: StepExecutor {
         if rank.communicator.size > 1 {
             _ = try rank.communicator.broadcastMessage(WireCodec.encode(.step(index: stepIndex, chunks: chunks, copies: pairs)), root: 0)
         }
-        for c in pairs { rank.forward.kv.copyBlock(from: c.source, to: c.destination) }
-        return try rank.forward.forward(chunks)
+        return try rank.runner.execute(chunks, copies: pairs)
     }
 }
 

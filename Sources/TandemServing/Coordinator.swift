@@ -60,14 +60,11 @@ public enum Coordinator {
             (model, report) = try model.quantized(with: o.weights, pool: KernelThreadPool(threads: 1))
             if communicator.rank == 0 { logger.notice("weights: \(report.summary)") }
         }
-        let plan = try ShardingPlan.make(model: model.model, ranks: communicator.size)
-        // Every rank must agree on the block count: size it from the largest shard.
-        let blocks = max(8, PagedKVStore.blocks(budgetBytes: o.kvBudgetBytes, layers: model.configuration.layerCount,
-                                                blockSize: o.blockSize, kvHeads: plan.shards.map(\.kvHeads.count).max()!,
-                                                headDim: model.configuration.headDim, dtype: o.kvDType))
         let host = ProcessInfo.processInfo.hostName
-        let rank = try ClusterRank(model: model, communicator: communicator, blockCount: blocks, blockSize: o.blockSize,
-                                   kvDType: o.kvDType, host: host, logger: logger)
+        // Every rank must agree on the block count: the runner sizes it from the largest shard.
+        let rank = try ClusterRank(model: model, communicator: communicator, blocks: .budget(bytes: o.kvBudgetBytes, minimum: 8),
+                                   blockSize: o.blockSize, kvDType: o.kvDType, host: host, logger: logger)
+        let blocks = rank.runner.blockCount
         let hellos = try rank.handshake()
         for h in hellos where communicator.rank == 0 {
             logger.notice("rank \(h.rank) on \(h.host): transport \(h.transport), kv heads \(h.kvHeads), ffn \(h.ffnColumns), weights \(h.weightBytes / 1_048_576) MiB, resident \(h.residentBytes / 1_048_576) MiB")

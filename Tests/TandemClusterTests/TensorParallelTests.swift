@@ -6,6 +6,7 @@ import TandemEngineCore
 import TandemModel
 import TandemTransport
 @testable import TandemCluster
+import TandemTestSupport
 
 /// Tensor parallelism with ranks as threads (`InProcessCommunicator`): the same step plans, the
 /// same protobuf messages and the same collectives as across processes.

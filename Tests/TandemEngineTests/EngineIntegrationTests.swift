@@ -4,6 +4,7 @@ import TandemCore
 import TandemEngineCore
 import TandemModel
 @testable import TandemEngine
+import TandemTestSupport
 
 /// The engine with the real stories260K model: batching, paging, prefix reuse, preemption.
 @Suite("engine on stories260K")

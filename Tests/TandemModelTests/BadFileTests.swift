@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TandemModel
+import TandemTestSupport
 
 @Suite("malformed checkpoints fail with a message naming the file, the place and the fix")
 struct BadFileTests {

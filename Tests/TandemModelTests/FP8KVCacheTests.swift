@@ -22,9 +22,9 @@ struct FP8KVCacheTests {
         let prompts = AccuracyInputs.storyPrompts.map { m.tokenizer.encode($0, addBOS: true, parseSpecial: false) }
         let text = m.tokenizer.encode(AccuracyInputs.text, addBOS: true, parseSpecial: false)
         let evaluation = try AccuracyEvaluation(reference: m.model, prompts: prompts, continuation: 24, text: text)
-        let f32 = try evaluation.evaluate { try AccuracyEvaluation.pagedStepper(m.model, kvDType: .f32, maxPositions: $0) }
+        let f32 = try evaluation.evaluate { try AccuracyEvaluation.runnerStepper(m.model, kvDType: .f32, maxPositions: $0) }
         #expect(f32.top1Agreement == 1 && f32.meanKL < 1e-9 && f32.maxAbsDelta < 1e-4, "\(f32)")
-        let fp8 = try evaluation.evaluate { try AccuracyEvaluation.pagedStepper(m.model, kvDType: .fp8, maxPositions: $0) }
+        let fp8 = try evaluation.evaluate { try AccuracyEvaluation.runnerStepper(m.model, kvDType: .fp8, maxPositions: $0) }
         // Measured (`tandem accuracy --kv-dtype fp8` on stories260K, the same positions): top-1
         // 0.977, mean KL 0.0105 nats, perplexity 3.496 against 3.446. head_dim 8 leaves each scale
         // 8 values: FP8 K/V moves this tiny model more than a large one. Reading a scale, a head
@@ -39,10 +39,10 @@ struct FP8KVCacheTests {
         let prompt: [TokenID] = [1, 403, 407, 261, 378, 432, 383, 301, 290]
         let a = try ShardForwardTests.runner(m, blockSize: 4, kvDType: .fp8)
         let b = try ShardForwardTests.runner(m, blockSize: 4, kvDType: .fp8)
-        let chunk = try a.forward([SequenceChunk(tokens: prompt, startPosition: 0, blockTable: [3, 8, 1], wantsLogits: true)])[0]
+        let chunk = try a.execute([SequenceChunk(tokens: prompt, startPosition: 0, blockTable: [3, 8, 1], wantsLogits: true)])[0]
         var last: [Float] = []
         for (p, t) in prompt.enumerated() {
-            last = try b.forward([SequenceChunk(tokens: [t], startPosition: p, blockTable: [3, 8, 1], wantsLogits: p == prompt.count - 1)]).first ?? []
+            last = try b.execute([SequenceChunk(tokens: [t], startPosition: p, blockTable: [3, 8, 1], wantsLogits: p == prompt.count - 1)]).first ?? []
         }
         // GEMM against GEMV: f32 rounding, which can move a value across an E4M3 rounding boundary.
         #expect(zip(chunk, last).map { abs($0 - $1) }.max()! < 1e-3)
@@ -53,11 +53,11 @@ struct FP8KVCacheTests {
         let m = TestModels.stories
         let prompt: [TokenID] = [1, 403, 407, 261, 378, 432, 383]
         let f = try ShardForwardTests.runner(m, blockSize: 4, kvDType: .fp8)
-        _ = try f.forward([SequenceChunk(tokens: prompt, startPosition: 0, blockTable: [1, 2], wantsLogits: false)])
+        _ = try f.execute([SequenceChunk(tokens: prompt, startPosition: 0, blockTable: [1, 2], wantsLogits: false)])
         f.kv.copyBlock(from: 1, to: 5)
         f.kv.copyBlock(from: 2, to: 6)
-        let original = try f.forward([SequenceChunk(tokens: [290], startPosition: 7, blockTable: [1, 2], wantsLogits: true)])[0]
-        let copy = try f.forward([SequenceChunk(tokens: [290], startPosition: 7, blockTable: [5, 6], wantsLogits: true)])[0]
+        let original = try f.execute([SequenceChunk(tokens: [290], startPosition: 7, blockTable: [1, 2], wantsLogits: true)])[0]
+        let copy = try f.execute([SequenceChunk(tokens: [290], startPosition: 7, blockTable: [5, 6], wantsLogits: true)])[0]
         #expect(original == copy)
     }
 

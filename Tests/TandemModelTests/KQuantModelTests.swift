@@ -3,6 +3,7 @@ import Testing
 import TandemCore
 import TandemKernels
 @testable import TandemModel
+import TandemTestSupport
 
 /// A GGUF llama whose weights are K-quant super-blocks. Fixtures/kquant_llama.gguf and .json come
 /// from tools/reference/make_kquant_fixture.py: dim 256, FFN 512, 2 layers, 4 query heads of 64,
@@ -33,7 +34,7 @@ struct KQuantModelTests {
         #expect(sessionError < 2e-3, "reference session: max |Δlogit| \(sessionError)")
         // The whole prompt in one step through the blocked GEMM (panels via tk_dequantize_row).
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
-        let paged = try f.forward([SequenceChunk(tokens: ids, startPosition: 0, blockTable: [0, 1], wantsLogits: true)])[0]
+        let paged = try f.execute([SequenceChunk(tokens: ids, startPosition: 0, blockTable: [0, 1], wantsLogits: true)])[0]
         let pagedError = zip(paged, expected).map { abs($0 - $1) }.max()!
         #expect(pagedError < 2e-3, "paged forward: max |Δlogit| \(pagedError)")
     }

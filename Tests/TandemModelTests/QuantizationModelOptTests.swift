@@ -3,6 +3,7 @@ import Testing
 import TandemCore
 import TandemKernels
 @testable import TandemModel
+import TandemTestSupport
 
 /// `tandem quantize` output: NVIDIA ModelOpt checkpoint directories, written and read back.
 @Suite("ModelOpt checkpoints: export and load")

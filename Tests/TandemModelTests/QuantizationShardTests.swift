@@ -3,6 +3,7 @@ import Testing
 import TandemCore
 import TandemKernels
 @testable import TandemModel
+import TandemTestSupport
 
 /// Quantised weights through the tensor-parallel path: row slices share FP8/NVFP4 scale planes,
 /// column slices copy NVFP4 block scales; TP=2 must compute what TP=1 computes.
@@ -53,17 +54,13 @@ struct QuantizationShardTests {
 
     static func logits(_ m: LoadedModel, ranks: Int, prompt: [TokenID], path: GEMVPath = .auto,
                        kvDType: KVCacheDType = .f32) throws -> [Float] {
-        let plan = try ShardingPlan.make(model: m.model, ranks: ranks)
         let shared = TwoRanks()
         let box = Results(ranks)
         DispatchQueue.concurrentPerform(iterations: ranks) { r in
             do { try path.whileSelectedOnThisThread {
-                let shard = try LlamaShard(model: m.model, spec: plan.shards[r])
-                let kv = PagedKVStore(layers: m.configuration.layerCount, blockCount: 4, blockSize: 16,
-                                      kvHeads: shard.spec.kvHeads.count, headDim: m.configuration.headDim, dtype: kvDType)
                 let group: TensorParallelGroup = ranks == 1 ? SingleRank() : TwoRanks.Member(shared, rank: r)
-                let out = try ShardForward(shard: shard, kv: kv, group: group)
-                    .forward([SequenceChunk(tokens: prompt, startPosition: 0, blockTable: [0], wantsLogits: true)])
+                let out = try ModelRunner(model: m.model, group: group, blocks: .blocks(4), kvDType: kvDType)
+                    .execute([SequenceChunk(tokens: prompt, startPosition: 0, blockTable: [0], wantsLogits: true)])
                 box.set(r, out.first ?? [])
             } } catch {
                 box.fail(error)

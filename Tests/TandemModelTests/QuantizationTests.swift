@@ -3,6 +3,7 @@ import Testing
 import TandemCore
 import TandemKernels
 @testable import TandemModel
+import TandemTestSupport
 
 /// Load-time quantisation of whole models, with bounds a broken kernel or layout would cross.
 @Suite("Weight formats: load-time quantisation of real models")
@@ -71,16 +72,26 @@ struct QuantizationTests {
         }
     }
 
-    @Test("the calibration forward computes exactly LlamaSession's logits")
-    func calibratorMatchesSession() throws {
+    @Test("calibration runs the model's forward pass: its logits are the runner's, its ranges the amax of every site")
+    func calibratorObservesTheRunner() throws {
         let m = TestModels.stories.model
         let tokens: [TokenID] = [1, 403, 407, 261, 378, 300]
-        let calibrator = ActivationCalibrator(model: m, maxPositions: tokens.count)
+        // Chunks of 4: two steps, so ranges must be kept across steps.
+        let calibrator = try ActivationCalibrator(model: m, maxPositions: tokens.count, chunkSize: 4)
         let a = try calibrator.observe(tokens)
-        let b = try LlamaSession(model: m, maxPositions: tokens.count).prefill(tokens)
+        let b = try ModelRunner(model: m, blocks: .positions(tokens.count)).sequence().run(tokens)
         #expect(a == b)
         #expect(calibrator.ranges.tokenCount == tokens.count)
-        #expect(calibrator.ranges.layers.allSatisfy { $0.attentionInput > 0 && $0.ffnHidden > 0 })
+        // Independent: the same ranges from the one-token-at-a-time session's activations.
+        let session = LlamaSession(model: m, maxPositions: tokens.count)
+        var expected = ActivationRanges(layers: Array(repeating: .init(), count: m.configuration.layerCount))
+        for t in tokens { try session.forward(t, observe: { expected.record($0, $1, $2) }) }
+        for (l, (got, want)) in zip(calibrator.ranges.layers, expected.layers).enumerated() {
+            for (g, w) in [(got.attentionInput, want.attentionInput), (got.attentionOutput, want.attentionOutput),
+                           (got.ffnInput, want.ffnInput), (got.ffnHidden, want.ffnHidden)] {
+                #expect(g > 0 && abs(g - w) <= 1e-4 * w, "layer \(l): \(g) vs \(w)")
+            }
+        }
     }
 
     @Test("weight formats parse and name themselves")

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemCore
 @testable import TandemModel
+import TandemTestSupport
 
 /// Llama 3.x RoPE scaling. Expected values come from tools/reference/make_rope_scaling_fixture.py:
 /// the float64 NumPy forward pass of a tiny random-weight model whose GGUF carries
@@ -28,7 +29,7 @@ struct RoPEScalingTests {
         let sessionError = zip(session, expected).map { abs($0 - $1) }.max()!
         #expect(sessionError < 2e-3, "reference session: max |Δlogit| \(sessionError)")
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
-        let paged = try f.forward([SequenceChunk(tokens: ids, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
+        let paged = try f.execute([SequenceChunk(tokens: ids, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
         let pagedError = zip(paged, expected).map { abs($0 - $1) }.max()!
         #expect(pagedError < 2e-3, "paged forward: max |Δlogit| \(pagedError)")
     }

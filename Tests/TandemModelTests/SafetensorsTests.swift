@@ -3,6 +3,7 @@ import Testing
 import TandemCore
 import TandemKernels
 @testable import TandemModel
+import TandemTestSupport
 
 /// Converts stories260K into a Hugging Face directory (half-split RoPE layout, F32 or BF16) and
 /// checks the safetensors path computes the same logits as the llama2.c path.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemCore
 @testable import TandemModel
+import TandemTestSupport
 
 @Suite("sharding plan and the paged, batched forward pass")
 struct ShardForwardTests {
@@ -21,12 +22,8 @@ struct ShardForwardTests {
         }
     }
 
-    static func runner(_ m: LoadedModel, blocks: Int = 64, blockSize: Int = 16, kvDType: KVCacheDType = .f32) throws -> ShardForward {
-        let plan = try ShardingPlan.make(model: m.model, ranks: 1)
-        let shard = try LlamaShard(model: m.model, spec: plan.shards[0])
-        let kv = PagedKVStore(layers: m.configuration.layerCount, blockCount: blocks, blockSize: blockSize,
-                              kvHeads: shard.spec.kvHeads.count, headDim: m.configuration.headDim, dtype: kvDType)
-        return ShardForward(shard: shard, kv: kv, group: SingleRank())
+    static func runner(_ m: LoadedModel, blocks: Int = 64, blockSize: Int = 16, kvDType: KVCacheDType = .f32) throws -> ModelRunner {
+        try ModelRunner(model: m.model, blockSize: blockSize, blocks: .blocks(blocks), kvDType: kvDType)
     }
 
     @Test("one rank, one sequence, token by token: the same logits as the reference session")
@@ -39,7 +36,7 @@ struct ShardForwardTests {
         let table: [Int32] = [7, 3, 12, 0]
         for (p, t) in prompt.enumerated() {
             let ref = try session.prefill([t])
-            let got = try f.forward([SequenceChunk(tokens: [t], startPosition: p, blockTable: table, wantsLogits: true)])
+            let got = try f.execute([SequenceChunk(tokens: [t], startPosition: p, blockTable: table, wantsLogits: true)])
             #expect(got.count == 1)
             #expect(zip(ref, got[0]).allSatisfy { abs($0 - $1) <= 1e-5 }, "position \(p)")
         }
@@ -54,21 +51,21 @@ struct ShardForwardTests {
         let refB = try LlamaSession(model: m.model).prefill(b)
         let f = try Self.runner(m, blockSize: 4)
         // Step 1: all of b's prefill, the first 3 tokens of a.
-        let s1 = try f.forward([
+        let s1 = try f.execute([
             SequenceChunk(tokens: b, startPosition: 0, blockTable: [5], wantsLogits: true),
             SequenceChunk(tokens: Array(a[0..<3]), startPosition: 0, blockTable: [1, 2], wantsLogits: false),
         ])
         #expect(s1.count == 1)
         #expect(zip(refB, s1[0]).allSatisfy { abs($0 - $1) <= 1e-4 })
         // Step 2: the rest of a.
-        let s2 = try f.forward([SequenceChunk(tokens: Array(a[3...]), startPosition: 3, blockTable: [1, 2], wantsLogits: true)])
+        let s2 = try f.execute([SequenceChunk(tokens: Array(a[3...]), startPosition: 3, blockTable: [1, 2], wantsLogits: true)])
         #expect(zip(refA, s2[0]).allSatisfy { abs($0 - $1) <= 1e-4 })
     }
 
     @Test func aBlockTableTooShortIsAnError() throws {
         let f = try Self.runner(TestModels.stories, blockSize: 4)
         #expect(throws: ShardingError.self) {
-            try f.forward([SequenceChunk(tokens: [1, 2, 3, 4, 5], startPosition: 0, blockTable: [0], wantsLogits: true)])
+            try f.execute([SequenceChunk(tokens: [1, 2, 3, 4, 5], startPosition: 0, blockTable: [0], wantsLogits: true)])
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemCore
 @testable import TandemModel
+import TandemTestSupport
 
 @Suite("SmolLM2-135M (GGUF Q4_1)")
 struct SmolLM2Tests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemCore
 @testable import TandemModel
+import TandemTestSupport
 
 @Suite("stories260K golden")
 struct StoriesGoldenTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemCore
 @testable import TandemModel
+import TandemTestSupport
 
 /// Where the test models are: `TANDEM_STORIES260K_DIR` / `TANDEM_SMOLLM2_PATH`, else
 /// `../shared/models/stories260K` beside the repository and `models/` inside it.

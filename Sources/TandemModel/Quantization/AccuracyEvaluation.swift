@@ -74,11 +74,10 @@ public final class AccuracyEvaluation {
         var sequences: [[TokenID]] = [], allLogits: [[[Float]]] = []
         for p in prompts {
             precondition(!p.isEmpty, "empty prompt")
-            let session = LlamaSession(model: model, maxPositions: p.count + continuation)
+            let next = try runnerStepper(model, maxPositions: p.count + continuation)
             var tokens = p, logits: [[Float]] = []
             for i in 0..<(p.count + continuation) {
-                let out = try session.forward(tokens[i])
-                let row = Array(UnsafeBufferPointer(start: out, count: model.configuration.vocabSize))
+                let row = try next(tokens[i])
                 logits.append(row)
                 if i + 1 == tokens.count, tokens.count < p.count + continuation { tokens.append(TokenID(argmax(row))) }
                 step()
@@ -94,35 +93,19 @@ public final class AccuracyEvaluation {
     /// full-vocabulary logits after it.
     public typealias Stepper = (TokenID) throws -> [Float]
 
-    /// A fresh reference-session stepper for a sequence of at most `maxPositions` tokens.
-    public static func sessionStepper(_ model: LlamaModel, maxPositions: Int) -> Stepper {
-        let session = LlamaSession(model: model, maxPositions: maxPositions)
+    /// A fresh stepper through the forward pass every command runs (`ModelRunner`, one rank, one
+    /// token per step as a decode runs in `serve`) with K/V stored as `kvDType`.
+    public static func runnerStepper(_ model: LlamaModel, kvDType: KVCacheDType = .f32, maxPositions: Int) throws -> Stepper {
+        let sequence = try ModelRunner(model: model, blocks: .positions(maxPositions), kvDType: kvDType).sequence()
         return { t in
-            let out = try session.forward(t)
-            return Array(UnsafeBufferPointer(start: out, count: model.configuration.vocabSize))
-        }
-    }
-
-    /// A fresh stepper through the paged, batched forward pass (`ShardForward`, one rank, one
-    /// token per step, as a decode runs in `serve`) with K/V stored as `kvDType`.
-    public static func pagedStepper(_ model: LlamaModel, kvDType: KVCacheDType, maxPositions: Int) throws -> Stepper {
-        let plan = try ShardingPlan.make(model: model, ranks: 1)
-        let shard = try LlamaShard(model: model, spec: plan.shards[0])
-        let blockSize = 16, blocks = max(1, (maxPositions + blockSize - 1) / blockSize)
-        let kv = PagedKVStore(layers: model.configuration.layerCount, blockCount: blocks, blockSize: blockSize,
-                              kvHeads: shard.spec.kvHeads.count, headDim: model.configuration.headDim, dtype: kvDType)
-        let forward = ShardForward(shard: shard, kv: kv, group: SingleRank())
-        let table = (0..<Int32(blocks)).map { $0 }
-        var position = 0
-        return { t in
-            defer { position += 1 }
-            return try forward.forward([SequenceChunk(tokens: [t], startPosition: position, blockTable: table, wantsLogits: true)])[0]
+            guard let row = try sequence.run([t]) else { throw ModelRuntimeError.noLogits }
+            return row
         }
     }
 
     /// Scores `candidate` on the reference's tokens.
     public func evaluate(_ candidate: LlamaModel, progress: ((Int, Int) -> Void)? = nil) throws -> AccuracyMetrics {
-        try evaluate(progress: progress) { Self.sessionStepper(candidate, maxPositions: $0) }
+        try evaluate(progress: progress) { try Self.runnerStepper(candidate, maxPositions: $0) }
     }
 
     /// Scores the candidate `stepper(maxPositions)` computes (a fresh one per sequence) on the
@@ -151,7 +134,7 @@ public final class AccuracyEvaluation {
 
     /// exp(mean -log p(token[i+1] | tokens[...i])) over the text.
     public static func perplexity(_ model: LlamaModel, _ tokens: [TokenID], step: () -> Void = {}) throws -> Double {
-        try perplexity(tokens, stepper: sessionStepper(model, maxPositions: tokens.count), step: step)
+        try perplexity(tokens, stepper: runnerStepper(model, maxPositions: tokens.count), step: step)
     }
 
     /// The same with the logits of `stepper`, fresh for this text.

@@ -112,7 +112,7 @@ public struct ModelOptExport {
         // 1. Calibrate activation ranges at full precision (the weights as stored).
         var tokens = model.tokenizer.encode(calibrationText, addBOS: true, parseSpecial: false)
         if tokens.count > calibrationTokens { tokens = Array(tokens.prefix(calibrationTokens)) }
-        let calibrator = ActivationCalibrator(model: model.model, maxPositions: max(tokens.count, 1))
+        let calibrator = try ActivationCalibrator(model: model.model, maxPositions: max(tokens.count, 1))
         var cancelled: (any Error)?
         try calibrator.observe(tokens) { done in
             if cancelled == nil { do { try progress?("calibrate", done, tokens.count) } catch { cancelled = error } }

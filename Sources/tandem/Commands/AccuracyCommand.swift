@@ -73,13 +73,8 @@ struct AccuracyCommand: ParsableCommand {
         for f in candidates where f != reference || kvDType != nil {
             let (m, report) = try prepare(f)
             var b = TerminalProgressBar(label: f.rawValue + (kvDType.map { ", \($0.rawValue) KV" } ?? ""))
-            let metrics: AccuracyMetrics
-            if let kvDType {
-                metrics = try evaluation.evaluate(progress: { b.update($0, of: $1) }) {
-                    try AccuracyEvaluation.pagedStepper(m.model, kvDType: kvDType, maxPositions: $0)
-                }
-            } else {
-                metrics = try evaluation.evaluate(m.model) { b.update($0, of: $1) }
+            let metrics = try evaluation.evaluate(progress: { b.update($0, of: $1) }) {
+                try AccuracyEvaluation.runnerStepper(m.model, kvDType: kvDType ?? .f32, maxPositions: $0)
             }
             b.finish()
             rows.append((f, report, metrics))

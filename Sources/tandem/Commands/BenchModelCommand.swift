@@ -77,22 +77,16 @@ struct BenchModelCommand: ParsableCommand {
         guard longest <= c.contextLength else {
             throw ValidationError("\(longest) tokens exceed the model's context of \(c.contextLength)")
         }
-        let plan = try ShardingPlan.make(model: loaded.model, ranks: world.size)
-        let shard = try LlamaShard(model: loaded.model, spec: plan.shards[world.rank])
-        let blockSize = 16
-        let blocks = (longest + blockSize - 1) / blockSize
-        let kv = PagedKVStore(layers: c.layerCount, blockCount: blocks, blockSize: blockSize, kvHeads: shard.spec.kvHeads.count,
-                              headDim: c.headDim, dtype: kvDType)
         let group = TimedGroup(CommunicatorGroup(world))
-        let forward = ShardForward(shard: shard, kv: kv, group: group)
-        let table = (0..<Int32(blocks)).map { $0 }
+        let runner = try ModelRunner(model: loaded.model, group: group, blocks: .positions(longest), kvDType: kvDType)
+        let sequence = runner.sequence()
         // Fixed, valid token ids (llama-bench uses arbitrary ids too): a deterministic spread.
         let tokens = (0..<longest).map { TokenID(($0 * 7919 + 13) % c.vocabSize) }
 
-        _ = try forward.forward([SequenceChunk(tokens: [tokens[0]], startPosition: 0, blockTable: table, wantsLogits: true)])  // warm-up
+        try sequence.run([tokens[0]])  // warm-up
+        sequence.reset()
         for s in stride(from: 0, to: depth, by: 512) {
-            let e = min(s + 512, depth)
-            _ = try forward.forward([SequenceChunk(tokens: Array(tokens[s..<e]), startPosition: s, blockTable: table, wantsLogits: false)])
+            try sequence.run(Array(tokens[s..<min(s + 512, depth)]), wantsLogits: false)
         }
         let clock = ContinuousClock()
         var pp: [Double] = [], tg: [Double] = [], tgReduce: [Double] = []
@@ -100,19 +94,19 @@ struct BenchModelCommand: ParsableCommand {
             if prompt > 0 {
                 try world.barrier()
                 let s = clock.now
-                _ = try forward.forward([SequenceChunk(tokens: Array(tokens[depth..<depth + prompt]), startPosition: depth, blockTable: table, wantsLogits: true)])
+                try sequence.run(Array(tokens[depth..<depth + prompt]))
                 pp.append(Double(prompt) / (clock.now - s).seconds)
+                sequence.rewind(to: depth)
             }
             if generate > 0 {
                 try world.barrier()
                 group.reset()
                 let s = clock.now
-                for i in 0..<generate {
-                    _ = try forward.forward([SequenceChunk(tokens: [tokens[depth + i]], startPosition: depth + i, blockTable: table, wantsLogits: true)])
-                }
+                for i in 0..<generate { try sequence.run([tokens[depth + i]]) }
                 let total = (clock.now - s).seconds
                 tg.append(Double(generate) / total)
                 tgReduce.append(group.seconds / Double(generate))
+                sequence.rewind(to: depth)
             }
         }
         guard world.rank == 0 else { return }

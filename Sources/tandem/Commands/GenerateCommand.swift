@@ -6,8 +6,9 @@ import TandemEngineCore
 import TandemKernels
 import TandemModel
 
-/// `tandem generate`: one prompt through the reference forward pass, streamed to stdout.
-struct GenerateCommand: ParsableCommand {
+/// `tandem generate`: one prompt through the serving engine and a one-rank `ModelRunner` (the
+/// same scheduler, forward pass, sampler and detokeniser `serve` runs), streamed to stdout.
+struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate text from a prompt with one model in this process.")
@@ -54,6 +55,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("head-weights"), help: "Embedding/output-head format (same choices; default native).")
     var headWeights: WeightFormat = .native
 
+    @Flag(help: "Print one JSON object (token ids, text, finish reason, token counts, speeds) instead of streaming the text.")
+    var json = false
+
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be >= 0") }
         guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
@@ -61,7 +65,7 @@ struct GenerateCommand: ParsableCommand {
         guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
     }
 
-    func run() throws {
+    func run() async throws {
         let path = try model ?? DefaultModel.path()
         var loaded: LoadedModel
         do { loaded = try ModelLoader.load(path: path, tokenizerPath: tokenizer) } catch let e as ModelLoadError {
@@ -92,17 +96,63 @@ struct GenerateCommand: ParsableCommand {
         }
         var ids = loaded.tokenizer.encode(text, addBOS: noBOS ? false : nil)
         if ids.isEmpty, let bos = loaded.tokenizer.vocabulary.bos { ids = [bos] }
-        let sampling = SamplingParameters(temperature: temperature, topP: topP, topK: topK, seed: seed)
-        var sampler = try Sampler(configuration: SamplingConfiguration(parameters: sampling), promptTokens: ids,
-                                  defaultSeed: UInt64.random(in: 0...UInt64.max))
-        let result = try Generator(model: loaded).generate(prompt: ids, maxTokens: maxTokens, choose: { try sampler.sample(logits: $0).token }) { piece in
-            FileHandle.standardOutput.write(Data(piece.utf8))
+        let context = loaded.configuration.contextLength
+        guard ids.count < context else {
+            throw ValidationError("the prompt's \(ids.count) tokens fill the model's context of \(context)")
         }
-        FileHandle.standardOutput.write(Data("\n".utf8))
-        let t = result.timing
+        // One sequence: K/V for the prompt and every token asked for, up to the context, plus the
+        // scheduler's copy-on-write and admission reserve blocks.
+        let positions = min(context, ids.count + maxTokens)
+        let scheduler = SchedulerConfiguration(maxBatchedTokens: 512, maxRunningSequences: 1, maxWaitingRequests: 1,
+                                               maxModelLength: positions, enablePrefixCaching: false)
+        let blockSize = 16
+        let blocks = (positions + blockSize - 1) / blockSize + 1 + scheduler.admissionReserveBlocks
+        let runner = try ModelRunner(model: loaded.model, blockSize: blockSize, blocks: .blocks(blocks))
+        let engine = try Engine(model: loaded, executor: LocalStepExecutor(runner: runner),
+                                configuration: EngineConfiguration(scheduler: scheduler))
+        engine.start()
+        defer { engine.shutdown() }
+        let sampling = SamplingParameters(temperature: temperature, topP: topP, topK: topK, seed: seed)
+        let request = EngineRequest(id: RequestID("generate"), promptTokens: ids, maxTokens: maxTokens,
+                                    sampling: SamplingConfiguration(parameters: sampling))
+        let clock = ContinuousClock()
+        let start = clock.now
+        var firstToken: ContinuousClock.Instant?
+        var tokens: [TokenID] = [], output = ""
+        var finish: (reason: FinishReason, usage: EngineUsage)?
+        for try await event in try engine.submit(request) {
+            switch event {
+            case .delta(let content, let reasoning, let t, _):
+                if firstToken == nil, !t.isEmpty { firstToken = clock.now }
+                tokens += t
+                output += reasoning + content
+                if !json { FileHandle.standardOutput.write(Data((reasoning + content).utf8)) }
+            case .finished(let reason, let usage):
+                finish = (reason, usage)
+            }
+        }
+        guard let finish else { throw ValidationError("the engine ended the request without a result") }
+        let end = clock.now
+        // Prefill ends with the first sampled token; decode is every token after it.
+        let prefill = ((firstToken ?? end) - start).seconds
+        let decode = (end - (firstToken ?? end)).seconds
+        let promptRate = prefill > 0 ? Double(ids.count) / prefill : 0
+        let decodeRate = decode > 0 ? Double(max(finish.usage.completionTokens - 1, 0)) / decode : 0
+        let reason = finish.reason.openAIValue ?? "\(finish.reason)"
+        if json {
+            let object: [String: Any] = [
+                "prompt_token_ids": ids.map(Int.init), "token_ids": tokens.map(Int.init), "text": output,
+                "finish_reason": reason, "prompt_tokens": finish.usage.promptTokens,
+                "completion_tokens": finish.usage.completionTokens,
+                "prompt_tokens_per_second": promptRate, "decode_tokens_per_second": decodeRate,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        }
         let msg = String(format: "[%@] prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | stop: %@\n",
-                         loaded.formatDescription, t.promptTokens, t.prefillTokensPerSecond,
-                         t.generatedTokens, t.decodeTokensPerSecond, result.reason.rawValue)
+                         loaded.formatDescription, ids.count, promptRate, finish.usage.completionTokens, decodeRate, reason)
         FileHandle.standardError.write(Data(msg.utf8))
     }
 }

@@ -21,13 +21,14 @@ public struct SequenceChunk: Sendable, Equatable {
 
 /// The batched forward pass of one tensor-parallel rank: many sequences at different positions
 /// in one step, K/V in a paged store, two all-reduces per layer, logits gathered on rank 0.
-/// With one rank and one sequence it computes exactly what `LlamaSession` does.
-public final class ShardForward {
-    public let shard: LlamaShard
-    public let kv: PagedKVStore
-    public let group: TensorParallelGroup
+/// Built and driven by `ModelRunner` (the one forward pass every command runs).
+final class ShardForward {
+    let shard: LlamaShard
+    let kv: PagedKVStore
+    let group: TensorParallelGroup
+    var observer: ActivationObserver?
 
-    public init(shard: LlamaShard, kv: PagedKVStore, group: TensorParallelGroup) {
+    init(shard: LlamaShard, kv: PagedKVStore, group: TensorParallelGroup) {
         self.shard = shard
         self.kv = kv
         self.group = group
@@ -35,7 +36,7 @@ public final class ShardForward {
 
     /// Runs one step. Returns, on rank 0, the full-vocabulary logits of each chunk that wants
     /// them (in chunk order); other ranks get an empty array.
-    public func forward(_ chunks: [SequenceChunk]) throws -> [[Float]] {
+    func forward(_ chunks: [SequenceChunk]) throws -> [[Float]] {
         let c = shard.configuration
         let hd = c.headDim, dim = c.dim
         let qDim = shard.localQueryDim, kvDim = shard.localKVDim, ffn = shard.localFFN
@@ -87,6 +88,7 @@ public final class ShardForward {
             for t in 0..<T {
                 tk_rmsnorm(xb.pointer + t * dim, x.pointer + t * dim, w.attentionNorm, Int64(dim), c.rmsNormEpsilon)
             }
+            observer?(l, .attentionInput, xb.pointer, T * dim)
             w.wq.multiply(batch: T, xb.pointer, ldx: dim, into: q.pointer, ldy: qDim)
             w.wk.multiply(batch: T, xb.pointer, ldx: dim, into: kNew.pointer, ldy: kvDim)
             w.wv.multiply(batch: T, xb.pointer, ldx: dim, into: vNew.pointer, ldy: kvDim)
@@ -103,15 +105,18 @@ public final class ShardForward {
                             queriesPerKVHead: qPerKV, qStride: qDim) == 0 else {
                 throw ShardingError(message: "attention kernel rejected the step")
             }
+            observer?(l, .attentionOutput, att.pointer, T * qDim)
             w.wo.multiply(batch: T, att.pointer, ldx: qDim, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
             tk_add(x.pointer, partial.pointer, Int64(T * dim))
             for t in 0..<T {
                 tk_rmsnorm(xb.pointer + t * dim, x.pointer + t * dim, w.ffnNorm, Int64(dim), c.rmsNormEpsilon)
             }
+            observer?(l, .ffnInput, xb.pointer, T * dim)
             w.gate.multiply(batch: T, xb.pointer, ldx: dim, into: hb.pointer, ldy: ffn)
             w.up.multiply(batch: T, xb.pointer, ldx: dim, into: hb2.pointer, ldy: ffn)
             tk_swiglu(hb.pointer, hb2.pointer, Int64(T * ffn))
+            observer?(l, .ffnHidden, hb.pointer, T * ffn)
             w.down.multiply(batch: T, hb.pointer, ldx: ffn, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
             tk_add(x.pointer, partial.pointer, Int64(T * dim))
