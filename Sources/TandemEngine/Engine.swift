@@ -23,20 +23,30 @@ public struct EngineConfiguration: Sendable {
     }
 }
 
-/// The serving engine: continuous batching over a paged KV cache with prefix reuse.
+/// The serving engine: continuous batching over a paged KV cache with prefix reuse, in tokens.
 ///
-/// Callers `submit` requests and read an `AsyncThrowingStream` of events; the decode loop runs
-/// on a thread the engine owns (not the cooperative pool), driving the pure `Scheduler` and a
-/// `StepExecutor`. Submission is synchronous so over-capacity is refused at once.
+/// `submitTokens` queues a request and returns a stream of `TokenEvent`s; the step loop runs on
+/// a thread the engine owns (not the cooperative pool): schedule → execute → sample → update,
+/// the scheduler's outputs (tokens, counts, finish reason, cached prompt tokens) passed on
+/// unchanged. The lock is held for the scheduler's and the request table's state only: the step
+/// and the sampling run without it. Text (detokenising, stop strings, the reasoning split) is
+/// handled by a `TextProcessor` per request, off the step thread (`submit`, Engine+Text.swift).
+/// Submission is synchronous so over-capacity is refused at once.
 public final class Engine: @unchecked Sendable {
+    /// The model served: its tokenizer is the text front's (`submit`); the step loop reads
+    /// only the end-of-turn token ids from it.
     public let model: LoadedModel
     public let configuration: EngineConfiguration
+    /// The model's end-of-turn tokens: a request stops at them unless it ignores end of sequence.
+    let endOfTurnTokens: Set<TokenID>
+    /// The token recorded for a sequence whose logits are missing (cancelled mid-step).
+    let fallbackToken: TokenID
     let executor: StepExecutor
     let logger: Logger
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var scheduler: Scheduler
-    private var states: [RequestID: RequestState] = [:]
+    private var states: [RequestID: TokenRequestState] = [:]
     private var stopping = false
     private var stats = EngineStats()
     private var thread: Thread?
@@ -52,6 +62,8 @@ public final class Engine: @unchecked Sendable {
     public init(model: LoadedModel, executor: StepExecutor, configuration: EngineConfiguration = EngineConfiguration(),
                 logger: Logger = Logger(label: "tandem.engine")) throws {
         self.model = model
+        endOfTurnTokens = model.tokenizer.vocabulary.stopTokens
+        fallbackToken = model.tokenizer.vocabulary.eos ?? 0
         self.executor = executor
         self.configuration = configuration
         self.logger = logger
@@ -142,26 +154,23 @@ public final class Engine: @unchecked Sendable {
         return s
     }
 
-    /// Queues `request`; throws `EngineError.rejected` at once when it cannot be accepted.
-    public func submit(_ request: EngineRequest) throws -> AsyncThrowingStream<EngineEvent, Error> {
-        let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
+    /// Queues `request`; throws `EngineError.rejected` at once when it cannot be accepted. The
+    /// stream carries its tokens as they are sampled, then exactly one `.finished`, or throws.
+    public func submitTokens(_ request: EngineRequest) throws -> AsyncThrowingStream<TokenEvent, Error> {
+        let (stream, continuation) = AsyncThrowingStream<TokenEvent, Error>.makeStream()
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw EngineError(.shutDown, "the engine is shut down") }
         guard stats.healthy else { throw EngineError(.stepFailed, "the engine is unhealthy: \(stats.lastError ?? "a step failed")") }
         var stopIDs = request.stopTokenIDs
-        if !request.ignoreEndOfSequence { stopIDs.formUnion(model.tokenizer.vocabulary.stopTokens) }
+        if !request.ignoreEndOfSequence { stopIDs.formUnion(endOfTurnTokens) }
         seedCounter &+= 0x9E37_79B9_7F4A_7C15
         let sampler: Sampler
         switch admit(request, stopIDs: stopIDs) {
         case .success(let s): sampler = s
         case .failure(let e): throw EngineError(.rejected, e.message, code: e.code)
         }
-        states[request.id] = RequestState(
-            request: request, continuation: continuation, sampler: sampler,
-            detokenizer: StreamingDetokenizer(tokenizer: model.tokenizer, previous: request.promptTokens.last),
-            stops: StopStringMatcher(stopStrings: request.stopStrings),
-            reasoning: request.reasoning.map { ReasoningSplitter(configuration: $0) })
+        states[request.id] = TokenRequestState(request: request, continuation: continuation, sampler: sampler)
         stats.promptTokens += request.promptTokens.count
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination { self?.cancel(request.id) }
@@ -186,13 +195,22 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Ends a request now (client gone); its blocks are freed at once.
-    public func cancel(_ id: RequestID) {
+    /// Ends a request now (client gone, or its text matched a stop string); its blocks are
+    /// freed at once and its token stream ends without `.finished`.
+    public func cancel(_ id: RequestID, reason: FinishReason = .cancelled) {
         condition.lock()
         let state = states.removeValue(forKey: id)
-        _ = scheduler.abort(id, reason: .cancelled)
+        _ = scheduler.abort(id, reason: reason)
         condition.unlock()
         state?.continuation.finish()
+    }
+
+    /// Appends `tokens` to the request's output at its next sampling step instead of sampling (a
+    /// reasoning budget forcing the close tag). No effect once the request has ended.
+    public func force(_ id: RequestID, tokens: [TokenID]) {
+        condition.lock()
+        states[id]?.forced += tokens
+        condition.unlock()
     }
 
     // MARK: - The step loop
@@ -238,49 +256,56 @@ public final class Engine: @unchecked Sendable {
                 continue
             }
             condition.lock(); stepStarted = nil; condition.unlock()
-            var sampled: [RequestID: [TokenID]] = [:]
-            var logprobs: [RequestID: [SampledToken]] = [:]
-            var li = 0
+            // Sample outside the lock: the samplers are copied out and written back, so a
+            // submission or cancellation in the meantime is never blocked by a step.
             condition.lock()
+            var work: [(id: RequestID, logits: Int?, sampler: Sampler?, wantsLogprobs: Bool)] = []
+            var li = 0
             for s in plan.sequences where s.samplesToken {
                 defer { li += 1 }
-                if let f = forced[s.requestID] {
-                    for t in f { states[s.requestID]?.sampler.record(t) }
-                    sampled[s.requestID] = f
-                    continue
-                }
-                guard li < logits.count, var state = states[s.requestID] else {
-                    sampled[s.requestID] = [model.tokenizer.vocabulary.eos ?? 0]
-                    continue
-                }
-                do {
-                    let token = try state.sampler.sample(logits: logits[li])
-                    sampled[s.requestID] = [token.token]
-                    if state.request.sampling.topLogprobs != nil { logprobs[s.requestID] = [token] }
-                } catch {
-                    sampled[s.requestID] = [model.tokenizer.vocabulary.eos ?? 0]
-                }
-                states[s.requestID] = state
+                if forced[s.requestID] != nil { work.append((s.requestID, nil, nil, false)); continue }
+                let state = states[s.requestID]
+                work.append((s.requestID, li < logits.count ? li : nil, state?.sampler, state?.request.sampling.topLogprobs != nil))
             }
+            condition.unlock()
+            var sampled: [RequestID: [TokenID]] = [:]
+            var logprobs: [RequestID: [SampledToken]] = [:]
+            var samplers: [RequestID: Sampler] = [:]
+            for w in work {
+                if let f = forced[w.id] { sampled[w.id] = f; continue }
+                // A request cancelled since it was scheduled still needs a token for the update.
+                guard let i = w.logits, var sampler = w.sampler else { sampled[w.id] = [fallbackToken]; continue }
+                do {
+                    let token = try sampler.sample(logits: logits[i])
+                    sampled[w.id] = [token.token]
+                    if w.wantsLogprobs { logprobs[w.id] = [token] }
+                } catch {
+                    sampled[w.id] = [fallbackToken]
+                }
+                samplers[w.id] = sampler
+            }
+            condition.lock()
+            for (id, sampler) in samplers { states[id]?.sampler = sampler }
+            for (id, f) in forced { for t in f { states[id]?.sampler.record(t) } }
             let outputs = scheduler.update(with: StepResult(sampledTokens: sampled))
             stats.steps += 1
-            var finished: [(RequestState, FinishReason)] = []
-            var events: [(RequestState, EngineEvent)] = []
+            var finished: [(TokenRequestState, FinishReason)] = []
+            var events: [(TokenRequestState, TokenEvent)] = []
             for o in outputs {
                 guard var state = states[o.requestID] else { continue }
-                // The scheduler's count (set at first admission, within the prompt) is the one reported.
+                // The scheduler's counts are the ones reported (cached tokens set at first
+                // admission, within the prompt).
                 state.cachedPromptTokens = o.cachedPromptTokenCount
+                state.completionTokens += o.newTokens.count
+                stats.generatedTokens += o.newTokens.count
                 var stopToken: TokenID?
                 if case .stopToken(let t) = o.finishReason { stopToken = t }
-                let r = state.consume(o.newTokens, logprobs: logprobs[o.requestID] ?? [], stopToken: stopToken, tokenizer: model.tokenizer)
-                stats.generatedTokens += o.newTokens.count
-                if let e = r.event { events.append((state, e)) }
-                if let tag = r.forceClose, o.finishReason == nil { state.forced = model.tokenizer.encode(tag, addBOS: false, parseSpecial: true) }
-                if let s = r.stopString {
-                    _ = scheduler.abort(o.requestID, reason: .stopString(s))
-                    states.removeValue(forKey: o.requestID)
-                    finished.append((state, .stopString(s)))
-                } else if let reason = o.finishReason {
+                let visible = o.newTokens.filter { $0 != stopToken }
+                let lp = logprobs[o.requestID] ?? []
+                if !visible.isEmpty || !lp.isEmpty {
+                    events.append((state, .tokens(visible, logprobs: lp, cachedPromptTokens: o.cachedPromptTokenCount)))
+                }
+                if let reason = o.finishReason {
                     states.removeValue(forKey: o.requestID)
                     finished.append((state, reason))
                 } else {
@@ -293,11 +318,9 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    private func finish(_ state: RequestState, reason: FinishReason) {
-        var s = state
-        if let tail = s.drain() { s.continuation.yield(tail) }
-        s.continuation.yield(.finished(reason: reason, usage: s.usage))
-        s.continuation.finish()
+    private func finish(_ state: TokenRequestState, reason: FinishReason) {
+        state.continuation.yield(.finished(reason: reason, usage: state.usage))
+        state.continuation.finish()
     }
 
     /// A failed step (a worker died, the link broke): every request in flight ends with an
@@ -312,20 +335,5 @@ public final class Engine: @unchecked Sendable {
         condition.unlock()
         logger.error("step failed; failing \(all.count) request(s)", metadata: ["error": "\(error)"])
         for (_, s) in all { s.continuation.finish(throwing: EngineError(.stepFailed, "generation failed: \(error)")) }
-    }
-}
-
-extension Engine {
-    /// Runs `request` to completion and returns the tokens, text and usage (tests, CLI).
-    public func generate(_ request: EngineRequest) async throws -> (tokens: [TokenID], text: String, reasoning: String,
-                                                                     reason: FinishReason, usage: EngineUsage) {
-        var tokens: [TokenID] = [], text = "", thinking = ""
-        for try await e in try submit(request) {
-            switch e {
-            case .delta(let c, let r, let t, _): text += c; thinking += r; tokens += t
-            case .finished(let reason, let usage): return (tokens, text, thinking, reason, usage)
-            }
-        }
-        throw EngineError(.shutDown, "the stream ended without a result")
     }
 }

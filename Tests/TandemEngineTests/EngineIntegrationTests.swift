@@ -207,6 +207,39 @@ struct EngineIntegrationTests {
         #expect(r.reason == .stopString("Lily"))
     }
 
+    @Test("a stop string found by the text front ends the request in the engine and frees its sequence")
+    func stopStringEndsTheRequestInTheEngine() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let r = try await engine.generate(EngineRequest(id: "s2", promptTokens: [1], maxTokens: 200, stopStrings: ["girl"],
+                                                        ignoreEndOfSequence: true))
+        #expect(r.reason == .stopString("girl"))
+        #expect(r.usage.completionTokens == r.tokens.count)
+        for _ in 0..<1000 where engine.statistics.running != 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(engine.statistics.running == 0)
+        // Far fewer than 200 tokens were generated: the engine stopped at the text's stop.
+        #expect(engine.statistics.generatedTokens < 40)
+    }
+
+    @Test("the token stream carries exactly the tokens the text stream reports, and the scheduler's counts")
+    func tokenStreamMatchesTextStream() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let p = Self.model.tokenizer.encode("Lily and Ben were friends")
+        let text = try await engine.generate(EngineRequest(id: "t1", promptTokens: p, maxTokens: 30, ignoreEndOfSequence: true))
+        var tokens: [TokenID] = []
+        var usage: EngineUsage?
+        for try await e in try engine.submitTokens(EngineRequest(id: "t2", promptTokens: p, maxTokens: 30, ignoreEndOfSequence: true)) {
+            switch e {
+            case .tokens(let t, _, let cached): tokens += t; #expect(cached <= p.count)
+            case .finished(let reason, let u): usage = u; #expect(reason == .length)
+            }
+        }
+        #expect(tokens == text.tokens && tokens.count == 30)
+        #expect(usage?.completionTokens == 30 && usage?.promptTokens == p.count)
+        #expect(usage?.cachedPromptTokens == text.usage.cachedPromptTokens + (p.count - 1) / 4 * 4)
+    }
+
     @Test func overCapacityIsRefusedAtSubmission() throws {
         let exec = try LocalStepExecutor(model: Self.model, blockCount: 16, blockSize: 4)
         let engine = try Engine(model: Self.model, executor: exec, configuration: EngineConfiguration(
