@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,22 +30,11 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from tandemkit import ROOT, SMOLLM2, free_port, stop, tandem_bin  # noqa: E402
+
 KEY = "sk-demo-change-me"  # gateway/keys.example.json, tenant demo
 KINDS = ["kill-coordinator", "stop-coordinator", "kill-rank", "stop-rank"]
-
-
-def tandem_bin():
-    if os.environ.get("TANDEM_BIN"):
-        return os.environ["TANDEM_BIN"]
-    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    return str(Path(out.stdout.strip()) / "tandem")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_topology(path, model, ports, gw_port, args):
@@ -186,7 +174,7 @@ def main():
     p.add_argument("--run-dir", help="keep logs here (default: a temporary folder)")
     args = p.parse_args()
     rng = random.Random(args.seed)
-    model = Path(os.environ.get("TANDEM_SMOLLM2_PATH", ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf")).resolve()
+    model = Path(SMOLLM2).resolve()
     run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix="tandem-chaos-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     ports = {"duo": free_port(), "solo": free_port()}
@@ -308,13 +296,7 @@ def main():
         if load:
             load.finish()
         up_text_before_stop = up_log.read_text()
-        if up.poll() is None:
-            up.send_signal(signal.SIGTERM)
-            try:
-                up.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(up.pid, signal.SIGKILL)
-                up.wait()
+        stop(up, timeout=60, kill_group=True)  # `up` stops its deployments on SIGTERM
         time.sleep(0.5)
         left = [pid for port in ports.values() for pid in serve_processes(port).values()]
         for pid in left:

@@ -27,7 +27,7 @@ TANDEM_BIN=${TANDEM_BIN:-.build/release/tandem}
 [[ -x "$TANDEM_BIN" ]] || { echo "tandem not built: $TANDEM_BIN (swift build -c release)" >&2; exit 1; }
 [[ -x "$LLAMA_BIN/llama-server" ]] || bash bench/peer/build_llamacpp.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { python3 tools/tandemkit.py free-port; }
 wait_ready() {  # url pid
   for _ in $(seq 1 240); do
     kill -0 "$2" 2>/dev/null || { echo "server exited" >&2; return 1; }

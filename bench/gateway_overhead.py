@@ -18,9 +18,8 @@ import time
 from hashlib import sha256
 from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from conftest import Gateway  # noqa: E402
-from test_cluster_serve import STORIES, Deployment  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from tandemkit import STORIES260K as STORIES, Deployment, Gateway  # noqa: E402
 
 
 def pct(xs, p):

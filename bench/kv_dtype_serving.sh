@@ -23,7 +23,7 @@ OUT=${OUT:-bench/out/kv-dtype-$(date -u +%Y%m%dT%H%M%SZ)}
 [[ -x "$TANDEM_BIN" ]] || { echo "tandem not built: $TANDEM_BIN (swift build -c release)" >&2; exit 1; }
 mkdir -p "$OUT"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { python3 tools/tandemkit.py free-port; }
 SERVER=""
 cleanup() { [[ -n $SERVER ]] && { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }; }
 trap cleanup EXIT

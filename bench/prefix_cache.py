@@ -24,22 +24,14 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from tandemkit import free_port, mpirun_argv, start, stop  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Server:
@@ -55,25 +47,17 @@ class Server:
     def _start(self, tandem, model, extra, log):
         self.port = free_port()
         self.log_path = log
-        self.log = open(log, "w")
-        launch = [] if Server.ranks == 1 else ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
-                                               "--mca", "mpi_yield_when_idle", "1", "-np", str(Server.ranks)]
-        self.proc = subprocess.Popen(launch + [tandem, "serve", "--model", model, "--model-name", "m", "--port", str(self.port)] + extra,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                self.log.close()
-                with open(log, errors="replace") as f:
-                    if "Address already in use" in f.read():
-                        return False
-                raise RuntimeError(f"tandem serve exited ({self.proc.returncode}); log: {log}")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2)
-                return True
-            except Exception:
-                time.sleep(0.5)
-        raise RuntimeError(f"tandem serve not ready in 300 s; log: {log}")
+        launch = [] if Server.ranks == 1 else mpirun_argv(Server.ranks, btl=None)
+        try:
+            self.proc = start(launch + [tandem, "serve", "--model", model, "--model-name", "m", "--port", str(self.port)] + extra,
+                              log, f"http://127.0.0.1:{self.port}/health", timeout=300, ok=lambda status: status < 400,
+                              interval=0.5, request_timeout=2, tail=3000, name="tandem serve", stop_timeout=30)
+            return True
+        except RuntimeError:
+            with open(log, errors="replace") as f:
+                if "Address already in use" in f.read():
+                    return False
+            raise
 
     def kv_blocks(self):
         """The pool size the coordinator logged when it became ready."""
@@ -82,13 +66,7 @@ class Server:
         return int(m.group(1)) if m else None
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        stop(self.proc, timeout=30)
 
 
 def bench(tandem, port, out, args):

@@ -15,8 +15,8 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from test_cluster_serve import Deployment  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from tandemkit import Deployment  # noqa: E402
 
 
 def run_once(dep, prompt, new):

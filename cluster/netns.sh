@@ -16,7 +16,7 @@
 #   cluster/netns.sh hostfile            print the path of the generated Open MPI hostfile
 #
 # `tandem up TOPOLOGY --rsh-agent cluster/netns-rsh.sh` run inside the first node's namespace
-# starts the whole topology across both "hosts" (tests/test_netns_tp.py does).
+# starts the whole topology across both "hosts" (e2e/test_netns_tp.py does).
 # The nodes are read with `tandem topology nodes` (TANDEM_BIN, else the newest of
 # .build/release/tandem and .build/debug/tandem, else `tandem` on PATH).
 set -eu

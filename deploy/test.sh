@@ -37,11 +37,11 @@ fi
 echo "== fuzz (libFuzzer, ${TANDEM_FUZZ_SECONDS:-15} s per target)"
 bash fuzz/run.sh "${TANDEM_FUZZ_SECONDS:-15}"
 
-if compgen -G "tests/*.py" >/dev/null || compgen -G "tests/**/*.py" >/dev/null; then
-  echo "== python end-to-end tests (pytest)"
+if compgen -G "e2e/*.py" >/dev/null || compgen -G "e2e/**/*.py" >/dev/null; then
+  echo "== python end-to-end tests (pytest, e2e/)"
   swift build --product tandem 2>&1 | tail -1
   set +e
-  python3 -m pytest -q tests
+  python3 -m pytest -q e2e
   status=$?
   set -e
   if [ "$status" = 5 ]; then echo "pytest: no tests collected"; status=0; fi

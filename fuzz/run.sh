@@ -5,7 +5,7 @@
 # corpus (fuzz/corpus/<target>, read-only) and the inputs kept from earlier crashes
 # (fuzz/regressions/<target>). New interesting inputs go to a temporary folder; a crash, a trap
 # or an input that takes more than 10 s stops the run, saves the input under
-# fuzz/regressions/<target>/ (commit it once fixed: tests/test_fuzz_corpus.py replays them all)
+# fuzz/regressions/<target>/ (commit it once fixed: e2e/test_fuzz_corpus.py replays them all)
 # and exits non-zero. SEED (default 1) makes runs repeatable.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -10,7 +10,7 @@ import TandemTopology
 /// takes one input; any error it throws is the expected outcome for bad input, while a trap, a
 /// hang or a crash is a finding. Built twice: with `-sanitize=fuzzer -D TANDEM_LIBFUZZER`
 /// (fuzz/run.sh) libFuzzer drives `LLVMFuzzerTestOneInput`; in the ordinary build `main` replays
-/// files (the corpus and every crash kept as a regression input; tests/test_fuzz_corpus.py).
+/// files (the corpus and every crash kept as a regression input; e2e/test_fuzz_corpus.py).
 enum FuzzTarget: String, CaseIterable {
     case gguf, safetensors, llama2c, topology, request, wire
 

@@ -240,6 +240,22 @@ struct EngineIntegrationTests {
         #expect(usage?.cachedPromptTokens == text.usage.cachedPromptTokens + (p.count - 1) / 4 * 4)
     }
 
+    @Test("a reasoning budget forces the close tag through the token engine; the answer follows it")
+    func reasoningBudgetForcesTheCloseTag() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let budget = 6
+        let r = try await engine.generate(EngineRequest(
+            id: "rb", promptTokens: Self.model.tokenizer.encode("Once upon a time"), maxTokens: 60, ignoreEndOfSequence: true,
+            reasoning: ReasoningConfiguration(startsInReasoning: true, budgetTokens: budget)))
+        #expect(!r.reasoning.isEmpty)
+        #expect(!r.text.isEmpty, "no answer after the forced close tag")
+        #expect(!r.text.contains("</think>") && !r.reasoning.contains("</think>"))
+        // The text front sees the budget reached and forces the tag at a later step: within a
+        // few steps (it runs beside the step thread, not on it).
+        #expect(r.usage.reasoningTokens >= budget && r.usage.reasoningTokens <= budget + 16, "\(r.usage.reasoningTokens)")
+    }
+
     @Test func overCapacityIsRefusedAtSubmission() throws {
         let exec = try LocalStepExecutor(model: Self.model, blockCount: 16, blockSize: 4)
         let engine = try Engine(model: Self.model, executor: exec, configuration: EngineConfiguration(

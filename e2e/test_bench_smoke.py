@@ -12,9 +12,7 @@ import subprocess
 
 import pytest
 
-from test_cluster_serve import STORIES, Deployment, tandem_bin
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tandemkit import ROOT, STORIES260K as STORIES, Deployment, free_port, tandem_bin
 
 pytestmark = pytest.mark.skipif(not os.path.exists(STORIES), reason="stories260K model not found")
 
@@ -117,10 +115,7 @@ def test_rate_sweep_with_shared_prefix_counts_and_cache(server, tmp_path):
 
 
 def test_unreachable_server_is_reported_not_hung(tmp_path):
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cmd = [tandem_bin(), "bench", "--base-url", f"http://127.0.0.1:{port}", "--model", "m", "--requests", "2",
            "--duration", "30", "--request-timeout", "5", "--out", str(tmp_path), "--quiet"]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)

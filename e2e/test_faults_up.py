@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from test_topology_up import KEY, MODEL, ROOT, free_port, needs_model, processes_mentioning, tandem_bin
+from tandemkit import ROOT, free_port, start, tandem_bin
+from test_topology_up import KEY, MODEL, UP_READY, needs_model, processes_mentioning
 
 
 def topology(tmp_path, model_a, model_b):
@@ -64,15 +65,10 @@ def test_up_isolates_a_deployment_that_keeps_crashing(tmp_path):
     check = subprocess.run([tandem_bin(), "topology", "check", str(path)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr + check.stdout
     out = tmp_path / "up.log"
-    proc = subprocess.Popen([tandem_bin(), "up", str(path), "--run-dir", str(tmp_path / "run"), "--ready-timeout", "200",
-                             "--max-restarts", "2"],
-                            cwd=ROOT, stdout=open(out, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start([tandem_bin(), "up", str(path), "--run-dir", str(tmp_path / "run"), "--ready-timeout", "200",
+                  "--max-restarts", "2"], out,
+                 text=UP_READY, timeout=220, name="tandem up", stop_timeout=60, cwd=ROOT, start_new_session=True)
     try:
-        deadline = time.time() + 220
-        while "ready: the OpenAI-compatible API" not in out.read_text():
-            assert proc.poll() is None, f"tandem up exited with {proc.returncode}:\n{out.read_text()}"
-            assert time.time() < deadline, "not ready in time:\n" + out.read_text()
-            time.sleep(0.5)
         assert chat(gw, "flaky")[0].status_code == 200
 
         link.unlink()  # from now on the flaky deployment cannot start

@@ -1,13 +1,11 @@
 """Fixtures for the gateway's end-to-end tests: real `tandem gateway` processes in front of
-stub upstream processes (tests/stub_upstream.py), all on 127.0.0.1, all stopped at the end.
+stub upstream processes (e2e/stub_upstream.py), all on 127.0.0.1, all stopped at the end.
 
-The binary is $TANDEM_BIN, else `$(swift build --show-bin-path)/tandem`.
+The binary is $TANDEM_BIN, else `$(swift build --show-bin-path)/tandem`. The helpers shared with
+bench/ (binary, free port, start and stop, Deployment, Gateway) are in tools/tandemkit.py; this file
+puts tools/ on sys.path, so every test module can `from tandemkit import ...`.
 """
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,7 +16,12 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-STUB = ROOT / "tests" / "stub_upstream.py"
+sys.path.insert(0, str(ROOT / "tools"))
+
+import tandemkit  # noqa: E402
+from tandemkit import free_port, start, stop  # noqa: E402
+
+STUB = ROOT / "e2e" / "stub_upstream.py"
 
 KEYS = {
     "sk-acme": "acme",
@@ -36,44 +39,6 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.timeout(180))
 
 
-def tandem_bin():
-    env = os.environ.get("TANDEM_BIN")
-    if env:
-        return env
-    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    return str(Path(out.stdout.strip()) / "tandem")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, timeout=20.0, proc=None, log=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}: {log.read_text(errors='replace') if log else ''}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up within {timeout}s: {log.read_text(errors='replace') if log else ''}")
-
-
-def stop(proc, timeout=5):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
-
-
 class Stub:
     """A running stub upstream."""
 
@@ -85,8 +50,7 @@ class Stub:
         if reasoning:
             args.append("--reasoning")
         self.log = Path(workdir) / f"stub-{name}.log"
-        self.proc = subprocess.Popen(args, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
-        wait_http(self.url + "/health", proc=self.proc, log=self.log)
+        self.proc = start(args, self.log, self.url + "/health", name=f"stub {name}")
 
     def requests(self):
         return httpx.get(self.url + "/_stub/requests", timeout=5).json()
@@ -161,53 +125,12 @@ def base_config(stubs, keys_file):
     }
 
 
-class Gateway:
-    """A running `tandem gateway` process with its own config and keys file."""
+class Gateway(tandemkit.Gateway):
+    """A running `tandem gateway` process with its own config and keys file; the `ext` model's
+    upstream key (base_config) is in its environment."""
 
     def __init__(self, config, workdir):
-        self.workdir = Path(workdir)
-        self.config_path = self.workdir / "gateway.json"
-        self.write_config(config)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = self.workdir / "gateway.log"
-        env = dict(os.environ, TANDEM_TEST_EXT_KEY="sk-external-secret")
-        self.proc = subprocess.Popen(
-            [tandem_bin(), "gateway", "--config", str(self.config_path), "--port", str(self.port), "--log-level", "info"],
-            stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env)
-        wait_http(self.url + "/health", timeout=30, proc=self.proc, log=self.log)
-
-    def write_config(self, config):
-        self.config = config
-        tmp = self.config_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(config, indent=2))
-        tmp.replace(self.config_path)
-
-    def reload(self):
-        self.proc.send_signal(signal.SIGHUP)
-
-    def client(self, key="sk-acme", **kw):
-        from openai import OpenAI
-        return OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, timeout=kw.pop("timeout", 20), **kw)
-
-    def metrics(self):
-        from prometheus_client.parser import text_string_to_metric_families
-        text = httpx.get(self.url + "/metrics", timeout=5).text
-        return {f.name: f for f in text_string_to_metric_families(text)}
-
-    def sample(self, family, suffix="", **labels):
-        """The value of one sample of a metric family (0 when absent)."""
-        fams = self.metrics()
-        fam = fams.get(family)
-        if fam is None:
-            return 0.0
-        for s in fam.samples:
-            if s.name == family + suffix and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-        return 0.0
-
-    def stop(self):
-        stop(self.proc)
+        super().__init__(config, workdir, env={"TANDEM_TEST_EXT_KEY": "sk-external-secret"})
 
 
 def write_keys(path):

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from test_cluster_serve import STORIES, Deployment
+from tandemkit import STORIES260K as STORIES, Deployment
 
 
 def test_a_paused_coordinator_finishes_the_request_after_it_continues():

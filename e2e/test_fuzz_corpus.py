@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from test_cluster_serve import ROOT, tandem_bin
+from tandemkit import ROOT, tandem_bin
 
 TARGETS = ["gguf", "safetensors", "llama2c", "topology", "request", "wire"]
 

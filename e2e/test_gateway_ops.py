@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT, Gateway, base_config, write_keys
+from conftest import Gateway, base_config, write_keys
+from tandemkit import ROOT
 
 
 def test_metrics_parse_and_count(gateway):
@@ -85,7 +86,7 @@ def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(fresh_gateway)
 
 
 def test_invalid_config_at_start_is_refused(tmp_path, stubs):
-    from conftest import tandem_bin
+    from tandemkit import tandem_bin
     keys = tmp_path / "keys.json"
     write_keys(keys)
     config = base_config(stubs, keys)
@@ -99,7 +100,7 @@ def test_invalid_config_at_start_is_refused(tmp_path, stubs):
 
 def test_hash_key_matches_sha256():
     from hashlib import sha256
-    from conftest import tandem_bin
+    from tandemkit import tandem_bin
     out = subprocess.run([tandem_bin(), "gateway", "--hash-key", "sk-test"], capture_output=True, text=True, errors="replace", timeout=60)
     assert out.stdout.strip() == sha256(b"sk-test").hexdigest()
 
@@ -129,7 +130,7 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(schema_gateway
                "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
                "--phases", phases, "--max-examples", "100", "--seed", str(seed),
                "--workers", "2", "--request-timeout", "10", "--no-shrink", "--suppress-health-check", "all"]
-        env = dict(os.environ, SCHEMATHESIS_HOOKS=str(ROOT / "tests" / "schemathesis_hooks.py"))
+        env = dict(os.environ, SCHEMATHESIS_HOOKS=str(ROOT / "e2e" / "schemathesis_hooks.py"))
         return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=360, cwd=tmp_path, env=env)
 
     # CPython 3.11.7 has an interpreter bug that hypothesis can hit while describing a strategy

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from test_topology_up import MODEL, ROOT, needs_model
+from tandemkit import ROOT
+from test_topology_up import needs_model
 
 
 @needs_model

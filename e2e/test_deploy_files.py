@@ -19,18 +19,16 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tandemkit import ROOT, free_port, http_status, tandem_bin, wait_http
+
 DEPLOY = ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 UNITS = sorted(SYSTEMD.glob("*.service"))
@@ -56,12 +54,7 @@ needs_model = pytest.mark.skipif(not (MODELS_DIR / MODEL_FILE).exists(),
 
 @pytest.fixture(scope="session")
 def tandem():
-    path = os.environ.get("TANDEM_BIN")
-    if not path:
-        out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=120, check=True)
-        path = str(Path(out.stdout.strip()) / "tandem")
-    path = str(Path(path).resolve())
+    path = str(Path(tandem_bin()).resolve())
     if not os.access(path, os.X_OK):
         pytest.fail(f"tandem binary not found or not executable: {path} (set TANDEM_BIN)")
     return path
@@ -448,32 +441,12 @@ def test_cluster_unit_exec_lines_run_against_two_node_yaml(tandem, tmp_path):
     assert f"{INSTALLED_BIN} gateway --config {run_dir}/gateway.json" in r.stdout
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_status(url, timeout=15.0):
+def wait_status(url, proc, log, want=lambda s: True, timeout=30.0):
+    """The first status URL answers (want(status) true) while PROC runs; fails the test with the log otherwise."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except (urllib.error.URLError, OSError):
-        return None
-
-
-def wait_status(url, proc, log, want=lambda s: s is not None, timeout=30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"process exited with {proc.returncode}:\n{Path(log).read_text()}")
-        status = http_status(url)
-        if want(status):
-            return status
-        time.sleep(0.1)
-    pytest.fail(f"{url} did not answer within {timeout}s:\n{Path(log).read_text()}")
+        return wait_http(url, timeout=timeout, proc=proc, log=log, ok=want, request_timeout=15.0)
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 def gateway_config(tandem, topology, dest, port):
@@ -740,7 +713,7 @@ def test_lws_probe_paths_are_served_by_the_gateway(tandem, tmp_path):
     try:
         wait_status(f"http://127.0.0.1:{port}/health", proc, log)
         for where, path in probes:
-            status = http_status(f"http://127.0.0.1:{port}{path}")
+            status = http_status(f"http://127.0.0.1:{port}{path}", timeout=15.0)
             assert status is not None and status != 404, f"{where}: GET {path} -> {status}"
             if path == "/health":
                 assert status == 200

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from test_cluster_serve import MODEL, STORIES, Deployment, free_port, greedy, tandem_bin, ROOT
+from tandemkit import ROOT, SMOLLM2 as MODEL, STORIES260K as STORIES, Deployment, free_port, tandem_bin
+from test_cluster_serve import greedy
 
 NETNS = os.path.join(ROOT, "cluster", "netns.sh")
 

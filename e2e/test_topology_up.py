@@ -5,7 +5,6 @@ example key, then SIGTERM and no process left behind.
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,24 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tandemkit import ROOT, SMOLLM2, free_port, start, tandem_bin  # noqa: F401
+
 KEY = "sk-demo-change-me"  # gateway/keys.example.json, tenant demo
-MODEL = Path(os.environ.get("TANDEM_SMOLLM2_PATH", ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+MODEL = Path(SMOLLM2)
+UP_READY = "ready: the OpenAI-compatible API"  # what `tandem up` prints once every deployment and the gateway are ready
 
 needs_model = pytest.mark.skipif(not MODEL.exists(), reason=f"default model missing at {MODEL} (deploy/fetch-model.sh)")
-
-
-def tandem_bin():
-    if os.environ.get("TANDEM_BIN"):
-        return os.environ["TANDEM_BIN"]
-    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    return str(Path(out.stdout.strip()) / "tandem")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def local_copy(tmp_path):
@@ -65,17 +53,9 @@ def test_up_serves_through_gateway_and_stops_cleanly(tmp_path):
     check = subprocess.run([tandem_bin(), "topology", "check", str(path)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
     run_dir = tmp_path / "run"
-    log = open(tmp_path / "up.log", "w")
-    proc = subprocess.Popen([tandem_bin(), "up", str(path), "--run-dir", str(run_dir), "--ready-timeout", "240"],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start([tandem_bin(), "up", str(path), "--run-dir", str(run_dir), "--ready-timeout", "240"], tmp_path / "up.log",
+                 text=UP_READY, timeout=300, name="tandem up", cwd=ROOT, start_new_session=True)
     try:
-        deadline = time.time() + 300
-        while True:
-            assert proc.poll() is None, f"tandem up exited with {proc.returncode}:\n{(tmp_path / 'up.log').read_text()}"
-            if "ready: the OpenAI-compatible API" in (tmp_path / "up.log").read_text():
-                break
-            assert time.time() < deadline, "not ready in time:\n" + (tmp_path / "up.log").read_text()
-            time.sleep(0.5)
         out = (tmp_path / "up.log").read_text()
         assert f"http://127.0.0.1:{gw}/v1" in out and "curl" in out
         assert httpx.get(f"http://127.0.0.1:{gw}/ready", timeout=5).status_code == 200
@@ -112,7 +92,6 @@ def test_up_serves_through_gateway_and_stops_cleanly(tmp_path):
     left = [p for p in ranks if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
     assert not left, f"left behind: {left}"
     assert "every process has exited" in (tmp_path / "up.log").read_text()
-    log.close()
 
 
 @needs_model
@@ -173,13 +152,8 @@ def test_example_topologies_match_schema(name):
 def start_up(tmp_path, *extra):
     path, gw, coord = local_copy(tmp_path)
     out = tmp_path / "up.log"
-    proc = subprocess.Popen([tandem_bin(), "up", str(path), "--run-dir", str(tmp_path / "run"), "--ready-timeout", "240", *extra],
-                            cwd=ROOT, stdout=open(out, "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 300
-    while "ready: the OpenAI-compatible API" not in out.read_text():
-        assert proc.poll() is None, f"tandem up exited with {proc.returncode}:\n{out.read_text()}"
-        assert time.time() < deadline, "not ready in time:\n" + out.read_text()
-        time.sleep(0.5)
+    proc = start([tandem_bin(), "up", str(path), "--run-dir", str(tmp_path / "run"), "--ready-timeout", "240", *extra], out,
+                 text=UP_READY, timeout=300, name="tandem up", cwd=ROOT, start_new_session=True)
     return proc, out, gw, coord
 
 

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/test_gateway_ops.py: most generated request bodies name a model
+"""Schemathesis hooks for e2e/test_gateway_ops.py: most generated request bodies name a model
 the test gateway serves, so the fuzzing reaches routing, the upstream and the response
 rendering instead of stopping at 404 model_not_found (one body in four keeps its random name)."""
 import zlib

@@ -7,72 +7,12 @@ an explicit error within a bound, and leave no process behind.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL = os.environ.get("TANDEM_SMOLLM2_PATH", os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"))
-STORIES = os.path.join(os.environ.get("TANDEM_STORIES260K_DIR", os.path.join(ROOT, "..", "shared", "models", "stories260K")), "stories260K.bin")
-
-
-def tandem_bin():
-    if os.environ.get("TANDEM_BIN"):
-        return os.environ["TANDEM_BIN"]
-    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return os.path.join(out.stdout.strip(), "tandem")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
-          "--mca", "mpi_yield_when_idle", "1", "--mca", "btl", "self,vader,tcp"]
-
-
-class Deployment:
-    def __init__(self, model, ranks, step_timeout=10, extra=()):
-        self.port = free_port()
-        cmd = [tandem_bin(), "serve", "--model", model, "--model-name", "m", "--port", str(self.port),
-               "--kv-mib", "64", "--step-timeout", str(step_timeout), "--log-level", "info", *extra]
-        if ranks > 1:
-            cmd = MPIRUN + ["-np", str(ranks)] + cmd
-        self.log = open(os.path.join("/tmp", f"tandem-serve-{self.port}.log"), "w")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_ready()
-
-    def wait_ready(self, timeout=120):
-        import httpx
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tandem serve exited with {self.proc.returncode}: {open(self.log.name, errors='replace').read()[-3000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
-                    return
-            except Exception:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("tandem serve did not become ready: " + open(self.log.name, errors="replace").read()[-3000:])
-
-    def client(self):
-        from openai import OpenAI
-        return OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key="none", timeout=60, max_retries=0)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
+from tandemkit import ROOT, SMOLLM2 as MODEL, STORIES260K as STORIES, Deployment, free_port, mpirun_argv, tandem_bin  # noqa: F401
 
 
 def rank_pid(dep, rank):
@@ -146,7 +86,7 @@ def resident_after_warmup(dep):
     """{rank: (resident MiB, weight share MiB)} from the coordinator's log."""
     import re
     out = {}
-    for m in re.finditer(r"rank (\d+) resident after warm-up: (\d+) MiB \(weight share (\d+) MiB\)", open(dep.log.name, errors="replace").read()):
+    for m in re.finditer(r"rank (\d+) resident after warm-up: (\d+) MiB \(weight share (\d+) MiB\)", dep.log.read_text(errors="replace")):
         out[int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
     return out
 
@@ -197,7 +137,7 @@ def test_metrics_export_engine_statistics(prefix_cache):
         first = greedy(dep, prompt, 8)[1]
         second = greedy(dep, prompt, 8)[1]
         families, text = metric_families(dep.port)
-        log = open(dep.log.name, errors="replace").read()
+        log = dep.log.read_text(errors="replace")
     finally:
         dep.stop()
     for gauge in ["tandem_engine_running_sequences", "tandem_engine_waiting_sequences", "tandem_engine_kv_blocks_used",
@@ -228,7 +168,7 @@ def test_tp2_refuses_a_link_slower_than_the_bound_on_every_rank(tmp_path):
     # Each rank's output in its own files (OUT/1/rank.N/stderr): the ranks' lines do not interleave.
     # The combined copy on mpirun's stdout may: its forwarder passes chunks, so one rank's "µ" (2 bytes)
     # can be split by the other rank's chunk; decoding with errors="replace" keeps that from failing the test.
-    cmd = MPIRUN + ["--output-filename", str(tmp_path / "out"), "-np", "2", tandem_bin(), "serve", "--model", STORIES, "--model-name", "m", "--port", str(port),
+    cmd = mpirun_argv(2, "--output-filename", str(tmp_path / "out")) + [tandem_bin(), "serve", "--model", STORIES, "--model-name", "m", "--port", str(port),
                     "--kv-mib", "16", "--max-link-latency-us", "0.001", "--log-level", "info"]
     started = time.time()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -265,7 +205,7 @@ def test_tp2_starts_when_the_link_is_within_the_bound():
     dep = Deployment(STORIES, 2, extra=("--max-link-latency-us", "1000000"))
     try:
         text, _ = greedy(dep, "Once upon a time", 8)
-        log = open(dep.log.name, errors="replace").read()
+        log = dep.log.read_text(errors="replace")
     finally:
         dep.stop()
     assert text

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import KEYS, Gateway, Stub, free_port, tandem_bin, write_keys
-from test_cluster_serve import STORIES
+from conftest import KEYS, Gateway, Stub, write_keys
+from tandemkit import STORIES260K as STORIES, free_port, start, stop, tandem_bin
 
 HEADERS = {"Authorization": "Bearer sk-acme"}
 READ_TIMEOUT_MS = 3000
@@ -106,24 +106,13 @@ def test_stalled_upstream_leaves_rotation_and_requests_end_fast(stalled_setup):
 def test_step_error_fails_coordinator_health_and_gateway_readiness(tmp_path):
     port = free_port()
     env = dict(os.environ, TANDEM_FAULT_STEP_ERROR_AFTER="0")
-    log = open(tmp_path / "serve.log", "w")
-    serve = subprocess.Popen([tandem_bin(), "serve", "--model", STORIES, "--model-name", "m", "--port", str(port),
-                              "--kv-mib", "64", "--log-level", "info"],
-                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    coord = f"http://127.0.0.1:{port}"
+    serve = start([tandem_bin(), "serve", "--model", STORIES, "--model-name", "m", "--port", str(port),
+                   "--kv-mib", "64", "--log-level", "info"], tmp_path / "serve.log", coord + "/health",
+                  timeout=60, ok=lambda status: status == 200, interval=0.2, name="tandem serve", env=env, start_new_session=True)
     b = Stub("b", tmp_path)
     gw = None
     try:
-        coord = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while True:
-            assert serve.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(coord + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.time() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.2)
         keys = tmp_path / "keys.json"
         write_keys(keys)
         gw = Gateway(config(keys, [
@@ -156,14 +145,7 @@ def test_step_error_fails_coordinator_health_and_gateway_readiness(tmp_path):
         if gw:
             gw.stop()
         b.stop()
-        if serve.poll() is None:
-            os.killpg(serve.pid, signal.SIGTERM)
-            try:
-                serve.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(serve.pid, signal.SIGKILL)
-                serve.wait()
-        log.close()
+        stop(serve, timeout=20, group=True)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from test_cluster_serve import MODEL, Deployment
+from tandemkit import ROOT, SMOLLM2 as MODEL, Deployment
 
 PROMPT = [{"role": "user", "content": "Name three colors."}]
 
@@ -136,7 +136,7 @@ def test_gateway_forwards_sampling_fields_and_leaves_omitted_ones_to_the_upstrea
 
 def test_every_field_the_openapi_document_lists_is_accepted(dep):
     import yaml
-    doc = yaml.safe_load(open(__import__("test_cluster_serve").ROOT + "/gateway/openapi.yaml"))
+    doc = yaml.safe_load(open(ROOT / "gateway" / "openapi.yaml"))
     for schema, path, base in (("ChatCompletionRequest", "/v1/chat/completions", {"messages": PROMPT}),
                                ("CompletionRequest", "/v1/completions", {"prompt": "Hi"})):
         fields = doc["components"]["schemas"][schema]["x-accepted-fields"]

@@ -1,5 +1,5 @@
 """Hostile input at the gateway's edge, against a real `tandem gateway` process in front of stub
-upstreams (tests/conftest.py):
+upstreams (e2e/conftest.py):
 
 * an over-limit body sent whole before reading gets its 413 (not a reset after a timeout), also
   with `Connection: close`; a non-JSON `Content-Type` gets a 415 in OpenAI's error shape;
@@ -18,7 +18,8 @@ import time
 import httpx
 import pytest
 
-from conftest import ROOT, Gateway, base_config, closed_port_url, free_port, tandem_bin, write_keys
+from conftest import Gateway, base_config, closed_port_url, write_keys
+from tandemkit import ROOT, free_port, tandem_bin, wait_http
 
 CHAT = {"model": "small", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
 AUTH = {"Authorization": "Bearer sk-acme"}
@@ -126,13 +127,10 @@ def start_gateway(config, workdir, host="127.0.0.1"):
     log = workdir / "gw.log"
     proc = subprocess.Popen([tandem_bin(), "gateway", "--config", str(path), "--host", host, "--port", str(port)],
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 30
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=30, proc=proc, log=log, ok=lambda status: True)
+    except RuntimeError:
+        pass  # exited, or not listening in time: the caller looks at proc and the log
     return proc, port, log
 
 

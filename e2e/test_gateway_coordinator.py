@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Gateway, closed_port_url
-from test_cluster_serve import STORIES, Deployment
+from tandemkit import STORIES260K as STORIES, Deployment
 
 KEYS = {"sk-alpha": "alpha", "sk-beta": "beta"}
 

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import tempfile
-import time
 from hashlib import sha256
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from conftest import Gateway
-from test_cluster_serve import STORIES, Deployment, tandem_bin
+from tandemkit import STORIES260K as STORIES, Deployment, start, stop, tandem_bin
 
 KEY = "0123456789abcdef" * 4
 PROMPT = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends every day"
@@ -146,23 +145,16 @@ def test_forged_tenants_do_not_grow_coordinator_metrics(open_coordinator):
 
 @pytest.mark.timeout(300)
 def test_up_generates_private_keys_and_binds_coordinators_to_loopback(tmp_path):
-    from test_topology_up import MODEL, local_copy, processes_mentioning
+    from test_topology_up import MODEL, UP_READY, local_copy, processes_mentioning
     if not MODEL.exists():
         pytest.skip(f"default model missing at {MODEL}")
     path, gw, coord = local_copy(tmp_path)
     text = path.read_text().replace("nodes: [local, local]", "nodes: [local]")
     path.write_text(text)
     run_dir = tmp_path / "run"
-    log = open(tmp_path / "up.log", "w")
-    import signal
-    proc = subprocess.Popen([tandem_bin(), "up", str(path), "--run-dir", str(run_dir), "--ready-timeout", "200"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start([tandem_bin(), "up", str(path), "--run-dir", str(run_dir), "--ready-timeout", "200"], tmp_path / "up.log",
+                 text=UP_READY, timeout=240, name="tandem up", stop_timeout=60, start_new_session=True)
     try:
-        deadline = time.time() + 240
-        while "ready: the OpenAI-compatible API" not in (tmp_path / "up.log").read_text():
-            assert proc.poll() is None, (tmp_path / "up.log").read_text()
-            assert time.time() < deadline, (tmp_path / "up.log").read_text()
-            time.sleep(0.5)
         key = run_dir / "smollm2.internal-key"
         assert (key.stat().st_mode & 0o777) == 0o600
         assert ((run_dir / "gateway-salt.key").stat().st_mode & 0o777) == 0o600
@@ -179,10 +171,4 @@ def test_up_generates_private_keys_and_binds_coordinators_to_loopback(tmp_path):
             .chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}], max_tokens=4)
         assert r.usage.completion_tokens >= 1
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        stop(proc, timeout=60, group=True)
