@@ -1,11 +1,12 @@
-// Step attention over an FP8 K/V cache (tandem_gemm.h) and the quantiser that fills it.
+// Step attention over an FP8 K/V cache (tandem_attention.h) and the quantiser that fills it.
 //
 // A key's dot product with q is taken over the raw E4M3 values and multiplied by the key's scale
 // once; a value's softmax weight is multiplied by its scale once before the weighted sum. Both are
 // the dequantised e4m3 * scale arithmetic with the scale factored out of the sum, so the result
 // differs from attention over dequantised f32 K/V by f32 rounding only.
-#include "tandem_gemm.h"
+#include "tandem_attention.h"
 #include "tandem_formats.h"
+#include "tandem_kernels.h"
 #include "tandem_pool.h"
 #include "step_common.h"
 #include <math.h>
@@ -78,7 +79,7 @@ TK_AVX2 static inline void e4m3_row(const uint8_t *codes, float *dst, int64_t hd
 /// Each key and value is widened from E4M3 once, into an L1 scratch, and used by all g heads:
 /// the conversion, not the memory, bounds this kernel, so a group pays for it once instead of
 /// g times. Keys four at a time (four dot products share one horizontal reduction, as
-/// attention_avx2 in gemm.c); values a tile at a time, each head's output 64 dimensions per
+/// attention_avx2 in attention_f32.c); values a tile at a time, each head's output 64 dimensions per
 /// pass in registers. q and out hold the g heads one after another (head_dim apart).
 /// rows[t]: code offset of position t; slots[t]: its scale index. scores: g × len.
 TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t g, const uint8_t *k_codes,

@@ -1,9 +1,11 @@
-// Quantised GEMV: argument checks, run-time path selection and the portable C kernels.
-// The x86-64 kernels live in gemv_avx2.c and gemv_avx512.c; all share the signature below and
-// trust the checks made here.
+// Quantised GEMV: argument checks, run-time path selection, the portable C kernels and the
+// row-parallel entry points (tk_gemv_mt, tk_matvec_mt) that split rows over the process-wide pool.
+// The x86-64 kernels live in gemv_avx2.c, gemv_avx512.c and gemv_int8.c; all share the signature
+// below and trust the checks made here.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
 #include "tandem_kernels.h"
+#include "tandem_pool.h"
 #include <stdatomic.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -325,4 +327,68 @@ int tk_gemv_q4_0(const void *w, const float *x, float *y, int64_t row_begin, int
 int tk_gemv_q4_1(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
     tk_gemv_weights m = {TK_GEMV_Q4_1, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
+}
+
+// ---- row-parallel GEMV and matvec over the process-wide pool ----
+
+typedef struct {
+    const tk_gemv_weights *w; // NULL for tk_matvec jobs
+    tk_gemv_path path;        // the caller's effective path, so workers compute as it would
+    tk_type type;
+    const void *data;
+    int64_t cols;
+    const float *x;
+    float *y;
+    int64_t row_begin, row_end;
+    atomic_int failed;
+} rows_job;
+
+static void rows_task(void *ctx, int64_t t, int64_t n) {
+    rows_job *j = ctx;
+    int64_t rows = j->row_end - j->row_begin;
+    int64_t b = j->row_begin + rows * t / n, e = j->row_begin + rows * (t + 1) / n;
+    int rc = j->w ? tk_gemv_with_path(j->path, j->w, j->x, j->y, b, e)
+                  : tk_matvec(j->type, j->data, j->x, j->y, b, e, j->cols);
+    if (rc != 0) atomic_store(&j->failed, 1);
+}
+
+/// Tasks for `rows` rows of `row_bytes` each: one per thread, or 1 when too small to pay.
+static int64_t task_count(int64_t rows, size_t row_bytes) {
+    int threads = tk_threads_get();
+    if (threads < 2 || rows < 2 * threads) return 1;
+    if ((double)rows * (double)row_bytes < (double)tk_threads_min_bytes()) return 1;
+    return threads;
+}
+
+static _Thread_local int64_t splits_here; // row-parallel calls from this thread that went to the pool
+
+int64_t tk_threads_splits_on_this_thread(void) { return splits_here; }
+
+static int run_rows(rows_job *j, size_t row_bytes) {
+    int64_t tasks = task_count(j->row_end - j->row_begin, row_bytes);
+    if (tasks > 1 && tk_threads_run(rows_task, j, tasks) == 0) {
+        splits_here++;
+        return atomic_load(&j->failed) ? -1 : 0;
+    }
+    return j->w ? tk_gemv(j->w, j->x, j->y, j->row_begin, j->row_end)
+                : tk_matvec(j->type, j->data, j->x, j->y, j->row_begin, j->row_end, j->cols);
+}
+
+int tk_gemv_mt(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
+    if (!w || row_end < row_begin) return -1;
+    size_t rb = tk_gemv_row_bytes(w->format, w->cols);
+    if (rb == 0) return -1;
+    rows_job j = {.w = w, .path = tk_gemv_effective_path(), .x = x, .y = y, .row_begin = row_begin, .row_end = row_end};
+    atomic_init(&j.failed, 0);
+    return run_rows(&j, rb);
+}
+
+int tk_matvec_mt(tk_type type, const void *w, const float *x, float *y,
+                 int64_t row_begin, int64_t row_end, int64_t cols) {
+    size_t rb = tk_row_bytes(type, cols);
+    if (rb == 0 || row_end < row_begin) return -1;
+    rows_job j = {.w = NULL, .type = type, .data = w, .cols = cols, .x = x, .y = y,
+                  .row_begin = row_begin, .row_end = row_end};
+    atomic_init(&j.failed, 0);
+    return run_rows(&j, rb);
 }

@@ -1,4 +1,4 @@
-// Internal to CTandemKernels: what the two step-attention kernels (gemm.c over f32 K/V,
+// Internal to CTandemKernels: what the two step-attention kernels (attention_f32.c over f32 K/V,
 // attention_fp8.c over FP8 K/V) share around their per-head bodies: path choice, the longest
 // context of a step, and how a step's (token, head) items are spread over the kernel threads.
 #ifndef TANDEM_STEP_COMMON_H

@@ -107,6 +107,13 @@ int tk_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begi
 /// Thread-safe: does not touch the process-wide selection (use this in concurrent tests).
 int tk_gemv_with_path(tk_gemv_path path, const tk_gemv_weights *w, const float *x, float *y,
                       int64_t row_begin, int64_t row_end);
+/// tk_gemv with rows split over the process-wide pool (tandem_pool.h) when the matrix is large
+/// enough. Identical results to tk_gemv (each row is computed the same way, by one thread, on the
+/// caller's effective path).
+int tk_gemv_mt(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
+/// How many tk_gemv_mt / tk_matvec_mt calls made on the calling thread were split over the pool
+/// (for tests: other threads' calls, and other pools, do not count).
+int64_t tk_threads_splits_on_this_thread(void);
 
 // ---- per-format conveniences (current path) ----
 int tk_gemv_fp8_e4m3(const uint8_t *w, float scale, const float *row_scales, const float *x, float *y,

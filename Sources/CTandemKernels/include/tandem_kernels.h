@@ -42,6 +42,10 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols);
 /// Rows [row_begin, row_end) only, so callers can split the work. Returns 0 or -1.
 int tk_matvec(tk_type type, const void *w, const float *x, float *y,
               int64_t row_begin, int64_t row_end, int64_t cols);
+/// tk_matvec with rows split over the process-wide pool (tandem_pool.h) when the matrix is large
+/// enough; identical results (each row computed the same way, by one thread).
+int tk_matvec_mt(tk_type type, const void *w, const float *x, float *y,
+                 int64_t row_begin, int64_t row_end, int64_t cols);
 
 // ---- elementwise and normalisation ----
 /// out (n) = x (n) / rms(x) * weight (n).
