@@ -3,25 +3,12 @@
 #include "tandem_attention.h"
 #include "tandem_kernels.h"
 #include "tandem_pool.h"
-#include "step_common.h"
+#include "tk_internal.h"
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#ifndef TK_AVX2
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
-#endif
-
-#if defined(__x86_64__)
-/// Four 8-lane sums → one vector of their four totals (lanes 0-3), the same order for every key.
-TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
 /// One query head over `len` positions. Keys four at a time (four dot products share one
 /// horizontal reduction); values with the output held in registers, 64 dimensions per pass.
 TK_AVX2 static void attention_avx2(float *out, const float *q, const float *k_base, const float *v_base,

@@ -8,17 +8,10 @@
 #include "tandem_formats.h"
 #include "tandem_kernels.h"
 #include "tandem_pool.h"
-#include "step_common.h"
+#include "tk_internal.h"
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#ifndef TK_AVX2
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
-#endif
 
 void tk_quantize_vectors_fp8_e4m3(const float *src, uint8_t *codes, float *scales, int64_t vectors, int64_t n) {
     for (int64_t i = 0; i < vectors; i++) {
@@ -48,12 +41,6 @@ TK_AVX2 static inline __m256 e4m3x8(const uint8_t *p) {
     __m128i mag = _mm_and_si128(_mm_slli_epi16(v, 7), _mm_set1_epi16(0x3F80));
     __m128i sgn = _mm_and_si128(_mm_slli_epi16(v, 8), _mm_set1_epi16((short)0x8000));
     return _mm256_cvtph_ps(_mm_or_si128(mag, sgn));
-}
-
-/// Four 8-lane sums → one vector of their four totals (lanes 0-3), the same order for every key.
-TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
 /// One K or V vector of hd codes → hd floats, each 2^-8 times the value (the tail via the table).

@@ -2,28 +2,15 @@
 #include "tandem_gemm.h"
 #include "tandem_formats.h"
 #include "tandem_pool.h"
-#include "step_common.h"
+#include "tk_internal.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#ifndef TK_AVX2
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
-#endif
 
 /// Rows dequantised together (a multiple of the 3-row tile). 12 rows of 8192 columns: 384 KiB.
 #define PANEL_ROWS 12
 /// Bytes of tokens (X rows) multiplied with one panel before moving on: about half an L2.
 #define TOKEN_BLOCK_BYTES (256 * 1024)
-
-static inline uint16_t le16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
 
 // ---- row dequantisation into the scratch panel ----
 
@@ -132,14 +119,8 @@ static void tile_portable(const float *W, int64_t nr, const float *X, int64_t ld
 }
 
 #if defined(__x86_64__)
-TK_AVX2 static inline float hsum8(__m256 v) {
-    // ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the order tile_portable uses.
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));   // (b0+b2, b1+b3)
-    return _mm_cvtss_f32(_mm_add_ss(_mm_shuffle_ps(c, c, 0), _mm_shuffle_ps(c, c, 1)));
-}
-
-/// NR × NT tile (NR ≤ 3, NT ≤ 4, compile-time after inlining): one accumulator per pair.
+/// NR × NT tile (NR ≤ 3, NT ≤ 4, compile-time after inlining): one accumulator per pair, summed
+/// by hsum256 (tk_internal.h) in the order tile_portable uses.
 #define TILE_BODY(NR, NT)                                                                         \
     do {                                                                                          \
         __m256 acc[NR][NT];                                                                       \
@@ -158,7 +139,7 @@ TK_AVX2 static inline float hsum8(__m256 v) {
             for (int t = 0; t < NT; t++) {                                                        \
                 float tail = 0;                                                                   \
                 for (int64_t k = c; k < cols; k++) tail += W[i * cols + k] * X[t * ldx + k];      \
-                Y[t * ldy + i] = hsum8(acc[i][t]) + tail;                                         \
+                Y[t * ldy + i] = hsum256(acc[i][t]) + tail;                                       \
             }                                                                                     \
     } while (0)
 

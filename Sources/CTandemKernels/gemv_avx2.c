@@ -5,29 +5,12 @@
 // logits by KL 0.022 nats (top-1 0.91) from the exact run; this one matches it to f32 rounding.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
+#include "tk_internal.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#ifndef TK_AVX2 // (a test harness may predefine it empty to run the kernels under emulation)
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
-
-static inline uint16_t le16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-TK_AVX2 static inline float hsum256(__m256 v) {
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    b = _mm_add_ss(b, _mm_movehdup_ps(b));
-    return _mm_cvtss_f32(b);
-}
 
 TK_AVX2 static inline float f16_scalar(const uint8_t *p) { return _cvtsh_ss(le16(p)); }
 

@@ -4,16 +4,11 @@
 // when __builtin_cpu_supports says the CPU has the features.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
+#include "tk_internal.h"
 #include <stdint.h>
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#ifndef TK_AVX512 // (a test harness may predefine it empty to run the kernels under emulation)
-#define TK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#endif
-
 
 TK_AVX512 static inline float hsum512(__m512 v) {
     __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));

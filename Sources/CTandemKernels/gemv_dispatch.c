@@ -1,33 +1,16 @@
 // Quantised GEMV: argument checks, run-time path selection, the portable C kernels and the
 // row-parallel entry points (tk_gemv_mt, tk_matvec_mt) that split rows over the process-wide pool.
 // The x86-64 kernels live in gemv_avx2.c, gemv_avx512.c and gemv_int8.c; all share the signature
-// below and trust the checks made here.
+// tk__gemv_kernel (tk_internal.h) and trust the checks made here.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
 #include "tandem_kernels.h"
 #include "tandem_pool.h"
+#include "tk_internal.h"
 #include <stdatomic.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
-#endif
-
-typedef void (*gemv_kernel)(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin,
-                            int64_t row_end);
-
-#if defined(__x86_64__)
-// Float route (gemv_avx2.c, gemv_avx512.c): FP8 and Q4_1.
-void tk__gemv_fp8_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_fp8_avx512(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_1_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
-// Integer route (gemv_int8.c): the 4-bit formats (int8 x) and Q8_0 (int16 x).
-void tk__gemv_nvfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_mxfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_0_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_nvfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_mxfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_0_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q8_0_int16_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
 #endif
 
 // ---- portable kernels ----
@@ -36,8 +19,6 @@ static const float e2m1_f32[16] = {
     0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
     -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f,
 };
-
-static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 static void fp8_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols;
@@ -254,14 +235,14 @@ size_t tk_gemv_row_bytes(tk_gemv_format format, int64_t cols) {
     return 0;
 }
 
-static gemv_kernel kernel_for(tk_gemv_path path, tk_gemv_format format) {
-    static const gemv_kernel portable[7] = {0, fp8_portable, nvfp4_portable, mxfp4_portable,
+static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_gemv_format format) {
+    static const tk__gemv_kernel portable[7] = {0, fp8_portable, nvfp4_portable, mxfp4_portable,
                                             q8_0_portable, q4_0_portable, q4_1_portable};
 #if defined(__x86_64__)
-    static const gemv_kernel avx2[7] = {0, tk__gemv_fp8_avx2, tk__gemv_nvfp4_int_avx2,
+    static const tk__gemv_kernel avx2[7] = {0, tk__gemv_fp8_avx2, tk__gemv_nvfp4_int_avx2,
                                         tk__gemv_mxfp4_int_avx2, tk__gemv_q8_0_int16_avx2,
                                         tk__gemv_q4_0_int_avx2, tk__gemv_q4_1_avx2};
-    static const gemv_kernel avx512[7] = {0, tk__gemv_fp8_avx512, tk__gemv_nvfp4_int_vnni,
+    static const tk__gemv_kernel avx512[7] = {0, tk__gemv_fp8_avx512, tk__gemv_nvfp4_int_vnni,
                                           tk__gemv_mxfp4_int_vnni, tk__gemv_q8_0_int16_avx2,
                                           tk__gemv_q4_0_int_vnni, tk__gemv_q4_1_avx2};
     if (path == TK_PATH_AVX512) return avx512[format];

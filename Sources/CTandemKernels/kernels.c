@@ -3,6 +3,7 @@
 #include "tandem_kernels.h"
 #include "tandem_formats.h"
 #include "kquants.h"
+#include "tk_internal.h"
 #include <math.h>
 #include <string.h>
 
@@ -62,8 +63,6 @@ float tk_bf16_to_f32(uint16_t h) {
     return f;
 }
 
-static inline uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
 size_t tk_row_bytes(tk_type type, int64_t cols) {
     switch (type) {
     case TK_F32: return (size_t)cols * 4;
@@ -87,15 +86,15 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
         memcpy(dst, src, (size_t)cols * 4);
         return 0;
     case TK_F16:
-        for (int64_t i = 0; i < cols; i++) dst[i] = tk_f16_to_f32(load_u16(p + 2 * i));
+        for (int64_t i = 0; i < cols; i++) dst[i] = tk_f16_to_f32(le16(p + 2 * i));
         return 0;
     case TK_BF16:
-        for (int64_t i = 0; i < cols; i++) dst[i] = tk_bf16_to_f32(load_u16(p + 2 * i));
+        for (int64_t i = 0; i < cols; i++) dst[i] = tk_bf16_to_f32(le16(p + 2 * i));
         return 0;
     case TK_Q8_0:
         if (cols % 32) return -1;
         for (int64_t b = 0; b < cols / 32; b++, p += 34) {
-            float d = tk_f16_to_f32(load_u16(p));
+            float d = tk_f16_to_f32(le16(p));
             const int8_t *q = (const int8_t *)(p + 2);
             for (int j = 0; j < 32; j++) dst[b * 32 + j] = d * (float)q[j];
         }
@@ -103,7 +102,7 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
     case TK_Q4_0:
         if (cols % 32) return -1;
         for (int64_t b = 0; b < cols / 32; b++, p += 18) {
-            float d = tk_f16_to_f32(load_u16(p));
+            float d = tk_f16_to_f32(le16(p));
             const uint8_t *q = p + 2;
             for (int j = 0; j < 16; j++) {
                 dst[b * 32 + j] = d * (float)((int)(q[j] & 0x0F) - 8);
@@ -114,8 +113,8 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
     case TK_Q4_1:
         if (cols % 32) return -1;
         for (int64_t b = 0; b < cols / 32; b++, p += 20) {
-            float d = tk_f16_to_f32(load_u16(p));
-            float m = tk_f16_to_f32(load_u16(p + 2));
+            float d = tk_f16_to_f32(le16(p));
+            float m = tk_f16_to_f32(le16(p + 2));
             const uint8_t *q = p + 4;
             for (int j = 0; j < 16; j++) {
                 dst[b * 32 + j] = d * (float)(q[j] & 0x0F) + m;
@@ -173,14 +172,14 @@ int tk_matvec(tk_type type, const void *w, const float *x, float *y,
             for (int64_t b = 0; b < cols / 32; b++) {
                 const float *xb = x + b * 32;
                 if (type == TK_Q8_0) {
-                    float d = tk_f16_to_f32(load_u16(p));
+                    float d = tk_f16_to_f32(le16(p));
                     const int8_t *q = (const int8_t *)(p + 2);
                     float s = 0;
                     for (int j = 0; j < 32; j++) s += (float)q[j] * xb[j];
                     acc += d * s;
                     p += 34;
                 } else if (type == TK_Q4_0) {
-                    float d = tk_f16_to_f32(load_u16(p));
+                    float d = tk_f16_to_f32(le16(p));
                     const uint8_t *q = p + 2;
                     float s = 0;
                     for (int j = 0; j < 16; j++)
@@ -188,8 +187,8 @@ int tk_matvec(tk_type type, const void *w, const float *x, float *y,
                     acc += d * s;
                     p += 18;
                 } else {
-                    float d = tk_f16_to_f32(load_u16(p));
-                    float m = tk_f16_to_f32(load_u16(p + 2));
+                    float d = tk_f16_to_f32(le16(p));
+                    float m = tk_f16_to_f32(le16(p + 2));
                     const uint8_t *q = p + 4;
                     float s = 0, xs = 0;
                     for (int j = 0; j < 16; j++) {

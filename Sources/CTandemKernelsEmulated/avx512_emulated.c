@@ -45,9 +45,8 @@ static inline float emu_cvtsh_ss(unsigned short h) { return tk_f16_to_f32(h); }
 #define _mm256_maskz_loadu_epi8(k, p) emu_mm256_maskz_loadu_epi8((uint32_t)(k), (p))
 #define _cvtsh_ss(h) emu_cvtsh_ss(h)
 
+#define TK_AVX2
 #define TK_AVX512
-#define TK_INT_AVX2
-#define TK_INT_VNNI
 #define tk__gemv_fp8_avx512 tk_emu__gemv_fp8_avx512
 #define tk__gemv_nvfp4_int_avx2 tk_emu__gemv_nvfp4_int_avx2
 #define tk__gemv_nvfp4_int_vnni tk_emu__gemv_nvfp4_int_vnni
