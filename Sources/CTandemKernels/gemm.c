@@ -52,37 +52,27 @@ TK_AVX2 static void dq_q4_avx2(const uint8_t *p, float *d, int64_t n, int with_m
 #endif
 
 /// Rows [r0, r1) of w dequantised into out ((r1 - r0) × cols). Returns 0 or -1.
-static int dequantize_rows(const tk_gemm_weights *w, int avx2, int64_t r0, int64_t r1, float *out) {
+static int dequantize_rows(const tk_weights *w, int avx2, int64_t r0, int64_t r1, float *out) {
     const int64_t cols = w->cols;
-    const void *data = w->data;
-    tk_type type = w->type;
-    if (w->kind == TK_GEMM_GEMV) {
-        const tk_gemv_weights *g = &w->gemv;
-        size_t rb = tk_gemv_row_bytes(g->format, cols);
-        switch (g->format) {
-        case TK_GEMV_FP8_E4M3:
-            for (int64_t r = r0; r < r1; r++, out += cols)
-                tk_dequantize_row_fp8_e4m3((const uint8_t *)g->data + (size_t)r * rb, out, cols,
-                                           g->scale * (g->row_scales ? g->row_scales[r] : 1.0f));
-            return 0;
-        case TK_GEMV_NVFP4:
-            for (int64_t r = r0; r < r1; r++, out += cols)
-                if (tk_dequantize_row_nvfp4((const uint8_t *)g->data + (size_t)r * rb,
-                                            g->block_scales + (size_t)r * (size_t)(cols / 16), g->scale, out, cols))
-                    return -1;
-            return 0;
-        // The ggml block formats carry their scales in the rows: the same as their tk_type.
-        case TK_GEMV_MXFP4: type = TK_MXFP4; break;
-        case TK_GEMV_Q8_0: type = TK_Q8_0; break;
-        case TK_GEMV_Q4_0: type = TK_Q4_0; break;
-        case TK_GEMV_Q4_1: type = TK_Q4_1; break;
-        default: return -1;
-        }
-        data = g->data;
+    const tk_type type = w->format;
+    const size_t rb = tk_row_bytes(type, cols);
+    switch (type) {
+    // The formats whose scales live outside the rows.
+    case TK_FP8_E4M3:
+        for (int64_t r = r0; r < r1; r++, out += cols)
+            tk_dequantize_row_fp8_e4m3((const uint8_t *)w->data + (size_t)r * rb, out, cols,
+                                       w->scale * (w->row_scales ? w->row_scales[r] : 1.0f));
+        return 0;
+    case TK_NVFP4:
+        for (int64_t r = r0; r < r1; r++, out += cols)
+            if (tk_dequantize_row_nvfp4((const uint8_t *)w->data + (size_t)r * rb,
+                                        w->block_scales + (size_t)r * (size_t)(cols / 16), w->scale, out, cols))
+                return -1;
+        return 0;
+    default: break;
     }
-    size_t rb = tk_row_bytes(type, cols);
     for (int64_t r = r0; r < r1; r++, out += cols) {
-        const uint8_t *src = (const uint8_t *)data + (size_t)r * rb;
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)r * rb;
 #if defined(__x86_64__)
         if (avx2) {
             switch (type) {
@@ -174,21 +164,25 @@ static float *panel_scratch(size_t floats) {
     return scratch;
 }
 
-static int valid(const tk_gemm_weights *w) {
-    if (!w || w->cols <= 0) return 0;
-    if (w->kind == TK_GEMM_GEMV) {
-        if (!w->gemv.data || tk_gemv_row_bytes(w->gemv.format, w->cols) == 0 || w->gemv.cols != w->cols) return 0;
-        return w->gemv.format != TK_GEMV_NVFP4 || w->gemv.block_scales != NULL;
-    }
-    return w->kind == TK_GEMM_TYPE && w->data && tk_row_bytes(w->type, w->cols) != 0;
+/// Every tk_type: what tk_matvec takes, and the formats whose scales live outside the rows.
+static int gemm_supports(tk_type type) {
+    return tk_matvec_supports(type) || type == TK_FP8_E4M3 || type == TK_NVFP4;
+}
+
+/// TK_OK, or why w cannot be multiplied.
+static int check(const tk_weights *w) {
+    if (!w) return TK_ERR_INVALID;
+    if (!gemm_supports(w->format)) return TK_ERR_UNSUPPORTED_TYPE;
+    if (!w->data || w->cols <= 0 || tk_row_bytes(w->format, w->cols) == 0) return TK_ERR_INVALID;
+    return w->format != TK_NVFP4 || w->block_scales != NULL ? TK_OK : TK_ERR_INVALID;
 }
 
 /// Rows [r0, r1) (at most one panel) for all n tokens.
-static int gemm_panel(const tk_gemm_weights *w, int avx2, const float *x, int64_t ldx, float *y, int64_t ldy,
+static int gemm_panel(const tk_weights *w, int avx2, const float *x, int64_t ldx, float *y, int64_t ldy,
                       int64_t n, int64_t r0, int64_t r1) {
     const int64_t cols = w->cols, nr = r1 - r0;
     const float *W;
-    if (w->kind == TK_GEMM_TYPE && w->type == TK_F32) {
+    if (w->format == TK_F32) {
         W = (const float *)w->data + (size_t)r0 * (size_t)cols;
     } else {
         float *s = panel_scratch((size_t)nr * (size_t)cols);
@@ -219,27 +213,29 @@ static int gemm_panel(const tk_gemm_weights *w, int avx2, const float *x, int64_
     return 0;
 }
 
-int tk_gemm_with_path(tk_gemv_path path, const tk_gemm_weights *w, const float *x, int64_t ldx, float *y,
+int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y,
                       int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end) {
-    if (!valid(w) || !x || !y || n < 0 || row_begin < 0 || row_end < row_begin || ldx < w->cols) return -1;
+    int rc = check(w);
+    if (rc != TK_OK) return rc;
+    if (!x || !y || n < 0 || row_begin < 0 || row_end < row_begin || ldx < w->cols) return TK_ERR_INVALID;
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
-    else if (!tk_gemv_path_supported(path)) return -1;
-    if (n > 0 && ldy < row_end) return -1;
+    else if (!tk_gemv_path_supported(path)) return TK_ERR_INVALID;
+    if (n > 0 && ldy < row_end) return TK_ERR_INVALID;
     int avx2 = tk__uses_avx2(path);
     for (int64_t r = row_begin; r < row_end && n > 0; r += PANEL_ROWS) {
         int64_t e = r + PANEL_ROWS < row_end ? r + PANEL_ROWS : row_end;
-        if (gemm_panel(w, avx2, x, ldx, y, ldy, n, r, e)) return -1;
+        if (gemm_panel(w, avx2, x, ldx, y, ldy, n, r, e)) return TK_ERR_INVALID;
     }
-    return 0;
+    return TK_OK;
 }
 
-int tk_gemm(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+int tk_gemm(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
             int64_t row_begin, int64_t row_end) {
     return tk_gemm_with_path(TK_PATH_AUTO, w, x, ldx, y, ldy, n, row_begin, row_end);
 }
 
 typedef struct {
-    const tk_gemm_weights *w;
+    const tk_weights *w;
     tk_gemv_path path;
     const float *x;
     float *y;
@@ -258,9 +254,11 @@ static void gemm_task(void *ctx, int64_t t, int64_t ntasks) {
         atomic_store(&j->failed, 1);
 }
 
-int tk_gemm_mt(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+int tk_gemm_mt(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
                int64_t row_begin, int64_t row_end) {
-    if (!valid(w) || row_end < row_begin) return -1;
+    int rc = check(w);
+    if (rc != TK_OK) return rc;
+    if (row_end < row_begin) return TK_ERR_INVALID;
     int64_t panels = (row_end - row_begin + PANEL_ROWS - 1) / PANEL_ROWS;
     int threads = tk_threads_get();
     if (threads > 1 && panels >= 2) {
@@ -268,7 +266,7 @@ int tk_gemm_mt(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, 
                       .row_begin = row_begin, .row_end = row_end, .panels = panels};
         atomic_init(&j.failed, 0);
         int64_t tasks = panels < threads ? panels : threads;
-        if (tk_threads_run(gemm_task, &j, tasks) == 0) return atomic_load(&j.failed) ? -1 : 0;
+        if (tk_threads_run(gemm_task, &j, tasks) == 0) return atomic_load(&j.failed) ? TK_ERR_INVALID : TK_OK;
     }
     return tk_gemm(w, x, ldx, y, ldy, n, row_begin, row_end);
 }

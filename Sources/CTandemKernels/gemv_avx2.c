@@ -36,7 +36,7 @@ static inline void denormals_restore(unsigned csr) {
 /// call into the same order ([0-3, 16-19], [4-7, 20-23], [8-11, 24-27], [12-15, 28-31]).
 /// (E4M3 NaN codes read as 480 here, as in the F16C version this replaced; the quantiser never
 /// writes them.)
-TK_AVX2 void tk__gemv_fp8_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+TK_AVX2 void tk__gemv_fp8_avx2(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, n32 = n / 32 * 32;
     float stack_x[8192] __attribute__((aligned(32))); // 32 KiB: the widest rows of 1B-8B models, no malloc per call
     float *xp = n32 <= 8192 ? stack_x : aligned_alloc(32, (size_t)(n32 > 0 ? n32 : 32) * sizeof(float));
@@ -101,7 +101,7 @@ TK_AVX2 static inline __m256 q4_1_block_dot(const uint8_t *p, const float *xb) {
 /// (d | m << 16) go through one 4-wide F16C conversion to (d0, m0, d1, m1); one FMA against
 /// (0, sum_b, 0, sum_b+1) accumulates the m terms, d0 and d1 are broadcast onto two accumulators,
 /// and the row's sum is scaled by 2^69 once at the end.
-TK_AVX2 void tk__gemv_q4_1_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+TK_AVX2 void tk__gemv_q4_1_avx2(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, nb = n / 32;
     float stack_x[8192] __attribute__((aligned(32))); // 32 KiB: the widest rows of 1B-8B models, no malloc per call
     float stack_sums[512] __attribute__((aligned(16)));

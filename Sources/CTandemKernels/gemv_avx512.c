@@ -29,7 +29,7 @@ TK_AVX512 static inline void e4m3x32_to_ps(__m512i v, __m512 *lo, __m512 *hi) {
     *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
-TK_AVX512 void tk__gemv_fp8_avx512(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+TK_AVX512 void tk__gemv_fp8_avx512(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)n;

@@ -20,7 +20,7 @@ static const float e2m1_f32[16] = {
     -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f,
 };
 
-static void fp8_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void fp8_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)n;
@@ -38,7 +38,7 @@ static void fp8_portable(const tk_gemv_weights *w, const float *x, float *y, int
     }
 }
 
-static void nvfp4_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void nvfp4_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, nb = n / 16;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)(n / 2);
@@ -57,7 +57,7 @@ static void nvfp4_portable(const tk_gemv_weights *w, const float *x, float *y, i
     }
 }
 
-static void mxfp4_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void mxfp4_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 17;
@@ -75,7 +75,7 @@ static void mxfp4_portable(const tk_gemv_weights *w, const float *x, float *y, i
     }
 }
 
-static void q8_0_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void q8_0_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 34;
@@ -94,7 +94,7 @@ static void q8_0_portable(const tk_gemv_weights *w, const float *x, float *y, in
     }
 }
 
-static void q4_0_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void q4_0_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 18;
@@ -113,7 +113,7 @@ static void q4_0_portable(const tk_gemv_weights *w, const float *x, float *y, in
     }
 }
 
-static void q4_1_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void q4_1_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 20;
@@ -222,98 +222,109 @@ const char *tk_gemv_path_name(tk_gemv_path path) {
     return "unknown";
 }
 
-size_t tk_gemv_row_bytes(tk_gemv_format format, int64_t cols) {
-    if (cols <= 0) return 0;
-    switch (format) {
-    case TK_GEMV_FP8_E4M3: return (size_t)cols;
-    case TK_GEMV_NVFP4: return cols % 16 ? 0 : (size_t)cols / 2;
-    case TK_GEMV_MXFP4: return cols % 32 ? 0 : (size_t)(cols / 32) * 17;
-    case TK_GEMV_Q8_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 34;
-    case TK_GEMV_Q4_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 18;
-    case TK_GEMV_Q4_1: return cols % 32 ? 0 : (size_t)(cols / 32) * 20;
-    }
-    return 0;
-}
-
-static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_gemv_format format) {
-    static const tk__gemv_kernel portable[7] = {0, fp8_portable, nvfp4_portable, mxfp4_portable,
-                                            q8_0_portable, q4_0_portable, q4_1_portable};
+/// The kernel `path` runs for `type`; NULL if tk_gemv has none (any path: they take the same types).
+static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
 #if defined(__x86_64__)
-    static const tk__gemv_kernel avx2[7] = {0, tk__gemv_fp8_avx2, tk__gemv_nvfp4_int_avx2,
-                                        tk__gemv_mxfp4_int_avx2, tk__gemv_q8_0_int16_avx2,
-                                        tk__gemv_q4_0_int_avx2, tk__gemv_q4_1_avx2};
-    static const tk__gemv_kernel avx512[7] = {0, tk__gemv_fp8_avx512, tk__gemv_nvfp4_int_vnni,
-                                          tk__gemv_mxfp4_int_vnni, tk__gemv_q8_0_int16_avx2,
-                                          tk__gemv_q4_0_int_vnni, tk__gemv_q4_1_avx2};
-    if (path == TK_PATH_AVX512) return avx512[format];
-    if (path == TK_PATH_AVX2) return avx2[format];
+    if (path == TK_PATH_AVX512) {
+        switch (type) {
+        case TK_FP8_E4M3: return tk__gemv_fp8_avx512;
+        case TK_NVFP4: return tk__gemv_nvfp4_int_vnni;
+        case TK_MXFP4: return tk__gemv_mxfp4_int_vnni;
+        case TK_Q8_0: return tk__gemv_q8_0_int16_avx2;
+        case TK_Q4_0: return tk__gemv_q4_0_int_vnni;
+        case TK_Q4_1: return tk__gemv_q4_1_avx2;
+        default: return NULL;
+        }
+    }
+    if (path == TK_PATH_AVX2) {
+        switch (type) {
+        case TK_FP8_E4M3: return tk__gemv_fp8_avx2;
+        case TK_NVFP4: return tk__gemv_nvfp4_int_avx2;
+        case TK_MXFP4: return tk__gemv_mxfp4_int_avx2;
+        case TK_Q8_0: return tk__gemv_q8_0_int16_avx2;
+        case TK_Q4_0: return tk__gemv_q4_0_int_avx2;
+        case TK_Q4_1: return tk__gemv_q4_1_avx2;
+        default: return NULL;
+        }
+    }
 #endif
-    return portable[format];
+    switch (type) {
+    case TK_FP8_E4M3: return fp8_portable;
+    case TK_NVFP4: return nvfp4_portable;
+    case TK_MXFP4: return mxfp4_portable;
+    case TK_Q8_0: return q8_0_portable;
+    case TK_Q4_0: return q4_0_portable;
+    case TK_Q4_1: return q4_1_portable;
+    default: return NULL;
+    }
 }
 
-int tk_gemv_activation_bits(tk_gemv_path path, tk_gemv_format format) {
+int tk_gemv_supports(tk_type type) { return kernel_for(TK_PATH_PORTABLE, type) != NULL; }
+
+int tk_gemv_activation_bits(tk_gemv_path path, tk_type type) {
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
     if (path != TK_PATH_AVX2 && path != TK_PATH_AVX512) return 0;
-    if (format == TK_GEMV_NVFP4 || format == TK_GEMV_MXFP4 || format == TK_GEMV_Q4_0) return 8;
-    return format == TK_GEMV_Q8_0 ? 16 : 0;
+    if (type == TK_NVFP4 || type == TK_MXFP4 || type == TK_Q4_0) return 8;
+    return type == TK_Q8_0 ? 16 : 0;
 }
 
-int tk_gemv_quantizes_activations(tk_gemv_path path, tk_gemv_format format) {
-    return tk_gemv_activation_bits(path, format) != 0;
+int tk_gemv_quantizes_activations(tk_gemv_path path, tk_type type) {
+    return tk_gemv_activation_bits(path, type) != 0;
 }
 
-int tk_gemv_with_path(tk_gemv_path path, const tk_gemv_weights *w, const float *x, float *y,
+int tk_gemv_with_path(tk_gemv_path path, const tk_weights *w, const float *x, float *y,
                       int64_t row_begin, int64_t row_end) {
-    if (!w || !x || !y || !w->data || row_begin < 0 || row_end < row_begin) return -1;
-    if (w->format < TK_GEMV_FP8_E4M3 || w->format > TK_GEMV_Q4_1) return -1;
-    if (tk_gemv_row_bytes(w->format, w->cols) == 0) return -1;
-    if (w->format == TK_GEMV_NVFP4 && !w->block_scales) return -1;
+    if (!w || !x || !y || !w->data || row_begin < 0 || row_end < row_begin) return TK_ERR_INVALID;
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
-    else if (!cpu_has(path)) return -1;
-    if (row_end > row_begin) kernel_for(path, w->format)(w, x, y, row_begin, row_end);
-    return 0;
+    else if (!cpu_has(path)) return TK_ERR_INVALID;
+    tk__gemv_kernel kernel = kernel_for(path, w->format);
+    if (!kernel) return TK_ERR_UNSUPPORTED_TYPE;
+    if (tk_row_bytes(w->format, w->cols) == 0) return TK_ERR_INVALID;
+    if (w->format == TK_NVFP4 && !w->block_scales) return TK_ERR_INVALID;
+    if (row_end > row_begin) kernel(w, x, y, row_begin, row_end);
+    return TK_OK;
 }
 
-int tk_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
+int tk_gemv(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
     return tk_gemv_with_path(TK_PATH_AUTO, w, x, y, row_begin, row_end);
 }
 
 int tk_gemv_fp8_e4m3(const uint8_t *w, float scale, const float *row_scales, const float *x, float *y,
                      int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_FP8_E4M3, cols, w, NULL, row_scales, scale};
+    tk_weights m = {TK_FP8_E4M3, cols, w, NULL, row_scales, scale};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_nvfp4(const uint8_t *w, const uint8_t *block_scales, float tensor_scale, const float *x,
                   float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_NVFP4, cols, w, block_scales, NULL, tensor_scale};
+    tk_weights m = {TK_NVFP4, cols, w, block_scales, NULL, tensor_scale};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_mxfp4(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_MXFP4, cols, w, NULL, NULL, 1.0f};
+    tk_weights m = {TK_MXFP4, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_q8_0(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_Q8_0, cols, w, NULL, NULL, 1.0f};
+    tk_weights m = {TK_Q8_0, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_q4_0(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_Q4_0, cols, w, NULL, NULL, 1.0f};
+    tk_weights m = {TK_Q4_0, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_q4_1(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_Q4_1, cols, w, NULL, NULL, 1.0f};
+    tk_weights m = {TK_Q4_1, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 // ---- row-parallel GEMV and matvec over the process-wide pool ----
 
 typedef struct {
-    const tk_gemv_weights *w; // NULL for tk_matvec jobs
+    const tk_weights *w;      // NULL for tk_matvec jobs
     tk_gemv_path path;        // the caller's effective path, so workers compute as it would
     tk_type type;
     const void *data;
@@ -349,16 +360,17 @@ static int run_rows(rows_job *j, size_t row_bytes) {
     int64_t tasks = task_count(j->row_end - j->row_begin, row_bytes);
     if (tasks > 1 && tk_threads_run(rows_task, j, tasks) == 0) {
         splits_here++;
-        return atomic_load(&j->failed) ? -1 : 0;
+        return atomic_load(&j->failed) ? TK_ERR_INVALID : TK_OK;
     }
     return j->w ? tk_gemv(j->w, j->x, j->y, j->row_begin, j->row_end)
                 : tk_matvec(j->type, j->data, j->x, j->y, j->row_begin, j->row_end, j->cols);
 }
 
-int tk_gemv_mt(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
-    if (!w || row_end < row_begin) return -1;
-    size_t rb = tk_gemv_row_bytes(w->format, w->cols);
-    if (rb == 0) return -1;
+int tk_gemv_mt(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
+    if (!w || row_end < row_begin) return TK_ERR_INVALID;
+    if (!tk_gemv_supports(w->format)) return TK_ERR_UNSUPPORTED_TYPE;
+    size_t rb = tk_row_bytes(w->format, w->cols);
+    if (rb == 0) return TK_ERR_INVALID;
     rows_job j = {.w = w, .path = tk_gemv_effective_path(), .x = x, .y = y, .row_begin = row_begin, .row_end = row_end};
     atomic_init(&j.failed, 0);
     return run_rows(&j, rb);
@@ -366,8 +378,9 @@ int tk_gemv_mt(const tk_gemv_weights *w, const float *x, float *y, int64_t row_b
 
 int tk_matvec_mt(tk_type type, const void *w, const float *x, float *y,
                  int64_t row_begin, int64_t row_end, int64_t cols) {
+    if (!tk_matvec_supports(type)) return TK_ERR_UNSUPPORTED_TYPE;
     size_t rb = tk_row_bytes(type, cols);
-    if (rb == 0 || row_end < row_begin) return -1;
+    if (rb == 0 || row_end < row_begin) return TK_ERR_INVALID;
     rows_job j = {.w = NULL, .type = type, .data = w, .cols = cols, .x = x, .y = y,
                   .row_begin = row_begin, .row_end = row_end};
     atomic_init(&j.failed, 0);

@@ -113,7 +113,7 @@ static int xbuf_init(xbuf *b, int64_t n) {
         return _mm256_shuffle_epi8(table, nib);                                                          \
     }                                                                                                    \
                                                                                                          \
-    TARGET static void mxfp4_any_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, \
+    TARGET static void mxfp4_any_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,      \
                                           int64_t re) {                                                  \
         const int64_t n = w->cols, nb = n / 32;                                                          \
         xbuf xb;                                                                                         \
@@ -147,7 +147,7 @@ static int xbuf_init(xbuf *b, int64_t n) {
         free(xb.heap);                                                                                   \
     }                                                                                                    \
                                                                                                          \
-    TARGET static void q4_0_any_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb,  \
+    TARGET static void q4_0_any_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,       \
                                          int64_t re) {                                                   \
         const int64_t n = w->cols, nb = n / 32;                                                          \
         xbuf xb;                                                                                         \
@@ -178,7 +178,7 @@ static int xbuf_init(xbuf *b, int64_t n) {
         free(xb.heap);                                                                                   \
     }                                                                                                    \
                                                                                                          \
-    TARGET static void nvfp4_any_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, \
+    TARGET static void nvfp4_any_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,      \
                                           int64_t re) {                                                  \
         const int64_t n = w->cols, nb16 = n / 16;                                                        \
         xbuf xb;                                                                                         \
@@ -302,7 +302,7 @@ TK_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
 }
 
 #define DEFINE_NVFP4_64(SUFFIX, TARGET, DOTU)                                                            \
-    TARGET static void nvfp4_64_##SUFFIX(const tk_gemv_weights *w, const nvx *v, float *y, int64_t rb,  \
+    TARGET static void nvfp4_64_##SUFFIX(const tk_weights *w, const nvx *v, float *y, int64_t rb,       \
                                          int64_t re) {                                                   \
         const int64_t n = w->cols, chunks = n / 64;                                                      \
         const __m256i table = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0, \
@@ -326,7 +326,7 @@ TK_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
         }                                                                                                \
     }                                                                                                    \
                                                                                                          \
-    TARGET void tk__gemv_nvfp4_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb,  \
+    TARGET void tk__gemv_nvfp4_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,       \
                                         int64_t re) {                                                    \
         nvx v;                                                                                           \
         if (w->cols % 64 != 0 || nvx_init(&v, x, w->cols, SPLIT_EVEN_ODD, 12.0f, 128.0f) != 0) {                                        \
@@ -340,7 +340,7 @@ TK_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
     /* MXFP4 / Q4_0, two 32-column blocks per step: the two 16-byte nibble runs side by side, low     \
        nibbles = columns 0-15 of each block, high = 16-31 (x permuted to match, SPLIT_HALVES).      \
        SCALES(p) gives the two blocks' weight scales; BYTES is the block size, HEAD its scale bytes. */ \
-    TARGET static inline __attribute__((always_inline)) void blocks32_##SUFFIX(const tk_gemv_weights *w, const nvx *v, float *y, int64_t rb,  \
+    TARGET static inline __attribute__((always_inline)) void blocks32_##SUFFIX(const tk_weights *w, const nvx *v, float *y, int64_t rb,       \
                                          int64_t re, int mx) {                                           \
         const int64_t n = w->cols, chunks = n / 64, bytes = mx ? 17 : 18, head = mx ? 1 : 2;              \
         const __m256i table = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0, \
@@ -369,7 +369,7 @@ TK_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
         }                                                                                                \
     }                                                                                                    \
                                                                                                          \
-    TARGET void tk__gemv_mxfp4_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb,  \
+    TARGET void tk__gemv_mxfp4_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,       \
                                         int64_t re) {                                                    \
         nvx v; /* doubled table: half the E8M0 scale */                                                  \
         if (w->cols % 64 != 0 || nvx_init(&v, x, w->cols, SPLIT_HALVES, 12.0f, 0.5f) != 0) {             \
@@ -380,7 +380,7 @@ TK_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
         free(v.heap);                                                                                    \
     }                                                                                                    \
                                                                                                          \
-    TARGET void tk__gemv_q4_0_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb,   \
+    TARGET void tk__gemv_q4_0_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,        \
                                        int64_t re) {                                                     \
         nvx v; /* q - 8: the nibble itself is the unsigned operand, offset 8 */                          \
         if (w->cols % 64 != 0 || nvx_init(&v, x, w->cols, SPLIT_HALVES, 8.0f, 1.0f) != 0) {              \
@@ -413,7 +413,7 @@ TK_AVX2 static inline __m256i q8_block_dot16(const uint8_t *qs, const int16_t *x
                             _mm256_madd_epi16(w1, _mm256_loadu_si256((const __m256i *)(xq + 16))));
 }
 
-TK_AVX2 void tk__gemv_q8_0_int16_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+TK_AVX2 void tk__gemv_q8_0_int16_avx2(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, nb = n / 32;
     int16_t stack_q[8192] __attribute__((aligned(32)));
     float stack_d[256];

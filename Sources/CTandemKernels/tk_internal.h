@@ -46,20 +46,20 @@ TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
 
 // ---- the GEMV kernels (gemv_dispatch.c picks one per path and format and checks the arguments) ----
 /// Rows [rb, re) of y = W x; w, x and y already checked, rb < re.
-typedef void (*tk__gemv_kernel)(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re);
+typedef void (*tk__gemv_kernel)(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re);
 #if defined(__x86_64__)
 // Float route (gemv_avx2.c, gemv_avx512.c): FP8 and Q4_1.
-void tk__gemv_fp8_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_fp8_avx512(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_1_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
+void tk__gemv_fp8_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_fp8_avx512(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_1_avx2(const tk_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
 // Integer route (gemv_int8.c): the 4-bit formats (int8 x) and Q8_0 (int16 x).
-void tk__gemv_nvfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_mxfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_0_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_nvfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_mxfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_0_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q8_0_int16_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
+void tk__gemv_nvfp4_int_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_nvfp4_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q8_0_int16_avx2(const tk_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
 #endif
 
 // ---- step attention (attention_f32.c, attention_fp8.c) and the GEMM: path choice, work split ----

@@ -1,5 +1,6 @@
 // Tandem blocked GEMM for prefill and batched decode: Y = X · Wᵀ for many tokens at once, with W
-// stored in any format Tandem reads (F32, F16, BF16, Q8_0, Q4_0, Q4_1, MXFP4, FP8 E4M3, NVFP4).
+// stored in any format Tandem reads (every tk_type: F32, F16, BF16, Q8_0, Q4_0, Q4_1, MXFP4, the
+// K-quants, FP8 E4M3, NVFP4).
 //
 // Why a second kernel beside the GEMV: a GEMV reads every weight once per token, so prefill and a
 // step of many decodes are bound by memory bandwidth times the token count. Here a panel of rows
@@ -25,27 +26,16 @@
 extern "C" {
 #endif
 
-/// Storage of a weight matrix for tk_gemm. `kind` TK_GEMM_TYPE: `type` (tk_type) describes the
-/// rows; TK_GEMM_GEMV: `gemv` does (FP8 with its scales, NVFP4 with its block-scale plane).
-typedef enum { TK_GEMM_TYPE = 0, TK_GEMM_GEMV = 1 } tk_gemm_kind;
-
-typedef struct {
-    tk_gemm_kind kind;
-    tk_type type;          ///< kind TK_GEMM_TYPE
-    tk_gemv_weights gemv;  ///< kind TK_GEMM_GEMV (any tk_gemv format)
-    const void *data;      ///< kind TK_GEMM_TYPE: row 0
-    int64_t cols;
-} tk_gemm_weights;
-
 /// Y[t * ldy + r] = sum_c W[r, c] * X[t * ldx + c] for t in [0, n), r in [row_begin, row_end),
-/// on the calling thread. Returns 0, or -1 for a bad shape, format or pointer.
-int tk_gemm(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+/// on the calling thread, W described by a tk_weights of any tk_type (tandem_kernels.h). Returns 0,
+/// TK_ERR_UNSUPPORTED_TYPE for a value that is no tk_type, or TK_ERR_INVALID for a bad shape or pointer.
+int tk_gemm(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
             int64_t row_begin, int64_t row_end);
 /// As tk_gemm, on an explicit path (TK_PATH_AUTO: the thread's effective GEMV path).
-int tk_gemm_with_path(tk_gemv_path path, const tk_gemm_weights *w, const float *x, int64_t ldx, float *y,
+int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y,
                       int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end);
 /// As tk_gemm with panels of rows split over the process-wide pool (tandem_pool.h). Same results.
-int tk_gemm_mt(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+int tk_gemm_mt(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
                int64_t row_begin, int64_t row_end);
 
 #ifdef __cplusplus
