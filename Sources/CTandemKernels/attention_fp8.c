@@ -1,23 +1,17 @@
-// Step attention over an FP8 K/V cache (tandem_gemm.h) and the quantiser that fills it.
+// Step attention over an FP8 K/V cache (tandem_attention.h) and the quantiser that fills it.
 //
 // A key's dot product with q is taken over the raw E4M3 values and multiplied by the key's scale
 // once; a value's softmax weight is multiplied by its scale once before the weighted sum. Both are
 // the dequantised e4m3 * scale arithmetic with the scale factored out of the sum, so the result
 // differs from attention over dequantised f32 K/V by f32 rounding only.
-#include "tandem_gemm.h"
+#include "tandem_attention.h"
 #include "tandem_formats.h"
+#include "tandem_kernels.h"
 #include "tandem_pool.h"
-#include "step_common.h"
+#include "tk_internal.h"
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#ifndef TK_AVX2
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
-#endif
 
 void tk_quantize_vectors_fp8_e4m3(const float *src, uint8_t *codes, float *scales, int64_t vectors, int64_t n) {
     for (int64_t i = 0; i < vectors; i++) {
@@ -49,12 +43,6 @@ TK_AVX2 static inline __m256 e4m3x8(const uint8_t *p) {
     return _mm256_cvtph_ps(_mm_or_si128(mag, sgn));
 }
 
-/// Four 8-lane sums → one vector of their four totals (lanes 0-3), the same order for every key.
-TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
 /// One K or V vector of hd codes → hd floats, each 2^-8 times the value (the tail via the table).
 TK_AVX2 static inline void e4m3_row(const uint8_t *codes, float *dst, int64_t hd) {
     int64_t d = 0;
@@ -78,7 +66,7 @@ TK_AVX2 static inline void e4m3_row(const uint8_t *codes, float *dst, int64_t hd
 /// Each key and value is widened from E4M3 once, into an L1 scratch, and used by all g heads:
 /// the conversion, not the memory, bounds this kernel, so a group pays for it once instead of
 /// g times. Keys four at a time (four dot products share one horizontal reduction, as
-/// attention_avx2 in gemm.c); values a tile at a time, each head's output 64 dimensions per
+/// attention_avx2 in attention_f32.c); values a tile at a time, each head's output 64 dimensions per
 /// pass in registers. q and out hold the g heads one after another (head_dim apart).
 /// rows[t]: code offset of position t; slots[t]: its scale index. scores: g × len.
 TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t g, const uint8_t *k_codes,

@@ -2,29 +2,15 @@
 #include "tandem_gemm.h"
 #include "tandem_formats.h"
 #include "tandem_pool.h"
-#include "step_common.h"
+#include "tk_internal.h"
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <math.h>
 #include <string.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#ifndef TK_AVX2
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
-#endif
 
 /// Rows dequantised together (a multiple of the 3-row tile). 12 rows of 8192 columns: 384 KiB.
 #define PANEL_ROWS 12
 /// Bytes of tokens (X rows) multiplied with one panel before moving on: about half an L2.
 #define TOKEN_BLOCK_BYTES (256 * 1024)
-
-static inline uint16_t le16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
 
 // ---- row dequantisation into the scratch panel ----
 
@@ -66,37 +52,27 @@ TK_AVX2 static void dq_q4_avx2(const uint8_t *p, float *d, int64_t n, int with_m
 #endif
 
 /// Rows [r0, r1) of w dequantised into out ((r1 - r0) × cols). Returns 0 or -1.
-static int dequantize_rows(const tk_gemm_weights *w, int avx2, int64_t r0, int64_t r1, float *out) {
+static int dequantize_rows(const tk_weights *w, int avx2, int64_t r0, int64_t r1, float *out) {
     const int64_t cols = w->cols;
-    const void *data = w->data;
-    tk_type type = w->type;
-    if (w->kind == TK_GEMM_GEMV) {
-        const tk_gemv_weights *g = &w->gemv;
-        size_t rb = tk_gemv_row_bytes(g->format, cols);
-        switch (g->format) {
-        case TK_GEMV_FP8_E4M3:
-            for (int64_t r = r0; r < r1; r++, out += cols)
-                tk_dequantize_row_fp8_e4m3((const uint8_t *)g->data + (size_t)r * rb, out, cols,
-                                           g->scale * (g->row_scales ? g->row_scales[r] : 1.0f));
-            return 0;
-        case TK_GEMV_NVFP4:
-            for (int64_t r = r0; r < r1; r++, out += cols)
-                if (tk_dequantize_row_nvfp4((const uint8_t *)g->data + (size_t)r * rb,
-                                            g->block_scales + (size_t)r * (size_t)(cols / 16), g->scale, out, cols))
-                    return -1;
-            return 0;
-        // The ggml block formats carry their scales in the rows: the same as their tk_type.
-        case TK_GEMV_MXFP4: type = TK_MXFP4; break;
-        case TK_GEMV_Q8_0: type = TK_Q8_0; break;
-        case TK_GEMV_Q4_0: type = TK_Q4_0; break;
-        case TK_GEMV_Q4_1: type = TK_Q4_1; break;
-        default: return -1;
-        }
-        data = g->data;
+    const tk_type type = w->format;
+    const size_t rb = tk_row_bytes(type, cols);
+    switch (type) {
+    // The formats whose scales live outside the rows.
+    case TK_FP8_E4M3:
+        for (int64_t r = r0; r < r1; r++, out += cols)
+            tk_dequantize_row_fp8_e4m3((const uint8_t *)w->data + (size_t)r * rb, out, cols,
+                                       w->scale * (w->row_scales ? w->row_scales[r] : 1.0f));
+        return 0;
+    case TK_NVFP4:
+        for (int64_t r = r0; r < r1; r++, out += cols)
+            if (tk_dequantize_row_nvfp4((const uint8_t *)w->data + (size_t)r * rb,
+                                        w->block_scales + (size_t)r * (size_t)(cols / 16), w->scale, out, cols))
+                return -1;
+        return 0;
+    default: break;
     }
-    size_t rb = tk_row_bytes(type, cols);
     for (int64_t r = r0; r < r1; r++, out += cols) {
-        const uint8_t *src = (const uint8_t *)data + (size_t)r * rb;
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)r * rb;
 #if defined(__x86_64__)
         if (avx2) {
             switch (type) {
@@ -133,14 +109,8 @@ static void tile_portable(const float *W, int64_t nr, const float *X, int64_t ld
 }
 
 #if defined(__x86_64__)
-TK_AVX2 static inline float hsum8(__m256 v) {
-    // ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the order tile_portable uses.
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));   // (b0+b2, b1+b3)
-    return _mm_cvtss_f32(_mm_add_ss(_mm_shuffle_ps(c, c, 0), _mm_shuffle_ps(c, c, 1)));
-}
-
-/// NR × NT tile (NR ≤ 3, NT ≤ 4, compile-time after inlining): one accumulator per pair.
+/// NR × NT tile (NR ≤ 3, NT ≤ 4, compile-time after inlining): one accumulator per pair, summed
+/// by hsum256 (tk_internal.h) in the order tile_portable uses.
 #define TILE_BODY(NR, NT)                                                                         \
     do {                                                                                          \
         __m256 acc[NR][NT];                                                                       \
@@ -159,7 +129,7 @@ TK_AVX2 static inline float hsum8(__m256 v) {
             for (int t = 0; t < NT; t++) {                                                        \
                 float tail = 0;                                                                   \
                 for (int64_t k = c; k < cols; k++) tail += W[i * cols + k] * X[t * ldx + k];      \
-                Y[t * ldy + i] = hsum8(acc[i][t]) + tail;                                         \
+                Y[t * ldy + i] = hsum256(acc[i][t]) + tail;                                       \
             }                                                                                     \
     } while (0)
 
@@ -194,21 +164,25 @@ static float *panel_scratch(size_t floats) {
     return scratch;
 }
 
-static int valid(const tk_gemm_weights *w) {
-    if (!w || w->cols <= 0) return 0;
-    if (w->kind == TK_GEMM_GEMV) {
-        if (!w->gemv.data || tk_gemv_row_bytes(w->gemv.format, w->cols) == 0 || w->gemv.cols != w->cols) return 0;
-        return w->gemv.format != TK_GEMV_NVFP4 || w->gemv.block_scales != NULL;
-    }
-    return w->kind == TK_GEMM_TYPE && w->data && tk_row_bytes(w->type, w->cols) != 0;
+/// Every tk_type: what tk_matvec takes, and the formats whose scales live outside the rows.
+static int gemm_supports(tk_type type) {
+    return tk_matvec_supports(type) || type == TK_FP8_E4M3 || type == TK_NVFP4;
+}
+
+/// TK_OK, or why w cannot be multiplied.
+static int check(const tk_weights *w) {
+    if (!w) return TK_ERR_INVALID;
+    if (!gemm_supports(w->format)) return TK_ERR_UNSUPPORTED_TYPE;
+    if (!w->data || w->cols <= 0 || tk_row_bytes(w->format, w->cols) == 0) return TK_ERR_INVALID;
+    return w->format != TK_NVFP4 || w->block_scales != NULL ? TK_OK : TK_ERR_INVALID;
 }
 
 /// Rows [r0, r1) (at most one panel) for all n tokens.
-static int gemm_panel(const tk_gemm_weights *w, int avx2, const float *x, int64_t ldx, float *y, int64_t ldy,
+static int gemm_panel(const tk_weights *w, int avx2, const float *x, int64_t ldx, float *y, int64_t ldy,
                       int64_t n, int64_t r0, int64_t r1) {
     const int64_t cols = w->cols, nr = r1 - r0;
     const float *W;
-    if (w->kind == TK_GEMM_TYPE && w->type == TK_F32) {
+    if (w->format == TK_F32) {
         W = (const float *)w->data + (size_t)r0 * (size_t)cols;
     } else {
         float *s = panel_scratch((size_t)nr * (size_t)cols);
@@ -239,27 +213,29 @@ static int gemm_panel(const tk_gemm_weights *w, int avx2, const float *x, int64_
     return 0;
 }
 
-int tk_gemm_with_path(tk_gemv_path path, const tk_gemm_weights *w, const float *x, int64_t ldx, float *y,
+int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y,
                       int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end) {
-    if (!valid(w) || !x || !y || n < 0 || row_begin < 0 || row_end < row_begin || ldx < w->cols) return -1;
+    int rc = check(w);
+    if (rc != TK_OK) return rc;
+    if (!x || !y || n < 0 || row_begin < 0 || row_end < row_begin || ldx < w->cols) return TK_ERR_INVALID;
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
-    else if (!tk_gemv_path_supported(path)) return -1;
-    if (n > 0 && ldy < row_end) return -1;
+    else if (!tk_gemv_path_supported(path)) return TK_ERR_INVALID;
+    if (n > 0 && ldy < row_end) return TK_ERR_INVALID;
     int avx2 = tk__uses_avx2(path);
     for (int64_t r = row_begin; r < row_end && n > 0; r += PANEL_ROWS) {
         int64_t e = r + PANEL_ROWS < row_end ? r + PANEL_ROWS : row_end;
-        if (gemm_panel(w, avx2, x, ldx, y, ldy, n, r, e)) return -1;
+        if (gemm_panel(w, avx2, x, ldx, y, ldy, n, r, e)) return TK_ERR_INVALID;
     }
-    return 0;
+    return TK_OK;
 }
 
-int tk_gemm(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+int tk_gemm(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
             int64_t row_begin, int64_t row_end) {
     return tk_gemm_with_path(TK_PATH_AUTO, w, x, ldx, y, ldy, n, row_begin, row_end);
 }
 
 typedef struct {
-    const tk_gemm_weights *w;
+    const tk_weights *w;
     tk_gemv_path path;
     const float *x;
     float *y;
@@ -278,9 +254,11 @@ static void gemm_task(void *ctx, int64_t t, int64_t ntasks) {
         atomic_store(&j->failed, 1);
 }
 
-int tk_gemm_mt(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+int tk_gemm_mt(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
                int64_t row_begin, int64_t row_end) {
-    if (!valid(w) || row_end < row_begin) return -1;
+    int rc = check(w);
+    if (rc != TK_OK) return rc;
+    if (row_end < row_begin) return TK_ERR_INVALID;
     int64_t panels = (row_end - row_begin + PANEL_ROWS - 1) / PANEL_ROWS;
     int threads = tk_threads_get();
     if (threads > 1 && panels >= 2) {
@@ -288,140 +266,7 @@ int tk_gemm_mt(const tk_gemm_weights *w, const float *x, int64_t ldx, float *y, 
                       .row_begin = row_begin, .row_end = row_end, .panels = panels};
         atomic_init(&j.failed, 0);
         int64_t tasks = panels < threads ? panels : threads;
-        if (tk_threads_run(gemm_task, &j, tasks) == 0) return atomic_load(&j.failed) ? -1 : 0;
+        if (tk_threads_run(gemm_task, &j, tasks) == 0) return atomic_load(&j.failed) ? TK_ERR_INVALID : TK_OK;
     }
     return tk_gemm(w, x, ldx, y, ldy, n, row_begin, row_end);
-}
-
-// ---- attention of a whole step ----
-
-#if defined(__x86_64__)
-/// Four 8-lane sums → one vector of their four totals (lanes 0-3), the same order for every key.
-TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
-/// One query head over `len` positions. Keys four at a time (four dot products share one
-/// horizontal reduction); values with the output held in registers, 64 dimensions per pass.
-TK_AVX2 static void attention_avx2(float *out, const float *q, const float *k_base, const float *v_base,
-                                   const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
-                                   int64_t hd, float *scores, int64_t *rows) {
-    const float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t t = 0, b = 0; t < len; b++) {
-        const int64_t base = (int64_t)table[b] * block_size;
-        for (int64_t j = 0; j < block_size && t < len; j++, t++) rows[t] = (base + j) * stride;
-    }
-    const int64_t hd8 = hd / 8 * 8;
-    int64_t t = 0;
-    for (; t + 4 <= len; t += 4) {
-        const float *k0 = k_base + rows[t], *k1 = k_base + rows[t + 1];
-        const float *k2 = k_base + rows[t + 2], *k3 = k_base + rows[t + 3];
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t d = 0; d < hd8; d += 8) {
-            __m256 qv = _mm256_loadu_ps(q + d);
-            a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), a0);
-            a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + d), a1);
-            a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), a2);
-            a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), a3);
-        }
-        _mm_storeu_ps(scores + t, hsum4x8(a0, a1, a2, a3));
-        for (int64_t d = hd8; d < hd; d++) {
-            scores[t] += q[d] * k0[d];
-            scores[t + 1] += q[d] * k1[d];
-            scores[t + 2] += q[d] * k2[d];
-            scores[t + 3] += q[d] * k3[d];
-        }
-    }
-    for (; t < len; t++) {
-        const float *k = k_base + rows[t];
-        float sum = 0;
-        for (int64_t d = 0; d < hd; d++) sum += q[d] * k[d];
-        scores[t] = sum;
-    }
-    float mx = -INFINITY;
-    for (t = 0; t < len; t++) {
-        scores[t] *= scale;
-        if (scores[t] > mx) mx = scores[t];
-    }
-    float sum = 0;
-    for (t = 0; t < len; t++) {
-        scores[t] = expf(scores[t] - mx);
-        sum += scores[t];
-    }
-    const float inv = 1.0f / sum;
-    for (t = 0; t < len; t++) scores[t] *= inv;
-    int64_t d = 0;
-    for (; d + 64 <= hd; d += 64) {
-        __m256 o[8];
-        for (int i = 0; i < 8; i++) o[i] = _mm256_setzero_ps();
-        for (t = 0; t < len; t++) {
-            const float *v = v_base + rows[t] + d;
-            __m256 p = _mm256_set1_ps(scores[t]);
-            for (int i = 0; i < 8; i++) o[i] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * i), o[i]);
-        }
-        for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + d + 8 * i, o[i]);
-    }
-    for (; d + 8 <= hd; d += 8) {
-        __m256 acc = _mm256_setzero_ps();
-        for (t = 0; t < len; t++)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(scores[t]), _mm256_loadu_ps(v_base + rows[t] + d), acc);
-        _mm256_storeu_ps(out + d, acc);
-    }
-    for (; d < hd; d++) {
-        float acc = 0;
-        for (t = 0; t < len; t++) acc += scores[t] * v_base[rows[t] + d];
-        out[d] = acc;
-    }
-}
-#endif
-
-typedef struct {
-    const tk_attention_step *s;
-    int avx2;
-    int64_t max_len;
-    atomic_int failed;
-} attention_job;
-
-static void attention_task(void *ctx, int64_t task, int64_t ntasks) {
-    attention_job *j = ctx;
-    const tk_attention_step *s = j->s;
-    float *scores = malloc((size_t)j->max_len * sizeof(float));
-    int64_t *rows = malloc((size_t)j->max_len * sizeof(int64_t));
-    if (!scores || !rows) {
-        free(scores);
-        free(rows);
-        atomic_store(&j->failed, 1);
-        return;
-    }
-    // Pairs dealt round-robin: prefill tokens late in a chunk attend to more positions.
-    for (int64_t i = task; i < s->tokens * s->heads; i += ntasks) {
-        int64_t t = i / s->heads, h = i % s->heads, kvh = h / s->q_per_kv;
-        float *out = s->out + t * s->q_stride + h * s->head_dim;
-        const float *q = s->q + t * s->q_stride + h * s->head_dim;
-        const int32_t *table = s->tables + s->table_offset[t];
-        int64_t len = s->positions[t] + 1;
-#if defined(__x86_64__)
-        if (j->avx2) {
-            attention_avx2(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table, s->block_size,
-                           s->token_stride, len, s->head_dim, scores, rows);
-            continue;
-        }
-#endif
-        tk_attention_paged(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table, s->block_size,
-                           s->token_stride, len, s->head_dim, scores);
-    }
-    free(scores);
-    free(rows);
-}
-
-int tk_attention_step_mt(const tk_attention_step *s) {
-    if (!s || !s->out || !s->q || !s->k_base || !s->v_base || !s->tables || !s->table_offset || !s->positions) return -1;
-    if (s->tokens < 0 || s->heads < 1 || s->q_per_kv < 1 || s->head_dim < 1 || s->block_size < 1) return -1;
-    int64_t max_len = tk__step_max_len(s->positions, s->tokens);
-    if (max_len < 0) return -1;
-    attention_job j = {.s = s, .avx2 = tk__uses_avx2(tk_gemv_effective_path()), .max_len = max_len};
-    atomic_init(&j.failed, 0);
-    tk__run_step(attention_task, &j, s->tokens * s->heads, s->tokens * s->heads * max_len);
-    return atomic_load(&j.failed) ? -1 : 0;
 }

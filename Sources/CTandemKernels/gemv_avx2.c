@@ -5,29 +5,12 @@
 // logits by KL 0.022 nats (top-1 0.91) from the exact run; this one matches it to f32 rounding.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
+#include "tk_internal.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#ifndef TK_AVX2 // (a test harness may predefine it empty to run the kernels under emulation)
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
-
-static inline uint16_t le16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-TK_AVX2 static inline float hsum256(__m256 v) {
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    b = _mm_add_ss(b, _mm_movehdup_ps(b));
-    return _mm_cvtss_f32(b);
-}
 
 TK_AVX2 static inline float f16_scalar(const uint8_t *p) { return _cvtsh_ss(le16(p)); }
 
@@ -53,7 +36,7 @@ static inline void denormals_restore(unsigned csr) {
 /// call into the same order ([0-3, 16-19], [4-7, 20-23], [8-11, 24-27], [12-15, 28-31]).
 /// (E4M3 NaN codes read as 480 here, as in the F16C version this replaced; the quantiser never
 /// writes them.)
-TK_AVX2 void tk__gemv_fp8_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+TK_AVX2 void tk__gemv_fp8_avx2(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, n32 = n / 32 * 32;
     float stack_x[8192] __attribute__((aligned(32))); // 32 KiB: the widest rows of 1B-8B models, no malloc per call
     float *xp = n32 <= 8192 ? stack_x : aligned_alloc(32, (size_t)(n32 > 0 ? n32 : 32) * sizeof(float));
@@ -118,7 +101,7 @@ TK_AVX2 static inline __m256 q4_1_block_dot(const uint8_t *p, const float *xb) {
 /// (d | m << 16) go through one 4-wide F16C conversion to (d0, m0, d1, m1); one FMA against
 /// (0, sum_b, 0, sum_b+1) accumulates the m terms, d0 and d1 are broadcast onto two accumulators,
 /// and the row's sum is scaled by 2^69 once at the end.
-TK_AVX2 void tk__gemv_q4_1_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+TK_AVX2 void tk__gemv_q4_1_avx2(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, nb = n / 32;
     float stack_x[8192] __attribute__((aligned(32))); // 32 KiB: the widest rows of 1B-8B models, no malloc per call
     float stack_sums[512] __attribute__((aligned(16)));

@@ -4,16 +4,11 @@
 // when __builtin_cpu_supports says the CPU has the features.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
+#include "tk_internal.h"
 #include <stdint.h>
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#ifndef TK_AVX512 // (a test harness may predefine it empty to run the kernels under emulation)
-#define TK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#endif
-
 
 TK_AVX512 static inline float hsum512(__m512 v) {
     __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
@@ -34,7 +29,7 @@ TK_AVX512 static inline void e4m3x32_to_ps(__m512i v, __m512 *lo, __m512 *hi) {
     *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
-TK_AVX512 void tk__gemv_fp8_avx512(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+TK_AVX512 void tk__gemv_fp8_avx512(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)n;

@@ -1,31 +1,16 @@
-// Quantised GEMV: argument checks, run-time path selection and the portable C kernels.
-// The x86-64 kernels live in gemv_avx2.c and gemv_avx512.c; all share the signature below and
-// trust the checks made here.
+// Quantised GEMV: argument checks, run-time path selection, the portable C kernels and the
+// row-parallel entry points (tk_gemv_mt, tk_matvec_mt) that split rows over the process-wide pool.
+// The x86-64 kernels live in gemv_avx2.c, gemv_avx512.c and gemv_int8.c; all share the signature
+// tk__gemv_kernel (tk_internal.h) and trust the checks made here.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
 #include "tandem_kernels.h"
+#include "tandem_pool.h"
+#include "tk_internal.h"
 #include <stdatomic.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
-#endif
-
-typedef void (*gemv_kernel)(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin,
-                            int64_t row_end);
-
-#if defined(__x86_64__)
-// Float route (gemv_avx2.c, gemv_avx512.c): FP8 and Q4_1.
-void tk__gemv_fp8_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_fp8_avx512(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_1_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
-// Integer route (gemv_int8.c): the 4-bit formats (int8 x) and Q8_0 (int16 x).
-void tk__gemv_nvfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_mxfp4_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_0_int_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_nvfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_mxfp4_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q4_0_int_vnni(const tk_gemv_weights *, const float *, float *, int64_t, int64_t);
-void tk__gemv_q8_0_int16_avx2(const tk_gemv_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
 #endif
 
 // ---- portable kernels ----
@@ -35,9 +20,7 @@ static const float e2m1_f32[16] = {
     -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f,
 };
 
-static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
-static void fp8_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void fp8_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)n;
@@ -55,7 +38,7 @@ static void fp8_portable(const tk_gemv_weights *w, const float *x, float *y, int
     }
 }
 
-static void nvfp4_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void nvfp4_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, nb = n / 16;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *q = (const uint8_t *)w->data + (size_t)r * (size_t)(n / 2);
@@ -74,7 +57,7 @@ static void nvfp4_portable(const tk_gemv_weights *w, const float *x, float *y, i
     }
 }
 
-static void mxfp4_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void mxfp4_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 17;
@@ -92,7 +75,7 @@ static void mxfp4_portable(const tk_gemv_weights *w, const float *x, float *y, i
     }
 }
 
-static void q8_0_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void q8_0_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 34;
@@ -111,7 +94,7 @@ static void q8_0_portable(const tk_gemv_weights *w, const float *x, float *y, in
     }
 }
 
-static void q4_0_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void q4_0_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 18;
@@ -130,7 +113,7 @@ static void q4_0_portable(const tk_gemv_weights *w, const float *x, float *y, in
     }
 }
 
-static void q4_1_portable(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+static void q4_1_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 20;
@@ -239,90 +222,167 @@ const char *tk_gemv_path_name(tk_gemv_path path) {
     return "unknown";
 }
 
-size_t tk_gemv_row_bytes(tk_gemv_format format, int64_t cols) {
-    if (cols <= 0) return 0;
-    switch (format) {
-    case TK_GEMV_FP8_E4M3: return (size_t)cols;
-    case TK_GEMV_NVFP4: return cols % 16 ? 0 : (size_t)cols / 2;
-    case TK_GEMV_MXFP4: return cols % 32 ? 0 : (size_t)(cols / 32) * 17;
-    case TK_GEMV_Q8_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 34;
-    case TK_GEMV_Q4_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 18;
-    case TK_GEMV_Q4_1: return cols % 32 ? 0 : (size_t)(cols / 32) * 20;
-    }
-    return 0;
-}
-
-static gemv_kernel kernel_for(tk_gemv_path path, tk_gemv_format format) {
-    static const gemv_kernel portable[7] = {0, fp8_portable, nvfp4_portable, mxfp4_portable,
-                                            q8_0_portable, q4_0_portable, q4_1_portable};
+/// The kernel `path` runs for `type`; NULL if tk_gemv has none (any path: they take the same types).
+static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
 #if defined(__x86_64__)
-    static const gemv_kernel avx2[7] = {0, tk__gemv_fp8_avx2, tk__gemv_nvfp4_int_avx2,
-                                        tk__gemv_mxfp4_int_avx2, tk__gemv_q8_0_int16_avx2,
-                                        tk__gemv_q4_0_int_avx2, tk__gemv_q4_1_avx2};
-    static const gemv_kernel avx512[7] = {0, tk__gemv_fp8_avx512, tk__gemv_nvfp4_int_vnni,
-                                          tk__gemv_mxfp4_int_vnni, tk__gemv_q8_0_int16_avx2,
-                                          tk__gemv_q4_0_int_vnni, tk__gemv_q4_1_avx2};
-    if (path == TK_PATH_AVX512) return avx512[format];
-    if (path == TK_PATH_AVX2) return avx2[format];
+    if (path == TK_PATH_AVX512) {
+        switch (type) {
+        case TK_FP8_E4M3: return tk__gemv_fp8_avx512;
+        case TK_NVFP4: return tk__gemv_nvfp4_int_vnni;
+        case TK_MXFP4: return tk__gemv_mxfp4_int_vnni;
+        case TK_Q8_0: return tk__gemv_q8_0_int16_avx2;
+        case TK_Q4_0: return tk__gemv_q4_0_int_vnni;
+        case TK_Q4_1: return tk__gemv_q4_1_avx2;
+        default: return NULL;
+        }
+    }
+    if (path == TK_PATH_AVX2) {
+        switch (type) {
+        case TK_FP8_E4M3: return tk__gemv_fp8_avx2;
+        case TK_NVFP4: return tk__gemv_nvfp4_int_avx2;
+        case TK_MXFP4: return tk__gemv_mxfp4_int_avx2;
+        case TK_Q8_0: return tk__gemv_q8_0_int16_avx2;
+        case TK_Q4_0: return tk__gemv_q4_0_int_avx2;
+        case TK_Q4_1: return tk__gemv_q4_1_avx2;
+        default: return NULL;
+        }
+    }
 #endif
-    return portable[format];
+    switch (type) {
+    case TK_FP8_E4M3: return fp8_portable;
+    case TK_NVFP4: return nvfp4_portable;
+    case TK_MXFP4: return mxfp4_portable;
+    case TK_Q8_0: return q8_0_portable;
+    case TK_Q4_0: return q4_0_portable;
+    case TK_Q4_1: return q4_1_portable;
+    default: return NULL;
+    }
 }
 
-int tk_gemv_activation_bits(tk_gemv_path path, tk_gemv_format format) {
+int tk_gemv_supports(tk_type type) { return kernel_for(TK_PATH_PORTABLE, type) != NULL; }
+
+int tk_gemv_activation_bits(tk_gemv_path path, tk_type type) {
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
     if (path != TK_PATH_AVX2 && path != TK_PATH_AVX512) return 0;
-    if (format == TK_GEMV_NVFP4 || format == TK_GEMV_MXFP4 || format == TK_GEMV_Q4_0) return 8;
-    return format == TK_GEMV_Q8_0 ? 16 : 0;
+    if (type == TK_NVFP4 || type == TK_MXFP4 || type == TK_Q4_0) return 8;
+    return type == TK_Q8_0 ? 16 : 0;
 }
 
-int tk_gemv_quantizes_activations(tk_gemv_path path, tk_gemv_format format) {
-    return tk_gemv_activation_bits(path, format) != 0;
+int tk_gemv_quantizes_activations(tk_gemv_path path, tk_type type) {
+    return tk_gemv_activation_bits(path, type) != 0;
 }
 
-int tk_gemv_with_path(tk_gemv_path path, const tk_gemv_weights *w, const float *x, float *y,
+int tk_gemv_with_path(tk_gemv_path path, const tk_weights *w, const float *x, float *y,
                       int64_t row_begin, int64_t row_end) {
-    if (!w || !x || !y || !w->data || row_begin < 0 || row_end < row_begin) return -1;
-    if (w->format < TK_GEMV_FP8_E4M3 || w->format > TK_GEMV_Q4_1) return -1;
-    if (tk_gemv_row_bytes(w->format, w->cols) == 0) return -1;
-    if (w->format == TK_GEMV_NVFP4 && !w->block_scales) return -1;
+    if (!w || !x || !y || !w->data || row_begin < 0 || row_end < row_begin) return TK_ERR_INVALID;
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
-    else if (!cpu_has(path)) return -1;
-    if (row_end > row_begin) kernel_for(path, w->format)(w, x, y, row_begin, row_end);
-    return 0;
+    else if (!cpu_has(path)) return TK_ERR_INVALID;
+    tk__gemv_kernel kernel = kernel_for(path, w->format);
+    if (!kernel) return TK_ERR_UNSUPPORTED_TYPE;
+    if (tk_row_bytes(w->format, w->cols) == 0) return TK_ERR_INVALID;
+    if (w->format == TK_NVFP4 && !w->block_scales) return TK_ERR_INVALID;
+    if (row_end > row_begin) kernel(w, x, y, row_begin, row_end);
+    return TK_OK;
 }
 
-int tk_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
+int tk_gemv(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
     return tk_gemv_with_path(TK_PATH_AUTO, w, x, y, row_begin, row_end);
 }
 
 int tk_gemv_fp8_e4m3(const uint8_t *w, float scale, const float *row_scales, const float *x, float *y,
                      int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_FP8_E4M3, cols, w, NULL, row_scales, scale};
+    tk_weights m = {TK_FP8_E4M3, cols, w, NULL, row_scales, scale};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_nvfp4(const uint8_t *w, const uint8_t *block_scales, float tensor_scale, const float *x,
                   float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_NVFP4, cols, w, block_scales, NULL, tensor_scale};
+    tk_weights m = {TK_NVFP4, cols, w, block_scales, NULL, tensor_scale};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_mxfp4(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_MXFP4, cols, w, NULL, NULL, 1.0f};
+    tk_weights m = {TK_MXFP4, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_q8_0(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_Q8_0, cols, w, NULL, NULL, 1.0f};
+    tk_weights m = {TK_Q8_0, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_q4_0(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_Q4_0, cols, w, NULL, NULL, 1.0f};
+    tk_weights m = {TK_Q4_0, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
 }
 
 int tk_gemv_q4_1(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols) {
-    tk_gemv_weights m = {TK_GEMV_Q4_1, cols, w, NULL, NULL, 1.0f};
+    tk_weights m = {TK_Q4_1, cols, w, NULL, NULL, 1.0f};
     return tk_gemv(&m, x, y, row_begin, row_end);
+}
+
+// ---- row-parallel GEMV and matvec over the process-wide pool ----
+
+typedef struct {
+    const tk_weights *w;      // NULL for tk_matvec jobs
+    tk_gemv_path path;        // the caller's effective path, so workers compute as it would
+    tk_type type;
+    const void *data;
+    int64_t cols;
+    const float *x;
+    float *y;
+    int64_t row_begin, row_end;
+    atomic_int failed;
+} rows_job;
+
+static void rows_task(void *ctx, int64_t t, int64_t n) {
+    rows_job *j = ctx;
+    int64_t rows = j->row_end - j->row_begin;
+    int64_t b = j->row_begin + rows * t / n, e = j->row_begin + rows * (t + 1) / n;
+    int rc = j->w ? tk_gemv_with_path(j->path, j->w, j->x, j->y, b, e)
+                  : tk_matvec(j->type, j->data, j->x, j->y, b, e, j->cols);
+    if (rc != 0) atomic_store(&j->failed, 1);
+}
+
+/// Tasks for `rows` rows of `row_bytes` each: one per thread, or 1 when too small to pay.
+static int64_t task_count(int64_t rows, size_t row_bytes) {
+    int threads = tk_threads_get();
+    if (threads < 2 || rows < 2 * threads) return 1;
+    if ((double)rows * (double)row_bytes < (double)tk_threads_min_bytes()) return 1;
+    return threads;
+}
+
+static _Thread_local int64_t splits_here; // row-parallel calls from this thread that went to the pool
+
+int64_t tk_threads_splits_on_this_thread(void) { return splits_here; }
+
+static int run_rows(rows_job *j, size_t row_bytes) {
+    int64_t tasks = task_count(j->row_end - j->row_begin, row_bytes);
+    if (tasks > 1 && tk_threads_run(rows_task, j, tasks) == 0) {
+        splits_here++;
+        return atomic_load(&j->failed) ? TK_ERR_INVALID : TK_OK;
+    }
+    return j->w ? tk_gemv(j->w, j->x, j->y, j->row_begin, j->row_end)
+                : tk_matvec(j->type, j->data, j->x, j->y, j->row_begin, j->row_end, j->cols);
+}
+
+int tk_gemv_mt(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end) {
+    if (!w || row_end < row_begin) return TK_ERR_INVALID;
+    if (!tk_gemv_supports(w->format)) return TK_ERR_UNSUPPORTED_TYPE;
+    size_t rb = tk_row_bytes(w->format, w->cols);
+    if (rb == 0) return TK_ERR_INVALID;
+    rows_job j = {.w = w, .path = tk_gemv_effective_path(), .x = x, .y = y, .row_begin = row_begin, .row_end = row_end};
+    atomic_init(&j.failed, 0);
+    return run_rows(&j, rb);
+}
+
+int tk_matvec_mt(tk_type type, const void *w, const float *x, float *y,
+                 int64_t row_begin, int64_t row_end, int64_t cols) {
+    if (!tk_matvec_supports(type)) return TK_ERR_UNSUPPORTED_TYPE;
+    size_t rb = tk_row_bytes(type, cols);
+    if (rb == 0 || row_end < row_begin) return TK_ERR_INVALID;
+    rows_job j = {.w = NULL, .type = type, .data = w, .cols = cols, .x = x, .y = y,
+                  .row_begin = row_begin, .row_end = row_end};
+    atomic_init(&j.failed, 0);
+    return run_rows(&j, rb);
 }

@@ -14,37 +14,19 @@
 // NVFP4 7.4 GB/s with the 64-column kernel against 4.8 GB/s before (bench/RESULTS.md).
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
+#include "tk_internal.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 
-// Test harnesses may predefine these (and TK_TEST_EMULATE_VNNI below) to run the VNNI
-// instantiation on a CPU without AVX-512; normal builds leave them alone.
-#ifndef TK_INT_AVX2
-#define TK_INT_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
-#ifndef TK_INT_VNNI
-#define TK_INT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#endif
-
-static inline uint16_t le16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-TK_INT_AVX2 static inline float hsum256i(__m256 v) {
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    b = _mm_add_ss(b, _mm_movehdup_ps(b));
-    return _mm_cvtss_f32(b);
-}
+// The AVX2 kernels carry TK_AVX2, the VNNI ones TK_AVX512 (tk_internal.h); a test harness may
+// predefine those empty, and TK_TEST_EMULATE_VNNI (below), to run the VNNI instantiation on a CPU
+// without AVX-512.
 
 /// The largest |x| of 32 values held in four vectors.
-TK_INT_AVX2 static inline float amax32(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+TK_AVX2 static inline float amax32(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
                              _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
@@ -56,7 +38,7 @@ TK_INT_AVX2 static inline float amax32(__m256 v0, __m256 v1, __m256 v2, __m256 v
 
 /// 32 values of x rounded to integers on a symmetric grid of `levels` steps each side of 0 (127 for
 /// int8, 32767 for int16): the step amax / levels goes to *d, the rounded values (still int32) to i.
-TK_INT_AVX2 static inline void round32(const float *xb, float levels, float *d, __m256i i[4]) {
+TK_AVX2 static inline void round32(const float *xb, float levels, float *d, __m256i i[4]) {
     __m256 v[4];
     for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(xb + 8 * k);
     float amax = amax32(v[0], v[1], v[2], v[3]);
@@ -67,7 +49,7 @@ TK_INT_AVX2 static inline void round32(const float *xb, float levels, float *d, 
 
 /// x (n values) → int8 blocks of 32 in xq (n rounded up to 32; the tail padded with zeros) and one
 /// f32 scale per block in dx.
-TK_INT_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float *dx) {
+TK_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float *dx) {
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     int64_t nb = (n + 31) / 32;
     for (int64_t b = 0; b < nb; b++) {
@@ -131,7 +113,7 @@ static int xbuf_init(xbuf *b, int64_t n) {
         return _mm256_shuffle_epi8(table, nib);                                                          \
     }                                                                                                    \
                                                                                                          \
-    TARGET static void mxfp4_any_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, \
+    TARGET static void mxfp4_any_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,      \
                                           int64_t re) {                                                  \
         const int64_t n = w->cols, nb = n / 32;                                                          \
         xbuf xb;                                                                                         \
@@ -160,12 +142,12 @@ static int xbuf_init(xbuf *b, int64_t n) {
                 a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0),                                             \
                                      _mm256_set1_ps(tk_e8m0_f32_table[p[0]] * 0.5f * xb.d[b]), a0);      \
             }                                                                                            \
-            y[r] = hsum256i(_mm256_add_ps(a0, a1));                                                      \
+            y[r] = hsum256(_mm256_add_ps(a0, a1));                                                       \
         }                                                                                                \
         free(xb.heap);                                                                                   \
     }                                                                                                    \
                                                                                                          \
-    TARGET static void q4_0_any_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb,  \
+    TARGET static void q4_0_any_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,       \
                                          int64_t re) {                                                   \
         const int64_t n = w->cols, nb = n / 32;                                                          \
         xbuf xb;                                                                                         \
@@ -191,12 +173,12 @@ static int xbuf_init(xbuf *b, int64_t n) {
                 __m256i d0 = DOT(w0, _mm256_loadu_si256((const __m256i *)(xb.q + b * 32)));              \
                 a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_set1_ps(_cvtsh_ss(le16(p)) * xb.d[b]), a0); \
             }                                                                                            \
-            y[r] = hsum256i(_mm256_add_ps(a0, a1));                                                      \
+            y[r] = hsum256(_mm256_add_ps(a0, a1));                                                       \
         }                                                                                                \
         free(xb.heap);                                                                                   \
     }                                                                                                    \
                                                                                                          \
-    TARGET static void nvfp4_any_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, \
+    TARGET static void nvfp4_any_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,      \
                                           int64_t re) {                                                  \
         const int64_t n = w->cols, nb16 = n / 16;                                                        \
         xbuf xb;                                                                                         \
@@ -224,7 +206,7 @@ static int xbuf_init(xbuf *b, int64_t n) {
                 acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d),                                             \
                                       _mm256_set_m128(_mm_set1_ps(s1), _mm_set1_ps(s0)), acc);           \
             }                                                                                            \
-            y[r] = hsum256i(acc) * w->scale;                                                             \
+            y[r] = hsum256(acc) * w->scale;                                                              \
         }                                                                                                \
         free(xb.heap);                                                                                   \
     }
@@ -264,7 +246,7 @@ typedef struct {
 
 typedef enum { SPLIT_EVEN_ODD, SPLIT_HALVES } nvx_split;
 
-TK_INT_AVX2 static int nvx_init(nvx *v, const float *x, int64_t n, nvx_split split, float offset, float factor) {
+TK_AVX2 static int nvx_init(nvx *v, const float *x, int64_t n, nvx_split split, float offset, float factor) {
     int64_t chunks = n / 64;
     v->heap = NULL;
     if (n <= 8192) {
@@ -310,7 +292,7 @@ TK_INT_AVX2 static int nvx_init(nvx *v, const float *x, int64_t n, nvx_split spl
 }
 
 /// 4 E4M3 block scales → [s0, s0, s1, s1, s2, s2, s3, s3] / 256 (see above).
-TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
+TK_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
     int32_t bits;
     memcpy(&bits, sc, 4);
     __m128i c = _mm_cvtepu8_epi16(_mm_cvtsi32_si128(bits));
@@ -320,7 +302,7 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
 }
 
 #define DEFINE_NVFP4_64(SUFFIX, TARGET, DOTU)                                                            \
-    TARGET static void nvfp4_64_##SUFFIX(const tk_gemv_weights *w, const nvx *v, float *y, int64_t rb,  \
+    TARGET static void nvfp4_64_##SUFFIX(const tk_weights *w, const nvx *v, float *y, int64_t rb,       \
                                          int64_t re) {                                                   \
         const int64_t n = w->cols, chunks = n / 64;                                                      \
         const __m256i table = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0, \
@@ -340,11 +322,11 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
                 acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(s, _mm256_load_ps(v->dx + c * 8)), acc); \
                 cor = _mm256_fmadd_ps(s, _mm256_load_ps(v->corr + c * 8), cor);                          \
             }                                                                                            \
-            y[r] = hsum256i(_mm256_sub_ps(acc, cor)) * w->scale;                                         \
+            y[r] = hsum256(_mm256_sub_ps(acc, cor)) * w->scale;                                          \
         }                                                                                                \
     }                                                                                                    \
                                                                                                          \
-    TARGET void tk__gemv_nvfp4_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb,  \
+    TARGET void tk__gemv_nvfp4_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,       \
                                         int64_t re) {                                                    \
         nvx v;                                                                                           \
         if (w->cols % 64 != 0 || nvx_init(&v, x, w->cols, SPLIT_EVEN_ODD, 12.0f, 128.0f) != 0) {                                        \
@@ -358,7 +340,7 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
     /* MXFP4 / Q4_0, two 32-column blocks per step: the two 16-byte nibble runs side by side, low     \
        nibbles = columns 0-15 of each block, high = 16-31 (x permuted to match, SPLIT_HALVES).      \
        SCALES(p) gives the two blocks' weight scales; BYTES is the block size, HEAD its scale bytes. */ \
-    TARGET static inline __attribute__((always_inline)) void blocks32_##SUFFIX(const tk_gemv_weights *w, const nvx *v, float *y, int64_t rb,  \
+    TARGET static inline __attribute__((always_inline)) void blocks32_##SUFFIX(const tk_weights *w, const nvx *v, float *y, int64_t rb,       \
                                          int64_t re, int mx) {                                           \
         const int64_t n = w->cols, chunks = n / 64, bytes = mx ? 17 : 18, head = mx ? 1 : 2;              \
         const __m256i table = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0, \
@@ -383,11 +365,11 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
                 acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(s, _mm256_load_ps(v->dx + c * 8)), acc); \
                 cor = _mm256_fmadd_ps(s, _mm256_load_ps(v->corr + c * 8), cor);                          \
             }                                                                                            \
-            y[r] = hsum256i(_mm256_sub_ps(acc, cor));                                                    \
+            y[r] = hsum256(_mm256_sub_ps(acc, cor));                                                     \
         }                                                                                                \
     }                                                                                                    \
                                                                                                          \
-    TARGET void tk__gemv_mxfp4_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb,  \
+    TARGET void tk__gemv_mxfp4_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,       \
                                         int64_t re) {                                                    \
         nvx v; /* doubled table: half the E8M0 scale */                                                  \
         if (w->cols % 64 != 0 || nvx_init(&v, x, w->cols, SPLIT_HALVES, 12.0f, 0.5f) != 0) {             \
@@ -398,7 +380,7 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
         free(v.heap);                                                                                    \
     }                                                                                                    \
                                                                                                          \
-    TARGET void tk__gemv_q4_0_##SUFFIX(const tk_gemv_weights *w, const float *x, float *y, int64_t rb,   \
+    TARGET void tk__gemv_q4_0_##SUFFIX(const tk_weights *w, const float *x, float *y, int64_t rb,        \
                                        int64_t re) {                                                     \
         nvx v; /* q - 8: the nibble itself is the unsigned operand, offset 8 */                          \
         if (w->cols % 64 != 0 || nvx_init(&v, x, w->cols, SPLIT_HALVES, 8.0f, 1.0f) != 0) {              \
@@ -413,7 +395,7 @@ TK_INT_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
 // d/2, 256 times less than with int8 activations, which moved SmolLM2's head logits by 0.12-0.28
 // (bench/RESULTS.md, 2026-11-30); weights widen to int16 (vpmovsxbw), vpmaddwd sums pairs exactly in int32 (at most
 // 4 x 127 x 32767 per lane, exact in f32 too), one f32 FMA per block.
-TK_INT_AVX2 static void quantize_x16(const float *x, int64_t n, int16_t *xq, float *dx) {
+TK_AVX2 static void quantize_x16(const float *x, int64_t n, int16_t *xq, float *dx) {
     for (int64_t b = 0; b < n / 32; b++) {
         const float *xb = x + b * 32;
         __m256i i[4];
@@ -424,14 +406,14 @@ TK_INT_AVX2 static void quantize_x16(const float *x, int64_t n, int16_t *xq, flo
     }
 }
 
-TK_INT_AVX2 static inline __m256i q8_block_dot16(const uint8_t *qs, const int16_t *xq) {
+TK_AVX2 static inline __m256i q8_block_dot16(const uint8_t *qs, const int16_t *xq) {
     __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)qs));
     __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(qs + 16)));
     return _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_loadu_si256((const __m256i *)xq)),
                             _mm256_madd_epi16(w1, _mm256_loadu_si256((const __m256i *)(xq + 16))));
 }
 
-TK_INT_AVX2 void tk__gemv_q8_0_int16_avx2(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+TK_AVX2 void tk__gemv_q8_0_int16_avx2(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, nb = n / 32;
     int16_t stack_q[8192] __attribute__((aligned(32)));
     float stack_d[256];
@@ -457,14 +439,14 @@ TK_INT_AVX2 void tk__gemv_q8_0_int16_avx2(const tk_gemv_weights *w, const float 
         if (b < nb)
             a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_block_dot16(p + 2, xq + b * 32)),
                                  _mm256_set1_ps(_cvtsh_ss(le16(p)) * dx[b]), a0);
-        y[r] = hsum256i(_mm256_add_ps(a0, a1));
+        y[r] = hsum256(_mm256_add_ps(a0, a1));
     }
     free(heap);
 }
 
-DEFINE_INT_KERNELS(int_avx2, TK_INT_AVX2, DOT_AVX2)
-DEFINE_INT_KERNELS(int_vnni, TK_INT_VNNI, DOT_VNNI)
-DEFINE_NVFP4_64(int_avx2, TK_INT_AVX2, DOTU_AVX2)
-DEFINE_NVFP4_64(int_vnni, TK_INT_VNNI, DOTU_VNNI)
+DEFINE_INT_KERNELS(int_avx2, TK_AVX2, DOT_AVX2)
+DEFINE_INT_KERNELS(int_vnni, TK_AVX512, DOT_VNNI)
+DEFINE_NVFP4_64(int_avx2, TK_AVX2, DOTU_AVX2)
+DEFINE_NVFP4_64(int_vnni, TK_AVX512, DOTU_VNNI)
 
 #endif

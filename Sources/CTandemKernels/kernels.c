@@ -3,6 +3,7 @@
 #include "tandem_kernels.h"
 #include "tandem_formats.h"
 #include "kquants.h"
+#include "tk_internal.h"
 #include <math.h>
 #include <string.h>
 
@@ -62,9 +63,8 @@ float tk_bf16_to_f32(uint16_t h) {
     return f;
 }
 
-static inline uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
 size_t tk_row_bytes(tk_type type, int64_t cols) {
+    if (cols <= 0) return 0;
     switch (type) {
     case TK_F32: return (size_t)cols * 4;
     case TK_F16:
@@ -76,6 +76,26 @@ size_t tk_row_bytes(tk_type type, int64_t cols) {
     case TK_Q4_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q4_K_BYTES;
     case TK_Q5_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q5_K_BYTES;
     case TK_Q6_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q6_K_BYTES;
+    case TK_FP8_E4M3: return (size_t)cols;
+    case TK_NVFP4: return cols % 16 ? 0 : (size_t)cols / 2;
+    }
+    return 0;
+}
+
+int tk_matvec_supports(tk_type type) {
+    switch (type) {
+    case TK_F32:
+    case TK_F16:
+    case TK_BF16:
+    case TK_Q8_0:
+    case TK_Q4_0:
+    case TK_Q4_1:
+    case TK_MXFP4:
+    case TK_Q4_K:
+    case TK_Q5_K:
+    case TK_Q6_K: return 1;
+    case TK_FP8_E4M3: // scales outside the rows: tk_gemv, tk_gemm and tandem_formats.h take them
+    case TK_NVFP4: return 0;
     }
     return 0;
 }
@@ -87,15 +107,15 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
         memcpy(dst, src, (size_t)cols * 4);
         return 0;
     case TK_F16:
-        for (int64_t i = 0; i < cols; i++) dst[i] = tk_f16_to_f32(load_u16(p + 2 * i));
+        for (int64_t i = 0; i < cols; i++) dst[i] = tk_f16_to_f32(le16(p + 2 * i));
         return 0;
     case TK_BF16:
-        for (int64_t i = 0; i < cols; i++) dst[i] = tk_bf16_to_f32(load_u16(p + 2 * i));
+        for (int64_t i = 0; i < cols; i++) dst[i] = tk_bf16_to_f32(le16(p + 2 * i));
         return 0;
     case TK_Q8_0:
         if (cols % 32) return -1;
         for (int64_t b = 0; b < cols / 32; b++, p += 34) {
-            float d = tk_f16_to_f32(load_u16(p));
+            float d = tk_f16_to_f32(le16(p));
             const int8_t *q = (const int8_t *)(p + 2);
             for (int j = 0; j < 32; j++) dst[b * 32 + j] = d * (float)q[j];
         }
@@ -103,7 +123,7 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
     case TK_Q4_0:
         if (cols % 32) return -1;
         for (int64_t b = 0; b < cols / 32; b++, p += 18) {
-            float d = tk_f16_to_f32(load_u16(p));
+            float d = tk_f16_to_f32(le16(p));
             const uint8_t *q = p + 2;
             for (int j = 0; j < 16; j++) {
                 dst[b * 32 + j] = d * (float)((int)(q[j] & 0x0F) - 8);
@@ -114,8 +134,8 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
     case TK_Q4_1:
         if (cols % 32) return -1;
         for (int64_t b = 0; b < cols / 32; b++, p += 20) {
-            float d = tk_f16_to_f32(load_u16(p));
-            float m = tk_f16_to_f32(load_u16(p + 2));
+            float d = tk_f16_to_f32(le16(p));
+            float m = tk_f16_to_f32(le16(p + 2));
             const uint8_t *q = p + 4;
             for (int j = 0; j < 16; j++) {
                 dst[b * 32 + j] = d * (float)(q[j] & 0x0F) + m;
@@ -138,8 +158,10 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
         }
         return 0;
     }
+    case TK_FP8_E4M3:
+    case TK_NVFP4: return TK_ERR_UNSUPPORTED_TYPE; // their scales are not in the row
     }
-    return -1;
+    return TK_ERR_UNSUPPORTED_TYPE;
 }
 
 static float dot_f32(const float *a, const float *b, int64_t n) {
@@ -155,10 +177,12 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
     return (s0 + s1) + (s2 + s3);
 }
 
-int tk_matvec(tk_type type, const void *w, const float *x, float *y,
-              int64_t row_begin, int64_t row_end, int64_t cols) {
+/// tk_matvec's rows, out of line so that tk_matvec's type check does not change how these loops
+/// compile (register allocation included).
+__attribute__((noinline)) static int matvec_rows(tk_type type, const void *w, const float *x, float *y,
+                                                 int64_t row_begin, int64_t row_end, int64_t cols) {
     size_t rb = tk_row_bytes(type, cols);
-    if (rb == 0) return -1;
+    if (rb == 0) return TK_ERR_INVALID;
     const uint8_t *base = (const uint8_t *)w;
     if (type == TK_F32) {
         for (int64_t r = row_begin; r < row_end; r++)
@@ -173,14 +197,14 @@ int tk_matvec(tk_type type, const void *w, const float *x, float *y,
             for (int64_t b = 0; b < cols / 32; b++) {
                 const float *xb = x + b * 32;
                 if (type == TK_Q8_0) {
-                    float d = tk_f16_to_f32(load_u16(p));
+                    float d = tk_f16_to_f32(le16(p));
                     const int8_t *q = (const int8_t *)(p + 2);
                     float s = 0;
                     for (int j = 0; j < 32; j++) s += (float)q[j] * xb[j];
                     acc += d * s;
                     p += 34;
                 } else if (type == TK_Q4_0) {
-                    float d = tk_f16_to_f32(load_u16(p));
+                    float d = tk_f16_to_f32(le16(p));
                     const uint8_t *q = p + 2;
                     float s = 0;
                     for (int j = 0; j < 16; j++)
@@ -188,8 +212,8 @@ int tk_matvec(tk_type type, const void *w, const float *x, float *y,
                     acc += d * s;
                     p += 18;
                 } else {
-                    float d = tk_f16_to_f32(load_u16(p));
-                    float m = tk_f16_to_f32(load_u16(p + 2));
+                    float d = tk_f16_to_f32(le16(p));
+                    float m = tk_f16_to_f32(le16(p + 2));
                     const uint8_t *q = p + 4;
                     float s = 0, xs = 0;
                     for (int j = 0; j < 16; j++) {
@@ -246,6 +270,12 @@ int tk_matvec(tk_type type, const void *w, const float *x, float *y,
         y[r] = acc;
     }
     return 0;
+}
+
+int tk_matvec(tk_type type, const void *w, const float *x, float *y,
+              int64_t row_begin, int64_t row_end, int64_t cols) {
+    if (!tk_matvec_supports(type)) return TK_ERR_UNSUPPORTED_TYPE;
+    return matvec_rows(type, w, x, y, row_begin, row_end, cols);
 }
 
 void tk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps) {

@@ -17,8 +17,9 @@
 //   value i (0..255) = (d·scale[i / 16])·q.
 #include "kquants.h"
 #include "tandem_kernels.h"
+#include "tk_internal.h"
 
-static inline float f16_at(const uint8_t *p) { return tk_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
+static inline float f16_at(const uint8_t *p) { return tk_f16_to_f32(le16(p)); }
 
 /// The 6-bit scale and min of sub-block j from the 12 packed bytes.
 static inline void scale_min(const uint8_t *s, int j, int *sc, int *m) {

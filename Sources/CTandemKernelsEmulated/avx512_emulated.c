@@ -45,9 +45,8 @@ static inline float emu_cvtsh_ss(unsigned short h) { return tk_f16_to_f32(h); }
 #define _mm256_maskz_loadu_epi8(k, p) emu_mm256_maskz_loadu_epi8((uint32_t)(k), (p))
 #define _cvtsh_ss(h) emu_cvtsh_ss(h)
 
+#define TK_AVX2
 #define TK_AVX512
-#define TK_INT_AVX2
-#define TK_INT_VNNI
 #define tk__gemv_fp8_avx512 tk_emu__gemv_fp8_avx512
 #define tk__gemv_nvfp4_int_avx2 tk_emu__gemv_nvfp4_int_avx2
 #define tk__gemv_nvfp4_int_vnni tk_emu__gemv_nvfp4_int_vnni
@@ -61,25 +60,29 @@ static inline float emu_cvtsh_ss(unsigned short h) { return tk_f16_to_f32(h); }
 
 int tk_emulated_avx512_available(void) { return 1; }
 
-int tk_emulated_avx512_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
-    if (!w || !w->data || !x || !y || rb < 0 || re < rb || tk_gemv_row_bytes(w->format, w->cols) == 0) return -1;
-    if (w->format == TK_GEMV_NVFP4 && !w->block_scales) return -1;
-    if (re == rb) return 0;
+int tk_emulated_avx512_gemv(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    if (!w || !w->data || !x || !y || rb < 0 || re < rb) return TK_ERR_INVALID;
+    if (!tk_gemv_supports(w->format)) return TK_ERR_UNSUPPORTED_TYPE;
+    if (tk_row_bytes(w->format, w->cols) == 0) return TK_ERR_INVALID;
+    if (w->format == TK_NVFP4 && !w->block_scales) return TK_ERR_INVALID;
+    tk__gemv_kernel kernel;
     switch (w->format) {
-    case TK_GEMV_FP8_E4M3: tk_emu__gemv_fp8_avx512(w, x, y, rb, re); return 0;
-    case TK_GEMV_NVFP4: tk_emu__gemv_nvfp4_int_vnni(w, x, y, rb, re); return 0;
-    case TK_GEMV_MXFP4: tk_emu__gemv_mxfp4_int_vnni(w, x, y, rb, re); return 0;
-    case TK_GEMV_Q4_0: tk_emu__gemv_q4_0_int_vnni(w, x, y, rb, re); return 0;
-    case TK_GEMV_Q8_0: tk_emu__gemv_q8_0_int16_avx2(w, x, y, rb, re); return 0;
-    default: return -2;
+    case TK_FP8_E4M3: kernel = tk_emu__gemv_fp8_avx512; break;
+    case TK_NVFP4: kernel = tk_emu__gemv_nvfp4_int_vnni; break;
+    case TK_MXFP4: kernel = tk_emu__gemv_mxfp4_int_vnni; break;
+    case TK_Q4_0: kernel = tk_emu__gemv_q4_0_int_vnni; break;
+    case TK_Q8_0: kernel = tk_emu__gemv_q8_0_int16_avx2; break;
+    default: return TK_ERR_UNSUPPORTED_TYPE; // Q4_1: the AVX-512 path runs the AVX2 kernel, not compiled here
     }
+    if (re > rb) kernel(w, x, y, rb, re);
+    return TK_OK;
 }
 
 #else
 
 int tk_emulated_avx512_available(void) { return 0; }
 
-int tk_emulated_avx512_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+int tk_emulated_avx512_gemv(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     (void)w; (void)x; (void)y; (void)rb; (void)re;
     return -3;
 }

@@ -73,12 +73,12 @@ public struct WeightMatrix: @unchecked Sendable {
         let r = range ?? 0..<rows
         precondition(r.lowerBound >= 0 && r.upperBound <= rows, "rows \(r) out of 0..<\(rows)")
         let status: Int32
-        if dtype.gemvFormat != nil {
-            status = withGEMVWeights { w in tk_gemv_mt(w, x, y, Int64(r.lowerBound), Int64(r.upperBound)) }
+        if dtype.hasFusedGEMV {
+            status = withKernelWeights { w in tk_gemv_mt(w, x, y, Int64(r.lowerBound), Int64(r.upperBound)) }
         } else {
-            status = tk_matvec_mt(dtype.kernelType!, base, x, y, Int64(r.lowerBound), Int64(r.upperBound), Int64(cols))
+            status = tk_matvec_mt(dtype.kernelType, base, x, y, Int64(r.lowerBound), Int64(r.upperBound), Int64(cols))
         }
-        precondition(status == 0, "matrix-vector kernel rejected \(dtype) with \(cols) columns; loaders validate this")
+        precondition(status == 0, "matrix-vector kernel rejected \(dtype) with \(cols) columns (\(KernelError.describe(status: status))); loaders validate this")
     }
 
     /// As `multiply`, on one thread and an explicit GEMV path (for tests and benchmarks).
@@ -86,10 +86,10 @@ public struct WeightMatrix: @unchecked Sendable {
     public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows range: Range<Int>? = nil,
                          path: tk_gemv_path) -> Bool {
         let r = range ?? 0..<rows
-        guard dtype.gemvFormat != nil else {
-            return tk_matvec(dtype.kernelType!, base, x, y, Int64(r.lowerBound), Int64(r.upperBound), Int64(cols)) == 0
+        guard dtype.hasFusedGEMV else {
+            return tk_matvec(dtype.kernelType, base, x, y, Int64(r.lowerBound), Int64(r.upperBound), Int64(cols)) == 0
         }
-        return withGEMVWeights { w in tk_gemv_with_path(path, w, x, y, Int64(r.lowerBound), Int64(r.upperBound)) } == 0
+        return withKernelWeights { w in tk_gemv_with_path(path, w, x, y, Int64(r.lowerBound), Int64(r.upperBound)) } == 0
     }
 
     /// Tokens from which a batched multiply goes through the blocked GEMM (tandem_gemm.h) instead of
@@ -119,35 +119,24 @@ public struct WeightMatrix: @unchecked Sendable {
             for t in 0..<n { multiply(x + t * ldx, into: y + t * ldy, rows: r) }
             return
         }
-        let status = withGEMMWeights { w in
+        let status = withKernelWeights { w in
             tk_gemm_mt(w, x, Int64(ldx), y, Int64(ldy), Int64(n), Int64(r.lowerBound), Int64(r.upperBound))
         }
-        precondition(status == 0, "GEMM kernel rejected \(dtype) with \(cols) columns; loaders validate this")
+        precondition(status == 0, "GEMM kernel rejected \(dtype) with \(cols) columns (\(KernelError.describe(status: status))); loaders validate this")
     }
 
     /// As `multiply(batch:)` through the GEMM on one thread and an explicit path, whatever n is
     /// (tests and benchmarks). Returns false if the path cannot run here.
     public func multiplyGEMM(batch n: Int, _ x: UnsafePointer<Float>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
                              path: tk_gemv_path) -> Bool {
-        withGEMMWeights { w in tk_gemm_with_path(path, w, x, Int64(ldx), y, Int64(ldy), Int64(n), 0, Int64(rows)) } == 0
+        withKernelWeights { w in tk_gemm_with_path(path, w, x, Int64(ldx), y, Int64(ldy), Int64(n), 0, Int64(rows)) } == 0
     }
 
-    /// The GEMM kernel's description of this matrix (valid inside `body` only).
-    public func withGEMMWeights<R>(_ body: (UnsafePointer<tk_gemm_weights>) -> R) -> R {
-        withGEMVWeights { g in
-            var w = tk_gemm_weights(kind: TK_GEMM_GEMV, type: TK_F32, gemv: g.pointee, data: base, cols: Int64(cols))
-            if dtype.gemvFormat == nil {
-                w.kind = TK_GEMM_TYPE
-                w.type = dtype.kernelType!
-            }
-            return body(&w)
-        }
-    }
-
-    /// The kernel library's description of this matrix (valid inside `body` only).
-    public func withGEMVWeights<R>(_ body: (UnsafePointer<tk_gemv_weights>) -> R) -> R {
-        var w = tk_gemv_weights(format: dtype.gemvFormat ?? TK_GEMV_Q8_0, cols: Int64(cols), data: base,
-                                block_scales: nil, row_scales: nil, scale: 1)
+    /// The kernel library's description of this matrix, as tk_gemv and tk_gemm take it (valid
+    /// inside `body` only).
+    public func withKernelWeights<R>(_ body: (UnsafePointer<tk_weights>) -> R) -> R {
+        var w = tk_weights(format: dtype.kernelType, cols: Int64(cols), data: base,
+                           block_scales: nil, row_scales: nil, scale: 1)
         switch scales {
         case .none: break
         case .perTensor(let s): w.scale = s
@@ -168,8 +157,8 @@ public struct WeightMatrix: @unchecked Sendable {
             let status = tk_dequantize_row_nvfp4(src.assumingMemoryBound(to: UInt8.self), bs + r * (cols / 16), t, out, Int64(cols))
             precondition(status == 0, "NVFP4 rows need a multiple of 16 columns")
         default:
-            let status = tk_dequantize_row(dtype.kernelType!, src, out, Int64(cols))
-            precondition(status == 0, "tk_dequantize_row rejected \(dtype)")
+            let status = tk_dequantize_row(dtype.kernelType, src, out, Int64(cols))
+            precondition(status == 0, "tk_dequantize_row rejected \(dtype) (\(KernelError.describe(status: status)))")
         }
     }
 
@@ -197,9 +186,10 @@ public struct WeightMatrix: @unchecked Sendable {
 }
 
 extension DType {
-    /// The kernel library's number for this type (GGUF's numbering); nil for the formats whose
-    /// scales live outside the rows (FP8, NVFP4), which only the tk_gemv kernels take.
-    public var kernelType: tk_type? {
+    /// The kernel library's number for this type (tk_type, tandem_kernels.h): GGUF's number for the
+    /// GGML types, Tandem's own (1024 up) for FP8 and NVFP4. Total: every DType has one, and the
+    /// switch has no default, so a new DType does not compile until it is given its kernel type.
+    public var kernelType: tk_type {
         switch self {
         case .f32: TK_F32
         case .f16: TK_F16
@@ -211,22 +201,23 @@ extension DType {
         case .q4_k: TK_Q4_K
         case .q5_k: TK_Q5_K
         case .q6_k: TK_Q6_K
-        case .fp8_e4m3, .nvfp4: nil
+        case .fp8_e4m3: TK_FP8_E4M3
+        case .nvfp4: TK_NVFP4
         }
     }
 
-    /// The fused GEMV format for this type; nil for the float formats and the K-quants (tk_matvec).
-    public var gemvFormat: tk_gemv_format? {
-        switch self {
-        case .fp8_e4m3: TK_GEMV_FP8_E4M3
-        case .nvfp4: TK_GEMV_NVFP4
-        case .mxfp4: TK_GEMV_MXFP4
-        case .q8_0: TK_GEMV_Q8_0
-        case .q4_0: TK_GEMV_Q4_0
-        case .q4_1: TK_GEMV_Q4_1
-        case .f32, .f16, .bf16, .q4_k, .q5_k, .q6_k: nil
+    /// The type a kernel type number stands for.
+    /// - Throws: `KernelError.unsupportedFormat` naming the number when no DType has it.
+    public init(kernelType: tk_type) throws {
+        guard let dtype = DType.allCases.first(where: { $0.kernelType == kernelType }) else {
+            throw KernelError(.unsupportedFormat, "kernel type \(kernelType.rawValue) is not a weight format Tandem knows")
         }
+        self = dtype
     }
+
+    /// Whether tk_gemv has a fused dequantise-and-multiply kernel for this type (FP8, NVFP4, MXFP4,
+    /// Q8_0, Q4_0, Q4_1: the kernel library says); the float formats and the K-quants go through tk_matvec.
+    public var hasFusedGEMV: Bool { tk_gemv_supports(kernelType) == 1 }
 }
 
 /// Owned, aligned raw bytes that outlive the views made of them.

@@ -103,7 +103,7 @@ struct GEMMTests {
         let m = KernelRoofline.randomMatrix(.q8_0, rows: 4, cols: 64, seed: 1)
         let x = [Float](repeating: 1, count: 128)
         var y = [Float](repeating: 0, count: 8)
-        m.withGEMMWeights { w in
+        m.withKernelWeights { w in
             #expect(tk_gemm(w, x, 32, &y, 4, 2, 0, 4) == -1)   // ldx < cols
             #expect(tk_gemm(w, x, 64, &y, 3, 2, 0, 4) == -1)   // ldy < row_end
             #expect(tk_gemm(w, x, 64, &y, 4, 2, 3, 2) == -1)   // row_end < row_begin

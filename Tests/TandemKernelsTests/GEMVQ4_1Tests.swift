@@ -36,7 +36,7 @@ struct GEMVQ4_1Tests {
             #expect(m.multiply(x, into: &y, rows: 0..<rows / 2, path: path))
             #expect(m.multiply(x, into: &y, rows: rows / 2..<rows, path: path))
             #expect(y[rows].isNaN)
-            #expect(tk_gemv_quantizes_activations(path, TK_GEMV_Q4_1) == 0)
+            #expect(tk_gemv_quantizes_activations(path, TK_Q4_1) == 0)
             for r in 0..<rows {
                 let name = String(cString: tk_gemv_path_name(path))
                 #expect(abs(Double(y[r]) - ref[r]) <= 1e-5 * mag[r] + 1e-12, "\(name) \(rows)x\(cols) row \(r)")
@@ -87,7 +87,7 @@ struct GEMVQ4_1Tests {
     }
 
     @Test func shapesAndConvenienceEntryPoint() {
-        #expect(tk_gemv_row_bytes(TK_GEMV_Q4_1, 64) == 40 && tk_gemv_row_bytes(TK_GEMV_Q4_1, 48) == 0)
+        #expect(tk_row_bytes(TK_Q4_1, 64) == 40 && tk_row_bytes(TK_Q4_1, 48) == 0)
         var rng = TestRNG(seed: 42)
         let m = randomQ4_1(rows: 3, cols: 64, rng: &rng)
         let x = (0..<64).map { _ in rng.normal() }

@@ -5,7 +5,7 @@ import Testing
 
 /// A quantised test matrix plus its exact dequantisation (the reference).
 private struct QuantMatrix {
-    let format: tk_gemv_format
+    let format: tk_type
     let rows: Int
     let cols: Int
     var data: [UInt8]
@@ -15,14 +15,14 @@ private struct QuantMatrix {
     /// rows × cols dequantised weights.
     var dense: [Float]
 
-    static func make(_ format: tk_gemv_format, rows: Int, cols: Int, rng: inout TestRNG) -> QuantMatrix {
-        let rowBytes = tk_gemv_row_bytes(format, Int64(cols))
+    static func make(_ format: tk_type, rows: Int, cols: Int, rng: inout TestRNG) -> QuantMatrix {
+        let rowBytes = tk_row_bytes(format, Int64(cols))
         precondition(rowBytes > 0)
         var m = QuantMatrix(format: format, rows: rows, cols: cols, data: [UInt8](repeating: 0, count: rowBytes * rows),
                             blockScales: [], rowScales: [], scale: 1, dense: [Float](repeating: 0, count: rows * cols))
         let src = (0..<rows * cols).map { i in rng.normal() * Float(1 + (i % 7)) * 0.1 }
         switch format {
-        case TK_GEMV_FP8_E4M3:
+        case TK_FP8_E4M3:
             // Raw random codes (NaN codes excluded): every finite code, subnormals included.
             m.scale = 0.02
             m.rowScales = (0..<rows).map { _ in rng.uniform(0.25, 4) }
@@ -35,7 +35,7 @@ private struct QuantMatrix {
                 let dq = FP8Scaled.dequantize(Array(m.data[r * cols..<(r + 1) * cols]), scale: m.scale * m.rowScales[r])
                 m.dense.replaceSubrange(r * cols..<(r + 1) * cols, with: dq)
             }
-        case TK_GEMV_NVFP4:
+        case TK_NVFP4:
             m.scale = NVFP4.tensorScale(of: src)
             m.blockScales = [UInt8](repeating: 0, count: rows * cols / 16)
             for r in 0..<rows {
@@ -45,7 +45,7 @@ private struct QuantMatrix {
                 m.dense.replaceSubrange(r * cols..<(r + 1) * cols,
                                         with: NVFP4.dequantize(packed: p, blockScales: s, tensorScale: m.scale, count: cols))
             }
-        case TK_GEMV_MXFP4:
+        case TK_MXFP4:
             for r in 0..<rows {
                 let q = MXFP4.quantize(Array(src[r * cols..<(r + 1) * cols]))
                 m.data.replaceSubrange(r * rowBytes..<(r + 1) * rowBytes, with: q)
@@ -53,18 +53,17 @@ private struct QuantMatrix {
             }
         default:
             // Q8_0 / Q4_0: random quants with random FP16 block scales.
-            let blockBytes = format == TK_GEMV_Q8_0 ? 34 : 18
+            let blockBytes = format == TK_Q8_0 ? 34 : 18
             for b in 0..<rows * cols / 32 {
                 let h = tk_f32_to_f16(rng.uniform(0.001, 0.05))
                 m.data[b * blockBytes] = UInt8(h & 0xFF)
                 m.data[b * blockBytes + 1] = UInt8(h >> 8)
                 for j in 2..<blockBytes { m.data[b * blockBytes + j] = UInt8(truncatingIfNeeded: rng.next()) }
             }
-            let type = format == TK_GEMV_Q8_0 ? TK_Q8_0 : TK_Q4_0
             m.data.withUnsafeBytes { raw in
                 m.dense.withUnsafeMutableBufferPointer { out in
                     for r in 0..<rows {
-                        let status = tk_dequantize_row(type, raw.baseAddress! + r * rowBytes, out.baseAddress! + r * cols, Int64(cols))
+                        let status = tk_dequantize_row(format, raw.baseAddress! + r * rowBytes, out.baseAddress! + r * cols, Int64(cols))
                         precondition(status == 0)
                     }
                 }
@@ -84,12 +83,12 @@ private struct QuantMatrix {
     }
 
     private func run(x: [Float], y: inout [Float], rows range: Range<Int>,
-                     kernel: (UnsafePointer<tk_gemv_weights>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int64, Int64) -> Int32) -> Int32 {
+                     kernel: (UnsafePointer<tk_weights>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int64, Int64) -> Int32) -> Int32 {
         data.withUnsafeBytes { d in
             blockScales.withUnsafeBufferPointer { bs in
                 rowScales.withUnsafeBufferPointer { rs in
-                    var w = tk_gemv_weights(format: format, cols: Int64(cols), data: d.baseAddress,
-                                            block_scales: bs.baseAddress, row_scales: rs.baseAddress, scale: scale)
+                    var w = tk_weights(format: format, cols: Int64(cols), data: d.baseAddress,
+                                       block_scales: bs.baseAddress, row_scales: rs.baseAddress, scale: scale)
                     return kernel(&w, x, &y, Int64(range.lowerBound), Int64(range.upperBound))
                 }
             }
@@ -99,10 +98,14 @@ private struct QuantMatrix {
 
 private let allPaths: [tk_gemv_path] = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512]
 
-private func shapes(for format: tk_gemv_format) -> [(rows: Int, cols: Int)] {
+/// The formats tk_gemv takes, Q4_1 aside (GEMVQ4_1Tests), and the number each one's test data is seeded with.
+private let gemvFormats: [tk_type] = [TK_FP8_E4M3, TK_NVFP4, TK_MXFP4, TK_Q8_0, TK_Q4_0]
+private let gemvSeeds: [UInt64] = [1, 2, 3, 4, 5]
+
+private func shapes(for format: tk_type) -> [(rows: Int, cols: Int)] {
     switch format {
-    case TK_GEMV_FP8_E4M3: [(5, 1), (7, 33), (3, 100), (9, 256), (4, 1000), (2, 4113), (3, 64), (1, 16416)]
-    case TK_GEMV_NVFP4: [(5, 16), (3, 48), (7, 80), (4, 272), (3, 64), (5, 576), (2, 4096), (3, 4112), (2, 8192), (1, 16384)]
+    case TK_FP8_E4M3: [(5, 1), (7, 33), (3, 100), (9, 256), (4, 1000), (2, 4113), (3, 64), (1, 16416)]
+    case TK_NVFP4: [(5, 16), (3, 48), (7, 80), (4, 272), (3, 64), (5, 576), (2, 4096), (3, 4112), (2, 8192), (1, 16384)]
     default: [(5, 32), (3, 96), (6, 160), (4, 64), (5, 576), (2, 4128), (4, 4096), (2, 8192), (1, 16384)]
     }
 }
@@ -130,9 +133,9 @@ struct GEMVTests {
         return bound
     }
 
-    @Test(arguments: [TK_GEMV_FP8_E4M3, TK_GEMV_NVFP4, TK_GEMV_MXFP4, TK_GEMV_Q8_0, TK_GEMV_Q4_0])
-    func everyPathMatchesReference(format: tk_gemv_format) {
-        var rng = TestRNG(seed: 1000 + UInt64(format.rawValue))
+    @Test(arguments: zip(gemvFormats, gemvSeeds))
+    func everyPathMatchesReference(format: tk_type, seed: UInt64) {
+        var rng = TestRNG(seed: 1000 + seed)
         var pathsRun = Set<UInt32>()
         for (rows, cols) in shapes(for: format) {
             let m = QuantMatrix.make(format, rows: rows, cols: cols, rng: &rng)
@@ -155,8 +158,8 @@ struct GEMVTests {
                 #expect(y[rows].isNaN)
                 let integerRoute = tk_gemv_quantizes_activations(path, format) == 1
                 let bits = tk_gemv_activation_bits(path, format)
-                if path == TK_PATH_PORTABLE || format == TK_GEMV_FP8_E4M3 { #expect(!integerRoute && bits == 0) }
-                if path != TK_PATH_PORTABLE && format == TK_GEMV_Q8_0 { #expect(bits == 16) }
+                if path == TK_PATH_PORTABLE || format == TK_FP8_E4M3 { #expect(!integerRoute && bits == 0) }
+                if path != TK_PATH_PORTABLE && format == TK_Q8_0 { #expect(bits == 16) }
                 for r in 0..<rows {
                     let err = abs(Double(y[r]) - ref[r])
                     let extra = integerRoute ? Self.activationRoundingBound(weights: m.dense[r * cols..<(r + 1) * cols], x: x, bits: bits) : 0
@@ -172,12 +175,12 @@ struct GEMVTests {
     /// The AVX-512 path's kernels (FP8 via F16C, the VNNI integer kernels for NVFP4/MXFP4/Q4_0, and
     /// Q8_0's int16 kernel) on every CPU: compiled a second time against SIMDe's portable
     /// intrinsics, so this VM (AVX2 only) runs their code too. Same shapes and bounds as above.
-    @Test(arguments: [TK_GEMV_FP8_E4M3, TK_GEMV_NVFP4, TK_GEMV_MXFP4, TK_GEMV_Q8_0, TK_GEMV_Q4_0])
-    func emulatedAVX512KernelsMatchReference(format: tk_gemv_format) throws {
+    @Test(arguments: zip(gemvFormats, gemvSeeds))
+    func emulatedAVX512KernelsMatchReference(format: tk_type, seed: UInt64) throws {
         #if arch(x86_64)
         try #require(tk_emulated_avx512_available() == 1,
                      "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
-        var rng = TestRNG(seed: 2000 + UInt64(format.rawValue))
+        var rng = TestRNG(seed: 2000 + seed)
         let bits = tk_gemv_activation_bits(TK_PATH_AVX512, format)
         for (rows, cols) in shapes(for: format) {
             let m = QuantMatrix.make(format, rows: rows, cols: cols, rng: &rng)
@@ -207,19 +210,20 @@ struct GEMVTests {
         let data = [UInt8](repeating: 0, count: 4 * 48)
         data.withUnsafeBytes { d in
             // MXFP4 / Q8_0 / Q4_0 need cols % 32 == 0; NVFP4 needs block scales.
-            for f in [TK_GEMV_MXFP4, TK_GEMV_Q8_0, TK_GEMV_Q4_0] {
-                var w = tk_gemv_weights(format: f, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
-                #expect(tk_gemv(&w, x, &y, 0, 1) == -1)
+            for f in [TK_MXFP4, TK_Q8_0, TK_Q4_0] {
+                var w = tk_weights(format: f, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
+                #expect(tk_gemv(&w, x, &y, 0, 1) == TK_ERR_INVALID)
             }
-            var nv = tk_gemv_weights(format: TK_GEMV_NVFP4, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
-            #expect(tk_gemv(&nv, x, &y, 0, 1) == -1)
-            var fp8 = tk_gemv_weights(format: TK_GEMV_FP8_E4M3, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
-            #expect(tk_gemv(&fp8, x, &y, 2, 1) == -1)
+            var nv = tk_weights(format: TK_NVFP4, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
+            #expect(tk_gemv(&nv, x, &y, 0, 1) == TK_ERR_INVALID)
+            var fp8 = tk_weights(format: TK_FP8_E4M3, cols: 48, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
+            #expect(tk_gemv(&fp8, x, &y, 2, 1) == TK_ERR_INVALID)
             #expect(tk_gemv(&fp8, x, &y, 0, 4) == 0)
             #expect(y == [0, 0, 0, 0])
         }
-        #expect(tk_gemv_row_bytes(TK_GEMV_NVFP4, 48) == 24 && tk_gemv_row_bytes(TK_GEMV_NVFP4, 40) == 0)
-        #expect(tk_gemv_row_bytes(TK_GEMV_MXFP4, 64) == 34 && tk_gemv_row_bytes(TK_GEMV_Q4_0, 64) == 36)
+        #expect(tk_row_bytes(TK_NVFP4, 48) == 24 && tk_row_bytes(TK_NVFP4, 40) == 0)
+        #expect(tk_row_bytes(TK_MXFP4, 64) == 34 && tk_row_bytes(TK_Q4_0, 64) == 36)
+        #expect(tk_row_bytes(TK_FP8_E4M3, 33) == 33 && tk_row_bytes(TK_FP8_E4M3, 0) == 0)
     }
 }
 
@@ -234,7 +238,7 @@ struct GEMVPathTests {
         #expect(tk_gemv_get_path() == TK_PATH_PORTABLE)
         // The convenience entry points follow the selection and agree with the explicit-path call.
         var rng = TestRNG(seed: 77)
-        let m = QuantMatrix.make(TK_GEMV_MXFP4, rows: 3, cols: 64, rng: &rng)
+        let m = QuantMatrix.make(TK_MXFP4, rows: 3, cols: 64, rng: &rng)
         let x = (0..<64).map { _ in rng.normal() }
         var y1 = [Float](repeating: 0, count: 3), y2 = [Float](repeating: 0, count: 3)
         #expect(tk_gemv_mxfp4(m.data, x, &y1, 0, 3, 64) == 0)

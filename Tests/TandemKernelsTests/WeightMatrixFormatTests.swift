@@ -53,7 +53,7 @@ struct WeightMatrixFormatTests {
     static func check(_ m: WeightMatrix, _ x: [Float], _ y: [Float], rows: Range<Int>? = nil, context: String) {
         let (ref, mag) = referenceProduct(m, x)
         let dense = m.dequantized()
-        let integer = m.dtype.gemvFormat.map { tk_gemv_quantizes_activations(TK_PATH_AUTO, $0) == 1 } ?? false
+        let integer = tk_gemv_quantizes_activations(TK_PATH_AUTO, m.dtype.kernelType) == 1
         for r in rows ?? 0..<m.rows {
             let extra = integer ? activationBound(dense[r * m.cols..<(r + 1) * m.cols], x) : 0
             #expect(abs(Double(y[r]) - ref[r]) <= 1e-5 * mag[r] + extra + 1e-12, "\(context) row \(r): \(y[r]) vs \(ref[r])")
@@ -95,7 +95,7 @@ struct WeightMatrixFormatTests {
         Array(x[128..<256]).withUnsafeBufferPointer { right.multiply($0.baseAddress!, into: &yr) }
         let (ref, mag) = referenceProduct(m, x)
         let dense = m.dequantized()
-        let integer = dtype.gemvFormat.map { tk_gemv_quantizes_activations(TK_PATH_AUTO, $0) == 1 } ?? false
+        let integer = tk_gemv_quantizes_activations(TK_PATH_AUTO, dtype.kernelType) == 1
         for r in 0..<m.rows {
             let extra = integer ? activationBound(dense[r * 256..<(r + 1) * 256], x) : 0
             #expect(abs(Double(yl[r] + yr[r]) - ref[r]) <= 1e-5 * mag[r] + extra + 1e-12)

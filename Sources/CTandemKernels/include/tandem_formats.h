@@ -61,7 +61,7 @@ void tk_quantize_row_fp8_e4m3(const float *src, uint8_t *dst, int64_t n, float s
 /// dst[i] = tk_e4m3_to_f32(src[i]) * scale.
 void tk_dequantize_row_fp8_e4m3(const uint8_t *src, float *dst, int64_t n, float scale);
 
-// ---- MXFP4, byte-compatible with ggml's block_mxfp4 (GGUF type 39) ----
+// ---- MXFP4, byte-compatible with ggml's block_mxfp4 (GGUF type 39: TK_MXFP4, tandem_kernels.h) ----
 // A block holds 32 values: byte 0 is the E8M0 scale e, bytes 1..16 the E2M1 codes with value j in
 // the LOW nibble of byte 1+j and value j+16 in the HIGH nibble (j = 0..15), as ggml's Q4_0.
 // value = e2m1(code) * 2^(e-127); e = 0xFF decodes as NaN (OCP MX; ggml itself reads 0xFF as 2^127).
@@ -70,7 +70,6 @@ void tk_dequantize_row_fp8_e4m3(const uint8_t *src, float *dst, int64_t n, float
 // 0..254 (ggml leaves the cast of an out-of-range float undefined), e = 0 for an all-zero block;
 // each value takes the nearest of the 16 codes by |code*scale - x| in f32, the FIRST code winning
 // ties (index order 0,0.5,..,6,-0,-0.5,..,-6: ties go toward zero, not to even; zero is +0).
-#define TK_GGUF_TYPE_MXFP4 39
 #define TK_MXFP4_BLOCK_VALUES 32
 #define TK_MXFP4_BLOCK_BYTES 17
 typedef struct {

@@ -2,16 +2,18 @@
 // output feature per row, row-major. Each call computes rows [row_begin, row_end) only, so callers
 // can split the rows across threads; it reads all of x (cols) and writes y[row_begin..row_end).
 //
-// Formats (layouts in tandem_formats.h / tandem_kernels.h):
-//   TK_GEMV_FP8_E4M3  E4M3 bytes (rows, cols), value = e4m3 * scale * (row_scales ? row_scales[r] : 1);
-//                     any cols.
-//   TK_GEMV_NVFP4     ModelOpt NVFP4: data = packed nibbles (rows, cols/2), block_scales = E4M3
-//                     (rows, cols/16), scale = tensor scale (weight_scale_2); cols % 16 == 0.
-//   TK_GEMV_MXFP4     ggml block_mxfp4 rows (17 bytes per 32 values); cols % 32 == 0.
-//   TK_GEMV_Q8_0      ggml block_q8_0 rows (34 bytes per 32); cols % 32 == 0.
-//   TK_GEMV_Q4_0      ggml block_q4_0 rows (18 bytes per 32); cols % 32 == 0.
-//   TK_GEMV_Q4_1      ggml block_q4_1 rows (20 bytes per 32: d, m, nibbles; value = d*q + m);
-//                     cols % 32 == 0.
+// Formats: the tk_type values below (tandem_kernels.h; layouts there and in tandem_formats.h),
+// described by a tk_weights. Any other tk_type is TK_ERR_UNSUPPORTED_TYPE here (tk_matvec takes
+// the float formats and the K-quants; tk_gemv_supports says which).
+//   TK_FP8_E4M3  E4M3 bytes (rows, cols), value = e4m3 * scale * (row_scales ? row_scales[r] : 1);
+//                any cols.
+//   TK_NVFP4     ModelOpt NVFP4: data = packed nibbles (rows, cols/2), block_scales = E4M3
+//                (rows, cols/16), scale = tensor scale (weight_scale_2); cols % 16 == 0.
+//   TK_MXFP4     ggml block_mxfp4 rows (17 bytes per 32 values); cols % 32 == 0.
+//   TK_Q8_0      ggml block_q8_0 rows (34 bytes per 32); cols % 32 == 0.
+//   TK_Q4_0      ggml block_q4_0 rows (18 bytes per 32); cols % 32 == 0.
+//   TK_Q4_1      ggml block_q4_1 rows (20 bytes per 32: d, m, nibbles; value = d*q + m);
+//                cols % 32 == 0.
 //
 // Paths: a portable C path always exists; on x86-64 an AVX2 (+FMA, F16C) and an AVX-512
 // (F, BW, VL, VNNI) path are chosen at run time with __builtin_cpu_supports.
@@ -31,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "tandem_kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,28 +45,6 @@ typedef enum {
     TK_PATH_AVX2 = 2,     ///< x86-64 AVX2 + FMA + F16C
     TK_PATH_AVX512 = 3,   ///< x86-64 AVX-512 F/BW/VL/VNNI (+ F16C, FMA)
 } tk_gemv_path;
-
-typedef enum {
-    TK_GEMV_FP8_E4M3 = 1,
-    TK_GEMV_NVFP4 = 2,
-    TK_GEMV_MXFP4 = 3,
-    TK_GEMV_Q8_0 = 4,
-    TK_GEMV_Q4_0 = 5,
-    TK_GEMV_Q4_1 = 6,
-} tk_gemv_format;
-
-/// A quantised weight matrix. Row r starts at data + r * tk_gemv_row_bytes(format, cols).
-typedef struct {
-    tk_gemv_format format;
-    int64_t cols;
-    const void *data;
-    /// NVFP4: E4M3 block scales, cols/16 per row, row-major. NULL for the other formats.
-    const uint8_t *block_scales;
-    /// FP8: optional per-row FP32 scales (indexed by absolute row), multiplied with `scale`.
-    const float *row_scales;
-    /// FP8: per-tensor scale (1 if unused); NVFP4: tensor scale. Ignored by MXFP4/Q8_0/Q4_0/Q4_1.
-    float scale;
-} tk_gemv_weights;
 
 /// Selects the path for subsequent tk_gemv calls (process-wide). TK_PATH_AUTO picks the best.
 /// Returns 0, or -1 (and changes nothing) if the path is not supported on this CPU/build.
@@ -89,24 +70,31 @@ int tk_gemv_set_thread_path(tk_gemv_path path);
 /// The path this thread's tk_gemv calls use: its override, else the process-wide path.
 tk_gemv_path tk_gemv_effective_path(void);
 
-/// 1 if `path` (TK_PATH_AUTO: this thread's effective one) computes `format` on the integer route, quantising
-/// x per 32-value block; 0 if it dequantises exactly (float route).
-int tk_gemv_quantizes_activations(tk_gemv_path path, tk_gemv_format format);
-/// The integer route's activation width: 8 (4-bit formats: d = amax/127), 16 (Q8_0: d = amax/32767),
-/// or 0 on the float route. Each x_i moves by at most d/2.
-int tk_gemv_activation_bits(tk_gemv_path path, tk_gemv_format format);
+/// 1 if tk_gemv has a fused kernel for `type` (the six formats above), else 0.
+int tk_gemv_supports(tk_type type);
 
-/// Bytes per row of `format` (data only; NVFP4 block scales are cols/16 more bytes, separately);
-/// 0 if cols does not fit the format.
-size_t tk_gemv_row_bytes(tk_gemv_format format, int64_t cols);
+/// 1 if `path` (TK_PATH_AUTO: this thread's effective one) computes `type` on the integer route, quantising
+/// x per 32-value block; 0 if it dequantises exactly (float route) or tk_gemv does not take `type`.
+int tk_gemv_quantizes_activations(tk_gemv_path path, tk_type type);
+/// The integer route's activation width: 8 (4-bit formats: d = amax/127), 16 (Q8_0: d = amax/32767),
+/// or 0 on the float route (and for a type tk_gemv does not take). Each x_i moves by at most d/2.
+int tk_gemv_activation_bits(tk_gemv_path path, tk_type type);
 
 /// y[r] = sum_c W[r, c] * x[c] for r in [row_begin, row_end), on this thread's effective path.
-/// Returns 0, or -1 for a bad format, shape or missing pointer.
-int tk_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
-/// As tk_gemv on an explicit path (TK_PATH_AUTO = the effective path); -1 if it is unsupported here.
-/// Thread-safe: does not touch the process-wide selection (use this in concurrent tests).
-int tk_gemv_with_path(tk_gemv_path path, const tk_gemv_weights *w, const float *x, float *y,
+/// Returns 0; TK_ERR_UNSUPPORTED_TYPE if tk_gemv_supports(w->format) is 0; TK_ERR_INVALID for a
+/// bad shape or a missing pointer (NVFP4 without block scales included).
+int tk_gemv(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
+/// As tk_gemv on an explicit path (TK_PATH_AUTO = the effective path); TK_ERR_INVALID if the path
+/// cannot run here. Thread-safe: does not touch the process-wide selection (use this in concurrent tests).
+int tk_gemv_with_path(tk_gemv_path path, const tk_weights *w, const float *x, float *y,
                       int64_t row_begin, int64_t row_end);
+/// tk_gemv with rows split over the process-wide pool (tandem_pool.h) when the matrix is large
+/// enough. Identical results to tk_gemv (each row is computed the same way, by one thread, on the
+/// caller's effective path). Same return values.
+int tk_gemv_mt(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
+/// How many tk_gemv_mt / tk_matvec_mt calls made on the calling thread were split over the pool
+/// (for tests: other threads' calls, and other pools, do not count).
+int64_t tk_threads_splits_on_this_thread(void);
 
 // ---- per-format conveniences (current path) ----
 int tk_gemv_fp8_e4m3(const uint8_t *w, float scale, const float *row_scales, const float *x, float *y,

@@ -1,4 +1,5 @@
-// Tandem worker threads for row-parallel kernels (decode GEMV: y = W x split by rows).
+// Tandem worker threads for the kernels that split their work (decode GEMV: y = W x split by rows,
+// tandem_gemv.h; the GEMM's panels; the step attention's heads). This file is the pool only.
 //
 // A pool of `threads - 1` workers; the calling thread runs task 0 itself. Between jobs a worker
 // polls for the next one for at most the spin window (TANDEM_POOL_SPIN_US, default 100 µs) and
@@ -15,8 +16,6 @@
 #define TANDEM_POOL_H
 
 #include <stdint.h>
-#include "tandem_gemv.h"
-#include "tandem_kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,7 +46,8 @@ int64_t tk_pool_spin_us(void);
 /// Sets the spin window (0 ... 1,000,000 µs; 0 = never poll); returns 0, or -1 if out of range.
 int tk_pool_set_spin_us(int64_t us);
 
-// ---- the process-wide pool used by tk_gemv_mt / tk_matvec_mt ----
+// ---- the process-wide pool (tk_gemv_mt and tk_matvec_mt split rows over it, tk_gemm_mt panels,
+// the step attention its (token, head) pairs) ----
 /// Threads of the process-wide pool (first call reads TANDEM_THREADS; default 1).
 int tk_threads_get(void);
 /// Replaces the process-wide pool with one of `threads` threads (1 = none); waits for a running
@@ -69,16 +69,6 @@ int64_t tk_threads_min_bytes(void);
 /// Sets a fixed threshold (0 splits every matrix with enough rows; -1 back to automatic);
 /// returns 0, or -1 if below -1.
 int tk_threads_set_min_bytes(int64_t bytes);
-/// How many tk_gemv_mt / tk_matvec_mt calls made on the calling thread were split over the pool
-/// (for tests: other threads' calls, and other pools, do not count).
-int64_t tk_threads_splits_on_this_thread(void);
-
-/// tk_gemv, rows split over the process-wide pool when the matrix is large enough.
-/// Identical results to tk_gemv (each row is computed the same way, by one thread).
-int tk_gemv_mt(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
-/// tk_matvec, rows split the same way.
-int tk_matvec_mt(tk_type type, const void *w, const float *x, float *y,
-                 int64_t row_begin, int64_t row_end, int64_t cols);
 
 #ifdef __cplusplus
 }

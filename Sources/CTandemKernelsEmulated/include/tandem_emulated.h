@@ -14,8 +14,9 @@ int tk_emulated_avx512_available(void);
 /// y = W·x over rows [row_begin, row_end) through the kernel the AVX-512 path runs for
 /// w->format (FP8: tk__gemv_fp8_avx512; NVFP4/MXFP4/Q4_0: the VNNI integer kernels; Q8_0: the
 /// int16 kernel). The caller passes what tk_gemv accepts (it checks the shape the same way).
-/// Returns 0; -1 for a bad shape; -2 for a format the AVX-512 path runs through an AVX2-only
-/// kernel not compiled here (Q4_1); -3 when not available.
-int tk_emulated_avx512_gemv(const tk_gemv_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
+/// Returns 0; TK_ERR_INVALID (-1) for a bad shape; TK_ERR_UNSUPPORTED_TYPE (-2) for a type
+/// tk_gemv does not take, or one the AVX-512 path runs through an AVX2-only kernel not compiled
+/// here (Q4_1); -3 when not available.
+int tk_emulated_avx512_gemv(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
 
 #endif

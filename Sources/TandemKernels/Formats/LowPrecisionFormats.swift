@@ -39,7 +39,7 @@ public enum E8M0 {
 
 /// MXFP4 rows, byte-compatible with ggml's `block_mxfp4` (GGUF type 39): 32 values per 17 bytes.
 public enum MXFP4 {
-    public static let ggufType = Int(TK_GGUF_TYPE_MXFP4)
+    public static let ggufType = Int(TK_MXFP4.rawValue)
     public static let blockValues = Int(TK_MXFP4_BLOCK_VALUES)
     public static let blockBytes = Int(TK_MXFP4_BLOCK_BYTES)
 

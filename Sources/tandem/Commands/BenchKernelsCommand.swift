@@ -93,8 +93,8 @@ struct BenchKernelsCommand: ParsableCommand {
                     done += 1
                     bar.update(done, of: total)
                     // Float formats always use tk_matvec: one row per path would repeat itself.
-                    if d.gemvFormat == nil && path != gemvPaths[0] { continue }
-                    let pathName = d.gemvFormat == nil ? "matvec" : GEMVPath.current.rawValue
+                    if !d.hasFusedGEMV && path != gemvPaths[0] { continue }
+                    let pathName = !d.hasFusedGEMV ? "matvec" : GEMVPath.current.rawValue
                     lines.append(String(format: "| %@ | %.2f | %.1f | %@ | %d | %.2f | %.1f | %.0f%% |", d.rawValue,
                                         Double(m.storageBytes * 8) / Double(rows * cols), Double(m.storageBytes) / 1e6, pathName, n,
                                         r.seconds * 1e3, r.gigabytesPerSecond, 100 * r.gigabytesPerSecond / streams[n]!.read.gigabytesPerSecond))

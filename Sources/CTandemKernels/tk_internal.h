@@ -1,0 +1,99 @@
+// Internal to CTandemKernels (not in include/, so Swift never sees it): the small helpers, target
+// attributes and kernel entry points that more than one kernel file uses, defined once here.
+//
+// Test harnesses may predefine TK_AVX2 and TK_AVX512 (empty) before including a kernel file, to
+// compile its SIMD kernels against emulated intrinsics (CTandemKernelsEmulated); normal builds
+// leave them alone.
+#ifndef TANDEM_TK_INTERNAL_H
+#define TANDEM_TK_INTERNAL_H
+
+#include "tandem_gemv.h"
+#include "tandem_kernels.h"
+#include "tandem_pool.h"
+#include <stdint.h>
+
+/// A little-endian 16-bit field (f16 scales, bf16 values) at any alignment.
+static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+// ---- x86-64: target attributes and horizontal sums ----
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/// The AVX2 path's functions (gemv_avx2.c, gemv_int8.c, gemm.c, the attention files).
+#ifndef TK_AVX2
+#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+/// The AVX-512 path's functions (gemv_avx512.c, gemv_int8.c's VNNI kernels).
+#ifndef TK_AVX512
+#define TK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#endif
+
+/// The sum of 8 lanes in one fixed order, ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)): the order the
+/// portable GEMM tile (gemm.c) sums its 8 partial sums in.
+TK_AVX2 static inline float hsum256(__m256 v) {
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    b = _mm_add_ss(b, _mm_movehdup_ps(b));
+    return _mm_cvtss_f32(b);
+}
+
+/// Four 8-lane sums → one vector of their four totals (lanes 0-3), the same order for every key.
+TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+#endif
+
+// ---- the GEMV kernels (gemv_dispatch.c picks one per path and format and checks the arguments) ----
+/// Rows [rb, re) of y = W x; w, x and y already checked, rb < re.
+typedef void (*tk__gemv_kernel)(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re);
+#if defined(__x86_64__)
+// Float route (gemv_avx2.c, gemv_avx512.c): FP8 and Q4_1.
+void tk__gemv_fp8_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_fp8_avx512(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_1_avx2(const tk_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
+// Integer route (gemv_int8.c): the 4-bit formats (int8 x) and Q8_0 (int16 x).
+void tk__gemv_nvfp4_int_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_nvfp4_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q8_0_int16_avx2(const tk_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
+#endif
+
+// ---- step attention (attention_f32.c, attention_fp8.c) and the GEMM: path choice, work split ----
+
+/// Whether a path runs the AVX2 bodies (the AVX-512 path reuses them for these kernels).
+static inline int tk__uses_avx2(tk_gemv_path path) {
+#if defined(__x86_64__)
+    return path == TK_PATH_AVX2 || path == TK_PATH_AVX512;
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
+/// positions[t] + 1 at the most over the step's tokens (at least 1), or -1 if a position is negative.
+static inline int64_t tk__step_max_len(const int64_t *positions, int64_t tokens) {
+    int64_t max_len = 1;
+    for (int64_t t = 0; t < tokens; t++) {
+        if (positions[t] < 0) return -1;
+        if (positions[t] + 1 > max_len) max_len = positions[t] + 1;
+    }
+    return max_len;
+}
+
+/// Runs task over `items` independent items, on the kernel threads when the step has enough work
+/// (`work`: items x context length; one decode token's heads over a short context is too little to
+/// hand out), else on this thread. The task deals items round-robin by its (task, ntasks).
+static inline void tk__run_step(tk_task_fn task, void *job, int64_t items, int64_t work) {
+    int threads = tk_threads_get();
+    if (threads > 1 && work >= 4096) {
+        int64_t tasks = items < threads ? items : threads;
+        if (tk_threads_run(task, job, tasks) == 0) return;
+    }
+    task(job, 0, 1);
+}
+
+#endif
