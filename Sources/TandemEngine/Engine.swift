@@ -156,7 +156,12 @@ public final class Engine: @unchecked Sendable {
 
     /// Queues `request`; throws `EngineError.rejected` at once when it cannot be accepted. The
     /// stream carries its tokens as they are sampled, then exactly one `.finished`, or throws.
-    public func submitTokens(_ request: EngineRequest) throws -> AsyncThrowingStream<TokenEvent, Error> {
+    ///
+    /// `acknowledged`: the consumer calls `acknowledge(_:)` after each `.tokens` event, and the
+    /// engine starts no step while such a request has an event not yet acknowledged (waiting at
+    /// most `acknowledgementWait`). The text front asks for it when text can end or steer the
+    /// request (stop strings, a reasoning budget), so it runs at most one step behind the tokens.
+    public func submitTokens(_ request: EngineRequest, acknowledged: Bool = false) throws -> AsyncThrowingStream<TokenEvent, Error> {
         let (stream, continuation) = AsyncThrowingStream<TokenEvent, Error>.makeStream()
         condition.lock()
         defer { condition.unlock() }
@@ -170,7 +175,7 @@ public final class Engine: @unchecked Sendable {
         case .success(let s): sampler = s
         case .failure(let e): throw EngineError(.rejected, e.message, code: e.code)
         }
-        states[request.id] = TokenRequestState(request: request, continuation: continuation, sampler: sampler)
+        states[request.id] = TokenRequestState(request: request, continuation: continuation, sampler: sampler, acknowledged: acknowledged)
         stats.promptTokens += request.promptTokens.count
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination { self?.cancel(request.id) }
@@ -205,6 +210,18 @@ public final class Engine: @unchecked Sendable {
         state?.continuation.finish()
     }
 
+    /// The consumer of an acknowledged request has handled one more `.tokens` event.
+    public func acknowledge(_ id: RequestID) {
+        condition.lock()
+        if let n = states[id]?.unacknowledged, n > 0 { states[id]?.unacknowledged = n - 1 }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Longest a step waits for the text front of acknowledged requests (then it goes on: a slow
+    /// consumer delays its own stop, never the other requests for long).
+    public static let acknowledgementWait: Duration = .milliseconds(200)
+
     /// Appends `tokens` to the request's output at its next sampling step instead of sampling (a
     /// reasoning budget forcing the close tag). No effect once the request has ended.
     public func force(_ id: RequestID, tokens: [TokenID]) {
@@ -219,6 +236,10 @@ public final class Engine: @unchecked Sendable {
         while true {
             condition.lock()
             while !stopping && !scheduler.hasUnfinishedRequests { condition.wait() }
+            // Acknowledged requests' text fronts catch up first (bounded), so a stop string or a
+            // reasoning budget acts at the next step.
+            let ackDeadline = Date().addingTimeInterval(Self.acknowledgementWait.seconds)
+            while !stopping, states.values.contains(where: { $0.unacknowledged > 0 }), condition.wait(until: ackDeadline) {}
             if stopping { condition.unlock(); return }
             let plan = scheduler.schedule(now: clock.now - startInstant)
             var forced: [RequestID: [TokenID]] = [:]
@@ -304,6 +325,7 @@ public final class Engine: @unchecked Sendable {
                 let lp = logprobs[o.requestID] ?? []
                 if !visible.isEmpty || !lp.isEmpty {
                     events.append((state, .tokens(visible, logprobs: lp, cachedPromptTokens: o.cachedPromptTokenCount)))
+                    if state.acknowledged && o.finishReason == nil { state.unacknowledged += 1 }
                 }
                 if let reason = o.finishReason {
                     states.removeValue(forKey: o.requestID)

@@ -95,7 +95,9 @@ extension Engine {
     /// request in the engine (`cancel(_, reason: .stopString)`); a reasoning budget forces the
     /// close tag (`force`). Throws `EngineError.rejected` at once when it cannot be accepted.
     public func submit(_ request: EngineRequest) throws -> AsyncThrowingStream<EngineEvent, Error> {
-        let tokens = try submitTokens(request)
+        // Text that can end or steer the request keeps the engine at most a step ahead of it.
+        let steered = !request.stopStrings.isEmpty || request.reasoning?.budgetTokens != nil
+        let tokens = try submitTokens(request, acknowledged: steered)
         let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
         let tokenizer = model.tokenizer
         let task = Task.detached { [weak self] in
@@ -109,6 +111,7 @@ extension Engine {
                         if let tag = step.forceClose, step.stopString == nil {
                             self?.force(request.id, tokens: tokenizer.encode(tag, addBOS: false, parseSpecial: true))
                         }
+                        if steered, step.stopString == nil { self?.acknowledge(request.id) }
                         if let s = step.stopString {
                             self?.cancel(request.id, reason: .stopString(s))
                             if let tail = text.drain() { continuation.yield(tail) }

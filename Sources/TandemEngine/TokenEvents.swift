@@ -22,6 +22,10 @@ struct TokenRequestState {
     var completionTokens = 0
     /// Tokens to append instead of sampling at the next step (a forced reasoning close tag).
     var forced: [TokenID] = []
+    /// The consumer acknowledges each `.tokens` event (`Engine.acknowledge`).
+    var acknowledged = false
+    /// `.tokens` events sent and not yet acknowledged.
+    var unacknowledged = 0
 
     var usage: EngineUsage {
         EngineUsage(promptTokens: request.promptTokens.count, cachedPromptTokens: cachedPromptTokens,
