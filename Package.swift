@@ -76,7 +76,7 @@ let package = Package(
                                                       "TandemCluster", "TandemGateway", "TandemTransport", "TandemKernels",
                                                       .product(name: "Logging", package: "swift-log")]),
         // Topology files: the operator's YAML, validated and turned into launch commands + gateway config.
-        .target(name: "TandemTopology", dependencies: ["TandemCore", "TandemModel",
+        .target(name: "TandemTopology", dependencies: ["TandemCore", "TandemModel", "TandemEngineCore",
                                                        .product(name: "Yams", package: "Yams")]),
         // Load generator and statistics for `tandem bench` (pure parts + an AsyncHTTPClient SSE client).
         .target(name: "TandemBench", dependencies: ["TandemCore",
@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "TandemBenchTests", dependencies: ["TandemBench"]),
         .testTarget(name: "TandemGatewayTests", dependencies: ["TandemGateway",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "TandemTopologyTests", dependencies: ["TandemTopology", "TandemCore", "TandemModel"]),
+        .testTarget(name: "TandemTopologyTests", dependencies: ["TandemTopology", "TandemCore", "TandemModel", "TandemEngineCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -19,19 +19,9 @@ public struct ServeOptions: Sendable {
     /// The secret the gateway presents (`--internal-key-file`); nil: no authentication (today's
     /// behaviour for a coordinator started by hand; keep it on loopback).
     public var internalKey: String?
-    public var blockSize = 16
-    /// KV memory per rank.
-    public var kvBudgetBytes = 256 << 20
-    /// How K/V are stored (`--kv-dtype`): FP8 fits about 3.8× the tokens of FP32 in the same budget.
-    public var kvDType: KVCacheDType = .f32
-    public var maxRunning = 32
-    public var maxWaiting = 256
-    public var maxBatchedTokens = 512
-    /// Reuse the K/V of shared prompt prefixes (`--prefix-cache on|off`).
-    public var prefixCaching = true
-    /// Which cached block is reused first when the pool is full (`--eviction prefix-aware|lru`).
-    public var evictionPolicy: EvictionPolicy = .prefixAware
-    public var stepTimeout: Duration = .seconds(30)
+    /// The engine's settings (`ServeSettings.settings`: K/V memory and dtype, block size, batch
+    /// limits, prefix cache, eviction, step timeout).
+    public var settings = ServeSettings()
     public var reasoning: ReasoningConfiguration?
     /// This rank's transport in words (what it is, or why RDMA was not used), for the pre-flight report.
     public var transportDetail: String?
@@ -62,8 +52,8 @@ public enum Coordinator {
         }
         let host = ProcessInfo.processInfo.hostName
         // Every rank must agree on the block count: the runner sizes it from the largest shard.
-        let rank = try ClusterRank(model: model, communicator: communicator, blocks: .budget(bytes: o.kvBudgetBytes, minimum: 8),
-                                   blockSize: o.blockSize, kvDType: o.kvDType, host: host, logger: logger)
+        let rank = try ClusterRank(model: model, communicator: communicator, blocks: .budget(bytes: o.settings.kvBudgetBytes, minimum: 8),
+                                   blockSize: o.settings.blockSize, kvDType: o.settings.kvDType, host: host, logger: logger)
         let blocks = rank.runner.blockCount
         let hellos = try rank.handshake()
         for h in hellos where communicator.rank == 0 {
@@ -88,10 +78,8 @@ public enum Coordinator {
             return
         }
         let engine = try Engine(model: model, executor: FaultInjection.wrap(rank.coordinatorExecutor()), configuration: EngineConfiguration(
-            scheduler: SchedulerConfiguration(maxBatchedTokens: o.maxBatchedTokens, maxRunningSequences: o.maxRunning,
-                                              maxWaitingRequests: o.maxWaiting, maxModelLength: model.configuration.contextLength,
-                                              enablePrefixCaching: o.prefixCaching),
-            evictionPolicy: o.evictionPolicy, stepTimeout: o.stepTimeout), logger: logger)
+            scheduler: o.settings.scheduler(maxModelLength: model.configuration.contextLength),
+            evictionPolicy: o.settings.eviction, stepTimeout: o.settings.stepTimeout), logger: logger)
         engine.onStall = { message in
             logger.critical("\(message); exiting so the supervisor restarts the deployment")
             // _exit, not exit: exit runs atexit handlers (MPI's among them) while the step thread
@@ -118,13 +106,11 @@ public enum Coordinator {
                                 maxTenantLabels: 64),
             logger: logger,
             onServerRunning: { port in
-                logger.notice("tandem coordinator ready", metadata: [
+                var metadata: Logger.Metadata = [
                     "model": .string(o.modelName), "url": .string("http://\(o.host):\(port)/v1"),
-                    "ranks": .stringConvertible(communicator.size), "kv_blocks": .stringConvertible(blocks),
-                    "block_size": .stringConvertible(o.blockSize), "kv_dtype": .string(o.kvDType.rawValue),
-                    "max_batched_tokens": .stringConvertible(o.maxBatchedTokens),
-                    "max_running": .stringConvertible(o.maxRunning), "prefix_cache": .string(o.prefixCaching ? "on" : "off"),
-                    "eviction": .string(o.evictionPolicy.rawValue)])
+                    "ranks": .stringConvertible(communicator.size), "kv_blocks": .stringConvertible(blocks)]
+                for s in ServeSettings.settings { metadata[s.key] = .string(s.value(in: o.settings)) }
+                logger.notice("tandem coordinator ready", metadata: metadata)
             })
         do {
             try await app.runService()

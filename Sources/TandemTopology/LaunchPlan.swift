@@ -71,9 +71,8 @@ public enum LaunchPlanner {
             guard let p = m.placement, let endpoint = coordinatorEndpoint(t, placement: p) else { continue }
             let keyFile = "\(o.runDir)/\(m.name).internal-key"
             var serve = [o.tandemBin, "serve", "--model", r.modelPath(m), "--model-name", m.name,
-                         "--host", endpoint.bind, "--port", "\(p.port)", "--internal-key-file", keyFile, "--kv-mib", "\(p.kvMiB)", "--kv-dtype", p.kvDType.rawValue,
-                         "--block-size", "\(p.blockSize)", "--max-running", "\(p.maxRunning)",
-                         "--step-timeout", "\(p.stepTimeoutSeconds)", "--log-level", serveLevel(logLevel)]
+                         "--host", endpoint.bind, "--port", "\(p.port)", "--internal-key-file", keyFile, "--log-level", serveLevel(logLevel)]
+            serve += p.settings.arguments()
             serve += serveSettings(t, model: m, placement: p)
             let remote = p.nodes.contains { !o.localNodes.contains($0) }
             var hostfile: (String, String)?
@@ -120,14 +119,10 @@ public enum LaunchPlanner {
         return (first.address, first.address)
     }
 
-    /// What the topology says about one deployment beyond where it listens: weights, engine
-    /// limits and cache policy, reasoning tags, transport and the link-latency bound.
+    /// What the topology says about one deployment beyond where it listens and its engine
+    /// settings: weights, reasoning tags, sampling defaults, transport and the link-latency bound.
     static func serveSettings(_ t: Topology, model m: ModelSpec, placement p: PlacementSpec) -> [String] {
         var a = ["--weights", m.weights.rawValue]
-        if let v = p.maxBatchedTokens { a += ["--max-batched-tokens", "\(v)"] }
-        if let v = p.maxWaiting { a += ["--max-waiting", "\(v)"] }
-        if let v = p.prefixCache { a += ["--prefix-cache", v ? "on" : "off"] }
-        if let v = p.eviction { a += ["--eviction", v.rawValue] }
         if let r = m.reasoning { a += ["--reasoning-open", r.openTag, "--reasoning-close", r.closeTag] }
         if let d = m.samplingDefaults, !d.isEmpty { a += ["--sampling-defaults", samplingDefaultsJSON(d)] }
         if p.tensorParallel > 1 {

@@ -1,4 +1,5 @@
 import TandemCore
+import TandemEngineCore
 
 /// An operator's topology file, parsed: which nodes exist, which model runs where, how the
 /// gateway listens. Paths are resolved (relative to the file) but nothing is checked against
@@ -90,30 +91,13 @@ public struct PlacementSpec: Sendable, Equatable {
     /// One entry per tensor-parallel rank, in rank order; rank 0 (the coordinator) runs on the first.
     public var nodes: [String]
     public var port: Int
-    public var kvMiB: Int = 256
-    /// How the KV cache stores K/V (`serve --kv-dtype`): FP8 holds about 3.8× the tokens in the same `kvMiB`.
-    public var kvDType: KVCacheDType = .f32
-    public var blockSize: Int = 16
-    public var maxRunning: Int = 32
-    public var stepTimeoutSeconds: Int = 30
+    /// The deployment's engine settings (`placement.kv_mib`, `kv_dtype`, ...: the keys of
+    /// `ServeSettings.settings`), every one passed to `serve`.
+    public var settings = ServeSettings()
     /// Requests the gateway sends this deployment at once (optional).
     public var maxConcurrent: Int?
-    /// Token budget of one engine step (`serve --max-batched-tokens`; nil: serve's default).
-    public var maxBatchedTokens: Int?
-    /// Requests queued for admission before refusing (`serve --max-waiting`; nil: serve's default).
-    public var maxWaiting: Int?
-    /// Prefix caching on or off (`serve --prefix-cache`; nil: serve's default, on).
-    public var prefixCache: Bool?
-    /// `serve --eviction` (nil: serve's default, prefix-aware).
-    public var eviction: EvictionKind?
 
     public var tensorParallel: Int { nodes.count }
-}
-
-/// `placement.eviction`: which cached KV block is reused first (`serve --eviction`).
-public enum EvictionKind: String, Sendable, Equatable, CaseIterable {
-    case prefixAware = "prefix-aware"
-    case lru
 }
 
 public enum FloorAction: String, Sendable, Equatable, CaseIterable { case warn, reject }

@@ -1,5 +1,6 @@
 import Foundation
 import TandemCore
+import TandemEngineCore
 import Yams
 
 /// YAML text → `Topology`, with every structural problem reported at its place.
@@ -10,8 +11,7 @@ public enum TopologyParser {
     static let transportKeys = ["kind", "mode", "max_link_latency_us"]
     static let modelKeys = ["name", "aliases", "source", "weights", "placement", "external", "reasoning", "defaults", "fallback",
                             "cost_per_token", "expected_latency_ms", "max_prompt_tokens", "default_max_tokens"]
-    static let placementKeys = ["nodes", "port", "kv_mib", "kv_dtype", "block_size", "max_running", "step_timeout_s", "max_concurrent",
-                                 "max_batched_tokens", "max_waiting", "prefix_cache", "eviction"]
+    static let placementKeys = ["nodes", "port"] + ServeSettings.settings.map(\.key) + ["max_concurrent"]
     static let externalKeys = ["url", "upstream_model", "api_key_env"]
     static let reasoningKeys = ["tags", "token_floor", "floor_action"]
     static let tagKeys = ["open", "close"]
@@ -216,16 +216,11 @@ public enum TopologyParser {
             if let nodes, nodes.isEmpty { sink.error(p.location("nodes"), "\(p.fieldPath("nodes")): must name at least one node (one entry per tensor-parallel rank)") }
             let port = p.int("port", required: true, in: 1...65535)
             var placement = PlacementSpec(nodes: nodes?.map(\.0) ?? [], port: port ?? 0)
-            if let v = p.int("kv_mib", in: 1...1 << 30) { placement.kvMiB = v }
-            if let v = p.choice("kv_dtype", KVCacheDType.allCases.map(\.rawValue)) { placement.kvDType = KVCacheDType(rawValue: v)! }
-            if let v = p.int("block_size", in: 1...4096) { placement.blockSize = v }
-            if let v = p.int("max_running", in: 1...65536) { placement.maxRunning = v }
-            if let v = p.int("step_timeout_s", in: 1...86400) { placement.stepTimeoutSeconds = v }
             placement.maxConcurrent = p.int("max_concurrent", in: 1...1 << 20)
-            placement.maxBatchedTokens = p.int("max_batched_tokens", in: 1...1 << 24)
-            placement.maxWaiting = p.int("max_waiting", in: 0...1 << 24)
-            placement.prefixCache = p.bool("prefix_cache")
-            if let e = p.choice("eviction", EvictionKind.allCases.map(\.rawValue)) { placement.eviction = EvictionKind(rawValue: e)! }
+            for setting in ServeSettings.settings {
+                guard let (text, at) = p.scalar(setting.key) else { continue }
+                if let problem = placement.settings.set(setting, text) { sink.error(at, "\(p.fieldPath(setting.key)): \(problem)") }
+            }
             model.placement = placement
         }
         if let e = m.mapping("external") {

@@ -1,4 +1,5 @@
 import Foundation
+import TandemEngineCore
 
 /// Human-readable views of a checked topology: `show` and `diff`.
 public enum TopologyReport {
@@ -28,11 +29,13 @@ public enum TopologyReport {
                 out.append(head + ": \(r.modelPath(m))" + (f.map { " [\($0.formatDescription)]" } ?? "") + ", weights \(m.weights.rawValue)")
                 let host = t.node(p.nodes[0])?.host ?? "?"
                 out.append("    TP=\(p.tensorParallel) on \(p.nodes.joined(separator: ", ")); coordinator http://\(host):\(p.port) (rank 0 on \(p.nodes[0]))")
-                var engine = "    kv \(p.kvMiB) MiB per rank (\(p.kvDType.rawValue)), block \(p.blockSize), max running \(p.maxRunning), step timeout \(p.stepTimeoutSeconds) s"
-                if let v = p.maxBatchedTokens { engine += ", max batched tokens \(v)" }
-                if let v = p.maxWaiting { engine += ", max waiting \(v)" }
-                if let v = p.prefixCache { engine += ", prefix cache \(v ? "on" : "off")" }
-                if let v = p.eviction { engine += ", eviction \(v.rawValue)" }
+                let e = p.settings
+                var engine = "    kv \(e.kvMiB) MiB per rank (\(e.kvDType.rawValue)), block \(e.blockSize), max running \(e.maxRunning), step timeout \(e.stepTimeoutSeconds) s"
+                // The other settings where they differ from serve's defaults.
+                let shown: Set<String> = ["kv-mib", "kv-dtype", "block-size", "max-running", "step-timeout"]
+                for s in ServeSettings.settings where !shown.contains(s.name) && s.value(in: e) != s.value(in: ServeSettings()) {
+                    engine += ", \(s.name.split(separator: "-").joined(separator: " ")) \(s.value(in: e))"
+                }
                 out.append(engine)
                 for (rank, n) in p.nodes.enumerated() {
                     var line = "    rank \(rank) on \(n) (\(t.node(n)?.host ?? "?"))"
@@ -41,7 +44,7 @@ public enum TopologyReport {
                         perNode[n, default: (0, 0, 0)].weights += s.weightBytes
                     }
                     perNode[n, default: (0, 0, 0)].ranks += 1
-                    perNode[n, default: (0, 0, 0)].kv += p.kvMiB << 20
+                    perNode[n, default: (0, 0, 0)].kv += p.settings.kvBudgetBytes
                     out.append(line)
                 }
             }
@@ -92,12 +95,8 @@ public enum TopologyReport {
             add("\(b).source", m.source.description); add("\(b).weights", m.weights.rawValue)
             if let p = m.placement {
                 add("\(b).placement.nodes", "[\(p.nodes.joined(separator: ", "))]"); add("\(b).placement.port", p.port)
-                add("\(b).placement.kv_mib", p.kvMiB); add("\(b).placement.kv_dtype", p.kvDType.rawValue)
-                add("\(b).placement.block_size", p.blockSize)
-                add("\(b).placement.max_running", p.maxRunning); add("\(b).placement.step_timeout_s", p.stepTimeoutSeconds)
+                for s in ServeSettings.settings { add("\(b).placement.\(s.key)", s.value(in: p.settings)) }
                 add("\(b).placement.max_concurrent", p.maxConcurrent)
-                add("\(b).placement.max_batched_tokens", p.maxBatchedTokens); add("\(b).placement.max_waiting", p.maxWaiting)
-                add("\(b).placement.prefix_cache", p.prefixCache); add("\(b).placement.eviction", p.eviction?.rawValue)
             }
             if let e = m.external { add("\(b).external", "\(e.url) \(e.upstreamModel ?? "") \(e.apiKeyEnv ?? "")") }
             if let rs = m.reasoning { add("\(b).reasoning", "\(rs.openTag) \(rs.closeTag) \(rs.tokenFloor.map(String.init) ?? "-") \(rs.floorAction.rawValue)") }

@@ -178,7 +178,7 @@ public enum TopologyValidator {
             if placedOK {
                 for (r, n) in p.nodes.enumerated() {
                     let weights = f.plan?.shards[r].weightBytes ?? 0
-                    memoryUse[n, default: []].append(("\(m.name) rank \(r): \(mib(weights)) weights + \(p.kvMiB) MiB KV", weights + p.kvMiB << 20))
+                    memoryUse[n, default: []].append(("\(m.name) rank \(r): \(mib(weights)) weights + \(p.settings.kvMiB) MiB KV", weights + p.settings.kvBudgetBytes))
                     ranksOnNode[n, default: 0] += 1
                 }
             }

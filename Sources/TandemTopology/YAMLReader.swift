@@ -95,6 +95,16 @@ struct MappingReader {
         return v
     }
 
+    /// A scalar's text and place (any plain or quoted scalar); an error for anything else.
+    func scalar(_ key: String) -> (String, SourceLocation)? {
+        guard let n = self[key] else { return nil }
+        guard case .scalar(let s) = n, !isNull(n) else {
+            sink.error(sink.location(n), "\(fieldPath(key)): expected a single value, found \(describe(n))")
+            return nil
+        }
+        return (s.string, sink.location(n))
+    }
+
     func bool(_ key: String) -> Bool? {
         guard let n = self[key] else { return nil }
         if case .scalar(let s) = n, s.style == .plain {

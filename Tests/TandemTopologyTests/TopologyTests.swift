@@ -310,8 +310,9 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         let (_, r) = try resolved(yaml)
         #expect(r.diagnostics.isEmpty, "\(r.diagnostics)")
         let p = try #require(r.topology.models[1].placement)
-        #expect(p.maxBatchedTokens == 1024 && p.maxWaiting == 32 && p.prefixCache == false && p.eviction == .lru && p.blockSize == 32)
-        #expect(p.kvDType == .fp8 && r.topology.models[0].placement?.kvDType == .f32)
+        let e = p.settings
+        #expect(e.maxBatchedTokens == 1024 && e.maxWaiting == 32 && e.prefixCache == false && e.eviction == .lru && e.blockSize == 32)
+        #expect(e.kvDType == .fp8 && r.topology.models[0].placement?.settings.kvDType == .f32)
         #expect(r.topology.transport.maxLinkLatencyUs == 75)
         let plan = LaunchPlanner.make(r, options: LaunchOptions(tandemBin: "/bin/tandem", runDir: "/run/x", localNodes: ["spark"]))
         let small = plan.deployments[0].argv, big = plan.deployments[1].argv
@@ -329,11 +330,12 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(value(big, "--transport") == "rdma")
         #expect(value(big, "--rdma-address") == "10.77.0.1")
         #expect(value(big, "--max-link-latency-us") == "75.0")
-        // TP=1 has no link: no transport flags; unset engine settings are left to serve's defaults.
+        // TP=1 has no link: no transport flags; engine settings the topology leaves out are
+        // passed with serve's defaults (one type declares both).
         #expect(value(small, "--weights") == "native")
         #expect(value(small, "--kv-dtype") == "f32")
         #expect(value(small, "--transport") == nil && value(small, "--max-link-latency-us") == nil)
-        #expect(value(small, "--prefix-cache") == nil && value(small, "--eviction") == nil && value(small, "--reasoning-open") == nil)
+        #expect(value(small, "--prefix-cache") == "on" && value(small, "--eviction") == "prefix-aware" && value(small, "--reasoning-open") == nil)
         // preferred RDMA asks serve for auto; MPI for mpi.
         let (_, pref) = try resolved(yaml.replacingOccurrences(of: "mode: required", with: "mode: preferred"))
         #expect(value(LaunchPlanner.make(pref, options: LaunchOptions(tandemBin: "t", runDir: "/r", localNodes: ["spark"])).deployments[1].argv, "--transport") == "auto")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Decode tokens/s of SmolLM2 per weight format (load-time quantisation, --weights) on 1 and 2
-# kernel threads (TANDEM_THREADS), the reference forward pass, greedy, 64 new tokens, in one run
+# kernel threads (TANDEM_THREADS), `tandem generate` (the serving engine on a one-rank ModelRunner), greedy, 64 new tokens, in one run
 # side by side. Prints one line per (format, threads); repeat and take medians on a noisy box.
 # Usage: bench/kernels/decode.sh   (env: TANDEM_SMOLLM2_PATH, ROUNDS)
 set -eu

@@ -13,7 +13,8 @@ import TandemTransport
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve one model (rank 0: engine + OpenAI-compatible HTTP; other MPI ranks: shards).")
+        abstract: "Serve one model (rank 0: engine + OpenAI-compatible HTTP; other MPI ranks: shards).",
+        discussion: "Engine settings (the same names, with _ for -, in a topology's placement):\n" + ServeSettings.helpText)
 
     @Option(help: "Model path (default: the SmolLM2 model in models/).")
     var model: String?
@@ -29,33 +30,6 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("internal-key-file"), help: "File (mode 0600) holding the key the gateway must send as 'Authorization: Bearer <key>' on /v1/* and /metrics (tandem up generates it). Without it the API is open to whoever reaches the port.")
     var internalKeyFile: String?
-
-    @Option(name: .customLong("kv-mib"), help: "KV cache memory per rank, MiB.")
-    var kvMiB = 256
-
-    @Option(name: .customLong("kv-dtype"), help: "How the KV cache stores K/V: f32, or fp8 (E4M3 with a scale per token and KV head: about 3.8x the tokens in the same --kv-mib).")
-    var kvDType: KVCacheDType = .f32
-
-    @Option(name: .customLong("block-size"), help: "Tokens per KV block.")
-    var blockSize = 16
-
-    @Option(name: .customLong("max-running"), help: "Most sequences decoded together.")
-    var maxRunning = 32
-
-    @Option(name: .customLong("max-waiting"), help: "Most requests queued for admission; more are refused as over capacity.")
-    var maxWaiting = 256
-
-    @Option(name: .customLong("max-batched-tokens"), help: "Token budget of one step (decode tokens plus prefill chunks).")
-    var maxBatchedTokens = 512
-
-    @Option(name: .customLong("prefix-cache"), help: "Reuse the K/V of shared prompt prefixes: on or off.")
-    var prefixCache: OnOff = .on
-
-    @Option(help: "Which cached KV block is reused first when the pool is full: prefix-aware (leaves first) or lru.")
-    var eviction: EvictionChoice = .prefixAware
-
-    @Option(name: .customLong("step-timeout"), help: "Seconds a step may take before the deployment is declared stalled.")
-    var stepTimeout = 30
 
     @Option(help: "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load.")
     var weights: WeightFormat = .native
@@ -84,12 +58,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical")
     var logLevel = "notice"
 
+    /// The engine settings (`ServeSettings.settings`, listed in the help's discussion).
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var settingArguments: [String] = []
+
     func validate() throws {
-        guard kvMiB >= 1 else { throw ValidationError("--kv-mib must be at least 1") }
-        guard blockSize >= 1 else { throw ValidationError("--block-size must be at least 1") }
-        guard maxRunning >= 1 else { throw ValidationError("--max-running must be at least 1") }
-        guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must not be negative") }
-        guard maxBatchedTokens >= 1 else { throw ValidationError("--max-batched-tokens must be at least 1") }
+        do { _ = try ServeSettings.parse(arguments: settingArguments) } catch { throw ValidationError("\(error)") }
         guard TransportPreference(argument: transport) != nil else {
             throw ValidationError("--transport must be mpi, rdma or auto, not '\(transport)'")
         }
@@ -108,15 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
         var o = ServeOptions(modelPath: try model ?? DefaultModel.path(), modelName: modelName)
         o.host = host
         o.port = port
-        o.kvBudgetBytes = kvMiB << 20
-        o.kvDType = kvDType
-        o.blockSize = blockSize
-        o.maxRunning = maxRunning
-        o.maxWaiting = maxWaiting
-        o.maxBatchedTokens = maxBatchedTokens
-        o.prefixCaching = prefixCache == .on
-        o.evictionPolicy = eviction.policy
-        o.stepTimeout = .seconds(stepTimeout)
+        o.settings = try ServeSettings.parse(arguments: settingArguments)
         o.weights = WeightQuantizationPlan(linear: weights)
         o.maxLinkLatencyMicroseconds = maxLinkLatencyUs
         if let samplingDefaults { o.samplingDefaults = try SamplingDefaults.parse(json: samplingDefaults) }
@@ -146,19 +112,4 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-enum OnOff: String, ExpressibleByArgument, CaseIterable { case on, off }
-
 extension KVCacheDType: ExpressibleByArgument {}
-
-/// `--eviction`: the CLI spells the policies with a hyphen.
-enum EvictionChoice: String, ExpressibleByArgument, CaseIterable {
-    case prefixAware = "prefix-aware"
-    case lru
-
-    var policy: EvictionPolicy {
-        switch self {
-        case .prefixAware: .prefixAware
-        case .lru: .lru
-        }
-    }
-}
