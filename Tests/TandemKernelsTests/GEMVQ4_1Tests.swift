@@ -31,14 +31,19 @@ struct GEMVQ4_1Tests {
         }
         var matvec = [Float](repeating: 0, count: rows)
         #expect(tk_matvec(TK_Q4_1, m.base, x, &matvec, 0, Int64(rows), Int64(cols)) == 0)
-        for path in [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512] where tk_gemv_path_supported(path) == 1 {
+        // Both x86 block dots (denormal placement and conversion), whichever this CPU would pick.
+        let route = tk_gemv_q4_1_denormal_route(-1)
+        defer { _ = tk_gemv_q4_1_denormal_route(route) }
+        for (path, denormal) in [(TK_PATH_PORTABLE, -1), (TK_PATH_AVX2, 1), (TK_PATH_AVX2, 0), (TK_PATH_AVX512, 1), (TK_PATH_AVX512, 0)]
+        where tk_gemv_path_supported(path) == 1 {
+            if denormal >= 0 { _ = tk_gemv_q4_1_denormal_route(Int32(denormal)) }
             var y = [Float](repeating: .nan, count: rows + 1)
             #expect(m.multiply(x, into: &y, rows: 0..<rows / 2, path: path))
             #expect(m.multiply(x, into: &y, rows: rows / 2..<rows, path: path))
             #expect(y[rows].isNaN)
             #expect(tk_gemv_quantizes_activations(path, TK_Q4_1) == 0)
             for r in 0..<rows {
-                let name = String(cString: tk_gemv_path_name(path))
+                let name = String(cString: tk_gemv_path_name(path)) + (denormal == 0 ? " (converted nibbles)" : "")
                 #expect(abs(Double(y[r]) - ref[r]) <= 1e-5 * mag[r] + 1e-12, "\(name) \(rows)x\(cols) row \(r)")
                 #expect(abs(y[r] - matvec[r]) <= Float(2e-5 * mag[r]) + 1e-12, "\(name) vs tk_matvec row \(r)")
             }
@@ -60,6 +65,9 @@ struct GEMVQ4_1Tests {
         let m = KernelRoofline.randomMatrix(dtype, rows: rows, cols: cols, seed: 12)
         var rng = TestRNG(seed: 13)
         let x = (0..<cols).map { _ in rng.normal() }
+        // The denormal placement is the form DAZ would break: force it for Q4_1.
+        let route = tk_gemv_q4_1_denormal_route(1)
+        defer { _ = tk_gemv_q4_1_denormal_route(route) }
         for path in [TK_PATH_AVX2, TK_PATH_AVX512] where tk_gemv_path_supported(path) == 1 {
             var plain = [Float](repeating: .nan, count: rows), daz = plain
             #expect(m.multiply(x, into: &plain, path: path))

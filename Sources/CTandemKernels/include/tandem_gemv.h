@@ -106,6 +106,13 @@ int tk_gemv_q8_0(const void *w, const float *x, float *y, int64_t row_begin, int
 int tk_gemv_q4_0(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols);
 int tk_gemv_q4_1(const void *w, const float *x, float *y, int64_t row_begin, int64_t row_end, int64_t cols);
 
+/// The x86 Q4_1 SIMD kernel's block dot: 1 reads nibbles as f32 denormals (no conversion; full
+/// speed on AMD Zen), 0 converts them (vcvtdq2ps; Intel cores take a microcode assist per denormal
+/// multiply). Chosen from the CPU vendor at first use; `enable` 0/1 sets it for the calling thread
+/// only (tests call tk_gemv on their own thread), -1 only asks. Returns the previous setting. Results agree to f32 rounding either way. On
+/// other architectures it does nothing and returns -1.
+int tk_gemv_q4_1_denormal_route(int enable);
+
 #ifdef __cplusplus
 }
 #endif
