@@ -58,6 +58,8 @@ public final class Engine: @unchecked Sendable {
     private var seedCounter: UInt64
     private let clock = ContinuousClock()
     private let startInstant: ContinuousClock.Instant
+    /// The text side of `submit`: its own thread, beside the step thread.
+    let text = TextFront()
 
     public init(model: LoadedModel, executor: StepExecutor, configuration: EngineConfiguration = EngineConfiguration(),
                 logger: Logger = Logger(label: "tandem.engine")) throws {
@@ -78,6 +80,7 @@ public final class Engine: @unchecked Sendable {
         seedCounter = configuration.seed
         startInstant = clock.now
         stats.kvBlocksTotal = executor.blockCount
+        text.engine = self
     }
 
     /// Starts the step thread.
@@ -137,7 +140,8 @@ public final class Engine: @unchecked Sendable {
         let pending = states
         states.removeAll()
         condition.unlock()
-        for (_, s) in pending { s.continuation.finish(throwing: EngineError(.shutDown, "the engine is shutting down")) }
+        for (_, s) in pending { s.sink.finish(EngineError(.shutDown, "the engine is shutting down")) }
+        text.stop()
         guard wasRunning, Thread.current.name != "tandem-engine" else { return true }
         return loopExited.wait(timeout: .now() + wait.seconds) == .success
     }
@@ -163,6 +167,15 @@ public final class Engine: @unchecked Sendable {
     /// request (stop strings, a reasoning budget), so it runs at most one step behind the tokens.
     public func submitTokens(_ request: EngineRequest, acknowledged: Bool = false) throws -> AsyncThrowingStream<TokenEvent, Error> {
         let (stream, continuation) = AsyncThrowingStream<TokenEvent, Error>.makeStream()
+        try enqueue(request, acknowledged: acknowledged, sink: TokenSink(continuation))
+        continuation.onTermination = { [weak self] termination in
+            if case .cancelled = termination { self?.cancel(request.id) }
+        }
+        return stream
+    }
+
+    /// Admits `request` with its events going to `sink`; throws `EngineError.rejected` at once.
+    func enqueue(_ request: EngineRequest, acknowledged: Bool, sink: TokenSink) throws {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw EngineError(.shutDown, "the engine is shut down") }
@@ -175,13 +188,9 @@ public final class Engine: @unchecked Sendable {
         case .success(let s): sampler = s
         case .failure(let e): throw EngineError(.rejected, e.message, code: e.code)
         }
-        states[request.id] = TokenRequestState(request: request, continuation: continuation, sampler: sampler, acknowledged: acknowledged)
+        states[request.id] = TokenRequestState(request: request, sink: sink, sampler: sampler, acknowledged: acknowledged)
         stats.promptTokens += request.promptTokens.count
-        continuation.onTermination = { [weak self] termination in
-            if case .cancelled = termination { self?.cancel(request.id) }
-        }
         condition.signal()
-        return stream
     }
 
     /// Builds the sampler and queues the request in the scheduler (lock held).
@@ -207,7 +216,7 @@ public final class Engine: @unchecked Sendable {
         let state = states.removeValue(forKey: id)
         _ = scheduler.abort(id, reason: reason)
         condition.unlock()
-        state?.continuation.finish()
+        state?.sink.finish(nil)
     }
 
     /// The consumer of an acknowledged request has handled one more `.tokens` event.
@@ -335,14 +344,14 @@ public final class Engine: @unchecked Sendable {
                 }
             }
             condition.unlock()
-            for (s, e) in events { s.continuation.yield(e) }
+            for (s, e) in events { s.sink.yield(e) }
             for (s, reason) in finished { finish(s, reason: reason) }
         }
     }
 
     private func finish(_ state: TokenRequestState, reason: FinishReason) {
-        state.continuation.yield(.finished(reason: reason, usage: state.usage))
-        state.continuation.finish()
+        state.sink.yield(.finished(reason: reason, usage: state.usage))
+        state.sink.finish(nil)
     }
 
     /// A failed step (a worker died, the link broke): every request in flight ends with an
@@ -356,6 +365,6 @@ public final class Engine: @unchecked Sendable {
         stats.lastError = "\(error)"
         condition.unlock()
         logger.error("step failed; failing \(all.count) request(s)", metadata: ["error": "\(error)"])
-        for (_, s) in all { s.continuation.finish(throwing: EngineError(.stepFailed, "generation failed: \(error)")) }
+        for (_, s) in all { s.sink.finish(EngineError(.stepFailed, "generation failed: \(error)")) }
     }
 }

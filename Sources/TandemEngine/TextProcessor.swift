@@ -1,10 +1,11 @@
+import Foundation
 import TandemCore
 import TandemEngineCore
 import TandemModel
 
 /// The text side of one request, in front of the token engine: streaming detokenisation
 /// (UTF-8 safe), stop strings (held back until they cannot match, never emitted), the reasoning
-/// split and its budget. Runs on the consumer's side, never on the step thread.
+/// split and its budget. Runs on the engine's text thread (`TextFront`), never on the step thread.
 public struct TextProcessor {
     public let request: EngineRequest
     private var detokenizer: StreamingDetokenizer
@@ -89,53 +90,139 @@ public struct TextProcessor {
     }
 }
 
-extension Engine {
-    /// Queues `request` and streams text: the token stream of `submitTokens` through a
-    /// `TextProcessor`, on a task of its own (never the step thread). A stop string ends the
-    /// request in the engine (`cancel(_, reason: .stopString)`); a reasoning budget forces the
-    /// close tag (`force`). Throws `EngineError.rejected` at once when it cannot be accepted.
-    public func submit(_ request: EngineRequest) throws -> AsyncThrowingStream<EngineEvent, Error> {
-        // Text that can end or steer the request keeps the engine at most a step ahead of it.
-        let steered = !request.stopStrings.isEmpty || request.reasoning?.budgetTokens != nil
-        let tokens = try submitTokens(request, acknowledged: steered)
-        let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
-        let tokenizer = model.tokenizer
-        let task = Task.detached { [weak self] in
-            var text = TextProcessor(request: request, tokenizer: tokenizer)
-            do {
-                for try await event in tokens {
-                    switch event {
-                    case .tokens(let t, let logprobs, let cached):
-                        let step = text.consume(t, logprobs: logprobs, cachedPromptTokens: cached)
-                        if let e = step.event { continuation.yield(e) }
-                        if let tag = step.forceClose, step.stopString == nil {
-                            self?.force(request.id, tokens: tokenizer.encode(tag, addBOS: false, parseSpecial: true))
-                        }
-                        if steered, step.stopString == nil { self?.acknowledge(request.id) }
-                        if let s = step.stopString {
-                            self?.cancel(request.id, reason: .stopString(s))
-                            if let tail = text.drain() { continuation.yield(tail) }
-                            continuation.yield(.finished(reason: .stopString(s), usage: text.usageSoFar))
-                            continuation.finish()
-                            return
-                        }
-                    case .finished(let reason, let usage):
-                        if let tail = text.drain() { continuation.yield(tail) }
-                        continuation.yield(.finished(reason: reason, usage: text.usage(usage)))
-                        continuation.finish()
-                        return
-                    }
-                }
-                // Cancelled, or the engine shut down.
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
+/// The engine's text side: one thread (not the step thread, not Swift's cooperative pool, whose
+/// few threads a busy process can hold for long) that runs each `submit`ted request's
+/// `TextProcessor` on its token events as the step thread posts them, and streams the text.
+final class TextFront: @unchecked Sendable {
+    weak var engine: Engine?
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var queue: [(RequestID, Item)] = []
+    private var entries: [RequestID: Entry] = [:]
+    private var thread: Thread?
+    private var stopped = false
+
+    enum Item {
+        case event(TokenEvent)
+        case end((any Error)?)
+    }
+
+    struct Entry {
+        var processor: TextProcessor
+        let continuation: AsyncThrowingStream<EngineEvent, Error>.Continuation
+        let tokenizer: any Tokenizer
+        /// The engine waits for `acknowledge` after each `.tokens` event of this request.
+        let steered: Bool
+    }
+
+    func register(_ id: RequestID, _ entry: Entry) {
+        condition.lock()
+        entries[id] = entry
+        if thread == nil && !stopped {
+            let t = Thread { [weak self] in self?.run() }
+            t.name = "tandem-text"
+            thread = t
+            t.start()
+        }
+        condition.unlock()
+    }
+
+    /// Forgets a request (its client went away or it was never admitted).
+    func drop(_ id: RequestID) {
+        condition.lock()
+        entries.removeValue(forKey: id)
+        condition.unlock()
+    }
+
+    func post(_ id: RequestID, _ item: Item) {
+        condition.lock()
+        queue.append((id, item))
+        condition.signal()
+        condition.unlock()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        let open = entries
+        entries.removeAll()
+        condition.broadcast()
+        condition.unlock()
+        for (_, e) in open { e.continuation.finish(throwing: EngineError(.shutDown, "the engine is shutting down")) }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopped { condition.wait() }
+            if stopped { condition.unlock(); return }
+            let (id, item) = queue.removeFirst()
+            let taken = entries.removeValue(forKey: id)
+            condition.unlock()
+            guard var entry = taken else { continue }
+            if handle(id, item, &entry) {
+                condition.lock()
+                if !stopped { entries[id] = entry }
+                condition.unlock()
             }
+        }
+    }
+
+    /// Runs one item through the request's processor; returns whether the request goes on.
+    private func handle(_ id: RequestID, _ item: Item, _ entry: inout Entry) -> Bool {
+        let c = entry.continuation
+        switch item {
+        case .event(.tokens(let t, let logprobs, let cached)):
+            let step = entry.processor.consume(t, logprobs: logprobs, cachedPromptTokens: cached)
+            if let e = step.event { c.yield(e) }
+            if let s = step.stopString {
+                // The engine frees the sequence now; its sink's end comes here and is ignored.
+                engine?.cancel(id, reason: .stopString(s))
+                if let tail = entry.processor.drain() { c.yield(tail) }
+                c.yield(.finished(reason: .stopString(s), usage: entry.processor.usageSoFar))
+                c.finish()
+                return false
+            }
+            if let tag = step.forceClose {
+                engine?.force(id, tokens: entry.tokenizer.encode(tag, addBOS: false, parseSpecial: true))
+            }
+            if entry.steered { engine?.acknowledge(id) }
+            return true
+        case .event(.finished(let reason, let usage)):
+            if let tail = entry.processor.drain() { c.yield(tail) }
+            c.yield(.finished(reason: reason, usage: entry.processor.usage(usage)))
+            c.finish()
+            return false
+        case .end(let error):
+            if let error { c.finish(throwing: error) } else { c.finish() }
+            return false
+        }
+    }
+}
+
+extension Engine {
+    /// Queues `request` and streams text: its token events go through a `TextProcessor` on the
+    /// engine's text thread (`TextFront`), never on the step thread. A stop string ends the
+    /// request in the engine (`cancel(_, reason: .stopString)`); a reasoning budget forces the
+    /// close tag (`force`); either makes the request acknowledged, so the engine stays at most a
+    /// step ahead of its text. Throws `EngineError.rejected` at once when it cannot be accepted.
+    public func submit(_ request: EngineRequest) throws -> AsyncThrowingStream<EngineEvent, Error> {
+        let steered = !request.stopStrings.isEmpty || request.reasoning?.budgetTokens != nil
+        let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
+        let front = text, id = request.id
+        front.register(id, TextFront.Entry(processor: TextProcessor(request: request, tokenizer: model.tokenizer),
+                                           continuation: continuation, tokenizer: model.tokenizer, steered: steered))
+        do {
+            try enqueue(request, acknowledged: steered, sink: TokenSink(yield: { front.post(id, .event($0)) },
+                                                                        finish: { front.post(id, .end($0)) }))
+        } catch {
+            front.drop(id)
+            throw error
         }
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination {
-                task.cancel()
-                self?.cancel(request.id)
+                front.drop(id)
+                self?.cancel(id)
             }
         }
         return stream

@@ -12,11 +12,29 @@ public enum TokenEvent: Sendable, Equatable {
     case finished(reason: FinishReason, usage: EngineUsage)
 }
 
+/// Where the engine delivers one request's token events: an `AsyncThrowingStream`
+/// (`submitTokens`) or the engine's text front (`submit`). Called from the step thread, outside
+/// the engine's lock; `finish` ends the request (nil: normally, after `.finished`, or cancelled).
+struct TokenSink: Sendable {
+    let yield: @Sendable (TokenEvent) -> Void
+    let finish: @Sendable ((any Error)?) -> Void
+
+    init(yield: @escaping @Sendable (TokenEvent) -> Void, finish: @escaping @Sendable ((any Error)?) -> Void) {
+        self.yield = yield
+        self.finish = finish
+    }
+
+    init(_ c: AsyncThrowingStream<TokenEvent, Error>.Continuation) {
+        yield = { c.yield($0) }
+        finish = { e in if let e { c.finish(throwing: e) } else { c.finish() } }
+    }
+}
+
 /// The engine's per-request state in tokens: sampler, forced tokens and counters. Guarded by
 /// the engine's lock.
 struct TokenRequestState {
     let request: EngineRequest
-    let continuation: AsyncThrowingStream<TokenEvent, Error>.Continuation
+    let sink: TokenSink
     var sampler: Sampler
     var cachedPromptTokens = 0
     var completionTokens = 0
