@@ -62,8 +62,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             guard let template = model.chatTemplate else {
                 throw BackendError(.invalidRequest, "model \(modelName) has no chat template; use /v1/completions", param: "messages")
             }
-            let prompt = template.prompt(messages.map { TandemModel.ChatMessage(role: $0.role.rawValue, content: $0.content) },
-                                         addGenerationPrompt: true)
+            let prompt = template.prompt(messages, addGenerationPrompt: true)
             // Special tokens only from the template's own text, never from message content.
             return model.tokenizer.encode(prompt, addBOS: nil)
         }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import TandemCore
 import Testing
 @testable import TandemGateway
 
