@@ -1,8 +1,8 @@
 import Foundation
+import TandemAPI
 import TandemCore
 import TandemEngine
 import TandemEngineCore
-import TandemGateway
 import TandemModel
 
 /// The coordinator's `InferenceBackend`: renders the chat template, tokenizes, submits to the

@@ -1,4 +1,5 @@
 import Testing
+import TandemAPI
 import TandemCore
 @testable import TandemGateway
 

@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// Model resolution and replica dispatch of `GatewayDispatcher`.
 extension GatewayDispatcher {
     struct ModelRoute {

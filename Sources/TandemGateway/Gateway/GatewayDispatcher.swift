@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import TandemAPI
 
 /// The gateway's `CompletionDispatcher`: API keys to tenants, tenant limits, model routing
 /// (explicit names, aliases, policies), replica choice with affinity, retries on other replicas,
@@ -59,7 +60,7 @@ public final class GatewayDispatcher: CompletionDispatcher {
     }
 
     public func authenticate(_ headers: HTTPFields) async throws(APIError) -> Caller {
-        guard let key = APIKeyHash.bearerKey(headers[.authorization]) else {
+        guard let key = BearerToken.parse(headers[.authorization]) else {
             throw .invalidAPIKey("Missing API key. Send it as 'Authorization: Bearer <key>'.")
         }
         let snapshot = await state.snapshot

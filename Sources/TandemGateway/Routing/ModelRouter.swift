@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// What the model router knows about a model: its price and speed.
 public struct ModelProfile: Sendable, Equatable {
     public var name: String

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import Foundation
+import TandemAPI
 
 /// An `InferenceBackend` that forwards to an OpenAI-compatible server over HTTP + SSE: a Tandem
 /// coordinator (which also gets the tenant and cache-salt headers) or an external upstream the

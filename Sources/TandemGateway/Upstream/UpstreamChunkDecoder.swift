@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// Turns an upstream's streamed chunks (`chat.completion.chunk` or `text_completion` JSON) into
 /// `CompletionEvent`s, and upstream error bodies and statuses into `BackendError`s. Pure.
 public struct UpstreamChunkDecoder: Sendable {
