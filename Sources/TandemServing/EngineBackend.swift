@@ -98,7 +98,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                     switch e {
                     case .delta(let content, let thinking, _, let logprobs):
                         let lp = logprobs.map { s in
-                            TokenLogprob(token: tokenizer.decode([s.token]), logprob: Double(s.logprob ?? 0),
+                            OpenAITokenLogprob(token: tokenizer.decode([s.token]), logprob: Double(s.logprob ?? 0),
                                          bytes: tokenizer.bytes(for: s.token, after: nil),
                                          top: s.topLogprobs.map { .init(token: tokenizer.decode([$0.token]), logprob: Double($0.logprob)) })
                         }

@@ -37,7 +37,7 @@ import TandemCore
         #expect(try d.decode(#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#) == [.delta(CompletionDelta(reasoning: "hmm"))])
         let lp = #"{"content":[{"token":"Hi","logprob":-0.5,"bytes":[72,105],"top_logprobs":[{"token":"Hi","logprob":-0.5},{"token":"Yo","logprob":-1.5}]}]}"#
         #expect(try d.decode(#"{"choices":[{"delta":{"content":"Hi"},"logprobs":\#(lp)}]}"#) == [
-            .delta(CompletionDelta(content: "Hi", logprobs: [TokenLogprob(token: "Hi", logprob: -0.5, bytes: [72, 105],
+            .delta(CompletionDelta(content: "Hi", logprobs: [OpenAITokenLogprob(token: "Hi", logprob: -0.5, bytes: [72, 105],
                                                                           top: [.init(token: "Hi", logprob: -0.5), .init(token: "Yo", logprob: -1.5)])])),
         ])
         #expect(try d.decode(#"{"choices":[{"delta":{},"finish_reason":"length"}]}"#) == [.finish(.length)])
@@ -51,7 +51,7 @@ import TandemCore
         var d = UpstreamChunkDecoder()
         let events = try d.decode(#"{"choices":[{"text":" there","logprobs":{"tokens":[" there"],"token_logprobs":[-0.25],"top_logprobs":[{" there":-0.25," here":-2}]},"finish_reason":"stop"}]}"#)
         #expect(events == [
-            .delta(CompletionDelta(content: " there", logprobs: [TokenLogprob(token: " there", logprob: -0.25,
+            .delta(CompletionDelta(content: " there", logprobs: [OpenAITokenLogprob(token: " there", logprob: -0.25,
                                                                             top: [.init(token: " there", logprob: -0.25), .init(token: " here", logprob: -2)])])),
             .finish(.stop),
         ])
