@@ -45,6 +45,31 @@ import TandemAPITestSupport
     }
 }
 
+/// The header names are part of the API (clients, the Python tests and coordinators of other
+/// versions use them): spelled out here so that changing one is a deliberate act.
+@Suite struct TandemHeaderTests {
+    @Test func test_names_shouldBeTheDocumentedOnes() {
+        let names: [(String, String, HTTPField.Name)] = [
+            (TandemHeader.maxCost, "X-Tandem-Max-Cost", .tandemMaxCost),
+            (TandemHeader.maxLatencyMs, "X-Tandem-Max-Latency-Ms", .tandemMaxLatencyMs),
+            (TandemHeader.tenant, "X-Tandem-Tenant", .tandemTenant),
+            (TandemHeader.cacheSalt, "X-Tandem-Cache-Salt", .tandemCacheSalt),
+            (TandemHeader.model, "X-Tandem-Model", .tandemModel),
+            (TandemHeader.routeReason, "X-Tandem-Route-Reason", .tandemRouteReason),
+            (TandemHeader.replica, "X-Tandem-Replica", .tandemReplica),
+            (TandemHeader.replicaReason, "X-Tandem-Replica-Reason", .tandemReplicaReason),
+            (TandemHeader.fallbackFrom, "X-Tandem-Fallback-From", .tandemFallbackFrom),
+            (TandemHeader.warning, "X-Tandem-Warning", .tandemWarning),
+            (TandemHeader.requestID, "X-Request-Id", .requestID),
+        ]
+        for (constant, spelled, field) in names {
+            #expect(constant == spelled)
+            #expect(field == HTTPField.Name(spelled.lowercased()))
+        }
+        #expect(Set(names.map { $0.1.lowercased() }).count == names.count)
+    }
+}
+
 @Suite struct APIMetricsTests {
     @Test func test_renderWithCollectors_shouldAppendCollectedText() async {
         let metrics = APIMetrics(collectors: [{ "# TYPE sync_one gauge\nsync_one 1\n" }])
