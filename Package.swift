@@ -1,6 +1,7 @@
 // swift-tools-version: 6.0
 // Tandem: a distributed LLM inference cluster. Targets follow the layers in README.md
-// ("Architecture"): dependencies point one way, core ← kernels ← model ← engine ← cluster ← CLI.
+// ("Architecture"): dependencies point one way, core ← kernels ← model ← engine ← cluster ← CLI;
+// the HTTP side: core ← API server ← gateway (and API server ← serving glue, which a coordinator runs).
 import PackageDescription
 
 /// C kernels are always optimised, even in debug builds: the forward pass lives there.
@@ -61,19 +62,29 @@ let package = Package(
         .target(name: "TandemCluster", dependencies: ["TandemCore", "TandemModel", "TandemEngineCore", "TandemEngine",
                                                       "TandemTransport", "CTandemWire",
                                                       .product(name: "Logging", package: "swift-log")]),
-        // Layer 7: the OpenAI-compatible HTTP API, tenants, limits, router, metrics (no kernels, no transport).
-        .target(name: "TandemGateway", dependencies: [
+        // Layer 7: the OpenAI-compatible HTTP server that coordinators and the gateway both run:
+        // routes, request validation, response and SSE rendering, `/metrics`, the internal-key
+        // check, header names. No kernels, no transport, no HTTP client, no cryptography.
+        .target(name: "TandemAPI", dependencies: [
             "TandemCore",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        // Layer 8a: the multi-tenant gateway in front of coordinators and external upstreams: API
+        // keys, tenants, limits, routing, replicas, upstream client, key generation and salts.
+        // Coordinators do not link it.
+        .target(name: "TandemGateway", dependencies: [
+            "TandemCore", "TandemAPI",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // The coordinator's serving glue: the engine behind the OpenAI-compatible HTTP API.
+        // Layer 8b: the coordinator's serving glue: the engine behind the OpenAI-compatible HTTP API.
         .target(name: "TandemServing", dependencies: ["TandemCore", "TandemEngineCore", "TandemEngine", "TandemModel",
-                                                      "TandemCluster", "TandemGateway", "TandemTransport", "TandemKernels",
+                                                      "TandemCluster", "TandemAPI", "TandemTransport", "TandemKernels",
                                                       .product(name: "Logging", package: "swift-log")]),
         // Topology files: the operator's YAML, validated and turned into launch commands + gateway config.
         .target(name: "TandemTopology", dependencies: ["TandemCore", "TandemModel", "TandemEngineCore",
@@ -83,7 +94,7 @@ let package = Package(
                                                     .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // CLI.
         .executableTarget(name: "tandem", dependencies: [
-            "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemTransport", "TandemGateway",
+            "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemTransport", "TandemAPI", "TandemGateway",
             "TandemCluster", "TandemServing", "TandemBench", "TandemTopology",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -91,7 +102,7 @@ let package = Package(
 
         // Fuzz targets for every reader of outside bytes (fuzz/README.md): libFuzzer entry point
         // in the -sanitize=fuzzer build (fuzz/run.sh), a corpus replayer in the ordinary one.
-        .executableTarget(name: "tandem-fuzz", dependencies: ["TandemCore", "TandemModel", "TandemTopology", "TandemGateway", "TandemCluster"]),
+        .executableTarget(name: "tandem-fuzz", dependencies: ["TandemCore", "TandemModel", "TandemTopology", "TandemAPI", "TandemCluster"]),
 
         // Tests only: a second, one-token-at-a-time forward pass (`LlamaSession`) the paged,
         // batched and tensor-parallel paths of `ModelRunner` are compared with.
@@ -106,7 +117,13 @@ let package = Package(
         .testTarget(name: "TandemTransportTests", dependencies: ["TandemTransport"]),
         .testTarget(name: "TandemClusterTests", dependencies: ["TandemCluster", "TandemTestSupport"]),
         .testTarget(name: "TandemBenchTests", dependencies: ["TandemBench"]),
-        .testTarget(name: "TandemGatewayTests", dependencies: ["TandemGateway",
+        // Tests only: `FakeBackend` (an `InferenceBackend` that plays a script) and helpers for the
+        // route tests of the API server and of the gateway.
+        .target(name: "TandemAPITestSupport", dependencies: ["TandemAPI", .product(name: "Hummingbird", package: "hummingbird")],
+                path: "Tests/TandemAPITestSupport"),
+        .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "TandemAPITestSupport", "TandemCore",
+                                                          .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "TandemGatewayTests", dependencies: ["TandemGateway", "TandemAPI", "TandemAPITestSupport", "TandemCore",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "TandemTopologyTests", dependencies: ["TandemTopology", "TandemCore", "TandemModel", "TandemEngineCore"]),
     ],

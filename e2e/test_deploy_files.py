@@ -616,7 +616,7 @@ def test_lws_manifest_structure():
 
 
 def gateway_routes():
-    text = "".join(p.read_text() for p in (ROOT / "Sources" / "TandemGateway").rglob("*.swift"))
+    text = "".join(p.read_text() for p in (ROOT / "Sources" / "TandemAPI").rglob("*.swift"))
     return set(re.findall(r'router\.get\("([^"]+)"\)', text))
 
 
@@ -689,7 +689,7 @@ def test_lws_leader_script_renders_a_topology_tandem_accepts(tandem, tmp_path):
 
 @needs_model
 def test_lws_probe_paths_are_served_by_the_gateway(tandem, tmp_path):
-    """Each httpGet probe path is a gateway route (Sources/TandemGateway) and a gateway built from
+    """Each httpGet probe path is a gateway route (Sources/TandemAPI) and a gateway built from
     the manifest's own topology answers it (not 404)."""
     lws = lws_doc("LeaderWorkerSet")
     probes = []
@@ -700,7 +700,7 @@ def test_lws_probe_paths_are_served_by_the_gateway(tandem, tmp_path):
                     probes.append((f"{role} {name}", c[name]["httpGet"]["path"]))
     assert probes
     routes = gateway_routes()
-    assert routes, "no router.get routes found in Sources/TandemGateway"
+    assert routes, "no router.get routes found in Sources/TandemAPI"
     for where, path in probes:
         assert path in routes, f"{where} probes {path}, which the gateway does not serve ({sorted(routes)})"
 

@@ -1,19 +1,14 @@
 import Foundation
+import TandemCore
 
-/// A small, fast, seeded generator (SplitMix64): the same seed gives the same workload and the
-/// same arrival schedule on every machine and every run.
+/// A small, fast, seeded generator (`SplitMix64`) with the distributions the bench draws from:
+/// the same seed gives the same workload and the same arrival schedule on every machine and every run.
 public struct SeededRNG: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var source: SplitMix64
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { source = SplitMix64(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { source.next() }
 
     /// Uniform in [0, 1) with 53 bits of precision.
     public mutating func unit() -> Double {

@@ -1,5 +1,7 @@
+import TandemCore
+
 /// xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators", 2018),
-/// seeded through SplitMix64 as its authors recommend: the per-request random source of the
+/// seeded through `SplitMix64` (`TandemCore`) as its authors recommend: the per-request random source of the
 /// sampler, reproducible for a given seed on every platform.
 public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable, Equatable {
     private var s0: UInt64
@@ -33,20 +35,4 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable, Equatable {
     }
 
     private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
-}
-
-/// SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", 2014):
-/// expands one 64-bit seed into well-mixed state words.
-public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
 }

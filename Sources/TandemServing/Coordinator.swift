@@ -1,10 +1,10 @@
 import Foundation
 import Logging
+import TandemAPI
 import TandemCluster
 import TandemCore
 import TandemEngine
 import TandemEngineCore
-import TandemGateway
 import TandemKernels
 import TandemModel
 import TandemTransport

@@ -1,8 +1,8 @@
 import Foundation
+import TandemAPI
 import TandemCore
 import TandemEngine
 import TandemEngineCore
-import TandemGateway
 import TandemModel
 
 /// The coordinator's `InferenceBackend`: renders the chat template, tokenizes, submits to the
@@ -62,8 +62,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             guard let template = model.chatTemplate else {
                 throw BackendError(.invalidRequest, "model \(modelName) has no chat template; use /v1/completions", param: "messages")
             }
-            let prompt = template.prompt(messages.map { TandemModel.ChatMessage(role: $0.role.rawValue, content: $0.content) },
-                                         addGenerationPrompt: true)
+            let prompt = template.prompt(messages, addGenerationPrompt: true)
             // Special tokens only from the template's own text, never from message content.
             return model.tokenizer.encode(prompt, addBOS: nil)
         }
@@ -99,7 +98,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                     switch e {
                     case .delta(let content, let thinking, _, let logprobs):
                         let lp = logprobs.map { s in
-                            TokenLogprob(token: tokenizer.decode([s.token]), logprob: Double(s.logprob ?? 0),
+                            OpenAITokenLogprob(token: tokenizer.decode([s.token]), logprob: Double(s.logprob ?? 0),
                                          bytes: tokenizer.bytes(for: s.token, after: nil),
                                          top: s.topLogprobs.map { .init(token: tokenizer.decode([$0.token]), logprob: Double($0.logprob)) })
                         }

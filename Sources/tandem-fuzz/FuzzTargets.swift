@@ -1,7 +1,7 @@
 import Foundation
+import TandemAPI
 import TandemCluster
 import TandemCore
-import TandemGateway
 import TandemModel
 import TandemTopology
 

@@ -65,11 +65,7 @@ import Testing
         }
     }
 
-    @Test func test_keyHash_shouldBeSHA256HexAndBearerParsed() {
+    @Test func test_keyHash_shouldBeSHA256Hex() {
         #expect(APIKeyHash.hex("test") == "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
-        #expect(APIKeyHash.bearerKey("Bearer  sk-1 ") == "sk-1")
-        #expect(APIKeyHash.bearerKey("bearer sk-2") == "sk-2")
-        #expect(APIKeyHash.bearerKey("Basic abc") == nil)
-        #expect(APIKeyHash.bearerKey(nil) == nil)
     }
 }

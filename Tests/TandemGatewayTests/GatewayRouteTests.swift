@@ -3,6 +3,8 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+import TandemAPI
+import TandemAPITestSupport
 @testable import TandemGateway
 
 /// The HTTP API end to end in memory: `GatewayDispatcher` over fake backends.
@@ -320,41 +322,5 @@ import Testing
             let kept = try await h.post(client)
             #expect(kept.status == .ok)
         }
-    }
-}
-
-/// The coordinator case: `DirectDispatcher` over one backend.
-@Suite struct DirectDispatcherRouteTests {
-    @Test func test_direct_shouldTakeTenantAndSaltFromHeadersAndNeedNoKey() async throws {
-        let backend = FakeBackend(script: FakeBackend.answer("ok"))
-        let app = Application(router: OpenAIRoutes.router(dispatcher: DirectDispatcher(backend: backend, modelNames: ["smollm2", "default"]),
-                                                          metrics: nil))
-        try await app.test(.router) { client in
-            let r = try await client.execute(
-                uri: "/v1/completions", method: .post,
-                headers: [.contentType: "application/json", HTTPField.Name("X-Tandem-Tenant")!: "acme",
-                          HTTPField.Name("X-Tandem-Cache-Salt")!: "salty"],
-                body: TestSupport.body(#"{"model": "default", "prompt": "Once", "echo": true}"#))
-            #expect(r.status == .ok)
-            let doc = try TestSupport.json(r.body)
-            #expect(doc["object"] == "text_completion")
-            #expect(doc["model"] == "smollm2")
-            #expect(doc["choices"]?.arrayFirst?["text"] == "Onceok")
-            let missing = try await client.execute(uri: "/v1/completions", method: .post,
-                                                   body: TestSupport.body(#"{"model": "other", "prompt": "x"}"#))
-            #expect(missing.status == .notFound)
-            let metrics = try await client.execute(uri: "/metrics", method: .get)
-            #expect(metrics.status == .notFound)
-        }
-        #expect(backend.calls.first?.tenant == "acme")
-        #expect(backend.calls.first?.cacheSalt == "salty")
-        #expect(backend.calls.first?.request.model == "smollm2")
-    }
-}
-
-extension JSONValue {
-    var arrayFirst: JSONValue? {
-        if case .array(let a) = self { return a.first }
-        return nil
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import TandemAPI
 @testable import TandemGateway
 
 /// The circuit breaker's way back: after the cooldown a probe, never a client's request, decides.

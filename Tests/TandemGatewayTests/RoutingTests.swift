@@ -1,4 +1,6 @@
 import Testing
+import TandemAPI
+import TandemCore
 @testable import TandemGateway
 
 @Suite struct ModelRouterTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import TandemAPI
 @testable import TandemGateway
 
 /// What a coordinator's `/metrics` looks like: its own request metrics, then the engine's.
@@ -160,46 +161,5 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
             ]),
         ])
         #expect(UpstreamMetrics.targets(of: c) == [Self.target("a", 0, "http://10.0.0.1:8001"), Self.target("a", 2, "http://10.0.0.2:8001")])
-    }
-
-    @Test func test_renderWithCollectors_shouldAppendCollectedText() async {
-        let metrics = APIMetrics(collectors: [{ "# TYPE sync_one gauge\nsync_one 1\n" }])
-        metrics.addCollector { "# TYPE async_one gauge\nasync_one 2\n" }
-        let text = await metrics.renderWithCollectors()
-        #expect(text.hasSuffix("sync_one 1\n# TYPE async_one gauge\nasync_one 2\n"))
-    }
-}
-
-@Suite struct ClientConnectionTests {
-    @Test func test_onClose_shouldRunOnceWhenTheClientGoesAndNotAfterCancel() {
-        let connection = ClientConnection()
-        let ran = Locked<[String]>([])
-        let kept = connection.onClose { ran.withLock { $0.append("kept") } }
-        let dropped = connection.onClose { ran.withLock { $0.append("dropped") } }
-        #expect(kept != nil && dropped != nil)
-        connection.cancel(dropped)
-        #expect(!connection.isClosed)
-        connection.markClosed()
-        connection.markClosed()
-        #expect(connection.isClosed)
-        #expect(ran.withLock { $0 } == ["kept"])
-        // Registering on a connection already gone runs the callback at once.
-        #expect(connection.onClose { ran.withLock { $0.append("late") } } == nil)
-        #expect(ran.withLock { $0 } == ["kept", "late"])
-    }
-
-    @Test func test_bounded_shouldEndWithClientClosedAndCancelTheSourceWhenTheClientGoes() async throws {
-        let connection = ClientConnection()
-        let cancelled = Locked(false)
-        let (source, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()
-        continuation.onTermination = { _ in cancelled.withLock { $0 = true } }
-        continuation.yield(.delta(CompletionDelta(content: "a")))
-        let stream = source.bounded(by: .now + .seconds(30), timeoutError: BackendError(.timeout, "late"), connection: connection)
-        var iterator = stream.makeAsyncIterator()
-        #expect(try await iterator.next() == .delta(CompletionDelta(content: "a")))
-        connection.markClosed()
-        await #expect(throws: ClientClosedError.self) { _ = try await iterator.next() }
-        for _ in 0..<200 where !cancelled.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(cancelled.withLock { $0 })
     }
 }

@@ -54,7 +54,7 @@ struct SmolLM2Tests {
         let cases = try #require(fx["cases"] as? [[String: Any]])
         let template = try #require(TestModels.smol.chatTemplate)
         for c in cases {
-            let messages = try #require(c["messages"] as? [[String: String]]).map { ChatMessage(role: $0["role"]!, content: $0["content"]!) }
+            let messages = try #require(c["messages"] as? [[String: String]]).map { ChatMessage(role: try #require(ChatMessage.Role(rawValue: $0["role"]!)), content: $0["content"]!) }
             #expect(template.render(messages, addGenerationPrompt: true) == c["text"] as? String)
         }
     }

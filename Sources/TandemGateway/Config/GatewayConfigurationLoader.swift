@@ -1,4 +1,5 @@
 import Foundation
+import TandemAPI
 
 /// Reads and validates the configuration file and the keys file it names.
 public enum GatewayConfigurationLoader {

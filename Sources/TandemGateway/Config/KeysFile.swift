@@ -38,24 +38,6 @@ public enum APIKeyHash {
             return byte < 16 ? "0" + s : s
         }.joined()
     }
-
-    /// The key of an `Authorization: Bearer <key>` header value.
-    public static func bearerKey(_ authorization: String?) -> String? {
-        guard let authorization else { return nil }
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let key = parts[1].trimmingCharacters(in: " \t")
-        return key.isEmpty ? nil : key
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var s = self
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
 }
 
 /// The API keys shipped in the repository's examples (`gateway/keys.example.json`): their text is

@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// Model resolution and replica dispatch of `GatewayDispatcher`.
 extension GatewayDispatcher {
     struct ModelRoute {
@@ -26,8 +28,8 @@ extension GatewayDispatcher {
         case .success(let decision):
             return ModelRoute(model: decision.model, reason: decision.reason)
         case .failure(.noCandidateMeetsConstraints):
-            let header = features.maxCost != nil ? "X-Tandem-Max-Cost" : "X-Tandem-Max-Latency-Ms"
-            throw .invalidField(header, "No model of '\(name)' satisfies the request's X-Tandem-Max-Cost / X-Tandem-Max-Latency-Ms.",
+            let header = features.maxCost != nil ? TandemHeader.maxCost : TandemHeader.maxLatencyMs
+            throw .invalidField(header, "No model of '\(name)' satisfies the request's \(TandemHeader.maxCost) / \(TandemHeader.maxLatencyMs).",
                                 code: "no_model_satisfies_constraints")
         case .failure(.noPermittedCandidate):
             throw .modelNotAllowed(name)
@@ -78,10 +80,10 @@ extension GatewayDispatcher {
                     await state.recordSuccess(replica.id)
                     metrics.routingDecision(model: served.name, reason: reason)
                     metrics.replicaDecision(model: served.name, replica: String(replica.index), reason: replicaReason)
-                    headers.removeAll { $0.0 == "X-Tandem-Route-Reason" }
-                    headers.insert(("X-Tandem-Route-Reason", reason), at: 0)
-                    headers.append(("X-Tandem-Replica", String(replica.index)))
-                    headers.append(("X-Tandem-Replica-Reason", replicaReason))
+                    headers.removeAll { $0.0 == TandemHeader.routeReason }
+                    headers.insert((TandemHeader.routeReason, reason), at: 0)
+                    headers.append((TandemHeader.replica, String(replica.index)))
+                    headers.append((TandemHeader.replicaReason, replicaReason))
                     return started(events, model: served.name, replica: replica, caller: caller, headers: headers,
                                    estimatedTokens: estimatedTokens)
                 } catch let error as BackendError {
@@ -104,7 +106,7 @@ extension GatewayDispatcher {
                     default:
                         // A refusal says nothing about the replica's health: it stays in rotation.
                         var apiError = APIError(error)
-                        apiError.headers = ["X-Tandem-Model": served.name, "X-Tandem-Route-Reason": reason]
+                        apiError.headers = [TandemHeader.model: served.name, TandemHeader.routeReason: reason]
                         throw apiError
                     }
                 } catch {
@@ -115,8 +117,8 @@ extension GatewayDispatcher {
             if !overCapacity, let fallback = served.configuration.fallback, !visited.contains(fallback),
                let next = snapshot.models[fallback] {
                 context.logger.notice("falling back", metadata: ["from": .string(served.name), "to": .string(fallback)])
-                if !headers.contains(where: { $0.0 == "X-Tandem-Fallback-From" }) {
-                    headers.append(("X-Tandem-Fallback-From", served.name))
+                if !headers.contains(where: { $0.0 == TandemHeader.fallbackFrom }) {
+                    headers.append((TandemHeader.fallbackFrom, served.name))
                 }
                 visited.insert(fallback)
                 served = next
@@ -132,7 +134,7 @@ extension GatewayDispatcher {
                 apiError = .unavailable("Model '\(served.name)' is unavailable: \(lastError?.message ?? "every replica is out of rotation").",
                                         retryAfterSeconds: cooldown)
             }
-            apiError.headers = ["X-Tandem-Model": served.name, "X-Tandem-Route-Reason": reason == "fallback" ? "fallback" : "unavailable"]
+            apiError.headers = [TandemHeader.model: served.name, TandemHeader.routeReason: reason == "fallback" ? "fallback" : "unavailable"]
             metrics.routingDecision(model: served.name, reason: "unavailable")
             throw apiError
         }

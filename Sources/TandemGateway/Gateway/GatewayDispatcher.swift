@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import TandemAPI
 
 /// The gateway's `CompletionDispatcher`: API keys to tenants, tenant limits, model routing
 /// (explicit names, aliases, policies), replica choice with affinity, retries on other replicas,
@@ -59,7 +60,7 @@ public final class GatewayDispatcher: CompletionDispatcher {
     }
 
     public func authenticate(_ headers: HTTPFields) async throws(APIError) -> Caller {
-        guard let key = APIKeyHash.bearerKey(headers[.authorization]) else {
+        guard let key = BearerToken.parse(headers[.authorization]) else {
             throw .invalidAPIKey("Missing API key. Send it as 'Authorization: Bearer <key>'.")
         }
         let snapshot = await state.snapshot
@@ -115,14 +116,14 @@ public final class GatewayDispatcher: CompletionDispatcher {
         for field in headers { plain[field.name.canonicalName] = field.value }
         let route = try resolveModel(request, tenant: tenant, snapshot: snapshot, headers: plain)
         guard let served = snapshot.models[route.model] else { throw .modelNotFound(route.model) }
-        var responseHeaders: [(String, String)] = [("X-Tandem-Route-Reason", route.reason)]
+        var responseHeaders: [(String, String)] = [(TandemHeader.routeReason, route.reason)]
         let config = served.configuration
 
         if config.reasoning, config.reasoningTokenFloor > 0, let maxTokens = request.maxTokens, maxTokens < config.reasoningTokenFloor {
             let message = "max_tokens \(maxTokens) is below the reasoning floor \(config.reasoningTokenFloor) of model '\(config.name)': the answer may be cut off while it is still reasoning."
             switch config.reasoningFloorAction {
             case .reject: throw .invalidField("max_tokens", message, code: "below_reasoning_floor")
-            case .warn: responseHeaders.append(("X-Tandem-Warning", message))
+            case .warn: responseHeaders.append((TandemHeader.warning, message))
             }
         }
         let promptTokens = request.estimatedPromptTokens

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Hummingbird
 import Logging
+import TandemAPI
 
 /// The gateway process: loads the configuration, serves the API over HTTP upstreams, reloads on
 /// SIGHUP (an invalid file is refused and the running configuration kept), and shuts down

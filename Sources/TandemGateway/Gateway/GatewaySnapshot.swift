@@ -1,4 +1,5 @@
 import Crypto
+import TandemAPI
 
 /// A validated configuration compiled for serving: key hashes to tenants, salts, models with
 /// their replicas' backends, aliases. Immutable; a reload builds a new one.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import TandemAPI
 
 /// The gateway's view of its coordinators' engines: when the gateway's `/metrics` is scraped,
 /// each coordinator's `/metrics` is read (concurrently, each within a short timeout) and its

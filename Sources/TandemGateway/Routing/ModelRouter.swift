@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// What the model router knows about a model: its price and speed.
 public struct ModelProfile: Sendable, Equatable {
     public var name: String
@@ -41,23 +43,20 @@ public struct RequestFeatures: Sendable, Equatable {
         self.maxLatencyMs = maxLatencyMs
     }
 
-    public static let maxCostHeader = "x-tandem-max-cost"
-    public static let maxLatencyHeader = "x-tandem-max-latency-ms"
-
     /// Reads the constraint headers; a malformed value is a 400 naming the header.
     public static func make(request: CompletionRequest, headers: [String: String]) throws(APIError) -> RequestFeatures {
         let lower = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { _, b in b })
         var maxCost: Double?
-        if let raw = lower[maxCostHeader] {
+        if let raw = lower[TandemHeader.maxCost.lowercased()] {
             guard let v = Double(raw.trimmingSpaces), v.isFinite, v >= 0 else {
-                throw .invalidField("X-Tandem-Max-Cost", "Header X-Tandem-Max-Cost must be a non-negative number of dollars, got '\(raw)'.")
+                throw .invalidField(TandemHeader.maxCost, "Header \(TandemHeader.maxCost) must be a non-negative number of dollars, got '\(raw)'.")
             }
             maxCost = v
         }
         var maxLatency: Int?
-        if let raw = lower[maxLatencyHeader] {
+        if let raw = lower[TandemHeader.maxLatencyMs.lowercased()] {
             guard let v = Int(raw.trimmingSpaces), v > 0 else {
-                throw .invalidField("X-Tandem-Max-Latency-Ms", "Header X-Tandem-Max-Latency-Ms must be a positive integer, got '\(raw)'.")
+                throw .invalidField(TandemHeader.maxLatencyMs, "Header \(TandemHeader.maxLatencyMs) must be a positive integer, got '\(raw)'.")
             }
             maxLatency = v
         }

@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// Passive health of one replica (a circuit breaker): after `threshold` consecutive failures the
 /// replica leaves rotation for `cooldown`; then a health probe (not a client's request) decides:
 /// it passes and the replica is back, or it fails and the replica stays out for another cooldown.

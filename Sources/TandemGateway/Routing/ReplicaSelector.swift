@@ -1,3 +1,5 @@
+import TandemCore
+
 /// What the replica selector sees of one replica.
 public struct ReplicaView: Sendable, Equatable {
     /// Stable identity (the deployment URL), hashed for affinity.
@@ -83,12 +85,10 @@ public enum PrefixHash {
         return h
     }
 
-    /// SplitMix64 finaliser: spreads the bits of `x`.
+    /// Spreads the bits of `x`: the first output of `SplitMix64` seeded with it.
     public static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9e37_79b9_7f4a_7c15
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
+        var g = SplitMix64(seed: x)
+        return g.next()
     }
 
     /// Affinity key of a request: the tenant's salt and the first `prefixChars` characters of the

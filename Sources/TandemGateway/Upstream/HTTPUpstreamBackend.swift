@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import Foundation
+import TandemAPI
 
 /// An `InferenceBackend` that forwards to an OpenAI-compatible server over HTTP + SSE: a Tandem
 /// coordinator (which also gets the tenant and cache-salt headers) or an external upstream the
@@ -74,9 +75,9 @@ public struct HTTPUpstreamBackend: InferenceBackend {
         http.headers.add(name: "Accept", value: "text/event-stream")
         if let key = endpoint.apiKey { http.headers.add(name: "Authorization", value: "Bearer \(key)") }
         if endpoint.kind == .coordinator {
-            http.headers.add(name: "X-Request-Id", value: context.requestID)
-            http.headers.add(name: "X-Tandem-Tenant", value: context.tenant)
-            if let salt = context.cacheSalt { http.headers.add(name: "X-Tandem-Cache-Salt", value: salt) }
+            http.headers.add(name: TandemHeader.requestID, value: context.requestID)
+            http.headers.add(name: TandemHeader.tenant, value: context.tenant)
+            if let salt = context.cacheSalt { http.headers.add(name: TandemHeader.cacheSalt, value: salt) }
         }
         http.body = .bytes(ByteBuffer(bytes: JSONWriter.bytes(UpstreamRequestEncoder.body(request, model: endpoint.model))))
 

@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// A backend that refuses everything as unavailable: stands in for a deployment that cannot be
 /// built (validation normally prevents that), so a bad entry costs one model, not the process.
 public struct UnavailableBackend: InferenceBackend {

@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// Turns an upstream's streamed chunks (`chat.completion.chunk` or `text_completion` JSON) into
 /// `CompletionEvent`s, and upstream error bodies and statuses into `BackendError`s. Pure.
 public struct UpstreamChunkDecoder: Sendable {
@@ -30,7 +32,7 @@ public struct UpstreamChunkDecoder: Sendable {
             if !delta.isEmpty { events.append(.delta(delta)) }
             if let reason = choice["finish_reason"]?.stringValue {
                 sawFinish = true
-                events.append(.finish(FinishReason(rawValue: reason)))
+                events.append(.finish(OpenAIFinishReason(rawValue: reason)))
             }
         }
         if let u = json["usage"], case .object = u {
@@ -66,18 +68,18 @@ public struct UpstreamChunkDecoder: Sendable {
     }
 
     /// Log-probabilities in either the chat shape (`content: [...]`) or the legacy completions shape.
-    static func logprobs(_ lp: JSONValue) -> [TokenLogprob] {
+    static func logprobs(_ lp: JSONValue) -> [OpenAITokenLogprob] {
         if case .array(let content)? = lp["content"] {
             return content.compactMap { item in
                 guard let token = item["token"]?.stringValue else { return nil }
-                let top: [TokenLogprob.Alternative]
+                let top: [OpenAITokenLogprob.Alternative]
                 if case .array(let alts)? = item["top_logprobs"] {
                     top = alts.compactMap { a in
                         guard let t = a["token"]?.stringValue else { return nil }
                         return .init(token: t, logprob: a["logprob"]?.doubleValue ?? -.infinity, bytes: bytes(a["bytes"]))
                     }
                 } else { top = [] }
-                return TokenLogprob(token: token, logprob: item["logprob"]?.doubleValue ?? -.infinity,
+                return OpenAITokenLogprob(token: token, logprob: item["logprob"]?.doubleValue ?? -.infinity,
                                     bytes: bytes(item["bytes"]), top: top)
             }
         }
@@ -87,11 +89,11 @@ public struct UpstreamChunkDecoder: Sendable {
         let tops: [JSONValue]
         if case .array(let t)? = lp["top_logprobs"] { tops = t } else { tops = [] }
         return tokens.enumerated().map { i, t in
-            var top: [TokenLogprob.Alternative] = []
+            var top: [OpenAITokenLogprob.Alternative] = []
             if i < tops.count, case .object(let pairs) = tops[i] {
                 top = pairs.map { .init(token: $0.0, logprob: $0.1.doubleValue ?? -.infinity) }.sorted { $0.logprob > $1.logprob }
             }
-            return TokenLogprob(token: t.stringValue ?? "", logprob: i < values.count ? values[i].doubleValue ?? -.infinity : -.infinity, top: top)
+            return OpenAITokenLogprob(token: t.stringValue ?? "", logprob: i < values.count ? values[i].doubleValue ?? -.infinity : -.infinity, top: top)
         }
     }
 

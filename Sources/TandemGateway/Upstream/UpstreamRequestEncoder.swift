@@ -1,3 +1,5 @@
+import TandemAPI
+
 /// Writes a `CompletionRequest` as the OpenAI request body an upstream receives. Upstream calls
 /// always stream (with usage), whatever the client asked: one decoder serves both cases and the
 /// gateway sees tokens as they come.

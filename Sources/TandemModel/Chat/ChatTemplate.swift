@@ -1,14 +1,5 @@
 import Foundation
-
-/// One message of a conversation.
-public struct ChatMessage: Sendable, Codable, Equatable {
-    public var role: String
-    public var content: String
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
+import TandemCore
 
 /// Renders a conversation into the prompt text a chat model was trained on. Tandem does not run
 /// Jinja: it recognises the template families below from the model's `chat_template` and renders
@@ -69,12 +60,12 @@ public enum ChatTemplate: Sendable, Equatable {
         var p = PromptText()
         switch self {
         case .chatML(let defaultSystem):
-            if let sys = defaultSystem, messages.first?.role != "system" {
+            if let sys = defaultSystem, messages.first?.role != .system {
                 p.appendTemplate("<|im_start|>system\n\(sys)<|im_end|>\n")
             }
             for m in messages {
                 p.appendTemplate("<|im_start|>")
-                p.appendContent(m.role)
+                p.appendContent(m.role.rawValue)
                 p.appendTemplate("\n")
                 p.appendContent(m.content)
                 p.appendTemplate("<|im_end|>\n")
@@ -83,9 +74,9 @@ public enum ChatTemplate: Sendable, Equatable {
         case .llama2:
             var system: String?
             var rest = messages[...]
-            if let first = rest.first, first.role == "system" { system = first.content; rest = rest.dropFirst() }
+            if let first = rest.first, first.role == .system { system = first.content; rest = rest.dropFirst() }
             for m in rest {
-                if m.role == "assistant" {
+                if m.role == .assistant {
                     p.appendTemplate(" ")
                     p.appendContent(m.content)
                     p.appendTemplate(" </s>")
@@ -105,7 +96,7 @@ public enum ChatTemplate: Sendable, Equatable {
             p.appendTemplate("<|begin_of_text|>")
             for m in messages {
                 p.appendTemplate("<|start_header_id|>")
-                p.appendContent(m.role)
+                p.appendContent(m.role.rawValue)
                 p.appendTemplate("<|end_header_id|>\n\n")
                 p.appendContent(m.content)
                 p.appendTemplate("<|eot_id|>")

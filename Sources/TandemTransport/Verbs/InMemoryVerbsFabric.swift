@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 
 /// Two `VerbsOperations` endpoints connected in memory, standing in for a pair of RDMA adapters
 /// in tests: writes with immediate land in the peer's receive slot and complete on both sides.
@@ -185,18 +186,5 @@ public final class InMemoryVerbsEndpoint: VerbsOperations, @unchecked Sendable {
     @discardableResult
     public func pollCompletions(into completions: inout [VerbsCompletion], maximum: Int) throws -> Int {
         fabric.poll(side: side, into: &completions, maximum: maximum)
-    }
-}
-
-/// A small seeded generator (SplitMix64) so fake fabrics replay the same way.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

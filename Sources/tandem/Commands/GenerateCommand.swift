@@ -88,8 +88,8 @@ struct GenerateCommand: AsyncParsableCommand {
                 throw ValidationError("\(path) has no chat template Tandem recognises; pass --template \(ChatTemplate.styleNames.joined(separator: "|")) or drop --chat")
             }
             var messages: [ChatMessage] = []
-            if let system { messages.append(ChatMessage(role: "system", content: system)) }
-            messages.append(ChatMessage(role: "user", content: prompt))
+            if let system { messages.append(ChatMessage(role: .system, content: system)) }
+            messages.append(ChatMessage(role: .user, content: prompt))
             text = tmpl.prompt(messages, addGenerationPrompt: true)
         } else {
             text = PromptText(prompt, special: false)

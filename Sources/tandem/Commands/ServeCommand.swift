@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TandemAPI
 import TandemCore
 import TandemEngineCore
-import TandemGateway
 import TandemModel
 import TandemServing
 import TandemTransport

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TandemAPI
 import TandemGateway
 import TandemTopology
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import Testing
-@testable import TandemGateway
+@testable import TandemAPI
 
 @Suite struct JSONValueTests {
     @Test func test_write_shouldEscapeAndKeepKeyOrder() {

@@ -1,12 +1,12 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Logging
-import TandemGateway
+import TandemAPI
 
-/// An in-process `InferenceBackend` that plays a script and records what it was asked.
-final class FakeBackend: InferenceBackend, @unchecked Sendable {
-    enum Script: Sendable {
+/// An in-process `InferenceBackend` that plays a script and records what it was asked (the
+/// tests of `TandemAPI` and `TandemGateway` both use it).
+public final class FakeBackend: InferenceBackend, @unchecked Sendable {
+    public enum Script: Sendable {
         /// Streams these events, `delay` apart.
         case events([CompletionEvent], delay: Duration = .zero)
         /// Refuses at start.
@@ -17,10 +17,10 @@ final class FakeBackend: InferenceBackend, @unchecked Sendable {
         case hang
     }
 
-    struct Call: Sendable {
-        var request: CompletionRequest
-        var tenant: String
-        var cacheSalt: String?
+    public struct Call: Sendable {
+        public var request: CompletionRequest
+        public var tenant: String
+        public var cacheSalt: String?
     }
 
     private let lock = NSLock()
@@ -28,26 +28,26 @@ final class FakeBackend: InferenceBackend, @unchecked Sendable {
     private var _calls: [Call] = []
     private var _cancelled = 0
     private var _health: BackendHealth = .ready
-    let name: String
+    public let name: String
 
-    init(name: String = "fake", script: Script = FakeBackend.answer("Hello there!")) {
+    public init(name: String = "fake", script: Script = FakeBackend.answer("Hello there!")) {
         self.name = name
         self._script = script
     }
 
-    var script: Script {
+    public var script: Script {
         get { lock.withLock { _script } }
         set { lock.withLock { _script = newValue } }
     }
-    var calls: [Call] { lock.withLock { _calls } }
-    var cancelledCount: Int { lock.withLock { _cancelled } }
-    var healthState: BackendHealth {
+    public var calls: [Call] { lock.withLock { _calls } }
+    public var cancelledCount: Int { lock.withLock { _cancelled } }
+    public var healthState: BackendHealth {
         get { lock.withLock { _health } }
         set { lock.withLock { _health = newValue } }
     }
 
     /// A typical answer: the words of `text` as deltas, a stop, usage.
-    static func answer(_ text: String, reasoning: String = "", promptTokens: Int = 7, cached: Int = 0) -> Script {
+    public static func answer(_ text: String, reasoning: String = "", promptTokens: Int = 7, cached: Int = 0) -> Script {
         var events: [CompletionEvent] = []
         if !reasoning.isEmpty { events.append(.delta(CompletionDelta(reasoning: reasoning))) }
         let words = text.split(separator: " ", omittingEmptySubsequences: false)
@@ -60,7 +60,7 @@ final class FakeBackend: InferenceBackend, @unchecked Sendable {
         return .events(events)
     }
 
-    func complete(_ request: CompletionRequest, context: InferenceContext) async throws -> AsyncThrowingStream<CompletionEvent, any Error> {
+    public func complete(_ request: CompletionRequest, context: InferenceContext) async throws -> AsyncThrowingStream<CompletionEvent, any Error> {
         let script = lock.withLock { () -> Script in
             _calls.append(Call(request: request, tenant: context.tenant, cacheSalt: context.cacheSalt))
             return _script
@@ -93,24 +93,32 @@ final class FakeBackend: InferenceBackend, @unchecked Sendable {
         return stream
     }
 
-    func health() async -> BackendHealth { healthState }
+    public func health() async -> BackendHealth { healthState }
 }
 
 /// Helpers shared by the route tests.
-enum TestSupport {
-    static func body(_ json: String) -> ByteBuffer { ByteBuffer(string: json) }
+public enum TestSupport {
+    public static func body(_ json: String) -> ByteBuffer { ByteBuffer(string: json) }
 
-    static func json(_ buffer: ByteBuffer) throws -> JSONValue {
+    public static func json(_ buffer: ByteBuffer) throws -> JSONValue {
         try JSONValue.parse(Array(buffer.readableBytesView))
     }
 
     /// The `data:` payloads of an SSE body.
-    static func sseData(_ buffer: ByteBuffer) throws -> [String] {
+    public static func sseData(_ buffer: ByteBuffer) throws -> [String] {
         var decoder = SSEDecoder()
         var events = try decoder.feed(buffer.readableBytesView)
         if let last = decoder.finish() { events.append(last) }
         return events
     }
 
-    static let chatBody = #"{"model": "small", "messages": [{"role": "user", "content": "Hi"}]}"#
+    public static let chatBody = #"{"model": "small", "messages": [{"role": "user", "content": "Hi"}]}"#
+}
+
+extension JSONValue {
+    /// The first element of an array (nil for anything else).
+    public var arrayFirst: JSONValue? {
+        if case .array(let a) = self { return a.first }
+        return nil
+    }
 }

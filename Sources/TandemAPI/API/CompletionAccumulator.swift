@@ -3,8 +3,8 @@
 public struct CompletionAccumulator: Sendable {
     public private(set) var content = ""
     public private(set) var reasoning = ""
-    public private(set) var logprobs: [TokenLogprob] = []
-    public private(set) var finishReason: FinishReason?
+    public private(set) var logprobs: [OpenAITokenLogprob] = []
+    public private(set) var finishReason: OpenAIFinishReason?
     public private(set) var usage: Usage?
     /// Number of non-empty deltas seen (a proxy for generated tokens when no usage arrives).
     public private(set) var deltaCount = 0

@@ -2,12 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-extension HTTPField.Name {
-    static let tandemModel = HTTPField.Name("X-Tandem-Model")!
-    static let tandemRouteReason = HTTPField.Name("X-Tandem-Route-Reason")!
-    static let requestID = HTTPField.Name("X-Request-Id")!
-}
-
 extension APIError {
     /// The HTTP response for this error.
     func response(requestID: String?, extraHeaders: [(String, String)] = []) -> Response {

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Secrets shared inside one deployment (never with clients), kept in files of mode 0600:
@@ -9,31 +8,13 @@ import Foundation
 /// * the gateway's **salt key** (`salt_key_file`): the HMAC-SHA256 key of the default per-tenant
 ///   cache salts, so a salt cannot be derived from a tenant name.
 ///
-/// `tandem up` generates both (32 random bytes, hex) in its run directory.
+/// What checking a key needs (reading the file, a constant-time compare) is here, so a coordinator
+/// links no cryptography; making keys and deriving salts from them is the gateway's
+/// (`TandemGateway`'s `InternalKey.generate()`, `create(at:)` and `salt(tenant:key:)`), and
+/// `tandem up` generates both keys (32 random bytes, hex) in its run directory.
 public enum InternalKey {
     /// Shortest key accepted from a file (16 bytes of entropy as hex).
     public static let minimumLength = 32
-
-    /// A new random key: 32 bytes from the system's generator, as 64 lower-case hex digits.
-    public static func generate() -> String {
-        var g = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in
-            let b = UInt8.random(in: 0...255, using: &g)
-            return (b < 16 ? "0" : "") + String(b, radix: 16)
-        }.joined()
-    }
-
-    /// Writes a new key to `path` (created with mode 0600, replacing what was there) and returns it.
-    @discardableResult
-    public static func create(at path: String) throws -> String {
-        let key = generate()
-        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-        guard FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8),
-                                             attributes: [.posixPermissions: 0o600]) else {
-            throw InternalKeyError(path: path, problem: "cannot create the file")
-        }
-        return key
-    }
 
     /// The key in `path`: its first line, trimmed. Refuses a missing, short or group/world-readable file.
     public static func read(path: String) throws(InternalKeyError) -> String {
@@ -68,15 +49,8 @@ public enum InternalKey {
 
     /// Whether an `Authorization` header carries `key` as its bearer token (constant-time).
     public static func authorizes(_ authorization: String?, key: String) -> Bool {
-        guard let presented = APIKeyHash.bearerKey(authorization) else { return false }
+        guard let presented = BearerToken.parse(authorization) else { return false }
         return constantTimeEquals(presented, key)
-    }
-
-    /// The default cache salt of `tenant`: hex HMAC-SHA256(`key`, tenant), first 32 digits.
-    public static func salt(tenant: String, key: [UInt8]) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(("tandem-cache-salt\u{0}" + tenant).utf8),
-                                                  using: SymmetricKey(data: key))
-        return String(mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined().prefix(32))
     }
 }
 
@@ -85,5 +59,26 @@ public struct InternalKeyError: Error, Sendable, Equatable, CustomStringConverti
     public var path: String
     public var problem: String
 
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+
     public var description: String { "\(path): \(problem)" }
+}
+
+/// The credential of an `Authorization: Bearer <token>` header: an API key at the gateway, the
+/// internal key at a coordinator, the admin key on `/metrics`.
+public enum BearerToken {
+    /// The token of an `Authorization` header value (scheme case-insensitive, surrounding
+    /// spaces and tabs dropped); nil for another scheme or an empty token.
+    public static func parse(_ authorization: String?) -> String? {
+        guard let authorization else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        var token = parts[1]
+        while let f = token.first, f == " " || f == "\t" { token.removeFirst() }
+        while let l = token.last, l == " " || l == "\t" { token.removeLast() }
+        return token.isEmpty ? nil : String(token)
+    }
 }

@@ -5,15 +5,13 @@ import TandemCore
 /// The dispatcher of a coordinator: one backend serving a fixed set of model names.
 ///
 /// The gateway in front of it has already authenticated, limited and routed the request; the
-/// tenant and cache salt arrive in the `X-Tandem-Tenant` and `X-Tandem-Cache-Salt` headers.
+/// tenant and cache salt arrive in the `X-Tandem-Tenant` and `X-Tandem-Cache-Salt` headers
+/// (`TandemHeader.tenant`, `.cacheSalt`).
 /// With an `internalKey` (what `tandem up` gives each coordinator) every `/v1/*` request, `/metrics`
 /// and the details of `/ready` need `Authorization: Bearer <internal key>` (compared in constant
 /// time; 401 without it), and only then are those headers believed. Without one (a coordinator
 /// started by hand) anyone who reaches the port is believed: bind it to loopback.
 public struct DirectDispatcher: CompletionDispatcher {
-    public static let tenantHeader = HTTPField.Name("X-Tandem-Tenant")!
-    public static let cacheSaltHeader = HTTPField.Name("X-Tandem-Cache-Salt")!
-
     public let backend: any InferenceBackend
     /// The names this backend answers to; the first is reported as the answering model.
     public let modelNames: [String]
@@ -39,7 +37,7 @@ public struct DirectDispatcher: CompletionDispatcher {
         if let internalKey, !InternalKey.authorizes(headers[.authorization], key: internalKey) {
             throw .invalidAPIKey("This coordinator only answers its gateway: missing or wrong internal key.")
         }
-        return Caller(tenant: headers[Self.tenantHeader] ?? "default", cacheSalt: headers[Self.cacheSaltHeader])
+        return Caller(tenant: headers[.tandemTenant] ?? "default", cacheSalt: headers[.tandemCacheSalt])
     }
 
     public func operatorAccess(_ headers: HTTPFields) async -> APIError? {

@@ -1,9 +1,10 @@
 import Metrics
 import Prometheus
 
-/// The `tandem_*` metrics of the HTTP API and the router, recorded through swift-metrics into a
-/// Prometheus registry owned by this object (no global bootstrap, so tests and several servers
-/// in one process keep separate counts).
+/// The `tandem_*` metrics of the HTTP API (and, through `count`, the gateway's router and limits:
+/// `TandemGateway`'s `GatewayMetrics.swift`), recorded through swift-metrics into a Prometheus
+/// registry owned by this object (no global bootstrap, so tests and several servers in one
+/// process keep separate counts).
 ///
 /// Label sets are fixed per metric name: model and tenant names come from configuration,
 /// never from the client (unknown models are counted as `unknown`). As a backstop, at most
@@ -84,7 +85,7 @@ public final class APIMetrics: Sendable {
     }
 
     /// `tenant` as a label value: itself while fewer than `maxTenantLabels` tenants have series.
-    func tenantLabel(_ tenant: String) -> String {
+    package func tenantLabel(_ tenant: String) -> String {
         tenantLabels.withLock { seen in
             if seen.contains(tenant) { return tenant }
             guard seen.count < maxTenantLabels else { return Self.otherTenant }
@@ -134,38 +135,25 @@ public final class APIMetrics: Sendable {
         Meter(label: "tandem_running_requests", dimensions: [("model", model)], factory: factory)
     }
 
-    // MARK: Router and upstreams
-
-    /// A routing decision: which model and why (`explicit`, `alias`, `rule:NAME`, `default`, `fallback`, …).
-    public func routingDecision(model: String, reason: String) {
-        Counter(label: "tandem_routing_decisions_total", dimensions: [("model", model), ("reason", reason)], factory: factory).increment()
-    }
-
-    /// A replica choice within a model (`affinity`, `least_loaded`, `retry`).
-    public func replicaDecision(model: String, replica: String, reason: String) {
-        Counter(label: "tandem_replica_decisions_total",
-                dimensions: [("model", model), ("replica", replica), ("reason", reason)], factory: factory).increment()
-    }
-
+    /// A backend that refused or failed a request, by model and `BackendError` category (the
+    /// gateway's upstreams; a coordinator's engine).
     public func upstreamError(model: String, category: BackendError.Category) {
-        Counter(label: "tandem_upstream_errors_total", dimensions: [("model", model), ("category", category.rawValue)], factory: factory).increment()
+        count("tandem_upstream_errors_total", [("model", model), ("category", category.rawValue)])
     }
 
-    /// A request refused by a tenant limit (`requests`, `tokens`, `concurrency`).
-    public func rateLimited(tenant: String, limit: String) {
-        Counter(label: "tandem_rate_limited_total", dimensions: [("tenant", tenantLabel(tenant)), ("limit", limit)], factory: factory).increment()
-    }
+    // MARK: For other layers' metrics in the same registry
 
-    /// A configuration reload (`applied` or `rejected`).
-    public func configReload(result: String) {
-        Counter(label: "tandem_config_reloads_total", dimensions: [("result", result)], factory: factory).increment()
+    /// Adds `amount` to the counter `label` with these labels (the gateway's router and limit
+    /// metrics, `GatewayMetrics.swift`). `tenant` labels must go through `tenantLabel(_:)`.
+    package func count(_ label: String, _ dimensions: [(String, String)], by amount: Int = 1) {
+        Counter(label: label, dimensions: dimensions, factory: factory).increment(by: amount)
     }
 
     private func timer(_ label: String, model: String) -> Timer {
         Timer(label: label, dimensions: [("model", model)], factory: factory)
     }
 
-    static func nanoseconds(_ d: Duration) -> Int64 {
+    package static func nanoseconds(_ d: Duration) -> Int64 {
         let (s, atto) = d.components
         return s * 1_000_000_000 + atto / 1_000_000_000
     }

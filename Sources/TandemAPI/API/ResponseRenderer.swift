@@ -57,7 +57,7 @@ public struct ResponseRenderer: Sendable {
     }
 
     /// A streamed piece of output (`finish` set on the last one).
-    public func chunk(_ delta: CompletionDelta, finish: FinishReason? = nil, logprobsRequested: Bool) -> JSONValue {
+    public func chunk(_ delta: CompletionDelta, finish: OpenAIFinishReason? = nil, logprobsRequested: Bool) -> JSONValue {
         let finishValue: JSONValue = finish.map { .string($0.rawValue) } ?? .null
         let lp = logprobsRequested && !delta.logprobs.isEmpty ? logprobsJSON(delta.logprobs, requested: true) : .null
         switch endpoint {
@@ -87,7 +87,7 @@ public struct ResponseRenderer: Sendable {
         ])
     }
 
-    func logprobsJSON(_ items: [TokenLogprob], requested: Bool) -> JSONValue {
+    func logprobsJSON(_ items: [OpenAITokenLogprob], requested: Bool) -> JSONValue {
         guard requested else { return .null }
         func bytes(_ b: [UInt8]?, _ token: String) -> JSONValue {
             .array((b ?? Array(token.utf8)).map { .int(Int64($0)) })

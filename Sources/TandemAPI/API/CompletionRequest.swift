@@ -15,7 +15,7 @@ public struct CompletionRequest: Sendable, Equatable {
 
     /// What to condition on.
     public enum Input: Sendable, Equatable {
-        /// Chat messages, to be rendered with the model's chat template.
+        /// Chat messages (`TandemCore.ChatMessage`), to be rendered with the model's chat template.
         case chat([ChatMessage])
         /// A raw prompt string (`/v1/completions`).
         case text(String)
@@ -145,25 +145,6 @@ extension CompletionRequest {
         if o.contains(.repetitionPenalty), let v = defaults.repetitionPenalty { r.repetitionPenalty = v }
         r.omittedSampling = []
         return r
-    }
-}
-
-/// One chat message after normalisation: text parts joined, `developer` read as `system`.
-public struct ChatMessage: Sendable, Equatable {
-    /// Who wrote the message.
-    public enum Role: String, Sendable, Equatable, CaseIterable {
-        case system, user, assistant, tool
-    }
-
-    public var role: Role
-    public var content: String
-    /// Optional participant name.
-    public var name: String?
-
-    public init(role: Role, content: String, name: String? = nil) {
-        self.role = role
-        self.content = content
-        self.name = name
     }
 }
 

@@ -8,7 +8,7 @@ public enum CompletionEvent: Sendable, Equatable {
     /// Newly generated text. Reasoning models put their thinking in `reasoning`, the answer in `content`.
     case delta(CompletionDelta)
     /// Why generation ended.
-    case finish(FinishReason)
+    case finish(OpenAIFinishReason)
     /// Token accounting for the whole request.
     case usage(Usage)
 }
@@ -18,9 +18,9 @@ public struct CompletionDelta: Sendable, Equatable {
     public var content: String
     public var reasoning: String
     /// One entry per generated token in this delta when the request asked for `logprobs`.
-    public var logprobs: [TokenLogprob]
+    public var logprobs: [OpenAITokenLogprob]
 
-    public init(content: String = "", reasoning: String = "", logprobs: [TokenLogprob] = []) {
+    public init(content: String = "", reasoning: String = "", logprobs: [OpenAITokenLogprob] = []) {
         self.content = content
         self.reasoning = reasoning
         self.logprobs = logprobs
@@ -29,8 +29,10 @@ public struct CompletionDelta: Sendable, Equatable {
     public var isEmpty: Bool { content.isEmpty && reasoning.isEmpty && logprobs.isEmpty }
 }
 
-/// A generated token with its log-probability and the most likely alternatives at its position.
-public struct TokenLogprob: Sendable, Equatable {
+/// A generated token as OpenAI's `logprobs` report it: its text and bytes, its log-probability
+/// and the most likely alternatives at its position. (Not the sampler's `TokenLogprob` of
+/// `TandemEngineCore`, a token id with its log-probability: a backend decodes those into this.)
+public struct OpenAITokenLogprob: Sendable, Equatable {
     /// Another token that was likely at the same position.
     public struct Alternative: Sendable, Equatable {
         public var token: String
@@ -57,16 +59,19 @@ public struct TokenLogprob: Sendable, Equatable {
     }
 }
 
-/// OpenAI's `finish_reason`.
-public struct FinishReason: RawRepresentable, Sendable, Equatable, Hashable, CustomStringConvertible {
+/// OpenAI's `finish_reason`: the string a response carries (`stop`, `length`, or whatever an
+/// upstream sent). Not the engine's `FinishReason` (`TandemEngineCore`: stop token, stop string,
+/// length, cancelled, timed out), which a backend maps to this; cancelled and timed-out requests
+/// have no finish reason on the wire.
+public struct OpenAIFinishReason: RawRepresentable, Sendable, Equatable, Hashable, CustomStringConvertible {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
     /// End of sequence token or a stop sequence.
-    public static let stop = FinishReason(rawValue: "stop")
+    public static let stop = OpenAIFinishReason(rawValue: "stop")
     /// `max_tokens` (or the context) ran out.
-    public static let length = FinishReason(rawValue: "length")
-    public static let contentFilter = FinishReason(rawValue: "content_filter")
+    public static let length = OpenAIFinishReason(rawValue: "length")
+    public static let contentFilter = OpenAIFinishReason(rawValue: "content_filter")
 
     public var description: String { rawValue }
 }

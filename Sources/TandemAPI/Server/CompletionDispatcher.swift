@@ -4,9 +4,9 @@ import TandemCore
 /// What the shared HTTP layer (`OpenAIRoutes`) asks of the process it runs in: who is calling,
 /// which models exist, and how to start a request.
 ///
-/// Two implementations: `GatewayDispatcher` (API keys, tenant limits, routing across upstreams,
-/// fallback) and `DirectDispatcher` (a coordinator: one backend, tenant and salt from the
-/// gateway's headers, no auth).
+/// Two implementations: `GatewayDispatcher` (`TandemGateway`: API keys, tenant limits, routing
+/// across upstreams, fallback) and `DirectDispatcher` (here: a coordinator's one backend, tenant
+/// and salt from the gateway's headers, the gateway's internal key when one is set).
 public protocol CompletionDispatcher: Sendable {
     /// Identifies the caller from the request headers; throws 401 when it cannot. Runs before
     /// the body is read.

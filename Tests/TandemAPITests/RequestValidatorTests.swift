@@ -1,6 +1,6 @@
 import Testing
 import TandemCore
-@testable import TandemGateway
+@testable import TandemAPI
 
 @Suite struct RequestValidatorTests {
     func chat(_ json: String) throws -> CompletionRequest {

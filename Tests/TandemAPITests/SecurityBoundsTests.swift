@@ -1,9 +1,11 @@
 import Foundation
 import HTTPTypes
 import Testing
-@testable import TandemGateway
+@testable import TandemAPI
+import TandemAPITestSupport
 
-/// Bounds on client-controlled input, internal keys, keyed salts and metric label folding.
+/// Bounds on client-controlled input, internal keys and metric label folding (making keys and
+/// keyed salts: `TandemGatewayTests/SecretsTests`).
 @Suite struct SecurityBoundsTests {
     func param(_ json: String, endpoint: CompletionRequest.Endpoint = .chatCompletions) -> String? {
         do {
@@ -69,8 +71,7 @@ import Testing
     }
 
     @Test func test_internalKey_shouldCompareExactly() {
-        let key = InternalKey.generate()
-        #expect(key.count == 64 && key != InternalKey.generate())
+        let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
         #expect(InternalKey.authorizes("Bearer \(key)", key: key))
         #expect(!InternalKey.authorizes("Bearer \(key)x", key: key))
         #expect(!InternalKey.authorizes("Bearer \(key.dropLast())", key: key))
@@ -82,22 +83,13 @@ import Testing
         let dir = NSTemporaryDirectory() + "tandem-key-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let key = try InternalKey.create(at: dir + "/k")
-        let mode = try FileManager.default.attributesOfItem(atPath: dir + "/k")[.posixPermissions] as! NSNumber
-        #expect(mode.intValue & 0o777 == 0o600)
+        let key = String(repeating: "5a", count: 32)
+        FileManager.default.createFile(atPath: dir + "/k", contents: Data(" \(key) \nsecond line\n".utf8), attributes: [.posixPermissions: 0o600])
         #expect(try InternalKey.read(path: dir + "/k") == key)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir + "/k")
         #expect(throws: InternalKeyError.self) { try InternalKey.read(path: dir + "/k") }
         FileManager.default.createFile(atPath: dir + "/short", contents: Data("abc\n".utf8), attributes: [.posixPermissions: 0o600])
         #expect(throws: InternalKeyError.self) { try InternalKey.read(path: dir + "/short") }
-    }
-
-    @Test func test_salt_shouldDependOnTheKey() {
-        let a = InternalKey.salt(tenant: "demo", key: Array("k1".utf8))
-        #expect(a == InternalKey.salt(tenant: "demo", key: Array("k1".utf8)))
-        #expect(a != InternalKey.salt(tenant: "demo", key: Array("k2".utf8)))
-        #expect(a != InternalKey.salt(tenant: "other", key: Array("k1".utf8)))
-        #expect(a != String(APIKeyHash.hex("tandem-cache-salt\u{0}demo").prefix(32)))
     }
 
     @Test func test_tenantLabels_shouldFoldBeyondTheBound() {
@@ -121,12 +113,5 @@ import Testing
         #expect(await d.operatorAccess(forged) == nil)
         let open = DirectDispatcher(backend: FakeBackend(name: "x"), modelNames: ["m"])
         #expect(try await open.authenticate([:]).tenant == "default")
-    }
-
-    @Test func test_demoKeys_shouldBeRecognised() {
-        let keys = KeysFile(keys: [APIKeyEntry(tenant: "demo", sha256: APIKeyHash.hex("sk-demo-change-me")),
-                                   APIKeyEntry(tenant: "real", sha256: APIKeyHash.hex("a real key"))])
-        #expect(DemoKeys.present(in: keys) == ["sk-demo-change-me"])
-        #expect(DemoKeys.present(in: KeysFile(keys: [])).isEmpty)
     }
 }

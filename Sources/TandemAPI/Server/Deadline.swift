@@ -1,6 +1,6 @@
 /// Runs `operation`, failing with `timeoutError` if it has not finished by `deadline`
 /// (the operation is then cancelled).
-func withDeadline<T: Sendable>(
+package func withDeadline<T: Sendable>(
     _ deadline: ContinuousClock.Instant, timeoutError: @autoclosure () -> any Error,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
@@ -52,7 +52,7 @@ extension AsyncThrowingStream where Element == CompletionEvent, Failure == any E
 }
 
 /// Whole milliseconds in `d`, for logs.
-func milliseconds(_ d: Duration) -> Int64 {
+package func milliseconds(_ d: Duration) -> Int64 {
     let (s, atto) = d.components
     return s * 1000 + atto / 1_000_000_000_000_000
 }
