@@ -1,4 +1,5 @@
 import TandemCore
+import TandemModel
 import TandemEngineCore
 
 /// An operator's topology file, parsed: which nodes exist, which model runs where, how the
@@ -85,7 +86,6 @@ public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public enum WeightsFormat: String, Sendable, Equatable, CaseIterable { case native, f32, fp8, nvfp4, mxfp4 }
 
 public struct PlacementSpec: Sendable, Equatable {
     /// One entry per tensor-parallel rank, in rank order; rank 0 (the coordinator) runs on the first.
@@ -115,7 +115,8 @@ public struct ModelSpec: Sendable, Equatable {
     public var name: String
     public var aliases: [String] = []
     public var source: ModelSource = .default
-    public var weights: WeightsFormat = .native
+    /// `serve --weights`: linear layers as stored or re-quantised at load (TandemModel's own type).
+    public var weights: WeightFormat = .native
     public var placement: PlacementSpec?
     public var external: ExternalSpec?
     public var reasoning: ReasoningSpec?

@@ -1,5 +1,6 @@
 import Foundation
 import TandemCore
+import TandemModel
 import TandemEngineCore
 import Yams
 
@@ -208,7 +209,7 @@ public enum TopologyParser {
         if let s = m.string("source") {
             model.source = s == "default" ? .default : .path(resolve(s, dir: dir))
         }
-        if let w = m.choice("weights", WeightsFormat.allCases.map(\.rawValue)) { model.weights = WeightsFormat(rawValue: w)! }
+        if let w = m.choice("weights", WeightFormat.allCases.map(\.rawValue)), let f = WeightFormat(rawValue: w) { model.weights = f }
         if let p = m.mapping("placement") {
             p.allow(placementKeys)
             let nodes = p.strings("nodes")

@@ -2,17 +2,17 @@ import Testing
 @testable import TandemAPI
 
 @Suite struct JSONValueTests {
-    @Test func test_write_shouldEscapeAndKeepKeyOrder() {
+    @Test func writeShouldEscapeAndKeepKeyOrder() {
         let v: JSONValue = ["b": "quote\" back\\ nl\n tab\t \u{01}", "a": [1, 2.5, true, nil]]
         #expect(JSONWriter.string(v) == #"{"b":"quote\" back\\ nl\n tab\t \u0001","a":[1,2.5,true,null]}"#)
     }
 
-    @Test func test_write_shouldWriteNonFiniteNumbersAsNull() {
+    @Test func writeShouldWriteNonFiniteNumbersAsNull() {
         #expect(JSONWriter.string(.double(-.infinity)) == "null")
         #expect(JSONWriter.string(.double(.nan)) == "null")
     }
 
-    @Test func test_parse_shouldRoundTrip() throws {
+    @Test func parseShouldRoundTrip() throws {
         let text = #"{"a":[1,-2,3.25,"x\u00e9",{"b":null}],"c":false}"#
         let v = try JSONValue.parse(text)
         #expect(v["a"] == [1, -2, 3.25, "xé", ["b": nil]])
@@ -20,19 +20,19 @@ import Testing
         #expect(try JSONValue.parse(JSONWriter.string(v)) == v)
     }
 
-    @Test func test_parse_shouldRejectInvalidJSON() {
+    @Test func parseShouldRejectInvalidJSON() {
         #expect(throws: (any Error).self) { try JSONValue.parse("{\"a\": }") }
         #expect(throws: (any Error).self) { try JSONValue.parse("") }
     }
 }
 
 @Suite struct SSETests {
-    @Test func test_encoder_shouldFrameDataAndDone() {
+    @Test func encoderShouldFrameDataAndDone() {
         #expect(String(decoding: SSEEncoder.event(["a": 1]), as: UTF8.self) == "data: {\"a\":1}\n\n")
         #expect(String(decoding: SSEEncoder.done, as: UTF8.self) == "data: [DONE]\n\n")
     }
 
-    @Test func test_decoder_shouldReassembleEventsSplitAcrossChunks() throws {
+    @Test func decoderShouldReassembleEventsSplitAcrossChunks() throws {
         var d = SSEDecoder()
         var out: [String] = []
         for piece in ["da", "ta: {\"x\"", ":1}\n", "\ndata: [DO", "NE]\n\n"] {
@@ -41,7 +41,7 @@ import Testing
         #expect(out == ["{\"x\":1}", "[DONE]"])
     }
 
-    @Test func test_decoder_shouldHandleCRLFCommentsMultilineAndOtherFields() throws {
+    @Test func decoderShouldHandleCRLFCommentsMultilineAndOtherFields() throws {
         var d = SSEDecoder()
         let text = ": keep-alive\r\n\r\nevent: message\r\ndata: line1\r\ndata:line2\r\nid: 7\r\n\r\ndata: tail"
         var out = try d.feed(Array(text.utf8))
@@ -50,7 +50,7 @@ import Testing
         #expect(out == ["line1\nline2", "tail"])
     }
 
-    @Test func test_decoder_shouldRefuseEventsLargerThanTheLimit() {
+    @Test func decoderShouldRefuseEventsLargerThanTheLimit() {
         var d = SSEDecoder(maxEventBytes: 16)
         #expect(throws: SSEDecoder.EventTooLarge.self) { try d.feed(Array("data: 0123456789012345678".utf8)) }
     }

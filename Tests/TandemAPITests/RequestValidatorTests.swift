@@ -23,7 +23,7 @@ import TandemCore
         }
     }
 
-    @Test func test_chat_shouldNormaliseFieldsAndApplyDefaults() throws {
+    @Test func chatShouldNormaliseFieldsAndApplyDefaults() throws {
         let r = try chat(#"""
         {"model": "m", "messages": [{"role": "developer", "content": "Be brief."},
                                     {"role": "user", "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]}],
@@ -46,7 +46,7 @@ import TandemCore
         #expect(r.user == "u1")
     }
 
-    @Test func test_samplingFields_shouldBeReadAndOmittedOnesMarked() throws {
+    @Test func samplingFieldsShouldBeReadAndOmittedOnesMarked() throws {
         let r = try chat(#"""
         {"model": "m", "messages": [{"role": "user", "content": "x"}], "top_k": -1, "min_p": 0.05,
          "repetition_penalty": 1.1, "logit_bias": {"7": -100, "12": 2.5}, "temperature": null}
@@ -58,7 +58,7 @@ import TandemCore
         #expect(d.sampling.temperature == 0.2 && d.sampling.topP == 0.9 && d.sampling.topK == 0 && d.sampling.minP == 0.05)
     }
 
-    @Test func test_chat_shouldDefaultTemperatureToOneAndTreatNullAsAbsent() throws {
+    @Test func chatShouldDefaultTemperatureToOneAndTreatNullAsAbsent() throws {
         let r = try chat(#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": null, "stop": null}"#)
         #expect(r.sampling.temperature == 1)
         #expect(r.stop.isEmpty)
@@ -101,18 +101,18 @@ import TandemCore
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "some_future_field": {"x": 1}}"#, "some_future_field"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "store": true}"#, "store"),
     ])
-    func test_invalidChatField_shouldBeRejectedNamingTheField(json: String, field: String) {
+    func invalidChatFieldShouldBeRejectedNamingTheField(json: String, field: String) {
         let e = error(json)
         #expect(e?.status == 400)
         #expect(e?.param == field, "\(e?.message ?? "accepted")")
         #expect(e?.type == "invalid_request_error")
     }
 
-    @Test func test_bodyThatIsNotAnObject_shouldBeRejected() {
+    @Test func bodyThatIsNotAnObjectShouldBeRejected() {
         #expect(error("[1, 2]")?.status == 400)
     }
 
-    @Test func test_completionPrompt_shouldAcceptStringsAndTokenIDs() throws {
+    @Test func completionPromptShouldAcceptStringsAndTokenIDs() throws {
         #expect(try completion(#"{"model": "m", "prompt": "Once"}"#).input == .text("Once"))
         #expect(try completion(#"{"model": "m", "prompt": ["Once"]}"#).input == .text("Once"))
         #expect(try completion(#"{"model": "m", "prompt": [1, 2, 3]}"#).input == .tokens([1, 2, 3]))
@@ -121,7 +121,7 @@ import TandemCore
         #expect(r.logprobs && r.topLogprobs == 2 && r.echo && r.maxTokens == 9)
     }
 
-    @Test func test_completionPrompt_shouldRejectBatchesAndBadTokens() {
+    @Test func completionPromptShouldRejectBatchesAndBadTokens() {
         #expect(error(#"{"model": "m", "prompt": ["a", "b"]}"#, endpoint: .completions)?.param == "prompt")
         #expect(error(#"{"model": "m", "prompt": [1, -2]}"#, endpoint: .completions)?.param == "prompt[1]")
         #expect(error(#"{"model": "m"}"#, endpoint: .completions)?.param == "prompt")

@@ -11,7 +11,7 @@ import Testing
         (.invalidRequest, 400, "invalid_value"),
         (.internal, 500, "internal_error"),
     ])
-    func test_backendError_shouldMapToStatusAndCode(category: BackendError.Category, status: Int, code: String) {
+    func backendErrorShouldMapToStatusAndCode(category: BackendError.Category, status: Int, code: String) {
         let e = APIError(BackendError(category, "boom"))
         #expect(e.status == status)
         #expect(e.code == code)
@@ -19,7 +19,7 @@ import Testing
         #expect((e.retryAfterSeconds != nil) == (status == 503))
     }
 
-    @Test func test_body_shouldHaveOpenAIsShape() throws {
+    @Test func bodyShouldHaveOpenAIsShape() throws {
         let e = APIError.invalidField("temperature", "bad")
         #expect(JSONWriter.string(e.body) == #"{"error":{"message":"bad","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}"#)
         #expect(APIError.invalidAPIKey().body["error"]?["param"] == .null)
@@ -29,7 +29,7 @@ import Testing
 @Suite struct ResponseRendererTests {
     let chat = ResponseRenderer(id: "chatcmpl-1", created: 100, model: "small", endpoint: .chatCompletions)
 
-    @Test func test_completion_shouldCarryContentReasoningUsageAndFinish() {
+    @Test func completionShouldCarryContentReasoningUsageAndFinish() {
         var acc = CompletionAccumulator()
         acc.add(.delta(CompletionDelta(reasoning: "think")))
         acc.add(.delta(CompletionDelta(content: "Hi")))
@@ -48,7 +48,7 @@ import Testing
                                  "completion_tokens_details": ["reasoning_tokens": 1]])
     }
 
-    @Test func test_chunks_shouldFollowOpenAIsStreamingShape() {
+    @Test func chunksShouldFollowOpenAIsStreamingShape() {
         #expect(chat.roleChunk()["choices"] == [["index": 0, "delta": ["role": "assistant", "content": ""], "logprobs": nil, "finish_reason": nil]])
         #expect(chat.chunk(CompletionDelta(content: "a"), logprobsRequested: false)["choices"]
                 == [["index": 0, "delta": ["content": "a"], "logprobs": nil, "finish_reason": nil]])
@@ -59,7 +59,7 @@ import Testing
         #expect(text.chunk(CompletionDelta(content: "x"), logprobsRequested: false)["object"] == "text_completion")
     }
 
-    @Test func test_responseFormat_shouldFlagNonJSONOnlyWhenFinished() {
+    @Test func responseFormatShouldFlagNonJSONOnlyWhenFinished() {
         var acc = CompletionAccumulator()
         acc.add(.delta(CompletionDelta(content: "{\"a\": ")))
         acc.add(.finish(.length))

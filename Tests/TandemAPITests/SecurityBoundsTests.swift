@@ -22,7 +22,7 @@ import TandemAPITestSupport
         #"{"model": "m", "messages": \#(messages)\#(extra)}"#
     }
 
-    @Test func test_validator_shouldNameTheFieldOverEachBound() {
+    @Test func validatorShouldNameTheFieldOverEachBound() {
         let many = "[" + Array(repeating: #"{"role": "user", "content": "a"}"#, count: 1025).joined(separator: ",") + "]"
         #expect(param(chat(messages: many)) == "messages")
         let long = String(repeating: "y", count: RequestValidator.maxMessageBytes + 1)
@@ -42,7 +42,7 @@ import TandemAPITestSupport
         #expect(param(chat(messages: #"[{"role": "user", "content": "\#(exact)"}]"#)) == nil)
     }
 
-    @Test func test_nesting_shouldBeBoundedOutsideStrings() throws {
+    @Test func nestingShouldBeBoundedOutsideStrings() throws {
         let deep = String(repeating: "[", count: 33) + String(repeating: "]", count: 33)
         #expect(throws: APIError.self) { try RequestBounds.checkNesting(Array(#"{"a": \#(deep)}"#.utf8)) }
         let fine = String(repeating: "[", count: 31) + String(repeating: "]", count: 31)
@@ -51,7 +51,7 @@ import TandemAPITestSupport
         try RequestBounds.checkNesting(Array(#"{"a": "\" \#(deep)"}"#.utf8))
     }
 
-    @Test func test_contentType_shouldAcceptJSONOnly() throws {
+    @Test func contentTypeShouldAcceptJSONOnly() throws {
         try RequestBounds.checkContentType(nil)
         try RequestBounds.checkContentType("application/json")
         try RequestBounds.checkContentType("Application/JSON; charset=utf-8")
@@ -61,7 +61,7 @@ import TandemAPITestSupport
         }
     }
 
-    @Test func test_headers_shouldBeBounded() throws {
+    @Test func headersShouldBeBounded() throws {
         var h: HTTPFields = [:]
         h[HTTPField.Name("X-Tandem-Tier")!] = String(repeating: "t", count: RequestBounds.maxHeaderValueBytes + 1)
         #expect(throws: APIError.self) { try RequestBounds.checkHeaders(h) }
@@ -70,7 +70,7 @@ import TandemAPITestSupport
         #expect(throws: APIError.self) { try RequestBounds.checkHeaders(many) }
     }
 
-    @Test func test_internalKey_shouldCompareExactly() {
+    @Test func internalKeyShouldCompareExactly() {
         let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
         #expect(InternalKey.authorizes("Bearer \(key)", key: key))
         #expect(!InternalKey.authorizes("Bearer \(key)x", key: key))
@@ -79,7 +79,7 @@ import TandemAPITestSupport
         #expect(!InternalKey.constantTimeEquals("", "a") && InternalKey.constantTimeEquals("", ""))
     }
 
-    @Test func test_internalKeyFile_shouldBePrivateAndLongEnough() throws {
+    @Test func internalKeyFileShouldBePrivateAndLongEnough() throws {
         let dir = NSTemporaryDirectory() + "tandem-key-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -92,7 +92,7 @@ import TandemAPITestSupport
         #expect(throws: InternalKeyError.self) { try InternalKey.read(path: dir + "/short") }
     }
 
-    @Test func test_tenantLabels_shouldFoldBeyondTheBound() {
+    @Test func tenantLabelsShouldFoldBeyondTheBound() {
         let metrics = APIMetrics(maxTenantLabels: 3)
         for i in 0..<50 { metrics.request(model: "m", tenant: "t\(i)", status: 404) }
         let text = metrics.render()
@@ -103,7 +103,7 @@ import TandemAPITestSupport
         #expect(text.contains(#"tenant="other""#))
     }
 
-    @Test func test_directDispatcher_shouldRequireItsKey() async throws {
+    @Test func directDispatcherShouldRequireItsKey() async throws {
         let d = DirectDispatcher(backend: FakeBackend(name: "x"), modelNames: ["m"], internalKey: "k" + String(repeating: "0", count: 40))
         var forged: HTTPFields = [HTTPField.Name("X-Tandem-Tenant")!: "victim"]
         await #expect(throws: APIError.self) { try await d.authenticate(forged) }

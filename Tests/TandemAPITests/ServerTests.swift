@@ -7,7 +7,7 @@ import TandemAPITestSupport
 
 /// The coordinator case: `DirectDispatcher` over one backend.
 @Suite struct DirectDispatcherRouteTests {
-    @Test func test_direct_shouldTakeTenantAndSaltFromHeadersAndNeedNoKey() async throws {
+    @Test func directShouldTakeTenantAndSaltFromHeadersAndNeedNoKey() async throws {
         let backend = FakeBackend(script: FakeBackend.answer("ok"))
         let app = Application(router: OpenAIRoutes.router(dispatcher: DirectDispatcher(backend: backend, modelNames: ["smollm2", "default"]),
                                                           metrics: nil))
@@ -35,7 +35,7 @@ import TandemAPITestSupport
 }
 
 @Suite struct BearerTokenTests {
-    @Test func test_parse_shouldTakeTheTokenOfTheBearerSchemeOnly() {
+    @Test func parseShouldTakeTheTokenOfTheBearerSchemeOnly() {
         #expect(BearerToken.parse("Bearer  sk-1 ") == "sk-1")
         #expect(BearerToken.parse("bearer sk-2") == "sk-2")
         #expect(BearerToken.parse("Bearer \tsk-3\t") == "sk-3")
@@ -48,7 +48,7 @@ import TandemAPITestSupport
 /// The header names are part of the API (clients, the Python tests and coordinators of other
 /// versions use them): spelled out here so that changing one is a deliberate act.
 @Suite struct TandemHeaderTests {
-    @Test func test_names_shouldBeTheDocumentedOnes() {
+    @Test func namesShouldBeTheDocumentedOnes() {
         let names: [(String, String, HTTPField.Name)] = [
             (TandemHeader.maxCost, "X-Tandem-Max-Cost", .tandemMaxCost),
             (TandemHeader.maxLatencyMs, "X-Tandem-Max-Latency-Ms", .tandemMaxLatencyMs),
@@ -71,7 +71,7 @@ import TandemAPITestSupport
 }
 
 @Suite struct APIMetricsTests {
-    @Test func test_renderWithCollectors_shouldAppendCollectedText() async {
+    @Test func renderWithCollectorsShouldAppendCollectedText() async {
         let metrics = APIMetrics(collectors: [{ "# TYPE sync_one gauge\nsync_one 1\n" }])
         metrics.addCollector { "# TYPE async_one gauge\nasync_one 2\n" }
         let text = await metrics.renderWithCollectors()
@@ -80,7 +80,7 @@ import TandemAPITestSupport
 }
 
 @Suite struct ClientConnectionTests {
-    @Test func test_onClose_shouldRunOnceWhenTheClientGoesAndNotAfterCancel() {
+    @Test func onCloseShouldRunOnceWhenTheClientGoesAndNotAfterCancel() {
         let connection = ClientConnection()
         let ran = Locked<[String]>([])
         let kept = connection.onClose { ran.withLock { $0.append("kept") } }
@@ -97,7 +97,7 @@ import TandemAPITestSupport
         #expect(ran.withLock { $0 } == ["kept", "late"])
     }
 
-    @Test func test_bounded_shouldEndWithClientClosedAndCancelTheSourceWhenTheClientGoes() async throws {
+    @Test func boundedShouldEndWithClientClosedAndCancelTheSourceWhenTheClientGoes() async throws {
         let connection = ClientConnection()
         let cancelled = Locked(false)
         let (source, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()

@@ -16,7 +16,7 @@ import Testing
     }
     """#
 
-    @Test func test_decode_shouldReadSnakeCaseAndApplyDefaults() throws {
+    @Test func decodeShouldReadSnakeCaseAndApplyDefaults() throws {
         let c = try JSONDecoder().decode(GatewayConfiguration.self, from: Data(Self.json.utf8))
         #expect(c.listen == ListenConfiguration(host: "127.0.0.1", port: 8080))
         #expect(c.limits.maxBodyBytes == 1 << 20)
@@ -27,7 +27,7 @@ import Testing
         #expect(c.problems(keys: KeysFile(keys: [APIKeyEntry(tenant: "acme", sha256: APIKeyHash.hex("k"))])) == [])
     }
 
-    @Test func test_problems_shouldListEveryInconsistency() throws {
+    @Test func problemsShouldListEveryInconsistency() throws {
         var c = try JSONDecoder().decode(GatewayConfiguration.self, from: Data(Self.json.utf8))
         c.models[0].fallback = "nowhere"
         c.models[1].aliases = ["fast"]
@@ -45,7 +45,7 @@ import Testing
         }
     }
 
-    @Test func test_loader_shouldResolveTheKeysFileAndRefuseInvalidFiles() throws {
+    @Test func loaderShouldResolveTheKeysFileAndRefuseInvalidFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-gw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -65,7 +65,7 @@ import Testing
         }
     }
 
-    @Test func test_keyHash_shouldBeSHA256Hex() {
+    @Test func keyHashShouldBeSHA256Hex() {
         #expect(APIKeyHash.hex("test") == "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
     }
 }

@@ -20,18 +20,18 @@ import TandemCore
         (500, nil, .internal),
         (401, nil, .internal),
     ] as [(Int, String?, BackendError.Category)])
-    func test_upstreamStatus_shouldMapToCategory(status: Int, code: String?, category: BackendError.Category) {
+    func upstreamStatusShouldMapToCategory(status: Int, code: String?, category: BackendError.Category) {
         let body: JSONValue? = code.map { ["error": ["message": "m", "code": .string($0)]] }
         #expect(UpstreamChunkDecoder.error(fromBody: body, status: status).category == category)
     }
 
-    @Test func test_upstreamRetryAfter_shouldBeKept() {
+    @Test func upstreamRetryAfterShouldBeKept() {
         #expect(UpstreamChunkDecoder.error(fromBody: nil, status: 429, retryAfter: 7).retryAfterSeconds == 7)
     }
 }
 
 @Suite struct UpstreamCodecTests {
-    @Test func test_decoder_shouldTurnChatChunksIntoEvents() throws {
+    @Test func decoderShouldTurnChatChunksIntoEvents() throws {
         var d = UpstreamChunkDecoder()
         #expect(try d.decode(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#) == [])
         #expect(try d.decode(#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#) == [.delta(CompletionDelta(reasoning: "hmm"))])
@@ -47,7 +47,7 @@ import TandemCore
         #expect(try d.finish() == [.usage(Usage(promptTokens: 5, completionTokens: 2, cachedTokens: 3))])
     }
 
-    @Test func test_decoder_shouldReadLegacyCompletionChunks() throws {
+    @Test func decoderShouldReadLegacyCompletionChunks() throws {
         var d = UpstreamChunkDecoder()
         let events = try d.decode(#"{"choices":[{"text":" there","logprobs":{"tokens":[" there"],"token_logprobs":[-0.25],"top_logprobs":[{" there":-0.25," here":-2}]},"finish_reason":"stop"}]}"#)
         #expect(events == [
@@ -57,7 +57,7 @@ import TandemCore
         ])
     }
 
-    @Test func test_decoder_shouldThrowForErrorEventsAndEarlyEnds() {
+    @Test func decoderShouldThrowForErrorEventsAndEarlyEnds() {
         var d = UpstreamChunkDecoder()
         #expect(throws: BackendError.self) { try d.decode(#"{"error":{"message":"KV cache full","code":"over_capacity"}}"#) }
         #expect((try? d.decode("not json")) == nil)
@@ -66,7 +66,7 @@ import TandemCore
         }
     }
 
-    @Test func test_encoder_shouldAlwaysStreamWithUsageAndNameTheUpstreamModel() {
+    @Test func encoderShouldAlwaysStreamWithUsageAndNameTheUpstreamModel() {
         var r = CompletionRequest(model: "auto", input: .chat([ChatMessage(role: .user, content: "hi", name: "bob")]))
         r.maxTokens = 10
         r.stop = ["x"]
@@ -88,7 +88,7 @@ import TandemCore
         #expect(c["prompt"] == [1, 2] && c["max_tokens"] == 3 && c["logprobs"] == 1)
     }
 
-    @Test func test_upstreamURL_shouldValidateAndStripV1() {
+    @Test func upstreamURLShouldValidateAndStripV1() {
         #expect(UpstreamURL("http://127.0.0.1:8001")?.appending("/v1/models") == "http://127.0.0.1:8001/v1/models")
         #expect(UpstreamURL("https://api.example.com/v1/")?.appending("/v1/models") == "https://api.example.com/v1/models")
         #expect(UpstreamURL("ftp://x") == nil)
@@ -99,7 +99,7 @@ import TandemCore
 /// Which transport failures get the one resend on another connection (a kept-alive connection the
 /// upstream closed) and which do not (nothing listening, timeouts).
 @Suite struct ClosedConnectionTests {
-    @Test func test_isClosedConnection_shouldAcceptOnlyAnEstablishedConnectionGoingAway() {
+    @Test func isClosedConnectionShouldAcceptOnlyAnEstablishedConnectionGoingAway() {
         #expect(HTTPUpstreamBackend.isClosedConnection(HTTPClientError.remoteConnectionClosed))
         #expect(HTTPUpstreamBackend.isClosedConnection(IOError(errnoCode: ECONNRESET, reason: "read")))
         #expect(HTTPUpstreamBackend.isClosedConnection(IOError(errnoCode: EPIPE, reason: "write")))

@@ -69,7 +69,7 @@ import TandemAPITestSupport
 
     static func header(_ r: TestResponse, _ name: String) -> String? { r.headers[HTTPField.Name(name)!] }
 
-    @Test func test_chat_shouldAnswerWithUsageAndRouteHeaders() async throws {
+    @Test func chatShouldAnswerWithUsageAndRouteHeaders() async throws {
         let h = Harness()
         h.backends["http://small-0"]!.script = FakeBackend.answer("Hello there", cached: 2)
         h.backends["http://small-1"]!.script = FakeBackend.answer("Hello there", cached: 2)
@@ -93,7 +93,7 @@ import TandemAPITestSupport
         #expect(salt.count == 32 && salt != String(APIKeyHash.hex("tandem-cache-salt\u{0}acme").prefix(32)))
     }
 
-    @Test func test_stream_shouldSendChunksUsageAndDone() async throws {
+    @Test func streamShouldSendChunksUsageAndDone() async throws {
         let h = Harness()
         try await h.app.test(.router) { client in
             let body = #"{"model": "fast", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Hi"}]}"#
@@ -112,7 +112,7 @@ import TandemAPITestSupport
         }
     }
 
-    @Test func test_midStreamFailure_shouldSendAnErrorEventThenDone() async throws {
+    @Test func midStreamFailureShouldSendAnErrorEventThenDone() async throws {
         let h = Harness()
         for url in ["http://small-0", "http://small-1"] {
             h.backends[url]!.script = .failAfter([.delta(CompletionDelta(content: "Hel"))], BackendError(.upstreamUnavailable, "worker died"))
@@ -128,7 +128,7 @@ import TandemAPITestSupport
         #expect(h.metrics.render().contains(#"tandem_requests_total{model="small",tenant="acme",status="503"} 1"#))
     }
 
-    @Test func test_errors_shouldHaveOpenAIShapeAndStatus() async throws {
+    @Test func errorsShouldHaveOpenAIShapeAndStatus() async throws {
         let h = Harness()
         try await h.app.test(.router) { client in
             var r = try await h.post(client, key: nil)
@@ -159,7 +159,7 @@ import TandemAPITestSupport
         }
     }
 
-    @Test func test_rateLimit_shouldAnswer429WithRetryAfter() async throws {
+    @Test func rateLimitShouldAnswer429WithRetryAfter() async throws {
         let h = Harness()
         try await h.app.test(.router) { client in
             for _ in 0..<2 {
@@ -176,7 +176,7 @@ import TandemAPITestSupport
         #expect(h.metrics.render().contains(#"tandem_rate_limited_total{tenant="limited",limit="requests"} 1"#))
     }
 
-    @Test func test_concurrencyLimit_shouldRefuseASecondRequestInFlight() async throws {
+    @Test func concurrencyLimitShouldRefuseASecondRequestInFlight() async throws {
         // A deadline far above the backend's delay, and the second request sent only once the first
         // has reached a backend: on a loaded 2-core CI box a fixed 100 ms head start and the default
         // 2 s deadline were not always enough (the first answered 504 once).
@@ -198,7 +198,7 @@ import TandemAPITestSupport
         }
     }
 
-    @Test func test_unavailableModel_shouldFallBackOnlyWhenDeclared() async throws {
+    @Test func unavailableModelShouldFallBackOnlyWhenDeclared() async throws {
         let h = Harness()
         h.backends["http://big-0"]!.script = .refuse(BackendError(.upstreamUnavailable, "connection refused"))
         for url in ["http://small-0", "http://small-1"] {
@@ -222,7 +222,7 @@ import TandemAPITestSupport
         #expect(h.metrics.render().contains(#"tandem_routing_decisions_total{model="small",reason="fallback"} 1"#))
     }
 
-    @Test func test_replicaDown_shouldRetryAnotherReplicaOfTheSameModel() async throws {
+    @Test func replicaDownShouldRetryAnotherReplicaOfTheSameModel() async throws {
         let h2 = Harness { $0.health.cooldownMs = 60_000 }
         h2.backends["http://small-0"]!.script = .refuse(BackendError(.upstreamUnavailable, "refused"))
         try await h2.app.test(.router) { client in
@@ -236,7 +236,7 @@ import TandemAPITestSupport
         #expect(h2.backends["http://small-1"]!.calls.count == 4)
     }
 
-    @Test func test_auto_shouldRouteByKeywordAndWarnBelowTheReasoningFloor() async throws {
+    @Test func autoShouldRouteByKeywordAndWarnBelowTheReasoningFloor() async throws {
         let h = Harness()
         h.backends["http://thinker-0"]!.script = FakeBackend.answer("QED", reasoning: "Let me think.")
         try await h.app.test(.router) { client in
@@ -257,7 +257,7 @@ import TandemAPITestSupport
         }
     }
 
-    @Test func test_deadline_shouldAnswer504AndCancelTheBackend() async throws {
+    @Test func deadlineShouldAnswer504AndCancelTheBackend() async throws {
         let h = Harness { $0.limits.requestTimeoutMs = 300 }
         for b in h.backends.values { b.script = .hang }
         try await h.app.test(.router) { client in
@@ -272,7 +272,7 @@ import TandemAPITestSupport
         #expect(h.backends.values.map(\.cancelledCount).reduce(0, +) == 1)
     }
 
-    @Test func test_invalidJSONOutput_shouldBeAnErrorForJSONMode() async throws {
+    @Test func invalidJSONOutputShouldBeAnErrorForJSONMode() async throws {
         let h = Harness()
         for b in h.backends.values { b.script = FakeBackend.answer("not json") }
         try await h.app.test(.router) { client in
@@ -285,7 +285,7 @@ import TandemAPITestSupport
         }
     }
 
-    @Test func test_modelsHealthReadyAndMetrics_shouldBeServed() async throws {
+    @Test func modelsHealthReadyAndMetricsShouldBeServed() async throws {
         let h = Harness()
         try await h.app.test(.router) { client in
             var r = try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer sk-limited"])
@@ -309,7 +309,7 @@ import TandemAPITestSupport
         }
     }
 
-    @Test func test_reload_shouldSwapModelsAndKeepServing() async throws {
+    @Test func reloadShouldSwapModelsAndKeepServing() async throws {
         let h = Harness()
         var c = await h.dispatcher.configuration
         c.models.removeAll { $0.name == "big" }

@@ -4,7 +4,7 @@ import Testing
 @Suite struct TokenBucketTests {
     let t0 = ContinuousClock.now
 
-    @Test func test_take_shouldAllowBurstThenDenyWithTimeToRefill() {
+    @Test func takeShouldAllowBurstThenDenyWithTimeToRefill() {
         var b = TokenBucket(capacity: 3, refillPerSecond: 1, now: t0)
         for _ in 0..<3 { #expect(b.take(1, at: t0) == .taken) }
         #expect(b.take(1, at: t0) == .denied(retryAfter: .seconds(1)))
@@ -12,20 +12,20 @@ import Testing
         #expect(b.take(1, at: t0 + .seconds(1)) == .taken)
     }
 
-    @Test func test_refill_shouldNeverExceedCapacity() {
+    @Test func refillShouldNeverExceedCapacity() {
         var b = TokenBucket(capacity: 2, refillPerSecond: 10, now: t0)
         _ = b.take(2, at: t0)
         b.refill(at: t0 + .seconds(60))
         #expect(b.level == 2)
     }
 
-    @Test func test_take_shouldCapAnAmountLargerThanCapacity() {
+    @Test func takeShouldCapAnAmountLargerThanCapacity() {
         var b = TokenBucket(capacity: 10, refillPerSecond: 1, now: t0)
         #expect(b.take(50, at: t0) == .taken)
         #expect(b.level == 0)
     }
 
-    @Test func test_adjust_shouldLetTheLevelGoNegativeAndDelayTheNextRequest() {
+    @Test func adjustShouldLetTheLevelGoNegativeAndDelayTheNextRequest() {
         var b = TokenBucket(perMinute: 60, now: t0)
         #expect(b.take(10, at: t0) == .taken)
         b.adjust(by: -100, at: t0)
@@ -33,7 +33,7 @@ import Testing
         #expect(b.take(1, at: t0) == .denied(retryAfter: .seconds(51)))
     }
 
-    @Test func test_failedTake_shouldNotChangeTheLevel() {
+    @Test func failedTakeShouldNotChangeTheLevel() {
         var b = TokenBucket(capacity: 1, refillPerSecond: 1, now: t0)
         _ = b.take(1, at: t0)
         _ = b.take(1, at: t0)
@@ -44,7 +44,7 @@ import Testing
 @Suite struct TenantLimiterTests {
     let t0 = ContinuousClock.now
 
-    @Test func test_admit_shouldEnforceMaxConcurrentUntilRelease() {
+    @Test func admitShouldEnforceMaxConcurrentUntilRelease() {
         var l = TenantLimiter(TenantConfiguration(maxConcurrent: 1), now: t0)
         #expect(l.admit(estimatedTokens: 10, at: t0) == .admitted)
         #expect(l.admit(estimatedTokens: 10, at: t0) == .limited(limit: "concurrency", retryAfter: .seconds(1)))
@@ -52,7 +52,7 @@ import Testing
         #expect(l.admit(estimatedTokens: 10, at: t0) == .admitted)
     }
 
-    @Test func test_admit_shouldEnforceRequestsPerMinute() {
+    @Test func admitShouldEnforceRequestsPerMinute() {
         var l = TenantLimiter(TenantConfiguration(requestsPerMinute: 2), now: t0)
         #expect(l.admit(estimatedTokens: 1, at: t0) == .admitted)
         #expect(l.admit(estimatedTokens: 1, at: t0) == .admitted)
@@ -60,7 +60,7 @@ import Testing
         #expect(l.admit(estimatedTokens: 1, at: t0 + .seconds(30)) == .admitted)
     }
 
-    @Test func test_release_shouldCorrectTheTokenChargeWithActualUsage() {
+    @Test func releaseShouldCorrectTheTokenChargeWithActualUsage() {
         var l = TenantLimiter(TenantConfiguration(tokensPerMinute: 600), now: t0)
         #expect(l.admit(estimatedTokens: 500, at: t0) == .admitted)
         l.release(estimatedTokens: 500, actualTokens: 100, at: t0)
@@ -69,7 +69,7 @@ import Testing
         #expect(l.admit(estimatedTokens: 500, at: t0) == .limited(limit: "tokens", retryAfter: .seconds(50)))
     }
 
-    @Test func test_refusal_shouldLeaveNoTrace() {
+    @Test func refusalShouldLeaveNoTrace() {
         var l = TenantLimiter(TenantConfiguration(requestsPerMinute: 10, tokensPerMinute: 100), now: t0)
         #expect(l.admit(estimatedTokens: 100, at: t0) == .admitted)
         let before = l
@@ -77,7 +77,7 @@ import Testing
         #expect(l == before)
     }
 
-    @Test func test_reconfigured_shouldKeepLevelsAndInFlight() {
+    @Test func reconfiguredShouldKeepLevelsAndInFlight() {
         var l = TenantLimiter(TenantConfiguration(requestsPerMinute: 10, maxConcurrent: 5), now: t0)
         for _ in 0..<4 { _ = l.admit(estimatedTokens: 1, at: t0) }
         let r = l.reconfigured(TenantConfiguration(requestsPerMinute: 100, maxConcurrent: 5), now: t0)

@@ -6,7 +6,7 @@ import TandemAPI
 @Suite struct ReplicaProbeTests {
     let t0 = ContinuousClock.now
 
-    @Test func test_afterTheCooldown_shouldTakeRequestsOnlyOnceAProbePasses() {
+    @Test func afterTheCooldownShouldTakeRequestsOnlyOnceAProbePasses() {
         var h = ReplicaHealth()
         #expect(h.state(at: t0) == .closed && h.takesRequests(at: t0))
         h.recordFailure(at: t0, threshold: 1, cooldown: .seconds(5))
@@ -35,7 +35,7 @@ import TandemAPI
         #expect(h.state(at: t0 + .seconds(13)) == .closed && h.consecutiveFailures == 0)
     }
 
-    @Test func test_timeoutsAndUnreachableReplicasCount_refusalsDoNot() {
+    @Test func timeoutsAndUnreachableReplicasCountButRefusalsDoNot() {
         #expect(ReplicaHealth.countsAsFailure(BackendError(.timeout, "no head")))
         #expect(ReplicaHealth.countsAsFailure(BackendError(.upstreamUnavailable, "refused")))
         #expect(!ReplicaHealth.countsAsFailure(BackendError(.overCapacity, "full")))
@@ -43,7 +43,7 @@ import TandemAPI
         #expect(!ReplicaHealth.countsAsFailure(BackendError(.contextTooLong, "long")))
     }
 
-    @Test func test_usageCounts_shouldBeNonNegativeAndBounded() throws {
+    @Test func usageCountsShouldBeNonNegativeAndBounded() throws {
         #expect(throws: BackendError.self) {
             var d = UpstreamChunkDecoder()
             _ = try d.decode(#"{"choices": [], "usage": {"prompt_tokens": -5, "completion_tokens": 1}}"#)

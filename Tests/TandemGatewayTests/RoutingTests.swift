@@ -19,40 +19,40 @@ import TandemCore
         ModelRouter.decide(policy: policy, profiles: profiles, permitted: permitted, features: f)
     }
 
-    @Test func test_decide_shouldUseTheDefaultWhenNoRuleMatches() {
+    @Test func decideShouldUseTheDefaultWhenNoRuleMatches() {
         #expect(decide(RequestFeatures(promptTokens: 10, classifierText: "hello")) == .success(ModelDecision(model: "small", reason: "default")))
     }
 
-    @Test func test_decide_shouldApplyTheFirstMatchingRule() {
+    @Test func decideShouldApplyTheFirstMatchingRule() {
         #expect(decide(RequestFeatures(promptTokens: 5000, classifierText: "prove it")) == .success(ModelDecision(model: "big", reason: "rule:long")))
         #expect(decide(RequestFeatures(promptTokens: 10, classifierText: "Explain STEP BY STEP")) == .success(ModelDecision(model: "thinker", reason: "rule:reasoning")))
         #expect(decide(RequestFeatures(promptTokens: 10, headers: ["x-tier": "premium"])) == .success(ModelDecision(model: "big", reason: "rule:premium")))
         #expect(decide(RequestFeatures(promptTokens: 10, headers: ["x-tier": "basic"])) == .success(ModelDecision(model: "small", reason: "default")))
     }
 
-    @Test func test_decide_shouldSkipRulesWhoseModelBreaksTheCostConstraint() {
+    @Test func decideShouldSkipRulesWhoseModelBreaksTheCostConstraint() {
         // 5000 prompt + 512 default max tokens on "big" costs ~0.055 dollars.
         let f = RequestFeatures(promptTokens: 5000, maxCost: 0.01)
         #expect(decide(f) == .success(ModelDecision(model: "small", reason: "default")))
     }
 
-    @Test func test_decide_shouldPickTheFastestWhenOnlyLatencyExcludesTheDefault() {
+    @Test func decideShouldPickTheFastestWhenOnlyLatencyExcludesTheDefault() {
         let p = RoutingPolicy(rules: [], default: "thinker", candidates: ["thinker", "big", "small"])
         let f = RequestFeatures(promptTokens: 10, maxLatencyMs: 5000)
         #expect(ModelRouter.decide(policy: p, profiles: profiles, permitted: { _ in true }, features: f)
                 == .success(ModelDecision(model: "small", reason: "constraint")))
     }
 
-    @Test func test_decide_shouldFailWhenConstraintsExcludeEverything() {
+    @Test func decideShouldFailWhenConstraintsExcludeEverything() {
         #expect(decide(RequestFeatures(promptTokens: 10, maxLatencyMs: 100)) == .failure(.noCandidateMeetsConstraints))
     }
 
-    @Test func test_decide_shouldOnlyChoosePermittedModels() {
+    @Test func decideShouldOnlyChoosePermittedModels() {
         #expect(decide(RequestFeatures(promptTokens: 5000), permitted: { $0 != "big" }) == .success(ModelDecision(model: "small", reason: "default")))
         #expect(decide(RequestFeatures(promptTokens: 5), permitted: { _ in false }) == .failure(.noPermittedCandidate))
     }
 
-    @Test func test_features_shouldRejectMalformedConstraintHeadersNamingThem() throws {
+    @Test func featuresShouldRejectMalformedConstraintHeadersNamingThem() throws {
         let r = CompletionRequest(model: "auto", input: .chat([ChatMessage(role: .user, content: "hi")]))
         #expect(throws: APIError.invalidField("X-Tandem-Max-Cost", "Header X-Tandem-Max-Cost must be a non-negative number of dollars, got 'cheap'.")) {
             try RequestFeatures.make(request: r, headers: ["X-Tandem-Max-Cost": "cheap"])
@@ -65,20 +65,20 @@ import TandemCore
 @Suite struct ReplicaSelectorTests {
     let replicas = (0..<4).map { ReplicaView(id: "http://r\($0):8000") }
 
-    @Test func test_select_shouldBeLeastLoadedWithoutAKey() {
+    @Test func selectShouldBeLeastLoadedWithoutAKey() {
         var r = replicas
         r[0].inFlight = 3; r[1].inFlight = 1; r[2].inFlight = 1; r[3].inFlight = 2
         #expect(ReplicaSelector.select(r, affinityKey: nil, maxImbalance: 4) == .success(ReplicaChoice(index: 1, reason: .leastLoaded)))
     }
 
-    @Test func test_select_shouldSendTheSamePrefixToTheSameReplica() throws {
+    @Test func selectShouldSendTheSamePrefixToTheSameReplica() throws {
         let key = PrefixHash.affinityKey(promptText: "system: You are a helpful assistant.", salt: "s", prefixChars: 64)
         let first = try ReplicaSelector.select(replicas, affinityKey: key, maxImbalance: 2).get()
         #expect(first.reason == .affinity)
         for _ in 0..<5 { #expect(try ReplicaSelector.select(replicas, affinityKey: key, maxImbalance: 2).get() == first) }
     }
 
-    @Test func test_select_shouldSpreadDifferentPrefixes() throws {
+    @Test func selectShouldSpreadDifferentPrefixes() throws {
         var used = Set<Int>()
         for i in 0..<64 {
             let key = PrefixHash.affinityKey(promptText: "prompt number \(i)", salt: nil, prefixChars: 64)
@@ -87,7 +87,7 @@ import TandemCore
         #expect(used.count == 4)
     }
 
-    @Test func test_select_shouldLeaveAffinityWhenTheImbalanceBoundIsExceeded() throws {
+    @Test func selectShouldLeaveAffinityWhenTheImbalanceBoundIsExceeded() throws {
         let key: UInt64 = 12345
         let preferred = try ReplicaSelector.select(replicas, affinityKey: key, maxImbalance: 2).get().index
         var r = replicas
@@ -98,7 +98,7 @@ import TandemCore
         #expect(moved.reason == .leastLoaded && moved.index != preferred)
     }
 
-    @Test func test_select_shouldOnlyMoveTheKeysOfARemovedReplica() throws {
+    @Test func selectShouldOnlyMoveTheKeysOfARemovedReplica() throws {
         var moved = 0
         for i in 0..<200 {
             let key = PrefixHash.affinityKey(promptText: "p\(i)", salt: nil, prefixChars: 64)
@@ -114,7 +114,7 @@ import TandemCore
         #expect(moved > 0)
     }
 
-    @Test func test_select_shouldReportWhyNothingWasChosen() {
+    @Test func selectShouldReportWhyNothingWasChosen() {
         var r = replicas
         for i in r.indices { r[i].capacity = 1; r[i].inFlight = 1 }
         #expect(ReplicaSelector.select(r, affinityKey: 1, maxImbalance: 2) == .failure(.allAtCapacity))
@@ -122,7 +122,7 @@ import TandemCore
         #expect(ReplicaSelector.select(r, affinityKey: 1, maxImbalance: 2) == .failure(.noneAvailable))
     }
 
-    @Test func test_affinityKey_shouldDependOnSaltAndPrefixOnly() {
+    @Test func affinityKeyShouldDependOnSaltAndPrefixOnly() {
         let a = PrefixHash.affinityKey(promptText: String(repeating: "x", count: 100) + "A", salt: "t1", prefixChars: 100)
         let b = PrefixHash.affinityKey(promptText: String(repeating: "x", count: 100) + "B", salt: "t1", prefixChars: 100)
         let c = PrefixHash.affinityKey(promptText: String(repeating: "x", count: 100) + "A", salt: "t2", prefixChars: 100)
@@ -136,7 +136,7 @@ import TandemCore
 @Suite struct ReplicaHealthTests {
     let t0 = ContinuousClock.now
 
-    @Test func test_failures_shouldTakeTheReplicaOutForTheCooldown() {
+    @Test func failuresShouldTakeTheReplicaOutForTheCooldown() {
         var h = ReplicaHealth()
         h.recordFailure(at: t0, threshold: 2, cooldown: .seconds(5))
         #expect(h.isAvailable(at: t0))

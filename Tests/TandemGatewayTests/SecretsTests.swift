@@ -6,14 +6,14 @@ import TandemAPI
 /// Making the deployment's secrets (internal keys, keyed cache salts) and refusing the shipped
 /// demo keys: the gateway's side of `InternalKey` (checking a key is `TandemAPITests`').
 @Suite struct SecretsTests {
-    @Test func test_generate_shouldMakeDistinctHexKeys() {
+    @Test func generateShouldMakeDistinctHexKeys() {
         let key = InternalKey.generate()
         #expect(key.count == 64 && key != InternalKey.generate())
         #expect(key.allSatisfy { $0.isHexDigit && !$0.isUppercase })
         #expect(InternalKey.authorizes("Bearer \(key)", key: key))
     }
 
-    @Test func test_create_shouldWriteAPrivateFileThatReadsBack() throws {
+    @Test func createShouldWriteAPrivateFileThatReadsBack() throws {
         let dir = NSTemporaryDirectory() + "tandem-key-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -27,7 +27,7 @@ import TandemAPI
         #expect(try InternalKey.read(path: dir + "/k") == second)
     }
 
-    @Test func test_salt_shouldDependOnTheKey() {
+    @Test func saltShouldDependOnTheKey() {
         let a = InternalKey.salt(tenant: "demo", key: Array("k1".utf8))
         #expect(a == InternalKey.salt(tenant: "demo", key: Array("k1".utf8)))
         #expect(a != InternalKey.salt(tenant: "demo", key: Array("k2".utf8)))
@@ -35,7 +35,7 @@ import TandemAPI
         #expect(a != String(APIKeyHash.hex("tandem-cache-salt\u{0}demo").prefix(32)))
     }
 
-    @Test func test_demoKeys_shouldBeRecognised() {
+    @Test func demoKeysShouldBeRecognised() {
         let keys = KeysFile(keys: [APIKeyEntry(tenant: "demo", sha256: APIKeyHash.hex("sk-demo-change-me")),
                                    APIKeyEntry(tenant: "real", sha256: APIKeyHash.hex("a real key"))])
         #expect(DemoKeys.present(in: keys) == ["sk-demo-change-me"])

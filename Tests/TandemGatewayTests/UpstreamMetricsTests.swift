@@ -25,7 +25,7 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
 """
 
 @Suite struct PrometheusTextTests {
-    @Test func test_parse_shouldGroupSamplesIntoTheirFamilies() {
+    @Test func parseShouldGroupSamplesIntoTheirFamilies() {
         let parsed = PrometheusText.parse(coordinatorText)
         #expect(parsed.skippedLines == 0)
         #expect(parsed.families.map(\.name) == [
@@ -46,7 +46,7 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
                                                           labels: [.init("model", "m")], value: "2")])
     }
 
-    @Test func test_parse_shouldUnescapeLabelsAndSkipWhatItCannotRead() {
+    @Test func parseShouldUnescapeLabelsAndSkipWhatItCannotRead() {
         let text = """
         # a plain comment
         x_total{path="a\\\\b",msg="say \\"hi\\"\\nbye", empty=""} 1 1700000000000
@@ -66,7 +66,7 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
         #expect(parsed.families[1].type == nil)
     }
 
-    @Test func test_render_shouldRoundTripCanonicalText() {
+    @Test func renderShouldRoundTripCanonicalText() {
         let parsed = PrometheusText.parse(coordinatorText)
         let rendered = PrometheusText.render(parsed.families)
         #expect(PrometheusText.parse(rendered) == parsed)
@@ -78,7 +78,7 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
         #expect(PrometheusText.parse(text).families == [tricky])
     }
 
-    @Test func test_relabeled_shouldPutNewLabelsFirstAndKeepClashesAsExported() {
+    @Test func relabeledShouldPutNewLabelsFirstAndKeepClashesAsExported() {
         let family = PrometheusText.Family(name: "e", type: "gauge", samples: [
             .init(name: "e", labels: [.init("model", "m"), .init("rank", "0")], value: "1"),
         ])
@@ -87,7 +87,7 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
                                           .init("exported_model", "m"), .init("rank", "0")])
     }
 
-    @Test func test_merge_shouldKeepOneFamilyPerName() {
+    @Test func mergeShouldKeepOneFamilyPerName() {
         let a = [PrometheusText.Family(name: "g", type: "gauge", help: "G", samples: [.init(name: "g", labels: [.init("d", "0")], value: "1")])]
         let b = [PrometheusText.Family(name: "g", samples: [.init(name: "g", labels: [.init("d", "1")], value: "2")]),
                  PrometheusText.Family(name: "h", type: "counter", samples: [.init(name: "h", value: "3")])]
@@ -103,7 +103,7 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
         UpstreamMetrics.Target(model: model, deployment: deployment, url: UpstreamURL(url)!)
     }
 
-    @Test func test_exposition_shouldRelabelEngineFamiliesAndReportUp() {
+    @Test func expositionShouldRelabelEngineFamiliesAndReportUp() {
         let scrapes = [
             UpstreamMetrics.Scrape(target: Self.target("small", 0, "http://a:1"), text: coordinatorText),
             UpstreamMetrics.Scrape(target: Self.target("small", 1, "http://b:1"), text: nil),
@@ -133,7 +133,7 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
         #expect(errors.samples.map(\.value) == ["0", "4", "0"])
     }
 
-    @Test func test_collect_shouldScrapeEachURLOnceAndCountFailures() async {
+    @Test func collectShouldScrapeEachURLOnceAndCountFailures() async {
         let calls = Locked<[String]>([])
         let collector = UpstreamMetrics(
             targets: { [Self.target("small", 0, "http://a:1"), Self.target("alias-model", 0, "http://a:1/v1"),
@@ -152,7 +152,7 @@ tandem_engine_prefix_cache_hit_tokens_total{model="m"} 48
         #expect(byName["tandem_engine_kv_usage_ratio"]!.samples.map { $0.label("model")! } == ["small", "alias-model"])
     }
 
-    @Test func test_targets_shouldBeTheCoordinatorDeployments() {
+    @Test func targetsShouldBeTheCoordinatorDeployments() {
         let c = GatewayConfiguration(keysFile: "k", tenants: [:], models: [
             GatewayModelConfiguration(name: "a", deployments: [
                 DeploymentConfiguration(url: "http://10.0.0.1:8001"),
