@@ -30,7 +30,7 @@ public struct EngineConfiguration: Sendable {
 /// the scheduler's outputs (tokens, counts, finish reason, cached prompt tokens) passed on
 /// unchanged. The lock is held for the scheduler's and the request table's state only: the step
 /// and the sampling run without it. Text (detokenising, stop strings, the reasoning split) is
-/// handled by a `TextProcessor` per request, off the step thread (`submit`, Engine+Text.swift).
+/// handled by a `TextProcessor` per request, off the step thread (`submit`, TextProcessor.swift).
 /// Submission is synchronous so over-capacity is refused at once.
 public final class Engine: @unchecked Sendable {
     /// The model served: its tokenizer is the text front's (`submit`); the step loop reads

@@ -59,7 +59,7 @@ struct GenerateCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be >= 0") }
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
@@ -103,9 +103,13 @@ struct GenerateCommand: AsyncParsableCommand {
         // One sequence: K/V for the prompt and every token asked for, up to the context, plus the
         // scheduler's copy-on-write and admission reserve blocks.
         let positions = min(context, ids.count + maxTokens)
-        let scheduler = SchedulerConfiguration(maxBatchedTokens: 512, maxRunningSequences: 1, maxWaitingRequests: 1,
-                                               maxModelLength: positions, enablePrefixCaching: false)
-        let blockSize = 16
+        // serve's defaults (step budget, block size), for one sequence and no prefix cache.
+        let defaults = ServeSettings()
+        var scheduler = defaults.scheduler(maxModelLength: positions)
+        scheduler.maxRunningSequences = 1
+        scheduler.maxWaitingRequests = 1
+        scheduler.enablePrefixCaching = false
+        let blockSize = defaults.blockSize
         let blocks = (positions + blockSize - 1) / blockSize + 1 + scheduler.admissionReserveBlocks
         let runner = try ModelRunner(model: loaded.model, blockSize: blockSize, blocks: .blocks(blocks))
         let engine = try Engine(model: loaded, executor: LocalStepExecutor(runner: runner),
