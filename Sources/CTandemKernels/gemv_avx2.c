@@ -86,28 +86,24 @@ TK_AVX2 void tk__gemv_fp8_avx2(const tk_weights *w, const float *x, float *y, in
 /// below the f32 rounding of the other terms unless all of x is that small). One vpmovzxbd per 8
 /// bytes gives 8 lanes holding both nibbles of a byte (low = element j, high = element 16 + j): an
 /// AND and a shift split them, and x is read in its own order.
-TK_AVX2 static inline __m256 q4_1_block_dot(const uint8_t *p, const float *xb) {
-    const __m256i m4 = _mm256_set1_epi32(0x0F);
-    __m256i b0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 4)));
-    __m256i b1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 12)));
-    __m256 lo = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_and_si256(b0, m4)), _mm256_load_ps(xb));
-    lo = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(b1, m4)), _mm256_load_ps(xb + 8), lo);
-    __m256 hi = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_srli_epi32(b0, 4)), _mm256_load_ps(xb + 16));
-    hi = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_srli_epi32(b1, 4)), _mm256_load_ps(xb + 24), hi);
-    return _mm256_add_ps(lo, hi);
+///
+/// `denormal` 0: each nibble is converted to f32 instead (vcvtdq2ps), no denormal in sight. Intel
+/// cores take a microcode assist for every multiply with a denormal input (the denormal form ran
+/// about 10x slower than the portable kernel on an Intel Xeon), so Q4_1 runs the converted form
+/// there (`tk_gemv_q4_1_denormal_route`). Inlined with a constant `denormal`, so each form is
+/// branch-free.
+TK_AVX2 static inline __attribute__((always_inline)) __m256 q4_1_nibbles(__m256i q, const int denormal) {
+    return denormal ? _mm256_castsi256_ps(q) : _mm256_cvtepi32_ps(q);
 }
 
-/// The same block dot with each nibble converted to f32 (vcvtdq2ps): no denormal in sight. Intel
-/// cores take a microcode assist for every multiply with a denormal input (the denormal form ran about
-/// 10x slower than the portable kernel on an Intel Xeon), so Q4_1 runs this form there (`tk_gemv_q4_1_denormal_route`).
-TK_AVX2 static inline __m256 q4_1_block_dot_cvt(const uint8_t *p, const float *xb) {
+TK_AVX2 static inline __attribute__((always_inline)) __m256 q4_1_block_dot(const uint8_t *p, const float *xb, const int denormal) {
     const __m256i m4 = _mm256_set1_epi32(0x0F);
     __m256i b0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 4)));
     __m256i b1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 12)));
-    __m256 lo = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(b0, m4)), _mm256_load_ps(xb));
-    lo = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(b1, m4)), _mm256_load_ps(xb + 8), lo);
-    __m256 hi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(b0, 4)), _mm256_load_ps(xb + 16));
-    hi = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(b1, 4)), _mm256_load_ps(xb + 24), hi);
+    __m256 lo = _mm256_mul_ps(q4_1_nibbles(_mm256_and_si256(b0, m4), denormal), _mm256_load_ps(xb));
+    lo = _mm256_fmadd_ps(q4_1_nibbles(_mm256_and_si256(b1, m4), denormal), _mm256_load_ps(xb + 8), lo);
+    __m256 hi = _mm256_mul_ps(q4_1_nibbles(_mm256_srli_epi32(b0, 4), denormal), _mm256_load_ps(xb + 16));
+    hi = _mm256_fmadd_ps(q4_1_nibbles(_mm256_srli_epi32(b1, 4), denormal), _mm256_load_ps(xb + 24), hi);
     return _mm256_add_ps(lo, hi);
 }
 
@@ -136,7 +132,6 @@ int tk_gemv_q4_1_denormal_route(int enable) {
     return previous;
 }
 
-#define DOT(p, xb) (denormal ? q4_1_block_dot(p, xb) : q4_1_block_dot_cvt(p, xb))
 /// Q4_1 (value = d*q + m): per row sum_b d_b * (q_b . x_b) + m_b * sum(x_b). Per call: x x 2^80 and
 /// the block sums of x, laid out as (0, sum_b) pairs. Two blocks per step: their first dwords
 /// (d | m << 16) go through one 4-wide F16C conversion to (d0, m0, d1, m1); one FMA against
@@ -178,12 +173,12 @@ TK_AVX2 static inline __attribute__((always_inline)) void q4_1_rows(const tk_wei
             memcpy(&s1, p + 20, 4);
             __m128 dm = _mm_cvtph_ps(_mm_insert_epi32(_mm_cvtsi32_si128(s0), s1, 1));
             offs = _mm_fmadd_ps(dm, _mm_load_ps(sums + 2 * b), offs);
-            acc0 = _mm256_fmadd_ps(DOT(p, xs + b * 32), _mm256_broadcastss_ps(dm), acc0);
-            acc1 = _mm256_fmadd_ps(DOT(p + 20, xs + b * 32 + 32), _mm256_broadcastss_ps(_mm_movehl_ps(dm, dm)), acc1);
+            acc0 = _mm256_fmadd_ps(q4_1_block_dot(p, xs + b * 32, denormal), _mm256_broadcastss_ps(dm), acc0);
+            acc1 = _mm256_fmadd_ps(q4_1_block_dot(p + 20, xs + b * 32 + 32, denormal), _mm256_broadcastss_ps(_mm_movehl_ps(dm, dm)), acc1);
         }
         float last = 0.0f;
         if (b < nb) {
-            acc0 = _mm256_fmadd_ps(DOT(p, xs + b * 32), _mm256_set1_ps(f16_scalar(p)), acc0);
+            acc0 = _mm256_fmadd_ps(q4_1_block_dot(p, xs + b * 32, denormal), _mm256_set1_ps(f16_scalar(p)), acc0);
             last = f16_scalar(p + 2) * sums[2 * b + 1];
         }
         offs = _mm_add_ps(offs, _mm_movehl_ps(offs, offs)); // lane 1: the m terms of both accumulators
@@ -194,7 +189,6 @@ TK_AVX2 static inline __attribute__((always_inline)) void q4_1_rows(const tk_wei
     if (sums != stack_sums) free(sums);
 }
 
-#undef DOT
 
 TK_AVX2 void tk__gemv_q4_1_avx2(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     if (q4_1_route()) q4_1_rows(w, x, y, rb, re, 1);
