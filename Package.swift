@@ -49,10 +49,14 @@ let package = Package(
         .target(name: "TandemKernels", dependencies: ["TandemCore", "CTandemKernels", "COpenBLAS"]),
         // Layer 3: model runtime (loaders, tokenizers, chat templates; `ModelRunner`, the one forward pass).
         .target(name: "TandemModel", dependencies: ["TandemCore", "TandemKernels", "CTandemKernels"]),
-        // Layer 4: pure engine state machines (sampler, KV blocks, scheduler): core types only.
-        .target(name: "TandemEngineCore", dependencies: ["TandemCore"]),
+        // Layer 4: constrained decoding (JSON Schema, regex, GBNF → byte automaton → per-step
+        // allowed-token masks over a token trie). Optimised even in debug builds: a mask is
+        // computed on the sampling path.
+        .target(name: "TandemGrammar", dependencies: ["TandemCore"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // Layer 4: pure engine state machines (sampler, KV blocks, scheduler): core types and grammar masks.
+        .target(name: "TandemEngineCore", dependencies: ["TandemCore", "TandemGrammar"]),
         // Layer 4b: the engine that drives a model with those state machines.
-        .target(name: "TandemEngine", dependencies: ["TandemCore", "TandemEngineCore", "TandemModel",
+        .target(name: "TandemEngine", dependencies: ["TandemCore", "TandemEngineCore", "TandemGrammar", "TandemModel",
                                                      .product(name: "Logging", package: "swift-log")]),
         // Layer 5: transport (Communicator: MPI, RDMA verbs, in-process).
         .target(name: "TandemTransport", dependencies: ["TandemCore", "CMPI", "CVerbs", "CRDMACM",
@@ -83,7 +87,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Layer 8b: the coordinator's serving glue: the engine behind the OpenAI-compatible HTTP API.
-        .target(name: "TandemServing", dependencies: ["TandemCore", "TandemEngineCore", "TandemEngine", "TandemModel",
+        .target(name: "TandemServing", dependencies: ["TandemCore", "TandemEngineCore", "TandemEngine", "TandemGrammar", "TandemModel",
                                                       "TandemCluster", "TandemAPI", "TandemTransport", "TandemKernels",
                                                       .product(name: "Logging", package: "swift-log")]),
         // Topology files: the operator's YAML, validated and turned into launch commands + gateway config.
@@ -94,7 +98,7 @@ let package = Package(
                                                     .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // CLI.
         .executableTarget(name: "tandem", dependencies: [
-            "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemTransport", "TandemAPI", "TandemGateway",
+            "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemGrammar", "TandemTransport", "TandemAPI", "TandemGateway",
             "TandemCluster", "TandemServing", "TandemBench", "TandemTopology",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -109,17 +113,18 @@ let package = Package(
         .target(name: "TandemTestSupport", dependencies: ["TandemCore", "TandemKernels", "TandemModel", "CTandemKernels"],
                 path: "Tests/TandemTestSupport"),
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
+        .testTarget(name: "TandemGrammarTests", dependencies: ["TandemGrammar", "TandemCore"]),
         .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels", "CTandemKernelsEmulated"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TandemModelTests", dependencies: ["TandemModel", "TandemEngine", "TandemTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TandemEngineTests", dependencies: ["TandemEngineCore", "TandemEngine", "TandemTestSupport"]),
+        .testTarget(name: "TandemEngineTests", dependencies: ["TandemEngineCore", "TandemEngine", "TandemGrammar", "TandemTestSupport"]),
         .testTarget(name: "TandemTransportTests", dependencies: ["TandemTransport"]),
         .testTarget(name: "TandemClusterTests", dependencies: ["TandemCluster", "TandemTestSupport"]),
         .testTarget(name: "TandemBenchTests", dependencies: ["TandemBench"]),
         // Tests only: `FakeBackend` (an `InferenceBackend` that plays a script) and helpers for the
         // route tests of the API server and of the gateway.
-        .target(name: "TandemAPITestSupport", dependencies: ["TandemAPI", .product(name: "Hummingbird", package: "hummingbird")],
+        .target(name: "TandemAPITestSupport", dependencies: ["TandemAPI", "TandemCore", .product(name: "Hummingbird", package: "hummingbird")],
                 path: "Tests/TandemAPITestSupport"),
         .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "TandemAPITestSupport", "TandemCore",
                                                           .product(name: "HummingbirdTesting", package: "hummingbird")]),

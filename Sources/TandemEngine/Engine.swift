@@ -60,11 +60,14 @@ public final class Engine: @unchecked Sendable {
     private let startInstant: ContinuousClock.Instant
     /// The text side of `submit`: its own thread, beside the step thread.
     let text = TextFront()
+    /// Compiled output constraints (JSON Schema, regex, GBNF) for this model's vocabulary.
+    public let grammars: GrammarCache
 
     public init(model: LoadedModel, executor: StepExecutor, configuration: EngineConfiguration = EngineConfiguration(),
                 logger: Logger = Logger(label: "tandem.engine")) throws {
         self.model = model
         endOfTurnTokens = model.tokenizer.vocabulary.stopTokens
+        grammars = GrammarCache(tokenizer: model.tokenizer)
         fallbackToken = model.tokenizer.vocabulary.eos ?? 0
         self.executor = executor
         self.configuration = configuration

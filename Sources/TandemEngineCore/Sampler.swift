@@ -1,9 +1,12 @@
 import TandemCore
+import TandemGrammar
 
 /// Chooses the next tokens of one request from the model's logits, and keeps what that needs
 /// between steps (the seeded random source, token counts for penalties).
 ///
 /// Pipeline, in the order vLLM and Hugging Face apply it:
+/// 0. the output constraint's mask (tokens that would leave the grammar become −∞; end tokens
+///    only where the output is complete), so nothing below can bring a masked token back;
 /// 1. logit bias;
 /// 2. repetition penalty (CTRL, Keskar et al. 2019; HF semantics) over prompt and output tokens:
 ///    `l > 0 ? l / r : l * r`;
@@ -22,6 +25,8 @@ public struct Sampler: Sendable {
     public private(set) var random: Xoshiro256StarStar
     private var outputCounts: [TokenID: Int] = [:]
     private var contextTokens: Set<TokenID>
+    /// Where the output stands in the request's constraint (nil: unconstrained).
+    public private(set) var matcher: GrammarMatcher?
 
     /// `defaultSeed` is used when the request set none; the engine draws it from its own random
     /// source, which keeps this type deterministic.
@@ -33,11 +38,15 @@ public struct Sampler: Sendable {
         seed = configuration.parameters.seed ?? defaultSeed
         random = Xoshiro256StarStar(seed: seed)
         contextTokens = Set(promptTokens)
+        matcher = configuration.constraint.map { GrammarMatcher($0.grammar) }
     }
 
     /// Picks the next token and records it for the penalties.
     public mutating func sample(logits: [Float]) throws(EngineCoreError) -> SampledToken {
         guard !logits.isEmpty else { throw EngineCoreError(.emptyLogits, "no logits to sample from") }
+        if let matcher, matcher.allowedTokens().isEmpty {
+            throw EngineCoreError(.emptyLogits, "the output constraint allows no token here")
+        }
         let processed = penalizedLogits(logits)
         let token: Int
         var distribution: [TokenLogprob] = []
@@ -60,11 +69,13 @@ public struct Sampler: Sendable {
     public mutating func record(_ token: TokenID) {
         outputCounts[token, default: 0] += 1
         contextTokens.insert(token)
+        matcher?.accept(token)
     }
 
-    /// Steps 1–3 of the pipeline; NaN logits become −∞.
+    /// Steps 0–3 of the pipeline; NaN logits become −∞.
     public func penalizedLogits(_ logits: [Float]) -> [Float] {
         var result = logits.map { $0.isNaN ? -Float.infinity : $0 }
+        matcher?.allowedTokens().apply(to: &result)
         for (token, bias) in configuration.logitBias where Int(token) >= 0 && Int(token) < result.count {
             result[Int(token)] += bias
         }

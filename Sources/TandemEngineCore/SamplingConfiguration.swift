@@ -1,4 +1,5 @@
 import TandemCore
+import TandemGrammar
 
 /// Everything that shapes how one request's next token is chosen: the core
 /// `SamplingParameters` plus penalties, logit bias and log-probability reporting.
@@ -15,15 +16,20 @@ public struct SamplingConfiguration: Sendable, Equatable {
     public var logitBias: [TokenID: Float]
     /// nil: no log-probabilities; n: the sampled token's plus the n most likely alternatives.
     public var topLogprobs: Int?
+    /// The output must stay inside this grammar (JSON Schema, regex, GBNF): tokens that would
+    /// leave it are masked before anything else, end tokens are allowed only once it is complete.
+    public var constraint: OutputConstraint?
 
     public init(parameters: SamplingParameters = .greedy, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
-                repetitionPenalty: Float = 1, logitBias: [TokenID: Float] = [:], topLogprobs: Int? = nil) {
+                repetitionPenalty: Float = 1, logitBias: [TokenID: Float] = [:], topLogprobs: Int? = nil,
+                constraint: OutputConstraint? = nil) {
         self.parameters = parameters
         self.presencePenalty = presencePenalty
         self.frequencyPenalty = frequencyPenalty
         self.repetitionPenalty = repetitionPenalty
         self.logitBias = logitBias
         self.topLogprobs = topLogprobs
+        self.constraint = constraint
     }
 
     public static let greedy = SamplingConfiguration()
@@ -43,4 +49,19 @@ public struct SamplingConfiguration: Sendable, Equatable {
         if let n = topLogprobs, n < 0 { return "top_logprobs must be ≥ 0" }
         return nil
     }
+}
+
+/// A compiled grammar a request's output must follow, shared by every request with the same
+/// constraint (equal when it is the same compiled grammar).
+public struct OutputConstraint: Sendable, Equatable {
+    public let grammar: CompiledGrammar
+    /// How the client asked for it, for logs and errors (`json_schema`, `guided_regex`, ...).
+    public let kind: String
+
+    public init(_ grammar: CompiledGrammar, kind: String) {
+        self.grammar = grammar
+        self.kind = kind
+    }
+
+    public static func == (a: OutputConstraint, b: OutputConstraint) -> Bool { a.grammar === b.grammar && a.kind == b.kind }
 }

@@ -3,6 +3,7 @@ import TandemAPI
 import TandemCore
 import TandemEngine
 import TandemEngineCore
+import TandemGrammar
 import TandemModel
 
 /// The coordinator's `InferenceBackend`: renders the chat template, tokenizes, submits to the
@@ -39,7 +40,31 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         let r = request.applying(samplingDefaults)
         return SamplingConfiguration(parameters: r.sampling, presencePenalty: r.presencePenalty,
                                      frequencyPenalty: r.frequencyPenalty, repetitionPenalty: r.repetitionPenalty,
-                                     logitBias: r.logitBias, topLogprobs: r.logprobs ? r.topLogprobs : nil)
+                                     logitBias: r.logitBias, topLogprobs: r.logprobs ? r.topLogprobs : nil,
+                                     constraint: try outputConstraint(request))
+    }
+
+    /// The compiled constraint the request's output must follow (`response_format` json_object or
+    /// json_schema, or a `guided_*`/`grammar` field), from the engine's cache; a schema, regex or
+    /// grammar the engine cannot use is a 400 naming the keyword and where it is.
+    func outputConstraint(_ request: CompletionRequest) throws -> OutputConstraint? {
+        let spec: ConstraintSpec
+        let param: String
+        switch (request.guided, request.responseFormat) {
+        case (.json(let schema)?, _): spec = .jsonSchema(schema); param = "guided_json"
+        case (.regex(let source)?, _): spec = .regex(source); param = "guided_regex"
+        case (.choice(let options)?, _): spec = .choice(options); param = "guided_choice"
+        case (.grammar(let source)?, _): spec = .grammar(source); param = "grammar"
+        case (nil, .jsonObject): spec = .jsonObject; param = "response_format"
+        case (nil, .jsonSchema(_, let schema, _)): spec = .jsonSchema(schema); param = "response_format.json_schema.schema"
+        case (nil, .text): return nil
+        }
+        do {
+            return try engine.grammars.constraint(for: spec)
+        } catch {
+            let keyword = error.keyword.isEmpty ? "" : " ('\(error.keyword)')"
+            throw BackendError(.invalidRequest, "\(error.description)\(keyword)", param: param)
+        }
     }
 
     public func health() async -> BackendHealth {

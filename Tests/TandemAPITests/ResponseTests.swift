@@ -1,3 +1,4 @@
+import TandemCore
 import Testing
 @testable import TandemAPI
 

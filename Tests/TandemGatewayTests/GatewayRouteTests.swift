@@ -1,3 +1,4 @@
+import TandemCore
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting

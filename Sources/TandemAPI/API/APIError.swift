@@ -1,3 +1,4 @@
+import TandemCore
 /// An error as the client sees it: an HTTP status and OpenAI's
 /// `{"error": {"message", "type", "param", "code"}}` body.
 ///

@@ -1,3 +1,4 @@
+import TandemCore
 /// Collects a backend's events into the parts of a complete (non-streamed) answer and checks that
 /// the stream was well formed.
 public struct CompletionAccumulator: Sendable {

@@ -52,6 +52,10 @@ public struct CompletionRequest: Sendable, Equatable {
     /// How many alternatives per position to return with `logprobs` (0…20).
     public var topLogprobs: Int
     public var responseFormat: ResponseFormat
+    /// vLLM's `guided_json`/`guided_regex`/`guided_choice`/`guided_grammar` and llama.cpp's
+    /// `grammar`: the output is generated inside this language (at most one constraint per request,
+    /// `response_format` included).
+    public var guided: GuidedDecoding?
     /// Whether the client asked for server-sent events.
     public var stream: Bool
     /// `stream_options.include_usage`: send a final chunk with usage and no choices.
@@ -145,6 +149,28 @@ extension CompletionRequest {
         if o.contains(.repetitionPenalty), let v = defaults.repetitionPenalty { r.repetitionPenalty = v }
         r.omittedSampling = []
         return r
+    }
+}
+
+/// A constraint named by one of the extension fields (vLLM, llama.cpp).
+public enum GuidedDecoding: Sendable, Equatable {
+    /// `guided_json`: a JSON Schema.
+    case json(JSONValue)
+    /// `guided_regex`.
+    case regex(String)
+    /// `guided_choice`: one of the strings, exactly.
+    case choice([String])
+    /// `grammar` (llama.cpp) or `guided_grammar` (vLLM): GBNF.
+    case grammar(String)
+
+    /// The request field it came from.
+    public var field: String {
+        switch self {
+        case .json: "guided_json"
+        case .regex: "guided_regex"
+        case .choice: "guided_choice"
+        case .grammar: "grammar"
+        }
     }
 }
 

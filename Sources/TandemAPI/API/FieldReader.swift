@@ -1,3 +1,4 @@
+import TandemCore
 /// Typed access to the fields of a JSON object that names the field in every error
 /// (`messages[2].content must be a string or an array, got a number`).
 ///

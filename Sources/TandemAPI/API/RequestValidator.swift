@@ -74,6 +74,7 @@ public enum RequestValidator {
         request.stop = try stop(fields)
         try logprobs(fields, endpoint: endpoint, into: &request)
         request.responseFormat = try responseFormat(fields)
+        request.guided = try guided(fields, responseFormat: request.responseFormat)
         request.stream = try fields.bool("stream") ?? false
         if let options = try fields.object("stream_options") {
             guard request.stream else {
@@ -269,6 +270,52 @@ public enum RequestValidator {
         }
     }
 
+    public static let maxRegexBytes = 16 << 10
+    public static let maxGrammarBytes = 64 << 10
+    public static let maxChoices = 256
+
+    /// The extension constraint fields (vLLM's `guided_*`, llama.cpp's `grammar`): at most one,
+    /// and not beside a JSON `response_format`.
+    static func guided(_ fields: FieldReader, responseFormat: ResponseFormat) throws(APIError) -> GuidedDecoding? {
+        var found: [GuidedDecoding] = []
+        if let v = fields.value("guided_json") {
+            switch v {
+            case .object: found.append(.json(v))
+            case .string(let text):
+                guard let parsed = try? JSONValue.parse(text), case .object = parsed else {
+                    throw .invalidField("guided_json", "'guided_json' must be a JSON Schema object (or its JSON text).")
+                }
+                found.append(.json(parsed))
+            default: throw fields.typeError("guided_json", expected: "a JSON Schema object", got: v)
+            }
+        }
+        if let r = try bounded(try fields.string("guided_regex"), "guided_regex", maxRegexBytes) { found.append(.regex(r)) }
+        for key in ["grammar", "guided_grammar"] {
+            if let g = try bounded(try fields.string(key), key, maxGrammarBytes) {
+                guard !g.isEmpty else { throw .invalidField(key, "'\(key)' must not be empty.") }
+                found.append(.grammar(g))
+            }
+        }
+        if let items = try fields.array("guided_choice") {
+            guard !items.isEmpty, items.count <= maxChoices else {
+                throw .invalidField("guided_choice", "'guided_choice' must hold 1 to \(maxChoices) strings, got \(items.count).")
+            }
+            var choices: [String] = []
+            for (i, item) in items.enumerated() {
+                guard let s = item.stringValue, !s.isEmpty else {
+                    throw .invalidField("guided_choice[\(i)]", "'guided_choice[\(i)]' must be a non-empty string.", code: "invalid_type")
+                }
+                choices.append(try bounded(s, "guided_choice[\(i)]", maxStopBytes * 4)!)
+            }
+            found.append(.choice(choices))
+        }
+        if found.count > 1 || (!found.isEmpty && responseFormat.requiresJSON) {
+            let names = found.map(\.field) + (responseFormat.requiresJSON ? ["response_format"] : [])
+            throw .invalidField(names[1], "Only one output constraint per request: got \(names.joined(separator: ", ")).", code: "conflicting_parameters")
+        }
+        return found.first
+    }
+
     /// Top-level fields a request may carry, per endpoint (also listed in `gateway/openapi.yaml`).
     /// Any other field is refused with a 400 naming it, so nothing a client sends is dropped
     /// silently. `metadata` and `store: false` are accepted and change nothing.
@@ -278,6 +325,7 @@ public enum RequestValidator {
             "presence_penalty", "frequency_penalty", "logit_bias", "n", "max_tokens", "stop", "stream",
             "stream_options", "user", "tools", "functions", "tool_choice", "function_call",
             "parallel_tool_calls", "response_format", "metadata", "store",
+            "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar",
         ]
         switch endpoint {
         case .chatCompletions: return common.union(["messages", "max_completion_tokens", "logprobs", "top_logprobs"])

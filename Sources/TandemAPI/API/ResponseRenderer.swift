@@ -1,3 +1,4 @@
+import TandemCore
 /// Builds OpenAI response documents: `chat.completion`, `chat.completion.chunk`,
 /// `text_completion` (whole and streamed), usage and log-probabilities in both APIs' shapes.
 public struct ResponseRenderer: Sendable {

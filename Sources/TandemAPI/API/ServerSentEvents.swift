@@ -1,3 +1,4 @@
+import TandemCore
 /// Server-sent events framing as OpenAI uses it: `data: <json>\n\n` per chunk, `data: [DONE]\n\n` last.
 public enum SSEEncoder {
     public static func event(_ json: JSONValue) -> [UInt8] {

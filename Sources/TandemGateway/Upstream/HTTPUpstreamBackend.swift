@@ -1,3 +1,4 @@
+import TandemCore
 import AsyncHTTPClient
 import Logging
 import NIOCore

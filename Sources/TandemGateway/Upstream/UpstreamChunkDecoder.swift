@@ -1,3 +1,4 @@
+import TandemCore
 import TandemAPI
 
 /// Turns an upstream's streamed chunks (`chat.completion.chunk` or `text_completion` JSON) into

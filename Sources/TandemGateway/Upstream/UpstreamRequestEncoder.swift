@@ -1,3 +1,4 @@
+import TandemCore
 import TandemAPI
 
 /// Writes a `CompletionRequest` as the OpenAI request body an upstream receives. Upstream calls
@@ -55,6 +56,13 @@ public enum UpstreamRequestEncoder {
                 ("type", "json_schema"),
                 ("json_schema", .object([("name", .string(name)), ("schema", schema), ("strict", .bool(strict))])),
             ])))
+        }
+        switch r.guided {
+        case nil: break
+        case .json(let schema): f.append(("guided_json", schema))
+        case .regex(let source): f.append(("guided_regex", .string(source)))
+        case .choice(let options): f.append(("guided_choice", .array(options.map(JSONValue.string))))
+        case .grammar(let source): f.append(("grammar", .string(source)))
         }
         if let user = r.user { f.append(("user", .string(user))) }
         f.append(("stream", true))

@@ -1,0 +1,110 @@
+import Foundation
+import TandemCore
+import TandemEngineCore
+import TandemGrammar
+import TandemModel
+
+/// What a request asks its output to follow (`response_format`, vLLM's `guided_*`, llama.cpp's
+/// `grammar`).
+public enum ConstraintSpec: Sendable, Equatable {
+    /// `response_format: json_object`: any JSON object.
+    case jsonObject
+    /// `response_format: json_schema`, `guided_json`.
+    case jsonSchema(JSONValue)
+    /// `guided_regex`.
+    case regex(String)
+    /// `guided_choice`: exactly one of the strings.
+    case choice([String])
+    /// `grammar`, `guided_grammar`: GBNF.
+    case grammar(String)
+
+    /// The request field it came from, for errors.
+    public var kind: String {
+        switch self {
+        case .jsonObject, .jsonSchema: "response_format"
+        case .regex: "guided_regex"
+        case .choice: "guided_choice"
+        case .grammar: "grammar"
+        }
+    }
+
+    var cacheKey: String {
+        switch self {
+        case .jsonObject: "o"
+        case .jsonSchema(let s): "s" + JSONWriter.string(s)
+        case .regex(let r): "r" + r
+        case .choice(let c): "c" + JSONWriter.string(.array(c.map(JSONValue.string)))
+        case .grammar(let g): "g" + g
+        }
+    }
+}
+
+/// Compiled constraints of one model, by request spec: the token trie is built once (on first
+/// use), each distinct schema, regex or grammar compiled once and kept (up to `capacity`, least
+/// recently used dropped), so its masks serve every later request with the same constraint.
+public final class GrammarCache: @unchecked Sendable {
+    let tokenizer: any Tokenizer
+    private let lock = NSLock()
+    private var vocabularyStorage: TokenVocabulary?
+    private var entries: [String: (grammar: CompiledGrammar, used: UInt64)] = [:]
+    private var clock: UInt64 = 0
+    public let capacity: Int
+
+    public init(tokenizer: any Tokenizer, capacity: Int = 64) {
+        self.tokenizer = tokenizer
+        self.capacity = capacity
+    }
+
+    /// The tokenizer's vocabulary for masks: each token's bytes in mid-text position (no
+    /// dummy-prefix stripping), control tokens empty, end-of-turn tokens apart.
+    public var vocabulary: TokenVocabulary {
+        lock.withLock {
+            if let v = vocabularyStorage { return v }
+            let vocab = tokenizer.vocabulary
+            // A previous token that is neither nil nor BOS: mid-text spelling.
+            let middle = TokenID(-1)
+            let bytes = (0..<vocab.count).map { tokenizer.bytes(for: TokenID($0), after: middle) }
+            var ends = vocab.stopTokens
+            if let eos = vocab.eos { ends.insert(eos) }
+            let v = TokenVocabulary(tokenBytes: bytes, endTokens: ends)
+            vocabularyStorage = v
+            return v
+        }
+    }
+
+    /// The compiled constraint for `spec`; a `GrammarError` names what cannot be used.
+    public func constraint(for spec: ConstraintSpec) throws(GrammarError) -> OutputConstraint {
+        let key = spec.cacheKey
+        let cached: CompiledGrammar? = lock.withLock {
+            clock += 1
+            guard let e = entries[key] else { return nil }
+            entries[key] = (e.grammar, clock)
+            return e.grammar
+        }
+        if let cached { return OutputConstraint(cached, kind: spec.kind) }
+        let vocabulary = self.vocabulary
+        let grammar: CompiledGrammar
+        switch spec {
+        case .jsonObject:
+            grammar = try CompiledGrammar(JSONSchemaCompiler.anyObject(), vocabulary: vocabulary)
+        case .jsonSchema(let schema):
+            grammar = try JSONSchemaCompiler.grammar(schema, vocabulary: vocabulary)
+        case .regex(let source):
+            grammar = try CompiledGrammar(try RegexParser.parse(source, keyword: "guided_regex"), vocabulary: vocabulary)
+        case .choice(let options):
+            guard !options.isEmpty else { throw GrammarError(keyword: "guided_choice", path: "", "guided_choice must not be empty") }
+            grammar = try CompiledGrammar(.choice(options.map { Pattern.literal($0) }), vocabulary: vocabulary)
+        case .grammar(let source):
+            let (p, rules) = try GBNFParser.parse(source)
+            grammar = try CompiledGrammar(p, rules: rules, vocabulary: vocabulary, recursionDepth: GBNFParser.recursionDepth)
+        }
+        lock.withLock {
+            clock += 1
+            if entries.count >= capacity, let oldest = entries.min(by: { $0.value.used < $1.value.used })?.key {
+                entries.removeValue(forKey: oldest)
+            }
+            entries[key] = (grammar, clock)
+        }
+        return OutputConstraint(grammar, kind: spec.kind)
+    }
+}
