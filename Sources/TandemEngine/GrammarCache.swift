@@ -17,6 +17,9 @@ public enum ConstraintSpec: Sendable, Equatable {
     case choice([String])
     /// `grammar`, `guided_grammar`: GBNF.
     case grammar(String)
+    /// `tool_choice` required or a named function: calls of these tools in the chat format's
+    /// way, each call's arguments valid for its function's parameters.
+    case toolCalls([ToolDefinition], format: ToolCallFormat, multiple: Bool)
 
     /// The request field it came from, for errors.
     public var kind: String {
@@ -25,6 +28,7 @@ public enum ConstraintSpec: Sendable, Equatable {
         case .regex: "guided_regex"
         case .choice: "guided_choice"
         case .grammar: "grammar"
+        case .toolCalls: "tools"
         }
     }
 
@@ -35,6 +39,8 @@ public enum ConstraintSpec: Sendable, Equatable {
         case .regex(let r): "r" + r
         case .choice(let c): "c" + JSONWriter.string(.array(c.map(JSONValue.string)))
         case .grammar(let g): "g" + g
+        case .toolCalls(let tools, let format, let multiple):
+            "t\(multiple)\(format)" + JSONWriter.string(.array(tools.map(\.json)))
         }
     }
 }
@@ -94,6 +100,11 @@ public final class GrammarCache: @unchecked Sendable {
         case .choice(let options):
             guard !options.isEmpty else { throw GrammarError(keyword: "guided_choice", path: "", "guided_choice must not be empty") }
             grammar = try CompiledGrammar(.choice(options.map { Pattern.literal($0) }), vocabulary: vocabulary)
+        case .toolCalls(let tools, let format, let multiple):
+            var open = "", close = ""
+            if case .tagged(let o, let c) = format { open = o; close = c }
+            grammar = try JSONSchemaCompiler.toolCalls(tools.map { ($0.name, $0.parameters) }, open: open, close: close,
+                                                       argumentsKey: format.argumentsKey, multiple: multiple, vocabulary: vocabulary)
         case .grammar(let source):
             let (p, rules) = try GBNFParser.parse(source)
             grammar = try CompiledGrammar(p, rules: rules, vocabulary: vocabulary, recursionDepth: GBNFParser.recursionDepth)

@@ -24,6 +24,8 @@ public struct JSONSchemaCompiler {
     private let root: JSONValue
     private(set) var rules: [String: Pattern] = [:]
     var itemsCap = maxItemsLimit
+    /// Prepended to rule names, so several schemas can share one rule table.
+    var rulePrefix = ""
 
     public static let annotations: Set<String> = [
         "title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly",
@@ -51,9 +53,42 @@ public struct JSONSchemaCompiler {
 
     /// `schema` compiled for `vocabulary`, in the first rendering of `fallbacks` that fits.
     public static func grammar(_ schema: JSONValue, vocabulary: TokenVocabulary) throws(GrammarError) -> CompiledGrammar {
+        try fitting(vocabulary) { cap throws(GrammarError) in try compile(schema, itemsCap: cap) }
+    }
+
+    /// Function calls as a chat format writes them: `open`, a JSON object with the function's
+    /// name and its arguments (valid for that function's parameter schema) under
+    /// `argumentsKey`, `close`; one call, or several separated by whitespace when `multiple`.
+    public static func toolCalls(_ tools: [(name: String, parameters: JSONValue)], open: String, close: String,
+                                 argumentsKey: String, multiple: Bool, vocabulary: TokenVocabulary) throws(GrammarError) -> CompiledGrammar {
+        try fitting(vocabulary) { cap throws(GrammarError) in
+            var rules: [String: Pattern] = [:]
+            var calls: [Pattern] = []
+            for (i, tool) in tools.enumerated() {
+                var c = JSONSchemaCompiler(root: tool.parameters)
+                c.itemsCap = cap
+                c.rulePrefix = "tool\(i):"
+                let arguments = try c.value(tool.parameters, path: "#")
+                rules.merge(c.rules) { a, _ in a }
+                let ws = c.ws
+                let body: Pattern = .sequence([
+                    .literal("{"), ws, .literal("\"name\""), ws, .literal(":"), ws, .literal(JSONWriter.string(.string(tool.name))), ws,
+                    .literal(","), ws, .literal(JSONWriter.string(.string(argumentsKey))), ws, .literal(":"), ws, arguments, ws, .literal("}"),
+                ])
+                calls.append(.sequence([.literal(open), ws, body, ws, .literal(close)]))
+            }
+            let ws = JSONSchemaCompiler(root: .null).ws
+            let call: Pattern = .choice(calls)
+            return (.sequence([ws, multiple ? .repetition(call, min: 1, max: nil, separator: ws) : call, ws]), rules)
+        }
+    }
+
+    /// The first rendering of `fallbacks` whose automaton fits.
+    static func fitting(_ vocabulary: TokenVocabulary,
+                        _ build: (Int) throws(GrammarError) -> (Pattern, [String: Pattern])) throws(GrammarError) -> CompiledGrammar {
         var last: GrammarError?
         for (cap, depth) in fallbacks {
-            let (p, rules) = try compile(schema, itemsCap: cap)
+            let (p, rules) = try build(cap)
             do {
                 return try CompiledGrammar(p, rules: rules, vocabulary: vocabulary, recursionDepth: depth)
             } catch {
@@ -93,7 +128,7 @@ public struct JSONSchemaCompiler {
         }
         if let ref = schema["$ref"]?.stringValue {
             try define(ref, path: path)
-            return .reference(ref)
+            return .reference(rulePrefix + ref)
         }
         if let options = schema["anyOf"] ?? schema["oneOf"] {
             guard case .array(let items) = options, !items.isEmpty else {
@@ -161,10 +196,11 @@ public struct JSONSchemaCompiler {
     // MARK: - $ref
 
     mutating func define(_ ref: String, path: String) throws(GrammarError) {
-        guard rules[ref] == nil else { return }
+        let name = rulePrefix + ref
+        guard rules[name] == nil else { return }
         let target = try resolve(ref, path: path)
-        rules[ref] = .never // placeholder while the target (which may refer to itself) compiles
-        rules[ref] = try value(target, path: ref)
+        rules[name] = .never // placeholder while the target (which may refer to itself) compiles
+        rules[name] = try value(target, path: ref)
     }
 
     func resolve(_ ref: String, path: String) throws(GrammarError) -> JSONValue {

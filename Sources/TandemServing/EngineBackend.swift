@@ -50,6 +50,17 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     func outputConstraint(_ request: CompletionRequest) throws -> OutputConstraint? {
         let spec: ConstraintSpec
         let param: String
+        if let format = try toolCallFormat(request), request.toolChoice != .auto {
+            var tools = request.tools
+            if case .function(let name) = request.toolChoice { tools = tools.filter { $0.name == name } }
+            var multiple = request.parallelToolCalls && request.toolChoice == .required
+            if case .bareJSON = format { multiple = false }
+            do {
+                return try engine.grammars.constraint(for: .toolCalls(tools, format: format, multiple: multiple))
+            } catch {
+                throw BackendError(.invalidRequest, "tools: \(error.description) ('\(error.keyword)')", param: "tools")
+            }
+        }
         switch (request.guided, request.responseFormat) {
         case (.json(let schema)?, _): spec = .jsonSchema(schema); param = "guided_json"
         case (.regex(let source)?, _): spec = .regex(source); param = "guided_regex"
@@ -65,6 +76,16 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             let keyword = error.keyword.isEmpty ? "" : " ('\(error.keyword)')"
             throw BackendError(.invalidRequest, "\(error.description)\(keyword)", param: param)
         }
+    }
+
+    /// The model's tool-call format when the request offers tools it may call (nil otherwise);
+    /// a model whose template has no tool format is a 400.
+    func toolCallFormat(_ request: CompletionRequest) throws -> ToolCallFormat? {
+        guard !request.tools.isEmpty, request.toolChoice != .none, case .chat = request.input else { return nil }
+        guard let format = engine.model.chatTemplate?.toolCallFormat else {
+            throw BackendError(.invalidRequest, "model \(modelName)'s chat template has no tool-call format", param: "tools")
+        }
+        return format
     }
 
     public func health() async -> BackendHealth {
@@ -87,7 +108,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             guard let template = model.chatTemplate else {
                 throw BackendError(.invalidRequest, "model \(modelName) has no chat template; use /v1/completions", param: "messages")
             }
-            let prompt = template.prompt(messages, addGenerationPrompt: true)
+            let shown = request.toolChoice == .none ? [] : request.tools
+            let prompt = template.prompt(messages, tools: shown, addGenerationPrompt: true)
             // Special tokens only from the template's own text, never from message content.
             return model.tokenizer.encode(prompt, addBOS: nil)
         }
@@ -116,6 +138,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             throw Self.backendError(e)
         }
         let tokenizer = engine.model.tokenizer
+        var calls = try toolCallFormat(request).map { ToolCalls(parser: ToolCallParser(format: $0)) }
         let (stream, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()
         let task = Task {
             do {
@@ -127,10 +150,16 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                                          bytes: tokenizer.bytes(for: s.token, after: nil),
                                          top: s.topLogprobs.map { .init(token: tokenizer.decode([$0.token]), logprob: Double($0.logprob)) })
                         }
-                        continuation.yield(.delta(CompletionDelta(content: content, reasoning: thinking, logprobs: lp)))
+                        var delta = CompletionDelta(content: content, reasoning: thinking, logprobs: lp)
+                        if calls != nil { delta = calls!.split(delta, at: false) }
+                        if !delta.isEmpty { continuation.yield(.delta(delta)) }
                     case .finished(let reason, let usage):
+                        if calls != nil {
+                            let rest = calls!.split(CompletionDelta(), at: true)
+                            if !rest.isEmpty { continuation.yield(.delta(rest)) }
+                        }
                         switch reason {
-                        case .stopToken, .stopString: continuation.yield(.finish(.stop))
+                        case .stopToken, .stopString: continuation.yield(.finish(calls?.parser.callCount ?? 0 > 0 ? .toolCalls : .stop))
                         case .length: continuation.yield(.finish(.length))
                         case .cancelled: break
                         case .timedOut:
@@ -152,6 +181,35 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             if case .cancelled = termination { task.cancel(); self.engine.cancel(id) }
         }
         return stream
+    }
+
+    /// A request's tool-call parser and the calls it has reported.
+    struct ToolCalls {
+        var parser: ToolCallParser
+
+        /// `delta` with its answer text split into text and calls (`atEnd`: the answer is over).
+        mutating func split(_ delta: CompletionDelta, at atEnd: Bool) -> CompletionDelta {
+            var out = delta
+            out.content = ""
+            let before = parser.callCount
+            var pieces = parser.feed(delta.content)
+            if atEnd { pieces += parser.finish() }
+            var index = before
+            for piece in pieces {
+                switch piece {
+                case .text(let t): out.content += t
+                case .call(let name, let arguments):
+                    out.toolCalls.append(ToolCallDelta(index: index, id: Self.newID(), name: name, arguments: arguments))
+                    index += 1
+                }
+            }
+            return out
+        }
+
+        static func newID() -> String {
+            let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+            return "call_" + String((0..<24).map { _ in alphabet.randomElement()! })
+        }
     }
 
     private func nextNumber() -> UInt64 {

@@ -19,14 +19,33 @@ public struct CompletionDelta: Sendable, Equatable {
     public var reasoning: String
     /// One entry per generated token in this delta when the request asked for `logprobs`.
     public var logprobs: [OpenAITokenLogprob]
+    /// Function calls (or parts of them: a later delta with the same index adds to `arguments`).
+    public var toolCalls: [ToolCallDelta]
 
-    public init(content: String = "", reasoning: String = "", logprobs: [OpenAITokenLogprob] = []) {
+    public init(content: String = "", reasoning: String = "", logprobs: [OpenAITokenLogprob] = [], toolCalls: [ToolCallDelta] = []) {
         self.content = content
         self.reasoning = reasoning
         self.logprobs = logprobs
+        self.toolCalls = toolCalls
     }
 
-    public var isEmpty: Bool { content.isEmpty && reasoning.isEmpty && logprobs.isEmpty }
+    public var isEmpty: Bool { content.isEmpty && reasoning.isEmpty && logprobs.isEmpty && toolCalls.isEmpty }
+}
+
+/// A function call in a stream, as OpenAI's `delta.tool_calls[i]` carries it: the first delta of
+/// a call has its id and name, later ones (same `index`) more of its arguments text.
+public struct ToolCallDelta: Sendable, Equatable {
+    public var index: Int
+    public var id: String?
+    public var name: String?
+    public var arguments: String
+
+    public init(index: Int, id: String? = nil, name: String? = nil, arguments: String = "") {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
 }
 
 /// A generated token as OpenAI's `logprobs` report it: its text and bytes, its log-probability
@@ -72,6 +91,8 @@ public struct OpenAIFinishReason: RawRepresentable, Sendable, Equatable, Hashabl
     /// `max_tokens` (or the context) ran out.
     public static let length = OpenAIFinishReason(rawValue: "length")
     public static let contentFilter = OpenAIFinishReason(rawValue: "content_filter")
+    /// The answer is one or more function calls.
+    public static let toolCalls = OpenAIFinishReason(rawValue: "tool_calls")
 
     public var description: String { rawValue }
 }

@@ -56,6 +56,11 @@ public struct CompletionRequest: Sendable, Equatable {
     /// `grammar`: the output is generated inside this language (at most one constraint per request,
     /// `response_format` included).
     public var guided: GuidedDecoding?
+    /// Functions the model may call (`tools`), shown to it through its chat template.
+    public var tools: [ToolDefinition] = []
+    public var toolChoice: ToolChoice = .auto
+    /// Whether one answer may hold several calls (`parallel_tool_calls`, default true).
+    public var parallelToolCalls = true
     /// Whether the client asked for server-sent events.
     public var stream: Bool
     /// `stream_options.include_usage`: send a final chunk with usage and no choices.

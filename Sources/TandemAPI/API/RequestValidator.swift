@@ -75,6 +75,17 @@ public enum RequestValidator {
         try logprobs(fields, endpoint: endpoint, into: &request)
         request.responseFormat = try responseFormat(fields)
         request.guided = try guided(fields, responseFormat: request.responseFormat)
+        if endpoint == .chatCompletions {
+            try tools(fields, into: &request)
+        } else {
+            for key in ["tools", "tool_choice", "functions", "function_call"] where fields.value(key).map({ !$0.isNull }) ?? false {
+                throw .invalidField(key, "'\(key)' is for /v1/chat/completions.", code: "unsupported_parameter")
+            }
+        }
+        if (request.toolChoice == .required || { if case .function = request.toolChoice { true } else { false } }()),
+           request.guided != nil || request.responseFormat.requiresJSON {
+            throw .invalidField("tool_choice", "A required tool call cannot be combined with another output constraint.", code: "conflicting_parameters")
+        }
         request.stream = try fields.bool("stream") ?? false
         if let options = try fields.object("stream_options") {
             guard request.stream else {
@@ -115,16 +126,111 @@ public enum RequestValidator {
                 }
                 role = r
             }
+            var toolCalls: [ChatMessage.ToolCall] = []
             if let calls = try m.array("tool_calls"), !calls.isEmpty {
-                throw .invalidField(m.name("tool_calls"), "Tool calls are not supported.", code: "unsupported_parameter")
+                guard role == .assistant else {
+                    throw .invalidField(m.name("tool_calls"), "'\(m.name("tool_calls"))' is allowed on assistant messages only.")
+                }
+                toolCalls = try messageToolCalls(calls, path: m.name("tool_calls"))
+            }
+            var toolCallID: String?
+            if role == .tool {
+                guard let id = try bounded(try m.string("tool_call_id"), m.name("tool_call_id"), maxNameBytes) else {
+                    throw .invalidField(m.name("tool_call_id"), "'\(m.name("tool_call_id"))' is required for role 'tool'.", code: "missing_required_parameter")
+                }
+                toolCallID = id
             }
             let content = try bounded(try messageContent(m), m.name("content"), maxMessageBytes)
             if content == nil, role != .assistant {
                 throw .invalidField(m.name("content"), "'\(m.name("content"))' is required for role '\(roleName)'.", code: "missing_required_parameter")
             }
-            messages.append(ChatMessage(role: role, content: content ?? "", name: try bounded(try m.string("name"), m.name("name"), maxNameBytes)))
+            messages.append(ChatMessage(role: role, content: content ?? "", name: try bounded(try m.string("name"), m.name("name"), maxNameBytes),
+                                        toolCalls: toolCalls, toolCallID: toolCallID))
         }
         return messages
+    }
+
+    /// An assistant message's `tool_calls`: `{id, type: "function", function: {name, arguments}}`.
+    static func messageToolCalls(_ calls: [JSONValue], path: String) throws(APIError) -> [ChatMessage.ToolCall] {
+        guard calls.count <= maxTools else {
+            throw .invalidField(path, "'\(path)' holds \(calls.count) calls; at most \(maxTools) are accepted.")
+        }
+        var out: [ChatMessage.ToolCall] = []
+        for (i, call) in calls.enumerated() {
+            let c = FieldReader(call, path: "\(path)[\(i)]")
+            guard case .object = call else { throw .invalidField(c.path, "'\(c.path)' must be an object.", code: "invalid_type") }
+            if let type = try c.string("type"), type != "function" {
+                throw .invalidField(c.name("type"), "'\(c.name("type"))' must be 'function'.", code: "unsupported_value")
+            }
+            guard let function = try c.object("function"), let name = try function.string("name") else {
+                throw .invalidField(c.name("function"), "'\(c.name("function"))' with a 'name' is required.", code: "missing_required_parameter")
+            }
+            let arguments = try bounded(try function.string("arguments"), function.name("arguments"), maxMessageBytes) ?? "{}"
+            out.append(ChatMessage.ToolCall(id: try bounded(try c.string("id"), c.name("id"), maxNameBytes) ?? "call_\(i)",
+                                            name: try bounded(name, function.name("name"), maxNameBytes)!, arguments: arguments))
+        }
+        return out
+    }
+
+    public static let maxTools = 128
+
+    /// `tools`, `tool_choice`, `parallel_tool_calls`; the legacy `functions`/`function_call` are
+    /// refused with a pointer to `tools`.
+    static func tools(_ fields: FieldReader, into request: inout CompletionRequest) throws(APIError) {
+        for key in ["functions", "function_call"] where fields.value(key).map({ !$0.isNull }) ?? false {
+            throw .invalidField(key, "'\(key)' is deprecated and not supported: send 'tools' and 'tool_choice'.", code: "unsupported_parameter")
+        }
+        let items = try fields.array("tools") ?? []
+        guard items.count <= maxTools else {
+            throw .invalidField("tools", "'tools' holds \(items.count) tools; at most \(maxTools) are accepted.")
+        }
+        var tools: [ToolDefinition] = []
+        for (i, item) in items.enumerated() {
+            let t = FieldReader(item, path: "tools[\(i)]")
+            guard case .object = item else { throw .invalidField(t.path, "'\(t.path)' must be an object.", code: "invalid_type") }
+            guard try t.string("type") == "function" else {
+                throw .invalidField(t.name("type"), "'\(t.name("type"))' must be 'function'.", code: "unsupported_value")
+            }
+            guard let f = try t.object("function"), let name = try f.string("name") else {
+                throw .invalidField(t.name("function"), "'\(t.name("function"))' with a 'name' is required.", code: "missing_required_parameter")
+            }
+            guard !name.isEmpty, name.utf8.count <= 64,
+                  name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }) else {
+                throw .invalidField(f.name("name"), "'\(f.name("name"))' must be 1 to 64 characters of a-z, A-Z, 0-9, _ and -.")
+            }
+            guard !tools.contains(where: { $0.name == name }) else {
+                throw .invalidField(f.name("name"), "Tool '\(name)' is defined twice.")
+            }
+            var parameters: JSONValue = ["type": "object", "properties": [:]]
+            if let p = try f.object("parameters") { parameters = p.object }
+            tools.append(ToolDefinition(name: name, description: try bounded(try f.string("description"), f.name("description"), maxMessageBytes),
+                                        parameters: parameters, strict: try f.bool("strict") ?? false))
+        }
+        request.tools = tools
+        request.parallelToolCalls = try fields.bool("parallel_tool_calls") ?? true
+        guard let choice = fields.value("tool_choice"), !choice.isNull else {
+            request.toolChoice = tools.isEmpty ? .none : .auto
+            return
+        }
+        switch choice {
+        case .string("auto"): request.toolChoice = .auto
+        case .string("none"): request.toolChoice = .none
+        case .string("required"): request.toolChoice = .required
+        case .object:
+            let c = FieldReader(choice, path: "tool_choice")
+            guard try c.string("type") == "function", let f = try c.object("function"), let name = try f.string("name") else {
+                throw .invalidField("tool_choice", "'tool_choice' must be auto, none, required or {\"type\": \"function\", \"function\": {\"name\": ...}}.")
+            }
+            guard tools.contains(where: { $0.name == name }) else {
+                throw .invalidField("tool_choice.function.name", "'tool_choice' names '\(name)', which is not among 'tools'.")
+            }
+            request.toolChoice = .function(name)
+        default:
+            throw .invalidField("tool_choice", "'tool_choice' must be auto, none, required or {\"type\": \"function\", \"function\": {\"name\": ...}}.")
+        }
+        if tools.isEmpty, request.toolChoice != .none {
+            throw .invalidField("tool_choice", "'tool_choice' needs 'tools'.")
+        }
     }
 
     /// A string, or an array of `{"type": "text", "text": ...}` parts joined together.
@@ -402,11 +508,6 @@ public enum RequestValidator {
     /// Fields OpenAI knows that Tandem cannot honour: refused when they would change the answer.
     static func unsupported(_ fields: FieldReader, endpoint: CompletionRequest.Endpoint,
                             into request: inout CompletionRequest) throws(APIError) {
-        for key in ["tools", "functions"] {
-            if let items = try fields.array(key), !items.isEmpty {
-                throw .invalidField(key, "'\(key)': tool calling is not supported.", code: "unsupported_parameter")
-            }
-        }
         guard endpoint == .completions else { return }
         request.echo = try fields.bool("echo") ?? false
         if request.echo, case .tokens = request.input {

@@ -32,9 +32,16 @@ public struct ResponseRenderer: Sendable {
         let usage = acc.usage ?? Usage(completionTokens: acc.deltaCount)
         switch endpoint {
         case .chatCompletions:
-            var message: [(String, JSONValue)] = [("role", "assistant"), ("content", .string(acc.content))]
+            let content: JSONValue = acc.content.isEmpty && !acc.toolCalls.isEmpty ? .null : .string(acc.content)
+            var message: [(String, JSONValue)] = [("role", "assistant"), ("content", content)]
             if !acc.reasoning.isEmpty { message.append(("reasoning_content", .string(acc.reasoning))) }
             message.append(("refusal", .null))
+            if !acc.toolCalls.isEmpty {
+                message.append(("tool_calls", .array(acc.toolCalls.map { c in
+                    .object([("id", .string(c.id)), ("type", "function"),
+                             ("function", .object([("name", .string(c.name)), ("arguments", .string(c.arguments))]))])
+                })))
+            }
             let choice: JSONValue = .object([
                 ("index", 0), ("message", .object(message)),
                 ("logprobs", logprobsJSON(acc.logprobs, requested: logprobsRequested)),
@@ -66,6 +73,18 @@ public struct ResponseRenderer: Sendable {
             var d: [(String, JSONValue)] = []
             if !delta.content.isEmpty || delta.reasoning.isEmpty { d.append(("content", .string(delta.content))) }
             if !delta.reasoning.isEmpty { d.append(("reasoning_content", .string(delta.reasoning))) }
+            if !delta.toolCalls.isEmpty {
+                if delta.content.isEmpty { d.removeAll { $0.0 == "content" } }
+                d.append(("tool_calls", .array(delta.toolCalls.map { c in
+                    var call: [(String, JSONValue)] = [("index", .int(Int64(c.index)))]
+                    if let id = c.id { call += [("id", .string(id)), ("type", "function")] }
+                    var function: [(String, JSONValue)] = []
+                    if let name = c.name { function.append(("name", .string(name))) }
+                    function.append(("arguments", .string(c.arguments)))
+                    call.append(("function", .object(function)))
+                    return .object(call)
+                })))
+            }
             if finish != nil && delta.isEmpty { d = [] }
             return envelope(object: chunkObject, choices: [.object([("index", 0), ("delta", .object(d)), ("logprobs", lp), ("finish_reason", finishValue)])], usage: nil)
         case .completions:

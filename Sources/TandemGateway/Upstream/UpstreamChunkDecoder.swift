@@ -26,6 +26,13 @@ public struct UpstreamChunkDecoder: Sendable {
             if let d = choice["delta"] {
                 delta.content = d["content"]?.stringValue ?? ""
                 delta.reasoning = d["reasoning_content"]?.stringValue ?? d["reasoning"]?.stringValue ?? ""
+                if case .array(let calls)? = d["tool_calls"] {
+                    for (i, call) in calls.enumerated() {
+                        delta.toolCalls.append(ToolCallDelta(
+                            index: call["index"]?.intValue.map { Int(clamping: $0) } ?? i, id: call["id"]?.stringValue,
+                            name: call["function"]?["name"]?.stringValue, arguments: call["function"]?["arguments"]?.stringValue ?? ""))
+                    }
+                }
             } else if let text = choice["text"]?.stringValue {
                 delta.content = text
             }

@@ -16,6 +16,13 @@ public enum UpstreamRequestEncoder {
             f.append(("messages", .array(messages.map { m in
                 var pairs: [(String, JSONValue)] = [("role", .string(m.role.rawValue)), ("content", .string(m.content))]
                 if let name = m.name { pairs.append(("name", .string(name))) }
+                if !m.toolCalls.isEmpty {
+                    pairs.append(("tool_calls", .array(m.toolCalls.map { c in
+                        .object([("id", .string(c.id)), ("type", "function"),
+                                 ("function", .object([("name", .string(c.name)), ("arguments", .string(c.arguments))]))])
+                    })))
+                }
+                if let id = m.toolCallID { pairs.append(("tool_call_id", .string(id))) }
                 return .object(pairs)
             })))
         case .text(let text): f.append(("prompt", .string(text)))
@@ -56,6 +63,17 @@ public enum UpstreamRequestEncoder {
                 ("type", "json_schema"),
                 ("json_schema", .object([("name", .string(name)), ("schema", schema), ("strict", .bool(strict))])),
             ])))
+        }
+        if !r.tools.isEmpty {
+            f.append(("tools", .array(r.tools.map(\.json))))
+            switch r.toolChoice {
+            case .auto: f.append(("tool_choice", "auto"))
+            case .none: f.append(("tool_choice", "none"))
+            case .required: f.append(("tool_choice", "required"))
+            case .function(let name):
+                f.append(("tool_choice", .object([("type", "function"), ("function", .object([("name", .string(name))]))])))
+            }
+            if !r.parallelToolCalls { f.append(("parallel_tool_calls", false)) }
         }
         switch r.guided {
         case nil: break

@@ -56,10 +56,15 @@ public enum ChatTemplate: Sendable, Equatable {
 
     /// The prompt with the template's own text marked as the only place where special tokens may
     /// be parsed: roles and contents are plain text, whatever they contain.
-    public func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> PromptText {
+    /// `tools` are shown to the model in the family's tool format (`ChatTemplate+Tools.swift`);
+    /// assistant calls and `tool` results are written the same way.
+    public func prompt(_ messages: [ChatMessage], tools: [ToolDefinition] = [], addGenerationPrompt: Bool = true) -> PromptText {
         var p = PromptText()
         switch self {
         case .chatML(let defaultSystem):
+            if !tools.isEmpty || messages.contains(where: { $0.role == .tool || !$0.toolCalls.isEmpty }) {
+                return chatMLWithTools(messages, tools: tools, defaultSystem: defaultSystem, addGenerationPrompt: addGenerationPrompt)
+            }
             if let sys = defaultSystem, messages.first?.role != .system {
                 p.appendTemplate("<|im_start|>system\n\(sys)<|im_end|>\n")
             }
@@ -93,6 +98,9 @@ public enum ChatTemplate: Sendable, Equatable {
                 }
             }
         case .llama3:
+            if !tools.isEmpty || messages.contains(where: { $0.role == .tool || !$0.toolCalls.isEmpty }) {
+                return llama3WithTools(messages, tools: tools, addGenerationPrompt: addGenerationPrompt)
+            }
             p.appendTemplate("<|begin_of_text|>")
             for m in messages {
                 p.appendTemplate("<|start_header_id|>")

@@ -1,0 +1,140 @@
+import TandemCore
+
+/// Finds function calls in a model's streamed answer, in its family's `ToolCallFormat`, and
+/// splits the answer into text and calls as it streams.
+///
+/// Tagged formats: text outside the tags streams on at once, except a tail that could be the
+/// start of the opening tag; a call is reported when its closing tag arrives (or at the end, for
+/// a last call the model did not close). A tagged body that is not `{"name": string,
+/// "arguments": object}` is given back as text. Whitespace between calls is dropped.
+/// Bare JSON: an answer that begins with `{` (or `<|python_tag|>`) is held to the end and is a
+/// call if it parses as one (several may be joined by `;`), text otherwise.
+public struct ToolCallParser: Sendable {
+    public enum Piece: Sendable, Equatable {
+        case text(String)
+        case call(name: String, arguments: String)
+    }
+
+    public let format: ToolCallFormat
+    private var buffer = ""
+    private var inCall = false
+    /// Whitespace held until it is known whether a call follows (then dropped) or text.
+    private var pendingSpace = ""
+    /// Bare JSON: nil until the first non-space character decides.
+    private var holding: Bool?
+    public private(set) var callCount = 0
+
+    public init(format: ToolCallFormat) { self.format = format }
+
+    public mutating func feed(_ text: String) -> [Piece] {
+        buffer += text
+        switch format {
+        case .tagged(let open, let close): return scanTagged(open: open, close: close, atEnd: false)
+        case .bareJSON: return scanBare(atEnd: false)
+        }
+    }
+
+    /// Whatever is left at the end of the answer.
+    public mutating func finish() -> [Piece] {
+        switch format {
+        case .tagged(let open, let close): return scanTagged(open: open, close: close, atEnd: true)
+        case .bareJSON: return scanBare(atEnd: true)
+        }
+    }
+
+    /// Text goes out with the whitespace held before it; its own trailing whitespace is held.
+    private mutating func text(_ s: String, into out: inout [Piece]) {
+        let body = s.reversed().drop(while: \.isWhitespace).reversed()
+        let trailing = s.dropFirst(body.count)
+        if !body.isEmpty {
+            out.append(.text(pendingSpace + String(body)))
+            pendingSpace = ""
+        }
+        pendingSpace += trailing
+    }
+
+    private mutating func call(_ body: Substring, into out: inout [Piece]) -> Bool {
+        guard let (name, arguments) = Self.parseCall(body, argumentsKey: format.argumentsKey) else { return false }
+        pendingSpace = ""
+        out.append(.call(name: name, arguments: arguments))
+        callCount += 1
+        return true
+    }
+
+    /// `{"name": string, key: object}` → the name and the arguments as compact JSON.
+    static func parseCall(_ body: Substring, argumentsKey: String) -> (String, String)? {
+        guard let value = try? JSONValue.parse(Array(body.utf8)), case .object(let pairs) = value,
+              let name = value["name"]?.stringValue, !name.isEmpty else { return nil }
+        let arguments = value[argumentsKey] ?? value["arguments"] ?? value["parameters"] ?? .object([])
+        guard case .object = arguments, pairs.count <= 3 else { return nil }
+        return (name, JSONWriter.string(arguments))
+    }
+
+    private mutating func scanTagged(open: String, close: String, atEnd: Bool) -> [Piece] {
+        var out: [Piece] = []
+        while true {
+            if inCall {
+                if let r = buffer.range(of: close) {
+                    let body = buffer[..<r.lowerBound]
+                    if !call(body, into: &out) { text(open + body + close, into: &out) }
+                    buffer = String(buffer[r.upperBound...])
+                    inCall = false
+                    continue
+                }
+                if atEnd {
+                    if !call(buffer[...], into: &out) { text(open + buffer, into: &out) }
+                    buffer = ""
+                    inCall = false
+                }
+                break
+            }
+            if let r = buffer.range(of: open) {
+                text(String(buffer[..<r.lowerBound]), into: &out)
+                buffer = String(buffer[r.upperBound...])
+                inCall = true
+                continue
+            }
+            // Hold back a tail that may be the beginning of the opening tag.
+            var keep = 0
+            if !atEnd {
+                for n in stride(from: min(open.count - 1, buffer.count), through: 1, by: -1) where open.hasPrefix(buffer.suffix(n)) {
+                    keep = n
+                    break
+                }
+            }
+            text(String(buffer.dropLast(keep)), into: &out)
+            buffer = String(buffer.suffix(keep))
+            break
+        }
+        if atEnd, callCount == 0, !pendingSpace.isEmpty {
+            out.append(.text(pendingSpace))
+            pendingSpace = ""
+        }
+        return out
+    }
+
+    private mutating func scanBare(atEnd: Bool) -> [Piece] {
+        let start = buffer.drop(while: \.isWhitespace)
+        if holding == nil, !start.isEmpty, !(start.count < 14 && "<|python_tag|>".hasPrefix(start)) || atEnd {
+            holding = start.hasPrefix("{") || start.hasPrefix("<|python_tag|>")
+        }
+        if holding == false || (holding == nil && atEnd) {
+            defer { buffer = "" }
+            return buffer.isEmpty ? [] : [.text(buffer)]
+        }
+        guard atEnd else { return [] }
+        var body = buffer.drop(while: \.isWhitespace)
+        if body.hasPrefix("<|python_tag|>") { body = body.dropFirst("<|python_tag|>".count) }
+        var calls: [Piece] = []
+        for part in body.split(separator: ";") {
+            guard let (name, arguments) = Self.parseCall(part, argumentsKey: format.argumentsKey) else {
+                defer { buffer = "" }
+                return [.text(buffer)]
+            }
+            calls.append(.call(name: name, arguments: arguments))
+        }
+        callCount += calls.count
+        buffer = ""
+        return calls
+    }
+}
