@@ -240,18 +240,18 @@ class Priority(str, Enum):
 
 
 class Step(BaseModel):
-    title: str = Field(max_length=40)
+    title: str = Field(max_length=24)
     priority: Priority
     minutes: int = Field(ge=1, le=600)
 
 
 class Person(BaseModel):
-    name: str = Field(max_length=30)
-    role: str = Field(max_length=30)
+    name: str = Field(max_length=20)
+    role: str = Field(max_length=20)
 
 
 class Plan(BaseModel):
-    goal: str = Field(max_length=60)
+    goal: str = Field(max_length=40)
     owner: Person
     steps: list[Step] = Field(min_length=1, max_length=3)
 
@@ -286,7 +286,7 @@ def test_openai_parse_with_a_pydantic_model_through_the_gateway(smol_gateway):
 
     def one(prompt):
         r = client.chat.completions.parse(model="smol", messages=[{"role": "user", "content": prompt}],
-                                          response_format=Plan, max_tokens=400, temperature=0.7, seed=len(prompt))
+                                          response_format=Plan, max_tokens=700, temperature=0.7, seed=len(prompt))
         return r.choices[0]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -296,4 +296,5 @@ def test_openai_parse_with_a_pydantic_model_through_the_gateway(smol_gateway):
         plan = choice.message.parsed
         assert isinstance(plan, Plan), prompt
         assert 1 <= len(plan.steps) <= 3
+        assert len(plan.goal) <= 40 and all(len(s.title) <= 24 for s in plan.steps)
         jsonschema.validate(json.loads(choice.message.content), Plan.model_json_schema())

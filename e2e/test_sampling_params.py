@@ -144,3 +144,70 @@ def test_every_field_the_openapi_document_lists_is_accepted(dep):
         r = httpx.post(f"http://127.0.0.1:{dep.port}{path}", timeout=60,
                        json={"model": "m", **base, **extra, "max_tokens": 1})
         assert r.status_code == 200, (schema, r.text)
+
+
+def prefill_tokens(dep):
+    text = httpx.get(f"{dep.url}/metrics", timeout=10).text
+    return int(next(float(line.split()[-1]) for line in text.splitlines() if line.startswith("tandem_engine_prefill_tokens_total{")))
+
+
+def test_n_choices_share_one_prefill_and_each_has_its_own_sample(dep):
+    import uuid
+    prompt = [{"role": "user", "content": f"Tell me a short story about a fox. ({uuid.uuid4().hex})"}]
+    before = prefill_tokens(dep)
+    r = dep.client().chat.completions.create(model="m", messages=prompt, n=4, temperature=1.0, seed=11, max_tokens=12,
+                                             logprobs=True)
+    after = prefill_tokens(dep)
+    assert sorted(c.index for c in r.choices) == [0, 1, 2, 3]
+    # The prompt's K/V was computed once, not once per choice: the tokens past the cached prefix
+    # (the chat template's opening, shared with earlier requests), once.
+    cached = r.usage.prompt_tokens_details.cached_tokens
+    assert cached < r.usage.prompt_tokens - 8
+    assert after - before == r.usage.prompt_tokens - cached
+    # Usage counts every choice's tokens; each choice's logprobs list one entry per token.
+    assert r.usage.completion_tokens == sum(len(c.logprobs.content) for c in r.choices)
+    assert len({c.message.content for c in r.choices}) >= 2
+    for c in r.choices:
+        assert c.finish_reason in ("stop", "length")
+    # Choice i is what the request with seed + i gives alone.
+    for i in (0, 2):
+        alone = dep.client().chat.completions.create(model="m", messages=prompt, temperature=1.0, seed=11 + i, max_tokens=12)
+        assert alone.choices[0].message.content == r.choices[i].message.content, i
+
+
+def test_n_choices_stream_with_their_indexes(dep):
+    finished, text = {}, {}
+    for chunk in dep.client().chat.completions.create(model="m", messages=PROMPT, n=3, temperature=0.9, seed=5, max_tokens=8,
+                                                      stream=True):
+        for c in chunk.choices:
+            text[c.index] = text.get(c.index, "") + (c.delta.content or "")
+            if c.finish_reason:
+                finished[c.index] = c.finish_reason
+    assert sorted(finished) == [0, 1, 2]
+    assert all(text[i] for i in range(3))
+
+
+@pytest.fixture(scope="module")
+def invariant():
+    d = Deployment(MODEL, 1, extra=("--batch-invariant", "on"))
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def test_the_same_seed_gives_the_same_text_alone_and_in_a_batch_of_8(invariant):
+    # With --batch-invariant on every projection takes the GEMM route whatever the batch, so a
+    # request's logits, and its seeded samples, do not depend on what shares its steps. (Without
+    # it, one token goes through the fused GEMV and a batch through the GEMM: they differ by f32
+    # rounding, about 1e-5 in a log-probability, enough to flip a temperature-1 sample.)
+    from concurrent.futures import ThreadPoolExecutor
+    client = invariant.client()
+
+    def ask(seed):
+        return client.chat.completions.create(model="m", messages=PROMPT, temperature=1.0, seed=seed,
+                                              max_tokens=16).choices[0].message.content
+    alone = ask(42)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        batch = list(pool.map(ask, [42, 1, 2, 3, 42, 4, 5, 6]))
+    assert batch[0] == alone and batch[4] == alone

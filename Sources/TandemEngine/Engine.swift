@@ -47,6 +47,8 @@ public final class Engine: @unchecked Sendable {
     // Guarded by `condition`.
     private var scheduler: Scheduler
     private var states: [RequestID: TokenRequestState] = [:]
+    /// More choices of a request (`n > 1`), started from it at its first sampling step.
+    private var pendingForks: [RequestID: [PendingFork]] = [:]
     private var stopping = false
     private var stats = EngineStats()
     private var thread: Thread?
@@ -142,8 +144,11 @@ public final class Engine: @unchecked Sendable {
         condition.broadcast()
         let pending = states
         states.removeAll()
+        let forks = pendingForks.values.flatMap { $0 }
+        pendingForks.removeAll()
         condition.unlock()
         for (_, s) in pending { s.sink.finish(EngineError(.shutDown, "the engine is shutting down")) }
+        for f in forks { f.sink.finish(EngineError(.shutDown, "the engine is shutting down")) }
         text.stop()
         guard wasRunning, Thread.current.name != "tandem-engine" else { return true }
         return loopExited.wait(timeout: .now() + wait.seconds) == .success
@@ -178,13 +183,26 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Admits `request` with its events going to `sink`; throws `EngineError.rejected` at once.
-    func enqueue(_ request: EngineRequest, acknowledged: Bool, sink: TokenSink) throws {
+    /// `forks`: more choices of the same prompt, started from `request` when its prompt is
+    /// computed (they share its K/V blocks: the prompt is prefilled once).
+    func enqueue(_ request: EngineRequest, acknowledged: Bool, sink: TokenSink,
+                 forks: [(request: EngineRequest, sink: TokenSink)] = []) throws {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw EngineError(.shutDown, "the engine is shut down") }
         guard stats.healthy else { throw EngineError(.stepFailed, "the engine is unhealthy: \(stats.lastError ?? "a step failed")") }
         var stopIDs = request.stopTokenIDs
         if !request.ignoreEndOfSequence { stopIDs.formUnion(endOfTurnTokens) }
+        var pending: [PendingFork] = []
+        for fork in forks {
+            seedCounter &+= 0x9E37_79B9_7F4A_7C15
+            do {
+                let sampler = try Sampler(configuration: fork.request.sampling, promptTokens: fork.request.promptTokens, defaultSeed: seedCounter)
+                pending.append(PendingFork(request: fork.request, sink: fork.sink, sampler: sampler, acknowledged: acknowledged, stopIDs: stopIDs))
+            } catch {
+                throw EngineError(.rejected, error.message, code: error.code)
+            }
+        }
         seedCounter &+= 0x9E37_79B9_7F4A_7C15
         let sampler: Sampler
         switch admit(request, stopIDs: stopIDs) {
@@ -192,6 +210,7 @@ public final class Engine: @unchecked Sendable {
         case .failure(let e): throw EngineError(.rejected, e.message, code: e.code)
         }
         states[request.id] = TokenRequestState(request: request, sink: sink, sampler: sampler, acknowledged: acknowledged)
+        if !pending.isEmpty { pendingForks[request.id] = pending }
         stats.promptTokens += request.promptTokens.count
         condition.signal()
     }
@@ -218,8 +237,15 @@ public final class Engine: @unchecked Sendable {
         condition.lock()
         let state = states.removeValue(forKey: id)
         _ = scheduler.abort(id, reason: reason)
+        // Choices not started yet: cancelled with their parent, or on their own.
+        var dropped = pendingForks.removeValue(forKey: id) ?? []
+        for (parent, forks) in pendingForks where forks.contains(where: { $0.request.id == id }) {
+            dropped += forks.filter { $0.request.id == id }
+            pendingForks[parent] = forks.filter { $0.request.id != id }
+        }
         condition.unlock()
         state?.sink.finish(nil)
+        for f in dropped { f.sink.finish(nil) }
     }
 
     /// The consumer of an acknowledged request has handled one more `.tokens` event.
@@ -268,6 +294,10 @@ public final class Engine: @unchecked Sendable {
                     stats.prefixHitTokens += min(s.cachedTokenCount, promptCount)
                 }
             }
+            for s in plan.sequences {
+                let promptCount = states[s.requestID]?.request.promptTokens.count ?? 0
+                stats.prefillTokens += max(0, min(s.startPosition + s.tokens.count, promptCount) - s.startPosition)
+            }
             let finishedEarly = plan.finishedRequests.compactMap { f in states.removeValue(forKey: f.requestID).map { (f, $0) } }
             condition.unlock()
             for (f, s) in finishedEarly { finish(s, reason: f.reason) }
@@ -293,12 +323,16 @@ public final class Engine: @unchecked Sendable {
             // submission or cancellation in the meantime is never blocked by a step.
             condition.lock()
             var work: [(id: RequestID, logits: Int?, sampler: Sampler?, wantsLogprobs: Bool)] = []
+            var forks: [(parent: RequestID, logits: Int, fork: PendingFork)] = []
             var li = 0
             for s in plan.sequences where s.samplesToken {
                 defer { li += 1 }
                 if forced[s.requestID] != nil { work.append((s.requestID, nil, nil, false)); continue }
                 let state = states[s.requestID]
                 work.append((s.requestID, li < logits.count ? li : nil, state?.sampler, state?.request.sampling.topLogprobs != nil))
+                if state != nil, li < logits.count, let pending = pendingForks.removeValue(forKey: s.requestID) {
+                    forks += pending.map { (s.requestID, li, $0) }
+                }
             }
             condition.unlock()
             var sampled: [RequestID: [TokenID]] = [:]
@@ -317,9 +351,33 @@ public final class Engine: @unchecked Sendable {
                 }
                 samplers[w.id] = sampler
             }
+            // Further choices sample their first token from their parent's logits.
+            var started: [(parent: RequestID, fork: PendingFork, sampler: Sampler)] = []
+            for var f in forks {
+                do {
+                    let token = try f.fork.sampler.sample(logits: logits[f.logits])
+                    sampled[f.fork.request.id] = [token.token]
+                    if f.fork.request.sampling.topLogprobs != nil { logprobs[f.fork.request.id] = [token] }
+                } catch {
+                    sampled[f.fork.request.id] = [fallbackToken]
+                }
+                started.append((f.parent, f.fork, f.fork.sampler))
+            }
             condition.lock()
             for (id, sampler) in samplers { states[id]?.sampler = sampler }
             for (id, f) in forced { for t in f { states[id]?.sampler.record(t) } }
+            var notStarted: [PendingFork] = []
+            for (parent, fork, sampler) in started {
+                let r = fork.request
+                do {
+                    try scheduler.fork(parent, child: GenerationRequest(
+                        id: r.id, promptTokens: r.promptTokens, maxTokens: r.maxTokens, stopTokenIDs: fork.stopIDs,
+                        cacheSalt: r.cacheSalt, priority: r.priority, arrivalTime: clock.now - startInstant, capToPool: r.capToPool))
+                    states[r.id] = TokenRequestState(request: r, sink: fork.sink, sampler: sampler, acknowledged: fork.acknowledged)
+                } catch {
+                    notStarted.append(fork)
+                }
+            }
             let outputs = scheduler.update(with: StepResult(sampledTokens: sampled))
             stats.steps += 1
             var finished: [(TokenRequestState, FinishReason)] = []
@@ -347,6 +405,8 @@ public final class Engine: @unchecked Sendable {
                 }
             }
             condition.unlock()
+            // A parent cancelled since it was scheduled: its choices end with it.
+            for f in notStarted { f.sink.finish(nil) }
             for (s, e) in events { s.sink.yield(e) }
             for (s, reason) in finished { finish(s, reason: reason) }
         }
@@ -363,11 +423,14 @@ public final class Engine: @unchecked Sendable {
         condition.lock()
         let all = states
         states.removeAll()
+        let forks = pendingForks.values.flatMap { $0 }
+        pendingForks.removeAll()
         for id in all.keys { _ = scheduler.abort(id, reason: .cancelled) }
         stats.healthy = false
         stats.lastError = "\(error)"
         condition.unlock()
         logger.error("step failed; failing \(all.count) request(s)", metadata: ["error": "\(error)"])
         for (_, s) in all { s.sink.finish(EngineError(.stepFailed, "generation failed: \(error)")) }
+        for f in forks { f.sink.finish(EngineError(.stepFailed, "generation failed: \(error)")) }
     }
 }

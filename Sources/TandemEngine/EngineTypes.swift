@@ -94,6 +94,8 @@ public struct EngineStats: Sendable, Equatable {
     /// Running sequences preempted (blocks freed, recomputed later) to make room.
     public var preemptions = 0
     public var promptTokens = 0
+    /// Prompt tokens whose K/V was computed (not from the prefix cache, not shared by a fork).
+    public var prefillTokens = 0
     public var generatedTokens = 0
     public var steps = 0
     public var healthy = true
@@ -121,6 +123,7 @@ extension EngineStats {
         family("tandem_engine_prefix_cache_queried_tokens_total", "counter", "Prompt tokens looked up in the prefix cache.", "\(prefixQueriedTokens)")
         family("tandem_engine_preemptions_total", "counter", "Sequences preempted (KV freed, recomputed later).", "\(preemptions)")
         family("tandem_engine_prompt_tokens_total", "counter", "Prompt tokens submitted.", "\(promptTokens)")
+        family("tandem_engine_prefill_tokens_total", "counter", "Prompt tokens whose K/V was computed (prefix-cache hits and forked choices excluded).", "\(prefillTokens)")
         family("tandem_engine_generation_tokens_total", "counter", "Tokens generated.", "\(generatedTokens)")
         family("tandem_engine_steps_total", "counter", "Engine steps run.", "\(steps)")
         return out

@@ -207,25 +207,66 @@ extension Engine {
     /// close tag (`force`); either makes the request acknowledged, so the engine stays at most a
     /// step ahead of its text. Throws `EngineError.rejected` at once when it cannot be accepted.
     public func submit(_ request: EngineRequest) throws -> AsyncThrowingStream<EngineEvent, Error> {
-        let steered = !request.stopStrings.isEmpty || request.reasoning?.budgetTokens != nil
+        try submit(request, choices: 1)[0]
+    }
+
+    /// `choices` answers to one prompt (`n`), one stream each: choice 0 is `request`, choice i
+    /// has the id `<id>/<i>` and, when the request set a seed, the seed + i. The prompt is
+    /// prefilled once: the other choices start from choice 0's K/V when its prompt is computed.
+    public func submit(_ request: EngineRequest, choices: Int) throws -> [AsyncThrowingStream<EngineEvent, Error>] {
+        guard choices > 1 else { return [try submitOne(request, forks: [])] }
+        var forks: [EngineRequest] = []
+        for i in 1..<choices {
+            var r = request
+            r.id = RequestID("\(request.id)/\(i)")
+            if let seed = request.sampling.parameters.seed { r.sampling.parameters.seed = seed &+ UInt64(i) }
+            forks.append(r)
+        }
+        var streams: [AsyncThrowingStream<EngineEvent, Error>] = []
+        var sinks: [(request: EngineRequest, sink: TokenSink)] = []
+        for r in forks {
+            let (stream, sink) = textStream(r)
+            streams.append(stream)
+            sinks.append((r, sink))
+        }
+        do {
+            return [try submitOne(request, forks: sinks)] + streams
+        } catch {
+            for r in forks { text.drop(r.id) }
+            throw error
+        }
+    }
+
+    /// The text front's stream and token sink for one request.
+    private func textStream(_ request: EngineRequest) -> (AsyncThrowingStream<EngineEvent, Error>, TokenSink) {
         let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
         let front = text, id = request.id
         front.register(id, TextFront.Entry(processor: TextProcessor(request: request, tokenizer: model.tokenizer),
-                                           continuation: continuation, tokenizer: model.tokenizer, steered: steered))
-        do {
-            try enqueue(request, acknowledged: steered, sink: TokenSink(yield: { front.post(id, .event($0)) },
-                                                                        finish: { front.post(id, .end($0)) }))
-        } catch {
-            front.drop(id)
-            throw error
-        }
+                                           continuation: continuation, tokenizer: model.tokenizer, steered: Self.steered(request)))
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination {
                 front.drop(id)
                 self?.cancel(id)
             }
         }
+        return (stream, TokenSink(yield: { front.post(id, .event($0)) }, finish: { front.post(id, .end($0)) }))
+    }
+
+    private func submitOne(_ request: EngineRequest, forks: [(request: EngineRequest, sink: TokenSink)]) throws -> AsyncThrowingStream<EngineEvent, Error> {
+        let (stream, sink) = textStream(request)
+        do {
+            try enqueue(request, acknowledged: Self.steered(request), sink: sink, forks: forks)
+        } catch {
+            text.drop(request.id)
+            throw error
+        }
         return stream
+    }
+
+    /// Text can end or steer the request (stop strings, a reasoning budget): its token events
+    /// are acknowledged, so the text front runs at most one step behind.
+    static func steered(_ request: EngineRequest) -> Bool {
+        !request.stopStrings.isEmpty || request.reasoning?.budgetTokens != nil
     }
 
     /// Runs `request` to completion and returns the tokens, text and usage (tests, CLI).

@@ -50,3 +50,13 @@ struct TokenRequestState {
                     completionTokens: completionTokens, reasoningTokens: 0)
     }
 }
+
+/// A further choice of a request (`n > 1`) waiting for its parent's first sampling step, when
+/// the scheduler forks it from the parent (`Scheduler.fork`). Guarded by the engine's lock.
+struct PendingFork {
+    let request: EngineRequest
+    let sink: TokenSink
+    var sampler: Sampler
+    let acknowledged: Bool
+    let stopIDs: Set<TokenID>
+}

@@ -121,6 +121,36 @@ public struct Scheduler: Sendable {
         return true
     }
 
+    /// Starts `child` as a copy of `parent` in the step in flight (several choices of one
+    /// prompt, `n > 1`): the same tokens and computed K/V, its blocks shared and copied on
+    /// write, so the prompt is prefilled once; `update(with:)` then takes the child's own token
+    /// sampled from this step's logits. `parent` must be running and sampling in the step in
+    /// flight; `child` must have the same prompt.
+    public mutating func fork(_ parent: RequestID, child: GenerationRequest) throws(EngineCoreError) {
+        guard let p = states[parent], p.status == .running,
+              let chunk = inFlight.first(where: { $0.requestID == parent }), chunk.samplesToken else {
+            throw EngineCoreError(.unknownSequence, "\(parent) is not sampling in the step in flight")
+        }
+        guard states[child.id] == nil else {
+            throw EngineCoreError(.duplicateRequest, "request \(child.id) is already queued or running")
+        }
+        guard child.promptTokens == p.request.promptTokens else {
+            throw EngineCoreError(.invalidRequest, "\(child.id) does not share \(parent)'s prompt")
+        }
+        try pool.fork(parent, into: child.id)
+        submissionCounter += 1
+        var state = SequenceState(request: child, order: submissionCounter, maxOutputTokens: p.maxOutputTokens, blockSize: pool.blockSize)
+        state.tokens = p.tokens
+        state.computedTokenCount = p.computedTokenCount
+        state.chain = p.chain
+        state.status = .running
+        state.cachedPromptTokenCount = p.cachedPromptTokenCount
+        state.admissionCount = 1
+        states[child.id] = state
+        running.insert(child.id, at: insertionIndex(of: child.id, in: running))
+        inFlight.append(InFlightChunk(requestID: child.id, startPosition: chunk.startPosition, samplesToken: true))
+    }
+
     // MARK: Ordering
 
     /// Whether `a` goes before `b` under the policy: priority (if enabled), arrival, submission.

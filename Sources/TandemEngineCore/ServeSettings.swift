@@ -17,6 +17,10 @@ public struct ServeSettings: Sendable, Equatable {
     public var prefixCache = true
     public var eviction: EvictionPolicy = .prefixAware
     public var stepTimeoutSeconds = 30
+    /// Every projection through the blocked GEMM, one token or many, so a request's numbers (and
+    /// so its seeded samples) do not depend on what shares its step; single-stream decode is
+    /// slower (the fused one-token kernels are not used).
+    public var batchInvariant = false
 
     public init() {}
 
@@ -62,6 +66,9 @@ public struct ServeSettings: Sendable, Equatable {
                "Which cached K/V block is reused first when the pool is full: prefix-aware (leaves first) or lru."),
         int("step-timeout", \.stepTimeoutSeconds, 1...86400, "Seconds a step may take before the deployment is declared stalled.",
             key: "step_timeout_s"),
+        choice("batch-invariant", \.batchInvariant, [("off", false), ("on", true)],
+               "Results independent of the batch (the same seed gives the same text alone or beside other requests); single-stream decode is slower.",
+               aliases: ["true": true, "false": false, "yes": true, "no": false]),
     ]
 
     public static func setting(named name: String) -> Setting? { settings.first { $0.name == name } }

@@ -1,7 +1,8 @@
 import TandemCore
 
 /// JSON Schema → `Pattern` for the JSON text of a valid instance, with free whitespace between
-/// tokens (up to `maxWhitespace` bytes per gap) so a model's own formatting is kept.
+/// tokens so a model's own formatting is kept: each gap is nothing, one space, or a line break
+/// and up to `maxIndent` spaces or tabs (compact, `{"a": 1}` and pretty-printed JSON alike).
 ///
 /// Covered: `type` (and type lists, OpenAPI `nullable`), `properties`/`required` (properties are
 /// written in schema order; only listed properties are generated), `additionalProperties` as a
@@ -15,7 +16,7 @@ import TandemCore
 /// Every generated text validates against the schema; some valid instances are not offered (other
 /// property orders, extra properties, numbers between bounds that are not integers or `x.ddd`).
 public struct JSONSchemaCompiler {
-    public var maxWhitespace = 12
+    public var maxIndent = 16
     /// Nesting allowed where a schema permits any JSON value.
     public var anyValueDepth = 3
     /// Levels a recursive `$ref` is unrolled (pass to `CompiledGrammar`).
@@ -108,7 +109,12 @@ public struct JSONSchemaCompiler {
 
     init(root: JSONValue) { self.root = root }
 
-    var ws: Pattern { .counted(.star(.bytes(ByteSet(" \t\n\r".utf8))), minLength: 0, maxLength: maxWhitespace) }
+    var ws: Pattern {
+        .optional(.choice([
+            .literal(" "),
+            .sequence([.optional(.literal("\r")), .literal("\n"), .counted(.star(.bytes(ByteSet(" \t".utf8))), minLength: 0, maxLength: maxIndent)]),
+        ]))
+    }
 
     func error(_ keyword: String, _ path: String, _ message: String) -> GrammarError {
         GrammarError(keyword: keyword, path: path, "response_format schema: \(message)")

@@ -105,6 +105,11 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
+    /// Every `multiply(batch:)` through the GEMM, whatever n is, so a token's result never
+    /// depends on how many tokens share the call (`serve --batch-invariant on`). Set once at
+    /// start, before any forward pass.
+    nonisolated(unsafe) public static var batchInvariant = false
+
     /// Y (n, rows) = X (n, cols) · Wᵀ: `x` holds n token vectors `ldx` floats apart, `y` gets n
     /// rows `ldy` floats apart (columns `rows`, default all, written at their own indices).
     /// From `gemmMinTokens` tokens the blocked GEMM runs (each weight read once per call); below,
@@ -115,7 +120,7 @@ public struct WeightMatrix: @unchecked Sendable {
         let r = range ?? 0..<rows
         precondition(r.lowerBound >= 0 && r.upperBound <= rows, "rows \(r) out of 0..<\(rows)")
         precondition(ldx >= cols && ldy >= r.upperBound, "strides \(ldx), \(ldy) too small for \(cols) columns, \(r.upperBound) rows")
-        guard n >= gemmMinTokens else {
+        guard n >= (Self.batchInvariant ? 1 : gemmMinTokens) else {
             for t in 0..<n { multiply(x + t * ldx, into: y + t * ldy, rows: r) }
             return
         }

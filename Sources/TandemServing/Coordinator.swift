@@ -50,6 +50,8 @@ public enum Coordinator {
             (model, report) = try model.quantized(with: o.weights, pool: KernelThreadPool(threads: 1))
             if communicator.rank == 0 { logger.notice("weights: \(report.summary)") }
         }
+        // Before any forward pass, on every rank (all ranks get the same settings).
+        WeightMatrix.batchInvariant = o.settings.batchInvariant
         let host = ProcessInfo.processInfo.hostName
         // Every rank must agree on the block count: the runner sizes it from the largest shard.
         let rank = try ClusterRank(model: model, communicator: communicator, blocks: .budget(bytes: o.settings.kvBudgetBytes, minimum: 8),

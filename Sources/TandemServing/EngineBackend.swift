@@ -129,58 +129,88 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         let n = nextNumber()
         let id = RequestID("\(context.requestID)-\(n)")
         let salt = CacheSalt(tenant: context.cacheSalt ?? context.tenant)
-        let events: AsyncThrowingStream<EngineEvent, Error>
+        let choices: [AsyncThrowingStream<EngineEvent, Error>]
         do {
-            events = try engine.submit(EngineRequest(id: id, promptTokens: ids, maxTokens: max(1, maxTokens), sampling: sampling,
-                                                     stopStrings: request.stop, cacheSalt: salt, reasoning: reasoning,
-                                                     capToPool: request.maxTokens == nil))
+            // n > 1: the engine prefills the prompt once and forks the other choices from it.
+            choices = try engine.submit(EngineRequest(id: id, promptTokens: ids, maxTokens: max(1, maxTokens), sampling: sampling,
+                                                      stopStrings: request.stop, cacheSalt: salt, reasoning: reasoning,
+                                                      capToPool: request.maxTokens == nil), choices: request.n)
         } catch let e as EngineError {
             throw Self.backendError(e)
         }
-        let tokenizer = engine.model.tokenizer
-        var calls = try toolCallFormat(request).map { ToolCalls(parser: ToolCallParser(format: $0)) }
+        let format = try toolCallFormat(request)
         let (stream, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()
         let task = Task {
             do {
-                for try await e in events {
-                    switch e {
-                    case .delta(let content, let thinking, _, let logprobs):
-                        let lp = logprobs.map { s in
-                            OpenAITokenLogprob(token: tokenizer.decode([s.token]), logprob: Double(s.logprob ?? 0),
-                                         bytes: tokenizer.bytes(for: s.token, after: nil),
-                                         top: s.topLogprobs.map { .init(token: tokenizer.decode([$0.token]), logprob: Double($0.logprob)) })
+                // Usage: the prompt once, the completions of every choice together.
+                var total: Usage?
+                try await withThrowingTaskGroup(of: Usage?.self) { group in
+                    for (index, events) in choices.enumerated() {
+                        group.addTask { try await self.forward(events, index: index, format: format, to: continuation) }
+                    }
+                    for try await usage in group {
+                        guard let usage else { continue }
+                        if var t = total {
+                            t.completionTokens += usage.completionTokens
+                            t.reasoningTokens += usage.reasoningTokens
+                            total = t
+                        } else {
+                            total = usage
                         }
-                        var delta = CompletionDelta(content: content, reasoning: thinking, logprobs: lp)
-                        if calls != nil { delta = calls!.split(delta, at: false) }
-                        if !delta.isEmpty { continuation.yield(.delta(delta)) }
-                    case .finished(let reason, let usage):
-                        if calls != nil {
-                            let rest = calls!.split(CompletionDelta(), at: true)
-                            if !rest.isEmpty { continuation.yield(.delta(rest)) }
-                        }
-                        switch reason {
-                        case .stopToken, .stopString: continuation.yield(.finish(calls?.parser.callCount ?? 0 > 0 ? .toolCalls : .stop))
-                        case .length: continuation.yield(.finish(.length))
-                        case .cancelled: break
-                        case .timedOut:
-                            continuation.finish(throwing: BackendError(.overCapacity, "the request waited too long for capacity", retryAfterSeconds: 1))
-                            return
-                        }
-                        continuation.yield(.usage(Usage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
-                                                        cachedTokens: usage.cachedPromptTokens, reasoningTokens: usage.reasoningTokens)))
                     }
                 }
+                if let total { continuation.yield(.usage(total)) }
                 continuation.finish()
             } catch let e as EngineError {
                 continuation.finish(throwing: Self.backendError(e))
+            } catch let e as BackendError {
+                continuation.finish(throwing: e)
             } catch {
                 continuation.finish(throwing: BackendError(.internal, "\(error)"))
             }
         }
         continuation.onTermination = { termination in
-            if case .cancelled = termination { task.cancel(); self.engine.cancel(id) }
+            guard case .cancelled = termination else { return }
+            task.cancel()
+            self.engine.cancel(id)
+            for i in 1..<max(1, request.n) { self.engine.cancel(RequestID("\(id)/\(i)")) }
         }
         return stream
+    }
+
+    /// One choice's engine events as completion events (text split into tool calls when the
+    /// request offers tools); returns its usage, nil when it was cancelled.
+    private func forward(_ events: AsyncThrowingStream<EngineEvent, Error>, index: Int, format: ToolCallFormat?,
+                         to continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation) async throws -> Usage? {
+        let tokenizer = engine.model.tokenizer
+        var calls = format.map { ToolCalls(parser: ToolCallParser(format: $0)) }
+        for try await e in events {
+            switch e {
+            case .delta(let content, let thinking, _, let logprobs):
+                let lp = logprobs.map { s in
+                    OpenAITokenLogprob(token: tokenizer.decode([s.token]), logprob: Double(s.logprob ?? 0),
+                                       bytes: tokenizer.bytes(for: s.token, after: nil),
+                                       top: s.topLogprobs.map { .init(token: tokenizer.decode([$0.token]), logprob: Double($0.logprob)) })
+                }
+                var delta = CompletionDelta(index: index, content: content, reasoning: thinking, logprobs: lp)
+                if calls != nil { delta = calls!.split(delta, at: false) }
+                if !delta.isEmpty { continuation.yield(.delta(delta)) }
+            case .finished(let reason, let usage):
+                if calls != nil {
+                    let rest = calls!.split(CompletionDelta(index: index), at: true)
+                    if !rest.isEmpty { continuation.yield(.delta(rest)) }
+                }
+                switch reason {
+                case .stopToken, .stopString: continuation.yield(.finish(calls?.parser.callCount ?? 0 > 0 ? .toolCalls : .stop, index: index))
+                case .length: continuation.yield(.finish(.length, index: index))
+                case .cancelled: return nil
+                case .timedOut: throw BackendError(.overCapacity, "the request waited too long for capacity", retryAfterSeconds: 1)
+                }
+                return Usage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+                             cachedTokens: usage.cachedPromptTokens, reasoningTokens: usage.reasoningTokens)
+            }
+        }
+        return nil
     }
 
     /// A request's tool-call parser and the calls it has reported.

@@ -80,7 +80,7 @@ import TandemCore
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "top_p": 1.5}"#, "top_p"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}"#, "max_tokens"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2.5}"#, "max_tokens"),
-        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}"#, "n"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 17}"#, "n"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": ["a", "b", "c", "d", "e"]}"#, "stop"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": [1]}"#, "stop[0]"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "top_logprobs": 2}"#, "top_logprobs"),

@@ -71,3 +71,33 @@ struct CopyOnWriteTests {
         #expect(throws: EngineCoreError.self) { try pool.fork("a", into: "a") }
     }
 }
+
+/// `n > 1`: further choices fork from the first when its prompt is computed.
+@Suite struct SchedulerForkTests {
+    @Test func aForkedChoiceSharesThePromptAndTakesItsOwnFirstToken() throws {
+        var s = try makeScheduler(blocks: 16, blockSize: 4)
+        try s.submit(request("a", tokens(1...6), maxTokens: 3))
+        let first = s.schedule(now: .zero)
+        #expect(first.shape == ["a@0+6*"])
+        try s.fork("a", child: request("a/1", tokens(1...6), maxTokens: 3))
+        #expect(s.blocks("a/1") == s.blocks("a"))
+        let out = s.update(with: StepResult(sampledTokens: ["a": [100], "a/1": [200]]))
+        #expect(out.map(\.newTokens) == [[100], [200]])
+        #expect(s.tokens(of: "a/1") == tokens(1...6) + [200])
+        // Next step: both decode; the child's write into the shared partial block is a copy.
+        let second = s.schedule(now: .zero)
+        #expect(second.shape == ["a@6+1*", "a/1@6+1*"])
+        #expect(second.blockCopies.count == 1)
+        #expect(s.blocks("a/1")[0] == s.blocks("a")[0])
+        #expect(s.blocks("a/1")[1] != s.blocks("a")[1])
+        #expect(s.pool.consistencyProblem() == nil)
+    }
+
+    @Test func forkingNeedsTheParentSamplingInTheStepInFlight() throws {
+        var s = try makeScheduler(blocks: 16, blockSize: 4, chunk: 4)
+        try s.submit(request("a", tokens(1...6)))
+        _ = s.schedule(now: .zero) // a prefill chunk that does not sample
+        #expect(throws: EngineCoreError.self) { try s.fork("a", child: request("a/1", tokens(1...6))) }
+        #expect(throws: EngineCoreError.self) { try s.fork("nobody", child: request("x", tokens(1...6))) }
+    }
+}

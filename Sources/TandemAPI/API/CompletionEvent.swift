@@ -7,14 +7,16 @@
 public enum CompletionEvent: Sendable, Equatable {
     /// Newly generated text. Reasoning models put their thinking in `reasoning`, the answer in `content`.
     case delta(CompletionDelta)
-    /// Why generation ended.
-    case finish(OpenAIFinishReason)
+    /// Why generation of choice `index` ended.
+    case finish(OpenAIFinishReason, index: Int = 0)
     /// Token accounting for the whole request.
     case usage(Usage)
 }
 
-/// A piece of generated output: text, reasoning text and the log-probabilities of the tokens that made it.
+/// A piece of generated output: text, reasoning text and the log-probabilities of the tokens that
+/// made it, for choice `index` (`n > 1`).
 public struct CompletionDelta: Sendable, Equatable {
+    public var index = 0
     public var content: String
     public var reasoning: String
     /// One entry per generated token in this delta when the request asked for `logprobs`.
@@ -22,7 +24,9 @@ public struct CompletionDelta: Sendable, Equatable {
     /// Function calls (or parts of them: a later delta with the same index adds to `arguments`).
     public var toolCalls: [ToolCallDelta]
 
-    public init(content: String = "", reasoning: String = "", logprobs: [OpenAITokenLogprob] = [], toolCalls: [ToolCallDelta] = []) {
+    public init(index: Int = 0, content: String = "", reasoning: String = "", logprobs: [OpenAITokenLogprob] = [],
+                toolCalls: [ToolCallDelta] = []) {
+        self.index = index
         self.content = content
         self.reasoning = reasoning
         self.logprobs = logprobs

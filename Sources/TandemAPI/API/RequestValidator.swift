@@ -30,6 +30,8 @@ public enum RequestValidator {
     public static let maxPromptTokenIDs = 131_072
     public static let maxStopSequences = 4
     public static let maxStopBytes = 256
+    /// Largest `n`.
+    public static let maxChoicesPerRequest = 16
 
     /// Refuses a string field longer than `limit` bytes.
     static func bounded(_ value: String?, _ param: String, _ limit: Int) throws(APIError) -> String? {
@@ -64,9 +66,7 @@ public enum RequestValidator {
         }
         request.presencePenalty = Float(try fields.number("presence_penalty", in: -2...2) ?? 0)
         request.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2...2) ?? 0)
-        if let n = try fields.integer("n", in: 1...128), n != 1 {
-            throw .invalidField("n", "'n' must be 1: Tandem returns one choice per request.", code: "unsupported_value")
-        }
+        request.n = Int(try fields.integer("n", in: 1...Int64(maxChoicesPerRequest)) ?? 1)
         // max_completion_tokens supersedes the deprecated max_tokens.
         let maxCompletion = try fields.integer("max_completion_tokens", in: 1...maxTokensLimit)
         let maxTokens = try fields.integer("max_tokens", in: 1...maxTokensLimit)

@@ -26,42 +26,45 @@ public struct ResponseRenderer: Sendable {
         return .object(pairs)
     }
 
-    /// The complete answer for a non-streaming request.
+    /// The complete answer for a non-streaming request, one entry per choice.
     public func completion(_ acc: CompletionAccumulator, logprobsRequested: Bool = false, echo: String? = nil) -> JSONValue {
-        let finish: JSONValue = acc.finishReason.map { .string($0.rawValue) } ?? .string("stop")
         let usage = acc.usage ?? Usage(completionTokens: acc.deltaCount)
-        switch endpoint {
-        case .chatCompletions:
-            let content: JSONValue = acc.content.isEmpty && !acc.toolCalls.isEmpty ? .null : .string(acc.content)
-            var message: [(String, JSONValue)] = [("role", "assistant"), ("content", content)]
-            if !acc.reasoning.isEmpty { message.append(("reasoning_content", .string(acc.reasoning))) }
-            message.append(("refusal", .null))
-            if !acc.toolCalls.isEmpty {
-                message.append(("tool_calls", .array(acc.toolCalls.map { c in
-                    .object([("id", .string(c.id)), ("type", "function"),
-                             ("function", .object([("name", .string(c.name)), ("arguments", .string(c.arguments))]))])
-                })))
+        let choices: [JSONValue] = acc.choices.enumerated().map { index, c in
+            let finish: JSONValue = c.finishReason.map { .string($0.rawValue) } ?? .string("stop")
+            switch endpoint {
+            case .chatCompletions:
+                let content: JSONValue = c.content.isEmpty && !c.toolCalls.isEmpty ? .null : .string(c.content)
+                var message: [(String, JSONValue)] = [("role", "assistant"), ("content", content)]
+                if !c.reasoning.isEmpty { message.append(("reasoning_content", .string(c.reasoning))) }
+                message.append(("refusal", .null))
+                if !c.toolCalls.isEmpty {
+                    message.append(("tool_calls", .array(c.toolCalls.map { call in
+                        .object([("id", .string(call.id)), ("type", "function"),
+                                 ("function", .object([("name", .string(call.name)), ("arguments", .string(call.arguments))]))])
+                    })))
+                }
+                return .object([
+                    ("index", .int(Int64(index))), ("message", .object(message)),
+                    ("logprobs", logprobsJSON(c.logprobs, requested: logprobsRequested)),
+                    ("finish_reason", finish),
+                ])
+            case .completions:
+                return .object([
+                    ("index", .int(Int64(index))), ("text", .string((echo ?? "") + c.content)),
+                    ("logprobs", logprobsJSON(c.logprobs, requested: logprobsRequested)),
+                    ("finish_reason", finish),
+                ])
             }
-            let choice: JSONValue = .object([
-                ("index", 0), ("message", .object(message)),
-                ("logprobs", logprobsJSON(acc.logprobs, requested: logprobsRequested)),
-                ("finish_reason", finish),
-            ])
-            return envelope(object: "chat.completion", choices: [choice], usage: usage)
-        case .completions:
-            let choice: JSONValue = .object([
-                ("index", 0), ("text", .string((echo ?? "") + acc.content)),
-                ("logprobs", logprobsJSON(acc.logprobs, requested: logprobsRequested)),
-                ("finish_reason", finish),
-            ])
-            return envelope(object: "text_completion", choices: [choice], usage: usage)
         }
+        return envelope(object: endpoint == .chatCompletions ? "chat.completion" : "text_completion", choices: choices, usage: usage)
     }
 
-    /// The first chunk of a chat stream, announcing the assistant role.
-    public func roleChunk() -> JSONValue {
+    /// The first chunk of a chat stream, announcing the assistant role of each choice.
+    public func roleChunk(choices: Int = 1) -> JSONValue {
         let delta: JSONValue = .object([("role", "assistant"), ("content", "")])
-        return envelope(object: chunkObject, choices: [.object([("index", 0), ("delta", delta), ("logprobs", .null), ("finish_reason", .null)])], usage: nil)
+        return envelope(object: chunkObject, choices: (0..<max(1, choices)).map { i in
+            .object([("index", .int(Int64(i))), ("delta", delta), ("logprobs", .null), ("finish_reason", .null)])
+        }, usage: nil)
     }
 
     /// A streamed piece of output (`finish` set on the last one).
@@ -86,9 +89,9 @@ public struct ResponseRenderer: Sendable {
                 })))
             }
             if finish != nil && delta.isEmpty { d = [] }
-            return envelope(object: chunkObject, choices: [.object([("index", 0), ("delta", .object(d)), ("logprobs", lp), ("finish_reason", finishValue)])], usage: nil)
+            return envelope(object: chunkObject, choices: [.object([("index", .int(Int64(delta.index))), ("delta", .object(d)), ("logprobs", lp), ("finish_reason", finishValue)])], usage: nil)
         case .completions:
-            return envelope(object: chunkObject, choices: [.object([("index", 0), ("text", .string(delta.content)), ("logprobs", lp), ("finish_reason", finishValue)])], usage: nil)
+            return envelope(object: chunkObject, choices: [.object([("index", .int(Int64(delta.index))), ("text", .string(delta.content)), ("logprobs", lp), ("finish_reason", finishValue)])], usage: nil)
         }
     }
 

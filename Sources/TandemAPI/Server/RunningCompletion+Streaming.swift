@@ -31,7 +31,7 @@ extension RunningCompletion {
         var acc = CompletionAccumulator()
         var clock = TokenClock(arrival: context.arrival)
         if request.endpoint == .chatCompletions {
-            try await writer.write(ByteBuffer(bytes: SSEEncoder.event(renderer.roleChunk())))
+            try await writer.write(ByteBuffer(bytes: SSEEncoder.event(renderer.roleChunk(choices: request.n))))
         } else if let echoText {
             try await write(renderer.chunk(CompletionDelta(content: echoText), logprobsRequested: false), to: &writer)
         }
@@ -49,8 +49,8 @@ extension RunningCompletion {
                 guard !delta.isEmpty else { continue }
                 clock.tick(model: started.model, metrics: metrics)
                 try await write(renderer.chunk(delta, logprobsRequested: request.logprobs), to: &writer)
-            case .finish(let reason):
-                try await write(renderer.chunk(CompletionDelta(), finish: reason, logprobsRequested: false), to: &writer)
+            case .finish(let reason, let index):
+                try await write(renderer.chunk(CompletionDelta(index: index), finish: reason, logprobsRequested: false), to: &writer)
             case .usage:
                 break
             }
@@ -64,7 +64,7 @@ extension RunningCompletion {
             backendError = failure as? BackendError ?? BackendError(.internal, "\(failure)")
             metrics?.upstreamError(model: started.model, category: backendError!.category)
             apiError = APIError(backendError!)
-        } else if acc.finishReason == nil {
+        } else if !acc.finished(count: request.n) {
             backendError = BackendError(.internal, "The backend ended the stream without a finish reason.")
             apiError = APIError(backendError!)
         } else if let problem = acc.responseFormatProblem(request.responseFormat) {

@@ -4,7 +4,9 @@ import TandemAPI
 /// Turns an upstream's streamed chunks (`chat.completion.chunk` or `text_completion` JSON) into
 /// `CompletionEvent`s, and upstream error bodies and statuses into `BackendError`s. Pure.
 public struct UpstreamChunkDecoder: Sendable {
-    public private(set) var sawFinish = false
+    /// Choices the upstream has finished.
+    public private(set) var finishedChoices: Set<Int> = []
+    public var sawFinish: Bool { !finishedChoices.isEmpty }
     public private(set) var usage: Usage?
     public private(set) var sawDone = false
 
@@ -21,26 +23,15 @@ public struct UpstreamChunkDecoder: Sendable {
             throw Self.error(fromBody: json, status: nil)
         }
         var events: [CompletionEvent] = []
-        if case .array(let choices)? = json["choices"], let choice = choices.first {
-            var delta = CompletionDelta()
-            if let d = choice["delta"] {
-                delta.content = d["content"]?.stringValue ?? ""
-                delta.reasoning = d["reasoning_content"]?.stringValue ?? d["reasoning"]?.stringValue ?? ""
-                if case .array(let calls)? = d["tool_calls"] {
-                    for (i, call) in calls.enumerated() {
-                        delta.toolCalls.append(ToolCallDelta(
-                            index: call["index"]?.intValue.map { Int(clamping: $0) } ?? i, id: call["id"]?.stringValue,
-                            name: call["function"]?["name"]?.stringValue, arguments: call["function"]?["arguments"]?.stringValue ?? ""))
-                    }
+        if case .array(let choices)? = json["choices"] {
+            for (position, choice) in choices.enumerated() {
+                let index = try Self.index(choice["index"], default: position, limit: RequestValidator.maxChoicesPerRequest, "choice")
+                let delta = try Self.delta(choice, index: index)
+                if !delta.isEmpty { events.append(.delta(delta)) }
+                if let reason = choice["finish_reason"]?.stringValue {
+                    finishedChoices.insert(index)
+                    events.append(.finish(OpenAIFinishReason(rawValue: reason), index: index))
                 }
-            } else if let text = choice["text"]?.stringValue {
-                delta.content = text
-            }
-            if let lp = choice["logprobs"], !lp.isNull { delta.logprobs = Self.logprobs(lp) }
-            if !delta.isEmpty { events.append(.delta(delta)) }
-            if let reason = choice["finish_reason"]?.stringValue {
-                sawFinish = true
-                events.append(.finish(OpenAIFinishReason(rawValue: reason)))
             }
         }
         if let u = json["usage"], case .object = u {
@@ -51,6 +42,35 @@ public struct UpstreamChunkDecoder: Sendable {
                 reasoningTokens: try Self.count(u["completion_tokens_details"]?["reasoning_tokens"], "completion_tokens_details.reasoning_tokens"))
         }
         return events
+    }
+
+    /// An index an upstream sent (a choice's, a tool call's), within `0..<limit`.
+    static func index(_ value: JSONValue?, default position: Int, limit: Int, _ what: String) throws(BackendError) -> Int {
+        guard let value, !value.isNull else { return position }
+        guard let i = value.intValue, i >= 0, i < limit else {
+            throw BackendError(.internal, "The upstream sent a \(what) index \(JSONWriter.string(value).prefix(20)) outside 0..<\(limit).")
+        }
+        return Int(i)
+    }
+
+    /// One choice of a chunk: its text (chat `delta` or completion `text`), reasoning, tool calls, logprobs.
+    static func delta(_ choice: JSONValue, index: Int) throws(BackendError) -> CompletionDelta {
+        var delta = CompletionDelta(index: index)
+        if let d = choice["delta"] {
+            delta.content = d["content"]?.stringValue ?? ""
+            delta.reasoning = d["reasoning_content"]?.stringValue ?? d["reasoning"]?.stringValue ?? ""
+            if case .array(let calls)? = d["tool_calls"] {
+                for (i, call) in calls.enumerated() {
+                    delta.toolCalls.append(ToolCallDelta(
+                        index: try Self.index(call["index"], default: i, limit: RequestValidator.maxTools, "tool call"), id: call["id"]?.stringValue,
+                        name: call["function"]?["name"]?.stringValue, arguments: call["function"]?["arguments"]?.stringValue ?? ""))
+                }
+            }
+        } else if let text = choice["text"]?.stringValue {
+            delta.content = text
+        }
+        if let lp = choice["logprobs"], !lp.isNull { delta.logprobs = logprobs(lp) }
+        return delta
     }
 
     /// Most tokens one usage field may report; anything above is not a real count.

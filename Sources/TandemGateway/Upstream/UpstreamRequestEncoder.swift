@@ -45,6 +45,7 @@ public enum UpstreamRequestEncoder {
         if let maxTokens = r.maxTokens {
             f.append((r.endpoint == .chatCompletions ? "max_completion_tokens" : "max_tokens", .int(Int64(maxTokens))))
         }
+        if r.n > 1 { f.append(("n", .int(Int64(r.n)))) }
         if !r.stop.isEmpty { f.append(("stop", .array(r.stop.map(JSONValue.string)))) }
         if r.logprobs {
             switch r.endpoint {
