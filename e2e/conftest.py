@@ -186,3 +186,28 @@ def all_requests(stubs, *names):
     for n in names or stubs.keys():
         out += [dict(r, stub=n) for r in stubs[n].requests()]
     return out
+
+
+@pytest.fixture(scope="module")
+def dep():
+    """A `tandem serve` of SmolLM2 as model `m` (one rank), shared by a module's tests; a module
+    that needs another deployment defines its own `dep`."""
+    d = tandemkit.Deployment(tandemkit.SMOLLM2, 1)
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def gateway_in_front(coordinator_url, key, model="smol", prefix="tandem-gw-"):
+    """A `tandem gateway` whose one tenant (API key KEY) reaches MODEL, served by the coordinator
+    at COORDINATOR_URL (as its model `m`). Stop it with `.stop()`."""
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    (d / "keys.json").write_text(json.dumps({"keys": [{"id": "k", "tenant": "t", "sha256": sha256(key.encode()).hexdigest()}]}))
+    return Gateway({
+        "listen": {"host": "127.0.0.1", "port": 0}, "keys_file": "keys.json",
+        "limits": {"max_body_bytes": 1048576, "request_timeout_ms": 300000},
+        "upstream": {"connect_timeout_ms": 2000, "read_timeout_ms": 300000},
+        "tenants": {"t": {"requests_per_minute": 6000, "tokens_per_minute": 10000000, "max_concurrent": 16, "allowed_models": ["*"]}},
+        "models": [{"name": model, "deployments": [{"url": coordinator_url, "kind": "coordinator", "upstream_model": "m"}]}],
+    }, d)

@@ -4,34 +4,19 @@ SmolLM2: the agent calls a Python function tool through Tandem's tool calling, g
 back as a `role: tool` message, and finishes with an answer."""
 import asyncio
 import json
-import tempfile
-from hashlib import sha256
-from pathlib import Path
 
 import pytest
 
-from conftest import Gateway
-from tandemkit import SMOLLM2 as MODEL, Deployment
+from conftest import gateway_in_front
 
 
 @pytest.fixture(scope="module")
-def gateway_url():
-    dep = Deployment(MODEL, 1)
-    d = Path(tempfile.mkdtemp(prefix="tandem-gw-agent-"))
-    key = "sk-agent"
-    (d / "keys.json").write_text(json.dumps({"keys": [{"id": "k", "tenant": "t", "sha256": sha256(key.encode()).hexdigest()}]}))
-    gw = Gateway({
-        "listen": {"host": "127.0.0.1", "port": 0}, "keys_file": "keys.json",
-        "limits": {"max_body_bytes": 1048576, "request_timeout_ms": 120000},
-        "upstream": {"connect_timeout_ms": 2000, "read_timeout_ms": 120000},
-        "tenants": {"t": {"requests_per_minute": 6000, "tokens_per_minute": 10000000, "max_concurrent": 8, "allowed_models": ["*"]}},
-        "models": [{"name": "smol", "deployments": [{"url": dep.url, "kind": "coordinator", "upstream_model": "m"}]}],
-    }, d)
+def gateway_url(dep):
+    gw = gateway_in_front(dep.url, "sk-agent", prefix="tandem-gw-agent-")
     try:
-        yield gw.url, key
+        yield gw.url, "sk-agent"
     finally:
         gw.stop()
-        dep.stop()
 
 
 def test_an_openai_agents_tool_loop_completes_through_the_gateway(gateway_url):

@@ -16,17 +16,15 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
-from hashlib import sha256
-from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
 from pydantic import BaseModel, Field
 
-from conftest import Gateway
+from conftest import gateway_in_front
 from grammar_schemas import SCHEMAS, UNSUPPORTED
-from tandemkit import SMOLLM2 as MODEL, Deployment, tandem_bin
+from tandemkit import SMOLLM2 as MODEL, tandem_bin
 
 # The 2020-12 format checker: RFC 3339 `time` (the default FormatChecker checks draft 3's).
 FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER
@@ -111,15 +109,6 @@ def test_regexes_and_grammars_sample_inside_their_language():
             else:
                 assert re.fullmatch(r"[0-9+\-()]+", s["text"]) and s["text"].count("(") == s["text"].count(")"), s["text"]
                 eval(s["text"], {"__builtins__": {}})  # a well-formed arithmetic expression
-
-
-@pytest.fixture(scope="module")
-def dep():
-    d = Deployment(MODEL, 1)
-    try:
-        yield d
-    finally:
-        d.stop()
 
 
 def chat(dep, content, **kw):
@@ -262,18 +251,8 @@ TASKS = ["bake bread", "move house", "learn to swim", "plan a wedding", "write a
 
 @pytest.fixture(scope="module")
 def smol_gateway(dep):
-    d = Path(tempfile.mkdtemp(prefix="tandem-gw-grammar-"))
-    key = "sk-grammar"
-    (d / "keys.json").write_text(json.dumps({"keys": [{"id": "k", "tenant": "t", "sha256": sha256(key.encode()).hexdigest()}]}))
-    gw = Gateway({
-        "listen": {"host": "127.0.0.1", "port": 0},
-        "keys_file": "keys.json",
-        "limits": {"max_body_bytes": 1048576, "request_timeout_ms": 300000},
-        "upstream": {"connect_timeout_ms": 2000, "read_timeout_ms": 300000},
-        "tenants": {"t": {"requests_per_minute": 6000, "tokens_per_minute": 10000000, "max_concurrent": 16, "allowed_models": ["*"]}},
-        "models": [{"name": "smol", "deployments": [{"url": dep.url, "kind": "coordinator", "upstream_model": "m"}]}],
-    }, d)
-    yield gw, key
+    gw = gateway_in_front(dep.url, "sk-grammar", prefix="tandem-gw-grammar-")
+    yield gw, "sk-grammar"
     gw.stop()
 
 

@@ -13,15 +13,6 @@ from tandemkit import ROOT, SMOLLM2 as MODEL, Deployment
 PROMPT = [{"role": "user", "content": "Name three colors."}]
 
 
-@pytest.fixture(scope="module")
-def dep():
-    d = Deployment(MODEL, 1)
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
 def chat(dep, **kw):
     kw.setdefault("max_tokens", 6)
     return dep.client().chat.completions.create(model="m", messages=PROMPT, **kw)

@@ -5,16 +5,12 @@ template, calls parsed from its answer (`<tool_call>` JSON for ChatML models), s
 engine so the call always parses and its arguments validate (checked with `jsonschema`); `role:
 tool` results accepted on the way back; a multi-step loop completes."""
 import json
-import tempfile
-from hashlib import sha256
-from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
 
-from conftest import Gateway
-from tandemkit import SMOLLM2 as MODEL, Deployment
+from conftest import gateway_in_front
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather for a city.",
@@ -33,27 +29,9 @@ ASK = [{"role": "user", "content": "What is the weather like in Paris today?"}]
 
 
 @pytest.fixture(scope="module")
-def dep():
-    d = Deployment(MODEL, 1)
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
-@pytest.fixture(scope="module")
 def gw(dep):
-    d = Path(tempfile.mkdtemp(prefix="tandem-gw-tools-"))
-    key = "sk-tools"
-    (d / "keys.json").write_text(json.dumps({"keys": [{"id": "k", "tenant": "t", "sha256": sha256(key.encode()).hexdigest()}]}))
-    g = Gateway({
-        "listen": {"host": "127.0.0.1", "port": 0}, "keys_file": "keys.json",
-        "limits": {"max_body_bytes": 1048576, "request_timeout_ms": 120000},
-        "upstream": {"connect_timeout_ms": 2000, "read_timeout_ms": 120000},
-        "tenants": {"t": {"requests_per_minute": 6000, "tokens_per_minute": 10000000, "max_concurrent": 8, "allowed_models": ["*"]}},
-        "models": [{"name": "smol", "deployments": [{"url": dep.url, "kind": "coordinator", "upstream_model": "m"}]}],
-    }, d)
-    yield g.client(key, timeout=120)
+    g = gateway_in_front(dep.url, "sk-tools", prefix="tandem-gw-tools-")
+    yield g.client("sk-tools", timeout=120)
     g.stop()
 
 

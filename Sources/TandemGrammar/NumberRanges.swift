@@ -31,7 +31,7 @@ enum NumberRanges {
             let digits = String(start).count
             let top = digits >= 19 ? UInt64.max : power(digits) - 1
             let end = min(hi, top)
-            alternatives += sameLength(Array(String(start).utf8), Array(String(end).utf8))
+            alternatives += Pattern.range(Array(String(start).utf8), Array(String(end).utf8), digit: 0x30...0x39)
             if end == hi { break }
             start = end + 1
         }
@@ -42,28 +42,6 @@ enum NumberRanges {
         var v: UInt64 = 1
         for _ in 0..<n { v *= 10 }
         return v
-    }
-
-    /// Decimal strings of equal length from `lo` to `hi`.
-    static func sameLength(_ lo: [UInt8], _ hi: [UInt8]) -> [Pattern] {
-        let n = lo.count
-        if n == 1 { return [.bytes(ByteSet(range: lo[0], hi[0]))] }
-        let loRest = Array(lo[1...]), hiRest = Array(hi[1...])
-        if lo[0] == hi[0] {
-            return sameLength(loRest, hiRest).map { .sequence([.bytes(ByteSet([lo[0]])), $0]) }
-        }
-        let zeros = [UInt8](repeating: 0x30, count: n - 1)
-        let nines = [UInt8](repeating: 0x39, count: n - 1)
-        var out: [Pattern] = []
-        if loRest == zeros, hiRest == nines {
-            return [.sequence([.bytes(ByteSet(range: lo[0], hi[0])), .count(.bytes(digit), n - 1, n - 1)])]
-        }
-        out += sameLength(loRest, nines).map { .sequence([.bytes(ByteSet([lo[0]])), $0]) }
-        if lo[0] + 1 <= hi[0] - 1 {
-            out.append(.sequence([.bytes(ByteSet(range: lo[0] + 1, hi[0] - 1)), .count(.bytes(digit), n - 1, n - 1)]))
-        }
-        out += sameLength(zeros, hiRest).map { .sequence([.bytes(ByteSet([hi[0]])), $0]) }
-        return out
     }
 
     /// `min...max` digits, counted by the matcher.

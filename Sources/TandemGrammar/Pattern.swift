@@ -47,6 +47,25 @@ public indirect enum Pattern: Sendable {
 
     static let continuation = ByteSet(range: 0x80, 0xBF)
 
+    /// Every byte string of `lo`'s length from `lo` to `hi` (in lexicographic order) whose bytes
+    /// after the first lie in `digit` (`0`–`9` for decimal numbers, continuation bytes for UTF-8):
+    /// the range cut digit by digit, as range-to-regex tools do.
+    static func range(_ lo: [UInt8], _ hi: [UInt8], digit: ClosedRange<UInt8>) -> [Pattern] {
+        let n = lo.count
+        if n == 1 { return [.bytes(ByteSet(range: lo[0], hi[0]))] }
+        let loRest = Array(lo[1...]), hiRest = Array(hi[1...])
+        let head = { (b: UInt8, rest: Pattern) -> Pattern in .sequence([.bytes(ByteSet([b])), rest]) }
+        if lo[0] == hi[0] { return range(loRest, hiRest, digit: digit).map { head(lo[0], $0) } }
+        let least = [UInt8](repeating: digit.lowerBound, count: n - 1)
+        let most = [UInt8](repeating: digit.upperBound, count: n - 1)
+        let any: [Pattern] = Array(repeating: .bytes(ByteSet(range: digit.lowerBound, digit.upperBound)), count: n - 1)
+        if loRest == least, hiRest == most { return [.sequence([.bytes(ByteSet(range: lo[0], hi[0]))] + any)] }
+        var out = range(loRest, most, digit: digit).map { head(lo[0], $0) }
+        if lo[0] + 1 <= hi[0] - 1 { out.append(.sequence([.bytes(ByteSet(range: lo[0] + 1, hi[0] - 1))] + any)) }
+        out += range(least, hiRest, digit: digit).map { head(hi[0], $0) }
+        return out
+    }
+
     /// The UTF-8 bytes of one Unicode scalar, as a pattern.
     static func scalar(_ s: Unicode.Scalar) -> Pattern { literal(Array(String(s).utf8)) }
 }

@@ -66,7 +66,7 @@ struct ScalarRanges {
             for band in bands where r.overlaps(band) {
                 let lo = max(r.lowerBound, band.lowerBound)
                 let hi = min(r.upperBound, band.upperBound)
-                alternatives += Self.split(Self.encode(lo), Self.encode(hi))
+                alternatives += Pattern.range(Self.encode(lo), Self.encode(hi), digit: 0x80...0xBF)
             }
         }
         switch alternatives.count {
@@ -78,24 +78,5 @@ struct ScalarRanges {
 
     static func encode(_ v: UInt32) -> [UInt8] {
         Array(String(Unicode.Scalar(v).map(Character.init) ?? "\u{FFFD}").utf8)
-    }
-
-    /// Byte patterns for every encoding between `lo` and `hi` (same length, lo ≤ hi).
-    static func split(_ lo: [UInt8], _ hi: [UInt8]) -> [Pattern] {
-        let n = lo.count
-        if n == 1 { return [.bytes(ByteSet(range: lo[0], hi[0]))] }
-        let loRest = Array(lo[1...]), hiRest = Array(hi[1...])
-        if lo[0] == hi[0] {
-            return split(loRest, hiRest).map { .sequence([.bytes(ByteSet([lo[0]])), $0]) }
-        }
-        let minRest = [UInt8](repeating: 0x80, count: n - 1)
-        let maxRest = [UInt8](repeating: 0xBF, count: n - 1)
-        var out: [Pattern] = []
-        out += split(loRest, maxRest).map { .sequence([.bytes(ByteSet([lo[0]])), $0]) }
-        if lo[0] + 1 <= hi[0] - 1 {
-            out.append(.sequence([.bytes(ByteSet(range: lo[0] + 1, hi[0] - 1))] + Array(repeating: .bytes(Pattern.continuation), count: n - 1)))
-        }
-        out += split(minRest, hiRest).map { .sequence([.bytes(ByteSet([hi[0]])), $0]) }
-        return out
     }
 }
