@@ -299,8 +299,15 @@ public final class Engine: @unchecked Sendable {
                 stats.prefillTokens += max(0, min(s.startPosition + s.tokens.count, promptCount) - s.startPosition)
             }
             let finishedEarly = plan.finishedRequests.compactMap { f in states.removeValue(forKey: f.requestID).map { (f, $0) } }
+            // Choices of a request that ended before its first sample (timed out in the queue) end with it.
+            let orphans = finishedEarly.flatMap { f, _ in (pendingForks.removeValue(forKey: f.requestID) ?? []).map { (f.reason, $0) } }
             condition.unlock()
             for (f, s) in finishedEarly { finish(s, reason: f.reason) }
+            for (reason, f) in orphans {
+                f.sink.yield(.finished(reason: reason, usage: EngineUsage(promptTokens: f.request.promptTokens.count, cachedPromptTokens: 0,
+                                                                          completionTokens: 0, reasoningTokens: 0)))
+                f.sink.finish(nil)
+            }
             if plan.isEmpty {
                 Thread.sleep(forTimeInterval: 0.001)
                 continue

@@ -240,6 +240,35 @@ struct EngineIntegrationTests {
         #expect(usage?.cachedPromptTokens == text.usage.cachedPromptTokens + (p.count - 1) / 4 * 4)
     }
 
+    @Test("n choices: the prompt is prefilled once, choice i is what seed + i gives alone")
+    func choicesForkFromOnePrefill() async throws {
+        let engine = try Self.engine(budget: 256)
+        defer { engine.shutdown() }
+        let p = Self.model.tokenizer.encode("Lily and Ben were friends who liked to play in the park")
+        let sampling = SamplingConfiguration(parameters: SamplingParameters(temperature: 1, seed: 7))
+        let streams = try engine.submit(EngineRequest(id: "n", promptTokens: p, maxTokens: 12, sampling: sampling, ignoreEndOfSequence: true),
+                                        choices: 3)
+        var texts: [[TokenID]] = []
+        for stream in streams {
+            var tokens: [TokenID] = []
+            for try await e in stream { if case .delta(_, _, let t, _) = e { tokens += t } }
+            texts.append(tokens)
+        }
+        #expect(texts.allSatisfy { $0.count == 12 })
+        #expect(Set(texts).count == 3)
+        #expect(engine.statistics.prefillTokens == p.count)
+        // Alone, with the prefix cache off so nothing is shared: the same tokens.
+        let solo = try Self.engine(budget: 256, prefixCaching: false)
+        defer { solo.shutdown() }
+        for i in [0, 2] {
+            var alone = sampling
+            alone.parameters.seed = 7 + UInt64(i)
+            let r = try await solo.generate(EngineRequest(id: RequestID("solo\(i)"), promptTokens: p, maxTokens: 12, sampling: alone,
+                                                          ignoreEndOfSequence: true))
+            #expect(r.tokens == texts[i], "choice \(i)")
+        }
+    }
+
     @Test("a reasoning budget forces the close tag through the token engine; the answer follows it")
     func reasoningBudgetForcesTheCloseTag() async throws {
         let engine = try Self.engine()
