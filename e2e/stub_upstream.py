@@ -251,16 +251,16 @@ def make_handler(state):
                     return {"content": [{"token": tok, "logprob": value, "bytes": list(tok.encode()), "top_logprobs": alts}], "refusal": None}
                 return {"tokens": [tok], "token_logprobs": [value], "top_logprobs": [{a["token"]: a["logprob"] for a in alts}], "text_offset": [0]}
 
-            def piece(content=None, reasoning_content=None, finish_reason=None, logprob=None):
+            def piece(content=None, reasoning_content=None, finish_reason=None, logprob=None, index=0):
                 if chat:
                     delta = {}
                     if content is not None:
                         delta["content"] = content
                     if reasoning_content is not None:
                         delta["reasoning_content"] = reasoning_content
-                    choice = {"index": 0, "delta": delta, "logprobs": logprob, "finish_reason": finish_reason}
+                    choice = {"index": index, "delta": delta, "logprobs": logprob, "finish_reason": finish_reason}
                     return {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [choice]}
-                choice = {"index": 0, "text": content or "", "logprobs": logprob, "finish_reason": finish_reason}
+                choice = {"index": index, "text": content or "", "logprobs": logprob, "finish_reason": finish_reason}
                 return {"id": rid, "object": "text_completion", "created": created, "model": model, "choices": [choice]}
 
             if not body.get("stream"):
@@ -305,6 +305,10 @@ def make_handler(state):
                     time.sleep(0.05)
                 self.event(piece(content=tok, logprob=lp(i, tok)))
             self.event(piece(finish_reason=finish) if chat else piece(content="", finish_reason=finish))
+            # n > 1: the other choices, each the same text in one chunk.
+            for index in range(1, int(body.get("n") or 1)):
+                self.event(piece(content="".join(tokens), index=index))
+                self.event(piece(finish_reason=finish, index=index))
             if (body.get("stream_options") or {}).get("include_usage"):
                 self.event({"id": rid, "object": "chat.completion.chunk" if chat else "text_completion", "created": created,
                             "model": model, "choices": [], "usage": usage})

@@ -125,6 +125,20 @@ def test_gateway_forwards_sampling_fields_and_leaves_omitted_ones_to_the_upstrea
     assert "top_p" not in body
 
 
+def test_gateway_forwards_n_and_returns_every_choice(gateway, stubs):
+    for stream in (False, True):
+        r = gateway.client().chat.completions.create(model="big", messages=[{"role": "user", "content": "choices"}], n=3,
+                                                     user=f"u-n-{stream}", stream=stream)
+        if stream:
+            finished = {c.index: c.finish_reason for chunk in r for c in chunk.choices if c.finish_reason}
+            assert sorted(finished) == [0, 1, 2]
+        else:
+            assert sorted(c.index for c in r.choices) == [0, 1, 2]
+            assert all(c.message.content for c in r.choices)
+        body = [q for q in stubs["big-0"].requests() if q["body"].get("user") == f"u-n-{stream}"][-1]["body"]
+        assert body["n"] == 3
+
+
 def test_every_field_the_openapi_document_lists_is_accepted(dep):
     import yaml
     doc = yaml.safe_load(open(ROOT / "gateway" / "openapi.yaml"))
