@@ -23,7 +23,7 @@ def test_400_bad_json(gateway):
     ({"temperature": 5}, "temperature"),
     ({"top_p": "high"}, "top_p"),
     ({"max_tokens": 0}, "max_tokens"),
-    ({"n": 3}, "n"),
+    ({"n": 17}, "n"),
     ({"top_logprobs": 3}, "top_logprobs"),
     ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
     ({"response_format": {"type": "yaml"}}, "response_format.type"),

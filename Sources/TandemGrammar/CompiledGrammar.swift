@@ -69,6 +69,16 @@ public final class CompiledGrammar: @unchecked Sendable {
         }
     }
 
+    /// Starts computing `state`'s mask on another thread when it is not cached yet, so that a
+    /// request's next mask is being built while the forward pass runs (`GrammarMatcher.accept`).
+    /// The sampler's later `mask(_:)` then finds it, or waits for it under the lock.
+    public func prefetch(_ state: Int32) {
+        guard state >= 0 else { return }
+        let known = lock.withLock { signatures[state].map { masks[$0] != nil } ?? false }
+        guard !known else { return }
+        DispatchQueue.global(qos: .userInitiated).async { [self] in _ = mask(state) }
+    }
+
     private func computeMask(_ state: Int32) -> TokenMask {
         let v = vocabulary
         var mask = TokenMask(size: v.size)
@@ -129,6 +139,7 @@ public struct GrammarMatcher: Sendable {
             return false
         }
         state = grammar.advance(state, bytes: bytes)
+        grammar.prefetch(state)
         return state >= 0
     }
 

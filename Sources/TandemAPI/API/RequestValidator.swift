@@ -4,7 +4,8 @@ import TandemCore
 ///
 /// Follows OpenAI's rules: `null` means "not given", ranges are OpenAI's (vLLM's for `top_k`,
 /// `min_p`, `repetition_penalty`). A field outside `acceptedFields` and features Tandem does not
-/// serve (several choices, tool calls, suffix) are refused rather than silently dropped.
+/// serve (`suffix`, `best_of` above 1, the legacy `functions`) are refused rather than silently
+/// dropped.
 ///
 /// Everything a client controls is bounded (400 naming the field above the bound):
 ///
@@ -16,6 +17,11 @@ import TandemCore
 /// | `prompt` | 512 KiB of text, or 131072 token ids |
 /// | `stop` | 4 sequences of at most 256 bytes each |
 /// | `logit_bias` | 1024 entries |
+/// | `n` | 16 |
+/// | `tools`, an assistant message's `tool_calls` | 128 |
+/// | `guided_regex` | 16 KiB |
+/// | `grammar`, `guided_grammar` | 64 KiB |
+/// | `guided_choice` | 256 strings of at most 1 KiB |
 /// | `response_format.json_schema.name` | 64 bytes |
 ///
 /// The body size, header sizes, content type and nesting depth are bounded before this runs
