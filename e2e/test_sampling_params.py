@@ -156,7 +156,10 @@ def prefill_tokens(dep):
     return int(next(float(line.split()[-1]) for line in text.splitlines() if line.startswith("tandem_engine_prefill_tokens_total{")))
 
 
-def test_n_choices_share_one_prefill_and_each_has_its_own_sample(dep):
+def test_n_choices_share_one_prefill_and_each_has_its_own_sample(invariant):
+    # On the batch-invariant deployment: the four choices decode as a batch of four, and choice i
+    # is compared with the same request alone.
+    dep = invariant
     import uuid
     prompt = [{"role": "user", "content": f"Tell me a short story about a fox. ({uuid.uuid4().hex})"}]
     before = prefill_tokens(dep)
