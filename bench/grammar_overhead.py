@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-from tandemkit import ROOT, SMOLLM2, free_port, start, stop, tandem_bin  # noqa: E402
+from tandemkit import ROOT, SMOLLM2, free_port, sse_chunks, start, stop, tandem_bin  # noqa: E402
 
 SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["goal", "owner", "steps"],
@@ -50,10 +50,7 @@ def one(url, prompt, schema, tokens, out):
     stamps, usage = [], None
     with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=600) as r:
         r.raise_for_status()
-        for line in r.iter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            chunk = json.loads(line[6:])
+        for chunk in sse_chunks(r):
             if chunk.get("usage"):
                 usage = chunk["usage"]
             for c in chunk.get("choices", []):

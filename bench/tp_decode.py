@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from tandemkit import Deployment  # noqa: E402
+from tandemkit import Deployment, sse_chunks  # noqa: E402
 
 
 def run_once(dep, prompt, new):
@@ -28,10 +28,7 @@ def run_once(dep, prompt, new):
     times = []
     usage = None
     with httpx.stream("POST", f"http://127.0.0.1:{dep.port}/v1/completions", json=body, timeout=600) as r:
-        for line in r.iter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            chunk = json.loads(line[6:])
+        for chunk in sse_chunks(r):
             if chunk.get("usage"):
                 usage = chunk["usage"]
             if chunk.get("choices") and chunk["choices"][0].get("text"):

@@ -167,6 +167,13 @@ def _signal(proc, sig, group):
         pass
 
 
+def sse_chunks(response):
+    """The JSON chunks of a streamed OpenAI response (an httpx streaming response), `[DONE]` left out."""
+    for line in response.iter_lines():
+        if line.startswith("data: ") and line != "data: [DONE]":
+            yield json.loads(line[6:])
+
+
 class Deployment:
     """`tandem serve` of MODEL as model `m` on a free 127.0.0.1 port, with RANKS > 1 under mpirun,
     in its own process group; ready (GET /health is 200) when the constructor returns. Its output
