@@ -9,7 +9,6 @@ Prints a Markdown table; medians over --repeat runs.
   python3 bench/tp_decode.py --model models/SmolLM2-135M-Instruct.Q4_1.gguf --prompt 512 --new 128 --repeat 3
 """
 import argparse
-import json
 import os
 import statistics
 import sys
