@@ -8,6 +8,18 @@ import pytest
 AUTH = {"Authorization": "Bearer sk-acme"}
 
 
+def back_in_rotation(gateway, model="big", timeout=5.0):
+    """Waits until `model` has a replica in rotation again. `/ready` probes every replica and a
+    passing probe puts one back (a fixed sleep raced the cooldown when the machine was busy)."""
+    deadline = time.time() + timeout
+    while True:
+        r = httpx.get(gateway.url + "/ready", timeout=5)
+        if r.json()["models"].get(model, {}).get("status") == "ready":
+            return
+        assert time.time() < deadline, f"{model} still out of rotation: {r.text}"
+        time.sleep(0.1)
+
+
 def chat(client, model="big", content="hi", **kw):
     return client.chat.completions.create(model=model, messages=[{"role": "user", "content": content}], **kw)
 
@@ -144,9 +156,11 @@ def test_504_deadline_and_the_hung_upstream_is_cancelled(gateway, stubs):
     assert e.value.code == "upstream_timeout"
     assert 2.5 < time.time() - start < 6  # the configured 3 s deadline
     stubs["big-0"].wait_for_outcome(lambda r: "deadline-test" in str(r["body"]) and r["outcome"] == "cancelled")
+    back_in_rotation(gateway)  # the timeout took big-0 out of rotation
 
 
 def test_stream_failing_midway_sends_error_event_then_done(gateway):
+    back_in_rotation(gateway)
     stream = chat(gateway.client(), content="[[stub:midfail-event]]", stream=True)
     received = []
     with pytest.raises(openai.APIError) as e:
@@ -156,14 +170,14 @@ def test_stream_failing_midway_sends_error_event_then_done(gateway):
     assert received == ["Hello", " from"]
     assert e.value.code == "model_unavailable"
     # An upstream that fails mid-answer leaves rotation for the 300 ms cooldown.
-    time.sleep(0.6)
+    back_in_rotation(gateway)
     with httpx.stream("POST", gateway.url + "/v1/chat/completions", headers=AUTH, timeout=10,
                       json={"model": "big", "stream": True, "messages": [{"role": "user", "content": "[[stub:midfail]]"}]}) as r:
         lines = [l for l in r.iter_lines() if l.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
     assert '"error"' in lines[-2]
-    # The broken connection took big-0 out of rotation for the 300 ms cooldown; let it pass.
-    time.sleep(0.6)
+    # The broken connection took big-0 out of rotation for the 300 ms cooldown.
+    back_in_rotation(gateway)
 
 
 def test_client_disconnect_cancels_the_upstream_request(gateway, stubs):
