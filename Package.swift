@@ -47,8 +47,10 @@ let package = Package(
         .target(name: "CTandemKernelsEmulated", dependencies: ["CTandemKernels"],
                 cSettings: [.unsafeFlags(["-O2", "-fno-math-errno", "-Wno-unused-function"])]),
         .target(name: "TandemKernels", dependencies: ["TandemCore", "CTandemKernels", "COpenBLAS"]),
+        // Layer 3: Jinja templates as Hugging Face renders `chat_template` (core types only).
+        .target(name: "TandemJinja", dependencies: ["TandemCore"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Layer 3: model runtime (loaders, tokenizers, chat templates; `ModelRunner`, the one forward pass).
-        .target(name: "TandemModel", dependencies: ["TandemCore", "TandemKernels", "CTandemKernels"]),
+        .target(name: "TandemModel", dependencies: ["TandemCore", "TandemJinja", "TandemKernels", "CTandemKernels"]),
         // Layer 4: constrained decoding (JSON Schema, regex, GBNF → byte automaton → per-step
         // allowed-token masks over a token trie). Optimised even in debug builds: a mask is
         // computed on the sampling path.
@@ -98,7 +100,7 @@ let package = Package(
                                                     .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // CLI.
         .executableTarget(name: "tandem", dependencies: [
-            "TandemCore", "TandemKernels", "TandemModel", "TandemEngine", "TandemGrammar", "TandemTransport", "TandemAPI", "TandemGateway",
+            "TandemCore", "TandemKernels", "TandemJinja", "TandemModel", "TandemEngine", "TandemGrammar", "TandemTransport", "TandemAPI", "TandemGateway",
             "TandemCluster", "TandemServing", "TandemBench", "TandemTopology",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -114,6 +116,7 @@ let package = Package(
                 path: "Tests/TandemTestSupport"),
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
         .testTarget(name: "TandemGrammarTests", dependencies: ["TandemGrammar", "TandemCore"]),
+        .testTarget(name: "TandemJinjaTests", dependencies: ["TandemJinja", "TandemCore"]),
         .testTarget(name: "TandemKernelsTests", dependencies: ["TandemKernels", "CTandemKernels", "CTandemKernelsEmulated"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TandemModelTests", dependencies: ["TandemModel", "TandemEngine", "TandemTestSupport"],

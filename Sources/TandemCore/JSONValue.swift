@@ -47,6 +47,12 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// An object's members in order (nothing for other values).
+    public var objectPairs: [(String, JSONValue)] {
+        if case .object(let pairs) = self { return pairs }
+        return []
+    }
+
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil

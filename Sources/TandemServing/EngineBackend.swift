@@ -109,7 +109,17 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                 throw BackendError(.invalidRequest, "model \(modelName) has no chat template; use /v1/completions", param: "messages")
             }
             let shown = request.toolChoice == .none ? [] : request.tools
-            let prompt = template.prompt(messages, tools: shown, addGenerationPrompt: true)
+            let options = request.chatTemplateKwargs.objectPairs
+            if !options.isEmpty, case .model = template {} else if !options.isEmpty {
+                throw BackendError(.invalidRequest, "model \(modelName) has no chat template of its own to pass 'chat_template_kwargs' to", param: "chat_template_kwargs")
+            }
+            let prompt: PromptText
+            do {
+                prompt = try template.prompt(messages, tools: shown, addGenerationPrompt: true, options: options)
+            } catch {
+                // The model's own template refused the conversation (its `raise_exception`).
+                throw BackendError(.invalidRequest, "the chat template of \(modelName) refused the conversation: \(error)", param: "messages")
+            }
             // Special tokens only from the template's own text, never from message content.
             return model.tokenizer.encode(prompt, addBOS: nil)
         }

@@ -73,13 +73,17 @@ struct GEMMTests {
             }
         }
         // Threads: the pool splits panels; every row is still computed by one thread the same way.
+        // The path is pinned for this thread: `GEMVPathTests` switches the process-wide path
+        // while other suites run, and a portable run beside an AVX2 one differs in rounding.
         let before = KernelThreads.count
         defer { try? KernelThreads.setCount(before) }
         var single = [Float](repeating: 0, count: n * rows), multi = single
-        try KernelThreads.setCount(1)
-        m.multiply(batch: n, x, ldx: cols, into: &single, ldy: rows)
-        try KernelThreads.setCount(2)
-        m.multiply(batch: n, x, ldx: cols, into: &multi, ldy: rows)
+        try GEMVPath.best.whileSelectedOnThisThread {
+            try KernelThreads.setCount(1)
+            m.multiply(batch: n, x, ldx: cols, into: &single, ldy: rows)
+            try KernelThreads.setCount(2)
+            m.multiply(batch: n, x, ldx: cols, into: &multi, ldy: rows)
+        }
         #expect(single == multi)
     }
 

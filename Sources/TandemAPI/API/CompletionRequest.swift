@@ -61,6 +61,8 @@ public struct CompletionRequest: Sendable, Equatable {
     public var toolChoice: ToolChoice = .auto
     /// Whether one answer may hold several calls (`parallel_tool_calls`, default true).
     public var parallelToolCalls = true
+    /// Further variables for the model's own chat template (`chat_template_kwargs`).
+    public var chatTemplateKwargs: JSONValue = .object([])
     /// Choices to generate for the prompt (`n`, 1…16).
     public var n = 1
     /// Whether the client asked for server-sent events.

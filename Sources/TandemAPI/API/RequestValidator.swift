@@ -83,6 +83,7 @@ public enum RequestValidator {
         request.guided = try guided(fields, responseFormat: request.responseFormat)
         if endpoint == .chatCompletions {
             try tools(fields, into: &request)
+            request.chatTemplateKwargs = try chatTemplateKwargs(fields)
         } else {
             for key in ["tools", "tool_choice", "functions", "function_call"] where fields.value(key).map({ !$0.isNull }) ?? false {
                 throw .invalidField(key, "'\(key)' is for /v1/chat/completions.", code: "unsupported_parameter")
@@ -179,6 +180,27 @@ public enum RequestValidator {
     }
 
     public static let maxTools = 128
+
+    /// vLLM's `chat_template_kwargs`: further variables for the model's own chat template (e.g.
+    /// `{"enable_thinking": false}` for Qwen3). The conversation's own variables cannot be
+    /// replaced through it.
+    static func chatTemplateKwargs(_ fields: FieldReader) throws(APIError) -> JSONValue {
+        guard let kw = try fields.object("chat_template_kwargs") else { return .object([]) }
+        let pairs = kw.object.objectPairs
+        guard pairs.count <= 32 else { throw .invalidField(kw.path, "'\(kw.path)' holds \(pairs.count) entries; at most 32 are accepted.") }
+        for (key, _) in pairs {
+            if ["messages", "tools", "add_generation_prompt", "bos_token", "eos_token", "documents"].contains(key) {
+                throw .invalidField(kw.name(key), "'\(kw.name(key))' is set from the request itself and cannot be passed here.", code: "unsupported_parameter")
+            }
+            guard !key.isEmpty, key.utf8.count <= 64, key.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }) else {
+                throw .invalidField(kw.path, "'\(kw.path)' keys must be template variable names (a-z, A-Z, 0-9, _).")
+            }
+        }
+        guard JSONWriter.string(kw.object).utf8.count <= maxMessageBytes else {
+            throw .invalidField(kw.path, "'\(kw.path)' is larger than \(maxMessageBytes) bytes.")
+        }
+        return kw.object
+    }
 
     /// `tools`, `tool_choice`, `parallel_tool_calls`; the legacy `functions`/`function_call` are
     /// refused with a pointer to `tools`.
@@ -440,7 +462,7 @@ public enum RequestValidator {
             "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar",
         ]
         switch endpoint {
-        case .chatCompletions: return common.union(["messages", "max_completion_tokens", "logprobs", "top_logprobs"])
+        case .chatCompletions: return common.union(["messages", "max_completion_tokens", "logprobs", "top_logprobs", "chat_template_kwargs"])
         case .completions: return common.union(["prompt", "logprobs", "echo", "suffix", "best_of"])
         }
     }

@@ -76,6 +76,7 @@ public enum UpstreamRequestEncoder {
             }
             if !r.parallelToolCalls { f.append(("parallel_tool_calls", false)) }
         }
+        if !r.chatTemplateKwargs.objectPairs.isEmpty { f.append(("chat_template_kwargs", r.chatTemplateKwargs)) }
         switch r.guided {
         case nil: break
         case .json(let schema): f.append(("guided_json", schema))

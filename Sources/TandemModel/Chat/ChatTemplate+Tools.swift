@@ -30,6 +30,7 @@ extension ChatTemplate {
     /// The family's tool-call format; nil for templates without one (Llama 2).
     public var toolCallFormat: ToolCallFormat? {
         switch self {
+        case .model(let m): m.toolCallFormat
         case .chatML: .tagged(open: "<tool_call>", close: "</tool_call>")
         case .llama3: .bareJSON(argumentsKey: "parameters")
         case .llama2: nil

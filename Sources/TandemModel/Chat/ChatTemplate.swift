@@ -1,10 +1,13 @@
 import Foundation
 import TandemCore
 
-/// Renders a conversation into the prompt text a chat model was trained on. Tandem does not run
-/// Jinja: it recognises the template families below from the model's `chat_template` and renders
-/// them natively (the tests compare against the Jinja rendering of the real template).
-public enum ChatTemplate: Sendable, Equatable {
+/// Renders a conversation into the prompt text a chat model was trained on: the model's own
+/// Jinja `chat_template` (`model`, through `TandemJinja`), or one of three built-in families
+/// for models without one and for tools where a model's template cannot show them (the tests
+/// compare both against Python's `jinja2` rendering of the real templates).
+public indirect enum ChatTemplate: Sendable, Equatable {
+    /// The model's own template.
+    case model(ModelChatTemplate)
     /// `<|im_start|>role\ncontent<|im_end|>\n` (SmolLM2, Qwen). `defaultSystem` is inserted when
     /// the conversation does not start with a system message, if the template does that.
     case chatML(defaultSystem: String?)
@@ -50,17 +53,22 @@ public enum ChatTemplate: Sendable, Equatable {
     }
 
     /// The prompt text (template and content together), as the Jinja template renders it.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
-        prompt(messages, addGenerationPrompt: addGenerationPrompt).text
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
+        try prompt(messages, addGenerationPrompt: addGenerationPrompt).text
     }
 
     /// The prompt with the template's own text marked as the only place where special tokens may
     /// be parsed: roles and contents are plain text, whatever they contain.
     /// `tools` are shown to the model in the family's tool format (`ChatTemplate+Tools.swift`);
-    /// assistant calls and `tool` results are written the same way.
-    public func prompt(_ messages: [ChatMessage], tools: [ToolDefinition] = [], addGenerationPrompt: Bool = true) -> PromptText {
+    /// assistant calls and `tool` results are written the same way. `options` are further
+    /// variables for a model's own template (`chat_template_kwargs`, e.g. `enable_thinking`).
+    /// Throws `JinjaError` when a model's template refuses the conversation (`raise_exception`).
+    public func prompt(_ messages: [ChatMessage], tools: [ToolDefinition] = [], addGenerationPrompt: Bool = true,
+                       options: [(String, JSONValue)] = []) throws -> PromptText {
         var p = PromptText()
         switch self {
+        case .model(let m):
+            return try m.prompt(messages, tools: tools, addGenerationPrompt: addGenerationPrompt, options: options)
         case .chatML(let defaultSystem):
             if !tools.isEmpty || messages.contains(where: { $0.role == .tool || !$0.toolCalls.isEmpty }) {
                 return chatMLWithTools(messages, tools: tools, defaultSystem: defaultSystem, addGenerationPrompt: addGenerationPrompt)

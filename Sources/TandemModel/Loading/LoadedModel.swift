@@ -10,6 +10,8 @@ public struct LoadedModel: Sendable {
     public let path: String
     /// A short description of the format ("GGUF v3 Q4_1", "llama2.c FP32", ...).
     public let formatDescription: String
+    /// The model's own Jinja `chat_template` (GGUF metadata or `tokenizer_config.json`), if any.
+    public var chatTemplateSource: String? = nil
 
     public var configuration: ModelConfiguration { model.configuration }
 }
@@ -38,13 +40,13 @@ public enum ModelLoader {
         let weights = try LlamaWeights.load(from: gguf, names: .gguf, config: config)
         let tokenizer = try gguf.tokenizer()
         var template: ChatTemplate?
-        if let jinja = gguf.metadata["tokenizer.chat_template"]?.stringValue {
-            template = ChatTemplate(jinja: jinja)
-        }
+        let jinja = gguf.metadata["tokenizer.chat_template"]?.stringValue
+        if let jinja { template = ChatTemplate.fromModel(jinja: jinja, tokenizer: tokenizer) }
         let types = Set(gguf.tensors.values.compactMap { GGUFFile.dtype(ggmlType: $0.ggmlType)?.rawValue }).sorted()
         return LoadedModel(model: LlamaModel(configuration: config, weights: weights), tokenizer: tokenizer,
                            chatTemplate: template, path: path,
-                           formatDescription: "GGUF v\(gguf.version) (\(types.joined(separator: ", ")))")
+                           formatDescription: "GGUF v\(gguf.version) (\(types.joined(separator: ", ")))",
+                           chatTemplateSource: jinja)
     }
 
     public static func loadLlama2C(path: String, tokenizerPath: String?) throws -> LoadedModel {

@@ -90,7 +90,7 @@ struct GenerateCommand: AsyncParsableCommand {
             var messages: [ChatMessage] = []
             if let system { messages.append(ChatMessage(role: .system, content: system)) }
             messages.append(ChatMessage(role: .user, content: prompt))
-            text = tmpl.prompt(messages, addGenerationPrompt: true)
+            text = try tmpl.prompt(messages, addGenerationPrompt: true)
         } else {
             text = PromptText(prompt, special: false)
         }
