@@ -10,8 +10,6 @@ public struct LoadedModel: Sendable {
     public let path: String
     /// A short description of the format ("GGUF v3 Q4_1", "llama2.c FP32", ...).
     public let formatDescription: String
-    /// The model's own Jinja `chat_template` (GGUF metadata or `tokenizer_config.json`), if any.
-    public var chatTemplateSource: String? = nil
 
     public var configuration: ModelConfiguration { model.configuration }
 }
@@ -45,8 +43,7 @@ public enum ModelLoader {
         let types = Set(gguf.tensors.values.compactMap { GGUFFile.dtype(ggmlType: $0.ggmlType)?.rawValue }).sorted()
         return LoadedModel(model: LlamaModel(configuration: config, weights: weights), tokenizer: tokenizer,
                            chatTemplate: template, path: path,
-                           formatDescription: "GGUF v\(gguf.version) (\(types.joined(separator: ", ")))",
-                           chatTemplateSource: jinja)
+                           formatDescription: "GGUF v\(gguf.version) (\(types.joined(separator: ", ")))")
     }
 
     public static func loadLlama2C(path: String, tokenizerPath: String?) throws -> LoadedModel {

@@ -70,14 +70,12 @@ public enum ModelOptCheckpoint {
             throw ModelLoadError(.cannotOpen, file: directory, place: "tokenizer", "no tokenizer.json (or llama2.c tokenizer.bin) in the directory")
         }
         var template: ChatTemplate?
-        var templateSource: String?
         if let tc = try? SafetensorsModel.readJSON(directory + "/tokenizer_config.json"), let jinja = tc["chat_template"] as? String {
             template = ChatTemplate.fromModel(jinja: jinja, tokenizer: tokenizer)
-            templateSource = jinja
         }
         return LoadedModel(model: LlamaModel(configuration: config, weights: weights), tokenizer: tokenizer,
                            chatTemplate: template, path: directory,
-                           formatDescription: "ModelOpt \(quant.algorithm) safetensors", chatTemplateSource: templateSource)
+                           formatDescription: "ModelOpt \(quant.algorithm) safetensors")
     }
 }
 

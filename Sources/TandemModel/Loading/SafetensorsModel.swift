@@ -119,15 +119,13 @@ public enum SafetensorsModel {
                                                  bos: (json["bos_token_id"] as? Int).flatMap { TokenID(exactly: $0) },
                                                  eos: (json["eos_token_id"] as? Int).flatMap { TokenID(exactly: $0) })
         var template: ChatTemplate?
-        var templateSource: String?
         if let tc = try? readJSON(directory + "/tokenizer_config.json"), let jinja = tc["chat_template"] as? String {
             template = ChatTemplate.fromModel(jinja: jinja, tokenizer: tokenizer)
-            templateSource = jinja
         }
         let types = Set(source.shards.flatMap { $0.entries.values.map(\.dtype.rawValue) }).sorted()
         return LoadedModel(model: LlamaModel(configuration: config, weights: weights), tokenizer: tokenizer,
                            chatTemplate: template, path: directory,
-                           formatDescription: "safetensors (\(types.joined(separator: ", ")))", chatTemplateSource: templateSource)
+                           formatDescription: "safetensors (\(types.joined(separator: ", ")))")
     }
 
     static func readJSON(_ path: String) throws -> [String: Any] {

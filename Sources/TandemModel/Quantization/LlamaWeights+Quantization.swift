@@ -108,7 +108,6 @@ extension LoadedModel {
             (plan.embedding == .native ? "" : ", \(plan.embedding.displayName) embedding/head") +
             (from.isEmpty ? "" : " (re-quantised from \(from))")
         return (LoadedModel(model: LlamaModel(configuration: configuration, weights: weights), tokenizer: tokenizer,
-                            chatTemplate: chatTemplate, path: path, formatDescription: description,
-                            chatTemplateSource: chatTemplateSource), report)
+                            chatTemplate: chatTemplate, path: path, formatDescription: description), report)
     }
 }
