@@ -29,8 +29,14 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// RoPE scaling as a divisor per frequency pair (headDim/2 values; nil: none): GGUF
     /// `rope_freqs.weight`, or computed from `config.json`'s `rope_scaling` (`RoPEScaling`).
     public var ropeFrequencyFactors: [Float]?
+    /// The Q, K and V projections carry biases (Qwen2, Qwen2.5).
+    public var attentionBias = false
+    /// Each query and key head is RMS-normalised with a learned `headDim` weight before RoPE (Qwen3).
+    public var queryKeyNorm = false
+    /// The head width where it is not `dim / headCount` (Qwen3 `attention.key_length`, `head_dim`).
+    public var explicitHeadDim: Int?
 
-    public var headDim: Int { dim / headCount }
+    public var headDim: Int { explicitHeadDim ?? dim / headCount }
     public var kvDim: Int { kvHeadCount * headDim }
     /// Query heads served by each KV head (grouped-query attention).
     public var queriesPerKVHead: Int { headCount / kvHeadCount }
@@ -49,6 +55,9 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case ropeStyle = "rope_style"
         case tiedEmbeddings = "tied_embeddings"
         case ropeFrequencyFactors = "rope_frequency_factors"
+        case attentionBias = "attention_bias"
+        case queryKeyNorm = "query_key_norm"
+        case explicitHeadDim = "head_dim"
     }
 
     public init(architecture: String = "llama", dim: Int, hiddenDim: Int, layerCount: Int,
@@ -79,7 +88,11 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
             || contextLength > 1 << 24 {
             return "a size is not plausible (dim \(dim), hidden \(hiddenDim), layers \(layerCount), heads \(headCount), vocab \(vocabSize), context \(contextLength))"
         }
-        if dim % headCount != 0 { return "dim \(dim) is not a multiple of the head count \(headCount)" }
+        if let h = explicitHeadDim {
+            if h <= 0 || h > 1 << 12 { return "head dimension \(h) is not plausible" }
+        } else if dim % headCount != 0 {
+            return "dim \(dim) is not a multiple of the head count \(headCount)"
+        }
         if headCount % kvHeadCount != 0 { return "head count \(headCount) is not a multiple of the KV head count \(kvHeadCount)" }
         if headDim % 2 != 0 { return "head dimension \(headDim) must be even for RoPE" }
         if let f = ropeFrequencyFactors {

@@ -52,10 +52,14 @@ class Config:
     norm_eps: float = 1e-5
     # RoPE scaling: one divisor per frequency pair (GGUF rope_freqs.weight), or None.
     rope_freq_factors: Optional[np.ndarray] = None
+    # Family differences (Qwen2: Q/K/V biases; Qwen3: per-head Q/K RMSNorm, own head width).
+    arch: str = "llama"
+    rope_style: str = "interleaved"
+    explicit_head_size: Optional[int] = None
 
     @property
     def head_size(self) -> int:
-        return self.dim // self.n_heads
+        return self.explicit_head_size or self.dim // self.n_heads
 
 
 @dataclass
@@ -69,6 +73,11 @@ class Layer:
     w1: np.ndarray         # gate (hidden, dim)
     w2: np.ndarray         # down (dim, hidden)
     w3: np.ndarray         # up   (hidden, dim)
+    bq: Optional[np.ndarray] = None      # (n_heads*hs,)   Qwen2 biases
+    bk: Optional[np.ndarray] = None      # (n_kv_heads*hs,)
+    bv: Optional[np.ndarray] = None
+    q_norm: Optional[np.ndarray] = None  # (hs,)  Qwen3 per-head RMSNorm
+    k_norm: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -139,13 +148,13 @@ def gguf_field(reader, key, default=None):
 
 
 def load_gguf(path: str) -> Model:
-    """Load a GGUF llama model, dequantising every tensor to float32."""
+    """Load a GGUF llama, qwen2 or qwen3 model, dequantising every tensor to float32."""
     from gguf import GGUFReader
     from gguf.quants import dequantize
 
     r = GGUFReader(path)
     arch = gguf_field(r, "general.architecture")
-    if arch != "llama":
+    if arch not in ("llama", "qwen2", "qwen3"):
         raise ValueError(f"unsupported architecture {arch!r}")
     tensors = {t.name: t for t in r.tensors}
 
@@ -157,22 +166,28 @@ def load_gguf(path: str) -> Model:
         w = np.asarray(w, dtype=np.float32).reshape(expected)
         return w
 
-    dim = int(gguf_field(r, "llama.embedding_length"))
-    n_heads = int(gguf_field(r, "llama.attention.head_count"))
+    dim = int(gguf_field(r, f"{arch}.embedding_length"))
+    n_heads = int(gguf_field(r, f"{arch}.attention.head_count"))
+    key_length = gguf_field(r, f"{arch}.attention.key_length")
     cfg = Config(
         dim=dim,
-        hidden_dim=int(gguf_field(r, "llama.feed_forward_length")),
-        n_layers=int(gguf_field(r, "llama.block_count")),
+        hidden_dim=int(gguf_field(r, f"{arch}.feed_forward_length")),
+        n_layers=int(gguf_field(r, f"{arch}.block_count")),
         n_heads=n_heads,
-        n_kv_heads=int(gguf_field(r, "llama.attention.head_count_kv", n_heads)),
+        n_kv_heads=int(gguf_field(r, f"{arch}.attention.head_count_kv", n_heads)),
         vocab_size=len(gguf_field(r, "tokenizer.ggml.tokens")),
-        seq_len=int(gguf_field(r, "llama.context_length")),
-        rope_theta=float(gguf_field(r, "llama.rope.freq_base", 10000.0)),
-        norm_eps=float(gguf_field(r, "llama.attention.layer_norm_rms_epsilon")),
+        seq_len=int(gguf_field(r, f"{arch}.context_length")),
+        rope_theta=float(gguf_field(r, f"{arch}.rope.freq_base", 10000.0)),
+        norm_eps=float(gguf_field(r, f"{arch}.attention.layer_norm_rms_epsilon")),
+        arch=arch,
+        # llama.cpp: LLAMA_ROPE_TYPE_NORM (adjacent pairs, Q/K permuted by the converter) for
+        # llama, LLAMA_ROPE_TYPE_NEOX (halves, Hugging Face layout) for qwen2 and qwen3.
+        rope_style="interleaved" if arch == "llama" else "neox",
+        explicit_head_size=int(key_length) if key_length is not None else None,
     )
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
-    rope_dim = gguf_field(r, "llama.rope.dimension_count")
+    rope_dim = gguf_field(r, f"{arch}.rope.dimension_count")
     if rope_dim is not None and int(rope_dim) != cfg.head_size:
         raise ValueError("partial rotary dimension not supported by this reference")
 
@@ -190,6 +205,11 @@ def load_gguf(path: str) -> Model:
             w1=get(p + "ffn_gate.weight"),
             w2=get(p + "ffn_down.weight"),
             w3=get(p + "ffn_up.weight"),
+            bq=get(p + "attn_q.bias") if p + "attn_q.bias" in tensors else None,
+            bk=get(p + "attn_k.bias") if p + "attn_k.bias" in tensors else None,
+            bv=get(p + "attn_v.bias") if p + "attn_v.bias" in tensors else None,
+            q_norm=get(p + "attn_q_norm.weight") if p + "attn_q_norm.weight" in tensors else None,
+            k_norm=get(p + "attn_k_norm.weight") if p + "attn_k_norm.weight" in tensors else None,
         ))
     final_norm = get("output_norm.weight")
     tied = "output.weight" not in tensors
@@ -260,9 +280,9 @@ def apply_rope_interleaved(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> n
 
 
 def apply_rope_neox(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
-    """Half-split ("NEOX"/HF) RoPE: pairs (j, j + head_size/2).  NOT the right
-    style for llama2.c or GGUF llama weights; kept only so the fixture script
-    can prove that the interleaved style is the correct one."""
+    """Half-split ("NEOX"/HF) RoPE: pairs (j, j + head_size/2): the style of GGUF
+    qwen2/qwen3 files. Not the style of llama2.c or GGUF llama weights (the fixture
+    script shows the interleaved style is the right one there)."""
     h = x.shape[-1] // 2
     a, b = x[..., :h], x[..., h:]
     c = cos[:, None, :]
@@ -275,20 +295,20 @@ def _f64(w: np.ndarray) -> np.ndarray:
 
 
 def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
-            rope_style: str = "interleaved",
+            rope_style: Optional[str] = None,
             kv_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
     """Return float64 logits of shape (len(ids), vocab) for every position.
 
     The whole sequence is processed at once with a causal mask.  Positions are
     start_pos, start_pos+1, ... (start_pos != 0 only makes sense for testing
     RoPE offsets; there is no cache, so earlier tokens are simply absent).
-    rope_style: "interleaved" (correct for both supported formats) or "neox"
-    (diagnostic only).
+    rope_style: None (the model's own: interleaved for llama files, neox for qwen2/qwen3),
+    or "interleaved"/"neox" to force one (diagnostics).
     kv_transform: applied to K (after RoPE) and V, each (T, n_kv_heads, head_size),
     before attention reads them: what a K/V cache stores (fp8_kv_greedy.py).
     """
-    rope = {"interleaved": apply_rope_interleaved, "neox": apply_rope_neox}[rope_style]
     cfg = model.config
+    rope = {"interleaved": apply_rope_interleaved, "neox": apply_rope_neox}[rope_style or cfg.rope_style]
     T = len(ids)
     hs = cfg.head_size
     nh, nkv = cfg.n_heads, cfg.n_kv_heads
@@ -303,9 +323,15 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
     for layer in model.layers:
         # --- attention ---
         h = rmsnorm(x, layer.attn_norm, cfg.norm_eps)
-        q = (h @ _f64(layer.wq).T).reshape(T, nh, hs)
-        k = (h @ _f64(layer.wk).T).reshape(T, nkv, hs)
-        v = (h @ _f64(layer.wv).T).reshape(T, nkv, hs)
+        q = h @ _f64(layer.wq).T
+        k = h @ _f64(layer.wk).T
+        v = h @ _f64(layer.wv).T
+        if layer.bq is not None:
+            q, k, v = q + _f64(layer.bq), k + _f64(layer.bk), v + _f64(layer.bv)
+        q, k, v = q.reshape(T, nh, hs), k.reshape(T, nkv, hs), v.reshape(T, nkv, hs)
+        if layer.q_norm is not None:
+            q = rmsnorm(q, layer.q_norm, cfg.norm_eps)
+            k = rmsnorm(k, layer.k_norm, cfg.norm_eps)
         q = rope(q, cos, sin)
         k = rope(k, cos, sin)
         if kv_transform is not None:

@@ -12,6 +12,13 @@ public struct LlamaLayerWeights: Sendable {
     public var gate: WeightMatrix        // w1 (hidden, dim)
     public var down: WeightMatrix        // w2 (dim, hidden)
     public var up: WeightMatrix          // w3 (hidden, dim)
+    /// Q/K/V biases (`attentionBias`): (n_heads * head_dim), (n_kv_heads * head_dim) twice.
+    public var qBias: [Float]? = nil
+    public var kBias: [Float]? = nil
+    public var vBias: [Float]? = nil
+    /// Per-head Q and K RMSNorm weights (`queryKeyNorm`): (head_dim) each, shared by every head.
+    public var qNorm: [Float]? = nil
+    public var kNorm: [Float]? = nil
 }
 
 /// All weights of a Llama-family decoder, pointing into the checkpoint's mapping where possible.
@@ -58,12 +65,15 @@ public struct LlamaTensorNames: Sendable {
     public var output: String
     public var finalNorm: String
     public var attentionNorm, wq, wk, wv, wo, ffnNorm, gate, down, up: String
+    public var qBias, kBias, vBias, qNorm, kNorm: String
 
     public static let gguf = LlamaTensorNames(
         embedding: "token_embd.weight", output: "output.weight", finalNorm: "output_norm.weight",
         attentionNorm: "blk.{l}.attn_norm.weight", wq: "blk.{l}.attn_q.weight", wk: "blk.{l}.attn_k.weight",
         wv: "blk.{l}.attn_v.weight", wo: "blk.{l}.attn_output.weight", ffnNorm: "blk.{l}.ffn_norm.weight",
-        gate: "blk.{l}.ffn_gate.weight", down: "blk.{l}.ffn_down.weight", up: "blk.{l}.ffn_up.weight")
+        gate: "blk.{l}.ffn_gate.weight", down: "blk.{l}.ffn_down.weight", up: "blk.{l}.ffn_up.weight",
+        qBias: "blk.{l}.attn_q.bias", kBias: "blk.{l}.attn_k.bias", vBias: "blk.{l}.attn_v.bias",
+        qNorm: "blk.{l}.attn_q_norm.weight", kNorm: "blk.{l}.attn_k_norm.weight")
 
     public static let huggingFace = LlamaTensorNames(
         embedding: "model.embed_tokens.weight", output: "lm_head.weight", finalNorm: "model.norm.weight",
@@ -71,7 +81,10 @@ public struct LlamaTensorNames: Sendable {
         wk: "model.layers.{l}.self_attn.k_proj.weight", wv: "model.layers.{l}.self_attn.v_proj.weight",
         wo: "model.layers.{l}.self_attn.o_proj.weight", ffnNorm: "model.layers.{l}.post_attention_layernorm.weight",
         gate: "model.layers.{l}.mlp.gate_proj.weight", down: "model.layers.{l}.mlp.down_proj.weight",
-        up: "model.layers.{l}.mlp.up_proj.weight")
+        up: "model.layers.{l}.mlp.up_proj.weight",
+        qBias: "model.layers.{l}.self_attn.q_proj.bias", kBias: "model.layers.{l}.self_attn.k_proj.bias",
+        vBias: "model.layers.{l}.self_attn.v_proj.bias", qNorm: "model.layers.{l}.self_attn.q_norm.weight",
+        kNorm: "model.layers.{l}.self_attn.k_norm.weight")
 
     func name(_ template: String, layer: Int) -> String {
         template.replacing("{l}", with: String(layer))
@@ -86,7 +99,7 @@ extension LlamaWeights {
         var layers: [LlamaLayerWeights] = []
         for l in 0..<c.layerCount {
             func n(_ t: String) -> String { names.name(t, layer: l) }
-            layers.append(LlamaLayerWeights(
+            var layer = LlamaLayerWeights(
                 attentionNorm: try source.vector(n(names.attentionNorm), count: c.dim),
                 wq: try source.matrix(n(names.wq), rows: qDim, cols: c.dim),
                 wk: try source.matrix(n(names.wk), rows: c.kvDim, cols: c.dim),
@@ -95,7 +108,17 @@ extension LlamaWeights {
                 ffnNorm: try source.vector(n(names.ffnNorm), count: c.dim),
                 gate: try source.matrix(n(names.gate), rows: c.hiddenDim, cols: c.dim),
                 down: try source.matrix(n(names.down), rows: c.dim, cols: c.hiddenDim),
-                up: try source.matrix(n(names.up), rows: c.hiddenDim, cols: c.dim)))
+                up: try source.matrix(n(names.up), rows: c.hiddenDim, cols: c.dim))
+            if c.attentionBias {
+                layer.qBias = try source.vector(n(names.qBias), count: qDim)
+                layer.kBias = try source.vector(n(names.kBias), count: c.kvDim)
+                layer.vBias = try source.vector(n(names.vBias), count: c.kvDim)
+            }
+            if c.queryKeyNorm {
+                layer.qNorm = try source.vector(n(names.qNorm), count: c.headDim)
+                layer.kNorm = try source.vector(n(names.kNorm), count: c.headDim)
+            }
+            layers.append(layer)
         }
         let embedding = try source.matrix(names.embedding, rows: c.vocabSize, cols: c.dim)
         let output = c.tiedEmbeddings ? embedding : try source.matrix(names.output, rows: c.vocabSize, cols: c.dim)

@@ -18,8 +18,9 @@ extension GGUFFile {
         return v
     }
 
-    /// The architectures the forward pass implements.
-    public static let supportedArchitectures = ["llama"]
+    /// The architectures the forward pass implements: what differs from `llama` is data in
+    /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width), not code.
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3"]
 
     /// The model configuration from `general.architecture` and its hyper-parameter keys.
     public func llamaConfiguration() throws -> ModelConfiguration {
@@ -45,10 +46,30 @@ extension GGUFFile {
             contextLength: metadata["\(arch).context_length"]?.intValue ?? 2048,
             ropeTheta: Float(metadata["\(arch).rope.freq_base"]?.doubleValue ?? 10000),
             rmsNormEpsilon: Float(metadata["\(arch).attention.layer_norm_rms_epsilon"]?.doubleValue ?? 1e-5),
-            ropeStyle: .interleaved,
+            // llama.cpp's converter permutes Q/K rows of `llama` files for adjacent-pair RoPE;
+            // Qwen files keep Hugging Face's layout and rotate halves (its NEOX RoPE type).
+            ropeStyle: arch == "llama" ? .interleaved : .halfSplit,
             tiedEmbeddings: tensors["output.weight"] == nil)
-        if heads > 0, config.dim % heads == 0 {
-            config.ropeFrequencyFactors = try ropeFrequencyFactors(arch: arch, headDim: config.dim / heads)
+        config.attentionBias = tensors["blk.0.attn_q.bias"] != nil
+        config.queryKeyNorm = tensors["blk.0.attn_q_norm.weight"] != nil
+        if arch == "llama", config.attentionBias || config.queryKeyNorm {
+            throw ModelLoadError(.badMetadata, file: path, place: "tensor blk.0.attn_q.bias / attn_q_norm.weight",
+                                 "a llama file with attention biases or Q/K norms; convert the model with its own architecture (qwen2, qwen3)")
+        }
+        if let keyLength = metadata["\(arch).attention.key_length"]?.intValue {
+            let valueLength = metadata["\(arch).attention.value_length"]?.intValue ?? keyLength
+            guard valueLength == keyLength else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).attention.value_length",
+                                     "value heads of \(valueLength) and key heads of \(keyLength) values are not supported (they must be equal)")
+            }
+            if heads <= 0 || keyLength != config.dim / heads { config.explicitHeadDim = keyLength }
+        }
+        if let ropeDims = metadata["\(arch).rope.dimension_count"]?.intValue, heads > 0, ropeDims != config.headDim {
+            throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.dimension_count",
+                                 "partial rotary embedding (\(ropeDims) of \(config.headDim) head dimensions) is not supported")
+        }
+        if heads > 0, config.explicitHeadDim != nil || config.dim % heads == 0 {
+            config.ropeFrequencyFactors = try ropeFrequencyFactors(arch: arch, headDim: config.headDim)
         }
         if let problem = config.validationProblem() {
             throw ModelLoadError(.badMetadata, file: path, place: "\(arch).* hyper-parameters", problem)

@@ -70,16 +70,14 @@ extension LlamaWeights {
         var out = self
         for (l, layer) in layers.enumerated() {
             let p = "blk.\(l)."
-            out.layers[l] = LlamaLayerWeights(
-                attentionNorm: layer.attentionNorm,
-                wq: try convert(layer.wq, p + "attn_q", plan.linear),
-                wk: try convert(layer.wk, p + "attn_k", plan.linear),
-                wv: try convert(layer.wv, p + "attn_v", plan.linear),
-                wo: try convert(layer.wo, p + "attn_output", plan.linear),
-                ffnNorm: layer.ffnNorm,
-                gate: try convert(layer.gate, p + "ffn_gate", plan.linear),
-                down: try convert(layer.down, p + "ffn_down", plan.linear),
-                up: try convert(layer.up, p + "ffn_up", plan.linear))
+            // Norms and biases stay as they are; only the matrices are converted.
+            out.layers[l].wq = try convert(layer.wq, p + "attn_q", plan.linear)
+            out.layers[l].wk = try convert(layer.wk, p + "attn_k", plan.linear)
+            out.layers[l].wv = try convert(layer.wv, p + "attn_v", plan.linear)
+            out.layers[l].wo = try convert(layer.wo, p + "attn_output", plan.linear)
+            out.layers[l].gate = try convert(layer.gate, p + "ffn_gate", plan.linear)
+            out.layers[l].down = try convert(layer.down, p + "ffn_down", plan.linear)
+            out.layers[l].up = try convert(layer.up, p + "ffn_up", plan.linear)
         }
         if plan.embedding == .native {
             report.bytesBefore += output.storageBytes

@@ -36,6 +36,11 @@ public struct ModelOptExport {
         guard model.configuration.ropeFrequencyFactors == nil else {
             throw ModelExportError("the model uses RoPE scaling, which the ModelOpt export does not write yet")
         }
+        // The export writes a `llama` checkpoint: no attention biases, no Q/K norms, head width dim/heads.
+        let c = model.configuration
+        guard !c.attentionBias, !c.queryKeyNorm, c.explicitHeadDim == nil else {
+            throw ModelExportError("the ModelOpt export writes Llama checkpoints; \(c.architecture) (attention biases, Q/K norms or its own head width) is not written yet")
+        }
         self.model = model
         self.format = format
     }

@@ -93,6 +93,19 @@ final class ShardForward {
             w.wk.multiply(batch: T, xb.pointer, ldx: dim, into: kNew.pointer, ldy: kvDim)
             w.wv.multiply(batch: T, xb.pointer, ldx: dim, into: vNew.pointer, ldy: kvDim)
             for t in 0..<T {
+                if let b = w.qBias { tk_add(q.pointer + t * qDim, b, Int64(qDim)) }
+                if let b = w.kBias { tk_add(kNew.pointer + t * kvDim, b, Int64(kvDim)) }
+                if let b = w.vBias { tk_add(vNew.pointer + t * kvDim, b, Int64(kvDim)) }
+                if let qn = w.qNorm, let kn = w.kNorm {
+                    for h in 0..<shard.spec.queryHeads.count {
+                        let p = q.pointer + t * qDim + h * hd
+                        tk_rmsnorm(p, p, qn, Int64(hd), c.rmsNormEpsilon)
+                    }
+                    for h in 0..<shard.spec.kvHeads.count {
+                        let p = kNew.pointer + t * kvDim + h * hd
+                        tk_rmsnorm(p, p, kn, Int64(hd), c.rmsNormEpsilon)
+                    }
+                }
                 c.applyRoPE(q.pointer + t * qDim, heads: shard.spec.queryHeads.count, position: tokenPos[t])
                 c.applyRoPE(kNew.pointer + t * kvDim, heads: shard.spec.kvHeads.count, position: tokenPos[t])
                 kv.write(layer: l, slot: kv.slot(tokenPos[t], chunks[tokenChunk[t]].blockTable),

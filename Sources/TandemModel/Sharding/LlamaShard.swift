@@ -46,7 +46,10 @@ public struct LlamaShard: Sendable {
                 ffnNorm: w.ffnNorm,
                 gate: w.gate.slicingRows(spec.ffnColumns),
                 down: try columns(w.down, spec.ffnColumns, "layer \(l) ffn_down"),
-                up: w.up.slicingRows(spec.ffnColumns))
+                up: w.up.slicingRows(spec.ffnColumns),
+                // Biases follow their projection's rows; the per-head norms are the same on every rank.
+                qBias: w.qBias.map { Array($0[qRows]) }, kBias: w.kBias.map { Array($0[kvRows]) },
+                vBias: w.vBias.map { Array($0[kvRows]) }, qNorm: w.qNorm, kNorm: w.kNorm)
         }
         tokenEmbedding = model.weights.tokenEmbedding
         finalNorm = model.weights.finalNorm

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TandemCore
+@testable import TandemModel
+import TandemTestSupport
+
+/// Families beyond Llama on the one forward pass. Expected logits come from
+/// tools/reference/make_family_fixtures.py: the float64 NumPy forward pass (llama_ref.forward,
+/// with each family's biases, Q/K norms, head width and RoPE layout) of tiny random-weight GGUF
+/// files written with the `gguf` package.
+@Suite("Model families: Qwen2, Qwen3")
+struct ModelFamilyTests {
+    static func fixture(_ arch: String) throws -> (LoadedModel, [String: Any]) {
+        let fx = try Fixtures.json("family_\(arch)")
+        let url = try #require(Bundle.module.url(forResource: "family_\(arch)", withExtension: "gguf", subdirectory: "Fixtures"))
+        return (try ModelLoader.load(path: url.path), fx)
+    }
+
+    @Test("the configuration carries what the family changes")
+    func configuration() throws {
+        let (q2, _) = try Self.fixture("qwen2")
+        #expect(q2.configuration.architecture == "qwen2")
+        #expect(q2.configuration.attentionBias && !q2.configuration.queryKeyNorm)
+        #expect(q2.configuration.ropeStyle == .halfSplit && q2.configuration.headDim == 16)
+        #expect(q2.model.weights.layers[0].qBias?.count == 64 && q2.model.weights.layers[0].kBias?.count == 32)
+        let (q3, _) = try Self.fixture("qwen3")
+        #expect(q3.configuration.queryKeyNorm && !q3.configuration.attentionBias)
+        #expect(q3.configuration.headDim == 24 && q3.configuration.explicitHeadDim == 24)
+        #expect(q3.model.weights.layers[1].qNorm?.count == 24)
+    }
+
+    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3"])
+    func logitsMatchReference(arch: String) throws {
+        let (m, fx) = try Self.fixture(arch)
+        let prompts = try #require(fx["prompts"] as? [[Int]])
+        let expected = try #require(fx["last_logits"] as? [[Double]])
+        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
+        for (i, ids) in prompts.enumerated() {
+            let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
+            let scale = expected[i].map(abs).max()!
+            let err = zip(got, expected[i]).map { abs(Double($0) - $1) }.max()!
+            #expect(err < 1e-4 * scale + 1e-4, "\(arch) prompt \(i): max |Δlogit| \(err) (logits up to \(scale))")
+        }
+    }
+
+    @Test("a llama file with Qwen tensors is refused, naming them")
+    func llamaWithBiasesIsRefused() throws {
+        let url = try #require(Bundle.module.url(forResource: "family_qwen2", withExtension: "gguf", subdirectory: "Fixtures"))
+        var bytes = try Data(contentsOf: url)
+        // Rename the architecture string "qwen2" → "llama" (same length) in the metadata.
+        let from = Data("qwen2".utf8), to = Data("llama".utf8)
+        var at = bytes.startIndex
+        var replaced = 0
+        while let r = bytes.range(of: from, in: at..<bytes.endIndex), replaced < 64 {
+            bytes.replaceSubrange(r, with: to)
+            at = r.upperBound
+            replaced += 1
+        }
+        let path = NSTemporaryDirectory() + "tandem-llama-with-bias-\(getpid()).gguf"
+        try bytes.write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try ModelLoader.load(path: path)
+            Issue.record("loaded")
+        } catch let e as ModelLoadError {
+            #expect(e.description.contains("attn_q.bias"), "\(e)")
+        }
+    }
+}
