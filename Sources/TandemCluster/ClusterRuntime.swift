@@ -62,7 +62,9 @@ public final class ClusterRank: @unchecked Sendable {
         let c = m.configuration
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ v: UInt64) { hash = (hash ^ v) &* 0x100_0000_01b3 }
-        for v in [c.dim, c.hiddenDim, c.layerCount, c.headCount, c.kvHeadCount, c.vocabSize] { mix(UInt64(v)) }
+        for v in [c.dim, c.hiddenDim, c.layerCount, c.headCount, c.kvHeadCount, c.vocabSize, c.headDim,
+                  c.attentionBias ? 1 : 0, c.queryKeyNorm ? 1 : 0, c.ropeStyle == .interleaved ? 1 : 0] { mix(UInt64(v)) }
+        for b in c.architecture.utf8 { mix(UInt64(b)) }
         let e = m.model.weights.tokenEmbedding
         let bytes = UnsafeRawBufferPointer(start: e.base, count: min(e.byteCount, 4096))
         for b in bytes { mix(UInt64(b)) }

@@ -65,6 +65,19 @@ struct TensorParallelTests {
         #expect(got == (try Self.greedyReference(m, prompt: prompt, count: 12)))
     }
 
+    /// Families with attention biases (qwen2: sliced with their heads) and per-head Q/K norms with
+    /// their own head width (qwen3: the same weights on every rank), tiny random-weight fixtures.
+    @Test("Qwen2 / Qwen3: TP=2 greedy is token-identical to TP=1", arguments: ["qwen2", "qwen3"])
+    func families(arch: String) async throws {
+        let path = Self.root + "/Tests/TandemModelTests/Fixtures/family_\(arch).gguf"
+        let m = try ModelLoader.load(path: path)
+        let prompt: [TokenID] = [3, 17, 42, 5, 88, 23]
+        let one = try await Self.greedyTP(m, ranks: 1, prompt: prompt, count: 40)
+        let two = try await Self.greedyTP(m, ranks: 2, prompt: prompt, count: 40)
+        #expect(two == one)
+        #expect(Set(one).count > 3, "a degenerate greedy text would prove little: \(one)")
+    }
+
     /// SmolLM2 is held to a logits bound instead (QuantizationShardTests): FP8 codes turn the
     /// all-reduce's last-bit differences into whole E4M3 steps, and its greedy text parts from
     /// TP=1 after 6 tokens of "The capital of France is".
