@@ -43,6 +43,24 @@ struct ModelFamilyTests {
         }
     }
 
+    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3"])
+    func safetensorsMatchReference(arch: String) throws {
+        let (gguf, fx) = try Self.fixture(arch)
+        let dir = try #require(Bundle.module.url(forResource: "family_\(arch)_hf", withExtension: nil, subdirectory: "Fixtures"))
+        let m = try ModelLoader.load(path: dir.path)
+        #expect(m.configuration.architecture == arch)
+        #expect(m.configuration.attentionBias == gguf.configuration.attentionBias)
+        #expect(m.configuration.queryKeyNorm == gguf.configuration.queryKeyNorm)
+        #expect(m.configuration.headDim == gguf.configuration.headDim && m.configuration.ropeStyle == .halfSplit)
+        let prompts = try #require(fx["prompts"] as? [[Int]])
+        let expected = try #require(fx["last_logits"] as? [[Double]])
+        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
+        let got = try f.execute([SequenceChunk(tokens: prompts[1].map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
+        let scale = expected[1].map(abs).max()!
+        let err = zip(got, expected[1]).map { abs(Double($0) - $1) }.max()!
+        #expect(err < 1e-4 * scale + 1e-4, "\(arch) safetensors: max |Δlogit| \(err)")
+    }
+
     @Test("a llama file with Qwen tensors is refused, naming them")
     func llamaWithBiasesIsRefused() throws {
         let url = try #require(Bundle.module.url(forResource: "family_qwen2", withExtension: "gguf", subdirectory: "Fixtures"))

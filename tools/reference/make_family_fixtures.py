@@ -7,7 +7,10 @@ logits of two prompts (llama_ref.forward, which implements each family's differe
   qwen3: per-head Q/K RMSNorm before RoPE, a head width (24) that is not dim/heads (16),
          half-split RoPE, untied output.
 
-Writes Tests/TandemModelTests/Fixtures/family_{qwen2,qwen3}.gguf and .json.
+Each family is written twice with the same weights: as GGUF, and as a Hugging Face directory
+(config.json, model.safetensors, tokenizer.json), so both loaders meet the same expectations.
+
+Writes Tests/TandemModelTests/Fixtures/family_{qwen2,qwen3}.gguf, .json and family_*_hf/.
 """
 import json
 import os
@@ -76,6 +79,7 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True):
     w.write_tensors_to_file()
     w.close()
 
+    write_hf(arch, path, hs, biases, qk_norm, tied)
     model = L.load_gguf(path)
     assert model.config.rope_style == "neox" and model.config.head_size == hs
     prompts = [[int(x) for x in rng.integers(0, vocab, size=n)] for n in (9, 40)]
@@ -93,6 +97,62 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True):
             "gap_with_llama_rope": gap,
         }, f)
     print("wrote", path, "gap with the llama RoPE layout", round(gap, 3))
+
+
+def write_hf(arch, gguf_path, hs, biases, qk_norm, tied):
+    """The GGUF's tensors under Hugging Face names (Qwen GGUF files keep HF's row order), a
+    config.json of the family and a byte-level BPE tokenizer.json of the same vocabulary."""
+    import gguf
+    r = gguf.GGUFReader(gguf_path)
+    f = {k: v.contents() for k, v in r.fields.items() if not k.startswith("tokenizer.ggml.token")}
+    tensors = {t.name: np.asarray(t.data, dtype=np.float32).reshape(tuple(int(x) for x in reversed(t.shape))) for t in r.tensors}
+    names = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+             "output.weight": "lm_head.weight"}
+    per_layer = {"attn_norm.weight": "input_layernorm.weight", "ffn_norm.weight": "post_attention_layernorm.weight",
+                 "attn_q.weight": "self_attn.q_proj.weight", "attn_k.weight": "self_attn.k_proj.weight",
+                 "attn_v.weight": "self_attn.v_proj.weight", "attn_output.weight": "self_attn.o_proj.weight",
+                 "attn_q.bias": "self_attn.q_proj.bias", "attn_k.bias": "self_attn.k_proj.bias",
+                 "attn_v.bias": "self_attn.v_proj.bias", "attn_q_norm.weight": "self_attn.q_norm.weight",
+                 "attn_k_norm.weight": "self_attn.k_norm.weight", "ffn_gate.weight": "mlp.gate_proj.weight",
+                 "ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight"}
+    hf = {}
+    for name, a in tensors.items():
+        if name in names:
+            hf[names[name]] = a
+        else:
+            _, l, rest = name.split(".", 2)
+            hf[f"model.layers.{l}.{per_layer[rest]}"] = a
+    d = os.path.join(OUT, f"family_{arch}_hf")
+    os.makedirs(d, exist_ok=True)
+    # safetensors: u64 header length, JSON header, raw little-endian data.
+    header, blobs, offset = {}, [], 0
+    for name in sorted(hf):
+        b = hf[name].astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(hf[name].shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    hb = json.dumps(header).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(os.path.join(d, "model.safetensors"), "wb") as out:
+        out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
+    p = arch
+    config = {
+        "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}[arch]], "model_type": arch,
+        "hidden_size": int(f[f"{p}.embedding_length"]), "intermediate_size": int(f[f"{p}.feed_forward_length"]),
+        "num_hidden_layers": int(f[f"{p}.block_count"]), "num_attention_heads": int(f[f"{p}.attention.head_count"]),
+        "num_key_value_heads": int(f[f"{p}.attention.head_count_kv"]), "head_dim": hs,
+        "vocab_size": len(r.fields["tokenizer.ggml.tokens"].data), "max_position_embeddings": int(f[f"{p}.context_length"]),
+        "rope_theta": float(f[f"{p}.rope.freq_base"]), "rms_norm_eps": float(f[f"{p}.attention.layer_norm_rms_epsilon"]),
+        "tie_word_embeddings": tied, "use_sliding_window": False, "sliding_window": 4096,
+        "attention_bias": bool(biases), "rope_scaling": None,
+    }
+    with open(os.path.join(d, "config.json"), "w") as out:
+        json.dump(config, out, indent=1)
+    tokens = [str(bytes(r.fields["tokenizer.ggml.tokens"].parts[i]), "utf-8") for i in r.fields["tokenizer.ggml.tokens"].data]
+    tok = {"model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(tokens)}, "merges": [tokens[0] + " " + tokens[0]]},
+           "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False}, "added_tokens": []}
+    with open(os.path.join(d, "tokenizer.json"), "w") as out:
+        json.dump(tok, out, ensure_ascii=False)
 
 
 def main():

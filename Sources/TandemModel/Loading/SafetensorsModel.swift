@@ -142,9 +142,18 @@ public enum SafetensorsModel {
     public static func configuration(path: String) throws -> ModelConfiguration {
         let j = try readJSON(path)
         let arch = (j["architectures"] as? [String])?.first ?? (j["model_type"] as? String ?? "?")
-        guard arch == "LlamaForCausalLM" || (j["model_type"] as? String) == "llama" else {
+        // Families on the Llama forward pass: what differs is configuration data.
+        let families = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "llama",
+                        "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"]
+        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ ["llama", "mistral", "qwen2", "qwen3"].contains($0) ? ($0 == "mistral" ? "llama" : $0) : nil }) else {
             throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
-                                 "architecture \(arch) is not supported (supported: LlamaForCausalLM)")
+                                 "architecture \(arch) is not supported (supported: \(families.keys.sorted().joined(separator: ", ")))")
+        }
+        // A sliding window shorter than the context changes attention; not implemented yet.
+        let window = (j["use_sliding_window"] as? Bool) == false ? nil : j["sliding_window"] as? Int
+        if let window, window < ((j["max_position_embeddings"] as? Int) ?? Int.max) {
+            throw ModelLoadError(.badMetadata, file: path, place: "key sliding_window",
+                                 "sliding-window attention (\(window) tokens) is not supported yet; use a model without it")
         }
         func int(_ key: String) throws -> Int {
             guard let v = j[key] as? Int else {
@@ -161,8 +170,16 @@ public enum SafetensorsModel {
             ropeTheta: Float((j["rope_theta"] as? Double) ?? 10000),
             rmsNormEpsilon: Float((j["rms_norm_eps"] as? Double) ?? 1e-5),
             ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false)
+        c.architecture = family
+        c.attentionBias = family == "qwen2"
+        if family != "qwen2", (j["attention_bias"] as? Bool) == true {
+            throw ModelLoadError(.badMetadata, file: path, place: "key attention_bias",
+                                 "attention biases on \(arch) (q/k/v and o_proj) are not supported")
+        }
+        c.queryKeyNorm = family == "qwen3"
+        if let h = j["head_dim"] as? Int, heads > 0, h != c.dim / heads { c.explicitHeadDim = h }
         if let scaling = j["rope_scaling"], !(scaling is NSNull) {
-            guard let object = scaling as? [String: Any], c.headCount > 0, c.dim % c.headCount == 0 else {
+            guard let object = scaling as? [String: Any], c.headCount > 0, c.explicitHeadDim != nil || c.dim % c.headCount == 0 else {
                 throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", "rope_scaling must be an object")
             }
             do {
