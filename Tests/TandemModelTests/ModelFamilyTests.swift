@@ -52,6 +52,8 @@ struct ModelFamilyTests {
         #expect(m.configuration.attentionBias == gguf.configuration.attentionBias)
         #expect(m.configuration.queryKeyNorm == gguf.configuration.queryKeyNorm)
         #expect(m.configuration.headDim == gguf.configuration.headDim && m.configuration.ropeStyle == .halfSplit)
+        // tokenizer.json's Split pattern is Qwen's.
+        #expect((m.tokenizer as? ByteLevelBPETokenizer)?.preTokenizer == .qwen2)
         let prompts = try #require(fx["prompts"] as? [[Int]])
         let expected = try #require(fx["last_logits"] as? [[Double]])
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)

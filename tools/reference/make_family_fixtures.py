@@ -149,8 +149,13 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied):
     with open(os.path.join(d, "config.json"), "w") as out:
         json.dump(config, out, indent=1)
     tokens = [str(bytes(r.fields["tokenizer.ggml.tokens"].parts[i]), "utf-8") for i in r.fields["tokenizer.ggml.tokens"].data]
+    # Qwen's own tokenizer.json pre-tokenizer: its Split pattern, then ByteLevel.
+    qwen_split = {"type": "Split", "pattern": {"Regex": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"},
+                  "behavior": "Isolated", "invert": False}
     tok = {"model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(tokens)}, "merges": [tokens[0] + " " + tokens[0]]},
-           "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False}, "added_tokens": []}
+           "pre_tokenizer": {"type": "Sequence", "pretokenizers": [qwen_split, {"type": "ByteLevel", "add_prefix_space": False,
+                                                                               "trim_offsets": False, "use_regex": False}]},
+           "added_tokens": []}
     with open(os.path.join(d, "tokenizer.json"), "w") as out:
         json.dump(tok, out, ensure_ascii=False)
 

@@ -38,7 +38,7 @@ extension GGUFFile {
             let preName = metadata["tokenizer.ggml.pre"]?.stringValue ?? "default"
             guard let pre = PreTokenizer(ggufName: preName) else {
                 throw ModelLoadError(.unknownTokenizer, file: path, place: "key tokenizer.ggml.pre",
-                                     "pre-tokenizer \"\(preName)\" is not supported (supported: default, gpt2, smollm)")
+                                     "pre-tokenizer \"\(preName)\" is not supported (supported: default, gpt2, smollm, llama-bpe, qwen2)")
             }
             guard let merges = metadata["tokenizer.ggml.merges"]?.arrayValue?.compactMap(\.stringValue) else {
                 throw ModelLoadError(.badMetadata, file: path, place: "key tokenizer.ggml.merges", "a gpt2 tokenizer needs its merges")

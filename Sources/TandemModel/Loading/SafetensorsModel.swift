@@ -226,7 +226,20 @@ enum HFTokenizerFile {
             throw ModelLoadError(.unknownTokenizer, file: path, place: "key pre_tokenizer",
                                  "only ByteLevel pre-tokenizers (optionally with Digits) are supported")
         }
-        let preTokenizer: PreTokenizer = description.contains("Digits") ? .smollm : .gpt2
+        // A Split with Llama 3's or Qwen2's pattern before the ByteLevel step names that pre-tokenizer.
+        var preTokenizer: PreTokenizer = description.contains("Digits") ? .smollm : .gpt2
+        let steps = (pre?["pretokenizers"] as? [[String: Any]]) ?? []
+        if let split = steps.first(where: { ($0["type"] as? String) == "Split" }) {
+            let regex = (split["pattern"] as? [String: Any])?["Regex"] as? String ?? ""
+            if regex.contains("\\p{N}{1,3}") && regex.contains("[^\\r\\n\\p{L}\\p{N}]?\\p{L}+") {
+                preTokenizer = .llama3
+            } else if regex.contains("|\\p{N}|") && regex.contains("[^\\r\\n\\p{L}\\p{N}]?\\p{L}+") {
+                preTokenizer = .qwen2
+            } else {
+                throw ModelLoadError(.unknownTokenizer, file: path, place: "key pre_tokenizer",
+                                     "the Split pattern \(regex) is not one Tandem knows (Llama 3, Qwen2)")
+            }
+        }
         for (name, id) in [("bos_token_id", bos), ("eos_token_id", eos)] {
             if let id, id < 0 || Int(id) >= pieces.count {
                 throw ModelLoadError(.badMetadata, file: path, place: "config.json key \(name)",
