@@ -33,6 +33,9 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var attentionBias = false
     /// Each query and key head is RMS-normalised with a learned `headDim` weight before RoPE (Qwen3).
     public var queryKeyNorm = false
+    /// Q, K and V are one stored matrix (rows q, k, v), and gate and up another (rows gate, up),
+    /// split at load without a copy (Phi-3 `attn_qkv`, `ffn_up`; `qkv_proj`, `gate_up_proj`).
+    public var fusedProjections = false
     /// The head width where it is not `dim / headCount` (Qwen3 `attention.key_length`, `head_dim`).
     public var explicitHeadDim: Int?
 
@@ -58,6 +61,8 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case attentionBias = "attention_bias"
         case queryKeyNorm = "query_key_norm"
         case explicitHeadDim = "head_dim"
+        case contextLimitedBy = "context_limited_by"
+        case fusedProjections = "fused_projections"
     }
 
     public init(architecture: String = "llama", dim: Int, hiddenDim: Int, layerCount: Int,
@@ -77,6 +82,18 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         self.ropeStyle = ropeStyle
         self.tiedEmbeddings = tiedEmbeddings
     }
+
+    /// Sliding-window attention (Mistral 7B v0.1, Phi-3, Qwen with `use_sliding_window`): up to
+    /// the window every position attends to all before it, exactly as full attention does, so
+    /// the model is served with its context cut to the window (`contextLimitedBy` says so).
+    public mutating func limitContext(toSlidingWindow window: Int?) {
+        guard let window, window > 0, window < contextLength else { return }
+        contextLimitedBy = "sliding window of \(window) tokens (context \(contextLength))"
+        contextLength = window
+    }
+
+    /// Why `contextLength` is below the model's own (nil: it is not).
+    public var contextLimitedBy: String?
 
     /// Checks the relations the forward pass relies on; returns a reason for the first that fails.
     public func validationProblem() -> String? {

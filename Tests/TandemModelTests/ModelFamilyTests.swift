@@ -8,7 +8,7 @@ import TandemTestSupport
 /// tools/reference/make_family_fixtures.py: the float64 NumPy forward pass (llama_ref.forward,
 /// with each family's biases, Q/K norms, head width and RoPE layout) of tiny random-weight GGUF
 /// files written with the `gguf` package.
-@Suite("Model families: Qwen2, Qwen3")
+@Suite("Model families: Qwen2, Qwen3, Phi-3")
 struct ModelFamilyTests {
     static func fixture(_ arch: String) throws -> (LoadedModel, [String: Any]) {
         let fx = try Fixtures.json("family_\(arch)")
@@ -27,9 +27,17 @@ struct ModelFamilyTests {
         #expect(q3.configuration.queryKeyNorm && !q3.configuration.attentionBias)
         #expect(q3.configuration.headDim == 24 && q3.configuration.explicitHeadDim == 24)
         #expect(q3.model.weights.layers[1].qNorm?.count == 24)
+        let (p3, _) = try Self.fixture("phi3")
+        #expect(p3.configuration.fusedProjections && p3.configuration.ropeStyle == .halfSplit)
+        // Q/K/V and gate/up are row views of the two stored matrices.
+        let l0 = p3.model.weights.layers[0]
+        #expect(l0.wq.rows == 64 && l0.wk.rows == 32 && l0.wv.rows == 32 && l0.gate.rows == 128 && l0.up.rows == 128)
+        #expect(l0.wk.base == l0.wq.base + l0.wq.byteCount && l0.up.base == l0.gate.base + l0.gate.byteCount)
+        // A sliding window of 64 tokens under a 256-token context: served with 64.
+        #expect(p3.configuration.contextLength == 64 && p3.configuration.contextLimitedBy != nil)
     }
 
-    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3"])
+    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3", "phi3"])
     func logitsMatchReference(arch: String) throws {
         let (m, fx) = try Self.fixture(arch)
         let prompts = try #require(fx["prompts"] as? [[Int]])
@@ -43,7 +51,7 @@ struct ModelFamilyTests {
         }
     }
 
-    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3"])
+    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3", "phi3"])
     func safetensorsMatchReference(arch: String) throws {
         let (gguf, fx) = try Self.fixture(arch)
         let dir = try #require(Bundle.module.url(forResource: "family_\(arch)_hf", withExtension: nil, subdirectory: "Fixtures"))
@@ -52,6 +60,8 @@ struct ModelFamilyTests {
         #expect(m.configuration.attentionBias == gguf.configuration.attentionBias)
         #expect(m.configuration.queryKeyNorm == gguf.configuration.queryKeyNorm)
         #expect(m.configuration.headDim == gguf.configuration.headDim && m.configuration.ropeStyle == .halfSplit)
+        #expect(m.configuration.fusedProjections == gguf.configuration.fusedProjections)
+        #expect(m.configuration.contextLength == gguf.configuration.contextLength)
         // tokenizer.json's Split pattern is Qwen's.
         #expect((m.tokenizer as? ByteLevelBPETokenizer)?.preTokenizer == .qwen2)
         let prompts = try #require(fx["prompts"] as? [[Int]])

@@ -154,7 +154,7 @@ def load_gguf(path: str) -> Model:
 
     r = GGUFReader(path)
     arch = gguf_field(r, "general.architecture")
-    if arch not in ("llama", "qwen2", "qwen3"):
+    if arch not in ("llama", "qwen2", "qwen3", "phi3"):
         raise ValueError(f"unsupported architecture {arch!r}")
     tensors = {t.name: t for t in r.tensors}
 
@@ -193,18 +193,27 @@ def load_gguf(path: str) -> Model:
 
     tok = get("token_embd.weight")
     layers = []
+    hs, q_rows = cfg.head_size, cfg.n_heads * cfg.head_size
     for l in range(cfg.n_layers):
         p = f"blk.{l}."
+        if p + "attn_qkv.weight" in tensors:
+            # Phi-3: Q, K, V stacked in one matrix; gate and up stacked in ffn_up.
+            qkv = get(p + "attn_qkv.weight")
+            wq, wk, wv = np.split(qkv, [q_rows, q_rows + cfg.n_kv_heads * hs])
+            w1, w3 = np.split(get(p + "ffn_up.weight"), 2)
+        else:
+            wq, wk, wv = get(p + "attn_q.weight"), get(p + "attn_k.weight"), get(p + "attn_v.weight")
+            w1, w3 = get(p + "ffn_gate.weight"), get(p + "ffn_up.weight")
         layers.append(Layer(
             attn_norm=get(p + "attn_norm.weight"),
-            wq=get(p + "attn_q.weight"),
-            wk=get(p + "attn_k.weight"),
-            wv=get(p + "attn_v.weight"),
+            wq=wq,
+            wk=wk,
+            wv=wv,
             wo=get(p + "attn_output.weight"),
             ffn_norm=get(p + "ffn_norm.weight"),
-            w1=get(p + "ffn_gate.weight"),
+            w1=w1,
             w2=get(p + "ffn_down.weight"),
-            w3=get(p + "ffn_up.weight"),
+            w3=w3,
             bq=get(p + "attn_q.bias") if p + "attn_q.bias" in tensors else None,
             bk=get(p + "attn_k.bias") if p + "attn_k.bias" in tensors else None,
             bv=get(p + "attn_v.bias") if p + "attn_v.bias" in tensors else None,

@@ -6,6 +6,8 @@ logits of two prompts (llama_ref.forward, which implements each family's differe
   qwen2: Q/K/V biases, half-split (NEOX) RoPE, tied embeddings.
   qwen3: per-head Q/K RMSNorm before RoPE, a head width (24) that is not dim/heads (16),
          half-split RoPE, untied output.
+  phi3:  fused Q/K/V (`attn_qkv`) and gate/up (`ffn_up`, gate rows first), half-split RoPE,
+         untied output, a sliding window (64) shorter than the context (256).
 
 Each family is written twice with the same weights: as GGUF, and as a Hugging Face directory
 (config.json, model.safetensors, tokenizer.json), so both loaders meet the same expectations.
@@ -25,7 +27,7 @@ import llama_ref as L  # noqa: E402
 OUT = os.path.join(HERE, "..", "..", "Tests", "TandemModelTests", "Fixtures")
 
 
-def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True):
+def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fused=False, window=None):
     import gguf
     dim, hidden, layers, heads, kv, vocab, ctx, theta = 64, 128, 2, 4, 2, 96, 256, 1000000.0
     hs = head_dim or dim // heads
@@ -40,6 +42,8 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True):
     w.add_rope_freq_base(theta)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_vocab_size(vocab)
+    if window:
+        w.add_sliding_window(window)
     if head_dim:
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
@@ -58,9 +62,12 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True):
         p = f"blk.{l}."
         t(p + "attn_norm.weight", (dim,), 0.1, 1.0)
         t(p + "ffn_norm.weight", (dim,), 0.1, 1.0)
-        t(p + "attn_q.weight", (heads * hs, dim))
-        t(p + "attn_k.weight", (kv * hs, dim))
-        t(p + "attn_v.weight", (kv * hs, dim))
+        if fused:
+            t(p + "attn_qkv.weight", ((heads + 2 * kv) * hs, dim))
+        else:
+            t(p + "attn_q.weight", (heads * hs, dim))
+            t(p + "attn_k.weight", (kv * hs, dim))
+            t(p + "attn_v.weight", (kv * hs, dim))
         if biases:
             t(p + "attn_q.bias", (heads * hs,), 0.5)
             t(p + "attn_k.bias", (kv * hs,), 0.5)
@@ -69,8 +76,11 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True):
             t(p + "attn_q_norm.weight", (hs,), 0.3, 1.0)
             t(p + "attn_k_norm.weight", (hs,), 0.3, 1.0)
         t(p + "attn_output.weight", (dim, heads * hs))
-        t(p + "ffn_gate.weight", (hidden, dim))
-        t(p + "ffn_up.weight", (hidden, dim))
+        if fused:
+            t(p + "ffn_up.weight", (2 * hidden, dim))
+        else:
+            t(p + "ffn_gate.weight", (hidden, dim))
+            t(p + "ffn_up.weight", (hidden, dim))
         t(p + "ffn_down.weight", (dim, hidden))
     if not tied:
         t("output.weight", (vocab, dim))
@@ -79,9 +89,10 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True):
     w.write_tensors_to_file()
     w.close()
 
-    write_hf(arch, path, hs, biases, qk_norm, tied)
+    write_hf(arch, path, hs, biases, qk_norm, tied, window)
     model = L.load_gguf(path)
     assert model.config.rope_style == "neox" and model.config.head_size == hs
+    # Both prompts fit the sliding window, where it equals full attention.
     prompts = [[int(x) for x in rng.integers(0, vocab, size=n)] for n in (9, 40)]
     logits = [L.forward(model, ids)[-1] for ids in prompts]
     # What a pass without the family's difference would get (biases/norms dropped, or the
@@ -99,7 +110,7 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True):
     print("wrote", path, "gap with the llama RoPE layout", round(gap, 3))
 
 
-def write_hf(arch, gguf_path, hs, biases, qk_norm, tied):
+def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window):
     """The GGUF's tensors under Hugging Face names (Qwen GGUF files keep HF's row order), a
     config.json of the family and a byte-level BPE tokenizer.json of the same vocabulary."""
     import gguf
@@ -114,7 +125,8 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied):
                  "attn_q.bias": "self_attn.q_proj.bias", "attn_k.bias": "self_attn.k_proj.bias",
                  "attn_v.bias": "self_attn.v_proj.bias", "attn_q_norm.weight": "self_attn.q_norm.weight",
                  "attn_k_norm.weight": "self_attn.k_norm.weight", "ffn_gate.weight": "mlp.gate_proj.weight",
-                 "ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight"}
+                 "ffn_up.weight": "mlp.gate_up_proj.weight" if arch == "phi3" else "mlp.up_proj.weight",
+                 "ffn_down.weight": "mlp.down_proj.weight", "attn_qkv.weight": "self_attn.qkv_proj.weight"}
     hf = {}
     for name, a in tensors.items():
         if name in names:
@@ -137,13 +149,13 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied):
         out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
     p = arch
     config = {
-        "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}[arch]], "model_type": arch,
+        "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM"}[arch]], "model_type": arch,
         "hidden_size": int(f[f"{p}.embedding_length"]), "intermediate_size": int(f[f"{p}.feed_forward_length"]),
         "num_hidden_layers": int(f[f"{p}.block_count"]), "num_attention_heads": int(f[f"{p}.attention.head_count"]),
         "num_key_value_heads": int(f[f"{p}.attention.head_count_kv"]), "head_dim": hs,
         "vocab_size": len(r.fields["tokenizer.ggml.tokens"].data), "max_position_embeddings": int(f[f"{p}.context_length"]),
         "rope_theta": float(f[f"{p}.rope.freq_base"]), "rms_norm_eps": float(f[f"{p}.attention.layer_norm_rms_epsilon"]),
-        "tie_word_embeddings": tied, "use_sliding_window": False, "sliding_window": 4096,
+        "tie_word_embeddings": tied, "use_sliding_window": window is not None, "sliding_window": window or 4096,
         "attention_bias": bool(biases), "rope_scaling": None,
     }
     with open(os.path.join(d, "config.json"), "w") as out:
@@ -163,6 +175,7 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied):
 def main():
     write("qwen2", 41, biases=True)
     write("qwen3", 43, head_dim=24, qk_norm=True, tied=False)
+    write("phi3", 47, tied=False, fused=True, window=64)
 
 
 if __name__ == "__main__":

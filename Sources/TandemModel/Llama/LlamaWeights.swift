@@ -66,6 +66,8 @@ public struct LlamaTensorNames: Sendable {
     public var finalNorm: String
     public var attentionNorm, wq, wk, wv, wo, ffnNorm, gate, down, up: String
     public var qBias, kBias, vBias, qNorm, kNorm: String
+    /// Fused projections (`fusedProjections`): Q/K/V rows in one matrix, gate/up rows in another.
+    public var qkv, gateUp: String
 
     public static let gguf = LlamaTensorNames(
         embedding: "token_embd.weight", output: "output.weight", finalNorm: "output_norm.weight",
@@ -73,7 +75,8 @@ public struct LlamaTensorNames: Sendable {
         wv: "blk.{l}.attn_v.weight", wo: "blk.{l}.attn_output.weight", ffnNorm: "blk.{l}.ffn_norm.weight",
         gate: "blk.{l}.ffn_gate.weight", down: "blk.{l}.ffn_down.weight", up: "blk.{l}.ffn_up.weight",
         qBias: "blk.{l}.attn_q.bias", kBias: "blk.{l}.attn_k.bias", vBias: "blk.{l}.attn_v.bias",
-        qNorm: "blk.{l}.attn_q_norm.weight", kNorm: "blk.{l}.attn_k_norm.weight")
+        qNorm: "blk.{l}.attn_q_norm.weight", kNorm: "blk.{l}.attn_k_norm.weight",
+        qkv: "blk.{l}.attn_qkv.weight", gateUp: "blk.{l}.ffn_up.weight")
 
     public static let huggingFace = LlamaTensorNames(
         embedding: "model.embed_tokens.weight", output: "lm_head.weight", finalNorm: "model.norm.weight",
@@ -84,7 +87,8 @@ public struct LlamaTensorNames: Sendable {
         up: "model.layers.{l}.mlp.up_proj.weight",
         qBias: "model.layers.{l}.self_attn.q_proj.bias", kBias: "model.layers.{l}.self_attn.k_proj.bias",
         vBias: "model.layers.{l}.self_attn.v_proj.bias", qNorm: "model.layers.{l}.self_attn.q_norm.weight",
-        kNorm: "model.layers.{l}.self_attn.k_norm.weight")
+        kNorm: "model.layers.{l}.self_attn.k_norm.weight",
+        qkv: "model.layers.{l}.self_attn.qkv_proj.weight", gateUp: "model.layers.{l}.mlp.gate_up_proj.weight")
 
     func name(_ template: String, layer: Int) -> String {
         template.replacing("{l}", with: String(layer))
@@ -99,16 +103,31 @@ extension LlamaWeights {
         var layers: [LlamaLayerWeights] = []
         for l in 0..<c.layerCount {
             func n(_ t: String) -> String { names.name(t, layer: l) }
+            let wq, wk, wv, gate, up: WeightMatrix
+            if c.fusedProjections {
+                // Row slices of the stored matrices: no copy.
+                let qkv = try source.matrix(n(names.qkv), rows: qDim + 2 * c.kvDim, cols: c.dim)
+                wq = qkv.slicingRows(0..<qDim)
+                wk = qkv.slicingRows(qDim..<(qDim + c.kvDim))
+                wv = qkv.slicingRows((qDim + c.kvDim)..<(qDim + 2 * c.kvDim))
+                let gateUp = try source.matrix(n(names.gateUp), rows: 2 * c.hiddenDim, cols: c.dim)
+                gate = gateUp.slicingRows(0..<c.hiddenDim)
+                up = gateUp.slicingRows(c.hiddenDim..<(2 * c.hiddenDim))
+            } else {
+                wq = try source.matrix(n(names.wq), rows: qDim, cols: c.dim)
+                wk = try source.matrix(n(names.wk), rows: c.kvDim, cols: c.dim)
+                wv = try source.matrix(n(names.wv), rows: c.kvDim, cols: c.dim)
+                gate = try source.matrix(n(names.gate), rows: c.hiddenDim, cols: c.dim)
+                up = try source.matrix(n(names.up), rows: c.hiddenDim, cols: c.dim)
+            }
             var layer = LlamaLayerWeights(
                 attentionNorm: try source.vector(n(names.attentionNorm), count: c.dim),
-                wq: try source.matrix(n(names.wq), rows: qDim, cols: c.dim),
-                wk: try source.matrix(n(names.wk), rows: c.kvDim, cols: c.dim),
-                wv: try source.matrix(n(names.wv), rows: c.kvDim, cols: c.dim),
+                wq: wq, wk: wk, wv: wv,
                 wo: try source.matrix(n(names.wo), rows: c.dim, cols: qDim),
                 ffnNorm: try source.vector(n(names.ffnNorm), count: c.dim),
-                gate: try source.matrix(n(names.gate), rows: c.hiddenDim, cols: c.dim),
+                gate: gate,
                 down: try source.matrix(n(names.down), rows: c.dim, cols: c.hiddenDim),
-                up: try source.matrix(n(names.up), rows: c.hiddenDim, cols: c.dim))
+                up: up)
             if c.attentionBias {
                 layer.qBias = try source.vector(n(names.qBias), count: qDim)
                 layer.kBias = try source.vector(n(names.kBias), count: c.kvDim)

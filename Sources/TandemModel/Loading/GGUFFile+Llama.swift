@@ -20,7 +20,7 @@ extension GGUFFile {
 
     /// The architectures the forward pass implements: what differs from `llama` is data in
     /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width), not code.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3"]
 
     /// The model configuration from `general.architecture` and its hyper-parameter keys.
     public func llamaConfiguration() throws -> ModelConfiguration {
@@ -50,7 +50,13 @@ extension GGUFFile {
             // Qwen files keep Hugging Face's layout and rotate halves (its NEOX RoPE type).
             ropeStyle: arch == "llama" ? .interleaved : .halfSplit,
             tiedEmbeddings: tensors["output.weight"] == nil)
+        config.limitContext(toSlidingWindow: metadata["\(arch).attention.sliding_window"]?.intValue)
         config.attentionBias = tensors["blk.0.attn_q.bias"] != nil
+        config.fusedProjections = tensors["blk.0.attn_qkv.weight"] != nil
+        if tensors["rope_factors_long.weight"] != nil || tensors["rope_factors_short.weight"] != nil {
+            throw ModelLoadError(.badMetadata, file: path, place: "tensor rope_factors_long.weight",
+                                 "LongRoPE scaling (Phi-3 128k) is not supported; use the model's 4k variant")
+        }
         config.queryKeyNorm = tensors["blk.0.attn_q_norm.weight"] != nil
         if arch == "llama", config.attentionBias || config.queryKeyNorm {
             throw ModelLoadError(.badMetadata, file: path, place: "tensor blk.0.attn_q.bias / attn_q_norm.weight",

@@ -144,17 +144,12 @@ public enum SafetensorsModel {
         let arch = (j["architectures"] as? [String])?.first ?? (j["model_type"] as? String ?? "?")
         // Families on the Llama forward pass: what differs is configuration data.
         let families = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "llama",
-                        "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"]
-        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ ["llama", "mistral", "qwen2", "qwen3"].contains($0) ? ($0 == "mistral" ? "llama" : $0) : nil }) else {
+                        "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Phi3ForCausalLM": "phi3"]
+        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ ["llama", "mistral", "qwen2", "qwen3", "phi3"].contains($0) ? ($0 == "mistral" ? "llama" : $0) : nil }) else {
             throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
                                  "architecture \(arch) is not supported (supported: \(families.keys.sorted().joined(separator: ", ")))")
         }
-        // A sliding window shorter than the context changes attention; not implemented yet.
         let window = (j["use_sliding_window"] as? Bool) == false ? nil : j["sliding_window"] as? Int
-        if let window, window < ((j["max_position_embeddings"] as? Int) ?? Int.max) {
-            throw ModelLoadError(.badMetadata, file: path, place: "key sliding_window",
-                                 "sliding-window attention (\(window) tokens) is not supported yet; use a model without it")
-        }
         func int(_ key: String) throws -> Int {
             guard let v = j[key] as? Int else {
                 throw ModelLoadError(.badMetadata, file: path, place: "key \(key)", "required integer key \"\(key)\" is missing")
@@ -171,12 +166,14 @@ public enum SafetensorsModel {
             rmsNormEpsilon: Float((j["rms_norm_eps"] as? Double) ?? 1e-5),
             ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false)
         c.architecture = family
+        c.limitContext(toSlidingWindow: window)
         c.attentionBias = family == "qwen2"
         if family != "qwen2", (j["attention_bias"] as? Bool) == true {
             throw ModelLoadError(.badMetadata, file: path, place: "key attention_bias",
                                  "attention biases on \(arch) (q/k/v and o_proj) are not supported")
         }
         c.queryKeyNorm = family == "qwen3"
+        c.fusedProjections = family == "phi3"
         if let h = j["head_dim"] as? Int, heads > 0, h != c.dim / heads { c.explicitHeadDim = h }
         if let scaling = j["rope_scaling"], !(scaling is NSNull) {
             guard let object = scaling as? [String: Any], c.headCount > 0, c.explicitHeadDim != nil || c.dim % c.headCount == 0 else {
