@@ -183,3 +183,36 @@ def test_a_template_that_refuses_the_conversation_is_a_400(tmp_path_factory):
         assert ok.choices[0].finish_reason in ("length", "stop")
     finally:
         d.stop()
+
+
+@pytest.mark.parametrize("template", ["mistralai-Mistral-Nemo-Instruct-2407.jinja",   # [TOOL_CALLS][{...}, ...]
+                                      "unsloth-mistral-Devstral-Small-2507.jinja",     # [TOOL_CALLS]name[ARGS]{...}
+                                      "NVIDIA-Nemotron-Nano-v2.jinja"])                # <TOOLCALL>[{...}]</TOOLCALL>
+def test_required_calls_in_the_format_the_models_template_shows(tmp_path_factory, template):
+    """The call format comes from the model's own template: with tool_choice required the answer
+    is generated in that format (grammar) and comes back as OpenAI tool_calls (parser). One
+    call (parallel_tool_calls false): a small model's greedy answer would repeat calls to
+    max_tokens; lists of several calls are covered by the parser's unit tests."""
+    path = retemplated(tmp_path_factory.mktemp("tpl"), template)
+    d = tandemkit.Deployment(str(path), 1)
+    try:
+        client = d.client()
+        # A system message of our own: Devstral's template otherwise adds a long default one.
+        # Strings bounded, so a small model's greedy call always closes within max_tokens.
+        tools = json.loads(json.dumps([oracle.WEATHER, oracle.SEARCH]))
+        for t in tools:
+            for prop in t["function"]["parameters"]["properties"].values():
+                if prop.get("type") == "string" and "enum" not in prop:
+                    prop["maxLength"] = 24
+        r = client.chat.completions.create(model="m", messages=[{"role": "system", "content": "You call tools."},
+                                                                {"role": "user", "content": "Weather in Paris, and news?"}],
+                                           tools=tools, tool_choice="required", parallel_tool_calls=False,
+                                           max_tokens=200, temperature=0)
+        calls = r.choices[0].message.tool_calls
+        assert calls and len(calls) == 1, r.choices[0].message
+        assert r.choices[0].finish_reason == "tool_calls"
+        schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
+        for call in calls:
+            jsonschema.validate(json.loads(call.function.arguments), schemas[call.function.name])
+    finally:
+        d.stop()

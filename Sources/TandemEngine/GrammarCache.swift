@@ -102,9 +102,16 @@ public final class GrammarCache: @unchecked Sendable {
             grammar = try CompiledGrammar(.choice(options.map { Pattern.literal($0) }), vocabulary: vocabulary)
         case .toolCalls(let tools, let format, let multiple):
             var open = "", close = ""
-            if case .tagged(let o, let c) = format { open = o; close = c }
+            var layout = JSONSchemaCompiler.ToolCallLayout.perCall
+            switch format {
+            case .tagged(let o, let c): open = o; close = c
+            case .bareJSON: break
+            case .list(let o, let c): open = o; close = c; layout = .list
+            case .named(let o, let separator): open = o; layout = .named(separator: separator)
+            }
             grammar = try JSONSchemaCompiler.toolCalls(tools.map { ($0.name, $0.parameters) }, open: open, close: close,
-                                                       argumentsKey: format.argumentsKey, multiple: multiple, vocabulary: vocabulary)
+                                                       argumentsKey: format.argumentsKey, multiple: multiple, layout: layout,
+                                                       vocabulary: vocabulary)
         case .grammar(let source):
             let (p, rules) = try GBNFParser.parse(source)
             grammar = try CompiledGrammar(p, rules: rules, vocabulary: vocabulary, recursionDepth: GBNFParser.recursionDepth)

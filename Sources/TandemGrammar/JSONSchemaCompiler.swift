@@ -60,11 +60,21 @@ public struct JSONSchemaCompiler {
     /// Function calls as a chat format writes them: `open`, a JSON object with the function's
     /// name and its arguments (valid for that function's parameter schema) under
     /// `argumentsKey`, `close`; one call, or several separated by whitespace when `multiple`.
+    /// How calls sit in an answer: each between `open` and `close`; all in one JSON list between
+    /// them (`[TOOL_CALLS][…]`); or each `open` + name + separator + arguments
+    /// (`[TOOL_CALLS]name[ARGS]{…}`).
+    public enum ToolCallLayout: Sendable, Equatable {
+        case perCall
+        case list
+        case named(separator: String)
+    }
+
     public static func toolCalls(_ tools: [(name: String, parameters: JSONValue)], open: String, close: String,
-                                 argumentsKey: String, multiple: Bool, vocabulary: TokenVocabulary) throws(GrammarError) -> CompiledGrammar {
+                                 argumentsKey: String, multiple: Bool, layout: ToolCallLayout = .perCall,
+                                 vocabulary: TokenVocabulary) throws(GrammarError) -> CompiledGrammar {
         try fitting(vocabulary) { cap throws(GrammarError) in
             var rules: [String: Pattern] = [:]
-            var calls: [Pattern] = []
+            var bodies: [Pattern] = []
             for (i, tool) in tools.enumerated() {
                 var c = JSONSchemaCompiler(root: tool.parameters)
                 c.itemsCap = cap
@@ -72,15 +82,28 @@ public struct JSONSchemaCompiler {
                 let arguments = try c.value(tool.parameters, path: "#")
                 rules.merge(c.rules) { a, _ in a }
                 let ws = c.ws
-                let body: Pattern = .sequence([
-                    .literal("{"), ws, .literal("\"name\""), ws, .literal(":"), ws, .literal(JSONWriter.string(.string(tool.name))), ws,
-                    .literal(","), ws, .literal(JSONWriter.string(.string(argumentsKey))), ws, .literal(":"), ws, arguments, ws, .literal("}"),
-                ])
-                calls.append(.sequence([.literal(open), ws, body, ws, .literal(close)]))
+                if case .named(let separator) = layout {
+                    bodies.append(.sequence([.literal(tool.name), .literal(separator), arguments]))
+                } else {
+                    bodies.append(.sequence([
+                        .literal("{"), ws, .literal("\"name\""), ws, .literal(":"), ws, .literal(JSONWriter.string(.string(tool.name))), ws,
+                        .literal(","), ws, .literal(JSONWriter.string(.string(argumentsKey))), ws, .literal(":"), ws, arguments, ws, .literal("}"),
+                    ]))
+                }
             }
             let ws = JSONSchemaCompiler(root: .null).ws
-            let call: Pattern = .choice(calls)
-            return (.sequence([ws, multiple ? .repetition(call, min: 1, max: nil, separator: ws) : call, ws]), rules)
+            let body: Pattern = .choice(bodies)
+            switch layout {
+            case .perCall:
+                let call: Pattern = .sequence([.literal(open), ws, body, ws, .literal(close)])
+                return (.sequence([ws, multiple ? .repetition(call, min: 1, max: nil, separator: ws) : call, ws]), rules)
+            case .list:
+                let items: Pattern = multiple ? .repetition(body, min: 1, max: nil, separator: .sequence([ws, .literal(","), ws])) : body
+                return (.sequence([.literal(open), .literal("["), ws, items, ws, .literal("]"), .literal(close)]), rules)
+            case .named:
+                let call: Pattern = .sequence([.literal(open), body])
+                return (multiple ? .repetition(call, min: 1, max: nil, separator: nil) : call, rules)
+            }
         }
     }
 

@@ -55,6 +55,39 @@ import Testing
     }
 }
 
+extension ToolCallParserTests {
+    @Test func listFormatsGiveEveryCallInTheList() {
+        let mistral = ToolCallFormat.list(open: "[TOOL_CALLS]", close: "")
+        let answer = #"[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1b2c3d4e"}, {"name": "search", "arguments": {"query": "x"}}]"#
+        for chunks in [[1000], [1], [3, 7]] {
+            #expect(parse(answer, format: mistral, chunks: chunks) == [
+                .call(name: "get_weather", arguments: #"{"city":"Paris"}"#), .call(name: "search", arguments: #"{"query":"x"}"#)])
+        }
+        let nemotron = ToolCallFormat.list(open: "<TOOLCALL>", close: "</TOOLCALL>")
+        #expect(parse(#"Sure. <TOOLCALL>[{"name": "f", "arguments": {}}]</TOOLCALL>"#, format: nemotron, chunks: [2])
+                == [.text("Sure."), .call(name: "f", arguments: "{}")])
+        #expect(parse("[TOOL_CALLS] not a list", format: mistral, chunks: [4]) == [.text("[TOOL_CALLS] not a list")])
+        #expect(parse("no calls here [TOOL", format: mistral, chunks: [1]) == [.text("no calls here [TOOL")])
+    }
+
+    @Test func namedFormatSplitsNameAndArguments() {
+        let mistral = ToolCallFormat.named(open: "[TOOL_CALLS]", separator: "[ARGS]")
+        let answer = #"[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]search[ARGS]{"query": "a[b]"}"#
+        for chunks in [[1000], [1], [5, 2]] {
+            #expect(parse(answer, format: mistral, chunks: chunks) == [
+                .call(name: "get_weather", arguments: #"{"city":"Paris"}"#), .call(name: "search", arguments: #"{"query":"a[b]"}"#)])
+        }
+        #expect(parse("[TOOL_CALLS]f[ARGS]{broken", format: mistral, chunks: [3]) == [.text("[TOOL_CALLS]f[ARGS]{broken")])
+    }
+
+    @Test func templatesShowTheirFormat() {
+        #expect(ToolCallFormat.shown(in: "... [TOOL_CALLS][ ... ") == .list(open: "[TOOL_CALLS]", close: ""))
+        #expect(ToolCallFormat.shown(in: "[TOOL_CALLS]' + name + '[ARGS]") == .named(open: "[TOOL_CALLS]", separator: "[ARGS]"))
+        #expect(ToolCallFormat.shown(in: "<TOOLCALL>[") == .list(open: "<TOOLCALL>", close: "</TOOLCALL>"))
+        #expect(ToolCallFormat.shown(in: "{{ '<|im_start|>' }}") == nil)
+    }
+}
+
 @Suite struct ChatTemplateToolTests {
     static let tool = ToolDefinition(name: "get_weather", description: "Weather.", parameters: ["type": "object", "properties": ["city": ["type": "string"]]])
 

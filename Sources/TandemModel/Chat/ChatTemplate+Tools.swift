@@ -7,13 +7,29 @@ public enum ToolCallFormat: Sendable, Equatable {
     case tagged(open: String, close: String)
     /// The whole answer a JSON object `{"name": …, "parameters": {…}}` (Llama 3.1).
     case bareJSON(argumentsKey: String)
+    /// All calls one JSON list of `{"name": …, "arguments": {…}}` after `open` (and before
+    /// `close` if it is not empty): Mistral `[TOOL_CALLS][…]`, Nemotron `<TOOLCALL>[…]</TOOLCALL>`.
+    case list(open: String, close: String)
+    /// Each call `open` + name + `separator` + arguments object: Mistral's newer
+    /// `[TOOL_CALLS]get_weather[ARGS]{…}`.
+    case named(open: String, separator: String)
 
     /// The key of the arguments object in a call.
     public var argumentsKey: String {
         switch self {
-        case .tagged: "arguments"
+        case .tagged, .list, .named: "arguments"
         case .bareJSON(let key): key
         }
+    }
+
+    /// The format a template's own text shows (nil: none Tandem knows).
+    public static func shown(in template: String) -> ToolCallFormat? {
+        if template.contains("[TOOL_CALLS]") {
+            return template.contains("[ARGS]") ? .named(open: "[TOOL_CALLS]", separator: "[ARGS]") : .list(open: "[TOOL_CALLS]", close: "")
+        }
+        if template.contains("<TOOLCALL>") { return .list(open: "<TOOLCALL>", close: "</TOOLCALL>") }
+        if template.contains("<tool_call>") { return .tagged(open: "<tool_call>", close: "</tool_call>") }
+        return nil
     }
 
     /// One call as the model writes it.
@@ -22,6 +38,8 @@ public enum ToolCallFormat: Sendable, Equatable {
         switch self {
         case .tagged(let open, let close): return "\(open)\n\(body)\n\(close)"
         case .bareJSON: return body
+        case .list(let open, let close): return "\(open)[\(body)]\(close)"
+        case .named(let open, let separator): return "\(open)\(name)\(separator)\(arguments)"
         }
     }
 }
@@ -48,6 +66,9 @@ extension ChatTemplate {
         case .bareJSON(let key):
             return "These functions are available:\n\n\(list)\n\n"
                 + "To call one, answer with only a JSON object {\"name\": <function-name>, \"\(key)\": <arguments-object>}."
+        case .list, .named:
+            return "These functions are available:\n\n\(list)\n\nTo call one, write "
+                + format.call(name: "<function-name>", arguments: "<arguments-object>")
         }
     }
 

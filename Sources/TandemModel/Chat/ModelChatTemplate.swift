@@ -33,11 +33,9 @@ public struct ModelChatTemplate: Sendable, Equatable {
     /// Whether the template shows tools and calls itself.
     public var rendersTools: Bool { jinja.mentions("tools") && jinja.mentions("tool_calls") }
 
-    /// The call format the model writes: its family's, else one the template's text shows.
+    /// The call format the model writes: the one its template shows, else its family's.
     public var toolCallFormat: ToolCallFormat? {
-        if let f = family?.toolCallFormat { return f }
-        if jinja.source.contains("<tool_call>") { return .tagged(open: "<tool_call>", close: "</tool_call>") }
-        return nil
+        ToolCallFormat.shown(in: jinja.source) ?? family?.toolCallFormat
     }
 
     public func prompt(_ messages: [ChatMessage], tools: [ToolDefinition], addGenerationPrompt: Bool,

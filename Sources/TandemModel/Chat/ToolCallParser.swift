@@ -9,6 +9,9 @@ import TandemCore
 /// "arguments": object}` is given back as text. Whitespace between calls is dropped.
 /// Bare JSON: an answer that begins with `{` (or `<|python_tag|>`) is held to the end and is a
 /// call if it parses as one (several may be joined by `;`), text otherwise.
+/// List formats (`[TOOL_CALLS][…]`, `<TOOLCALL>[…]</TOOLCALL>`) and named ones
+/// (`[TOOL_CALLS]name[ARGS]{…}`, repeated): as tagged, the body read as a JSON list of calls, or
+/// as name-separator-arguments parts; without a closing text a call runs to the end.
 public struct ToolCallParser: Sendable {
     public enum Piece: Sendable, Equatable {
         case text(String)
@@ -29,7 +32,8 @@ public struct ToolCallParser: Sendable {
     public mutating func feed(_ text: String) -> [Piece] {
         buffer += text
         switch format {
-        case .tagged(let open, let close): return scanTagged(open: open, close: close, atEnd: false)
+        case .tagged(let open, let close), .list(let open, let close): return scanTagged(open: open, close: close, atEnd: false)
+        case .named(let open, _): return scanTagged(open: open, close: "", atEnd: false)
         case .bareJSON: return scanBare(atEnd: false)
         }
     }
@@ -37,7 +41,8 @@ public struct ToolCallParser: Sendable {
     /// Whatever is left at the end of the answer.
     public mutating func finish() -> [Piece] {
         switch format {
-        case .tagged(let open, let close): return scanTagged(open: open, close: close, atEnd: true)
+        case .tagged(let open, let close), .list(let open, let close): return scanTagged(open: open, close: close, atEnd: true)
+        case .named(let open, _): return scanTagged(open: open, close: "", atEnd: true)
         case .bareJSON: return scanBare(atEnd: true)
         }
     }
@@ -53,11 +58,31 @@ public struct ToolCallParser: Sendable {
         pendingSpace += trailing
     }
 
+    /// The calls in one body (between the opening and closing texts); false if it is not calls.
     private mutating func call(_ body: Substring, into out: inout [Piece]) -> Bool {
-        guard let (name, arguments) = Self.parseCall(body, argumentsKey: format.argumentsKey) else { return false }
+        var calls: [(String, String)] = []
+        switch format {
+        case .tagged, .bareJSON:
+            guard let c = Self.parseCall(body, argumentsKey: format.argumentsKey) else { return false }
+            calls = [c]
+        case .list:
+            guard let value = try? JSONValue.parse(Array(body.utf8)), case .array(let items) = value, !items.isEmpty else { return false }
+            for item in items {
+                guard let c = Self.parseCall(Substring(JSONWriter.string(item)), argumentsKey: "arguments") else { return false }
+                calls.append(c)
+            }
+        case .named(let open, let separator):
+            for part in body.components(separatedBy: open) where !part.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                guard let r = part.range(of: separator) else { return false }
+                let name = part[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
+                guard !name.isEmpty, let args = try? JSONValue.parse(Array(part[r.upperBound...].utf8)), case .object = args else { return false }
+                calls.append((name, JSONWriter.string(args)))
+            }
+            guard !calls.isEmpty else { return false }
+        }
         pendingSpace = ""
-        out.append(.call(name: name, arguments: arguments))
-        callCount += 1
+        for (name, arguments) in calls { out.append(.call(name: name, arguments: arguments)) }
+        callCount += calls.count
         return true
     }
 
@@ -66,6 +91,7 @@ public struct ToolCallParser: Sendable {
         guard let value = try? JSONValue.parse(Array(body.utf8)), case .object(let pairs) = value,
               let name = value["name"]?.stringValue, !name.isEmpty else { return nil }
         let arguments = value[argumentsKey] ?? value["arguments"] ?? value["parameters"] ?? .object([])
+        // At most name, arguments and an id (Mistral's lists carry one).
         guard case .object = arguments, pairs.count <= 3 else { return nil }
         return (name, JSONWriter.string(arguments))
     }
@@ -74,7 +100,7 @@ public struct ToolCallParser: Sendable {
         var out: [Piece] = []
         while true {
             if inCall {
-                if let r = buffer.range(of: close) {
+                if !close.isEmpty, let r = buffer.range(of: close) {
                     let body = buffer[..<r.lowerBound]
                     if !call(body, into: &out) { text(open + body + close, into: &out) }
                     buffer = String(buffer[r.upperBound...])
