@@ -13,7 +13,7 @@
 /// horizontal reduction); values with the output held in registers, 64 dimensions per pass.
 TK_AVX2 static void attention_avx2(float *out, const float *q, const float *k_base, const float *v_base,
                                    const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
-                                   int64_t hd, float *scores, int64_t *rows) {
+                                   int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap) {
     const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t t = 0, b = 0; t < len; b++) {
         const int64_t base = (int64_t)table[b] * block_size;
@@ -47,10 +47,10 @@ TK_AVX2 static void attention_avx2(float *out, const float *q, const float *k_ba
         scores[t] = sum;
     }
     float mx = -INFINITY;
-    for (t = 0; t < len; t++) {
-        scores[t] *= scale;
+    for (t = 0; t < len; t++) scores[t] *= scale;
+    tk__shape_scores(scores, len, first, softcap);
+    for (t = 0; t < len; t++)
         if (scores[t] > mx) mx = scores[t];
-    }
     float sum = 0;
     for (t = 0; t < len; t++) {
         scores[t] = expf(scores[t] - mx);
@@ -107,16 +107,16 @@ static void attention_task(void *ctx, int64_t task, int64_t ntasks) {
         float *out = s->out + t * s->q_stride + h * s->head_dim;
         const float *q = s->q + t * s->q_stride + h * s->head_dim;
         const int32_t *table = s->tables + s->table_offset[t];
-        int64_t len = s->positions[t] + 1;
+        int64_t len = s->positions[t] + 1, first = tk__window_first(len, s->window);
 #if defined(__x86_64__)
         if (j->avx2) {
             attention_avx2(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table, s->block_size,
-                           s->token_stride, len, s->head_dim, scores, rows);
+                           s->token_stride, len, s->head_dim, scores, rows, first, s->softcap);
             continue;
         }
 #endif
-        tk_attention_paged(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table, s->block_size,
-                           s->token_stride, len, s->head_dim, scores);
+        tk_attention_paged_ex(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table, s->block_size,
+                              s->token_stride, len, s->head_dim, scores, first, s->softcap);
     }
     free(scores);
     free(rows);

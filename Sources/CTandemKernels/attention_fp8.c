@@ -73,7 +73,7 @@ TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t
                                              const uint8_t *v_codes, const float *k_scales, const float *v_scales,
                                              int64_t scale_stride, const int32_t *table, int64_t block_size,
                                              int64_t stride, int64_t len, int64_t hd, float *scores, int64_t *rows,
-                                             int64_t *slots, float *wide) {
+                                             int64_t *slots, float *wide, int64_t first, float softcap) {
     const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t t = 0, b = 0; t < len; b++) {
         const int64_t base = (int64_t)table[b] * block_size;
@@ -106,10 +106,10 @@ TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t
     }
     for (int64_t h = 0; h < g; h++) {
         float *sc = scores + h * len, mx = -INFINITY, sum = 0;
-        for (int64_t t = 0; t < len; t++) {
-            sc[t] *= scale;
+        for (int64_t t = 0; t < len; t++) sc[t] *= scale;
+        tk__shape_scores(sc, len, first, softcap);
+        for (int64_t t = 0; t < len; t++)
             if (sc[t] > mx) mx = sc[t];
-        }
         for (int64_t t = 0; t < len; t++) {
             sc[t] = expf(sc[t] - mx);
             sum += sc[t];
@@ -180,17 +180,18 @@ static void attention_fp8_task(void *ctx, int64_t task, int64_t ntasks) {
         const int32_t *table = s->tables + s->table_offset[t];
         const uint8_t *k = s->k_codes + kvh * hd, *v = s->v_codes + kvh * hd;
         const float *ks = s->k_scales + kvh, *vs = s->v_scales + kvh;
-        int64_t len = s->positions[t] + 1;
+        int64_t len = s->positions[t] + 1, first = tk__window_first(len, s->window);
 #if defined(__x86_64__)
         if (j->avx2) {
             attention_fp8_group_avx2(out, q, g, k, v, ks, vs, s->scale_stride, table, s->block_size, s->token_stride,
-                                     len, hd, scores, rows, rows + j->max_len, scores + j->max_len * s->q_per_kv);
+                                     len, hd, scores, rows, rows + j->max_len, scores + j->max_len * s->q_per_kv,
+                                     first, s->softcap);
             continue;
         }
 #endif
         for (int64_t h = 0; h < g; h++)
-            tk_attention_paged_fp8(out + h * hd, q + h * hd, k, v, ks, vs, s->scale_stride, table, s->block_size,
-                                   s->token_stride, len, hd, scores);
+            tk_attention_paged_fp8_ex(out + h * hd, q + h * hd, k, v, ks, vs, s->scale_stride, table, s->block_size,
+                                      s->token_stride, len, hd, scores, first, s->softcap);
     }
     free(scores);
     free(rows);

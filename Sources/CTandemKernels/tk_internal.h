@@ -10,6 +10,7 @@
 #include "tandem_gemv.h"
 #include "tandem_kernels.h"
 #include "tandem_pool.h"
+#include <math.h>
 #include <stdint.h>
 
 /// A little-endian 16-bit field (f16 scales, bf16 values) at any alignment.
@@ -75,6 +76,20 @@ static inline int tk__uses_avx2(tk_gemv_path path) {
 }
 
 /// positions[t] + 1 at the most over the step's tokens (at least 1), or -1 if a position is negative.
+/// The first position a query at `len - 1` attends to under a sliding window of `window`
+/// positions (itself included; 0: no window).
+static inline int64_t tk__window_first(int64_t len, int64_t window) {
+    return window > 0 && len > window ? len - window : 0;
+}
+
+/// Scaled scores of one query: positions before `first` leave the softmax (-inf); with
+/// `softcap` > 0 each score becomes softcap * tanh(score / softcap) (Gemma 2's logit capping).
+static inline void tk__shape_scores(float *scores, int64_t len, int64_t first, float softcap) {
+    for (int64_t t = 0; t < first && t < len; t++) scores[t] = -INFINITY;
+    if (softcap > 0)
+        for (int64_t t = first; t < len; t++) scores[t] = softcap * tanhf(scores[t] / softcap);
+}
+
 static inline int64_t tk__step_max_len(const int64_t *positions, int64_t tokens) {
     int64_t max_len = 1;
     for (int64_t t = 0; t < tokens; t++) {

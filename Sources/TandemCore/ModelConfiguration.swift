@@ -61,7 +61,8 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case attentionBias = "attention_bias"
         case queryKeyNorm = "query_key_norm"
         case explicitHeadDim = "head_dim"
-        case contextLimitedBy = "context_limited_by"
+        case slidingWindow = "sliding_window"
+        case slidingWindowPeriod = "sliding_window_period"
         case fusedProjections = "fused_projections"
     }
 
@@ -83,17 +84,19 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         self.tiedEmbeddings = tiedEmbeddings
     }
 
-    /// Sliding-window attention (Mistral 7B v0.1, Phi-3, Qwen with `use_sliding_window`): up to
-    /// the window every position attends to all before it, exactly as full attention does, so
-    /// the model is served with its context cut to the window (`contextLimitedBy` says so).
-    public mutating func limitContext(toSlidingWindow window: Int?) {
-        guard let window, window > 0, window < contextLength else { return }
-        contextLimitedBy = "sliding window of \(window) tokens (context \(contextLength))"
-        contextLength = window
-    }
+    /// Sliding-window attention (Mistral 7B v0.1, Phi-3, Qwen with `use_sliding_window`, Gemma 2's
+    /// even layers): a position attends to the last `slidingWindow` positions, itself included.
+    /// nil, or a window as long as the context: full causal attention.
+    public var slidingWindow: Int?
+    /// Which layers slide: every layer (nil), or layer l when l % period == 0 (Gemma 2: 2).
+    public var slidingWindowPeriod: Int?
 
-    /// Why `contextLength` is below the model's own (nil: it is not).
-    public var contextLimitedBy: String?
+    /// The window layer `layer` attends through (0: all earlier positions).
+    public func attentionWindow(layer: Int) -> Int {
+        guard let w = slidingWindow, w > 0, w < contextLength else { return 0 }
+        if let period = slidingWindowPeriod, period > 0, layer % period != 0 { return 0 }
+        return w
+    }
 
     /// Checks the relations the forward pass relies on; returns a reason for the first that fails.
     public func validationProblem() -> String? {

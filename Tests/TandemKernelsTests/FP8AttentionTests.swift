@@ -20,6 +20,9 @@ struct FP8AttentionTests {
         var kScales: [Float], vScales: [Float]               // (slots, kv_heads)
         let tables: [[Int32]] = [[7, 2, 9, 0, 4], [1, 11, 3, 5]]
         let tokens: [(seq: Int, pos: Int)]
+        /// Sliding window and logit soft-capping (0: off).
+        var window = 0
+        var softcap: Float = 0
 
         init(headDim: Int, blockSize: Int, seed: UInt64) {
             self.headDim = headDim
@@ -44,13 +47,16 @@ struct FP8AttentionTests {
             for (i, tok) in tokens.enumerated() {
                 for h in 0..<heads {
                     let g = h / qPerKV, qo = i * qStride + h * headDim
-                    let scores = (0...tok.pos).map { p in
-                        (0..<headDim).reduce(0.0) { $0 + Double(q[qo + $1]) * key(slot(tok.seq, p), g, $1) } / Double(headDim).squareRoot()
+                    // The window: the last `window` positions, the query's own included.
+                    let first = window > 0 ? max(0, tok.pos + 1 - window) : 0
+                    let scores = (first...tok.pos).map { p -> Double in
+                        let s = (0..<headDim).reduce(0.0) { $0 + Double(q[qo + $1]) * key(slot(tok.seq, p), g, $1) } / Double(headDim).squareRoot()
+                        return softcap > 0 ? Double(softcap) * tanh(s / Double(softcap)) : s
                     }
                     let mx = scores.max()!
                     let e = scores.map { exp($0 - mx) }, sum = e.reduce(0, +)
                     for d in 0..<headDim {
-                        out[qo + d] = (0...tok.pos).reduce(0.0) { $0 + e[$1] / sum * value(slot(tok.seq, $1), g, d) }
+                        out[qo + d] = (first...tok.pos).enumerated().reduce(0.0) { $0 + e[$1.offset] / sum * value(slot(tok.seq, $1.element), g, d) }
                     }
                 }
             }
@@ -79,7 +85,7 @@ struct FP8AttentionTests {
                                                       positions: pos, tokens: Int64(tokens.count), heads: Int64(heads),
                                                       q_per_kv: Int64(qPerKV), head_dim: Int64(headDim), q_stride: Int64(qStride),
                                                       block_size: Int64(blockSize), token_stride: Int64(stride),
-                                                      scale_stride: Int64(scaleStride ?? kvHeads))
+                                                      scale_stride: Int64(scaleStride ?? kvHeads), window: Int64(window), softcap: softcap)
                         return tk_attention_step_fp8_mt(&s)
                     } } }
                 } } }
@@ -94,7 +100,8 @@ struct FP8AttentionTests {
                     var s = tk_attention_step(out: o.baseAddress, q: qp.baseAddress, k_base: kp.baseAddress, v_base: vp.baseAddress,
                                               tables: f, table_offset: off, positions: pos, tokens: Int64(tokens.count),
                                               heads: Int64(heads), q_per_kv: Int64(qPerKV), head_dim: Int64(headDim),
-                                              q_stride: Int64(qStride), block_size: Int64(blockSize), token_stride: Int64(stride))
+                                              q_stride: Int64(qStride), block_size: Int64(blockSize), token_stride: Int64(stride),
+                                              window: Int64(window), softcap: softcap)
                     return tk_attention_step_mt(&s)
                 } } } }
             }
@@ -132,6 +139,32 @@ struct FP8AttentionTests {
             // Softmax-weighted sums of O(1) values in f32: observed below 1e-6.
             let worst = zip(out, ref).map { abs(Double($0) - $1) }.max()!
             #expect(worst < 1e-5, "\(label), head_dim \(hd): max error \(worst)")
+        }
+    }
+
+    /// Sliding windows (Mistral, Phi-3, Gemma) and Gemma 2's score soft-capping, on both caches
+    /// and every path, against the Double reference (the window cuts at positions 0, 1, inside a
+    /// block and across blocks of the case's tokens).
+    @Test(arguments: [(5, Float(0)), (1, 0), (0, 2.5), (7, 1.5)])
+    func windowAndSoftcapMatchTheReference(window: Int, softcap: Float) throws {
+        var c = Case(headDim: 20, blockSize: 4, seed: 91)
+        c.window = window
+        c.softcap = softcap
+        let f32Ref = c.reference(key: { s, g, d in Double(c.k[(s * c.kvHeads + g) * 20 + d]) },
+                                 value: { s, g, d in Double(c.v[(s * c.kvHeads + g) * 20 + d]) })
+        let fp8Ref = c.reference(key: { s, g, d in Double(tk_e4m3_to_f32(c.kCodes[(s * c.kvHeads + g) * 20 + d])) * Double(c.kScales[s * c.kvHeads + g]) },
+                                 value: { s, g, d in Double(tk_e4m3_to_f32(c.vCodes[(s * c.kvHeads + g) * 20 + d])) * Double(c.vScales[s * c.kvHeads + g]) })
+        var plain = c
+        plain.window = 0
+        plain.softcap = 0
+        try Self.eachPath { label in
+            let f32 = c.runF32()
+            #expect(zip(f32, f32Ref).map { abs(Double($0) - $1) }.max()! < 1e-5, "\(label) f32 window \(window) softcap \(softcap)")
+            let (fp8, status) = c.runFP8()
+            #expect(status == 0)
+            #expect(zip(fp8, fp8Ref).map { abs(Double($0) - $1) }.max()! < 1e-5, "\(label) fp8 window \(window) softcap \(softcap)")
+            // And it changes something: the same step without them differs.
+            #expect(zip(plain.runF32(), f32).map { abs($0 - $1) }.max()! > 1e-3)
         }
     }
 

@@ -33,8 +33,9 @@ struct ModelFamilyTests {
         let l0 = p3.model.weights.layers[0]
         #expect(l0.wq.rows == 64 && l0.wk.rows == 32 && l0.wv.rows == 32 && l0.gate.rows == 128 && l0.up.rows == 128)
         #expect(l0.wk.base == l0.wq.base + l0.wq.byteCount && l0.up.base == l0.gate.base + l0.gate.byteCount)
-        // A sliding window of 64 tokens under a 256-token context: served with 64.
-        #expect(p3.configuration.contextLength == 64 && p3.configuration.contextLimitedBy != nil)
+        // A sliding window of 64 tokens under a 256-token context, on every layer.
+        #expect(p3.configuration.contextLength == 256 && p3.configuration.slidingWindow == 64)
+        #expect(p3.configuration.attentionWindow(layer: 1) == 64 && q2.configuration.attentionWindow(layer: 1) == 0)
     }
 
     @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3", "phi3"])
@@ -44,7 +45,8 @@ struct ModelFamilyTests {
         let expected = try #require(fx["last_logits"] as? [[Double]])
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
         for (i, ids) in prompts.enumerated() {
-            let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
+            let table = (0..<Int32((ids.count + 15) / 16)).map { $0 }
+            let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: table, wantsLogits: true)])[0]
             let scale = expected[i].map(abs).max()!
             let err = zip(got, expected[i]).map { abs(Double($0) - $1) }.max()!
             #expect(err < 1e-4 * scale + 1e-4, "\(arch) prompt \(i): max |Δlogit| \(err) (logits up to \(scale))")

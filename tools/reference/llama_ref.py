@@ -56,6 +56,10 @@ class Config:
     arch: str = "llama"
     rope_style: str = "interleaved"
     explicit_head_size: Optional[int] = None
+    # Sliding-window attention: the last `sliding_window` positions (the query's own included),
+    # on every layer, or on layers l % sliding_window_period == 0.
+    sliding_window: Optional[int] = None
+    sliding_window_period: Optional[int] = None
 
     @property
     def head_size(self) -> int:
@@ -184,6 +188,7 @@ def load_gguf(path: str) -> Model:
         # llama, LLAMA_ROPE_TYPE_NEOX (halves, Hugging Face layout) for qwen2 and qwen3.
         rope_style="interleaved" if arch == "llama" else "neox",
         explicit_head_size=int(key_length) if key_length is not None else None,
+        sliding_window=gguf_field(r, f"{arch}.attention.sliding_window"),
     )
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
@@ -329,7 +334,13 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
     mask = np.triu(np.full((T, T), -np.inf), k=1)  # (Tq, Tk): -inf above diagonal
     scale = 1.0 / np.sqrt(hs)
 
-    for layer in model.layers:
+    pos = np.arange(start_pos, start_pos + T)
+    for li, layer in enumerate(model.layers):
+        layer_mask = mask
+        w = cfg.sliding_window
+        if w and (not cfg.sliding_window_period or li % cfg.sliding_window_period == 0):
+            # Keys at or before query position - w leave the window.
+            layer_mask = mask + np.where(pos[None, :] <= pos[:, None] - int(w), -np.inf, 0.0)
         # --- attention ---
         h = rmsnorm(x, layer.attn_norm, cfg.norm_eps)
         q = h @ _f64(layer.wq).T
@@ -348,7 +359,7 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
         att_out = np.empty((T, nh, hs))
         for hq in range(nh):
             kvh = hq // group
-            scores = (q[:, hq, :] @ k[:, kvh, :].T) * scale + mask  # (T, T)
+            scores = (q[:, hq, :] @ k[:, kvh, :].T) * scale + layer_mask  # (T, T)
             scores = scores - scores.max(axis=-1, keepdims=True)
             p = np.exp(scores)
             p /= p.sum(axis=-1, keepdims=True)

@@ -7,7 +7,8 @@ logits of two prompts (llama_ref.forward, which implements each family's differe
   qwen3: per-head Q/K RMSNorm before RoPE, a head width (24) that is not dim/heads (16),
          half-split RoPE, untied output.
   phi3:  fused Q/K/V (`attn_qkv`) and gate/up (`ffn_up`, gate rows first), half-split RoPE,
-         untied output, a sliding window (64) shorter than the context (256).
+         untied output, a sliding window (64) shorter than the context (256): the 100-token
+         prompt's last position attends to the last 64 only.
 
 Each family is written twice with the same weights: as GGUF, and as a Hugging Face directory
 (config.json, model.safetensors, tokenizer.json), so both loaders meet the same expectations.
@@ -92,14 +93,17 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     write_hf(arch, path, hs, biases, qk_norm, tied, window)
     model = L.load_gguf(path)
     assert model.config.rope_style == "neox" and model.config.head_size == hs
-    # Both prompts fit the sliding window, where it equals full attention.
-    prompts = [[int(x) for x in rng.integers(0, vocab, size=n)] for n in (9, 40)]
+    # The third prompt runs past phi3's sliding window (64).
+    prompts = [[int(x) for x in rng.integers(0, vocab, size=n)] for n in (9, 40, 100)]
     logits = [L.forward(model, ids)[-1] for ids in prompts]
     # What a pass without the family's difference would get (biases/norms dropped, or the
     # llama RoPE layout): the fixture must be able to tell them apart.
     wrong = L.forward(model, prompts[1], rope_style="interleaved")[-1]
     gap = float(np.abs(wrong - logits[1]).max())
     assert gap > 0.1, gap
+    if window:
+        window_gap = float(np.abs(_without_window(model, prompts[2]) - logits[2]).max())
+        assert window_gap > 0.1, window_gap
     with open(os.path.join(OUT, f"family_{arch}.json"), "w") as f:
         json.dump({
             "made_by": "tools/reference/make_family_fixtures.py",
@@ -108,6 +112,15 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
             "gap_with_llama_rope": gap,
         }, f)
     print("wrote", path, "gap with the llama RoPE layout", round(gap, 3))
+
+
+def _without_window(model, ids):
+    w = model.config.sliding_window
+    model.config.sliding_window = None
+    try:
+        return L.forward(model, ids)[-1]
+    finally:
+        model.config.sliding_window = w
 
 
 def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window):

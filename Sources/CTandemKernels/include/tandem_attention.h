@@ -17,7 +17,10 @@ extern "C" {
 /// K/V read through the block table at tables + table_offset[t] (as tk_attention_paged; KV head
 /// h / q_per_kv at (h / q_per_kv) * head_dim inside a token's slot). The (token, head) pairs
 /// are spread over the process-wide pool; each pair is computed the same way whatever the batch,
-/// on the AVX2 path when the CPU has it (else the portable tk_attention_paged). Returns 0 or -1.
+/// on the AVX2 path when the CPU has it (else the portable tk_attention_paged). `window` > 0:
+/// only the last `window` positions (the query's own included); `softcap` > 0: scores capped
+/// to softcap * tanh(score / softcap) before the softmax (0 and 0: plain causal attention).
+/// Returns 0 or -1.
 typedef struct {
     float *out;
     const float *q;
@@ -26,6 +29,8 @@ typedef struct {
     const int64_t *table_offset;
     const int64_t *positions;
     int64_t tokens, heads, q_per_kv, head_dim, q_stride, block_size, token_stride;
+    int64_t window;
+    float softcap;
 } tk_attention_step;
 int tk_attention_step_mt(const tk_attention_step *s);
 
@@ -53,6 +58,8 @@ typedef struct {
     const int64_t *positions;
     int64_t tokens, heads, q_per_kv, head_dim, q_stride, block_size, token_stride;
     int64_t scale_stride; ///< scales per slot (this rank's KV heads)
+    int64_t window;       ///< as tk_attention_step
+    float softcap;        ///< as tk_attention_step
 } tk_attention_step_fp8;
 int tk_attention_step_fp8_mt(const tk_attention_step_fp8 *s);
 

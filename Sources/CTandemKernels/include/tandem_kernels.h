@@ -119,6 +119,11 @@ void tk_attention_head(float *out, const float *q, const float *k, const float *
 void tk_attention_paged(float *out, const float *q, const float *k_base, const float *v_base,
                         const int32_t *block_table, int64_t block_size, int64_t token_stride,
                         int64_t len, int64_t head_dim, float *scores);
+/// As tk_attention_paged, positions before `first` left out and scores capped with `softcap`
+/// (> 0) as tk_attention_step describes.
+void tk_attention_paged_ex(float *out, const float *q, const float *k_base, const float *v_base,
+                           const int32_t *block_table, int64_t block_size, int64_t token_stride,
+                           int64_t len, int64_t head_dim, float *scores, int64_t first, float softcap);
 
 /// As tk_attention_paged over an FP8 cache: position t's key is e4m3(k_codes[slot * token_stride
 /// + d]) * k_scales[slot * scale_stride] (the caller offsets codes and scales to its KV head), its
@@ -127,6 +132,11 @@ void tk_attention_paged_fp8(float *out, const float *q, const uint8_t *k_codes, 
                             const float *k_scales, const float *v_scales, int64_t scale_stride,
                             const int32_t *block_table, int64_t block_size, int64_t token_stride,
                             int64_t len, int64_t head_dim, float *scores);
+/// As tk_attention_paged_fp8 with `first` and `softcap` as tk_attention_paged_ex.
+void tk_attention_paged_fp8_ex(float *out, const float *q, const uint8_t *k_codes, const uint8_t *v_codes,
+                               const float *k_scales, const float *v_scales, int64_t scale_stride,
+                               const int32_t *block_table, int64_t block_size, int64_t token_stride,
+                               int64_t len, int64_t head_dim, float *scores, int64_t first, float softcap);
 
 #ifdef __cplusplus
 }

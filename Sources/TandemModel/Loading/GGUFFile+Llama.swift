@@ -50,7 +50,7 @@ extension GGUFFile {
             // Qwen files keep Hugging Face's layout and rotate halves (its NEOX RoPE type).
             ropeStyle: arch == "llama" ? .interleaved : .halfSplit,
             tiedEmbeddings: tensors["output.weight"] == nil)
-        config.limitContext(toSlidingWindow: metadata["\(arch).attention.sliding_window"]?.intValue)
+        config.slidingWindow = metadata["\(arch).attention.sliding_window"]?.intValue
         config.attentionBias = tensors["blk.0.attn_q.bias"] != nil
         config.fusedProjections = tensors["blk.0.attn_qkv.weight"] != nil
         if tensors["rope_factors_long.weight"] != nil || tensors["rope_factors_short.weight"] != nil {

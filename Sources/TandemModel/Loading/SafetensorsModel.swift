@@ -166,7 +166,7 @@ public enum SafetensorsModel {
             rmsNormEpsilon: Float((j["rms_norm_eps"] as? Double) ?? 1e-5),
             ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false)
         c.architecture = family
-        c.limitContext(toSlidingWindow: window)
+        c.slidingWindow = window
         c.attentionBias = family == "qwen2"
         if family != "qwen2", (j["attention_bias"] as? Bool) == true {
             throw ModelLoadError(.badMetadata, file: path, place: "key attention_bias",

@@ -115,7 +115,7 @@ final class ShardForward {
             // every (token, head) pair of the step at once, spread over the kernel threads.
             guard kv.attend(layer: l, out: att.pointer, q: q.pointer, tables: tables.baseAddress!, tableOffset: tableOffset.baseAddress!,
                             positions: positions.baseAddress!, tokens: T, heads: shard.spec.queryHeads.count,
-                            queriesPerKVHead: qPerKV, qStride: qDim) == 0 else {
+                            queriesPerKVHead: qPerKV, qStride: qDim, window: c.attentionWindow(layer: l)) == 0 else {
                 throw ShardingError(message: "attention kernel rejected the step")
             }
             observer?(l, .attentionOutput, att.pointer, T * qDim)
