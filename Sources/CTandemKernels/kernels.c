@@ -301,6 +301,18 @@ void tk_swiglu(float *gate, const float *up, int64_t n) {
     }
 }
 
+void tk_geglu_tanh(float *gate, const float *up, int64_t n) {
+    const float c = 0.7978845608028654f;  // sqrt(2 / pi)
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g))) * up[i];
+    }
+}
+
+void tk_softcap(float *x, int64_t n, float cap) {
+    for (int64_t i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
+}
+
 void tk_add(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

@@ -63,6 +63,10 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case explicitHeadDim = "head_dim"
         case slidingWindow = "sliding_window"
         case slidingWindowPeriod = "sliding_window_period"
+        case gemmaStyle = "gemma_style"
+        case attentionSoftcap = "attention_softcap"
+        case finalLogitSoftcap = "final_logit_softcap"
+        case queryScaleBase = "query_scale_base"
         case fusedProjections = "fused_projections"
     }
 
@@ -90,6 +94,15 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var slidingWindow: Int?
     /// Which layers slide: every layer (nil), or layer l when l % period == 0 (Gemma 2: 2).
     public var slidingWindowPeriod: Int?
+
+    /// Gemma 2: token embeddings scaled by sqrt(dim), GeGLU (tanh GELU) instead of SwiGLU,
+    /// RMSNorm after attention and after the FFN as well as before them, attention scores and
+    /// final logits soft-capped (cap * tanh(x / cap)), queries scaled by 1/sqrt(queryScaleBase)
+    /// (nil: 1/sqrt(headDim)).
+    public var gemmaStyle = false
+    public var attentionSoftcap: Float?
+    public var finalLogitSoftcap: Float?
+    public var queryScaleBase: Float?
 
     /// The window layer `layer` attends through (0: all earlier positions).
     public func attentionWindow(layer: Int) -> Int {

@@ -8,7 +8,7 @@ import TandemTestSupport
 /// tools/reference/make_family_fixtures.py: the float64 NumPy forward pass (llama_ref.forward,
 /// with each family's biases, Q/K norms, head width and RoPE layout) of tiny random-weight GGUF
 /// files written with the `gguf` package.
-@Suite("Model families: Qwen2, Qwen3, Phi-3")
+@Suite("Model families: Qwen2, Qwen3, Phi-3, Gemma 2")
 struct ModelFamilyTests {
     static func fixture(_ arch: String) throws -> (LoadedModel, [String: Any]) {
         let fx = try Fixtures.json("family_\(arch)")
@@ -36,9 +36,16 @@ struct ModelFamilyTests {
         // A sliding window of 64 tokens under a 256-token context, on every layer.
         #expect(p3.configuration.contextLength == 256 && p3.configuration.slidingWindow == 64)
         #expect(p3.configuration.attentionWindow(layer: 1) == 64 && q2.configuration.attentionWindow(layer: 1) == 0)
+        let (g2, _) = try Self.fixture("gemma2")
+        #expect(g2.configuration.gemmaStyle && g2.configuration.attentionSoftcap == 5 && g2.configuration.finalLogitSoftcap == 3)
+        #expect(g2.configuration.headDim == 32 && g2.configuration.tiedEmbeddings)
+        // Even layers slide, odd ones see everything.
+        #expect(g2.configuration.attentionWindow(layer: 0) == 16 && g2.configuration.attentionWindow(layer: 1) == 0
+                && g2.configuration.attentionWindow(layer: 2) == 16)
+        #expect(g2.model.weights.layers[2].postFFNNorm?.count == 64)
     }
 
-    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3", "phi3"])
+    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3", "phi3", "gemma2"])
     func logitsMatchReference(arch: String) throws {
         let (m, fx) = try Self.fixture(arch)
         let prompts = try #require(fx["prompts"] as? [[Int]])

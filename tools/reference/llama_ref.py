@@ -60,6 +60,12 @@ class Config:
     # on every layer, or on layers l % sliding_window_period == 0.
     sliding_window: Optional[int] = None
     sliding_window_period: Optional[int] = None
+    # Gemma 2: embeddings * sqrt(dim), GeGLU (tanh GELU), norms after attention and FFN too,
+    # soft-capped attention scores and final logits, queries scaled by 1/sqrt(query_scale_base).
+    gemma: bool = False
+    attn_softcap: Optional[float] = None
+    final_softcap: Optional[float] = None
+    query_scale_base: Optional[float] = None
 
     @property
     def head_size(self) -> int:
@@ -82,6 +88,8 @@ class Layer:
     bv: Optional[np.ndarray] = None
     q_norm: Optional[np.ndarray] = None  # (hs,)  Qwen3 per-head RMSNorm
     k_norm: Optional[np.ndarray] = None
+    post_attn_norm: Optional[np.ndarray] = None  # (dim,)  Gemma 2
+    post_ffn_norm: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -158,7 +166,7 @@ def load_gguf(path: str) -> Model:
 
     r = GGUFReader(path)
     arch = gguf_field(r, "general.architecture")
-    if arch not in ("llama", "qwen2", "qwen3", "phi3"):
+    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2"):
         raise ValueError(f"unsupported architecture {arch!r}")
     tensors = {t.name: t for t in r.tensors}
 
@@ -190,6 +198,12 @@ def load_gguf(path: str) -> Model:
         explicit_head_size=int(key_length) if key_length is not None else None,
         sliding_window=gguf_field(r, f"{arch}.attention.sliding_window"),
     )
+    if arch == "gemma2":
+        # llama.cpp's converter already stored the norm weights as 1 + w.
+        cfg.gemma = True
+        cfg.sliding_window_period = 2
+        cfg.attn_softcap = gguf_field(r, "gemma2.attn_logit_softcapping")
+        cfg.final_softcap = gguf_field(r, "gemma2.final_logit_softcapping")
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
     rope_dim = gguf_field(r, f"{arch}.rope.dimension_count")
@@ -224,6 +238,8 @@ def load_gguf(path: str) -> Model:
             bv=get(p + "attn_v.bias") if p + "attn_v.bias" in tensors else None,
             q_norm=get(p + "attn_q_norm.weight") if p + "attn_q_norm.weight" in tensors else None,
             k_norm=get(p + "attn_k_norm.weight") if p + "attn_k_norm.weight" in tensors else None,
+            post_attn_norm=get(p + "post_attention_norm.weight") if p + "post_attention_norm.weight" in tensors else None,
+            post_ffn_norm=get(p + "post_ffw_norm.weight") if p + "post_ffw_norm.weight" in tensors else None,
         ))
     final_norm = get("output_norm.weight")
     tied = "output.weight" not in tensors
@@ -269,6 +285,11 @@ def rmsnorm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
 
 def silu(x: np.ndarray) -> np.ndarray:
     return x / (1.0 + np.exp(-x))
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """GELU, tanh approximation (PyTorch's gelu(approximate="tanh"), Gemma's hidden_activation)."""
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
 
 
 def rope_tables(positions: np.ndarray, head_size: int, theta: float, freq_factors=None):
@@ -330,9 +351,11 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
     ids = np.asarray(ids, dtype=np.int64)
 
     x = _f64(model.tok_embeddings[ids]).copy()  # (T, dim)
+    if cfg.gemma:
+        x *= np.sqrt(cfg.dim)
     cos, sin = rope_tables(np.arange(start_pos, start_pos + T), hs, cfg.rope_theta, cfg.rope_freq_factors)
     mask = np.triu(np.full((T, T), -np.inf), k=1)  # (Tq, Tk): -inf above diagonal
-    scale = 1.0 / np.sqrt(hs)
+    scale = 1.0 / np.sqrt(cfg.query_scale_base or hs)
 
     pos = np.arange(start_pos, start_pos + T)
     for li, layer in enumerate(model.layers):
@@ -359,20 +382,32 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
         att_out = np.empty((T, nh, hs))
         for hq in range(nh):
             kvh = hq // group
-            scores = (q[:, hq, :] @ k[:, kvh, :].T) * scale + layer_mask  # (T, T)
+            scores = (q[:, hq, :] @ k[:, kvh, :].T) * scale
+            if cfg.attn_softcap:
+                scores = cfg.attn_softcap * np.tanh(scores / cfg.attn_softcap)
+            scores = scores + layer_mask  # (T, T)
             scores = scores - scores.max(axis=-1, keepdims=True)
             p = np.exp(scores)
             p /= p.sum(axis=-1, keepdims=True)
             att_out[:, hq, :] = p @ v[:, kvh, :]
-        x = x + att_out.reshape(T, nh * hs) @ _f64(layer.wo).T
-        # --- feed-forward (SwiGLU) ---
+        a = att_out.reshape(T, nh * hs) @ _f64(layer.wo).T
+        if layer.post_attn_norm is not None:
+            a = rmsnorm(a, layer.post_attn_norm, cfg.norm_eps)
+        x = x + a
+        # --- feed-forward (SwiGLU; GeGLU for Gemma) ---
         h = rmsnorm(x, layer.ffn_norm, cfg.norm_eps)
         g = h @ _f64(layer.w1).T
         u = h @ _f64(layer.w3).T
-        x = x + (silu(g) * u) @ _f64(layer.w2).T
+        f = ((gelu_tanh(g) if cfg.gemma else silu(g)) * u) @ _f64(layer.w2).T
+        if layer.post_ffn_norm is not None:
+            f = rmsnorm(f, layer.post_ffn_norm, cfg.norm_eps)
+        x = x + f
 
     x = rmsnorm(x, model.final_norm, cfg.norm_eps)
-    return x @ _f64(model.wcls).T
+    logits = x @ _f64(model.wcls).T
+    if cfg.final_softcap:
+        logits = cfg.final_softcap * np.tanh(logits / cfg.final_softcap)
+    return logits
 
 
 def mean_nll(logits: np.ndarray, ids: Sequence[int]) -> float:

@@ -6,6 +6,9 @@ logits of two prompts (llama_ref.forward, which implements each family's differe
   qwen2: Q/K/V biases, half-split (NEOX) RoPE, tied embeddings.
   qwen3: per-head Q/K RMSNorm before RoPE, a head width (24) that is not dim/heads (16),
          half-split RoPE, untied output.
+  gemma2: embeddings * sqrt(dim), GeGLU, norms after attention and FFN, attention-score and
+         final-logit soft-capping (caps small enough to bite on random weights), a head width
+         (32) that is not dim/heads, sliding window (16) on even layers only, tied output.
   phi3:  fused Q/K/V (`attn_qkv`) and gate/up (`ffn_up`, gate rows first), half-split RoPE,
          untied output, a sliding window (64) shorter than the context (256): the 100-token
          prompt's last position attends to the last 64 only.
@@ -28,9 +31,10 @@ import llama_ref as L  # noqa: E402
 OUT = os.path.join(HERE, "..", "..", "Tests", "TandemModelTests", "Fixtures")
 
 
-def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fused=False, window=None):
+def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fused=False, window=None,
+          layers=2, softcaps=None):
     import gguf
-    dim, hidden, layers, heads, kv, vocab, ctx, theta = 64, 128, 2, 4, 2, 96, 256, 1000000.0
+    dim, hidden, heads, kv, vocab, ctx, theta = 64, 128, 4, 2, 96, 256, 1000000.0
     hs = head_dim or dim // heads
     path = os.path.join(OUT, f"family_{arch}.gguf")
     w = gguf.GGUFWriter(path, arch)
@@ -45,6 +49,9 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     w.add_vocab_size(vocab)
     if window:
         w.add_sliding_window(window)
+    if softcaps:
+        w.add_float32(f"{arch}.attn_logit_softcapping", softcaps[0])
+        w.add_float32(f"{arch}.final_logit_softcapping", softcaps[1])
     if head_dim:
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
@@ -57,7 +64,9 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
 
     def t(name, shape, scale=0.2, offset=0.0):
         w.add_tensor(name, (offset + rng.standard_normal(shape) * scale).astype(np.float32))
-    t("token_embd.weight", (vocab, dim), 1.0)
+    # Gemma multiplies embeddings by sqrt(dim) and ties the head to them: smaller ones keep the
+    # residual stream from repeating the input token.
+    t("token_embd.weight", (vocab, dim), 0.15 if arch == "gemma2" else 1.0)
     t("output_norm.weight", (dim,), 0.1, 1.0)
     for l in range(layers):
         p = f"blk.{l}."
@@ -77,6 +86,9 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
             t(p + "attn_q_norm.weight", (hs,), 0.3, 1.0)
             t(p + "attn_k_norm.weight", (hs,), 0.3, 1.0)
         t(p + "attn_output.weight", (dim, heads * hs))
+        if arch == "gemma2":
+            t(p + "post_attention_norm.weight", (dim,), 0.1, 1.0)
+            t(p + "post_ffw_norm.weight", (dim,), 0.1, 1.0)
         if fused:
             t(p + "ffn_up.weight", (2 * hidden, dim))
         else:
@@ -90,10 +102,11 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     w.write_tensors_to_file()
     w.close()
 
-    write_hf(arch, path, hs, biases, qk_norm, tied, window)
+    if arch != "gemma2":  # Gemma's safetensors layout is not loaded yet
+        write_hf(arch, path, hs, biases, qk_norm, tied, window)
     model = L.load_gguf(path)
     assert model.config.rope_style == "neox" and model.config.head_size == hs
-    # The third prompt runs past phi3's sliding window (64).
+    # The third prompt runs past phi3's sliding window (64) and gemma2's (16).
     prompts = [[int(x) for x in rng.integers(0, vocab, size=n)] for n in (9, 40, 100)]
     logits = [L.forward(model, ids)[-1] for ids in prompts]
     # What a pass without the family's difference would get (biases/norms dropped, or the
@@ -189,6 +202,7 @@ def main():
     write("qwen2", 41, biases=True)
     write("qwen3", 43, head_dim=24, qk_norm=True, tied=False)
     write("phi3", 47, tied=False, fused=True, window=64)
+    write("gemma2", 53, head_dim=32, window=16, layers=3, softcaps=(5.0, 3.0))
 
 
 if __name__ == "__main__":

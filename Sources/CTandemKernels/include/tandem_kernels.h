@@ -95,6 +95,11 @@ void tk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, floa
 void tk_softmax(float *x, int64_t n);
 /// gate (n) = silu(gate) * up (n).
 void tk_swiglu(float *gate, const float *up, int64_t n);
+/// gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU, Gemma), gelu_tanh(x) =
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+void tk_geglu_tanh(float *gate, const float *up, int64_t n);
+/// x[i] = cap * tanh(x[i] / cap) (Gemma 2's final logit soft-capping).
+void tk_softcap(float *x, int64_t n, float cap);
 /// y (n) += x (n).
 void tk_add(float *y, const float *x, int64_t n);
 

@@ -19,6 +19,9 @@ public struct LlamaLayerWeights: Sendable {
     /// Per-head Q and K RMSNorm weights (`queryKeyNorm`): (head_dim) each, shared by every head.
     public var qNorm: [Float]? = nil
     public var kNorm: [Float]? = nil
+    /// RMSNorm weights applied to the attention and FFN outputs before the residual add (Gemma 2).
+    public var postAttentionNorm: [Float]? = nil
+    public var postFFNNorm: [Float]? = nil
 }
 
 /// All weights of a Llama-family decoder, pointing into the checkpoint's mapping where possible.
@@ -68,6 +71,8 @@ public struct LlamaTensorNames: Sendable {
     public var qBias, kBias, vBias, qNorm, kNorm: String
     /// Fused projections (`fusedProjections`): Q/K/V rows in one matrix, gate/up rows in another.
     public var qkv, gateUp: String
+    /// Gemma 2's norms after attention and after the FFN.
+    public var postAttentionNorm, postFFNNorm: String
 
     public static let gguf = LlamaTensorNames(
         embedding: "token_embd.weight", output: "output.weight", finalNorm: "output_norm.weight",
@@ -76,7 +81,8 @@ public struct LlamaTensorNames: Sendable {
         gate: "blk.{l}.ffn_gate.weight", down: "blk.{l}.ffn_down.weight", up: "blk.{l}.ffn_up.weight",
         qBias: "blk.{l}.attn_q.bias", kBias: "blk.{l}.attn_k.bias", vBias: "blk.{l}.attn_v.bias",
         qNorm: "blk.{l}.attn_q_norm.weight", kNorm: "blk.{l}.attn_k_norm.weight",
-        qkv: "blk.{l}.attn_qkv.weight", gateUp: "blk.{l}.ffn_up.weight")
+        qkv: "blk.{l}.attn_qkv.weight", gateUp: "blk.{l}.ffn_up.weight",
+        postAttentionNorm: "blk.{l}.post_attention_norm.weight", postFFNNorm: "blk.{l}.post_ffw_norm.weight")
 
     public static let huggingFace = LlamaTensorNames(
         embedding: "model.embed_tokens.weight", output: "lm_head.weight", finalNorm: "model.norm.weight",
@@ -88,7 +94,11 @@ public struct LlamaTensorNames: Sendable {
         qBias: "model.layers.{l}.self_attn.q_proj.bias", kBias: "model.layers.{l}.self_attn.k_proj.bias",
         vBias: "model.layers.{l}.self_attn.v_proj.bias", qNorm: "model.layers.{l}.self_attn.q_norm.weight",
         kNorm: "model.layers.{l}.self_attn.k_norm.weight",
-        qkv: "model.layers.{l}.self_attn.qkv_proj.weight", gateUp: "model.layers.{l}.mlp.gate_up_proj.weight")
+        qkv: "model.layers.{l}.self_attn.qkv_proj.weight", gateUp: "model.layers.{l}.mlp.gate_up_proj.weight",
+        // Gemma 2's own names; its safetensors layout (pre_feedforward_layernorm as the FFN norm,
+        // norms stored as w - 1) is not loaded yet.
+        postAttentionNorm: "model.layers.{l}.post_attention_layernorm.weight",
+        postFFNNorm: "model.layers.{l}.post_feedforward_layernorm.weight")
 
     func name(_ template: String, layer: Int) -> String {
         template.replacing("{l}", with: String(layer))
@@ -132,6 +142,10 @@ extension LlamaWeights {
                 layer.qBias = try source.vector(n(names.qBias), count: qDim)
                 layer.kBias = try source.vector(n(names.kBias), count: c.kvDim)
                 layer.vBias = try source.vector(n(names.vBias), count: c.kvDim)
+            }
+            if c.gemmaStyle {
+                layer.postAttentionNorm = try source.vector(n(names.postAttentionNorm), count: c.dim)
+                layer.postFFNNorm = try source.vector(n(names.postFFNNorm), count: c.dim)
             }
             if c.queryKeyNorm {
                 layer.qNorm = try source.vector(n(names.qNorm), count: c.headDim)

@@ -20,7 +20,7 @@ extension GGUFFile {
 
     /// The architectures the forward pass implements: what differs from `llama` is data in
     /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width), not code.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2"]
 
     /// The model configuration from `general.architecture` and its hyper-parameter keys.
     public func llamaConfiguration() throws -> ModelConfiguration {
@@ -51,6 +51,17 @@ extension GGUFFile {
             ropeStyle: arch == "llama" ? .interleaved : .halfSplit,
             tiedEmbeddings: tensors["output.weight"] == nil)
         config.slidingWindow = metadata["\(arch).attention.sliding_window"]?.intValue
+        if arch == "gemma2" {
+            // llama.cpp's converter stores Gemma's RMSNorm weights as 1 + w, so the norms are
+            // the ordinary ones here. Even layers slide; the odd ones attend to everything.
+            config.gemmaStyle = true
+            config.slidingWindowPeriod = 2
+            config.attentionSoftcap = metadata["gemma2.attn_logit_softcapping"]?.doubleValue.map(Float.init)
+            config.finalLogitSoftcap = metadata["gemma2.final_logit_softcapping"]?.doubleValue.map(Float.init)
+            // As llama.cpp: queries scaled by 1/sqrt(head width), except Gemma 2 27B (46 layers),
+            // whose query_pre_attn_scalar is dim / heads.
+            if config.layerCount == 46, heads > 0 { config.queryScaleBase = Float(config.dim / heads) }
+        }
         config.attentionBias = tensors["blk.0.attn_q.bias"] != nil
         config.fusedProjections = tensors["blk.0.attn_qkv.weight"] != nil
         if tensors["rope_factors_long.weight"] != nil || tensors["rope_factors_short.weight"] != nil {

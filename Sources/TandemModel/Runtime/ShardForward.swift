@@ -66,6 +66,11 @@ final class ShardForward {
         let hb = FloatBuffer(count: T * ffn, zeroed: false)      // (T, local ffn)
         let hb2 = FloatBuffer(count: T * ffn, zeroed: false)     // (T, local ffn)
         for t in 0..<T { shard.tokenEmbedding.row(Int(tokenIDs[t]), into: x.pointer + t * dim) }
+        if c.gemmaStyle {
+            // Gemma scales embeddings by sqrt(dim) (the output head reuses them unscaled).
+            let s = Float(dim).squareRoot()
+            for i in 0..<(T * dim) { x.pointer[i] *= s }
+        }
         let qPerKV = c.queriesPerKVHead
 
         // Every token's block table (its chunk's), flattened for the attention kernel.
@@ -111,16 +116,25 @@ final class ShardForward {
                 kv.write(layer: l, slot: kv.slot(tokenPos[t], chunks[tokenChunk[t]].blockTable),
                          keys: kNew.pointer + t * kvDim, values: vNew.pointer + t * kvDim)
             }
+            if let base = c.queryScaleBase {
+                // The kernel divides scores by sqrt(headDim); the model's own query scale instead.
+                let s = Float(hd).squareRoot() / base.squareRoot()
+                for i in 0..<(T * qDim) { q.pointer[i] *= s }
+            }
             // Attention after every token's K/V of this layer is stored (a chunk attends to itself):
             // every (token, head) pair of the step at once, spread over the kernel threads.
             guard kv.attend(layer: l, out: att.pointer, q: q.pointer, tables: tables.baseAddress!, tableOffset: tableOffset.baseAddress!,
                             positions: positions.baseAddress!, tokens: T, heads: shard.spec.queryHeads.count,
-                            queriesPerKVHead: qPerKV, qStride: qDim, window: c.attentionWindow(layer: l)) == 0 else {
+                            queriesPerKVHead: qPerKV, qStride: qDim, window: c.attentionWindow(layer: l),
+                            softcap: c.attentionSoftcap ?? 0) == 0 else {
                 throw ShardingError(message: "attention kernel rejected the step")
             }
             observer?(l, .attentionOutput, att.pointer, T * qDim)
             w.wo.multiply(batch: T, att.pointer, ldx: qDim, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
+            if let post = w.postAttentionNorm {
+                for t in 0..<T { tk_rmsnorm(partial.pointer + t * dim, partial.pointer + t * dim, post, Int64(dim), c.rmsNormEpsilon) }
+            }
             tk_add(x.pointer, partial.pointer, Int64(T * dim))
             for t in 0..<T {
                 tk_rmsnorm(xb.pointer + t * dim, x.pointer + t * dim, w.ffnNorm, Int64(dim), c.rmsNormEpsilon)
@@ -128,10 +142,17 @@ final class ShardForward {
             observer?(l, .ffnInput, xb.pointer, T * dim)
             w.gate.multiply(batch: T, xb.pointer, ldx: dim, into: hb.pointer, ldy: ffn)
             w.up.multiply(batch: T, xb.pointer, ldx: dim, into: hb2.pointer, ldy: ffn)
-            tk_swiglu(hb.pointer, hb2.pointer, Int64(T * ffn))
+            if c.gemmaStyle {
+                tk_geglu_tanh(hb.pointer, hb2.pointer, Int64(T * ffn))
+            } else {
+                tk_swiglu(hb.pointer, hb2.pointer, Int64(T * ffn))
+            }
             observer?(l, .ffnHidden, hb.pointer, T * ffn)
             w.down.multiply(batch: T, hb.pointer, ldx: ffn, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
+            if let post = w.postFFNNorm {
+                for t in 0..<T { tk_rmsnorm(partial.pointer + t * dim, partial.pointer + t * dim, post, Int64(dim), c.rmsNormEpsilon) }
+            }
             tk_add(x.pointer, partial.pointer, Int64(T * dim))
         }
 
@@ -149,6 +170,7 @@ final class ShardForward {
             tk_rmsnorm(xb.pointer + i * dim, x.pointer + t * dim, shard.finalNorm, Int64(dim), c.rmsNormEpsilon)
         }
         shard.output.multiply(batch: last.count, xb.pointer, ldx: dim, into: local.pointer, ldy: localVocab)
+        if let cap = c.finalLogitSoftcap { tk_softcap(local.pointer, Int64(local.count), cap) }
         let vocabSplit = ShardingPlan.split(c.vocabSize, into: group.size, unit: 1)
         let counts = vocabSplit.map { $0.count * last.count }
         let gathered = group.rank == 0 ? FloatBuffer(count: last.count * c.vocabSize, zeroed: false) : nil  // (rank, n, rank vocab)

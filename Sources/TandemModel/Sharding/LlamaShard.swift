@@ -49,7 +49,8 @@ public struct LlamaShard: Sendable {
                 up: w.up.slicingRows(spec.ffnColumns),
                 // Biases follow their projection's rows; the per-head norms are the same on every rank.
                 qBias: w.qBias.map { Array($0[qRows]) }, kBias: w.kBias.map { Array($0[kvRows]) },
-                vBias: w.vBias.map { Array($0[kvRows]) }, qNorm: w.qNorm, kNorm: w.kNorm)
+                vBias: w.vBias.map { Array($0[kvRows]) }, qNorm: w.qNorm, kNorm: w.kNorm,
+                postAttentionNorm: w.postAttentionNorm, postFFNNorm: w.postFFNNorm)
         }
         tokenEmbedding = model.weights.tokenEmbedding
         finalNorm = model.weights.finalNorm
