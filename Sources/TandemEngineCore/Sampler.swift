@@ -44,10 +44,12 @@ public struct Sampler: Sendable {
     /// Picks the next token and records it for the penalties.
     public mutating func sample(logits: [Float]) throws(EngineCoreError) -> SampledToken {
         guard !logits.isEmpty else { throw EngineCoreError(.emptyLogits, "no logits to sample from") }
-        if let matcher, matcher.allowedTokens().isEmpty {
+        // The constraint's mask, fetched once for this step.
+        let mask = matcher?.allowedTokens()
+        if let mask, mask.isEmpty {
             throw EngineCoreError(.emptyLogits, "the output constraint allows no token here")
         }
-        let processed = penalizedLogits(logits)
+        let processed = penalizedLogits(logits, mask: mask)
         let token: Int
         var distribution: [TokenLogprob] = []
         if configuration.isGreedy {
@@ -74,8 +76,12 @@ public struct Sampler: Sendable {
 
     /// Steps 0–3 of the pipeline; NaN logits become −∞.
     public func penalizedLogits(_ logits: [Float]) -> [Float] {
+        penalizedLogits(logits, mask: matcher?.allowedTokens())
+    }
+
+    private func penalizedLogits(_ logits: [Float], mask: TokenMask?) -> [Float] {
         var result = logits.map { $0.isNaN ? -Float.infinity : $0 }
-        matcher?.allowedTokens().apply(to: &result)
+        mask?.apply(to: &result)
         for (token, bias) in configuration.logitBias where Int(token) >= 0 && Int(token) < result.count {
             result[Int(token)] += bias
         }

@@ -55,26 +55,26 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             if case .function(let name) = request.toolChoice { tools = tools.filter { $0.name == name } }
             var multiple = request.parallelToolCalls && request.toolChoice == .required
             if case .bareJSON = format { multiple = false }
-            do {
-                return try engine.grammars.constraint(for: .toolCalls(tools, format: format, multiple: multiple))
-            } catch {
-                throw BackendError(.invalidRequest, "tools: \(error.description) ('\(error.keyword)')", param: "tools")
+            spec = .toolCalls(tools, format: format, multiple: multiple)
+            param = "tools"
+        } else {
+            switch (request.guided, request.responseFormat) {
+            case (.json(let schema)?, _): spec = .jsonSchema(schema); param = "guided_json"
+            case (.regex(let source)?, _): spec = .regex(source); param = "guided_regex"
+            case (.choice(let options)?, _): spec = .choice(options); param = "guided_choice"
+            case (.grammar(let source)?, _): spec = .grammar(source); param = "grammar"
+            case (nil, .jsonObject): spec = .jsonObject; param = "response_format"
+            case (nil, .jsonSchema(_, let schema, _)): spec = .jsonSchema(schema); param = "response_format.json_schema.schema"
+            case (nil, .text): return nil
             }
         }
-        switch (request.guided, request.responseFormat) {
-        case (.json(let schema)?, _): spec = .jsonSchema(schema); param = "guided_json"
-        case (.regex(let source)?, _): spec = .regex(source); param = "guided_regex"
-        case (.choice(let options)?, _): spec = .choice(options); param = "guided_choice"
-        case (.grammar(let source)?, _): spec = .grammar(source); param = "grammar"
-        case (nil, .jsonObject): spec = .jsonObject; param = "response_format"
-        case (nil, .jsonSchema(_, let schema, _)): spec = .jsonSchema(schema); param = "response_format.json_schema.schema"
-        case (nil, .text): return nil
-        }
+        // One mapping of a compile error to a 400 naming the keyword and the field.
         do {
             return try engine.grammars.constraint(for: spec)
         } catch {
             let keyword = error.keyword.isEmpty ? "" : " ('\(error.keyword)')"
-            throw BackendError(.invalidRequest, "\(error.description)\(keyword)", param: param)
+            let prefix = param == "tools" ? "tools: " : ""
+            throw BackendError(.invalidRequest, "\(prefix)\(error.description)\(keyword)", param: param)
         }
     }
 

@@ -32,9 +32,14 @@ public enum ToolCallFormat: Sendable, Equatable {
         return nil
     }
 
+    /// A call's JSON object, `{"name": …, key: arguments}` (what the tags enclose).
+    public func body(name: String, arguments: String) -> String {
+        "{\"name\": \(JSONWriter.string(.string(name))), \"\(argumentsKey)\": \(arguments)}"
+    }
+
     /// One call as the model writes it.
     public func call(name: String, arguments: String) -> String {
-        let body = "{\"name\": \(JSONWriter.string(.string(name))), \"\(argumentsKey)\": \(arguments)}"
+        let body = body(name: name, arguments: arguments)
         switch self {
         case .tagged(let open, let close): return "\(open)\n\(body)\n\(close)"
         case .bareJSON: return body
@@ -115,8 +120,9 @@ extension ChatTemplate {
             for (k, call) in m.toolCalls.enumerated() {
                 if k > 0 || !m.content.isEmpty { p.appendTemplate("\n") }
                 if case .tagged(let open, let close) = format {
+                    // Tags as template text, the call's JSON as content.
                     p.appendTemplate("\(open)\n")
-                    p.appendContent("{\"name\": \(JSONWriter.string(.string(call.name))), \"arguments\": \(call.arguments)}")
+                    p.appendContent(format.body(name: call.name, arguments: call.arguments))
                     p.appendTemplate("\n\(close)")
                 }
             }
