@@ -80,7 +80,9 @@ public struct ModelChatTemplate: Sendable, Equatable {
 
 extension ChatTemplate {
     /// The template for a model's own `chat_template`: rendered by the Jinja interpreter; if the
-    /// interpreter cannot read it, the built-in family it is recognised as (nil if none).
+    /// interpreter cannot parse it (a construct it lacks, such as `include`), the built-in
+    /// family it is recognised as (nil if none: the chat endpoint then answers 400).
+    /// `tandem chat-template --model` shows which rendering a model gets.
     public static func fromModel(jinja: String, tokenizer: any Tokenizer) -> ChatTemplate? {
         let family = ChatTemplate(jinja: jinja)
         guard let template = try? JinjaTemplate(jinja) else { return family }

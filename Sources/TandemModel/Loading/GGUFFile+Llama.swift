@@ -19,7 +19,8 @@ extension GGUFFile {
     }
 
     /// The architectures the forward pass implements: what differs from `llama` is data in
-    /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width), not code.
+    /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width, fused
+    /// projections, sliding windows, Gemma's norms and soft-capping), not another pass.
     public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2"]
 
     /// The model configuration from `general.architecture` and its hyper-parameter keys.
@@ -47,7 +48,8 @@ extension GGUFFile {
             ropeTheta: Float(metadata["\(arch).rope.freq_base"]?.doubleValue ?? 10000),
             rmsNormEpsilon: Float(metadata["\(arch).attention.layer_norm_rms_epsilon"]?.doubleValue ?? 1e-5),
             // llama.cpp's converter permutes Q/K rows of `llama` files for adjacent-pair RoPE;
-            // Qwen files keep Hugging Face's layout and rotate halves (its NEOX RoPE type).
+            // qwen2, qwen3, phi3 and gemma2 files keep Hugging Face's layout and rotate halves
+            // (llama.cpp's NEOX RoPE type).
             ropeStyle: arch == "llama" ? .interleaved : .halfSplit,
             tiedEmbeddings: tensors["output.weight"] == nil)
         config.slidingWindow = metadata["\(arch).attention.sliding_window"]?.intValue
