@@ -60,7 +60,7 @@ struct ModelFamilyTests {
         }
     }
 
-    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3", "phi3"])
+    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3", "phi3", "gemma2"])
     func safetensorsMatchReference(arch: String) throws {
         let (gguf, fx) = try Self.fixture(arch)
         let dir = try #require(Bundle.module.url(forResource: "family_\(arch)_hf", withExtension: nil, subdirectory: "Fixtures"))
@@ -71,6 +71,10 @@ struct ModelFamilyTests {
         #expect(m.configuration.headDim == gguf.configuration.headDim && m.configuration.ropeStyle == .halfSplit)
         #expect(m.configuration.fusedProjections == gguf.configuration.fusedProjections)
         #expect(m.configuration.contextLength == gguf.configuration.contextLength)
+        #expect(m.configuration.slidingWindow == gguf.configuration.slidingWindow)
+        #expect(m.configuration.slidingWindowPeriod == gguf.configuration.slidingWindowPeriod)
+        #expect(m.configuration.attentionSoftcap == gguf.configuration.attentionSoftcap)
+        #expect(m.configuration.finalLogitSoftcap == gguf.configuration.finalLogitSoftcap)
         // tokenizer.json's Split pattern is Qwen's.
         #expect((m.tokenizer as? ByteLevelBPETokenizer)?.preTokenizer == .qwen2)
         let prompts = try #require(fx["prompts"] as? [[Int]])

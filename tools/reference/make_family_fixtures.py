@@ -6,7 +6,8 @@ logits of two prompts (llama_ref.forward, which implements each family's differe
   qwen2: Q/K/V biases, half-split (NEOX) RoPE, tied embeddings.
   qwen3: per-head Q/K RMSNorm before RoPE, a head width (24) that is not dim/heads (16),
          half-split RoPE, untied output.
-  gemma2: embeddings * sqrt(dim), GeGLU, norms after attention and FFN, attention-score and
+  gemma2 (Hugging Face layout with Gemma's norm names, weights stored as w for 1 + w):
+         embeddings * sqrt(dim), GeGLU, norms after attention and FFN, attention-score and
          final-logit soft-capping (caps small enough to bite on random weights), a head width
          (32) that is not dim/heads, sliding window (16) on even layers only, tied output.
   phi3:  fused Q/K/V (`attn_qkv`) and gate/up (`ffn_up`, gate rows first), half-split RoPE,
@@ -102,8 +103,7 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     w.write_tensors_to_file()
     w.close()
 
-    if arch != "gemma2":  # Gemma's safetensors layout is not loaded yet
-        write_hf(arch, path, hs, biases, qk_norm, tied, window)
+    write_hf(arch, path, hs, biases, qk_norm, tied, window, softcaps)
     model = L.load_gguf(path)
     assert model.config.rope_style == "neox" and model.config.head_size == hs
     # The third prompt runs past phi3's sliding window (64) and gemma2's (16).
@@ -136,7 +136,7 @@ def _without_window(model, ids):
         model.config.sliding_window = w
 
 
-def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window):
+def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None):
     """The GGUF's tensors under Hugging Face names (Qwen GGUF files keep HF's row order), a
     config.json of the family and a byte-level BPE tokenizer.json of the same vocabulary."""
     import gguf
@@ -153,6 +153,13 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window):
                  "attn_k_norm.weight": "self_attn.k_norm.weight", "ffn_gate.weight": "mlp.gate_proj.weight",
                  "ffn_up.weight": "mlp.gate_up_proj.weight" if arch == "phi3" else "mlp.up_proj.weight",
                  "ffn_down.weight": "mlp.down_proj.weight", "attn_qkv.weight": "self_attn.qkv_proj.weight"}
+    if arch == "gemma2":
+        # Gemma's own names: a norm before and after attention and the FFN; weights stored as
+        # w where the norm scales by 1 + w (the GGUF holds 1 + w).
+        per_layer = {**per_layer, "ffn_norm.weight": "pre_feedforward_layernorm.weight",
+                     "post_attention_norm.weight": "post_attention_layernorm.weight",
+                     "post_ffw_norm.weight": "post_feedforward_layernorm.weight"}
+        tensors = {k: (v - 1 if "norm" in k else v) for k, v in tensors.items()}
     hf = {}
     for name, a in tensors.items():
         if name in names:
@@ -175,7 +182,8 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window):
         out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
     p = arch
     config = {
-        "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM"}[arch]], "model_type": arch,
+        "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM",
+                           "gemma2": "Gemma2ForCausalLM"}[arch]], "model_type": arch,
         "hidden_size": int(f[f"{p}.embedding_length"]), "intermediate_size": int(f[f"{p}.feed_forward_length"]),
         "num_hidden_layers": int(f[f"{p}.block_count"]), "num_attention_heads": int(f[f"{p}.attention.head_count"]),
         "num_key_value_heads": int(f[f"{p}.attention.head_count_kv"]), "head_dim": hs,
@@ -184,6 +192,9 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window):
         "tie_word_embeddings": tied, "use_sliding_window": window is not None, "sliding_window": window or 4096,
         "attention_bias": bool(biases), "rope_scaling": None,
     }
+    if arch == "gemma2":
+        config.update({"hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": hs,
+                       "attn_logit_softcapping": softcaps[0], "final_logit_softcapping": softcaps[1]})
     with open(os.path.join(d, "config.json"), "w") as out:
         json.dump(config, out, indent=1)
     tokens = [str(bytes(r.fields["tokenizer.ggml.tokens"].parts[i]), "utf-8") for i in r.fields["tokenizer.ggml.tokens"].data]

@@ -95,10 +95,17 @@ public struct LlamaTensorNames: Sendable {
         vBias: "model.layers.{l}.self_attn.v_proj.bias", qNorm: "model.layers.{l}.self_attn.q_norm.weight",
         kNorm: "model.layers.{l}.self_attn.k_norm.weight",
         qkv: "model.layers.{l}.self_attn.qkv_proj.weight", gateUp: "model.layers.{l}.mlp.gate_up_proj.weight",
-        // Gemma 2's own names; its safetensors layout (pre_feedforward_layernorm as the FFN norm,
-        // norms stored as w - 1) is not loaded yet.
-        postAttentionNorm: "model.layers.{l}.post_attention_layernorm.weight",
-        postFFNNorm: "model.layers.{l}.post_feedforward_layernorm.weight")
+        // Gemma 2 only (`huggingFaceGemma2`): here post_attention_layernorm is the FFN's input norm.
+        postAttentionNorm: "", postFFNNorm: "")
+
+    /// Gemma 2's safetensors names: a norm before and after both attention and the FFN.
+    public static let huggingFaceGemma2: LlamaTensorNames = {
+        var n = huggingFace
+        n.ffnNorm = "model.layers.{l}.pre_feedforward_layernorm.weight"
+        n.postAttentionNorm = "model.layers.{l}.post_attention_layernorm.weight"
+        n.postFFNNorm = "model.layers.{l}.post_feedforward_layernorm.weight"
+        return n
+    }()
 
     func name(_ template: String, layer: Int) -> String {
         template.replacing("{l}", with: String(layer))
@@ -106,6 +113,21 @@ public struct LlamaTensorNames: Sendable {
 }
 
 extension LlamaWeights {
+    /// Every RMSNorm weight plus one: Gemma's checkpoints store w for a norm that scales by 1 + w
+    /// (llama.cpp's converter adds the one when it writes GGUF).
+    public func addingOneToNorms() -> LlamaWeights {
+        func plus(_ v: [Float]) -> [Float] { v.map { $0 + 1 } }
+        var out = self
+        out.finalNorm = plus(finalNorm)
+        for l in out.layers.indices {
+            out.layers[l].attentionNorm = plus(layers[l].attentionNorm)
+            out.layers[l].ffnNorm = plus(layers[l].ffnNorm)
+            out.layers[l].postAttentionNorm = layers[l].postAttentionNorm.map(plus)
+            out.layers[l].postFFNNorm = layers[l].postFFNNorm.map(plus)
+        }
+        return out
+    }
+
     /// Loads every tensor a Llama decoder needs from `source`, checking shapes against `config`.
     public static func load(from source: some TensorSource, names: LlamaTensorNames,
                             config c: ModelConfiguration) throws -> LlamaWeights {

@@ -113,7 +113,8 @@ public enum SafetensorsModel {
             throw ModelLoadError(.cannotOpen, file: directory, place: "directory", "no *.safetensors files in the directory")
         }
         let source = ShardedTensorSource(shards: try files.map { try SafetensorsFile(path: directory + "/" + $0) }, path: directory)
-        let weights = try LlamaWeights.load(from: source, names: .huggingFace, config: config)
+        var weights = try LlamaWeights.load(from: source, names: config.gemmaStyle ? .huggingFaceGemma2 : .huggingFace, config: config)
+        if config.gemmaStyle { weights = weights.addingOneToNorms() }
         let json = try readJSON(configPath)
         let tokenizer = try HFTokenizerFile.load(path: directory + "/tokenizer.json",
                                                  bos: (json["bos_token_id"] as? Int).flatMap { TokenID(exactly: $0) },
@@ -144,8 +145,9 @@ public enum SafetensorsModel {
         let arch = (j["architectures"] as? [String])?.first ?? (j["model_type"] as? String ?? "?")
         // Families on the Llama forward pass: what differs is configuration data.
         let families = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "llama",
-                        "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Phi3ForCausalLM": "phi3"]
-        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ ["llama", "mistral", "qwen2", "qwen3", "phi3"].contains($0) ? ($0 == "mistral" ? "llama" : $0) : nil }) else {
+                        "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Phi3ForCausalLM": "phi3",
+                        "Gemma2ForCausalLM": "gemma2"]
+        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2"].contains($0) ? ($0 == "mistral" ? "llama" : $0) : nil }) else {
             throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
                                  "architecture \(arch) is not supported (supported: \(families.keys.sorted().joined(separator: ", ")))")
         }
@@ -164,7 +166,7 @@ public enum SafetensorsModel {
             contextLength: (j["max_position_embeddings"] as? Int) ?? 2048,
             ropeTheta: Float((j["rope_theta"] as? Double) ?? 10000),
             rmsNormEpsilon: Float((j["rms_norm_eps"] as? Double) ?? 1e-5),
-            ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false)
+            ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? (family == "gemma2"))
         c.architecture = family
         c.slidingWindow = window
         c.attentionBias = family == "qwen2"
@@ -175,6 +177,18 @@ public enum SafetensorsModel {
         c.queryKeyNorm = family == "qwen3"
         c.fusedProjections = family == "phi3"
         if let h = j["head_dim"] as? Int, heads > 0, h != c.dim / heads { c.explicitHeadDim = h }
+        if family == "gemma2" {
+            let activation = (j["hidden_activation"] as? String) ?? (j["hidden_act"] as? String) ?? "gelu_pytorch_tanh"
+            guard activation == "gelu_pytorch_tanh" else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key hidden_activation",
+                                     "Gemma 2 with \(activation) is not supported (gelu_pytorch_tanh is)")
+            }
+            c.gemmaStyle = true
+            c.slidingWindowPeriod = 2
+            c.attentionSoftcap = (j["attn_logit_softcapping"] as? Double).map(Float.init)
+            c.finalLogitSoftcap = (j["final_logit_softcapping"] as? Double).map(Float.init)
+            if let s = j["query_pre_attn_scalar"] as? Double, Float(s) != Float(c.headDim) { c.queryScaleBase = Float(s) }
+        }
         if let scaling = j["rope_scaling"], !(scaling is NSNull) {
             guard let object = scaling as? [String: Any], c.headCount > 0, c.explicitHeadDim != nil || c.dim % c.headCount == 0 else {
                 throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", "rope_scaling must be an object")
