@@ -62,7 +62,8 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case queryKeyNorm = "query_key_norm"
         case explicitHeadDim = "head_dim"
         case slidingWindow = "sliding_window"
-        case slidingWindowPeriod = "sliding_window_period"
+        case slidingWindowPattern = "sliding_window_pattern"
+        case localRoPETheta = "local_rope_theta"
         case gemmaStyle = "gemma_style"
         case attentionSoftcap = "attention_softcap"
         case finalLogitSoftcap = "final_logit_softcap"
@@ -88,12 +89,16 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         self.tiedEmbeddings = tiedEmbeddings
     }
 
-    /// Sliding-window attention (Mistral 7B v0.1, Phi-3, Qwen with `use_sliding_window`, Gemma 2's
-    /// even layers): a position attends to the last `slidingWindow` positions, itself included.
+    /// Sliding-window attention (Mistral 7B v0.1, Phi-3, Qwen with `use_sliding_window`, Gemma 2
+    /// and 3): a position attends to the last `slidingWindow` positions, itself included.
     /// nil, or a window as long as the context: full causal attention.
     public var slidingWindow: Int?
-    /// Which layers slide: every layer (nil), or layer l when l % period == 0 (Gemma 2: 2).
-    public var slidingWindowPeriod: Int?
+    /// Which layers slide: every layer (nil), or, as llama.cpp counts, layer l when
+    /// l % pattern < pattern - 1 (Gemma 2: 2, the even layers; Gemma 3: 6, five of every six).
+    public var slidingWindowPattern: Int?
+    /// The RoPE base of the sliding layers where it differs from `ropeTheta` (Gemma 3: 10000);
+    /// there `ropeFrequencyFactors` (the global layers' scaling) do not apply either.
+    public var localRoPETheta: Float?
 
     /// Gemma 2: token embeddings scaled by sqrt(dim), GeGLU (tanh GELU) instead of SwiGLU,
     /// RMSNorm after attention and after the FFN as well as before them, attention scores and
@@ -104,10 +109,16 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var finalLogitSoftcap: Float?
     public var queryScaleBase: Float?
 
+    /// Whether layer `layer` is a sliding-window layer.
+    public func isSlidingLayer(_ layer: Int) -> Bool {
+        guard let w = slidingWindow, w > 0 else { return false }
+        guard let n = slidingWindowPattern, n > 0 else { return true }
+        return layer % n < n - 1
+    }
+
     /// The window layer `layer` attends through (0: all earlier positions).
     public func attentionWindow(layer: Int) -> Int {
-        guard let w = slidingWindow, w > 0, w < contextLength else { return 0 }
-        if let period = slidingWindowPeriod, period > 0, layer % period != 0 { return 0 }
+        guard isSlidingLayer(layer), let w = slidingWindow, w < contextLength else { return 0 }
         return w
     }
 

@@ -69,7 +69,7 @@ struct TensorParallelTests {
     /// their own head width (qwen3: the same weights on every rank), fused Q/K/V and gate/up
     /// (phi3: each rank's rows of each part), post-norms after the all-reduce and soft-capped
     /// logits (gemma2), tiny random-weight fixtures.
-    @Test("Qwen2 / Qwen3 / Phi-3 / Gemma 2: TP=2 greedy is token-identical to TP=1", arguments: ["qwen2", "qwen3", "phi3", "gemma2"])
+    @Test("Qwen2 / Qwen3 / Phi-3 / Gemma 2 / Gemma 3: TP=2 greedy is token-identical to TP=1", arguments: ["qwen2", "qwen3", "phi3", "gemma2", "gemma3"])
     func families(arch: String) async throws {
         let path = Self.root + "/Tests/TandemModelTests/Fixtures/family_\(arch).gguf"
         let m = try ModelLoader.load(path: path)

@@ -8,7 +8,7 @@ import TandemTestSupport
 /// tools/reference/make_family_fixtures.py: the float64 NumPy forward pass (llama_ref.forward,
 /// with each family's biases, Q/K norms, head width and RoPE layout) of tiny random-weight GGUF
 /// files written with the `gguf` package.
-@Suite("Model families: Qwen2, Qwen3, Phi-3, Gemma 2")
+@Suite("Model families: Qwen2, Qwen3, Phi-3, Gemma 2, Gemma 3")
 struct ModelFamilyTests {
     static func fixture(_ arch: String) throws -> (LoadedModel, [String: Any]) {
         let fx = try Fixtures.json("family_\(arch)")
@@ -43,9 +43,14 @@ struct ModelFamilyTests {
         #expect(g2.configuration.attentionWindow(layer: 0) == 16 && g2.configuration.attentionWindow(layer: 1) == 0
                 && g2.configuration.attentionWindow(layer: 2) == 16)
         #expect(g2.model.weights.layers[2].postFFNNorm?.count == 64)
+        let (g3, _) = try Self.fixture("gemma3")
+        #expect(g3.configuration.gemmaStyle && g3.configuration.queryKeyNorm && g3.configuration.attentionSoftcap == nil)
+        // Five sliding layers to one global (layer 5), the sliding ones on their own RoPE base.
+        #expect((0..<7).map(g3.configuration.isSlidingLayer) == [true, true, true, true, true, false, true])
+        #expect(g3.configuration.localRoPETheta == 10000 && g3.configuration.ropeTheta == 1_000_000)
     }
 
-    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3", "phi3", "gemma2"])
+    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3", "phi3", "gemma2", "gemma3"])
     func logitsMatchReference(arch: String) throws {
         let (m, fx) = try Self.fixture(arch)
         let prompts = try #require(fx["prompts"] as? [[Int]])
@@ -60,7 +65,7 @@ struct ModelFamilyTests {
         }
     }
 
-    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3", "phi3", "gemma2"])
+    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3", "phi3", "gemma2", "gemma3"])
     func safetensorsMatchReference(arch: String) throws {
         let (gguf, fx) = try Self.fixture(arch)
         let dir = try #require(Bundle.module.url(forResource: "family_\(arch)_hf", withExtension: nil, subdirectory: "Fixtures"))
@@ -72,7 +77,8 @@ struct ModelFamilyTests {
         #expect(m.configuration.fusedProjections == gguf.configuration.fusedProjections)
         #expect(m.configuration.contextLength == gguf.configuration.contextLength)
         #expect(m.configuration.slidingWindow == gguf.configuration.slidingWindow)
-        #expect(m.configuration.slidingWindowPeriod == gguf.configuration.slidingWindowPeriod)
+        #expect(m.configuration.slidingWindowPattern == gguf.configuration.slidingWindowPattern)
+        #expect(m.configuration.localRoPETheta == gguf.configuration.localRoPETheta)
         #expect(m.configuration.attentionSoftcap == gguf.configuration.attentionSoftcap)
         #expect(m.configuration.finalLogitSoftcap == gguf.configuration.finalLogitSoftcap)
         // tokenizer.json's Split pattern is Qwen's.

@@ -57,9 +57,11 @@ class Config:
     rope_style: str = "interleaved"
     explicit_head_size: Optional[int] = None
     # Sliding-window attention: the last `sliding_window` positions (the query's own included),
-    # on every layer, or on layers l % sliding_window_period == 0.
+    # on every layer, or (llama.cpp's count) on layers l % pattern < pattern - 1.
     sliding_window: Optional[int] = None
-    sliding_window_period: Optional[int] = None
+    sliding_window_pattern: Optional[int] = None
+    # Gemma 3: the sliding layers' RoPE base (no scaling there).
+    local_rope_theta: Optional[float] = None
     # Gemma 2: embeddings * sqrt(dim), GeGLU (tanh GELU), norms after attention and FFN too,
     # soft-capped attention scores and final logits, queries scaled by 1/sqrt(query_scale_base).
     gemma: bool = False
@@ -166,7 +168,7 @@ def load_gguf(path: str) -> Model:
 
     r = GGUFReader(path)
     arch = gguf_field(r, "general.architecture")
-    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2"):
+    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"):
         raise ValueError(f"unsupported architecture {arch!r}")
     tensors = {t.name: t for t in r.tensors}
 
@@ -201,9 +203,15 @@ def load_gguf(path: str) -> Model:
     if arch == "gemma2":
         # llama.cpp's converter already stored the norm weights as 1 + w.
         cfg.gemma = True
-        cfg.sliding_window_period = 2
+        cfg.sliding_window_pattern = 2
         cfg.attn_softcap = gguf_field(r, "gemma2.attn_logit_softcapping")
         cfg.final_softcap = gguf_field(r, "gemma2.final_logit_softcapping")
+    if arch == "gemma3":
+        # As gemma2 without soft-capping; five sliding layers to one global, the sliding ones on
+        # RoPE base 10000 (llama.cpp's rope_freq_base_train_swa); Q/K norms stored as 1 + w too.
+        cfg.gemma = True
+        cfg.sliding_window_pattern = 6
+        cfg.local_rope_theta = 10000.0
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
     rope_dim = gguf_field(r, f"{arch}.rope.dimension_count")
@@ -358,12 +366,16 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
     scale = 1.0 / np.sqrt(cfg.query_scale_base or hs)
 
     pos = np.arange(start_pos, start_pos + T)
+    local_cos, local_sin = (rope_tables(pos, hs, cfg.local_rope_theta) if cfg.local_rope_theta else (cos, sin))
     for li, layer in enumerate(model.layers):
         layer_mask = mask
         w = cfg.sliding_window
-        if w and (not cfg.sliding_window_period or li % cfg.sliding_window_period == 0):
+        n = cfg.sliding_window_pattern
+        sliding = bool(w) and (not n or li % n < n - 1)
+        if sliding:
             # Keys at or before query position - w leave the window.
             layer_mask = mask + np.where(pos[None, :] <= pos[:, None] - int(w), -np.inf, 0.0)
+        lcos, lsin = (local_cos, local_sin) if sliding else (cos, sin)
         # --- attention ---
         h = rmsnorm(x, layer.attn_norm, cfg.norm_eps)
         q = h @ _f64(layer.wq).T
@@ -375,8 +387,8 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
         if layer.q_norm is not None:
             q = rmsnorm(q, layer.q_norm, cfg.norm_eps)
             k = rmsnorm(k, layer.k_norm, cfg.norm_eps)
-        q = rope(q, cos, sin)
-        k = rope(k, cos, sin)
+        q = rope(q, lcos, lsin)
+        k = rope(k, lcos, lsin)
         if kv_transform is not None:
             k, v = kv_transform(k), kv_transform(v)
         att_out = np.empty((T, nh, hs))

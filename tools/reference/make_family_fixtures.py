@@ -10,6 +10,8 @@ logits of two prompts (llama_ref.forward, which implements each family's differe
          embeddings * sqrt(dim), GeGLU, norms after attention and FFN, attention-score and
          final-logit soft-capping (caps small enough to bite on random weights), a head width
          (32) that is not dim/heads, sliding window (16) on even layers only, tied output.
+  gemma3: gemma2 without soft-capping, with Q/K norms, 7 layers of which layer 5 is global and
+         the others slide (window 16) on their own RoPE base (10000 against 1e6).
   phi3:  fused Q/K/V (`attn_qkv`) and gate/up (`ffn_up`, gate rows first), half-split RoPE,
          untied output, a sliding window (64) shorter than the context (256): the 100-token
          prompt's last position attends to the last 64 only.
@@ -67,7 +69,7 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
         w.add_tensor(name, (offset + rng.standard_normal(shape) * scale).astype(np.float32))
     # Gemma multiplies embeddings by sqrt(dim) and ties the head to them: smaller ones keep the
     # residual stream from repeating the input token.
-    t("token_embd.weight", (vocab, dim), 0.15 if arch == "gemma2" else 1.0)
+    t("token_embd.weight", (vocab, dim), 0.15 if arch.startswith("gemma") else 1.0)
     t("output_norm.weight", (dim,), 0.1, 1.0)
     for l in range(layers):
         p = f"blk.{l}."
@@ -87,7 +89,7 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
             t(p + "attn_q_norm.weight", (hs,), 0.3, 1.0)
             t(p + "attn_k_norm.weight", (hs,), 0.3, 1.0)
         t(p + "attn_output.weight", (dim, heads * hs))
-        if arch == "gemma2":
+        if arch in ("gemma2", "gemma3"):
             t(p + "post_attention_norm.weight", (dim,), 0.1, 1.0)
             t(p + "post_ffw_norm.weight", (dim,), 0.1, 1.0)
         if fused:
@@ -153,7 +155,7 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None):
                  "attn_k_norm.weight": "self_attn.k_norm.weight", "ffn_gate.weight": "mlp.gate_proj.weight",
                  "ffn_up.weight": "mlp.gate_up_proj.weight" if arch == "phi3" else "mlp.up_proj.weight",
                  "ffn_down.weight": "mlp.down_proj.weight", "attn_qkv.weight": "self_attn.qkv_proj.weight"}
-    if arch == "gemma2":
+    if arch in ("gemma2", "gemma3"):
         # Gemma's own names: a norm before and after attention and the FFN; weights stored as
         # w where the norm scales by 1 + w (the GGUF holds 1 + w).
         per_layer = {**per_layer, "ffn_norm.weight": "pre_feedforward_layernorm.weight",
@@ -183,7 +185,8 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None):
     p = arch
     config = {
         "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM",
-                           "gemma2": "Gemma2ForCausalLM"}[arch]], "model_type": arch,
+                           "gemma2": "Gemma2ForCausalLM", "gemma3": "Gemma3ForCausalLM"}[arch]],
+        "model_type": "gemma3_text" if arch == "gemma3" else arch,
         "hidden_size": int(f[f"{p}.embedding_length"]), "intermediate_size": int(f[f"{p}.feed_forward_length"]),
         "num_hidden_layers": int(f[f"{p}.block_count"]), "num_attention_heads": int(f[f"{p}.attention.head_count"]),
         "num_key_value_heads": int(f[f"{p}.attention.head_count_kv"]), "head_dim": hs,
@@ -195,6 +198,9 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None):
     if arch == "gemma2":
         config.update({"hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": hs,
                        "attn_logit_softcapping": softcaps[0], "final_logit_softcapping": softcaps[1]})
+    if arch == "gemma3":
+        config.update({"hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": hs,
+                       "sliding_window_pattern": 6, "rope_local_base_freq": 10000.0})
     with open(os.path.join(d, "config.json"), "w") as out:
         json.dump(config, out, indent=1)
     tokens = [str(bytes(r.fields["tokenizer.ggml.tokens"].parts[i]), "utf-8") for i in r.fields["tokenizer.ggml.tokens"].data]
@@ -214,6 +220,7 @@ def main():
     write("qwen3", 43, head_dim=24, qk_norm=True, tied=False)
     write("phi3", 47, tied=False, fused=True, window=64)
     write("gemma2", 53, head_dim=32, window=16, layers=3, softcaps=(5.0, 3.0))
+    write("gemma3", 59, head_dim=32, window=16, layers=7, qk_norm=True)
 
 
 if __name__ == "__main__":

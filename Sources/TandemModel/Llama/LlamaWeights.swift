@@ -124,6 +124,8 @@ extension LlamaWeights {
             out.layers[l].ffnNorm = plus(layers[l].ffnNorm)
             out.layers[l].postAttentionNorm = layers[l].postAttentionNorm.map(plus)
             out.layers[l].postFFNNorm = layers[l].postFFNNorm.map(plus)
+            out.layers[l].qNorm = layers[l].qNorm.map(plus)
+            out.layers[l].kNorm = layers[l].kNorm.map(plus)
         }
         return out
     }

@@ -21,7 +21,7 @@ extension GGUFFile {
     /// The architectures the forward pass implements: what differs from `llama` is data in
     /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width, fused
     /// projections, sliding windows, Gemma's norms and soft-capping), not another pass.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"]
 
     /// The model configuration from `general.architecture` and its hyper-parameter keys.
     public func llamaConfiguration() throws -> ModelConfiguration {
@@ -57,12 +57,22 @@ extension GGUFFile {
             // llama.cpp's converter stores Gemma's RMSNorm weights as 1 + w, so the norms are
             // the ordinary ones here. Even layers slide; the odd ones attend to everything.
             config.gemmaStyle = true
-            config.slidingWindowPeriod = 2
+            config.slidingWindowPattern = 2
             config.attentionSoftcap = metadata["gemma2.attn_logit_softcapping"]?.doubleValue.map(Float.init)
             config.finalLogitSoftcap = metadata["gemma2.final_logit_softcapping"]?.doubleValue.map(Float.init)
             // As llama.cpp: queries scaled by 1/sqrt(head width), except Gemma 2 27B (46 layers),
             // whose query_pre_attn_scalar is dim / heads.
             if config.layerCount == 46, heads > 0 { config.queryScaleBase = Float(config.dim / heads) }
+        }
+        if arch == "gemma3" {
+            // Gemma 3 (text): Gemma 2's embedding scale, GeGLU and post-norms, no soft-capping,
+            // Q/K norms, five sliding layers to one global, the sliding ones on RoPE base 10000
+            // (llama.cpp's rope_freq_base_train_swa); norms stored as 1 + w in GGUF as for Gemma 2.
+            config.gemmaStyle = true
+            config.slidingWindowPattern = 6
+            config.localRoPETheta = 10000
+            // As llama.cpp: 1/sqrt(head width), except the 27B (62 layers): 1/sqrt(dim / heads).
+            if config.layerCount == 62, heads > 0 { config.queryScaleBase = Float(config.dim / heads) }
         }
         config.attentionBias = tensors["blk.0.attn_q.bias"] != nil
         config.fusedProjections = tensors["blk.0.attn_qkv.weight"] != nil

@@ -146,8 +146,8 @@ public enum SafetensorsModel {
         // Families on the Llama forward pass: what differs is configuration data.
         let families = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "llama",
                         "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Phi3ForCausalLM": "phi3",
-                        "Gemma2ForCausalLM": "gemma2"]
-        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2"].contains($0) ? ($0 == "mistral" ? "llama" : $0) : nil }) else {
+                        "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3"]
+        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3_text"].contains($0) ? ["mistral": "llama", "gemma3_text": "gemma3"][$0, default: $0] : nil }) else {
             throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
                                  "architecture \(arch) is not supported (supported: \(families.keys.sorted().joined(separator: ", ")))")
         }
@@ -166,7 +166,7 @@ public enum SafetensorsModel {
             contextLength: (j["max_position_embeddings"] as? Int) ?? 2048,
             ropeTheta: Float((j["rope_theta"] as? Double) ?? 10000),
             rmsNormEpsilon: Float((j["rms_norm_eps"] as? Double) ?? 1e-5),
-            ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? (family == "gemma2"))
+            ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? family.hasPrefix("gemma"))
         c.architecture = family
         c.slidingWindow = window
         c.attentionBias = family == "qwen2"
@@ -174,17 +174,18 @@ public enum SafetensorsModel {
             throw ModelLoadError(.badMetadata, file: path, place: "key attention_bias",
                                  "attention biases on \(arch) (q/k/v and o_proj) are not supported")
         }
-        c.queryKeyNorm = family == "qwen3"
+        c.queryKeyNorm = family == "qwen3" || family == "gemma3"
         c.fusedProjections = family == "phi3"
         if let h = j["head_dim"] as? Int, heads > 0, h != c.dim / heads { c.explicitHeadDim = h }
-        if family == "gemma2" {
+        if family == "gemma2" || family == "gemma3" {
             let activation = (j["hidden_activation"] as? String) ?? (j["hidden_act"] as? String) ?? "gelu_pytorch_tanh"
             guard activation == "gelu_pytorch_tanh" else {
                 throw ModelLoadError(.badMetadata, file: path, place: "key hidden_activation",
-                                     "Gemma 2 with \(activation) is not supported (gelu_pytorch_tanh is)")
+                                     "\(arch) with \(activation) is not supported (gelu_pytorch_tanh is)")
             }
             c.gemmaStyle = true
-            c.slidingWindowPeriod = 2
+            c.slidingWindowPattern = family == "gemma2" ? 2 : (j["sliding_window_pattern"] as? Int) ?? 6
+            if family == "gemma3" { c.localRoPETheta = Float((j["rope_local_base_freq"] as? Double) ?? 10000) }
             c.attentionSoftcap = (j["attn_logit_softcapping"] as? Double).map(Float.init)
             c.finalLogitSoftcap = (j["final_logit_softcapping"] as? Double).map(Float.init)
             if let s = j["query_pre_attn_scalar"] as? Double, Float(s) != Float(c.headDim) { c.queryScaleBase = Float(s) }

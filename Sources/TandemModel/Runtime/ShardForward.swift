@@ -111,8 +111,8 @@ final class ShardForward {
                         tk_rmsnorm(p, p, kn, Int64(hd), c.rmsNormEpsilon)
                     }
                 }
-                c.applyRoPE(q.pointer + t * qDim, heads: shard.spec.queryHeads.count, position: tokenPos[t])
-                c.applyRoPE(kNew.pointer + t * kvDim, heads: shard.spec.kvHeads.count, position: tokenPos[t])
+                c.applyRoPE(q.pointer + t * qDim, heads: shard.spec.queryHeads.count, position: tokenPos[t], layer: l)
+                c.applyRoPE(kNew.pointer + t * kvDim, heads: shard.spec.kvHeads.count, position: tokenPos[t], layer: l)
                 kv.write(layer: l, slot: kv.slot(tokenPos[t], chunks[tokenChunk[t]].blockTable),
                          keys: kNew.pointer + t * kvDim, values: vNew.pointer + t * kvDim)
             }
