@@ -100,10 +100,10 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// there `ropeFrequencyFactors` (the global layers' scaling) do not apply either.
     public var localRoPETheta: Float?
 
-    /// Gemma 2: token embeddings scaled by sqrt(dim), GeGLU (tanh GELU) instead of SwiGLU,
+    /// Gemma 2 and 3: token embeddings scaled by sqrt(dim), GeGLU (tanh GELU) instead of SwiGLU,
     /// RMSNorm after attention and after the FFN as well as before them, attention scores and
-    /// final logits soft-capped (cap * tanh(x / cap)), queries scaled by 1/sqrt(queryScaleBase)
-    /// (nil: 1/sqrt(headDim)).
+    /// final logits soft-capped (cap * tanh(x / cap); Gemma 2 only), queries scaled by
+    /// 1/sqrt(queryScaleBase) (nil: 1/sqrt(headDim)).
     public var gemmaStyle = false
     public var attentionSoftcap: Float?
     public var finalLogitSoftcap: Float?
