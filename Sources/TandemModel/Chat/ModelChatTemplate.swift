@@ -17,25 +17,23 @@ public struct ModelChatTemplate: Sendable, Equatable {
     public let specialTokens: [(String, JSONValue)]
     /// The tokenizer adds BOS itself: a BOS the template writes first is dropped (not doubled).
     public let dropLeadingBOS: String?
+    /// Whether the template shows tools and calls itself (read from its text once).
+    public let rendersTools: Bool
+    /// The call format the model writes: the one its template shows, else its family's.
+    public let toolCallFormat: ToolCallFormat?
 
     public init(jinja: JinjaTemplate, family: ChatTemplate?, specialTokens: [(String, JSONValue)], dropLeadingBOS: String?) {
         self.jinja = jinja
         self.family = family
         self.specialTokens = specialTokens
         self.dropLeadingBOS = dropLeadingBOS
+        rendersTools = jinja.mentions("tools") && jinja.mentions("tool_calls")
+        toolCallFormat = ToolCallFormat.shown(in: jinja.source) ?? family?.toolCallFormat
     }
 
     public static func == (a: ModelChatTemplate, b: ModelChatTemplate) -> Bool {
         a.jinja.source == b.jinja.source && a.family == b.family && a.dropLeadingBOS == b.dropLeadingBOS
             && a.specialTokens.elementsEqual(b.specialTokens) { $0.0 == $1.0 && $0.1 == $1.1 }
-    }
-
-    /// Whether the template shows tools and calls itself.
-    public var rendersTools: Bool { jinja.mentions("tools") && jinja.mentions("tool_calls") }
-
-    /// The call format the model writes: the one its template shows, else its family's.
-    public var toolCallFormat: ToolCallFormat? {
-        ToolCallFormat.shown(in: jinja.source) ?? family?.toolCallFormat
     }
 
     public func prompt(_ messages: [ChatMessage], tools: [ToolDefinition], addGenerationPrompt: Bool,

@@ -62,6 +62,7 @@ struct ChatTemplateCommand: ParsableCommand {
         let document = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
         guard case .array(let list) = document else { throw ValidationError("\(path): expected a JSON array of cases") }
         var parsed: [String: Result<JinjaTemplate, any Error>] = [:]
+        let now = try instant()
         for item in list {
             guard let file = item["template"]?.stringValue else { throw ValidationError("\(path): a case without \"template\"") }
             if parsed[file] == nil {
@@ -77,7 +78,7 @@ struct ChatTemplateCommand: ParsableCommand {
             case .failure(let e): outcome = .object([("error", .string("parse: \(e)"))])
             case .success(let t):
                 do {
-                    outcome = .object([("text", .string(try t.render(data: data, template: special, now: try instant()).text))])
+                    outcome = .object([("text", .string(try t.render(data: data, template: special, now: now).text))])
                 } catch {
                     outcome = .object([("error", .string("\(error)"))])
                 }
