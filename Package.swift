@@ -81,8 +81,11 @@ let package = Package(
         // Layer 8a: the multi-tenant gateway in front of coordinators and external upstreams: API
         // keys, tenants, limits, routing, replicas, upstream client, key generation and salts.
         // Coordinators do not link it.
+        // The gateway's configuration types (Codable, no server dependencies): what the gateway
+        // decodes and what the topology generates, one declaration for both.
+        .target(name: "TandemGatewayConfig"),
         .target(name: "TandemGateway", dependencies: [
-            "TandemCore", "TandemAPI",
+            "TandemCore", "TandemAPI", "TandemGatewayConfig",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -93,7 +96,7 @@ let package = Package(
                                                       "TandemCluster", "TandemAPI", "TandemTransport", "TandemKernels",
                                                       .product(name: "Logging", package: "swift-log")]),
         // Topology files: the operator's YAML, validated and turned into launch commands + gateway config.
-        .target(name: "TandemTopology", dependencies: ["TandemCore", "TandemModel", "TandemEngineCore",
+        .target(name: "TandemTopology", dependencies: ["TandemCore", "TandemModel", "TandemEngineCore", "TandemGatewayConfig",
                                                        .product(name: "Yams", package: "Yams")]),
         // Load generator and statistics for `tandem bench` (pure parts + an AsyncHTTPClient SSE client).
         .target(name: "TandemBench", dependencies: ["TandemCore",
@@ -133,7 +136,7 @@ let package = Package(
                                                           .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "TandemGatewayTests", dependencies: ["TandemGateway", "TandemAPI", "TandemAPITestSupport", "TandemCore",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "TandemTopologyTests", dependencies: ["TandemTopology", "TandemCore", "TandemModel", "TandemEngineCore"]),
+        .testTarget(name: "TandemTopologyTests", dependencies: ["TandemTopology", "TandemCore", "TandemModel", "TandemEngineCore", "TandemGatewayConfig"]),
     ],
     swiftLanguageModes: [.v6]
 )

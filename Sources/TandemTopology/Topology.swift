@@ -1,6 +1,7 @@
 import TandemCore
 import TandemModel
 import TandemEngineCore
+import TandemGatewayConfig
 
 /// An operator's topology file, parsed: which nodes exist, which model runs where, how the
 /// gateway listens. Paths are resolved (relative to the file) but nothing is checked against
@@ -10,7 +11,8 @@ public struct Topology: Sendable, Equatable {
     public var nodes: [NodeSpec]
     public var transport: TransportSpec
     public var models: [ModelSpec]
-    public var router: RouterSpec
+    /// The `router:` section: the gateway's own `RoutingConfiguration`.
+    public var router: RoutingConfiguration
     public var gateway: GatewaySpec
     public var observability: ObservabilitySpec
     /// Where each field's value is, by path (`models[0].placement.port`).
@@ -100,13 +102,12 @@ public struct PlacementSpec: Sendable, Equatable {
     public var tensorParallel: Int { nodes.count }
 }
 
-public enum FloorAction: String, Sendable, Equatable, CaseIterable { case warn, reject }
-
 public struct ReasoningSpec: Sendable, Equatable {
     public var openTag: String = "<think>"
     public var closeTag: String = "</think>"
     public var tokenFloor: Int?
-    public var floorAction: FloorAction = .warn
+    /// The gateway's own type: what a request below the floor gets.
+    public var floorAction: GatewayModelConfiguration.FloorAction = .warn
 }
 
 /// A model served by the gateway: either deployed by Tandem (`placement`) or an external
@@ -136,56 +137,27 @@ public struct ExternalSpec: Sendable, Equatable {
     public var apiKeyEnv: String?
 }
 
-public struct RuleSpec: Sendable, Equatable {
-    public var name: String
-    public var model: String
-    public var keywords: [String]?
-    public var minPromptTokens: Int?
-    public var maxPromptTokens: Int?
-    public var headers: [String: String]?
-}
-
-public struct PolicySpec: Sendable, Equatable {
-    public var name: String
-    public var candidates: [String]?
-    public var rules: [RuleSpec]
-    public var defaultModel: String
-}
-
-public struct RouterSpec: Sendable, Equatable {
-    public var affinityPrefixChars: Int?
-    public var maxLoadImbalance: Double?
-    public var policies: [PolicySpec] = []
-}
-
-public struct TenantSpec: Sendable, Equatable {
-    public var name: String
-    public var requestsPerMinute: Int?
-    public var tokensPerMinute: Int?
-    public var maxConcurrent: Int?
-    public var allowedModels: [String] = ["*"]
-    public var cacheSalt: String?
-}
-
+/// The `gateway:` section. Its listen, limits, upstream, health and tenant sections are the
+/// gateway's own configuration types (`TandemGatewayConfig`), decoded from the YAML and checked by
+/// the same range checks the gateway runs; only the fields that exist because of the topology
+/// (the node it runs on, the keys file as written) are the topology's.
 public struct GatewaySpec: Sendable, Equatable {
     /// The node the gateway runs on (defaults to the first node).
     public var node: String?
-    public var host: String = "127.0.0.1"
-    public var port: Int = 8080
+    public var listen = ListenConfiguration()
     /// Absolute path of the API keys file.
     public var keysFile: String
     /// As written in the file (for messages and `show`).
     public var keysFileAsWritten: String
-    public var maxBodyBytes: Int?
-    public var requestTimeoutMs: Int?
-    public var connectTimeoutMs: Int?
-    public var readTimeoutMs: Int?
-    public var failureThreshold: Int?
-    public var cooldownMs: Int?
-    public var probeTimeoutMs: Int?
-    public var tenants: [TenantSpec] = []
+    public var limits = LimitsConfiguration()
+    public var upstream = UpstreamConfiguration()
+    public var health = HealthConfiguration()
+    public var tenants: [String: TenantConfiguration] = [:]
     /// Let the gateway serve the shipped demo keys on a non-loopback address (simulations only).
     public var allowDemoKeys = false
+
+    public var host: String { listen.host }
+    public var port: Int { listen.port }
 }
 
 public struct ObservabilitySpec: Sendable, Equatable {

@@ -2,6 +2,7 @@ import Foundation
 import TandemCore
 import TandemModel
 import TandemEngineCore
+import TandemGatewayConfig
 import Yams
 
 /// YAML text → `Topology`, with every structural problem reported at its place.
@@ -16,16 +17,8 @@ public enum TopologyParser {
     static let externalKeys = ["url", "upstream_model", "api_key_env"]
     static let reasoningKeys = ["tags", "token_floor", "floor_action"]
     static let tagKeys = ["open", "close"]
-    static let routerKeys = ["affinity_prefix_chars", "max_load_imbalance", "policies"]
-    static let policyKeys = ["candidates", "rules", "default"]
-    static let ruleKeys = ["name", "when", "model"]
-    static let whenKeys = ["keywords", "min_prompt_tokens", "max_prompt_tokens", "headers"]
+    // `router:` and the gateway's sections are the gateway's own types: their keys are those types' keys.
     static let gatewayKeys = ["node", "listen", "keys_file", "limits", "upstream", "health", "tenants", "allow_demo_keys"]
-    static let listenKeys = ["host", "port"]
-    static let limitsKeys = ["max_body_bytes", "request_timeout_ms"]
-    static let upstreamKeys = ["connect_timeout_ms", "read_timeout_ms"]
-    static let healthKeys = ["failure_threshold", "cooldown_ms", "probe_timeout_ms"]
-    static let tenantKeys = ["requests_per_minute", "tokens_per_minute", "max_concurrent", "allowed_models", "cache_salt"]
     static let observabilityKeys = ["log_level"]
 
     static let big = 1...Int(Int32.max)
@@ -108,40 +101,24 @@ public enum TopologyParser {
             if let model = readModel(n, path: "models[\(i)]", sink: sink, dir: dir) { models.append(model) }
         }
 
-        var router = RouterSpec()
-        if let r = top.mapping("router") {
-            r.allow(routerKeys)
-            router.affinityPrefixChars = r.int("affinity_prefix_chars", in: 0...1_000_000)
-            router.maxLoadImbalance = r.double("max_load_imbalance", min: 0)
+        var router = RoutingConfiguration()
+        if let node = top["router"], let r = MappingReader(node, path: "router", sink: sink) {
+            r.allow(RoutingConfiguration.fieldNames)
+            var keysKnown = true
             if let p = r.mapping("policies") {
                 for e in p.entries {
-                    guard let pm = MappingReader(e.value, path: p.fieldPath(e.key), sink: sink) else { continue }
-                    pm.allow(policyKeys)
-                    var rules: [RuleSpec] = []
+                    guard let pm = MappingReader(e.value, path: p.fieldPath(e.key), sink: sink) else { keysKnown = false; continue }
+                    pm.allow(RoutingPolicy.fieldNames)
                     for (j, rn) in pm.list("rules") ?? [] {
-                        guard let rm = MappingReader(rn, path: "\(pm.path).rules[\(j)]", sink: sink) else { continue }
-                        rm.allow(ruleKeys)
-                        let name = rm.string("name", required: true)
-                        let model = rm.string("model", required: true)
-                        var rule = RuleSpec(name: name ?? "", model: model ?? "")
-                        if let w = rm.mapping("when", required: true) {
-                            w.allow(whenKeys)
-                            rule.keywords = w.strings("keywords")?.map(\.0)
-                            rule.minPromptTokens = w.int("min_prompt_tokens", in: 0...big.upperBound)
-                            rule.maxPromptTokens = w.int("max_prompt_tokens", in: 0...big.upperBound)
-                            if let h = w.mapping("headers") {
-                                var headers: [String: String] = [:]
-                                for he in h.entries { headers[he.key] = h.string(he.key) }
-                                rule.headers = headers
-                            }
-                        }
-                        if name != nil, model != nil { rules.append(rule) }
-                    }
-                    let def = pm.string("default", required: true)
-                    if let def {
-                        router.policies.append(PolicySpec(name: e.key, candidates: pm.strings("candidates")?.map(\.0), rules: rules, defaultModel: def))
+                        guard let rm = MappingReader(rn, path: "\(pm.path).rules[\(j)]", sink: sink) else { keysKnown = false; continue }
+                        rm.allow(RoutingRule.fieldNames)
+                        rm.mapping("when")?.allow(RuleCondition.fieldNames)
                     }
                 }
+            }
+            if keysKnown, let decoded: RoutingConfiguration = r.decode(node) {
+                for p in decoded.problems { sink.error(r.location(p.field), "\(r.fieldPath(p.field)): \(p.message)") }
+                router = decoded
             }
         }
 
@@ -150,42 +127,17 @@ public enum TopologyParser {
             g.allow(gatewayKeys)
             gateway.node = g.string("node")
             gateway.allowDemoKeys = g.bool("allow_demo_keys") ?? false
-            if let l = g.mapping("listen") {
-                l.allow(listenKeys)
-                if let h = l.string("host") { gateway.host = h }
-                if let p = l.int("port", in: 1...65535) { gateway.port = p }
-            }
             if let k = g.string("keys_file", required: true) {
                 gateway.keysFileAsWritten = k
                 gateway.keysFile = resolve(k, dir: dir)
             }
-            if let l = g.mapping("limits") {
-                l.allow(limitsKeys)
-                gateway.maxBodyBytes = l.int("max_body_bytes", in: 1...big.upperBound)
-                gateway.requestTimeoutMs = l.int("request_timeout_ms", in: 1...big.upperBound)
-            }
-            if let u = g.mapping("upstream") {
-                u.allow(upstreamKeys)
-                gateway.connectTimeoutMs = u.int("connect_timeout_ms", in: 1...big.upperBound)
-                gateway.readTimeoutMs = u.int("read_timeout_ms", in: 1...big.upperBound)
-            }
-            if let h = g.mapping("health") {
-                h.allow(healthKeys)
-                gateway.failureThreshold = h.int("failure_threshold", in: 1...1000)
-                gateway.cooldownMs = h.int("cooldown_ms", in: 0...big.upperBound)
-                gateway.probeTimeoutMs = h.int("probe_timeout_ms", in: 1...big.upperBound)
-            }
+            if let v = g.section("listen", as: ListenConfiguration.self) { gateway.listen = v }
+            if let v = g.section("limits", as: LimitsConfiguration.self) { gateway.limits = v }
+            if let v = g.section("upstream", as: UpstreamConfiguration.self) { gateway.upstream = v }
+            if let v = g.section("health", as: HealthConfiguration.self) { gateway.health = v }
             if let t = g.mapping("tenants") {
                 for e in t.entries {
-                    guard let tm = MappingReader(e.value, path: t.fieldPath(e.key), sink: sink) else { continue }
-                    tm.allow(tenantKeys)
-                    var tenant = TenantSpec(name: e.key)
-                    tenant.requestsPerMinute = tm.int("requests_per_minute", in: 1...big.upperBound)
-                    tenant.tokensPerMinute = tm.int("tokens_per_minute", in: 1...big.upperBound)
-                    tenant.maxConcurrent = tm.int("max_concurrent", in: 1...big.upperBound)
-                    if let a = tm.strings("allowed_models") { tenant.allowedModels = a.map(\.0) }
-                    tenant.cacheSalt = tm.string("cache_salt")
-                    gateway.tenants.append(tenant)
+                    if let tenant = t.section(e.key, as: TenantConfiguration.self) { gateway.tenants[e.key] = tenant }
                 }
             }
         }
@@ -244,7 +196,8 @@ public enum TopologyParser {
                 if let c = t.string("close", required: true) { spec.closeTag = c }
             }
             spec.tokenFloor = r.int("token_floor", in: 1...big.upperBound)
-            if let a = r.choice("floor_action", FloorAction.allCases.map(\.rawValue)) { spec.floorAction = FloorAction(rawValue: a)! }
+            if let a = r.choice("floor_action", GatewayModelConfiguration.FloorAction.allCases.map(\.rawValue)),
+               let action = GatewayModelConfiguration.FloorAction(rawValue: a) { spec.floorAction = action }
             model.reasoning = spec
         }
         if let d = m.mapping("defaults") {

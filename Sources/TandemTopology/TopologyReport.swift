@@ -62,9 +62,11 @@ public enum TopologyReport {
             out.append("  \(n.name): \(u.ranks) rank\(u.ranks == 1 ? "" : "s"), \(mib(u.weights + u.kv))\(limit) (weights \(mib(u.weights)) + kv \(mib(u.kv)))")
         }
         let g = t.gateway
-        out.append("gateway: http://\(g.host):\(g.port) on \(g.node ?? t.nodes.first?.name ?? "?"), keys \(g.keysFileAsWritten), tenants \(g.tenants.map(\.name).joined(separator: ", "))")
+        out.append("gateway: http://\(g.host):\(g.port) on \(g.node ?? t.nodes.first?.name ?? "?"), keys \(g.keysFileAsWritten), tenants \(g.tenants.keys.sorted().joined(separator: ", "))")
         if !t.router.policies.isEmpty {
-            out.append("router policies: " + t.router.policies.map { "\($0.name) (\($0.rules.count) rule\($0.rules.count == 1 ? "" : "s"), default \($0.defaultModel))" }.joined(separator: ", "))
+            out.append("router policies: " + t.router.policies.sorted { $0.key < $1.key }.map { name, p in
+                "\(name) (\(p.rules.count) rule\(p.rules.count == 1 ? "" : "s"), default \(p.default))"
+            }.joined(separator: ", "))
         }
         out.append("log level: \(t.observability.logLevel)")
         return out.joined(separator: "\n") + "\n"
@@ -106,20 +108,22 @@ public enum TopologyReport {
             add("\(b).default_max_tokens", m.defaultMaxTokens)
         }
         add("router.affinity_prefix_chars", t.router.affinityPrefixChars); add("router.max_load_imbalance", t.router.maxLoadImbalance)
-        for p in t.router.policies {
-            add("router.policies.\(p.name).default", p.defaultModel)
-            add("router.policies.\(p.name).candidates", p.candidates.map { $0.joined(separator: ", ") })
-            add("router.policies.\(p.name).rules", p.rules.map { r in
-                "\(r.name)→\(r.model) \(r.keywords ?? []) \(r.minPromptTokens ?? -1) \(r.maxPromptTokens ?? -1) \((r.headers ?? [:]).sorted { $0.key < $1.key })"
+        for (name, p) in t.router.policies.sorted(by: { $0.key < $1.key }) {
+            add("router.policies.\(name).default", p.default)
+            add("router.policies.\(name).candidates", p.candidates.map { $0.joined(separator: ", ") })
+            add("router.policies.\(name).rules", p.rules.map { r in
+                let w = r.when
+                return "\(r.name)→\(r.model) \(w.keywords ?? []) \(w.minPromptTokens ?? -1) \(w.maxPromptTokens ?? -1) \((w.headers ?? [:]).sorted { $0.key < $1.key })"
             }.joined(separator: "; "))
         }
         let g = t.gateway
         add("gateway.node", g.node); add("gateway.listen", "\(g.host):\(g.port)"); add("gateway.keys_file", g.keysFileAsWritten)
-        add("gateway.limits", "\(g.maxBodyBytes ?? -1) \(g.requestTimeoutMs ?? -1)")
-        add("gateway.upstream", "\(g.connectTimeoutMs ?? -1) \(g.readTimeoutMs ?? -1)")
-        add("gateway.health", "\(g.failureThreshold ?? -1) \(g.cooldownMs ?? -1) \(g.probeTimeoutMs ?? -1)")
-        for tn in g.tenants {
-            add("gateway.tenants.\(tn.name)", "rpm \(tn.requestsPerMinute.map(String.init) ?? "-"), tpm \(tn.tokensPerMinute.map(String.init) ?? "-"), concurrent \(tn.maxConcurrent.map(String.init) ?? "-"), models [\(tn.allowedModels.joined(separator: ", "))]" + (tn.cacheSalt != nil ? ", salt set" : ""))
+        add("gateway.limits", "\(g.limits.maxBodyBytes) \(g.limits.requestTimeoutMs)")
+        let u = g.upstream
+        add("gateway.upstream", "\(u.connectTimeoutMs) \(u.readTimeoutMs) \(u.poolMaxConnections) \(u.poolIdleTimeoutMs) \(u.metricsTimeoutMs)")
+        add("gateway.health", "\(g.health.failureThreshold) \(g.health.cooldownMs) \(g.health.probeTimeoutMs)")
+        for (name, tn) in g.tenants.sorted(by: { $0.key < $1.key }) {
+            add("gateway.tenants.\(name)", "rpm \(tn.requestsPerMinute.map(String.init) ?? "-"), tpm \(tn.tokensPerMinute.map(String.init) ?? "-"), concurrent \(tn.maxConcurrent.map(String.init) ?? "-"), models [\(tn.allowedModels.joined(separator: ", "))]" + (tn.cacheSalt != nil ? ", salt set" : ""))
         }
         add("observability.log_level", t.observability.logLevel)
         return out

@@ -118,7 +118,7 @@ public enum TopologyValidator {
             claim(m.name, "models[\(i)].name", "model name")
             for (j, a) in m.aliases.enumerated() { claim(a, "models[\(i)].aliases[\(j)]", "alias") }
         }
-        for p in t.router.policies { claim(p.name, "router.policies.\(p.name)", "policy name") }
+        for name in t.router.policies.keys.sorted() { claim(name, "router.policies.\(name)", "policy name") }
         let modelNames = t.models.map(\.name)
         let modelList = modelNames.joined(separator: ", ")
 
@@ -206,21 +206,21 @@ public enum TopologyValidator {
         if !t.gateway.keysFile.isEmpty && !FileManager.default.fileExists(atPath: t.gateway.keysFile) {
             sink.error(t.location("gateway.keys_file"), "gateway.keys_file: \(t.gateway.keysFile) does not exist (paths are relative to the topology file's folder); make one with `tandem gateway --hash-key KEY` (see gateway/README.md)")
         }
-        let routable = Set(modelNames + t.models.flatMap(\.aliases) + t.router.policies.map(\.name))
-        for tenant in t.gateway.tenants {
+        let routable = Set(modelNames + t.models.flatMap(\.aliases) + t.router.policies.keys)
+        for (name, tenant) in t.gateway.tenants.sorted(by: { $0.key < $1.key }) {
             for (j, a) in tenant.allowedModels.enumerated() where a != "*" && !routable.contains(a) {
-                sink.error(t.location("gateway.tenants.\(tenant.name).allowed_models[\(j)]"), "tenant '\(tenant.name)': allowed model '\(a)' is not a model, alias or policy in this file; allowed: *, \(routable.sorted().joined(separator: ", "))")
+                sink.error(t.location("gateway.tenants.\(name).allowed_models[\(j)]"), "tenant '\(name)': allowed model '\(a)' is not a model, alias or policy in this file; allowed: *, \(routable.sorted().joined(separator: ", "))")
             }
         }
         // Router policies refer to models.
-        for p in t.router.policies {
-            let base = "router.policies.\(p.name)"
-            if !modelNames.contains(p.defaultModel) { sink.error(t.location("\(base).default"), "policy '\(p.name)': default '\(p.defaultModel)' is not a model; models: \(modelList)") }
+        for (name, p) in t.router.policies.sorted(by: { $0.key < $1.key }) {
+            let base = "router.policies.\(name)"
+            if !modelNames.contains(p.default) { sink.error(t.location("\(base).default"), "policy '\(name)': default '\(p.default)' is not a model; models: \(modelList)") }
             for (j, c) in (p.candidates ?? []).enumerated() where !modelNames.contains(c) {
-                sink.error(t.location("\(base).candidates[\(j)]"), "policy '\(p.name)': candidate '\(c)' is not a model; models: \(modelList)")
+                sink.error(t.location("\(base).candidates[\(j)]"), "policy '\(name)': candidate '\(c)' is not a model; models: \(modelList)")
             }
             for (j, r) in p.rules.enumerated() where !modelNames.contains(r.model) {
-                sink.error(t.location("\(base).rules[\(j)].model"), "policy '\(p.name)' rule '\(r.name)': model '\(r.model)' is not a model; models: \(modelList)")
+                sink.error(t.location("\(base).rules[\(j)].model"), "policy '\(name)' rule '\(r.name)': model '\(r.model)' is not a model; models: \(modelList)")
             }
         }
         if sink.hasErrors { throw TopologyError(diagnostics: sink.sorted) }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemCore
 import TandemModel
+import TandemGatewayConfig
 @testable import TandemTopology
 
 /// A model with SmolLM2's shape (3 KV heads) without loading a file.
@@ -383,5 +384,81 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         let (two, _) = try TopologyParser.load(path: root + "/topology/two-node.yaml")
         #expect(two.models.map { $0.placement?.nodes ?? [] } == [["spark"], ["spark", "dark"]])
         #expect(two.gateway.node == "spark")
+    }
+}
+
+/// The topology's `router:` and gateway sections are the gateway's own configuration types: the
+/// keys, the range checks and the defaults come from `TandemGatewayConfig`, and what
+/// `topology gateway-config` writes is what the gateway decodes.
+@Suite struct GatewaySectionTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test("the generated gateway configuration decodes as the gateway's type, equal to what the topology holds")
+    func generatedConfigurationRoundTrips() throws {
+        let f = try Fixture()
+        let yaml = edit("router:\n", "router:\n  max_load_imbalance: 3\n")
+            .replacingOccurrences(of: "  keys_file: keys.json\n", with: "  keys_file: keys.json\n  upstream: {read_timeout_ms: 5000, pool_max_connections: 16}\n")
+        guard case .success(let r) = f.check(yaml) else { Issue.record("expected valid: \(f.check(yaml))"); return }
+        let json = GatewayConfigGenerator.json(r)
+        let decoded = try JSONDecoder().decode(GatewayConfiguration.self, from: Data(json.utf8))
+        #expect(decoded == GatewayConfigGenerator.configuration(r))
+        #expect(decoded.upstream.poolMaxConnections == 16 && decoded.upstream.readTimeoutMs == 5000)
+        #expect(decoded.upstream.connectTimeoutMs == UpstreamConfiguration().connectTimeoutMs)
+        #expect(decoded.routing.maxLoadImbalance == 3)
+        #expect(decoded.routing.policies["auto"]?.rules.first?.when.keywords == ["prove"])
+        #expect(decoded.tenants["trial"]?.requestsPerMinute == 5 && decoded.tenants["trial"]?.allowedModels == ["fast", "auto"])
+        #expect(decoded.models.map(\.name) == ["small", "big"])
+        #expect(decoded.models[1].reasoning && decoded.models[1].reasoningTokenFloor == 256 && decoded.models[1].reasoningFloorAction == .reject)
+    }
+
+    func expectError(_ yaml: String, line needle: String, contains parts: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let f = try Fixture()
+        let errs = f.errors(yaml)
+        let line = lineOf(yaml, needle)
+        #expect(errs.contains { e in e.location.line == line && parts.allSatisfy { e.message.contains($0) } },
+                "no error at line \(line) containing \(parts); got:\n\(errs.map(\.description).joined(separator: "\n"))", sourceLocation: sourceLocation)
+    }
+
+    @Test("values the gateway would refuse are refused at their line, with the gateway's own checks")
+    func gatewayChecksAtTheirLine() throws {
+        // The gateway reads max_load_imbalance as an integer: 2.5 would make a configuration it cannot load.
+        try expectError(edit("router:\n", "router:\n  max_load_imbalance: 2.5\n"), line: "max_load_imbalance",
+                        contains: ["router.max_load_imbalance", "expected an integer"])
+        try expectError(edit("  keys_file: keys.json\n", "  keys_file: keys.json\n  limits: {max_body_bytes: 0}\n"), line: "limits:",
+                        contains: ["gateway.limits.max_body_bytes", "must be positive"])
+        try expectError(edit("  keys_file: keys.json\n", "  keys_file: keys.json\n  health: {failure_threshold: 0}\n"), line: "health:",
+                        contains: ["gateway.health.failure_threshold", "must be >= 1"])
+        try expectError(edit("  keys_file: keys.json\n", "  keys_file: keys.json\n  upstream:\n    colour: red\n"), line: "colour",
+                        contains: ["unknown key 'colour'", "gateway.upstream", "pool_max_connections"])
+        try expectError(edit("requests_per_minute: 5", "requests_per_minute: many"), line: "many",
+                        contains: ["gateway.tenants.trial.requests_per_minute", "expected an integer"])
+        try expectError(edit("requests_per_minute: 5", "requests_per_minute: -5"), line: "-5",
+                        contains: ["gateway.tenants.trial.requests_per_minute", "must be positive"])
+        try expectError(edit("        - {name: hard, when: {keywords: [prove]}, model: big}", "        - {name: hard, model: big}"), line: "name: hard",
+                        contains: ["router.policies.auto.rules[0]", "missing required key 'when'"])
+        try expectError(edit("when: {keywords: [prove]}", "when: {keyword: [prove]}"), line: "keyword:",
+                        contains: ["unknown key 'keyword'", "min_prompt_tokens"])
+    }
+
+    @Test("topology/schema.json lists exactly the gateway types' keys for the sections that are those types")
+    func schemaMatchesTheGatewayTypes() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.root + "/topology/schema.json"))
+        let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        func object(_ o: Any?, _ key: String) -> [String: Any] { (o as? [String: Any])?[key] as? [String: Any] ?? [:] }
+        func keys(_ o: Any?) -> Set<String> { Set(object(o, "properties").keys) }
+        let top = object(schema, "properties")
+        let gateway = object(top["gateway"], "properties")
+        #expect(keys(gateway["listen"]) == Set(ListenConfiguration.fieldNames))
+        #expect(keys(gateway["limits"]) == Set(LimitsConfiguration.fieldNames))
+        #expect(keys(gateway["upstream"]) == Set(UpstreamConfiguration.fieldNames))
+        #expect(keys(gateway["health"]) == Set(HealthConfiguration.fieldNames))
+        #expect(keys(object(gateway["tenants"], "additionalProperties")) == Set(TenantConfiguration.fieldNames))
+        #expect(keys(top["router"]) == Set(RoutingConfiguration.fieldNames))
+        let policy = object(object(top["router"], "properties")["policies"], "additionalProperties")
+        #expect(keys(policy) == Set(RoutingPolicy.fieldNames))
+        let rule = object(object(policy, "properties")["rules"], "items")
+        #expect(keys(rule) == Set(RoutingRule.fieldNames))
+        #expect(keys(object(rule, "properties")["when"]) == Set(RuleCondition.fieldNames))
+        #expect((object(top["router"], "properties")["max_load_imbalance"] as? [String: Any])?["type"] as? String == "integer")
     }
 }

@@ -19,26 +19,9 @@ extension GatewayConfiguration {
         var problems: [String] = []
         func check(_ ok: Bool, _ message: @autoclosure () -> String) { if !ok { problems.append(message()) } }
 
-        check((1...65535).contains(listen.port) || listen.port == 0, "listen.port \(listen.port) is not a TCP port")
-        check(limits.maxBodyBytes > 0, "limits.max_body_bytes must be positive")
-        check(limits.requestTimeoutMs > 0, "limits.request_timeout_ms must be positive")
-        check(upstream.connectTimeoutMs > 0, "upstream.connect_timeout_ms must be positive")
-        check(upstream.readTimeoutMs > 0, "upstream.read_timeout_ms must be positive")
-        check(upstream.poolMaxConnections > 0, "upstream.pool_max_connections must be positive")
-        check(upstream.poolIdleTimeoutMs > 0, "upstream.pool_idle_timeout_ms must be positive")
-        check(upstream.metricsTimeoutMs > 0, "upstream.metrics_timeout_ms must be positive")
-        check(routing.affinityPrefixChars >= 0, "routing.affinity_prefix_chars must be >= 0")
-        check(routing.maxLoadImbalance >= 0, "routing.max_load_imbalance must be >= 0")
-        check(health.failureThreshold >= 1, "health.failure_threshold must be >= 1")
-        check(health.cooldownMs >= 0, "health.cooldown_ms must be >= 0")
-        check(health.probeTimeoutMs > 0, "health.probe_timeout_ms must be positive")
-        // Durations become 64-bit nanosecond counts (HTTP client, timers); far below that overflow.
-        let maxMs = 30 * 86_400_000
-        for (name, ms) in [("limits.request_timeout_ms", limits.requestTimeoutMs), ("upstream.connect_timeout_ms", upstream.connectTimeoutMs),
-                           ("upstream.read_timeout_ms", upstream.readTimeoutMs), ("upstream.pool_idle_timeout_ms", upstream.poolIdleTimeoutMs),
-                           ("upstream.metrics_timeout_ms", upstream.metricsTimeoutMs), ("health.cooldown_ms", health.cooldownMs),
-                           ("health.probe_timeout_ms", health.probeTimeoutMs)] {
-            check(ms <= maxMs, "\(name) \(ms) is more than \(maxMs) ms (30 days)")
+        for (section, found) in [("listen", listen.problems), ("limits", limits.problems), ("upstream", upstream.problems),
+                                 ("health", health.problems), ("routing", routing.problems)] {
+            problems += found.map { "\(section).\($0)" }
         }
         check(!models.isEmpty, "models: at least one model is required")
 
@@ -89,9 +72,7 @@ extension GatewayConfiguration {
         check(!tenants.isEmpty, "tenants: at least one tenant is required")
         for (name, t) in tenants.sorted(by: { $0.key < $1.key }) {
             let at = "tenant '\(name)'"
-            if let v = t.requestsPerMinute { check(v > 0, "\(at): requests_per_minute must be positive") }
-            if let v = t.tokensPerMinute { check(v > 0, "\(at): tokens_per_minute must be positive") }
-            if let v = t.maxConcurrent { check(v > 0, "\(at): max_concurrent must be positive") }
+            problems += t.problems.map { "\(at): \($0)" }
             for m in t.allowedModels where m != "*" {
                 check(owner[m] != nil, "\(at): allowed model '\(m)' is not a model, alias or policy")
             }

@@ -8,11 +8,12 @@ public struct RoutingConfiguration: Codable, Sendable, Equatable {
     /// before the router gives up affinity for load.
     public var maxLoadImbalance: Int
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case policies
         case affinityPrefixChars = "affinity_prefix_chars"
         case maxLoadImbalance = "max_load_imbalance"
     }
+    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
 
     public init(policies: [String: RoutingPolicy] = [:], affinityPrefixChars: Int = 512, maxLoadImbalance: Int = 4) {
         self.policies = policies
@@ -40,6 +41,11 @@ public struct RoutingPolicy: Codable, Sendable, Equatable {
     /// Models this policy may choose (default: the rules' models and the default).
     public var candidates: [String]?
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case rules, `default`, candidates
+    }
+    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
+
     public init(rules: [RoutingRule] = [], default: String, candidates: [String]? = nil) {
         self.rules = rules
         self.default = `default`
@@ -62,6 +68,11 @@ public struct RoutingRule: Codable, Sendable, Equatable {
     public var when: RuleCondition
     public var model: String
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, when, model
+    }
+    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
+
     public init(name: String, when: RuleCondition, model: String) {
         self.name = name
         self.when = when
@@ -79,11 +90,12 @@ public struct RuleCondition: Codable, Sendable, Equatable {
     /// case-insensitive.
     public var headers: [String: String]?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case keywords, headers
         case minPromptTokens = "min_prompt_tokens"
         case maxPromptTokens = "max_prompt_tokens"
     }
+    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
 
     public init(minPromptTokens: Int? = nil, maxPromptTokens: Int? = nil, keywords: [String]? = nil,
                 headers: [String: String]? = nil) {

@@ -23,7 +23,7 @@ public struct GatewayModelConfiguration: Codable, Sendable, Equatable {
     public var defaultMaxTokens: Int
 
     /// What happens to a request whose `max_tokens` is below the reasoning floor.
-    public enum FloorAction: String, Codable, Sendable, Equatable {
+    public enum FloorAction: String, Codable, Sendable, Equatable, CaseIterable {
         case warn, reject
     }
 

@@ -38,7 +38,7 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
     /// demo keys (whose text is public). For throw-away simulations only.
     public var allowDemoKeys: Bool
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, limits, upstream, tenants, models, routing, health
         case keysFile = "keys_file"
         case saltKeyFile = "salt_key_file"
@@ -84,9 +84,19 @@ public struct ListenConfiguration: Codable, Sendable, Equatable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case host, port
+    }
+
     public init(host: String = "127.0.0.1", port: Int = 8080) {
         self.host = host
         self.port = port
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 8080
     }
 }
 
@@ -95,7 +105,7 @@ public struct LimitsConfiguration: Codable, Sendable, Equatable {
     public var maxBodyBytes: Int = 1 << 20
     public var requestTimeoutMs: Int = 120_000
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case maxBodyBytes = "max_body_bytes"
         case requestTimeoutMs = "request_timeout_ms"
     }
@@ -127,7 +137,7 @@ public struct UpstreamConfiguration: Codable, Sendable, Equatable {
     /// Time allowed to each coordinator's `/metrics` when the gateway's `/metrics` is scraped.
     public var metricsTimeoutMs: Int = 1_000
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case connectTimeoutMs = "connect_timeout_ms"
         case readTimeoutMs = "read_timeout_ms"
         case poolMaxConnections = "pool_max_connections"
@@ -173,7 +183,7 @@ public struct TenantConfiguration: Codable, Sendable, Equatable {
     /// Overrides the derived cache salt (sharing a salt shares cached prefixes between tenants).
     public var cacheSalt: String?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case requestsPerMinute = "requests_per_minute"
         case tokensPerMinute = "tokens_per_minute"
         case maxConcurrent = "max_concurrent"
@@ -211,7 +221,7 @@ public struct HealthConfiguration: Codable, Sendable, Equatable {
     /// Timeout of the `/ready` probe of each deployment.
     public var probeTimeoutMs: Int = 2_000
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case failureThreshold = "failure_threshold"
         case cooldownMs = "cooldown_ms"
         case probeTimeoutMs = "probe_timeout_ms"
