@@ -645,7 +645,7 @@ const ProtobufCMessageDescriptor tandem__cluster__hello_reply__descriptor =
   (ProtobufCMessageInit) tandem__cluster__hello_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tandem__cluster__chunk__field_descriptors[4] =
+static const ProtobufCFieldDescriptor tandem__cluster__chunk__field_descriptors[5] =
 {
   {
     "tokens",
@@ -695,9 +695,22 @@ static const ProtobufCFieldDescriptor tandem__cluster__chunk__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "logit_count",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tandem__Cluster__Chunk, logit_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tandem__cluster__chunk__field_indices_by_name[] = {
   2,   /* field[2] = block_table */
+  4,   /* field[4] = logit_count */
   1,   /* field[1] = start_position */
   0,   /* field[0] = tokens */
   3,   /* field[3] = wants_logits */
@@ -705,7 +718,7 @@ static const unsigned tandem__cluster__chunk__field_indices_by_name[] = {
 static const ProtobufCIntRange tandem__cluster__chunk__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor tandem__cluster__chunk__descriptor =
 {
@@ -715,7 +728,7 @@ const ProtobufCMessageDescriptor tandem__cluster__chunk__descriptor =
   "Tandem__Cluster__Chunk",
   "tandem.cluster",
   sizeof(Tandem__Cluster__Chunk),
-  4,
+  5,
   tandem__cluster__chunk__field_descriptors,
   tandem__cluster__chunk__field_indices_by_name,
   1,  tandem__cluster__chunk__number_ranges,

@@ -42,6 +42,7 @@ public enum WireCodec {
                         cChunks[i].block_table = tables[i].withUnsafeMutableBufferPointer { $0.baseAddress }
                         cChunks[i].start_position = UInt32(chunks[i].startPosition)
                         cChunks[i].wants_logits = chunks[i].wantsLogits ? 1 : 0
+                        cChunks[i].logit_count = chunks[i].logitCount > 1 ? UInt32(chunks[i].logitCount) : 0
                     }
                     for (i, c) in copies.enumerated() {
                         tandem__cluster__block_copy__init(&cCopies[i])
@@ -146,9 +147,13 @@ public enum WireCodec {
             var chunks: [SequenceChunk] = []
             for i in 0..<s.n_chunks {
                 guard let c = s.chunks[i]?.pointee else { continue }
+                let logitCount = c.logit_count > 0 ? Int(c.logit_count) : (c.wants_logits != 0 ? 1 : 0)
+                guard logitCount <= c.n_tokens else {
+                    throw WireError(message: "step chunk \(i) wants logits of \(logitCount) positions but has \(c.n_tokens) tokens")
+                }
                 chunks.append(SequenceChunk(
                     tokens: (0..<c.n_tokens).map { TokenID(c.tokens[$0]) }, startPosition: Int(c.start_position),
-                    blockTable: (0..<c.n_block_table).map { c.block_table[$0] }, wantsLogits: c.wants_logits != 0))
+                    blockTable: (0..<c.n_block_table).map { c.block_table[$0] }, logitCount: logitCount))
             }
             let copies = (0..<s.n_copies).compactMap { s.copies[$0]?.pointee }.map { (source: Int($0.source), destination: Int($0.destination)) }
             return .step(index: s.step, chunks: chunks, copies: copies)

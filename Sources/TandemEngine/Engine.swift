@@ -13,20 +13,25 @@ public struct EngineConfiguration: Sendable {
     /// A step running longer than this means a worker stopped answering: every request in
     /// flight fails with an explicit error and `onStall` is called (nil: no watchdog).
     public var stepTimeout: Duration?
+    /// Speculative decoding (off by default).
+    public var speculation: SpeculationConfiguration
 
     public init(scheduler: SchedulerConfiguration = SchedulerConfiguration(), evictionPolicy: EvictionPolicy = .prefixAware,
-                seed: UInt64 = UInt64.random(in: 0...UInt64.max), stepTimeout: Duration? = nil) {
+                seed: UInt64 = UInt64.random(in: 0...UInt64.max), stepTimeout: Duration? = nil,
+                speculation: SpeculationConfiguration = SpeculationConfiguration()) {
         self.scheduler = scheduler
         self.evictionPolicy = evictionPolicy
         self.seed = seed
         self.stepTimeout = stepTimeout
+        self.speculation = speculation
     }
 }
 
 /// The serving engine: continuous batching over a paged KV cache with prefix reuse, in tokens.
 ///
 /// `submitTokens` queues a request and returns a stream of `TokenEvent`s; the step loop runs on
-/// a thread the engine owns (not the cooperative pool): schedule → execute → sample → update,
+/// a thread the engine owns (not the cooperative pool): (draft →) schedule → execute → sample
+/// (verify) → update,
 /// the scheduler's outputs (tokens, counts, finish reason, cached prompt tokens) passed on
 /// unchanged. The lock is held for the scheduler's and the request table's state only: the step
 /// and the sampling run without it. Text (detokenising, stop strings, the reasoning split) is
@@ -64,6 +69,8 @@ public final class Engine: @unchecked Sendable {
     let text = TextFront()
     /// Compiled output constraints (JSON Schema, regex, GBNF) for this model's vocabulary.
     public let grammars: GrammarCache
+    /// Drafts tokens for decoding requests when the deployment speculates.
+    let proposer: (any DraftProposer)?
 
     public init(model: LoadedModel, executor: StepExecutor, configuration: EngineConfiguration = EngineConfiguration(),
                 logger: Logger = Logger(label: "tandem.engine")) throws {
@@ -85,6 +92,8 @@ public final class Engine: @unchecked Sendable {
         seedCounter = configuration.seed
         startInstant = clock.now
         stats.kvBlocksTotal = executor.blockCount
+        proposer = configuration.speculation.isEnabled ? configuration.speculation.proposer : nil
+        stats.specAcceptedLengths = Array(repeating: 0, count: configuration.speculation.maxDraftTokens + 1)
         text.engine = self
     }
 
@@ -279,7 +288,7 @@ public final class Engine: @unchecked Sendable {
             let ackDeadline = Date().addingTimeInterval(Self.acknowledgementWait.seconds)
             while !stopping, states.values.contains(where: { $0.unacknowledged > 0 }), condition.wait(until: ackDeadline) {}
             if stopping { condition.unlock(); return }
-            let plan = scheduler.schedule(now: clock.now - startInstant)
+            let plan = scheduler.schedule(now: clock.now - startInstant, drafts: drafts())
             var forced: [RequestID: [TokenID]] = [:]
             for s in plan.sequences where s.samplesToken {
                 if let f = states[s.requestID]?.forced, !f.isEmpty { forced[s.requestID] = f; states[s.requestID]?.forced = [] }
@@ -314,7 +323,7 @@ public final class Engine: @unchecked Sendable {
             }
             let chunks = plan.sequences.map {
                 SequenceChunk(tokens: $0.tokens, startPosition: $0.startPosition,
-                              blockTable: $0.blockTable.blockIDs.map { Int32($0.rawValue) }, wantsLogits: $0.samplesToken)
+                              blockTable: $0.blockTable.blockIDs.map { Int32($0.rawValue) }, logitCount: $0.logitCount)
             }
             let logits: [[Float]]
             condition.lock(); stepStarted = clock.now; condition.unlock()
@@ -329,33 +338,50 @@ public final class Engine: @unchecked Sendable {
             // Sample outside the lock: the samplers are copied out and written back, so a
             // submission or cancellation in the meantime is never blocked by a step.
             condition.lock()
-            var work: [(id: RequestID, logits: Int?, sampler: Sampler?, wantsLogprobs: Bool)] = []
+            var work: [(id: RequestID, logits: Int?, sampler: Sampler?, wantsLogprobs: Bool, draft: [TokenID])] = []
             var forks: [(parent: RequestID, logits: Int, fork: PendingFork)] = []
             var li = 0
             for s in plan.sequences where s.samplesToken {
-                defer { li += 1 }
-                if forced[s.requestID] != nil { work.append((s.requestID, nil, nil, false)); continue }
+                defer { li += s.logitCount }
+                if forced[s.requestID] != nil { work.append((s.requestID, nil, nil, false, [])); continue }
                 let state = states[s.requestID]
-                work.append((s.requestID, li < logits.count ? li : nil, state?.sampler, state?.request.sampling.topLogprobs != nil))
+                let rows = li + s.logitCount <= logits.count ? li : nil
+                work.append((s.requestID, rows, state?.sampler, state?.request.sampling.topLogprobs != nil, s.draftTokens))
                 if state != nil, li < logits.count, let pending = pendingForks.removeValue(forKey: s.requestID) {
                     forks += pending.map { (s.requestID, li, $0) }
                 }
             }
             condition.unlock()
             var sampled: [RequestID: [TokenID]] = [:]
+            var accepted: [RequestID: Int] = [:]
             var logprobs: [RequestID: [SampledToken]] = [:]
             var samplers: [RequestID: Sampler] = [:]
             for w in work {
                 if let f = forced[w.id] { sampled[w.id] = f; continue }
                 // A request cancelled since it was scheduled still needs a token for the update.
                 guard let i = w.logits, var sampler = w.sampler else { sampled[w.id] = [fallbackToken]; continue }
+                // Verification (speculative decoding): position j's logits follow the newest token
+                // and the first j draft tokens. Each position is sampled as decoding one token at a
+                // time would sample it (same pipeline, same random draws); a draft token is kept
+                // while it equals that sample, and the first sample that differs (or the one after
+                // a fully accepted draft) is the target's own next token. For a draft proposed
+                // deterministically this is the speculative-sampling rule (`SpeculativeAcceptance`):
+                // the output has exactly the target's distribution.
+                var emitted: [TokenID] = []
+                var lps: [SampledToken] = []
                 do {
-                    let token = try sampler.sample(logits: logits[i])
-                    sampled[w.id] = [token.token]
-                    if w.wantsLogprobs { logprobs[w.id] = [token] }
+                    for j in 0...w.draft.count {
+                        let token = try sampler.sample(logits: logits[i + j])
+                        emitted.append(token.token)
+                        if w.wantsLogprobs { lps.append(token) }
+                        if j == w.draft.count || token.token != w.draft[j] { break }
+                    }
                 } catch {
-                    sampled[w.id] = [fallbackToken]
+                    if emitted.isEmpty { emitted = [fallbackToken] }
                 }
+                sampled[w.id] = emitted
+                if !w.draft.isEmpty { accepted[w.id] = emitted.count - 1 }
+                if !lps.isEmpty { logprobs[w.id] = lps }
                 samplers[w.id] = sampler
             }
             // Further choices sample their first token from their parent's logits.
@@ -385,8 +411,14 @@ public final class Engine: @unchecked Sendable {
                     notStarted.append(fork)
                 }
             }
-            let outputs = scheduler.update(with: StepResult(sampledTokens: sampled))
+            let outputs = scheduler.update(with: StepResult(sampledTokens: sampled, acceptedDraftTokens: accepted))
             stats.steps += 1
+            for s in plan.sequences where !s.draftTokens.isEmpty {
+                let n = accepted[s.requestID] ?? 0
+                stats.specProposedTokens += s.draftTokens.count
+                stats.specAcceptedTokens += n
+                if n < stats.specAcceptedLengths.count { stats.specAcceptedLengths[n] += 1 }
+            }
             var finished: [(TokenRequestState, FinishReason)] = []
             var events: [(TokenRequestState, TokenEvent)] = []
             for o in outputs {
@@ -417,6 +449,26 @@ public final class Engine: @unchecked Sendable {
             for (s, e) in events { s.sink.yield(e) }
             for (s, reason) in finished { finish(s, reason: reason) }
         }
+    }
+
+    /// Draft tokens for the requests that will decode in the next step (lock held): none when the
+    /// deployment does not speculate, when more sequences decode than speculation pays for, or
+    /// for requests that opted out or have tokens forced.
+    private func drafts() -> [RequestID: [TokenID]] {
+        guard let proposer else { return [:] }
+        let decoding = scheduler.runningRequestIDs.filter { id in
+            guard let tokens = scheduler.tokens(of: id), let computed = scheduler.computedTokenCount(of: id) else { return false }
+            return computed == tokens.count - 1
+        }
+        guard configuration.speculation.drafts(decoding: decoding.count) else { return [:] }
+        var out: [RequestID: [TokenID]] = [:]
+        for id in decoding {
+            guard let state = states[id], state.request.speculative, state.forced.isEmpty,
+                  let tokens = scheduler.tokens(of: id) else { continue }
+            let draft = proposer.propose(tokens, maxTokens: configuration.speculation.maxDraftTokens)
+            if !draft.isEmpty { out[id] = draft }
+        }
+        return out
     }
 
     private func finish(_ state: TokenRequestState, reason: FinishReason) {

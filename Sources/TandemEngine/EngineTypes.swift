@@ -20,6 +20,9 @@ public struct EngineRequest: Sendable {
     public var priority: Int
     /// Split `<think>…</think>`-style text into reasoning and answer; optional budget.
     public var reasoning: ReasoningConfiguration?
+    /// Let the engine draft and verify tokens for this request when the deployment speculates
+    /// (false: one token per step, as without speculation). Either way the tokens are the same.
+    public var speculative = true
 
     public init(id: RequestID, promptTokens: [TokenID], maxTokens: Int, sampling: SamplingConfiguration = .greedy,
                 stopStrings: [String] = [], stopTokenIDs: Set<TokenID> = [], ignoreEndOfSequence: Bool = false,
@@ -98,6 +101,11 @@ public struct EngineStats: Sendable, Equatable {
     public var prefillTokens = 0
     public var generatedTokens = 0
     public var steps = 0
+    /// Speculative decoding: draft tokens scored, and those the target model accepted.
+    public var specProposedTokens = 0
+    public var specAcceptedTokens = 0
+    /// Verifications by how many draft tokens were accepted (index 0 ... maxDraftTokens).
+    public var specAcceptedLengths: [Int] = []
     public var healthy = true
     public var lastError: String?
 
@@ -126,6 +134,19 @@ extension EngineStats {
         family("tandem_engine_prefill_tokens_total", "counter", "Prompt tokens whose K/V was computed (prefix-cache hits and forked choices excluded).", "\(prefillTokens)")
         family("tandem_engine_generation_tokens_total", "counter", "Tokens generated.", "\(generatedTokens)")
         family("tandem_engine_steps_total", "counter", "Engine steps run.", "\(steps)")
+        family("tandem_spec_proposed_tokens_total", "counter", "Draft tokens verified by the target model (speculative decoding).", "\(specProposedTokens)")
+        family("tandem_spec_accepted_tokens_total", "counter", "Draft tokens the target model accepted.", "\(specAcceptedTokens)")
+        // One observation per verification: how many of its draft tokens were accepted.
+        let name = "tandem_spec_acceptance_length"
+        out += "# HELP \(name) Draft tokens accepted per verification.\n# TYPE \(name) histogram\n"
+        var cumulative = 0, sum = 0
+        for (accepted, n) in specAcceptedLengths.enumerated() {
+            cumulative += n
+            sum += accepted * n
+            out += "\(name)_bucket{model=\"\(Self.escape(model))\",le=\"\(accepted)\"} \(cumulative)\n"
+        }
+        out += "\(name)_bucket{model=\"\(Self.escape(model))\",le=\"+Inf\"} \(cumulative)\n"
+        out += "\(name)_sum\(label) \(sum)\n\(name)_count\(label) \(cumulative)\n"
         return out
     }
 

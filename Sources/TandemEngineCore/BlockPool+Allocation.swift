@@ -68,6 +68,22 @@ extension BlockPool {
         sequences[child] = entry
     }
 
+    /// Releases the blocks of `sequence` past those that hold its first `tokenCount` positions
+    /// (speculative positions that were not accepted), last block first. Their contents were
+    /// never offered to the prefix index. Returns how many blocks were released.
+    @discardableResult
+    public mutating func trim(_ sequence: RequestID, toTokenCount tokenCount: Int) -> Int {
+        guard var entry = sequences[sequence] else { return 0 }
+        let keep = BlockTable.blocksNeeded(tokenCount: max(0, tokenCount), blockSize: blockSize)
+        guard entry.table.blockIDs.count > keep else { return 0 }
+        let dropped = entry.table.blockIDs.count - keep
+        for block in entry.table.blockIDs[keep...].reversed() { release(block.rawValue) }
+        entry.table.blockIDs.removeLast(dropped)
+        entry.registeredBlockCount = min(entry.registeredBlockCount, keep)
+        sequences[sequence] = entry
+        return dropped
+    }
+
     private func plan(for sequence: RequestID, writing positions: Range<Int>,
                       cachedPrefix: [BlockID]) throws(EngineCoreError) -> AllocationPlan {
         let existing: [BlockID]

@@ -29,9 +29,14 @@ public struct ScheduledSequence: Sendable, Equatable {
     public var samplesToken: Bool
     /// On admission: leading tokens whose K/V came from the prefix cache and are not recomputed.
     public var cachedTokenCount: Int
+    /// Speculative decoding: proposed tokens, the last `draftTokens.count` of `tokens`, fed after
+    /// the sequence's newest token so one pass scores them all. The runner returns logits for
+    /// the last `1 + draftTokens.count` positions; the engine keeps the longest prefix the target
+    /// model agrees with (`StepResult.acceptedDraftTokens`). Empty for ordinary chunks.
+    public var draftTokens: [TokenID] = []
 
     public init(requestID: RequestID, phase: Phase, admission: Admission?, tokens: [TokenID], startPosition: Int,
-                blockTable: BlockTable, samplesToken: Bool, cachedTokenCount: Int) {
+                blockTable: BlockTable, samplesToken: Bool, cachedTokenCount: Int, draftTokens: [TokenID] = []) {
         self.requestID = requestID
         self.phase = phase
         self.admission = admission
@@ -40,7 +45,11 @@ public struct ScheduledSequence: Sendable, Equatable {
         self.blockTable = blockTable
         self.samplesToken = samplesToken
         self.cachedTokenCount = cachedTokenCount
+        self.draftTokens = draftTokens
     }
+
+    /// Positions whose logits the step must return: the newest token's, and one per draft token.
+    public var logitCount: Int { samplesToken ? 1 + draftTokens.count : 0 }
 
     public var positions: Range<Int> { startPosition..<(startPosition + tokens.count) }
 }

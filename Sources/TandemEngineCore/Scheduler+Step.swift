@@ -1,3 +1,5 @@
+import TandemCore
+
 /// `schedule(now:)`: one step's plan under the token budget.
 extension Scheduler {
     /// The step being assembled.
@@ -9,6 +11,8 @@ extension Scheduler {
             var startPosition: Int
             var count: Int
             var cachedTokenCount: Int
+            /// Draft tokens scheduled after the newest one (counted in `count`).
+            var draft: [TokenID] = []
         }
 
         var budget: Int
@@ -35,20 +39,27 @@ extension Scheduler {
     }
 
     /// Plans the next step at time `now` (time since engine start, same clock as arrival times).
-    public mutating func schedule(now: Duration) -> SchedulerOutput {
+    ///
+    /// `drafts`: proposed continuations of decoding requests (speculative decoding). A decode
+    /// with a draft runs its newest token and the draft in one chunk, trimmed to the request's
+    /// remaining output, the context and the budget that prefills and admissions left; a draft
+    /// never preempts anything (without blocks for it the request decodes one token as usual).
+    /// Drafts of requests that do not decode in this step are ignored.
+    public mutating func schedule(now: Duration, drafts: [RequestID: [TokenID]] = [:]) -> SchedulerOutput {
         if !inFlight.isEmpty { rollBackStep() }
         stepCounter += 1
         expireWaitingRequests(now: now)
         var plan = StepPlan(budget: configuration.maxBatchedTokens)
         // Decodes first: one token each keeps every running stream moving.
-        for id in running where states[id]?.pendingTokenCount == 1 {
-            scheduleRunning(id, plan: &plan)
-        }
+        let decoding = running.filter { states[$0]?.pendingTokenCount == 1 }
+        for id in decoding { scheduleRunning(id, plan: &plan) }
         // Then the next prefill chunk of requests admitted earlier.
         for id in running where (states[id]?.pendingTokenCount ?? 0) > 1 {
             scheduleRunning(id, plan: &plan)
         }
         admitWaiting(plan: &plan)
+        // Drafts last: speculation spends only what prefills and admissions left.
+        for id in decoding where !(drafts[id] ?? []).isEmpty { addDraft(drafts[id]!, to: id, plan: &plan) }
         return makeOutput(plan)
     }
 
@@ -79,6 +90,30 @@ extension Scheduler {
                 guard let victim = running.last else { return }
                 preempt(victim, plan: &plan)
                 if victim == id { return }
+            }
+        }
+    }
+
+    /// Extends `id`'s scheduled decode with as much of `draft` as fits: its remaining output
+    /// (the step can append the draft plus one token), the context, the budget and the blocks
+    /// available now.
+    private mutating func addDraft(_ draft: [TokenID], to id: RequestID, plan: inout StepPlan) {
+        guard let index = plan.chunks.firstIndex(where: { $0.requestID == id }), plan.chunks[index].phase == .decode,
+              let state = states[id], state.status == .running else { return }
+        let start = plan.chunks[index].startPosition
+        let room = min(state.maxOutputTokens - state.outputTokenCount - 1,
+                       configuration.maxModelLength - state.tokens.count - 1, plan.budget)
+        var k = min(draft.count, max(0, room))
+        while k > 0 {
+            do {
+                let copies = try pool.allocateSlots(for: id, writing: (start + 1)..<(start + 1 + k))
+                plan.chunks[index].draft = Array(draft.prefix(k))
+                plan.chunks[index].count += k
+                plan.budget -= k
+                plan.copies += copies.map { (id, $0) }
+                return
+            } catch {
+                k /= 2
             }
         }
     }
@@ -143,13 +178,16 @@ extension Scheduler {
         for chunk in plan.chunks {
             guard let state = states[chunk.requestID], let table = pool.blockTable(for: chunk.requestID) else { continue }
             let end = chunk.startPosition + chunk.count
+            let real = end - chunk.draft.count
             sequences.append(ScheduledSequence(
                 requestID: chunk.requestID, phase: chunk.phase, admission: chunk.admission,
-                tokens: Array(state.tokens[chunk.startPosition..<end]), startPosition: chunk.startPosition,
-                blockTable: table, samplesToken: end == state.tokens.count, cachedTokenCount: chunk.cachedTokenCount))
+                tokens: Array(state.tokens[chunk.startPosition..<real]) + chunk.draft, startPosition: chunk.startPosition,
+                blockTable: table, samplesToken: real == state.tokens.count, cachedTokenCount: chunk.cachedTokenCount,
+                draftTokens: chunk.draft))
         }
         inFlight = sequences.map {
-            InFlightChunk(requestID: $0.requestID, startPosition: $0.startPosition, samplesToken: $0.samplesToken)
+            InFlightChunk(requestID: $0.requestID, startPosition: $0.startPosition, samplesToken: $0.samplesToken,
+                          draftCount: $0.draftTokens.count)
         }
         // Copies of a rolled-back step go first: their sources may be reused later in this list.
         inFlightCopies = pendingCopies + plan.copies.map(\.copy)

@@ -34,6 +34,13 @@ extension Scheduler {
                         break
                     }
                 }
+                if chunk.draftCount > 0, reason == nil, !newTokens.isEmpty {
+                    // Accepted draft tokens were computed in this step; the rest of the draft's
+                    // positions hold K/V of rejected tokens, and their blocks go back.
+                    let accepted = min(result.acceptedDraftTokens[id] ?? 0, chunk.draftCount, max(0, newTokens.count - 1))
+                    state.computedTokenCount = chunk.startPosition + 1 + accepted
+                    pool.trim(id, toTokenCount: state.computedTokenCount)
+                }
             }
             if configuration.enablePrefixCaching {
                 state.chain.extend(with: state.tokens)

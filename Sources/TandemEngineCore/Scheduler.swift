@@ -37,6 +37,8 @@ public struct Scheduler: Sendable {
         var requestID: RequestID
         var startPosition: Int
         var samplesToken: Bool
+        /// Proposed tokens fed after the newest one, to be verified from this step's logits.
+        var draftCount = 0
     }
 
     public init(configuration: SchedulerConfiguration, pool: BlockPoolConfiguration) throws(EngineCoreError) {

@@ -21,6 +21,9 @@ public struct ServeSettings: Sendable, Equatable {
     /// so its seeded samples) do not depend on what shares its step; single-stream decode is
     /// slower (the fused one-token kernels are not used).
     public var batchInvariant = false
+    /// Speculative decoding: who drafts (`off`, `prompt-lookup`), draft tokens per step, and the
+    /// largest decode batch that still drafts.
+    public var speculation = SpeculationConfiguration()
 
     public init() {}
 
@@ -69,6 +72,11 @@ public struct ServeSettings: Sendable, Equatable {
         choice("batch-invariant", \.batchInvariant, [("off", false), ("on", true)],
                "Results independent of the batch (the same seed gives the same text alone or beside other requests); single-stream decode is slower.",
                aliases: ["true": true, "false": false, "yes": true, "no": false]),
+        choice("speculative", \.speculation.method, SpeculationConfiguration.Method.allCases.map { ($0.rawValue, $0) },
+               "Speculative decoding: off, or prompt-lookup (drafts continuations of n-grams already in the prompt and output; the model verifies them in one pass, so greedy and seeded output is unchanged)."),
+        int("spec-tokens", \.speculation.maxDraftTokens, 1...32, "Most draft tokens per sequence and step (with --speculative)."),
+        int("spec-max-batch", \.speculation.maxBatch, 0...65536,
+            "Draft only in steps where at most this many sequences decode (0: always); a large batch is not bound by reading the weights."),
     ]
 
     public static func setting(named name: String) -> Setting? { settings.first { $0.name == name } }

@@ -81,7 +81,7 @@ public enum Coordinator {
         }
         let engine = try Engine(model: model, executor: FaultInjection.wrap(rank.coordinatorExecutor()), configuration: EngineConfiguration(
             scheduler: o.settings.scheduler(maxModelLength: model.configuration.contextLength),
-            evictionPolicy: o.settings.eviction, stepTimeout: o.settings.stepTimeout), logger: logger)
+            evictionPolicy: o.settings.eviction, stepTimeout: o.settings.stepTimeout, speculation: o.settings.speculation), logger: logger)
         engine.onStall = { message in
             logger.critical("\(message); exiting so the supervisor restarts the deployment")
             // _exit, not exit: exit runs atexit handlers (MPI's among them) while the step thread

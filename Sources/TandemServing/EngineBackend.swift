@@ -142,9 +142,11 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         let choices: [AsyncThrowingStream<EngineEvent, Error>]
         do {
             // n > 1: the engine prefills the prompt once and forks the other choices from it.
-            choices = try engine.submit(EngineRequest(id: id, promptTokens: ids, maxTokens: max(1, maxTokens), sampling: sampling,
-                                                      stopStrings: request.stop, cacheSalt: salt, reasoning: reasoning,
-                                                      capToPool: request.maxTokens == nil), choices: request.n)
+            var engineRequest = EngineRequest(id: id, promptTokens: ids, maxTokens: max(1, maxTokens), sampling: sampling,
+                                              stopStrings: request.stop, cacheSalt: salt, reasoning: reasoning,
+                                              capToPool: request.maxTokens == nil)
+            engineRequest.speculative = request.speculative
+            choices = try engine.submit(engineRequest, choices: request.n)
         } catch let e as EngineError {
             throw Self.backendError(e)
         }

@@ -16,7 +16,9 @@ struct TensorParallelTests {
     static let storiesPath = (ProcessInfo.processInfo.environment["TANDEM_STORIES260K_DIR"] ?? root + "/../shared/models/stories260K") + "/stories260K.bin"
     static let smolPath = ProcessInfo.processInfo.environment["TANDEM_SMOLLM2_PATH"] ?? root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-    static func greedyTP(_ model: LoadedModel, ranks: Int, prompt: [TokenID], count: Int, kvDType: KVCacheDType = .f32) async throws -> [TokenID] {
+    static func greedyTP(_ model: LoadedModel, ranks: Int, prompt: [TokenID], count: Int, kvDType: KVCacheDType = .f32,
+                         speculation: SpeculationConfiguration = SpeculationConfiguration(),
+                         statistics: ((EngineStats) -> Void)? = nil) async throws -> [TokenID] {
         let comms = InProcessCommunicator.group(size: ranks)
         let cluster = try comms.map {
             try ClusterRank(model: model, communicator: $0, blockCount: 64, blockSize: 16, kvDType: kvDType, host: "rank\($0.rank)")
@@ -29,9 +31,11 @@ struct TensorParallelTests {
         }
         _ = try cluster[0].handshake()
         let engine = try Engine(model: model, executor: cluster[0].coordinatorExecutor(),
-                                configuration: EngineConfiguration(scheduler: SchedulerConfiguration(maxModelLength: 512), seed: 1))
+                                configuration: EngineConfiguration(scheduler: SchedulerConfiguration(maxModelLength: 512), seed: 1,
+                                                                   speculation: speculation))
         engine.start()
         let r = try await engine.generate(EngineRequest(id: "tp", promptTokens: prompt, maxTokens: count, ignoreEndOfSequence: true))
+        statistics?(engine.statistics)
         engine.shutdown()
         try cluster[0].shutdownWorkers(reason: "test done")
         for w in workers { try w.wait() }
@@ -55,6 +59,18 @@ struct TensorParallelTests {
         let m = try ModelLoader.load(path: Self.storiesPath)
         let got = try await Self.greedyTP(m, ranks: ranks, prompt: [1], count: 60)
         #expect(got == (try Self.greedyReference(m, prompt: [1], count: 60)))
+    }
+
+    /// Verification chunks (the newest token plus its draft, logits for every position) cross the
+    /// wire to the workers, which compute their shard of every position.
+    @Test("stories260K: TP=2 greedy with prompt-lookup speculation is token-identical to TP=1 without")
+    func storiesSpeculative() async throws {
+        let m = try ModelLoader.load(path: Self.storiesPath)
+        nonisolated(unsafe) var stats: EngineStats?
+        let got = try await Self.greedyTP(m, ranks: 2, prompt: [1], count: 60,
+                                          speculation: SpeculationConfiguration(method: .promptLookup, maxDraftTokens: 4, maxBatch: 0)) { stats = $0 }
+        #expect(got == (try Self.greedyReference(m, prompt: [1], count: 60)))
+        #expect((stats?.specAcceptedTokens ?? 0) > 0, "\(String(describing: stats))")
     }
 
     @Test("SmolLM2 (3 KV heads split 2 + 1): TP=2 greedy is token-identical to TP=1")

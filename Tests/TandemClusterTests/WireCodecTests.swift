@@ -9,6 +9,8 @@ struct WireCodecTests {
         let chunks = [
             SequenceChunk(tokens: [1, 2, 3], startPosition: 0, blockTable: [4, 9], wantsLogits: false),
             SequenceChunk(tokens: [49151], startPosition: 37, blockTable: [0, 1, 2], wantsLogits: true),
+            // A decode with three draft tokens to verify: logits for all four positions.
+            SequenceChunk(tokens: [5, 6, 7, 8], startPosition: 90, blockTable: [3, 5, 8, 11, 12, 13], logitCount: 4),
         ]
         let m = ControlMessage.step(index: 12, chunks: chunks, copies: [(source: 3, destination: 7)])
         let bytes = WireCodec.encode(m)

@@ -106,10 +106,15 @@ struct  Tandem__Cluster__Chunk
   size_t n_block_table;
   int32_t *block_table;
   protobuf_c_boolean wants_logits;
+  /*
+   * Positions at the chunk's end whose logits are wanted when more than one (draft tokens to
+   * verify); 0: wants_logits says 0 or 1.
+   */
+  uint32_t logit_count;
 };
 #define TANDEM__CLUSTER__CHUNK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tandem__cluster__chunk__descriptor) \
-    , 0,NULL, 0, 0,NULL, 0 }
+    , 0,NULL, 0, 0,NULL, 0, 0 }
 
 
 struct  Tandem__Cluster__BlockCopy

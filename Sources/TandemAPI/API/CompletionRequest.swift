@@ -65,6 +65,9 @@ public struct CompletionRequest: Sendable, Equatable {
     public var chatTemplateKwargs: JSONValue = .object([])
     /// Choices to generate for the prompt (`n`, 1…16).
     public var n = 1
+    /// Tandem's `speculative`: false keeps the request out of speculative decoding (one token per
+    /// step). The tokens are the same either way; only latency and the server's work change.
+    public var speculative = true
     /// Whether the client asked for server-sent events.
     public var stream: Bool
     /// `stream_options.include_usage`: send a final chunk with usage and no choices.

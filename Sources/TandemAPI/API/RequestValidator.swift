@@ -73,6 +73,7 @@ public enum RequestValidator {
         request.presencePenalty = Float(try fields.number("presence_penalty", in: -2...2) ?? 0)
         request.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2...2) ?? 0)
         request.n = Int(try fields.integer("n", in: 1...Int64(maxChoicesPerRequest)) ?? 1)
+        request.speculative = try fields.bool("speculative") ?? true
         // max_completion_tokens supersedes the deprecated max_tokens.
         let maxCompletion = try fields.integer("max_completion_tokens", in: 1...maxTokensLimit)
         let maxTokens = try fields.integer("max_tokens", in: 1...maxTokensLimit)
@@ -459,7 +460,7 @@ public enum RequestValidator {
             "presence_penalty", "frequency_penalty", "logit_bias", "n", "max_tokens", "stop", "stream",
             "stream_options", "user", "tools", "functions", "tool_choice", "function_call",
             "parallel_tool_calls", "response_format", "metadata", "store",
-            "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar",
+            "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar", "speculative",
         ]
         switch endpoint {
         case .chatCompletions: return common.union(["messages", "max_completion_tokens", "logprobs", "top_logprobs", "chat_template_kwargs"])

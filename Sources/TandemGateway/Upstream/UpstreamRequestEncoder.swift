@@ -46,6 +46,7 @@ public enum UpstreamRequestEncoder {
             f.append((r.endpoint == .chatCompletions ? "max_completion_tokens" : "max_tokens", .int(Int64(maxTokens))))
         }
         if r.n > 1 { f.append(("n", .int(Int64(r.n)))) }
+        if !r.speculative { f.append(("speculative", .bool(false))) }
         if !r.stop.isEmpty { f.append(("stop", .array(r.stop.map(JSONValue.string)))) }
         if r.logprobs {
             switch r.endpoint {

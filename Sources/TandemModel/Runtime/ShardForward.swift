@@ -8,15 +8,25 @@ public struct SequenceChunk: Sendable, Equatable {
     public var tokens: [TokenID]
     public var startPosition: Int
     public var blockTable: [Int32]
-    /// Whether the logits of the chunk's last token are wanted (the token to sample from).
-    public var wantsLogits: Bool
+    /// How many of the chunk's last positions want logits: 0 (a prefill chunk that samples
+    /// nothing), 1 (the token to sample from), or 1 + k when the chunk ends with k draft tokens
+    /// to verify (speculative decoding). Rows come back in position order.
+    public var logitCount: Int
 
-    public init(tokens: [TokenID], startPosition: Int, blockTable: [Int32], wantsLogits: Bool) {
+    public init(tokens: [TokenID], startPosition: Int, blockTable: [Int32], logitCount: Int) {
+        precondition(logitCount >= 0 && logitCount <= tokens.count, "logits wanted for \(logitCount) of \(tokens.count) positions")
         self.tokens = tokens
         self.startPosition = startPosition
         self.blockTable = blockTable
-        self.wantsLogits = wantsLogits
+        self.logitCount = logitCount
     }
+
+    public init(tokens: [TokenID], startPosition: Int, blockTable: [Int32], wantsLogits: Bool) {
+        self.init(tokens: tokens, startPosition: startPosition, blockTable: blockTable, logitCount: wantsLogits ? 1 : 0)
+    }
+
+    /// Whether any logits are wanted.
+    public var wantsLogits: Bool { logitCount > 0 }
 }
 
 /// The batched forward pass of one tensor-parallel rank: many sequences at different positions
@@ -156,12 +166,13 @@ final class ShardForward {
             tk_add(x.pointer, partial.pointer, Int64(T * dim))
         }
 
-        // Logits for the last token of each chunk that wants them, this rank's vocabulary rows.
+        // Logits for the last `logitCount` tokens of each chunk, this rank's vocabulary rows.
         var last: [Int] = []
         var t0 = 0
         for ch in chunks {
-            if ch.wantsLogits { last.append(t0 + ch.tokens.count - 1) }
-            t0 += ch.tokens.count
+            let end = t0 + ch.tokens.count
+            last += (end - ch.logitCount)..<end
+            t0 = end
         }
         guard !last.isEmpty else { return [] }
         let localVocab = shard.spec.vocabRows.count

@@ -11,7 +11,8 @@ import TandemModel
 struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate text from a prompt with one model in this process.")
+        abstract: "Generate text from a prompt with one model in this process.",
+        discussion: "Engine settings as serve takes them (block size, step budget, batch invariance, speculative decoding; the K/V pool is sized for the one prompt):\n" + ServeSettings.helpText)
 
     @Option(help: "Model: a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face directory (default: the SmolLM2 model in models/).")
     var model: String?
@@ -58,7 +59,12 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object (token ids, text, finish reason, token counts, speeds) instead of streaming the text.")
     var json = false
 
+    /// The engine settings (`ServeSettings.settings`), as `serve` reads them.
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var settingArguments: [String] = []
+
     func validate() throws {
+        do { _ = try ServeSettings.parse(arguments: settingArguments) } catch { throw ValidationError("\(error)") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
@@ -103,8 +109,9 @@ struct GenerateCommand: AsyncParsableCommand {
         // One sequence: K/V for the prompt and every token asked for, up to the context, plus the
         // scheduler's copy-on-write and admission reserve blocks.
         let positions = min(context, ids.count + maxTokens)
-        // serve's defaults (step budget, block size), for one sequence and no prefix cache.
-        let defaults = ServeSettings()
+        // serve's settings (step budget, block size, speculation), for one sequence and no prefix cache.
+        let defaults = try ServeSettings.parse(arguments: settingArguments)
+        WeightMatrix.batchInvariant = defaults.batchInvariant
         var scheduler = defaults.scheduler(maxModelLength: positions)
         scheduler.maxRunningSequences = 1
         scheduler.maxWaitingRequests = 1
@@ -113,7 +120,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let blocks = (positions + blockSize - 1) / blockSize + 1 + scheduler.admissionReserveBlocks
         let runner = try ModelRunner(model: loaded.model, blockSize: blockSize, blocks: .blocks(blocks))
         let engine = try Engine(model: loaded, executor: LocalStepExecutor(runner: runner),
-                                configuration: EngineConfiguration(scheduler: scheduler))
+                                configuration: EngineConfiguration(scheduler: scheduler, speculation: defaults.speculation))
         engine.start()
         defer { engine.shutdown() }
         let sampling = SamplingParameters(temperature: temperature, topP: topP, topK: topK, seed: seed)
@@ -143,12 +150,14 @@ struct GenerateCommand: AsyncParsableCommand {
         let promptRate = prefill > 0 ? Double(ids.count) / prefill : 0
         let decodeRate = decode > 0 ? Double(max(finish.usage.completionTokens - 1, 0)) / decode : 0
         let reason = finish.reason.openAIValue ?? "\(finish.reason)"
+        let stats = engine.statistics
         if json {
             let object: [String: Any] = [
                 "prompt_token_ids": ids.map(Int.init), "token_ids": tokens.map(Int.init), "text": output,
                 "finish_reason": reason, "prompt_tokens": finish.usage.promptTokens,
                 "completion_tokens": finish.usage.completionTokens,
                 "prompt_tokens_per_second": promptRate, "decode_tokens_per_second": decodeRate,
+                "steps": stats.steps, "spec_proposed_tokens": stats.specProposedTokens, "spec_accepted_tokens": stats.specAcceptedTokens,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             FileHandle.standardOutput.write(data + Data("\n".utf8))

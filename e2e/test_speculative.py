@@ -1,0 +1,69 @@
+"""Speculative decoding (`serve --speculative prompt-lookup`) changes how many tokens a step
+verifies, never which tokens come out: greedy answers of a speculating `serve` (TP=1 and TP=2
+under mpirun, through the official `openai` client) equal `tandem generate` without speculation,
+and seeded samples of `generate` are the same with and without it. `/metrics` counts the drafts."""
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+import httpx
+
+from tandemkit import SMOLLM2, STORIES260K, Deployment, tandem_bin
+
+# Prompts an answer can quote (where prompt lookup drafts), and one where it cannot.
+PROMPTS = [
+    "Copy the list exactly. List: red, green, blue, yellow, purple, orange, black, white. Copy: red, green, blue,",
+    "Once upon a time",
+]
+N = 32
+SPEC = ["--speculative", "prompt-lookup", "--spec-tokens", "4", "--spec-max-batch", "0"]
+
+
+def generate(model, prompt, *extra):
+    out = subprocess.run([tandem_bin(), "generate", "--model", model, "--prompt", prompt, "--max-tokens", str(N), "--json", *extra],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def counter(metrics, name):
+    m = re.search(rf"^{name}\{{[^}}]*\}} (\d+)", metrics, re.M)
+    assert m, f"{name} missing from /metrics"
+    return int(m.group(1))
+
+
+@pytest.mark.parametrize("model", [STORIES260K, SMOLLM2], ids=["stories260K", "smollm2-q4_1"])
+@pytest.mark.parametrize("ranks", [1, 2], ids=["tp1", "tp2"])
+def test_speculating_serve_answers_what_plain_generate_does(model, ranks):
+    if ranks > 1 and shutil.which("mpirun") is None:
+        pytest.skip("mpirun is not installed")
+    expected = [generate(model, p) for p in PROMPTS]
+    dep = Deployment(model, ranks, extra=SPEC)
+    try:
+        client = dep.client()
+        got = [client.completions.create(model="m", prompt=p, max_tokens=N, temperature=0) for p in PROMPTS]
+        metrics = httpx.get(dep.url + "/metrics", timeout=10).text
+    finally:
+        dep.stop()
+    for p, g, r in zip(PROMPTS, expected, got):
+        assert (r.usage.completion_tokens, r.choices[0].text, r.choices[0].finish_reason) == \
+            (g["completion_tokens"], g["text"], g["finish_reason"]), p
+    proposed = counter(metrics, "tandem_spec_proposed_tokens_total")
+    accepted = counter(metrics, "tandem_spec_accepted_tokens_total")
+    assert 0 < accepted <= proposed, metrics
+    assert "tandem_spec_acceptance_length_bucket" in metrics
+
+
+@pytest.mark.parametrize("model", [STORIES260K, SMOLLM2], ids=["stories260K", "smollm2-q4_1"])
+def test_seeded_samples_and_step_counts(model):
+    for p in PROMPTS:
+        plain = generate(model, p, "--temperature", "0.8", "--seed", "7")
+        spec = generate(model, p, "--temperature", "0.8", "--seed", "7", *SPEC)
+        assert spec["token_ids"] == plain["token_ids"], p
+        assert plain["spec_proposed_tokens"] == 0
+    greedy = generate(model, PROMPTS[0], *SPEC)
+    # Accepted drafts mean fewer engine steps than tokens (one prefill step plus one per verification).
+    assert greedy["spec_accepted_tokens"] > 0
+    assert greedy["steps"] < generate(model, PROMPTS[0])["steps"]
