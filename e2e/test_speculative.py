@@ -18,7 +18,7 @@ PROMPTS = [
     "Once upon a time",
 ]
 N = 32
-SPEC = ["--speculative", "prompt-lookup", "--spec-tokens", "4", "--spec-max-batch", "0"]
+SPEC = ["--speculative", "prompt-lookup", "--spec-tokens", "4", "--spec-cost-model", "off"]
 
 
 def generate(model, prompt, *extra):
@@ -67,3 +67,17 @@ def test_seeded_samples_and_step_counts(model):
     # Accepted drafts mean fewer engine steps than tokens (one prefill step plus one per verification).
     assert greedy["spec_accepted_tokens"] > 0
     assert greedy["steps"] < generate(model, PROMPTS[0])["steps"]
+
+
+def test_cost_model_is_measured_at_start_and_changes_no_token():
+    """With the cost model (the default), serve times drafted against plain steps before the
+    first request and logs the ratios; the answers are still plain greedy decoding's."""
+    expected = generate(STORIES260K, PROMPTS[1])
+    dep = Deployment(STORIES260K, 1, extra=["--speculative", "prompt-lookup"])
+    try:
+        r = dep.client().completions.create(model="m", prompt=PROMPTS[1], max_tokens=N, temperature=0)
+        log = dep.log.read_text(errors="replace")
+    finally:
+        dep.stop()
+    assert r.choices[0].text == expected["text"]
+    assert re.search(r"speculation: drafted/plain step time B=1 \d+\.\d\d", log), log[-2000:]

@@ -71,6 +71,8 @@ public final class Engine: @unchecked Sendable {
     public let grammars: GrammarCache
     /// Drafts tokens for decoding requests when the deployment speculates.
     let proposer: (any DraftProposer)?
+    /// Measured at the start of the step loop when speculation uses the cost model.
+    private var costModel: SpeculationCostModel?
 
     public init(model: LoadedModel, executor: StepExecutor, configuration: EngineConfiguration = EngineConfiguration(),
                 logger: Logger = Logger(label: "tandem.engine")) throws {
@@ -280,6 +282,15 @@ public final class Engine: @unchecked Sendable {
     // MARK: - The step loop
 
     private func loop() {
+        if proposer != nil, configuration.speculation.costModel {
+            do {
+                let model = try measureSpeculationCost()
+                condition.lock(); costModel = model; condition.unlock()
+                logger.notice("speculation: drafted/plain step time \(model.samples.map { "B=\($0.batch) \(String(format: "%.2f", $0.drafted / max($0.plain, 1e-9)))" }.joined(separator: ", "))")
+            } catch {
+                failAll(error)
+            }
+        }
         while true {
             condition.lock()
             while !stopping && !scheduler.hasUnfinishedRequests { condition.wait() }
@@ -368,6 +379,7 @@ public final class Engine: @unchecked Sendable {
                 // deterministically this is the speculative-sampling rule (`SpeculativeAcceptance`):
                 // the output has exactly the target's distribution.
                 var emitted: [TokenID] = []
+                if !w.draft.isEmpty { emitted.reserveCapacity(w.draft.count + 1) }
                 var lps: [SampledToken] = []
                 do {
                     for j in 0...w.draft.count {
@@ -418,6 +430,9 @@ public final class Engine: @unchecked Sendable {
                 stats.specProposedTokens += s.draftTokens.count
                 stats.specAcceptedTokens += n
                 if n < stats.specAcceptedLengths.count { stats.specAcceptedLengths[n] += 1 }
+                if let rate = states[s.requestID]?.draftAcceptance {
+                    states[s.requestID]?.draftAcceptance = 0.7 * rate + 0.3 * Double(n) / Double(s.draftTokens.count)
+                }
             }
             var finished: [(TokenRequestState, FinishReason)] = []
             var events: [(TokenRequestState, TokenEvent)] = []
@@ -456,19 +471,60 @@ public final class Engine: @unchecked Sendable {
     /// for requests that opted out or have tokens forced.
     private func drafts() -> [RequestID: [TokenID]] {
         guard let proposer else { return [:] }
+        let spec = configuration.speculation
         let decoding = scheduler.runningRequestIDs.filter { id in
             guard let tokens = scheduler.tokens(of: id), let computed = scheduler.computedTokenCount(of: id) else { return false }
             return computed == tokens.count - 1
         }
-        guard configuration.speculation.drafts(decoding: decoding.count) else { return [:] }
+        guard spec.drafts(decoding: decoding.count) else { return [:] }
         var out: [RequestID: [TokenID]] = [:]
+        var expected = 0.0
         for id in decoding {
             guard let state = states[id], state.request.speculative, state.forced.isEmpty,
                   let tokens = scheduler.tokens(of: id) else { continue }
-            let draft = proposer.propose(tokens, maxTokens: configuration.speculation.maxDraftTokens)
-            if !draft.isEmpty { out[id] = draft }
+            let draft = proposer.propose(tokens, maxTokens: spec.draftLength(acceptanceRate: state.draftAcceptance))
+            guard !draft.isEmpty else { continue }
+            out[id] = draft
+            expected += SpeculationConfiguration.expectedAccepted(length: draft.count, rate: state.draftAcceptance)
+        }
+        if let costModel, !out.isEmpty, !costModel.pays(batch: decoding.count, expectedAccepted: expected / Double(decoding.count)) {
+            stats.specSkippedSteps += 1
+            return [:]
         }
         return out
+    }
+
+    /// Times a step of B decoding sequences with one token each against one with 1 + k tokens
+    /// each (k = the most draft tokens), for B = 1, 2, 4, … up to what the configuration runs and
+    /// the pool holds, on blocks no request holds yet (the pool is empty before the first step).
+    /// Best of three interleaved runs each.
+    private func measureSpeculationCost() throws -> SpeculationCostModel {
+        let k = configuration.speculation.maxDraftTokens
+        let blockSize = executor.blockSize
+        let perSequence = (k + blockSize) / blockSize
+        let sizes = SpeculationCostModel.batchSizes(maxRunning: configuration.scheduler.maxRunningSequences,
+                                                    blockCount: executor.blockCount, blockSize: blockSize, draftTokens: k)
+        let clock = ContinuousClock()
+        var samples: [(batch: Int, plain: Double, drafted: Double)] = []
+        for b in sizes {
+            let tables = (0..<b).map { i in (0..<perSequence).map { Int32(i * perSequence + $0) } }
+            let plain = tables.map { SequenceChunk(tokens: [fallbackToken], startPosition: 0, blockTable: $0, logitCount: 1) }
+            let drafted = tables.map {
+                SequenceChunk(tokens: Array(repeating: fallbackToken, count: k + 1), startPosition: 0, blockTable: $0, logitCount: k + 1)
+            }
+            var best = (plain: Double.infinity, drafted: Double.infinity)
+            for _ in 0..<3 {
+                let t0 = clock.now
+                _ = try executor.execute(plain, copies: [])
+                let t1 = clock.now
+                _ = try executor.execute(drafted, copies: [])
+                let t2 = clock.now
+                best.plain = min(best.plain, (t1 - t0).seconds)
+                best.drafted = min(best.drafted, (t2 - t1).seconds)
+            }
+            samples.append((b, best.plain, best.drafted))
+        }
+        return SpeculationCostModel(samples: samples)
     }
 
     private func finish(_ state: TokenRequestState, reason: FinishReason) {

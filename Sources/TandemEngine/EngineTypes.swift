@@ -106,6 +106,8 @@ public struct EngineStats: Sendable, Equatable {
     public var specAcceptedTokens = 0
     /// Verifications by how many draft tokens were accepted (index 0 ... maxDraftTokens).
     public var specAcceptedLengths: [Int] = []
+    /// Steps that had drafts but ran without them because the cost model said drafting would not pay.
+    public var specSkippedSteps = 0
     public var healthy = true
     public var lastError: String?
 
@@ -136,6 +138,7 @@ extension EngineStats {
         family("tandem_engine_steps_total", "counter", "Engine steps run.", "\(steps)")
         family("tandem_spec_proposed_tokens_total", "counter", "Draft tokens verified by the target model (speculative decoding).", "\(specProposedTokens)")
         family("tandem_spec_accepted_tokens_total", "counter", "Draft tokens the target model accepted.", "\(specAcceptedTokens)")
+        family("tandem_spec_skipped_steps_total", "counter", "Steps run without their drafts because the measured cost of verifying them would not pay.", "\(specSkippedSteps)")
         // One observation per verification: how many of its draft tokens were accepted.
         let name = "tandem_spec_acceptance_length"
         out += "# HELP \(name) Draft tokens accepted per verification.\n# TYPE \(name) histogram\n"

@@ -44,6 +44,9 @@ struct TokenRequestState {
     var acknowledged = false
     /// `.tokens` events sent and not yet acknowledged.
     var unacknowledged = 0
+    /// Speculative decoding: the recent acceptance rate of this request's draft tokens (moving
+    /// average; starts optimistic), which sets its draft length.
+    var draftAcceptance = 1.0
 
     var usage: EngineUsage {
         EngineUsage(promptTokens: request.promptTokens.count, cachedPromptTokens: cachedPromptTokens,

@@ -76,7 +76,10 @@ public struct ServeSettings: Sendable, Equatable {
                "Speculative decoding: off, or prompt-lookup (drafts continuations of n-grams already in the prompt and output; the model verifies them in one pass, so greedy and seeded output is unchanged)."),
         int("spec-tokens", \.speculation.maxDraftTokens, 1...32, "Most draft tokens per sequence and step (with --speculative)."),
         int("spec-max-batch", \.speculation.maxBatch, 0...65536,
-            "Draft only in steps where at most this many sequences decode (0: always); a large batch is not bound by reading the weights."),
+            "Never draft in steps where more than this many sequences decode (0: no limit)."),
+        choice("spec-cost-model", \.speculation.costModel, [("on", true), ("off", false)],
+               "Measure at start-up what a drafted step costs against a plain one, per batch size, and draft only where the acceptance seen so far pays for it (a large batch is no longer bound by reading the weights).",
+               aliases: ["true": true, "false": false, "yes": true, "no": false]),
     ]
 
     public static func setting(named name: String) -> Setting? { settings.first { $0.name == name } }

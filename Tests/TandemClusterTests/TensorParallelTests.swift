@@ -68,7 +68,7 @@ struct TensorParallelTests {
         let m = try ModelLoader.load(path: Self.storiesPath)
         nonisolated(unsafe) var stats: EngineStats?
         let got = try await Self.greedyTP(m, ranks: 2, prompt: [1], count: 60,
-                                          speculation: SpeculationConfiguration(method: .promptLookup, maxDraftTokens: 4, maxBatch: 0)) { stats = $0 }
+                                          speculation: SpeculationConfiguration(method: .promptLookup, maxDraftTokens: 4, maxBatch: 0, costModel: false)) { stats = $0 }
         #expect(got == (try Self.greedyReference(m, prompt: [1], count: 60)))
         #expect((stats?.specAcceptedTokens ?? 0) > 0, "\(String(describing: stats))")
     }

@@ -211,3 +211,38 @@ struct SpeculativeAcceptanceTests {
         #expect(abs(Double(other[0]) / Double(other[0] + other[2]) - 0.5 / 0.7) < 0.02)
     }
 }
+
+/// When to draft: measured step-cost ratios per batch size, and draft lengths from acceptance.
+@Suite("Speculation cost model")
+struct SpeculationCostModelTests {
+    let model = SpeculationCostModel(samples: [(batch: 1, plain: 0.010, drafted: 0.012), (batch: 4, plain: 0.020, drafted: 0.040),
+                                               (batch: 16, plain: 0.050, drafted: 0.250)])
+
+    @Test func theRatioIsInterpolatedBetweenMeasuredBatchSizesAndHeldBeyondThem() {
+        #expect(abs(model.ratio(batch: 1) - 1.2) < 1e-12)
+        #expect(abs(model.ratio(batch: 4) - 2.0) < 1e-12)
+        #expect(abs(model.ratio(batch: 10) - 3.5) < 1e-12)  // halfway between 2 and 5
+        #expect(abs(model.ratio(batch: 64) - 5.0) < 1e-12)
+    }
+
+    @Test func draftingPaysWhenTheExpectedTokensPerSequenceExceedTheRatio() {
+        #expect(model.pays(batch: 1, expectedAccepted: 0.5))
+        #expect(!model.pays(batch: 1, expectedAccepted: 0.1))
+        #expect(!model.pays(batch: 16, expectedAccepted: 3.9))
+        #expect(model.pays(batch: 4, expectedAccepted: 1.5))
+    }
+
+    @Test func measuredBatchSizesAreCappedByTheRunningLimitAndThePool() {
+        #expect(SpeculationCostModel.batchSizes(maxRunning: 32, blockCount: 1000, blockSize: 16, draftTokens: 4) == [1, 2, 4, 8, 16, 32])
+        #expect(SpeculationCostModel.batchSizes(maxRunning: 32, blockCount: 10, blockSize: 4, draftTokens: 4) == [1, 2, 4])
+    }
+
+    @Test func draftLengthFollowsTheAcceptanceRate() {
+        let c = SpeculationConfiguration(method: .promptLookup, maxDraftTokens: 6)
+        #expect(c.draftLength(acceptanceRate: 1) == 6)
+        #expect(c.draftLength(acceptanceRate: 0.5) == 3)
+        #expect(c.draftLength(acceptanceRate: 0) == 1)
+        #expect(abs(SpeculationConfiguration.expectedAccepted(length: 3, rate: 0.5) - 0.875) < 1e-12)
+        #expect(SpeculationConfiguration.expectedAccepted(length: 4, rate: 1) == 4)
+    }
+}

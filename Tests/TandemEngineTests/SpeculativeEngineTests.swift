@@ -16,7 +16,7 @@ struct SpeculativeEngineTests {
         let e = try Engine(model: model, executor: exec, configuration: EngineConfiguration(
             scheduler: SchedulerConfiguration(maxBatchedTokens: budget, maxRunningSequences: 8, maxPrefillChunk: chunk,
                                               maxModelLength: 256),
-            seed: 1, speculation: SpeculationConfiguration(method: speculative ? .promptLookup : .off, maxDraftTokens: 4, maxBatch: 0)))
+            seed: 1, speculation: SpeculationConfiguration(method: speculative ? .promptLookup : .off, maxDraftTokens: 4, maxBatch: 0, costModel: false)))
         e.start()
         return e
     }
@@ -90,5 +90,27 @@ struct SpeculativeEngineTests {
         r.speculative = false
         _ = try await Self.run(spec, [r])
         #expect(spec.statistics.specProposedTokens == 0)
+    }
+}
+
+extension SpeculativeEngineTests {
+    @Test("with the cost model on, the step costs are measured before the first request and the tokens are unchanged")
+    func costModelMeasuresAndKeepsTheTokens() async throws {
+        let exec = try LocalStepExecutor(model: Self.model, blockCount: 64, blockSize: 4)
+        let e = try Engine(model: Self.model, executor: exec, configuration: EngineConfiguration(
+            scheduler: SchedulerConfiguration(maxBatchedTokens: 64, maxRunningSequences: 8, maxModelLength: 256), seed: 1,
+            speculation: SpeculationConfiguration(method: .promptLookup, maxDraftTokens: 4)))
+        e.start()
+        defer { e.shutdown() }
+        let requests = Self.prompts.prefix(3).enumerated().map { i, p in EngineRequest(id: RequestID("c\(i)"), promptTokens: p, maxTokens: 32) }
+        let got = try await Self.run(e, requests)
+        let plain = try Self.engine(speculative: false)
+        defer { plain.shutdown() }
+        let expected = try await Self.run(plain, requests)
+        #expect(got.map(\.tokens) == expected.map(\.tokens))
+        // Measured before any request ran, on blocks the requests then took: the pool is consistent.
+        let s = e.statistics
+        #expect(s.kvBlocksUsed == 0)
+        #expect(s.specProposedTokens > 0 || s.specSkippedSteps > 0, "\(s)")
     }
 }
