@@ -20,6 +20,10 @@ void tk_quantize_vectors_fp8_e4m3(const float *src, uint8_t *codes, float *scale
     }
 }
 
+/// Positions widened per tile of values (a tile of head_dim 128 is 16 KiB, L1-sized); also sizes
+/// the task's scratch on every architecture.
+#define V_TILE 32
+
 #if defined(__x86_64__)
 // E4M3 → f32 without a table: s.eeee.mmm moved into an FP16's s.eeeee.mmmmmmmmmm (exponent bias
 // 15 instead of 7) is the same number times 2^-8, subnormals included, and F16C widens it exactly.
@@ -58,9 +62,6 @@ TK_AVX2 static inline void e4m3_row(const uint8_t *codes, float *dst, int64_t hd
     }
     for (; d < hd; d++) dst[d] = tk_e4m3_f32_table[codes[d]] * 0x1p-8f;
 }
-
-/// Positions widened per tile of values (a tile of head_dim 128 is 16 KiB, L1-sized).
-#define V_TILE 32
 
 /// The `g` query heads that share one KV head (grouped-query attention), over `len` positions.
 /// Each key and value is widened from E4M3 once, into an L1 scratch, and used by all g heads:

@@ -45,6 +45,22 @@ TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
 }
 #endif
 
+// ---- AArch64 (or its emulation in tests): target attributes ----
+#if defined(__aarch64__) || defined(TK_NEON_EMULATED)
+/// The NEON path's functions (gemv_neon.c): Advanced SIMD is part of every AArch64 core.
+#ifndef TK_NEON
+#define TK_NEON
+#endif
+/// The dot-product path's functions (FEAT_DotProd: sdot/udot).
+#ifndef TK_DOTPROD
+#if defined(__clang__)
+#define TK_DOTPROD __attribute__((target("dotprod")))
+#else
+#define TK_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+#endif
+#endif
+
 // ---- the GEMV kernels (gemv_dispatch.c picks one per path and format and checks the arguments) ----
 /// Rows [rb, re) of y = W x; w, x and y already checked, rb < re.
 typedef void (*tk__gemv_kernel)(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re);
@@ -61,6 +77,19 @@ void tk__gemv_nvfp4_int_vnni(const tk_weights *, const float *, float *, int64_t
 void tk__gemv_mxfp4_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_0_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q8_0_int16_avx2(const tk_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
+#endif
+#if defined(__aarch64__) || defined(TK_NEON_EMULATED)
+// gemv_neon.c: float route (both Arm paths), Q8_0 with int16 x (both), and the integer route of
+// the 4-bit formats on the NEON path (_neon: smull/sadalp) and the dot-product path (_dot: sdot).
+void tk__gemv_fp8_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_1_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q8_0_int16_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_nvfp4_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_nvfp4_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
 #endif
 
 // ---- step attention (attention_f32.c, attention_fp8.c) and the GEMM: path choice, work split ----
