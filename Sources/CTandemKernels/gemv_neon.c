@@ -122,6 +122,14 @@ TK_NEON static void quantize_x8(const float *x, int64_t n, int8_t *xq, float *dx
 /// subnormals included) → f32, exactly.
 TK_NEON static inline float32x4_t e4m3_x4(uint16x4_t h) { return vcvt_f32_f16(vreinterpret_f16_u16(h)); }
 
+/// 4 E4M3 codes at p → f32 times 2^-8 (NVFP4's block scales).
+TK_NEON static inline float32x4_t e4m3x4_scaled(const uint8_t *p) {
+    uint32_t bits;
+    memcpy(&bits, p, 4);
+    int16x8_t h = vshll_n_s8(vreinterpret_s8_u32(vdup_n_u32(bits)), 7);
+    return e4m3_x4(vand_u16(vget_low_u16(vreinterpretq_u16_s16(h)), vdup_n_u16(0xBFFF)));
+}
+
 TK_NEON void tk__gemv_fp8_neon(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols;
     // sshll #7 of the sign-extended code puts the sign in bits 15 and 14: clear 14.
@@ -135,9 +143,9 @@ TK_NEON void tk__gemv_fp8_neon(const tk_weights *w, const float *x, float *y, in
             uint16x8_t h0 = vandq_u16(vreinterpretq_u16_s16(vshll_n_s8(vget_low_s8(codes), 7)), keep);
             uint16x8_t h1 = vandq_u16(vreinterpretq_u16_s16(vshll_n_s8(vget_high_s8(codes), 7)), keep);
             a0 = vfmaq_f32(a0, BREAK_F32(e4m3_x4(vget_low_u16(h0))), vld1q_f32(x + c));
-            a1 = vfmaq_f32(a1, e4m3_x4(vget_high_u16(h0)), vld1q_f32(x + c + 4));
+            a1 = vfmaq_f32(a1, vcvt_high_f32_f16(vreinterpretq_f16_u16(h0)), vld1q_f32(x + c + 4));
             a2 = vfmaq_f32(a2, e4m3_x4(vget_low_u16(h1)), vld1q_f32(x + c + 8));
-            a3 = vfmaq_f32(a3, e4m3_x4(vget_high_u16(h1)), vld1q_f32(x + c + 12));
+            a3 = vfmaq_f32(a3, vcvt_high_f32_f16(vreinterpretq_f16_u16(h1)), vld1q_f32(x + c + 12));
         }
         float tail = 0.0f;
         for (; c < n; c++) tail += tk_e4m3_f32_table[q[c]] * x[c];
