@@ -19,4 +19,21 @@ int tk_emulated_avx512_available(void);
 /// here (Q4_1); -3 when not available.
 int tk_emulated_avx512_gemv(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
 
+/// The AArch64 GEMV kernels (gemv_neon.c: NEON and dot-product paths) compiled against SIMDe's
+/// portable NEON (<simde/arm/neon.h>) on x86-64, so their code runs here too; on AArch64 the real
+/// kernels run instead (tk_gemv_with_path). 1 when built, else 0.
+int tk_emulated_neon_available(void);
+
+/// y = W·x over rows [row_begin, row_end) through the kernel `path` (TK_PATH_NEON or
+/// TK_PATH_DOTPROD) runs for w->format, checked as tk_gemv checks. Returns 0; TK_ERR_INVALID for
+/// a bad shape or another path; TK_ERR_UNSUPPORTED_TYPE for a type tk_gemv does not take; -3
+/// when not available.
+int tk_emulated_neon_gemv(tk_gemv_path path, const tk_weights *w, const float *x, float *y,
+                          int64_t row_begin, int64_t row_end);
+
+/// The same kernels built with TK_TEST_BREAK_LANE (each negates one lane of its block dot or of
+/// its widened weights): what the tests must reject. Same returns.
+int tk_emulated_neon_broken_gemv(tk_gemv_path path, const tk_weights *w, const float *x, float *y,
+                                 int64_t row_begin, int64_t row_end);
+
 #endif

@@ -1,0 +1,15 @@
+// See include/tandem_emulated.h: gemv_neon.c on SIMDe again, built with TK_TEST_BREAK_LANE (each
+// kernel negates one lane), so the tests can show they fail on a broken kernel.
+#include "tandem_emulated.h"
+
+#if defined(__x86_64__) && __has_include(<simde/arm/neon.h>)
+#define TK_TEST_BREAK_LANE
+#define EMU_NAME(f) tk_emu_broken__gemv_##f
+#define EMU_GEMV tk_emulated_neon_broken_gemv
+#include "neon_emulated_body.h"
+#else
+int tk_emulated_neon_broken_gemv(tk_gemv_path path, const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    (void)path; (void)w; (void)x; (void)y; (void)rb; (void)re;
+    return -3;
+}
+#endif
