@@ -1,8 +1,8 @@
 """The AArch64 GEMV kernels (Sources/CTandemKernels/gemv_neon.c) run for real: the kernel C sources
 and e2e/arm/kernel_check.c cross-compiled with aarch64-linux-gnu-gcc and run under qemu's user-mode
 emulator, on a CPU model with every feature (-cpu max) and on one without the dot product
-(-cpu cortex-a57). kernel_check compares every Arm path with the portable path and with float64
-references (its header states the tolerances). A second build with TK_TEST_BREAK_LANE (each Arm
+(-cpu cortex-a57). kernel_check compares every Arm path (GEMV and the prefill GEMM) with the portable path and with
+float64 references (its header states the tolerances). A second build with TK_TEST_BREAK_LANE (each Arm
 kernel negates one lane) must fail for every kernel, so the check is shown to catch a broken lane.
 
 On an AArch64 host the same program is built with the native compiler and run directly.
@@ -26,6 +26,9 @@ NATIVE = platform.machine() in ("aarch64", "arm64")
 CC = "cc" if NATIVE else "aarch64-linux-gnu-gcc"
 QEMU = "qemu-aarch64-static"
 FORMATS = ["fp8_e4m3", "q4_1", "q8_0", "q4_0", "mxfp4", "nvfp4"]
+# kernel_check's lines per path: the GEMV kernel and the GEMM of each format.
+KERNELS_PER_PATH = FORMATS + [f"gemm_{f}" for f in FORMATS]
+BROKEN = ("gemv_neon", "gemm_neon")
 CFLAGS = ["-O2", "-fno-math-errno", "-Wall", f"-I{KERNELS / 'include'}"]
 
 
@@ -51,11 +54,11 @@ def binaries(tmp_path_factory):
         return obj
 
     jobs = [(s, out / f"{s.stem}.o", []) for s in sources]
-    jobs.append((KERNELS / "gemv_neon.c", out / "gemv_neon_broken.o", ["-DTK_TEST_BREAK_LANE"]))
+    jobs += [(KERNELS / f"{b}.c", out / f"{b}_broken.o", ["-DTK_TEST_BREAK_LANE"]) for b in BROKEN]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         objs = list(pool.map(compile_one, jobs))
-    good_objs = [str(o) for o in objs[:-1]]
-    broken_objs = [str(o) for o in objs[:-1] if not o.name == "gemv_neon.o"] + [str(objs[-1])]
+    good_objs = [str(o) for o in objs[:len(sources)]]
+    broken_objs = [str(o) for o in objs if o.stem not in BROKEN]  # the *_broken objects in their place
     built = {}
     for name, objects in (("check", good_objs), ("check_broken", broken_objs)):
         exe = out / name
@@ -84,7 +87,7 @@ def test_every_arm_path_matches_portable_and_references(binaries, seed):
     r, kernels = run_check(binaries["check"], "max", seed)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     paths = ["neon", "dotprod"] if not NATIVE or "dotprod" in field(r.stdout, "features").split() else ["neon"]
-    assert kernels == {**{f"{p}/{f}": "ok" for p in paths for f in FORMATS},
+    assert kernels == {**{f"{p}/{f}": "ok" for p in paths for f in KERNELS_PER_PATH},
                        **({} if "dotprod" in paths else {"dotprod/refused": "ok"})}, r.stdout
     assert re.search(r"^\d+ passed, 0 failed$", r.stdout, re.M)
     if not NATIVE:  # qemu's max CPU has the dot product (and i8mm, BF16, SVE2)
@@ -99,7 +102,7 @@ def test_cpu_without_dot_product_runs_neon_and_refuses_dotprod(binaries):
     assert field(r.stdout, "features").split() == ["asimd"]
     assert field(r.stdout, "best path") == "neon"
     assert field(r.stdout, "path dotprod") == "not supported"
-    assert kernels == {**{f"neon/{f}": "ok" for f in FORMATS}, "dotprod/refused": "ok"}, r.stdout
+    assert kernels == {**{f"neon/{f}": "ok" for f in KERNELS_PER_PATH}, "dotprod/refused": "ok"}, r.stdout
 
 
 def test_a_broken_lane_fails_every_kernel(binaries):
@@ -108,4 +111,4 @@ def test_a_broken_lane_fails_every_kernel(binaries):
     paths = [p for p in ("neon", "dotprod") if f"{p}/q4_0" in kernels]
     assert "neon" in paths
     run = {k: v for k, v in kernels.items() if not k.endswith("/refused")}
-    assert run == {f"{p}/{f}": "FAIL" for p in paths for f in FORMATS}, r.stdout
+    assert run == {f"{p}/{f}": "FAIL" for p in paths for f in KERNELS_PER_PATH}, r.stdout

@@ -90,6 +90,10 @@ void tk__gemv_nvfp4_int_neon(const tk_weights *, const float *, float *, int64_t
 void tk__gemv_q4_0_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_mxfp4_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_nvfp4_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
+/// gemm_neon.c: Y[t * ldy + i] = row i of W (cols floats each) · token t of X, for nr ≤ 3 rows and
+/// nt ≤ 4 tokens (both AArch64 paths).
+void tk__gemm_tile_neon(const float *W, int64_t nr, const float *X, int64_t ldx, int64_t nt, float *Y,
+                        int64_t ldy, int64_t cols);
 #endif
 
 // ---- step attention (attention_f32.c, attention_fp8.c) and the GEMM: path choice, work split ----
@@ -98,6 +102,16 @@ void tk__gemv_nvfp4_int_dot(const tk_weights *, const float *, float *, int64_t,
 static inline int tk__uses_avx2(tk_gemv_path path) {
 #if defined(__x86_64__)
     return path == TK_PATH_AVX2 || path == TK_PATH_AVX512;
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
+/// Whether a path runs the NEON bodies (the dot-product path reuses them where it has none of its own).
+static inline int tk__uses_neon(tk_gemv_path path) {
+#if defined(__aarch64__)
+    return path == TK_PATH_NEON || path == TK_PATH_DOTPROD;
 #else
     (void)path;
     return 0;

@@ -1,14 +1,19 @@
-// See include/tandem_emulated.h: the AArch64 NEON and dot-product GEMV kernels (gemv_neon.c) on
+// See include/tandem_emulated.h: the AArch64 NEON and dot-product GEMV kernels (gemv_neon.c) and the GEMM tile (gemm_neon.c) on
 // SIMDe's portable NEON, for the tests on x86-64.
 #include "tandem_emulated.h"
 
 #if defined(__x86_64__) && __has_include(<simde/arm/neon.h>)
 #define EMU_NAME(f) tk_emu__gemv_##f
 #define EMU_GEMV tk_emulated_neon_gemv
+#define EMU_TILE tk_emulated_neon_gemm_tile
 #include "neon_emulated_body.h"
 
 int tk_emulated_neon_available(void) { return 1; }
 #else
+int tk_emulated_neon_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {
+    (void)w; (void)nr; (void)x; (void)ldx; (void)nt; (void)y; (void)ldy; (void)cols;
+    return -3;
+}
 int tk_emulated_neon_available(void) { return 0; }
 
 int tk_emulated_neon_gemv(tk_gemv_path path, const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {

@@ -1,7 +1,8 @@
 // The body of neon_emulated.c and neon_emulated_broken.c (see include/tandem_emulated.h): SIMDe's
-// NEON with native aliases (every v* intrinsic and *x*_t type gemv_neon.c names becomes SIMDe's
-// portable C), then gemv_neon.c itself with TK_NEON_EMULATED defined, its target attributes empty
-// and its exported names changed through EMU_NAME, then the entry point EMU_GEMV.
+// NEON with native aliases (every v* intrinsic and *x*_t type the kernels name becomes SIMDe's
+// portable C), then gemv_neon.c and gemm_neon.c themselves with TK_NEON_EMULATED defined, their
+// target attributes empty and their exported names changed through EMU_NAME, then the entry points
+// EMU_GEMV and EMU_TILE.
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/arm/neon.h>
 #include "tandem_kernels.h"
@@ -42,7 +43,15 @@ static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
 #define tk__gemv_q4_0_int_dot EMU_NAME(q4_0_int_dot)
 #define tk__gemv_mxfp4_int_dot EMU_NAME(mxfp4_int_dot)
 #define tk__gemv_nvfp4_int_dot EMU_NAME(nvfp4_int_dot)
+#define tk__gemm_tile_neon EMU_NAME(gemm_tile_neon)
 #include "../CTandemKernels/gemv_neon.c"
+#include "../CTandemKernels/gemm_neon.c"
+
+int EMU_TILE(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {
+    if (!w || !x || !y || nr < 1 || nr > 3 || nt < 1 || nt > 4 || cols < 0 || ldx < cols || ldy < nr) return TK_ERR_INVALID;
+    tk__gemm_tile_neon(w, nr, x, ldx, nt, y, ldy, cols);
+    return TK_OK;
+}
 
 int EMU_GEMV(tk_gemv_path path, const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     if (path != TK_PATH_NEON && path != TK_PATH_DOTPROD) return TK_ERR_INVALID;

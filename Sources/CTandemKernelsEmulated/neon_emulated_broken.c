@@ -1,4 +1,4 @@
-// See include/tandem_emulated.h: gemv_neon.c on SIMDe again, built with TK_TEST_BREAK_LANE (each
+// See include/tandem_emulated.h: gemv_neon.c and gemm_neon.c on SIMDe again, built with TK_TEST_BREAK_LANE (each
 // kernel negates one lane), so the tests can show they fail on a broken kernel.
 #include "tandem_emulated.h"
 
@@ -6,8 +6,13 @@
 #define TK_TEST_BREAK_LANE
 #define EMU_NAME(f) tk_emu_broken__gemv_##f
 #define EMU_GEMV tk_emulated_neon_broken_gemv
+#define EMU_TILE tk_emulated_neon_broken_gemm_tile
 #include "neon_emulated_body.h"
 #else
+int tk_emulated_neon_broken_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {
+    (void)w; (void)nr; (void)x; (void)ldx; (void)nt; (void)y; (void)ldy; (void)cols;
+    return -3;
+}
 int tk_emulated_neon_broken_gemv(tk_gemv_path path, const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     (void)path; (void)w; (void)x; (void)y; (void)rb; (void)re;
     return -3;

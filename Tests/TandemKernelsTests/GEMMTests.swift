@@ -1,4 +1,5 @@
 import CTandemKernels
+import CTandemKernelsEmulated
 import Testing
 import TandemCore
 @testable import TandemKernels
@@ -7,7 +8,8 @@ import TandemCore
 /// dequantise-then-dot on fresh random inputs; and its batch invariance.
 @Suite("Blocked GEMM: every path and format against the reference")
 struct GEMMTests {
-    static let paths = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512].filter { tk_gemv_path_supported($0) == 1 }
+    static let paths = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512, TK_PATH_NEON, TK_PATH_DOTPROD]
+        .filter { tk_gemv_path_supported($0) == 1 }
 
     /// Shapes cover partial panels (12 rows), partial 3-row and 4-token tiles, columns that are
     /// not a multiple of 8 (F32 only) and token blocks larger than one (cols 4096 → 16 tokens).
@@ -50,6 +52,55 @@ struct GEMMTests {
                 for r in rows..<ldy { #expect(y[t * ldy + r].isNaN, "wrote outside its rows") }
             }
         }
+    }
+
+    /// The AArch64 GEMM tile (gemm_neon.c) on x86-64 through SIMDe, every tile shape (1-3 rows × 1-4
+    /// tokens), columns with and without a tail of 8: each output within the f32 bound of its chain
+    /// ((cols/8 + 16) u Σ|w·x|, u = 2^-24) of a Double dot, and equal in bits to the same token in a
+    /// 1-token tile. Returns a message per output that is not. On AArch64 `everyPathMatchesReference`
+    /// runs the real tile through tk_gemm.
+    static func neonTileViolations(broken: Bool) -> [String] {
+        var rng = TestRNG(seed: 404)
+        var violations: [String] = []
+        for cols in [8, 13, 64, 203] {
+            let ldx = cols + 1, ldy = 5
+            let w = (0..<3 * cols).map { _ in rng.normal() }, x = (0..<4 * ldx).map { _ in rng.normal() }
+            let tile = broken ? tk_emulated_neon_broken_gemm_tile : tk_emulated_neon_gemm_tile
+            for nr in 1...3 {
+                for nt in 1...4 {
+                    var y = [Float](repeating: .nan, count: nt * ldy), alone = [Float](repeating: .nan, count: ldy)
+                    guard tile(w, Int64(nr), x, Int64(ldx), Int64(nt), &y, Int64(ldy), Int64(cols)) == 0 else { return ["refused"] }
+                    for t in 0..<nt {
+                        _ = x.withUnsafeBufferPointer { tile(w, Int64(nr), $0.baseAddress! + t * ldx, Int64(ldx), 1, &alone, Int64(ldy), Int64(cols)) }
+                        for i in 0..<nr {
+                            var ref = 0.0, mag = 0.0
+                            for c in 0..<cols {
+                                let p = Double(w[i * cols + c]) * Double(x[t * ldx + c])
+                                ref += p
+                                mag += abs(p)
+                            }
+                            let v = y[t * ldy + i]
+                            if !(abs(Double(v) - ref) <= Double(cols / 8 + 16) * 0x1p-24 * mag) || v.bitPattern != alone[i].bitPattern {
+                                violations.append("\(nr)x\(nt) cols \(cols) row \(i) token \(t): \(v) (alone \(alone[i])) vs \(ref)")
+                            }
+                        }
+                        for i in nr..<ldy where !y[t * ldy + i].isNaN { violations.append("\(nr)x\(nt): wrote row \(i)") }
+                    }
+                }
+            }
+        }
+        return violations
+    }
+
+    @Test func emulatedNEONTileMatchesReference() throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        let violations = Self.neonTileViolations(broken: false)
+        #expect(violations.isEmpty, "\(violations.prefix(5))")
+        // The tile built with one accumulator lane negated must be caught by the same checks.
+        #expect(Self.neonTileViolations(broken: true).count >= 10)
+        #endif
     }
 
     /// A token's output is the same bits whether it is alone, first, last or in the middle of a

@@ -1,6 +1,6 @@
 // kernel_check: every AArch64 GEMV path (tk_gemv_path NEON, DOTPROD) against the portable path
 // and against float64 references, on random inputs and edge values, for every format tk_gemv
-// takes. Built by e2e/test_arm_kernels.py with aarch64-linux-gnu-gcc together with the
+// takes; and the prefill GEMM (tk_gemm_with_path) on those paths for the same formats. Built by e2e/test_arm_kernels.py with aarch64-linux-gnu-gcc together with the
 // CTandemKernels C sources and run under qemu-aarch64-static (-cpu max: every path; -cpu
 // cortex-a57: no dot product, so the NEON path is chosen and DOTPROD must be refused). It lives
 // outside the Swift package: its job is to run the real Arm code on this x86 box.
@@ -23,6 +23,7 @@
 // the routes each path claims (tk_gemv_activation_bits) are checked against the table below.
 // Exit status 0 when everything passes, 1 otherwise; one "kernel PATH/FORMAT: ok|FAIL" line each.
 #include "tandem_formats.h"
+#include "tandem_gemm.h"
 #include "tandem_gemv.h"
 #include "tandem_kernels.h"
 #include <math.h>
@@ -297,6 +298,55 @@ out:
     return bad;
 }
 
+/// tk_gemm on `path` for n tokens (X: n × ldx, Y: n × ldy) against the portable path and ref64,
+/// with the float-route bound at the GEMM's chain length (8 lanes of cols/8, then 3 adds and the
+/// tail): |y - ref64| <= (cols/8 + 16) u M. And batch invariance: each token's row equals, bit for
+/// bit, the same path's result for that token alone.
+static int check_gemm(tk_gemv_path path, const format *f, const matrix *m, int64_t n) {
+    const int64_t rows = m->rows, cols = m->cols, ldx = cols + 3, ldy = rows + 2;
+    tk_weights w = {m->type, m->cols, m->data, m->bscales, m->rscales, m->scale};
+    float *x = malloc((size_t)(n * ldx) * sizeof(float));
+    float *ya = malloc((size_t)(n * ldy) * sizeof(float)), *yp = malloc((size_t)(n * ldy) * sizeof(float));
+    float *y1 = malloc((size_t)ldy * sizeof(float));
+    for (int64_t i = 0; i < n * ldx; i++) x[i] = (float)normal();
+    for (int64_t i = 0; i < n * ldy; i++) ya[i] = yp[i] = NAN;
+    int bad = 0;
+    int64_t mid = rows / 2;
+    if (tk_gemm_with_path(path, &w, x, ldx, ya, ldy, n, 0, mid) || tk_gemm_with_path(path, &w, x, ldx, ya, ldy, n, mid, rows) ||
+        tk_gemm_with_path(TK_PATH_PORTABLE, &w, x, ldx, yp, ldy, n, 0, rows)) {
+        printf("  %s/gemm_%s: call failed\n", tk_gemv_path_name(path), f->name);
+        bad = 1;
+        goto out;
+    }
+    for (int64_t t = 0; t < n; t++) {
+        for (int64_t r = 0; r < ldy; r++) y1[r] = NAN;
+        tk_gemm_with_path(path, &w, x + t * ldx, ldx, y1, ldy, 1, 0, rows);
+        for (int64_t r = rows; r < ldy; r++)
+            if (!isnan(ya[t * ldy + r])) bad++; // written past row_end
+        for (int64_t r = 0; r < rows; r++) {
+            double ref = 0, mag = 0;
+            for (int64_t c = 0; c < cols; c++) {
+                double p = m->dense[r * cols + c] * (double)x[t * ldx + c];
+                ref += p;
+                mag += fabs(p);
+            }
+            double tol = (double)(cols / 8 + 16) * u32 * mag + 1e-35;
+            float y = ya[t * ldy + r];
+            int ok = fabs(y - ref) <= tol && fabs(yp[t * ldy + r] - ref) <= tol && memcmp(&y, &y1[r], sizeof y) == 0;
+            if (!ok) {
+                bad++;
+                if (failures_shown++ < 12)
+                    printf("  FAIL %s/gemm_%s %lldx%lld, %lld tokens: token %lld row %lld: path %.9g, alone %.9g, portable %.9g, "
+                           "ref64 %.9g (tolerance %.3g)\n", tk_gemv_path_name(path), f->name, (long long)rows, (long long)cols,
+                           (long long)n, (long long)t, (long long)r, y, y1[r], yp[t * ldy + r], ref, tol);
+            }
+        }
+    }
+out:
+    free(x), free(ya), free(yp), free(y1);
+    return bad;
+}
+
 static int shapes(tk_type t, int64_t out[][2]) {
     static const int64_t fp8[][2] = {{5, 1}, {3, 15}, {4, 16}, {7, 33}, {3, 100}, {9, 256}, {2, 4113}, {1, 8208}};
     static const int64_t nv[][2] = {{5, 16}, {3, 48}, {7, 80}, {4, 272}, {3, 64}, {2, 4112}, {2, 8192}, {1, 8240}};
@@ -343,6 +393,20 @@ int main(int argc, char **argv) {
                     free(x), free_matrix(&m);
                 }
             printf("kernel %s/%s: %s\n", tk_gemv_path_name(path), f->name, bad ? "FAIL" : "ok");
+            bad ? failed++ : passed++;
+            // The prefill GEMM (gemm.c's driver, gemm_neon.c's tiles): panels of 12 rows cut at 3,
+            // tokens in tiles of 4, columns with and without a tail of 8.
+            static const int64_t gshapes[][3] = {{13, 32, 5}, {7, 64, 9}, {3, 96, 3}, {14, 160, 4}, {5, 256, 2}, {2, 4096, 1}};
+            bad = 0;
+            for (int si = 0; si < 6; si++) {
+                int64_t cols = gshapes[si][1];
+                if (f->type == TK_FP8_E4M3) cols += 3; // FP8 takes any width: a tail past the 8-column steps
+                else if (f->type == TK_NVFP4 && si % 2) cols -= 16;
+                matrix m = make_matrix(f->type, gshapes[si][0], cols, si % 2);
+                bad += check_gemm(path, f, &m, gshapes[si][2]);
+                free_matrix(&m);
+            }
+            printf("kernel %s/gemm_%s: %s\n", tk_gemv_path_name(path), f->name, bad ? "FAIL" : "ok");
             bad ? failed++ : passed++;
         }
     }

@@ -36,4 +36,13 @@ int tk_emulated_neon_gemv(tk_gemv_path path, const tk_weights *w, const float *x
 int tk_emulated_neon_broken_gemv(tk_gemv_path path, const tk_weights *w, const float *x, float *y,
                                  int64_t row_begin, int64_t row_end);
 
+/// The AArch64 GEMM tile (gemm_neon.c): y[t * ldy + i] = row i of w (`cols` floats each) · token
+/// t of x, for nr ≤ 3 rows and nt ≤ 4 tokens, on SIMDe. Returns 0; TK_ERR_INVALID for nr or nt out
+/// of range or a missing pointer; -3 when not available.
+int tk_emulated_neon_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y,
+                               int64_t ldy, int64_t cols);
+/// The same tile built with TK_TEST_BREAK_LANE. Same returns.
+int tk_emulated_neon_broken_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y,
+                                      int64_t ldy, int64_t cols);
+
 #endif
