@@ -94,6 +94,10 @@ void tk__gemv_nvfp4_int_dot(const tk_weights *, const float *, float *, int64_t,
 /// nt ≤ 4 tokens (both AArch64 paths).
 void tk__gemm_tile_neon(const float *W, int64_t nr, const float *X, int64_t ldx, int64_t nt, float *Y,
                         int64_t ldy, int64_t cols);
+/// attention_neon.c: one query head as tk_attention_paged_ex computes it (`rows`: len scratch slots).
+void tk__attention_f32_neon(float *out, const float *q, const float *k_base, const float *v_base,
+                            const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
+                            int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap);
 #endif
 
 // ---- step attention (attention_f32.c, attention_fp8.c) and the GEMM: path choice, work split ----

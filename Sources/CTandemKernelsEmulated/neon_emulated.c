@@ -1,4 +1,4 @@
-// See include/tandem_emulated.h: the AArch64 NEON and dot-product GEMV kernels (gemv_neon.c) and the GEMM tile (gemm_neon.c) on
+// See include/tandem_emulated.h: the AArch64 NEON and dot-product GEMV kernels (gemv_neon.c), the GEMM tile (gemm_neon.c) and the f32 attention (attention_neon.c) on
 // SIMDe's portable NEON, for the tests on x86-64.
 #include "tandem_emulated.h"
 
@@ -6,10 +6,17 @@
 #define EMU_NAME(f) tk_emu__gemv_##f
 #define EMU_GEMV tk_emulated_neon_gemv
 #define EMU_TILE tk_emulated_neon_gemm_tile
+#define EMU_ATTENTION tk_emulated_neon_attention
 #include "neon_emulated_body.h"
 
 int tk_emulated_neon_available(void) { return 1; }
 #else
+int tk_emulated_neon_attention(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
+        int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+    (void)out; (void)q; (void)k_base; (void)v_base; (void)table; (void)block_size; (void)stride; (void)len; (void)hd;
+    (void)scores; (void)first; (void)softcap;
+    return -3;
+}
 int tk_emulated_neon_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {
     (void)w; (void)nr; (void)x; (void)ldx; (void)nt; (void)y; (void)ldy; (void)cols;
     return -3;

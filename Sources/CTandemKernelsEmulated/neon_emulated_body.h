@@ -1,8 +1,8 @@
 // The body of neon_emulated.c and neon_emulated_broken.c (see include/tandem_emulated.h): SIMDe's
 // NEON with native aliases (every v* intrinsic and *x*_t type the kernels name becomes SIMDe's
-// portable C), then gemv_neon.c and gemm_neon.c themselves with TK_NEON_EMULATED defined, their
-// target attributes empty and their exported names changed through EMU_NAME, then the entry points
-// EMU_GEMV and EMU_TILE.
+// portable C), then gemv_neon.c, gemm_neon.c and attention_neon.c themselves with TK_NEON_EMULATED
+// defined, their target attributes empty and their exported names changed through EMU_NAME, then
+// the entry points EMU_GEMV, EMU_TILE and EMU_ATTENTION.
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/arm/neon.h>
 #include "tandem_kernels.h"
@@ -44,8 +44,20 @@ static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
 #define tk__gemv_mxfp4_int_dot EMU_NAME(mxfp4_int_dot)
 #define tk__gemv_nvfp4_int_dot EMU_NAME(nvfp4_int_dot)
 #define tk__gemm_tile_neon EMU_NAME(gemm_tile_neon)
+#define tk__attention_f32_neon EMU_NAME(attention_f32_neon)
 #include "../CTandemKernels/gemv_neon.c"
 #include "../CTandemKernels/gemm_neon.c"
+#include "../CTandemKernels/attention_neon.c"
+
+int EMU_ATTENTION(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
+                  int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+    if (!out || !q || !k_base || !v_base || !table || !scores || block_size < 1 || len < 1 || hd < 1) return TK_ERR_INVALID;
+    int64_t *rows = malloc((size_t)len * sizeof(int64_t));
+    if (!rows) return TK_ERR_INVALID;
+    tk__attention_f32_neon(out, q, k_base, v_base, table, block_size, stride, len, hd, scores, rows, first, softcap);
+    free(rows);
+    return TK_OK;
+}
 
 int EMU_TILE(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {
     if (!w || !x || !y || nr < 1 || nr > 3 || nt < 1 || nt > 4 || cols < 0 || ldx < cols || ldy < nr) return TK_ERR_INVALID;

@@ -1,4 +1,4 @@
-// See include/tandem_emulated.h: gemv_neon.c and gemm_neon.c on SIMDe again, built with TK_TEST_BREAK_LANE (each
+// See include/tandem_emulated.h: gemv_neon.c, gemm_neon.c and attention_neon.c on SIMDe again, built with TK_TEST_BREAK_LANE (each
 // kernel negates one lane), so the tests can show they fail on a broken kernel.
 #include "tandem_emulated.h"
 
@@ -7,8 +7,15 @@
 #define EMU_NAME(f) tk_emu_broken__gemv_##f
 #define EMU_GEMV tk_emulated_neon_broken_gemv
 #define EMU_TILE tk_emulated_neon_broken_gemm_tile
+#define EMU_ATTENTION tk_emulated_neon_broken_attention
 #include "neon_emulated_body.h"
 #else
+int tk_emulated_neon_broken_attention(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
+        int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+    (void)out; (void)q; (void)k_base; (void)v_base; (void)table; (void)block_size; (void)stride; (void)len; (void)hd;
+    (void)scores; (void)first; (void)softcap;
+    return -3;
+}
 int tk_emulated_neon_broken_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {
     (void)w; (void)nr; (void)x; (void)ldx; (void)nt; (void)y; (void)ldy; (void)cols;
     return -3;

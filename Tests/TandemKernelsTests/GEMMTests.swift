@@ -175,6 +175,46 @@ struct GEMMTests {
 /// against the contiguous reference `tk_attention_head`, on every path, one thread and two.
 @Suite("Step attention through block tables")
 struct StepAttentionTests {
+    /// The AArch64 kernel for one head (attention_neon.c) on x86-64 through SIMDe, against the
+    /// portable tk_attention_paged_ex on the same shuffled blocks: head dims through every loop of
+    /// the kernel (8-column key steps, 32-dimension value passes, 4-dimension steps, a scalar tail),
+    /// windows and soft-caps. The largest |difference| per case. On AArch64 `matchesTheContiguousReference`
+    /// runs the real kernel.
+    static func neonAttentionErrors(broken: Bool) -> [Float] {
+        let blockSize = 16
+        let table: [Int32] = [7, 2, 9, 0, 4, 11, 1, 10, 3, 8, 5, 6]
+        let cases: [(hd: Int, len: Int, first: Int, softcap: Float)] = [
+            (8, 1, 0, 0), (20, 37, 0, 30), (64, 150, 0, 0), (72, 100, 68, 0), (128, 64, 0, 50), (7, 33, 10, 0),
+        ]
+        var rng = TestRNG(seed: 909)
+        return cases.map { c in
+            let stride = c.hd + 3
+            let k = (0..<table.count * blockSize * stride).map { _ in rng.normal() }
+            let v = (0..<table.count * blockSize * stride).map { _ in rng.normal() }
+            let q = (0..<c.hd).map { _ in 2 * rng.normal() }
+            var neon = [Float](repeating: .nan, count: c.hd), portable = neon, scores = [Float](repeating: 0, count: c.len)
+            let attention = broken ? tk_emulated_neon_broken_attention : tk_emulated_neon_attention
+            guard attention(&neon, q, k, v, table, Int64(blockSize), Int64(stride), Int64(c.len), Int64(c.hd), &scores,
+                            Int64(c.first), c.softcap) == 0 else { return .infinity }
+            tk_attention_paged_ex(&portable, q, k, v, table, Int64(blockSize), Int64(stride), Int64(c.len), Int64(c.hd), &scores,
+                                  Int64(c.first), c.softcap)
+            return zip(neon, portable).map { abs($0 - $1) }.max()!
+        }
+    }
+
+    @Test func emulatedNEONAttentionMatchesPortable() throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        // Softmax-weighted sums of O(1) values, as below: f32 rounding well under 2e-5.
+        let errors = Self.neonAttentionErrors(broken: false)
+        #expect(errors.allSatisfy { $0 < 2e-5 }, "\(errors)")
+        // One lane of the key dot products negated: every case with 4 or more positions is caught.
+        let broken = Self.neonAttentionErrors(broken: true)
+        #expect(broken.filter { $0 > 1e-3 }.count >= 4, "\(broken)")
+        #endif
+    }
+
     @Test(arguments: [(64, 16), (48, 4), (72, 8)])
     func matchesTheContiguousReference(headDim: Int, blockSize: Int) throws {
         let heads = 6, qPerKV = 3, kvHeads = heads / qPerKV

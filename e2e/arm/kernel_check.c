@@ -1,6 +1,7 @@
 // kernel_check: every AArch64 GEMV path (tk_gemv_path NEON, DOTPROD) against the portable path
 // and against float64 references, on random inputs and edge values, for every format tk_gemv
-// takes; and the prefill GEMM (tk_gemm_with_path) on those paths for the same formats. Built by e2e/test_arm_kernels.py with aarch64-linux-gnu-gcc together with the
+// takes; the prefill GEMM (tk_gemm_with_path) on those paths for the same formats; and the step
+// attention over an f32 K/V cache (tk_attention_step_mt) with each path as the thread's path. Built by e2e/test_arm_kernels.py with aarch64-linux-gnu-gcc together with the
 // CTandemKernels C sources and run under qemu-aarch64-static (-cpu max: every path; -cpu
 // cortex-a57: no dot product, so the NEON path is chosen and DOTPROD must be refused). It lives
 // outside the Swift package: its job is to run the real Arm code on this x86 box.
@@ -22,6 +23,7 @@
 // Every path also writes only its row range (a NaN sentinel after the last row stays NaN), and
 // the routes each path claims (tk_gemv_activation_bits) are checked against the table below.
 // Exit status 0 when everything passes, 1 otherwise; one "kernel PATH/FORMAT: ok|FAIL" line each.
+#include "tandem_attention.h"
 #include "tandem_formats.h"
 #include "tandem_gemm.h"
 #include "tandem_gemv.h"
@@ -347,6 +349,75 @@ out:
     return bad;
 }
 
+/// Step attention over an f32 K/V cache (tk_attention_step_mt) with `path` as this thread's path,
+/// against the portable path and a float64 reference (scores, window, soft-cap, softmax, values in
+/// double). Bound: each score's f32 dot is off by at most e_t = (hd/8 + 8) u scale sum |q k|; the
+/// softmax turns that into a relative error of at most 2 max e_t (+ (len + 16) u for its own f32
+/// steps), so |out_d - ref_d| <= (4 max e_t + 2 (len + 16) u) sum_t p_t |v_td| + 1e-30.
+static int check_attention(tk_gemv_path path, int64_t hd, int64_t window, float softcap) {
+    const int64_t tokens = 3, heads = 4, q_per_kv = 2, kv_heads = heads / q_per_kv, bs = 16, blocks = 24;
+    const int64_t stride = kv_heads * hd + 1, q_stride = heads * hd;
+    const int64_t positions[3] = {0, 37, 190};
+    float *k = malloc((size_t)(blocks * bs * stride) * sizeof(float)), *v = malloc((size_t)(blocks * bs * stride) * sizeof(float));
+    float *q = malloc((size_t)(tokens * q_stride) * sizeof(float));
+    float *oa = malloc((size_t)(tokens * q_stride) * sizeof(float)), *op = malloc((size_t)(tokens * q_stride) * sizeof(float));
+    for (int64_t i = 0; i < blocks * bs * stride; i++) k[i] = (float)normal(), v[i] = (float)normal();
+    for (int64_t i = 0; i < tokens * q_stride; i++) q[i] = (float)(2.0 * normal());
+    int32_t tables[3 * 12];
+    int64_t offsets[3] = {0, 12, 24};
+    for (int i = 0; i < 36; i++) tables[i] = (int32_t)((i * 7 + 3) % blocks); // blocks out of order
+    tk_attention_step st = {oa, q, k, v, tables, offsets, positions, tokens, heads, q_per_kv, hd, q_stride, bs, stride,
+                            window, softcap};
+    int bad = 0;
+    tk_gemv_set_thread_path(path);
+    int rc = tk_attention_step_mt(&st);
+    st.out = op;
+    tk_gemv_set_thread_path(TK_PATH_PORTABLE);
+    rc |= tk_attention_step_mt(&st);
+    tk_gemv_set_thread_path(TK_PATH_AUTO);
+    if (rc) {
+        printf("  %s/attention: call failed\n", tk_gemv_path_name(path));
+        bad = 1;
+    }
+    const double scale = 1.0 / sqrt((double)hd);
+    for (int64_t t = 0; t < tokens && !bad; t++)
+        for (int64_t h = 0; h < heads; h++) {
+            int64_t len = positions[t] + 1, first = window > 0 && len > window ? len - window : 0;
+            const float *qh = q + t * q_stride + h * hd;
+            double sc[200], p[200], emax = 0, mx = -INFINITY, sum = 0;
+            for (int64_t i = 0; i < len; i++) {
+                const float *kt = k + ((int64_t)tables[offsets[t] + i / bs] * bs + i % bs) * stride + (h / q_per_kv) * hd;
+                double dot = 0, mag = 0;
+                for (int64_t d = 0; d < hd; d++) dot += (double)qh[d] * kt[d], mag += fabs((double)qh[d] * kt[d]);
+                sc[i] = dot * scale;
+                if (softcap > 0) sc[i] = softcap * tanh(sc[i] / softcap);
+                if (i < first) sc[i] = -INFINITY;
+                emax = fmax(emax, (double)(hd / 8 + 8) * u32 * scale * mag);
+                mx = fmax(mx, sc[i]);
+            }
+            for (int64_t i = 0; i < len; i++) sum += (p[i] = exp(sc[i] - mx));
+            for (int64_t d = 0; d < hd; d++) {
+                double ref = 0, mag = 0;
+                for (int64_t i = 0; i < len; i++) {
+                    const float *vt = v + ((int64_t)tables[offsets[t] + i / bs] * bs + i % bs) * stride + (h / q_per_kv) * hd;
+                    ref += p[i] / sum * vt[d];
+                    mag += p[i] / sum * fabs(vt[d]);
+                }
+                double tol = (4 * emax + 2 * (double)(len + 16) * u32) * mag + 1e-30;
+                float ya = oa[t * q_stride + h * hd + d], yp = op[t * q_stride + h * hd + d];
+                if (!(fabs(ya - ref) <= tol && fabs(yp - ref) <= tol)) {
+                    bad++;
+                    if (failures_shown++ < 12)
+                        printf("  FAIL %s/attention hd %lld window %lld softcap %g: token %lld head %lld dim %lld: path %.9g, "
+                               "portable %.9g, ref64 %.9g (tolerance %.3g)\n", tk_gemv_path_name(path), (long long)hd,
+                               (long long)window, softcap, (long long)t, (long long)h, (long long)d, ya, yp, ref, tol);
+                }
+            }
+        }
+    free(k), free(v), free(q), free(oa), free(op);
+    return bad;
+}
+
 static int shapes(tk_type t, int64_t out[][2]) {
     static const int64_t fp8[][2] = {{5, 1}, {3, 15}, {4, 16}, {7, 33}, {3, 100}, {9, 256}, {2, 4113}, {1, 8208}};
     static const int64_t nv[][2] = {{5, 16}, {3, 48}, {7, 80}, {4, 272}, {3, 64}, {2, 4112}, {2, 8192}, {1, 8240}};
@@ -409,6 +480,13 @@ int main(int argc, char **argv) {
             printf("kernel %s/gemm_%s: %s\n", tk_gemv_path_name(path), f->name, bad ? "FAIL" : "ok");
             bad ? failed++ : passed++;
         }
+        // Step attention: head dims through the 8-column key loop, the 32-dimension value passes,
+        // the 4-dimension steps and a scalar tail; with a sliding window and a soft-cap.
+        int bad = 0;
+        static const int64_t hds[] = {8, 20, 64, 72, 128, 7};
+        for (int i = 0; i < 6; i++) bad += check_attention(path, hds[i], i % 3 == 1 ? 32 : 0, i % 2 ? 30.0f : 0.0f);
+        printf("kernel %s/attention: %s\n", tk_gemv_path_name(path), bad ? "FAIL" : "ok");
+        bad ? failed++ : passed++;
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -45,4 +45,15 @@ int tk_emulated_neon_gemm_tile(const float *w, int64_t nr, const float *x, int64
 int tk_emulated_neon_broken_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y,
                                       int64_t ldy, int64_t cols);
 
+/// The AArch64 step attention of one query head (attention_neon.c), arguments as
+/// tk_attention_paged_ex, on SIMDe. Returns 0; TK_ERR_INVALID for a missing pointer or an empty
+/// shape; -3 when not available.
+int tk_emulated_neon_attention(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
+                               int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first,
+                               float softcap);
+/// The same built with TK_TEST_BREAK_LANE. Same returns.
+int tk_emulated_neon_broken_attention(float *out, const float *q, const float *k_base, const float *v_base,
+                                      const int32_t *table, int64_t block_size, int64_t stride, int64_t len, int64_t hd,
+                                      float *scores, int64_t first, float softcap);
+
 #endif
