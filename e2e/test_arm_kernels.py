@@ -1,8 +1,8 @@
 """The AArch64 GEMV kernels (Sources/CTandemKernels/gemv_neon.c) run for real: the kernel C sources
 and e2e/arm/kernel_check.c cross-compiled with aarch64-linux-gnu-gcc and run under qemu's user-mode
 emulator, on a CPU model with every feature (-cpu max) and on one without the dot product
-(-cpu cortex-a57). kernel_check compares every Arm path (GEMV, the prefill GEMM and the f32 step attention) with the
-portable path and with float64 references (its header states the tolerances). A second build with TK_TEST_BREAK_LANE (each Arm
+(-cpu cortex-a57). kernel_check compares every Arm path (GEMV, the prefill GEMM, the step attention over f32 and FP8
+K/V) with the portable path and with float64 references (its header states the tolerances). A second build with TK_TEST_BREAK_LANE (each Arm
 kernel negates one lane) must fail for every kernel, so the check is shown to catch a broken lane.
 
 On an AArch64 host the same program is built with the native compiler and run directly.
@@ -26,9 +26,10 @@ NATIVE = platform.machine() in ("aarch64", "arm64")
 CC = "cc" if NATIVE else "aarch64-linux-gnu-gcc"
 QEMU = "qemu-aarch64-static"
 FORMATS = ["fp8_e4m3", "q4_1", "q8_0", "q4_0", "mxfp4", "nvfp4"]
-# kernel_check's lines per path: the GEMV kernel and the GEMM of each format, the f32 step attention.
-KERNELS_PER_PATH = FORMATS + [f"gemm_{f}" for f in FORMATS] + ["attention"]
-BROKEN = ("gemv_neon", "gemm_neon", "attention_neon")
+# kernel_check's lines per path: the GEMV kernel and the GEMM of each format, the step attention
+# over an f32 and an FP8 K/V cache.
+KERNELS_PER_PATH = FORMATS + [f"gemm_{f}" for f in FORMATS] + ["attention", "attention_fp8"]
+BROKEN = ("gemv_neon", "gemm_neon", "attention_neon", "attention_fp8_neon")
 CFLAGS = ["-O2", "-fno-math-errno", "-Wall", f"-I{KERNELS / 'include'}"]
 
 

@@ -98,6 +98,13 @@ void tk__gemm_tile_neon(const float *W, int64_t nr, const float *X, int64_t ldx,
 void tk__attention_f32_neon(float *out, const float *q, const float *k_base, const float *v_base,
                             const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
                             int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap);
+/// attention_fp8_neon.c: the g query heads sharing one KV head over an FP8 cache, as attention_fp8.c's
+/// x86 group kernel (`wide`: 32 × hd floats of scratch; rows, slots: len each).
+void tk__attention_fp8_group_neon(float *out, const float *q, int64_t g, const uint8_t *k_codes,
+                                  const uint8_t *v_codes, const float *k_scales, const float *v_scales,
+                                  int64_t scale_stride, const int32_t *table, int64_t block_size, int64_t stride,
+                                  int64_t len, int64_t hd, float *scores, int64_t *rows, int64_t *slots, float *wide,
+                                  int64_t first, float softcap);
 #endif
 
 // ---- step attention (attention_f32.c, attention_fp8.c) and the GEMM: path choice, work split ----

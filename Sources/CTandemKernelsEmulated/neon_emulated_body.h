@@ -1,8 +1,8 @@
 // The body of neon_emulated.c and neon_emulated_broken.c (see include/tandem_emulated.h): SIMDe's
 // NEON with native aliases (every v* intrinsic and *x*_t type the kernels name becomes SIMDe's
-// portable C), then gemv_neon.c, gemm_neon.c and attention_neon.c themselves with TK_NEON_EMULATED
-// defined, their target attributes empty and their exported names changed through EMU_NAME, then
-// the entry points EMU_GEMV, EMU_TILE and EMU_ATTENTION.
+// portable C), then gemv_neon.c, gemm_neon.c, attention_neon.c and attention_fp8_neon.c themselves
+// with TK_NEON_EMULATED defined, their target attributes empty and their exported names changed
+// through EMU_NAME, then the entry points EMU_GEMV, EMU_TILE, EMU_ATTENTION and EMU_ATTENTION_FP8.
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/arm/neon.h>
 #include "tandem_kernels.h"
@@ -45,9 +45,31 @@ static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
 #define tk__gemv_nvfp4_int_dot EMU_NAME(nvfp4_int_dot)
 #define tk__gemm_tile_neon EMU_NAME(gemm_tile_neon)
 #define tk__attention_f32_neon EMU_NAME(attention_f32_neon)
+#define tk__attention_fp8_group_neon EMU_NAME(attention_fp8_group_neon)
 #include "../CTandemKernels/gemv_neon.c"
 #include "../CTandemKernels/gemm_neon.c"
 #include "../CTandemKernels/attention_neon.c"
+#include "../CTandemKernels/attention_fp8_neon.c"
+
+int EMU_ATTENTION_FP8(float *out, const float *q, int64_t g, const uint8_t *k_codes, const uint8_t *v_codes,
+                      const float *k_scales, const float *v_scales, int64_t scale_stride, const int32_t *table,
+                      int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first,
+                      float softcap) {
+    if (!out || !q || !k_codes || !v_codes || !k_scales || !v_scales || !table || !scores || g < 1 || block_size < 1 ||
+        len < 1 || hd < 1)
+        return TK_ERR_INVALID;
+    int64_t *rows = malloc((size_t)len * 2 * sizeof(int64_t));
+    float *wide = malloc((size_t)(NEON_V_TILE * hd) * sizeof(float));
+    int rc = TK_ERR_INVALID;
+    if (rows && wide) {
+        tk__attention_fp8_group_neon(out, q, g, k_codes, v_codes, k_scales, v_scales, scale_stride, table, block_size,
+                                     stride, len, hd, scores, rows, rows + len, wide, first, softcap);
+        rc = TK_OK;
+    }
+    free(rows);
+    free(wide);
+    return rc;
+}
 
 int EMU_ATTENTION(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
                   int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {

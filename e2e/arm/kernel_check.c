@@ -1,7 +1,7 @@
 // kernel_check: every AArch64 GEMV path (tk_gemv_path NEON, DOTPROD) against the portable path
 // and against float64 references, on random inputs and edge values, for every format tk_gemv
 // takes; the prefill GEMM (tk_gemm_with_path) on those paths for the same formats; and the step
-// attention over an f32 K/V cache (tk_attention_step_mt) with each path as the thread's path. Built by e2e/test_arm_kernels.py with aarch64-linux-gnu-gcc together with the
+// attention over an f32 and an FP8 K/V cache with each path as the thread's path. Built by e2e/test_arm_kernels.py with aarch64-linux-gnu-gcc together with the
 // CTandemKernels C sources and run under qemu-aarch64-static (-cpu max: every path; -cpu
 // cortex-a57: no dot product, so the NEON path is chosen and DOTPROD must be refused). It lives
 // outside the Swift package: its job is to run the real Arm code on this x86 box.
@@ -349,14 +349,16 @@ out:
     return bad;
 }
 
-/// Step attention over an f32 K/V cache (tk_attention_step_mt) with `path` as this thread's path,
-/// against the portable path and a float64 reference (scores, window, soft-cap, softmax, values in
-/// double). Bound: each score's f32 dot is off by at most e_t = (hd/8 + 8) u scale sum |q k|; the
-/// softmax turns that into a relative error of at most 2 max e_t (+ (len + 16) u for its own f32
-/// steps), so |out_d - ref_d| <= (4 max e_t + 2 (len + 16) u) sum_t p_t |v_td| + 1e-30.
-static int check_attention(tk_gemv_path path, int64_t hd, int64_t window, float softcap) {
+/// Step attention with `path` as this thread's path, over an f32 K/V cache (tk_attention_step_mt)
+/// or an FP8 one (`fp8`: tk_attention_step_fp8_mt, K/V quantised per vector by
+/// tk_quantize_vectors_fp8_e4m3 and read back here through dec_e4m3 x scale), against the portable
+/// path and a float64 reference (scores, window, soft-cap, softmax, values in double). Bound: each
+/// score's f32 dot is off by at most e_t = (hd/8 + 10) u scale sum |q k|; the softmax turns that
+/// into a relative error of at most 2 max e_t (+ (len + 16) u for its own f32 steps), so
+/// |out_d - ref_d| <= (4 max e_t + 2 (len + 16) u) sum_t p_t |v_td| + 1e-30.
+static int check_attention(tk_gemv_path path, int64_t hd, int64_t window, float softcap, int fp8) {
     const int64_t tokens = 3, heads = 4, q_per_kv = 2, kv_heads = heads / q_per_kv, bs = 16, blocks = 24;
-    const int64_t stride = kv_heads * hd + 1, q_stride = heads * hd;
+    const int64_t stride = kv_heads * hd + (fp8 ? 0 : 1), q_stride = heads * hd;
     const int64_t positions[3] = {0, 37, 190};
     float *k = malloc((size_t)(blocks * bs * stride) * sizeof(float)), *v = malloc((size_t)(blocks * bs * stride) * sizeof(float));
     float *q = malloc((size_t)(tokens * q_stride) * sizeof(float));
@@ -366,17 +368,30 @@ static int check_attention(tk_gemv_path path, int64_t hd, int64_t window, float 
     int32_t tables[3 * 12];
     int64_t offsets[3] = {0, 12, 24};
     for (int i = 0; i < 36; i++) tables[i] = (int32_t)((i * 7 + 3) % blocks); // blocks out of order
+    const int64_t vectors = blocks * bs * kv_heads;
+    uint8_t *kc = malloc((size_t)(vectors * hd)), *vc = malloc((size_t)(vectors * hd));
+    float *ks = malloc((size_t)vectors * sizeof(float)), *vs = malloc((size_t)vectors * sizeof(float));
+    if (fp8) { // the cache as the FP8 kernels read it, and k, v replaced by what it holds
+        tk_quantize_vectors_fp8_e4m3(k, kc, ks, vectors, hd);
+        tk_quantize_vectors_fp8_e4m3(v, vc, vs, vectors, hd);
+        for (int64_t i = 0; i < vectors * hd; i++) {
+            k[i] = (float)(dec_e4m3(kc[i]) * ks[i / hd]);
+            v[i] = (float)(dec_e4m3(vc[i]) * vs[i / hd]);
+        }
+    }
     tk_attention_step st = {oa, q, k, v, tables, offsets, positions, tokens, heads, q_per_kv, hd, q_stride, bs, stride,
                             window, softcap};
+    tk_attention_step_fp8 st8 = {oa, q, kc, vc, ks, vs, tables, offsets, positions, tokens, heads, q_per_kv, hd, q_stride,
+                                 bs, stride, kv_heads, window, softcap};
     int bad = 0;
     tk_gemv_set_thread_path(path);
-    int rc = tk_attention_step_mt(&st);
-    st.out = op;
+    int rc = fp8 ? tk_attention_step_fp8_mt(&st8) : tk_attention_step_mt(&st);
+    st.out = st8.out = op;
     tk_gemv_set_thread_path(TK_PATH_PORTABLE);
-    rc |= tk_attention_step_mt(&st);
+    rc |= fp8 ? tk_attention_step_fp8_mt(&st8) : tk_attention_step_mt(&st);
     tk_gemv_set_thread_path(TK_PATH_AUTO);
     if (rc) {
-        printf("  %s/attention: call failed\n", tk_gemv_path_name(path));
+        printf("  %s/attention%s: call failed\n", tk_gemv_path_name(path), fp8 ? "_fp8" : "");
         bad = 1;
     }
     const double scale = 1.0 / sqrt((double)hd);
@@ -392,7 +407,7 @@ static int check_attention(tk_gemv_path path, int64_t hd, int64_t window, float 
                 sc[i] = dot * scale;
                 if (softcap > 0) sc[i] = softcap * tanh(sc[i] / softcap);
                 if (i < first) sc[i] = -INFINITY;
-                emax = fmax(emax, (double)(hd / 8 + 8) * u32 * scale * mag);
+                emax = fmax(emax, (double)(hd / 8 + 10) * u32 * scale * mag);
                 mx = fmax(mx, sc[i]);
             }
             for (int64_t i = 0; i < len; i++) sum += (p[i] = exp(sc[i] - mx));
@@ -408,13 +423,13 @@ static int check_attention(tk_gemv_path path, int64_t hd, int64_t window, float 
                 if (!(fabs(ya - ref) <= tol && fabs(yp - ref) <= tol)) {
                     bad++;
                     if (failures_shown++ < 12)
-                        printf("  FAIL %s/attention hd %lld window %lld softcap %g: token %lld head %lld dim %lld: path %.9g, "
-                               "portable %.9g, ref64 %.9g (tolerance %.3g)\n", tk_gemv_path_name(path), (long long)hd,
+                        printf("  FAIL %s/attention%s hd %lld window %lld softcap %g: token %lld head %lld dim %lld: path %.9g, "
+                               "portable %.9g, ref64 %.9g (tolerance %.3g)\n", tk_gemv_path_name(path), fp8 ? "_fp8" : "", (long long)hd,
                                (long long)window, softcap, (long long)t, (long long)h, (long long)d, ya, yp, ref, tol);
                 }
             }
         }
-    free(k), free(v), free(q), free(oa), free(op);
+    free(k), free(v), free(q), free(oa), free(op), free(kc), free(vc), free(ks), free(vs);
     return bad;
 }
 
@@ -482,11 +497,13 @@ int main(int argc, char **argv) {
         }
         // Step attention: head dims through the 8-column key loop, the 32-dimension value passes,
         // the 4-dimension steps and a scalar tail; with a sliding window and a soft-cap.
-        int bad = 0;
         static const int64_t hds[] = {8, 20, 64, 72, 128, 7};
-        for (int i = 0; i < 6; i++) bad += check_attention(path, hds[i], i % 3 == 1 ? 32 : 0, i % 2 ? 30.0f : 0.0f);
-        printf("kernel %s/attention: %s\n", tk_gemv_path_name(path), bad ? "FAIL" : "ok");
-        bad ? failed++ : passed++;
+        for (int fp8 = 0; fp8 < 2; fp8++) {
+            int bad = 0;
+            for (int i = 0; i < 6; i++) bad += check_attention(path, hds[i], i % 3 == 1 ? 32 : 0, i % 2 ? 30.0f : 0.0f, fp8);
+            printf("kernel %s/attention%s: %s\n", tk_gemv_path_name(path), fp8 ? "_fp8" : "", bad ? "FAIL" : "ok");
+            bad ? failed++ : passed++;
+        }
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
