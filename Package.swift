@@ -42,8 +42,8 @@ let package = Package(
         .target(name: "TandemCore"),
         // Layer 2: tensors and kernels.
         .target(name: "CTandemKernels", cSettings: kernelCFlags),
-        // Tests only: the AVX-512 kernels compiled against SIMDe's portable intrinsics, so they run
-        // on CPUs without AVX-512 (libsimde-dev; see include/tandem_emulated.h).
+        // Tests only: the AVX-512 and the AArch64 NEON kernels compiled against SIMDe's portable
+        // intrinsics, so they run on CPUs without them (libsimde-dev; see include/tandem_emulated.h).
         .target(name: "CTandemKernelsEmulated", dependencies: ["CTandemKernels"],
                 cSettings: [.unsafeFlags(["-O2", "-fno-math-errno", "-Wno-unused-function"])]),
         .target(name: "TandemKernels", dependencies: ["TandemCore", "CTandemKernels", "COpenBLAS"]),

@@ -15,6 +15,11 @@ externally_managed() {
 # CPUs without AVX-512 (Sources/CTandemKernelsEmulated); the product does not use it.
 packages=(pkg-config libopenmpi-dev openmpi-bin libibverbs-dev librdmacm-dev libopenblas-dev
           libprotobuf-c-dev protobuf-c-compiler iproute2 unzip libsimde-dev)
+# On x86-64 only: the aarch64 cross compiler and qemu's user-mode emulator, for the test that runs
+# the Arm kernels under emulation (e2e/test_arm_kernels.py, Tests/arm/).
+if [ "$(uname -m)" = x86_64 ]; then
+  packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user-static)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -85,7 +85,7 @@ TK_AVX2 static void attention_avx2(float *out, const float *q, const float *k_ba
 
 typedef struct {
     const tk_attention_step *s;
-    int avx2;
+    int avx2, neon;
     int64_t max_len;
     atomic_int failed;
 } attention_job;
@@ -115,6 +115,13 @@ static void attention_task(void *ctx, int64_t task, int64_t ntasks) {
             continue;
         }
 #endif
+#if defined(__aarch64__)
+        if (j->neon) {
+            tk__attention_f32_neon(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table,
+                                   s->block_size, s->token_stride, len, s->head_dim, scores, rows, first, s->softcap);
+            continue;
+        }
+#endif
         tk_attention_paged_ex(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table, s->block_size,
                               s->token_stride, len, s->head_dim, scores, first, s->softcap);
     }
@@ -127,7 +134,8 @@ int tk_attention_step_mt(const tk_attention_step *s) {
     if (s->tokens < 0 || s->heads < 1 || s->q_per_kv < 1 || s->head_dim < 1 || s->block_size < 1) return -1;
     int64_t max_len = tk__step_max_len(s->positions, s->tokens);
     if (max_len < 0) return -1;
-    attention_job j = {.s = s, .avx2 = tk__uses_avx2(tk_gemv_effective_path()), .max_len = max_len};
+    tk_gemv_path path = tk_gemv_effective_path();
+    attention_job j = {.s = s, .avx2 = tk__uses_avx2(path), .neon = tk__uses_neon(path), .max_len = max_len};
     atomic_init(&j.failed, 0);
     tk__run_step(attention_task, &j, s->tokens * s->heads, s->tokens * s->heads * max_len);
     return atomic_load(&j.failed) ? -1 : 0;

@@ -20,6 +20,10 @@ void tk_quantize_vectors_fp8_e4m3(const float *src, uint8_t *codes, float *scale
     }
 }
 
+/// Positions widened per tile of values (a tile of head_dim 128 is 16 KiB, L1-sized); also sizes
+/// the task's scratch on every architecture.
+#define V_TILE 32
+
 #if defined(__x86_64__)
 // E4M3 → f32 without a table: s.eeee.mmm moved into an FP16's s.eeeee.mmmmmmmmmm (exponent bias
 // 15 instead of 7) is the same number times 2^-8, subnormals included, and F16C widens it exactly.
@@ -58,9 +62,6 @@ TK_AVX2 static inline void e4m3_row(const uint8_t *codes, float *dst, int64_t hd
     }
     for (; d < hd; d++) dst[d] = tk_e4m3_f32_table[codes[d]] * 0x1p-8f;
 }
-
-/// Positions widened per tile of values (a tile of head_dim 128 is 16 KiB, L1-sized).
-#define V_TILE 32
 
 /// The `g` query heads that share one KV head (grouped-query attention), over `len` positions.
 /// Each key and value is widened from E4M3 once, into an L1 scratch, and used by all g heads:
@@ -153,7 +154,7 @@ TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t
 
 typedef struct {
     const tk_attention_step_fp8 *s;
-    int avx2;
+    int avx2, neon;
     int64_t max_len;
     atomic_int failed;
 } attention_fp8_job;
@@ -189,6 +190,14 @@ static void attention_fp8_task(void *ctx, int64_t task, int64_t ntasks) {
             continue;
         }
 #endif
+#if defined(__aarch64__)
+        if (j->neon) { // V_TILE (32) rows of scratch, as the NEON kernel widens values
+            tk__attention_fp8_group_neon(out, q, g, k, v, ks, vs, s->scale_stride, table, s->block_size,
+                                         s->token_stride, len, hd, scores, rows, rows + j->max_len,
+                                         scores + j->max_len * s->q_per_kv, first, s->softcap);
+            continue;
+        }
+#endif
         for (int64_t h = 0; h < g; h++)
             tk_attention_paged_fp8_ex(out + h * hd, q + h * hd, k, v, ks, vs, s->scale_stride, table, s->block_size,
                                       s->token_stride, len, hd, scores, first, s->softcap);
@@ -205,7 +214,8 @@ int tk_attention_step_fp8_mt(const tk_attention_step_fp8 *s) {
     if (s->scale_stride < (s->heads + s->q_per_kv - 1) / s->q_per_kv) return -1;
     int64_t max_len = tk__step_max_len(s->positions, s->tokens);
     if (max_len < 0) return -1;
-    attention_fp8_job j = {.s = s, .avx2 = tk__uses_avx2(tk_gemv_effective_path()), .max_len = max_len};
+    tk_gemv_path path = tk_gemv_effective_path();
+    attention_fp8_job j = {.s = s, .avx2 = tk__uses_avx2(path), .neon = tk__uses_neon(path), .max_len = max_len};
     atomic_init(&j.failed, 0);
     int64_t groups = s->tokens * ((s->heads + s->q_per_kv - 1) / s->q_per_kv);
     tk__run_step(attention_fp8_task, &j, groups, s->tokens * s->heads * max_len);

@@ -178,7 +178,7 @@ static int check(const tk_weights *w) {
 }
 
 /// Rows [r0, r1) (at most one panel) for all n tokens.
-static int gemm_panel(const tk_weights *w, int avx2, const float *x, int64_t ldx, float *y, int64_t ldy,
+static int gemm_panel(const tk_weights *w, int avx2, int neon, const float *x, int64_t ldx, float *y, int64_t ldy,
                       int64_t n, int64_t r0, int64_t r1) {
     const int64_t cols = w->cols, nr = r1 - r0;
     const float *W;
@@ -206,6 +206,14 @@ static int gemm_panel(const tk_weights *w, int avx2, const float *x, int64_t ldx
                     continue;
                 }
 #endif
+#if defined(__aarch64__)
+                if (neon) {
+                    tk__gemm_tile_neon(Wi, ni, Xt, ldx, nt, Yt, ldy, cols);
+                    continue;
+                }
+#else
+                (void)neon;
+#endif
                 tile_portable(Wi, ni, Xt, ldx, nt, Yt, ldy, cols);
             }
         }
@@ -221,10 +229,10 @@ int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, in
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
     else if (!tk_gemv_path_supported(path)) return TK_ERR_INVALID;
     if (n > 0 && ldy < row_end) return TK_ERR_INVALID;
-    int avx2 = tk__uses_avx2(path);
+    int avx2 = tk__uses_avx2(path), neon = tk__uses_neon(path);
     for (int64_t r = row_begin; r < row_end && n > 0; r += PANEL_ROWS) {
         int64_t e = r + PANEL_ROWS < row_end ? r + PANEL_ROWS : row_end;
-        if (gemm_panel(w, avx2, x, ldx, y, ldy, n, r, e)) return TK_ERR_INVALID;
+        if (gemm_panel(w, avx2, neon, x, ldx, y, ldy, n, r, e)) return TK_ERR_INVALID;
     }
     return TK_OK;
 }

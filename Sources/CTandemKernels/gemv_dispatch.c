@@ -1,7 +1,7 @@
 // Quantised GEMV: argument checks, run-time path selection, the portable C kernels and the
 // row-parallel entry points (tk_gemv_mt, tk_matvec_mt) that split rows over the process-wide pool.
-// The x86-64 kernels live in gemv_avx2.c, gemv_avx512.c and gemv_int8.c; all share the signature
-// tk__gemv_kernel (tk_internal.h) and trust the checks made here.
+// The x86-64 kernels live in gemv_avx2.c, gemv_avx512.c and gemv_int8.c, the AArch64 ones in
+// gemv_neon.c; all share the signature tk__gemv_kernel (tk_internal.h) and trust the checks made here.
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
 #include "tandem_kernels.h"
@@ -9,8 +9,15 @@
 #include "tk_internal.h"
 #include <stdatomic.h>
 #include <string.h>
+#include <stdio.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#if defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
 #endif
 
 // ---- portable kernels ----
@@ -135,6 +142,54 @@ static void q4_1_portable(const tk_weights *w, const float *x, float *y, int64_t
 
 // ---- path selection ----
 
+#if defined(__aarch64__)
+// AT_HWCAP / AT_HWCAP2 bits (Linux arch/arm64/include/uapi/asm/hwcap.h), for C libraries whose
+// headers predate them.
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1UL << 1)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+#ifndef HWCAP_SVE
+#define HWCAP_SVE (1UL << 22)
+#endif
+#ifndef HWCAP2_SVE2
+#define HWCAP2_SVE2 (1UL << 1)
+#endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1UL << 13)
+#endif
+#ifndef HWCAP2_BF16
+#define HWCAP2_BF16 (1UL << 14)
+#endif
+
+/// The Arm features the paths are chosen from (bit 0 asimd, 1 dotprod, 2 i8mm, 3 bf16, 4 sve, 5 sve2).
+static unsigned arm_features(void) {
+    unsigned f = 0;
+#if defined(__linux__)
+    unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    f |= (hw & HWCAP_ASIMD) ? 1u : 0u;
+    f |= (hw & HWCAP_ASIMDDP) ? 2u : 0u;
+    f |= (hw2 & HWCAP2_I8MM) ? 4u : 0u;
+    f |= (hw2 & HWCAP2_BF16) ? 8u : 0u;
+    f |= (hw & HWCAP_SVE) ? 16u : 0u;
+    f |= (hw2 & HWCAP2_SVE2) ? 32u : 0u;
+#elif defined(__APPLE__)
+    static const char *names[] = {"hw.optional.AdvSIMD", "hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM",
+                                  "hw.optional.arm.FEAT_BF16"};
+    for (unsigned i = 0; i < 4; i++) {
+        int v = 0;
+        size_t len = sizeof v;
+        if (sysctlbyname(names[i], &v, &len, NULL, 0) == 0 && v) f |= 1u << i;
+    }
+#else
+    f = 1; // Advanced SIMD is part of every AArch64 core
+#endif
+    return f;
+}
+#endif
+
 static int cpu_has(tk_gemv_path path) {
     switch (path) {
     case TK_PATH_AUTO:
@@ -152,11 +207,55 @@ static int cpu_has(tk_gemv_path path) {
     case TK_PATH_AVX2:
     case TK_PATH_AVX512: return 0;
 #endif
+#if defined(__aarch64__)
+    case TK_PATH_NEON: return (arm_features() & 1u) != 0;
+    case TK_PATH_DOTPROD: return (arm_features() & 3u) == 3u;
+#else
+    case TK_PATH_NEON:
+    case TK_PATH_DOTPROD: return 0;
+#endif
     }
     return 0;
 }
 
+/// Whether `path` names a path (TK_PATH_AUTO excluded).
+static int is_path(tk_gemv_path path) { return path >= TK_PATH_PORTABLE && path <= TK_PATH_DOTPROD; }
+
+int tk_cpu_features(char *buf, size_t size) {
+    if (!buf || size == 0) return -1;
+    buf[0] = 0;
+    size_t used = 0;
+    int all_fit = 1;
+#define ADD_FEATURE(name, on)                                                                  \
+    if (on) {                                                                                  \
+        int k = snprintf(buf + used, size - used, "%s%s", used ? " " : "", name);              \
+        if (k < 0 || (size_t)k >= size - used) { all_fit = 0; buf[used] = 0; } else used += (size_t)k; \
+    }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    ADD_FEATURE("avx2", __builtin_cpu_supports("avx2"))
+    ADD_FEATURE("fma", __builtin_cpu_supports("fma"))
+    ADD_FEATURE("f16c", __builtin_cpu_supports("f16c"))
+    ADD_FEATURE("avx512f", __builtin_cpu_supports("avx512f"))
+    ADD_FEATURE("avx512bw", __builtin_cpu_supports("avx512bw"))
+    ADD_FEATURE("avx512vl", __builtin_cpu_supports("avx512vl"))
+    ADD_FEATURE("avx512vnni", __builtin_cpu_supports("avx512vnni"))
+#elif defined(__aarch64__)
+    unsigned f = arm_features();
+    ADD_FEATURE("asimd", f & 1u)
+    ADD_FEATURE("dotprod", f & 2u)
+    ADD_FEATURE("i8mm", f & 4u)
+    ADD_FEATURE("bf16", f & 8u)
+    ADD_FEATURE("sve", f & 16u)
+    ADD_FEATURE("sve2", f & 32u)
+#endif
+#undef ADD_FEATURE
+    return all_fit ? 0 : -1;
+}
+
 tk_gemv_path tk_gemv_best_path(void) {
+    if (cpu_has(TK_PATH_DOTPROD)) return TK_PATH_DOTPROD;
+    if (cpu_has(TK_PATH_NEON)) return TK_PATH_NEON;
     if (cpu_has(TK_PATH_AVX512)) return TK_PATH_AVX512;
     if (cpu_has(TK_PATH_AVX2)) return TK_PATH_AVX2;
     return TK_PATH_PORTABLE;
@@ -194,8 +293,7 @@ int tk_gemv_set_thread_path(tk_gemv_path path) {
         thread_path = 0;
         return 0;
     }
-    if (path != TK_PATH_PORTABLE && path != TK_PATH_AVX2 && path != TK_PATH_AVX512) return -1;
-    if (!cpu_has(path)) return -1;
+    if (!is_path(path) || !cpu_has(path)) return -1;
     thread_path = (int)path;
     return 0;
 }
@@ -205,9 +303,7 @@ tk_gemv_path tk_gemv_effective_path(void) {
 }
 
 int tk_gemv_set_path(tk_gemv_path path) {
-    if (path != TK_PATH_AUTO && path != TK_PATH_PORTABLE && path != TK_PATH_AVX2 && path != TK_PATH_AVX512)
-        return -1;
-    if (!cpu_has(path)) return -1;
+    if ((path != TK_PATH_AUTO && !is_path(path)) || !cpu_has(path)) return -1;
     atomic_store(&current_path, (int)(path == TK_PATH_AUTO ? tk_gemv_best_path() : path));
     return 0;
 }
@@ -218,6 +314,8 @@ const char *tk_gemv_path_name(tk_gemv_path path) {
     case TK_PATH_PORTABLE: return "portable";
     case TK_PATH_AVX2: return "avx2";
     case TK_PATH_AVX512: return "avx512";
+    case TK_PATH_NEON: return "neon";
+    case TK_PATH_DOTPROD: return "dotprod";
     }
     return "unknown";
 }
@@ -248,6 +346,20 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
         }
     }
 #endif
+#if defined(__aarch64__)
+    if (path == TK_PATH_NEON || path == TK_PATH_DOTPROD) {
+        int dot = path == TK_PATH_DOTPROD;
+        switch (type) {
+        case TK_FP8_E4M3: return tk__gemv_fp8_neon;
+        case TK_NVFP4: return dot ? tk__gemv_nvfp4_int_dot : tk__gemv_nvfp4_int_neon;
+        case TK_MXFP4: return dot ? tk__gemv_mxfp4_int_dot : tk__gemv_mxfp4_int_neon;
+        case TK_Q8_0: return tk__gemv_q8_0_int16_neon;
+        case TK_Q4_0: return dot ? tk__gemv_q4_0_int_dot : tk__gemv_q4_0_int_neon;
+        case TK_Q4_1: return tk__gemv_q4_1_neon;
+        default: return NULL;
+        }
+    }
+#endif
     switch (type) {
     case TK_FP8_E4M3: return fp8_portable;
     case TK_NVFP4: return nvfp4_portable;
@@ -263,7 +375,7 @@ int tk_gemv_supports(tk_type type) { return kernel_for(TK_PATH_PORTABLE, type) !
 
 int tk_gemv_activation_bits(tk_gemv_path path, tk_type type) {
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
-    if (path != TK_PATH_AVX2 && path != TK_PATH_AVX512) return 0;
+    if (path != TK_PATH_AVX2 && path != TK_PATH_AVX512 && path != TK_PATH_NEON && path != TK_PATH_DOTPROD) return 0;
     if (type == TK_NVFP4 || type == TK_MXFP4 || type == TK_Q4_0) return 8;
     return type == TK_Q8_0 ? 16 : 0;
 }

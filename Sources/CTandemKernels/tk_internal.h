@@ -45,6 +45,22 @@ TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
 }
 #endif
 
+// ---- AArch64 (or its emulation in tests): target attributes ----
+#if defined(__aarch64__) || defined(TK_NEON_EMULATED)
+/// The NEON path's functions (gemv_neon.c): Advanced SIMD is part of every AArch64 core.
+#ifndef TK_NEON
+#define TK_NEON
+#endif
+/// The dot-product path's functions (FEAT_DotProd: sdot/udot).
+#ifndef TK_DOTPROD
+#if defined(__clang__)
+#define TK_DOTPROD __attribute__((target("dotprod")))
+#else
+#define TK_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+#endif
+#endif
+
 // ---- the GEMV kernels (gemv_dispatch.c picks one per path and format and checks the arguments) ----
 /// Rows [rb, re) of y = W x; w, x and y already checked, rb < re.
 typedef void (*tk__gemv_kernel)(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re);
@@ -62,6 +78,34 @@ void tk__gemv_mxfp4_int_vnni(const tk_weights *, const float *, float *, int64_t
 void tk__gemv_q4_0_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q8_0_int16_avx2(const tk_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
 #endif
+#if defined(__aarch64__) || defined(TK_NEON_EMULATED)
+// gemv_neon.c: float route (both Arm paths), Q8_0 with int16 x (both), and the integer route of
+// the 4-bit formats on the NEON path (_neon: smull/sadalp) and the dot-product path (_dot: sdot).
+void tk__gemv_fp8_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_1_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q8_0_int16_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_nvfp4_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_0_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_mxfp4_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_nvfp4_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
+/// gemm_neon.c: Y[t * ldy + i] = row i of W (cols floats each) · token t of X, for nr ≤ 3 rows and
+/// nt ≤ 4 tokens (both AArch64 paths).
+void tk__gemm_tile_neon(const float *W, int64_t nr, const float *X, int64_t ldx, int64_t nt, float *Y,
+                        int64_t ldy, int64_t cols);
+/// attention_neon.c: one query head as tk_attention_paged_ex computes it (`rows`: len scratch slots).
+void tk__attention_f32_neon(float *out, const float *q, const float *k_base, const float *v_base,
+                            const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
+                            int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap);
+/// attention_fp8_neon.c: the g query heads sharing one KV head over an FP8 cache, as attention_fp8.c's
+/// x86 group kernel (`wide`: 32 × hd floats of scratch; rows, slots: len each).
+void tk__attention_fp8_group_neon(float *out, const float *q, int64_t g, const uint8_t *k_codes,
+                                  const uint8_t *v_codes, const float *k_scales, const float *v_scales,
+                                  int64_t scale_stride, const int32_t *table, int64_t block_size, int64_t stride,
+                                  int64_t len, int64_t hd, float *scores, int64_t *rows, int64_t *slots, float *wide,
+                                  int64_t first, float softcap);
+#endif
 
 // ---- step attention (attention_f32.c, attention_fp8.c) and the GEMM: path choice, work split ----
 
@@ -69,6 +113,16 @@ void tk__gemv_q8_0_int16_avx2(const tk_weights *, const float *, float *, int64_
 static inline int tk__uses_avx2(tk_gemv_path path) {
 #if defined(__x86_64__)
     return path == TK_PATH_AVX2 || path == TK_PATH_AVX512;
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
+/// Whether a path runs the NEON bodies (the dot-product path reuses them where it has none of its own).
+static inline int tk__uses_neon(tk_gemv_path path) {
+#if defined(__aarch64__)
+    return path == TK_PATH_NEON || path == TK_PATH_DOTPROD;
 #else
     (void)path;
     return 0;

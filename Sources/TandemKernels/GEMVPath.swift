@@ -1,10 +1,11 @@
 import CTandemKernels
 
 /// The instruction-set path the quantised GEMV kernels run on (tandem_gemv.h), process-wide.
-/// `portable` dequantises every format exactly; the SIMD paths round activations to int8 for
-/// Q4_0, MXFP4 and NVFP4 (llama.cpp's trade), which `tandem accuracy --kernels` can separate.
+/// `portable` dequantises every format exactly; the SIMD paths (x86-64: `avx2`, `avx512`; AArch64:
+/// `neon`, `dotprod`) round activations to int8 for Q4_0, MXFP4 and NVFP4 (llama.cpp's trade),
+/// which `tandem accuracy --kernels` can separate.
 public enum GEMVPath: String, Sendable, CaseIterable {
-    case auto, portable, avx2, avx512
+    case auto, portable, avx2, avx512, neon, dotprod
 
     var raw: tk_gemv_path {
         switch self {
@@ -12,28 +13,30 @@ public enum GEMVPath: String, Sendable, CaseIterable {
         case .portable: TK_PATH_PORTABLE
         case .avx2: TK_PATH_AVX2
         case .avx512: TK_PATH_AVX512
+        case .neon: TK_PATH_NEON
+        case .dotprod: TK_PATH_DOTPROD
         }
+    }
+
+    init(_ raw: tk_gemv_path) {
+        self = GEMVPath.allCases.first { $0 != .auto && $0.raw == raw } ?? .portable
     }
 
     /// The path in use now (never `auto`).
-    public static var current: GEMVPath {
-        switch tk_gemv_get_path() {
-        case TK_PATH_AVX2: .avx2
-        case TK_PATH_AVX512: .avx512
-        default: .portable
-        }
-    }
+    public static var current: GEMVPath { GEMVPath(tk_gemv_get_path()) }
 
     /// The best path this CPU supports.
-    public static var best: GEMVPath {
-        switch tk_gemv_best_path() {
-        case TK_PATH_AVX2: .avx2
-        case TK_PATH_AVX512: .avx512
-        default: .portable
-        }
-    }
+    public static var best: GEMVPath { GEMVPath(tk_gemv_best_path()) }
 
     public var isSupported: Bool { tk_gemv_path_supported(raw) == 1 }
+
+    /// The CPU features the paths are chosen from (tk_cpu_features: CPUID on x86-64, AT_HWCAP on
+    /// AArch64 Linux), e.g. ["asimd", "dotprod", "i8mm"].
+    public static var cpuFeatures: [String] {
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = tk_cpu_features(&buffer, buffer.count)
+        return String(cString: buffer).split(separator: " ").map(String.init)
+    }
 
     /// Makes this the path for every later multiply; false (nothing changed) if unsupported here.
     @discardableResult
@@ -48,11 +51,5 @@ public enum GEMVPath: String, Sendable, CaseIterable {
     }
 
     /// The path the calling thread's multiplies use now.
-    public static var effective: GEMVPath {
-        switch tk_gemv_effective_path() {
-        case TK_PATH_AVX2: .avx2
-        case TK_PATH_AVX512: .avx512
-        default: .portable
-        }
-    }
+    public static var effective: GEMVPath { GEMVPath(tk_gemv_effective_path()) }
 }

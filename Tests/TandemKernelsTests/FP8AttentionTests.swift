@@ -1,4 +1,5 @@
 import CTandemKernels
+import CTandemKernelsEmulated
 import Foundation
 import Testing
 @testable import TandemKernels
@@ -184,6 +185,64 @@ struct FP8AttentionTests {
             let rms = (errors.reduce(0) { $0 + $1 * $1 } / Double(errors.count)).squareRoot()
             #expect(rms < 0.03 && errors.max()! < 0.25, "\(label), head_dim \(hd): rms \(rms), max \(errors.max()!)")
         }
+    }
+
+    /// The AArch64 group kernel (attention_fp8_neon.c) on x86-64 through SIMDe: the 3 query heads of
+    /// each KV head at once against the portable tk_attention_paged_fp8_ex head by head, on the same
+    /// codes; head dims through its 8-column key steps, 32-dimension value passes, 4-dimension
+    /// steps and a scalar tail, with a window and a soft-cap. The largest |difference| per case. On
+    /// AArch64 the tests above run the real kernel (`eachPath`).
+    static func neonGroupErrors(broken: Bool) -> [Float] {
+        let settings: [(hd: Int, window: Int, softcap: Float)] = [(64, 0, 0), (20, 0, 30), (72, 32, 0), (7, 0, 0), (128, 0, 50)]
+        return settings.enumerated().map { index, setting in
+            var c = Case(headDim: setting.hd, blockSize: 16, seed: UInt64(500 + index))
+            c.window = setting.window
+            c.softcap = setting.softcap
+            let hd = c.headDim, g = c.qPerKV
+            var worst: Float = 0
+            for (i, tok) in c.tokens.enumerated() {
+                let len = tok.pos + 1, first = c.window > 0 && len > c.window ? len - c.window : 0
+                for kvh in 0..<c.kvHeads {
+                    var neon = [Float](repeating: .nan, count: g * hd), portable = neon
+                    var scores = [Float](repeating: 0, count: g * len)
+                    let q = Array(c.q[i * c.qStride + kvh * g * hd..<i * c.qStride + (kvh + 1) * g * hd])
+                    let attention = broken ? tk_emulated_neon_broken_attention_fp8 : tk_emulated_neon_attention_fp8
+                    let status = c.kCodes.withUnsafeBufferPointer { kc in c.vCodes.withUnsafeBufferPointer { vc in
+                        c.kScales.withUnsafeBufferPointer { ks in c.vScales.withUnsafeBufferPointer { vs in
+                            let s = attention(&neon, q, Int64(g), kc.baseAddress! + kvh * hd, vc.baseAddress! + kvh * hd,
+                                              ks.baseAddress! + kvh, vs.baseAddress! + kvh, Int64(c.kvHeads), c.tables[tok.seq],
+                                              Int64(c.blockSize), Int64(c.stride), Int64(len), Int64(hd), &scores, Int64(first), c.softcap)
+                            for h in 0..<g {
+                                portable.withUnsafeMutableBufferPointer { o in q.withUnsafeBufferPointer { qp in
+                                    tk_attention_paged_fp8_ex(o.baseAddress! + h * hd, qp.baseAddress! + h * hd, kc.baseAddress! + kvh * hd,
+                                                              vc.baseAddress! + kvh * hd, ks.baseAddress! + kvh, vs.baseAddress! + kvh,
+                                                              Int64(c.kvHeads), c.tables[tok.seq], Int64(c.blockSize), Int64(c.stride),
+                                                              Int64(len), Int64(hd), &scores, Int64(first), c.softcap)
+                                } }
+                            }
+                            return s
+                        } }
+                    } }
+                    if status != 0 { return .infinity }
+                    worst = max(worst, zip(neon, portable).map { abs($0 - $1) }.max()!)
+                }
+            }
+            return worst
+        }
+    }
+
+    @Test func emulatedNEONGroupKernelMatchesPortable() throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        // Softmax-weighted sums of O(1) values on the same dequantised codes: f32 rounding only.
+        let errors = Self.neonGroupErrors(broken: false)
+        #expect(errors.allSatisfy { $0 < 2e-5 }, "\(errors)")
+        // One lane of the key dot products negated: caught in every case but head dim 7, whose keys
+        // take only the scalar tail.
+        let broken = Self.neonGroupErrors(broken: true)
+        #expect(broken.filter { $0 > 1e-3 }.count == 4, "\(broken)")
+        #endif
     }
 
     @Test func quantisingAVectorScalesItsLargestValueTo448() {

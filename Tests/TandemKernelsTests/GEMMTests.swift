@@ -1,4 +1,5 @@
 import CTandemKernels
+import CTandemKernelsEmulated
 import Testing
 import TandemCore
 @testable import TandemKernels
@@ -7,7 +8,8 @@ import TandemCore
 /// dequantise-then-dot on fresh random inputs; and its batch invariance.
 @Suite("Blocked GEMM: every path and format against the reference")
 struct GEMMTests {
-    static let paths = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512].filter { tk_gemv_path_supported($0) == 1 }
+    static let paths = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512, TK_PATH_NEON, TK_PATH_DOTPROD]
+        .filter { tk_gemv_path_supported($0) == 1 }
 
     /// Shapes cover partial panels (12 rows), partial 3-row and 4-token tiles, columns that are
     /// not a multiple of 8 (F32 only) and token blocks larger than one (cols 4096 → 16 tokens).
@@ -50,6 +52,55 @@ struct GEMMTests {
                 for r in rows..<ldy { #expect(y[t * ldy + r].isNaN, "wrote outside its rows") }
             }
         }
+    }
+
+    /// The AArch64 GEMM tile (gemm_neon.c) on x86-64 through SIMDe, every tile shape (1-3 rows × 1-4
+    /// tokens), columns with and without a tail of 8: each output within the f32 bound of its chain
+    /// ((cols/8 + 16) u Σ|w·x|, u = 2^-24) of a Double dot, and equal in bits to the same token in a
+    /// 1-token tile. Returns a message per output that is not. On AArch64 `everyPathMatchesReference`
+    /// runs the real tile through tk_gemm.
+    static func neonTileViolations(broken: Bool) -> [String] {
+        var rng = TestRNG(seed: 404)
+        var violations: [String] = []
+        for cols in [8, 13, 64, 203] {
+            let ldx = cols + 1, ldy = 5
+            let w = (0..<3 * cols).map { _ in rng.normal() }, x = (0..<4 * ldx).map { _ in rng.normal() }
+            let tile = broken ? tk_emulated_neon_broken_gemm_tile : tk_emulated_neon_gemm_tile
+            for nr in 1...3 {
+                for nt in 1...4 {
+                    var y = [Float](repeating: .nan, count: nt * ldy), alone = [Float](repeating: .nan, count: ldy)
+                    guard tile(w, Int64(nr), x, Int64(ldx), Int64(nt), &y, Int64(ldy), Int64(cols)) == 0 else { return ["refused"] }
+                    for t in 0..<nt {
+                        _ = x.withUnsafeBufferPointer { tile(w, Int64(nr), $0.baseAddress! + t * ldx, Int64(ldx), 1, &alone, Int64(ldy), Int64(cols)) }
+                        for i in 0..<nr {
+                            var ref = 0.0, mag = 0.0
+                            for c in 0..<cols {
+                                let p = Double(w[i * cols + c]) * Double(x[t * ldx + c])
+                                ref += p
+                                mag += abs(p)
+                            }
+                            let v = y[t * ldy + i]
+                            if !(abs(Double(v) - ref) <= Double(cols / 8 + 16) * 0x1p-24 * mag) || v.bitPattern != alone[i].bitPattern {
+                                violations.append("\(nr)x\(nt) cols \(cols) row \(i) token \(t): \(v) (alone \(alone[i])) vs \(ref)")
+                            }
+                        }
+                        for i in nr..<ldy where !y[t * ldy + i].isNaN { violations.append("\(nr)x\(nt): wrote row \(i)") }
+                    }
+                }
+            }
+        }
+        return violations
+    }
+
+    @Test func emulatedNEONTileMatchesReference() throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        let violations = Self.neonTileViolations(broken: false)
+        #expect(violations.isEmpty, "\(violations.prefix(5))")
+        // The tile built with one accumulator lane negated must be caught by the same checks.
+        #expect(Self.neonTileViolations(broken: true).count >= 10)
+        #endif
     }
 
     /// A token's output is the same bits whether it is alone, first, last or in the middle of a
@@ -124,6 +175,47 @@ struct GEMMTests {
 /// against the contiguous reference `tk_attention_head`, on every path, one thread and two.
 @Suite("Step attention through block tables")
 struct StepAttentionTests {
+    /// The AArch64 kernel for one head (attention_neon.c) on x86-64 through SIMDe, against the
+    /// portable tk_attention_paged_ex on the same shuffled blocks: head dims through every loop of
+    /// the kernel (8-column key steps, 32-dimension value passes, 4-dimension steps, a scalar tail),
+    /// windows and soft-caps. The largest |difference| per case. On AArch64 `matchesTheContiguousReference`
+    /// runs the real kernel.
+    static func neonAttentionErrors(broken: Bool) -> [Float] {
+        let blockSize = 16
+        let table: [Int32] = [7, 2, 9, 0, 4, 11, 1, 10, 3, 8, 5, 6]
+        let cases: [(hd: Int, len: Int, first: Int, softcap: Float)] = [
+            (8, 1, 0, 0), (20, 37, 0, 30), (64, 150, 0, 0), (72, 100, 68, 0), (128, 64, 0, 50), (7, 33, 10, 0),
+        ]
+        var rng = TestRNG(seed: 909)
+        return cases.map { c in
+            let stride = c.hd + 3
+            let k = (0..<table.count * blockSize * stride).map { _ in rng.normal() }
+            let v = (0..<table.count * blockSize * stride).map { _ in rng.normal() }
+            let q = (0..<c.hd).map { _ in 2 * rng.normal() }
+            var neon = [Float](repeating: .nan, count: c.hd), portable = neon, scores = [Float](repeating: 0, count: c.len)
+            let attention = broken ? tk_emulated_neon_broken_attention : tk_emulated_neon_attention
+            guard attention(&neon, q, k, v, table, Int64(blockSize), Int64(stride), Int64(c.len), Int64(c.hd), &scores,
+                            Int64(c.first), c.softcap) == 0 else { return .infinity }
+            tk_attention_paged_ex(&portable, q, k, v, table, Int64(blockSize), Int64(stride), Int64(c.len), Int64(c.hd), &scores,
+                                  Int64(c.first), c.softcap)
+            return zip(neon, portable).map { abs($0 - $1) }.max()!
+        }
+    }
+
+    @Test func emulatedNEONAttentionMatchesPortable() throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        // Softmax-weighted sums of O(1) values, as below: f32 rounding well under 2e-5.
+        let errors = Self.neonAttentionErrors(broken: false)
+        #expect(errors.allSatisfy { $0 < 2e-5 }, "\(errors)")
+        // One lane of the key dot products negated: caught in every case whose keys reach the
+        // vector loop (head dim 8 or more, 4 or more positions): all but the first and the last.
+        let broken = Self.neonAttentionErrors(broken: true)
+        #expect(broken.filter { $0 > 1e-3 }.count == 4, "\(broken)")
+        #endif
+    }
+
     @Test(arguments: [(64, 16), (48, 4), (72, 8)])
     func matchesTheContiguousReference(headDim: Int, blockSize: Int) throws {
         let heads = 6, qPerKV = 3, kvHeads = heads / qPerKV

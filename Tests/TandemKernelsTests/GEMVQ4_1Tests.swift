@@ -34,7 +34,8 @@ struct GEMVQ4_1Tests {
         // Both x86 block dots (denormal placement and conversion), whichever this CPU would pick.
         let route = tk_gemv_q4_1_denormal_route(-1)
         defer { _ = tk_gemv_q4_1_denormal_route(route) }
-        for (path, denormal) in [(TK_PATH_PORTABLE, -1), (TK_PATH_AVX2, 1), (TK_PATH_AVX2, 0), (TK_PATH_AVX512, 1), (TK_PATH_AVX512, 0)]
+        for (path, denormal) in [(TK_PATH_PORTABLE, -1), (TK_PATH_AVX2, 1), (TK_PATH_AVX2, 0), (TK_PATH_AVX512, 1), (TK_PATH_AVX512, 0),
+                                 (TK_PATH_NEON, -1), (TK_PATH_DOTPROD, -1)]
         where tk_gemv_path_supported(path) == 1 {
             if denormal >= 0 { _ = tk_gemv_q4_1_denormal_route(Int32(denormal)) }
             var y = [Float](repeating: .nan, count: rows + 1)

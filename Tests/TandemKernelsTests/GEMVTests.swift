@@ -52,13 +52,18 @@ private struct QuantMatrix {
                 m.dense.replaceSubrange(r * cols..<(r + 1) * cols, with: MXFP4.dequantize(q, count: cols))
             }
         default:
-            // Q8_0 / Q4_0: random quants with random FP16 block scales.
-            let blockBytes = format == TK_Q8_0 ? 34 : 18
+            // Q8_0 / Q4_0 / Q4_1: random quants with random FP16 block scales (Q4_1: and offsets).
+            let blockBytes = format == TK_Q8_0 ? 34 : format == TK_Q4_1 ? 20 : 18
             for b in 0..<rows * cols / 32 {
                 let h = tk_f32_to_f16(rng.uniform(0.001, 0.05))
                 m.data[b * blockBytes] = UInt8(h & 0xFF)
                 m.data[b * blockBytes + 1] = UInt8(h >> 8)
                 for j in 2..<blockBytes { m.data[b * blockBytes + j] = UInt8(truncatingIfNeeded: rng.next()) }
+                if format == TK_Q4_1 {
+                    let mn = tk_f32_to_f16(rng.uniform(-0.4, 0.1))
+                    m.data[b * blockBytes + 2] = UInt8(mn & 0xFF)
+                    m.data[b * blockBytes + 3] = UInt8(mn >> 8)
+                }
             }
             m.data.withUnsafeBytes { raw in
                 m.dense.withUnsafeMutableBufferPointer { out in
@@ -75,6 +80,20 @@ private struct QuantMatrix {
     /// Runs the GEMV on `path` for rows [begin, end); y outside stays as given.
     func run(path: tk_gemv_path, x: [Float], y: inout [Float], rows range: Range<Int>) -> Int32 {
         run(x: x, y: &y, rows: range) { w, x, y, b, e in tk_gemv_with_path(path, w, x, y, b, e) }
+    }
+
+    /// The same through the AArch64 kernels of `path` compiled against SIMDe (CTandemKernelsEmulated);
+    /// `broken`: the build whose kernels each negate one lane.
+    func runEmulatedNEON(path: tk_gemv_path, broken: Bool = false, x: [Float], y: inout [Float], rows range: Range<Int>) -> Int32 {
+        run(x: x, y: &y, rows: range) { w, x, y, b, e in
+            broken ? tk_emulated_neon_broken_gemv(path, w, x, y, b, e) : tk_emulated_neon_gemv(path, w, x, y, b, e)
+        }
+    }
+
+    /// The Q4_1 offsets m, one per 32-value block, rows × cols/32 (empty for other formats).
+    var offsets: [Float] {
+        guard format == TK_Q4_1 else { return [] }
+        return (0..<rows * cols / 32).map { b in tk_f16_to_f32(UInt16(data[b * 20 + 2]) | UInt16(data[b * 20 + 3]) << 8) }
     }
 
     /// The same through the AVX-512 path's kernels compiled against SIMDe (CTandemKernelsEmulated).
@@ -96,11 +115,13 @@ private struct QuantMatrix {
     }
 }
 
-private let allPaths: [tk_gemv_path] = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512]
+private let allPaths: [tk_gemv_path] = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512, TK_PATH_NEON, TK_PATH_DOTPROD]
 
 /// The formats tk_gemv takes, Q4_1 aside (GEMVQ4_1Tests), and the number each one's test data is seeded with.
 private let gemvFormats: [tk_type] = [TK_FP8_E4M3, TK_NVFP4, TK_MXFP4, TK_Q8_0, TK_Q4_0]
 private let gemvSeeds: [UInt64] = [1, 2, 3, 4, 5]
+/// The Arm kernels' formats: all six (the NEON paths have their own Q4_1 kernel).
+private let neonFormats: [tk_type] = gemvFormats + [TK_Q4_1]
 
 private func shapes(for format: tk_type) -> [(rows: Int, cols: Int)] {
     switch format {
@@ -204,6 +225,69 @@ struct GEMVTests {
         #endif
     }
 
+    /// The AArch64 kernels of both Arm paths (gemv_neon.c: NEON and dot product) on x86-64, compiled
+    /// against SIMDe's portable NEON; on AArch64 `everyPathMatchesReference` runs the real ones. Same
+    /// shapes and bounds as above; Q4_1's magnitude also counts |d·q_i·x_i| (its kernel sums d·(q·x)
+    /// and m·Σx apart, as GEMVQ4_1Tests explains). Returns a message per row outside its bound.
+    static func neonViolations(format: tk_type, path: tk_gemv_path, broken: Bool, seed: UInt64) -> [String] {
+        var rng = TestRNG(seed: seed)
+        var violations: [String] = []
+        // The routes the Arm paths take, as tandem_gemv.h states them.
+        let bits: Int32 = format == TK_Q8_0 ? 16 : [TK_Q4_0, TK_MXFP4, TK_NVFP4].contains(format) ? 8 : 0
+        if tk_gemv_activation_bits(path, format) != bits { violations.append("activation bits \(tk_gemv_activation_bits(path, format)) != \(bits)") }
+        for (rows, cols) in shapes(for: format) {
+            let m = QuantMatrix.make(format, rows: rows, cols: cols, rng: &rng)
+            let offsets = m.offsets
+            let x = (0..<cols).map { _ in rng.normal() }
+            var y = [Float](repeating: .nan, count: rows + 1)
+            if m.runEmulatedNEON(path: path, broken: broken, x: x, y: &y, rows: 0..<rows / 2) != 0
+                || m.runEmulatedNEON(path: path, broken: broken, x: x, y: &y, rows: rows / 2..<rows) != 0 || !y[rows].isNaN {
+                violations.append("\(rows)x\(cols): call refused or wrote past its rows")
+                continue
+            }
+            for r in 0..<rows {
+                var ref = 0.0, mag = 0.0
+                for c in 0..<cols {
+                    let w = Double(m.dense[r * cols + c])
+                    ref += w * Double(x[c])
+                    mag += abs(w * Double(x[c]))
+                    if !offsets.isEmpty { mag += abs((w - Double(offsets[(r * cols + c) / 32])) * Double(x[c])) }
+                }
+                let extra = bits != 0 ? activationRoundingBound(weights: m.dense[r * cols..<(r + 1) * cols], x: x, bits: bits) : 0
+                if !(abs(Double(y[r]) - ref) <= relativeTolerance * mag + extra + 1e-30) {
+                    violations.append("\(rows)x\(cols) row \(r): \(y[r]) vs \(ref)")
+                }
+            }
+        }
+        return violations
+    }
+
+    @Test(arguments: neonFormats)
+    func emulatedNEONKernelsMatchReference(format: tk_type) throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        for path in [TK_PATH_NEON, TK_PATH_DOTPROD] {
+            let violations = Self.neonViolations(format: format, path: path, broken: false, seed: 3000 + UInt64(format.rawValue))
+            #expect(violations.isEmpty, "emulated \(String(cString: tk_gemv_path_name(path))): \(violations.prefix(5))")
+        }
+        #endif
+    }
+
+    /// The same kernels built with TK_TEST_BREAK_LANE (each negates one lane of its block dot or of
+    /// its widened weights) must fail the bounds above: the check catches a broken lane.
+    @Test(arguments: neonFormats)
+    func emulatedNEONKernelWithABrokenLaneIsCaught(format: tk_type) throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        for path in [TK_PATH_NEON, TK_PATH_DOTPROD] {
+            let violations = Self.neonViolations(format: format, path: path, broken: true, seed: 3000 + UInt64(format.rawValue))
+            #expect(violations.count >= 3, "broken \(String(cString: tk_gemv_path_name(path))) passed: \(violations)")
+        }
+        #endif
+    }
+
     @Test func rejectsBadShapesAndPointers() {
         let x = [Float](repeating: 1, count: 48)
         var y = [Float](repeating: 0, count: 4)
@@ -244,7 +328,7 @@ struct GEMVPathTests {
         #expect(tk_gemv_mxfp4(m.data, x, &y1, 0, 3, 64) == 0)
         #expect(m.run(path: TK_PATH_PORTABLE, x: x, y: &y2, rows: 0..<3) == 0)
         #expect(y1 == y2)
-        for path in [TK_PATH_AVX2, TK_PATH_AVX512] {
+        for path in [TK_PATH_AVX2, TK_PATH_AVX512, TK_PATH_NEON, TK_PATH_DOTPROD] {
             if tk_gemv_path_supported(path) == 1 {
                 #expect(tk_gemv_set_path(path) == 0 && tk_gemv_get_path() == path)
             } else {
@@ -259,6 +343,18 @@ struct GEMVPathTests {
         #expect(String(cString: tk_gemv_path_name(TK_PATH_PORTABLE)) == "portable")
         #expect(String(cString: tk_gemv_path_name(TK_PATH_AVX2)) == "avx2")
         #expect(String(cString: tk_gemv_path_name(TK_PATH_AVX512)) == "avx512")
+        #expect(String(cString: tk_gemv_path_name(TK_PATH_NEON)) == "neon")
+        #expect(String(cString: tk_gemv_path_name(TK_PATH_DOTPROD)) == "dotprod")
+        // The features the paths are chosen from: named for this CPU's architecture.
+        var features = [CChar](repeating: 0, count: 256)
+        #expect(tk_cpu_features(&features, 256) == 0)
+        let names = String(cString: features).split(separator: " ").map(String.init)
+        #if arch(x86_64)
+        #expect(names.contains("avx2") == (tk_gemv_path_supported(TK_PATH_AVX2) == 1))
+        #elseif arch(arm64)
+        #expect(names.contains("asimd") && names.contains("dotprod") == (tk_gemv_path_supported(TK_PATH_DOTPROD) == 1))
+        #endif
+        #expect(tk_cpu_features(&features, 2) == (names.joined(separator: " ").count < 2 ? 0 : -1))
     }
 
     @Test func decodeTablesMatchScalarDecoders() {

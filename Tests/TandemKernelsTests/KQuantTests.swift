@@ -114,7 +114,7 @@ struct KQuantTests {
         close(y, "multiply")
         // The blocked GEMM: the same vector as three tokens, on every path this CPU runs.
         let xs = x + x + x
-        for path in [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512] where tk_gemv_path_supported(path) == 1 {
+        for path in [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512, TK_PATH_NEON, TK_PATH_DOTPROD] where tk_gemv_path_supported(path) == 1 {
             var ys = [Float](repeating: .nan, count: 3 * c.rows)
             #expect(m.multiplyGEMM(batch: 3, xs, ldx: c.cols, into: &ys, ldy: c.rows, path: path))
             for t in 0..<3 { close(Array(ys[t * c.rows..<(t + 1) * c.rows]), "GEMM \(String(cString: tk_gemv_path_name(path))) token \(t)") }

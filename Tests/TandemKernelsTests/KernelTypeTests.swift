@@ -61,7 +61,7 @@ struct KernelTypeTests {
                 var w = tk_weights(format: type, cols: 256, data: d.baseAddress, block_scales: nil, row_scales: nil, scale: 1)
                 #expect(tk_gemv(&w, x, &y, 0, 4) == TK_ERR_UNSUPPORTED_TYPE, "\(name)")
                 #expect(tk_gemv_mt(&w, x, &y, 0, 4) == TK_ERR_UNSUPPORTED_TYPE, "\(name)")
-                for path in [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512] where tk_gemv_path_supported(path) == 1 {
+                for path in [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512, TK_PATH_NEON, TK_PATH_DOTPROD] where tk_gemv_path_supported(path) == 1 {
                     #expect(tk_gemv_with_path(path, &w, x, &y, 0, 4) == TK_ERR_UNSUPPORTED_TYPE, "\(name)")
                     #expect(tk_gemv_activation_bits(path, type) == 0, "\(name)")
                 }

@@ -16,7 +16,10 @@
 //                cols % 32 == 0.
 //
 // Paths: a portable C path always exists; on x86-64 an AVX2 (+FMA, F16C) and an AVX-512
-// (F, BW, VL, VNNI) path are chosen at run time with __builtin_cpu_supports.
+// (F, BW, VL, VNNI) path are chosen at run time with __builtin_cpu_supports; on AArch64 a NEON
+// path and a dot-product (sdot) path, chosen from getauxval(AT_HWCAP) (gemv_neon.c). The Arm
+// paths take the same routes as the x86 ones (float: FP8, Q4_1; int8 x: the 4-bit formats;
+// int16 x: Q8_0).
 //   Float route (portable: all formats; AVX2/AVX-512: FP8, Q4_1): weights dequantised
 //     exactly, products summed in f32; differs from a float64 dequantise-then-dot by f32 rounding.
 //   Integer route (AVX2/AVX-512: MXFP4, NVFP4, Q4_0): x is quantised per 32-value block to int8
@@ -44,6 +47,8 @@ typedef enum {
     TK_PATH_PORTABLE = 1, ///< plain C
     TK_PATH_AVX2 = 2,     ///< x86-64 AVX2 + FMA + F16C
     TK_PATH_AVX512 = 3,   ///< x86-64 AVX-512 F/BW/VL/VNNI (+ F16C, FMA)
+    TK_PATH_NEON = 4,     ///< AArch64 Advanced SIMD (every AArch64 core)
+    TK_PATH_DOTPROD = 5,  ///< AArch64 Advanced SIMD + FEAT_DotProd (sdot)
 } tk_gemv_path;
 
 /// Selects the path for subsequent tk_gemv calls (process-wide). TK_PATH_AUTO picks the best.
@@ -60,7 +65,12 @@ int tk_gemv_path_supported(tk_gemv_path path);
 /// For tests: the FP8 and Q4_1 kernels read weights as f32 denormals and must give the same
 /// results whatever a process's code built with -ffast-math set.
 int tk_cpu_set_denormals_are_zero(int on);
-/// "portable", "avx2", "avx512" or "auto".
+/// The CPU features the paths are chosen from, space-separated, into buf (NUL-terminated):
+/// x86-64 "avx2 fma f16c avx512f avx512bw avx512vl avx512vnni" as present; AArch64 "asimd dotprod
+/// i8mm bf16 sve sve2" as present (Linux: getauxval(AT_HWCAP/AT_HWCAP2)). Returns 0, or -1 if buf
+/// is NULL or too small (what fit is kept).
+int tk_cpu_features(char *buf, size_t size);
+/// "portable", "avx2", "avx512", "neon", "dotprod" or "auto".
 const char *tk_gemv_path_name(tk_gemv_path path);
 
 /// Overrides the path for tk_gemv calls made by this thread (and by tk_gemv_mt's workers on its

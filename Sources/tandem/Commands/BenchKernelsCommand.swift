@@ -21,7 +21,7 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Comma-separated thread counts.")
     var threads = "1,2"
 
-    @Option(help: "Comma-separated GEMV paths: auto, portable, avx2, avx512 (unsupported ones are skipped).")
+    @Option(help: "Comma-separated GEMV paths: auto, portable, avx2, avx512, neon, dotprod (unsupported ones are skipped).")
     var paths = "auto,portable"
 
     @Option(help: "Timed calls per measurement (the median is reported).")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TandemKernels
 import TandemTransport
 
 /// `tandem probe`: what this host offers (CPU features, MPI, RDMA devices or why none), and the
@@ -40,6 +41,13 @@ struct HostReport: Codable {
         var simd: [String]
     }
 
+    /// What the kernels see: the features their paths are chosen from and the GEMV paths that run here.
+    struct Kernels: Codable {
+        var features: [String]
+        var gemvPaths: [String]
+        var gemvBest: String
+    }
+
     struct RDMA: Codable {
         var available: Bool
         var reason: String?
@@ -53,6 +61,7 @@ struct HostReport: Codable {
     }
 
     var cpu: CPU
+    var kernels: Kernels
     var memoryBytes: UInt64?
     var mpiLibrary: String
     var rdma: RDMA
@@ -81,7 +90,10 @@ struct HostReport: Codable {
         } catch {
             transport.reason = error.message
         }
-        return HostReport(cpu: parseCPU(cpuinfo), memoryBytes: parseMemoryTotal(meminfo),
+        let kernels = Kernels(features: GEMVPath.cpuFeatures,
+                              gemvPaths: GEMVPath.allCases.filter { $0 != .auto && $0.isSupported }.map(\.rawValue),
+                              gemvBest: GEMVPath.best.rawValue)
+        return HostReport(cpu: parseCPU(cpuinfo), kernels: kernels, memoryBytes: parseMemoryTotal(meminfo),
                           mpiLibrary: MPIRuntime.libraryVersion(), rdma: rdma, transport: transport)
     }
 
@@ -119,6 +131,8 @@ struct HostReport: Codable {
         var lines: [String] = []
         lines.append("cpu:        \(cpu.model) (\(cpu.architecture), \(cpu.logicalCores) logical cores)")
         lines.append("simd:       \(cpu.simd.isEmpty ? "none of interest listed" : cpu.simd.joined(separator: " "))")
+        lines.append("kernels:    features \(kernels.features.isEmpty ? "none" : kernels.features.joined(separator: " ")); "
+                     + "GEMV paths \(kernels.gemvPaths.joined(separator: " ")) (auto: \(kernels.gemvBest))")
         if let memoryBytes {
             lines.append("memory:     \(String(format: "%.1f", Double(memoryBytes) / 1_073_741_824)) GiB")
         }

@@ -1,0 +1,109 @@
+// The body of neon_emulated.c and neon_emulated_broken.c (see include/tandem_emulated.h): SIMDe's
+// NEON with native aliases (every v* intrinsic and *x*_t type the kernels name becomes SIMDe's
+// portable C), then gemv_neon.c, gemm_neon.c, attention_neon.c and attention_fp8_neon.c themselves
+// with TK_NEON_EMULATED defined, their target attributes empty and their exported names changed
+// through EMU_NAME, then the entry points EMU_GEMV, EMU_TILE, EMU_ATTENTION and EMU_ATTENTION_FP8.
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/arm/neon.h>
+#include "tandem_kernels.h"
+#include <math.h>
+
+// The intrinsics the kernels use that SIMDe 0.7.4 lacks, lane by lane. fcvtns: f32 → int32,
+// rounding to nearest with ties to even (the C default rounding mode), saturating.
+static inline simde_int32x4_t emu_vcvtnq_s32_f32(simde_float32x4_t a) {
+    float f[4];
+    int32_t i[4];
+    simde_vst1q_f32(f, a);
+    for (int k = 0; k < 4; k++) {
+        float r = nearbyintf(f[k]);
+        i[k] = r != r ? 0 : r >= 2147483648.0f ? INT32_MAX : r < -2147483648.0f ? INT32_MIN : (int32_t)r;
+    }
+    return simde_vld1q_s32(i);
+}
+#define vcvtnq_s32_f32(a) emu_vcvtnq_s32_f32(a)
+// fcvtl2: the upper 4 of 8 f16 lanes → f32.
+static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
+    uint16_t h[8];
+    float f[4];
+    simde_vst1q_u16(h, simde_vreinterpretq_u16_f16(a));
+    for (int k = 0; k < 4; k++) f[k] = tk_f16_to_f32(h[4 + k]);
+    return simde_vld1q_f32(f);
+}
+#define vcvt_high_f32_f16(a) emu_vcvt_high_f32_f16(a)
+
+#define TK_NEON_EMULATED
+#define TK_NEON
+#define TK_DOTPROD
+#define tk__gemv_fp8_neon EMU_NAME(fp8_neon)
+#define tk__gemv_q4_1_neon EMU_NAME(q4_1_neon)
+#define tk__gemv_q8_0_int16_neon EMU_NAME(q8_0_int16_neon)
+#define tk__gemv_q4_0_int_neon EMU_NAME(q4_0_int_neon)
+#define tk__gemv_mxfp4_int_neon EMU_NAME(mxfp4_int_neon)
+#define tk__gemv_nvfp4_int_neon EMU_NAME(nvfp4_int_neon)
+#define tk__gemv_q4_0_int_dot EMU_NAME(q4_0_int_dot)
+#define tk__gemv_mxfp4_int_dot EMU_NAME(mxfp4_int_dot)
+#define tk__gemv_nvfp4_int_dot EMU_NAME(nvfp4_int_dot)
+#define tk__gemm_tile_neon EMU_NAME(gemm_tile_neon)
+#define tk__attention_f32_neon EMU_NAME(attention_f32_neon)
+#define tk__attention_fp8_group_neon EMU_NAME(attention_fp8_group_neon)
+#include "../CTandemKernels/gemv_neon.c"
+#include "../CTandemKernels/gemm_neon.c"
+#include "../CTandemKernels/attention_neon.c"
+#include "../CTandemKernels/attention_fp8_neon.c"
+
+int EMU_ATTENTION_FP8(float *out, const float *q, int64_t g, const uint8_t *k_codes, const uint8_t *v_codes,
+                      const float *k_scales, const float *v_scales, int64_t scale_stride, const int32_t *table,
+                      int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first,
+                      float softcap) {
+    if (!out || !q || !k_codes || !v_codes || !k_scales || !v_scales || !table || !scores || g < 1 || block_size < 1 ||
+        len < 1 || hd < 1)
+        return TK_ERR_INVALID;
+    int64_t *rows = malloc((size_t)len * 2 * sizeof(int64_t));
+    float *wide = malloc((size_t)(NEON_V_TILE * hd) * sizeof(float));
+    int rc = TK_ERR_INVALID;
+    if (rows && wide) {
+        tk__attention_fp8_group_neon(out, q, g, k_codes, v_codes, k_scales, v_scales, scale_stride, table, block_size,
+                                     stride, len, hd, scores, rows, rows + len, wide, first, softcap);
+        rc = TK_OK;
+    }
+    free(rows);
+    free(wide);
+    return rc;
+}
+
+int EMU_ATTENTION(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
+                  int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+    if (!out || !q || !k_base || !v_base || !table || !scores || block_size < 1 || len < 1 || hd < 1) return TK_ERR_INVALID;
+    int64_t *rows = malloc((size_t)len * sizeof(int64_t));
+    if (!rows) return TK_ERR_INVALID;
+    tk__attention_f32_neon(out, q, k_base, v_base, table, block_size, stride, len, hd, scores, rows, first, softcap);
+    free(rows);
+    return TK_OK;
+}
+
+int EMU_TILE(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {
+    if (!w || !x || !y || nr < 1 || nr > 3 || nt < 1 || nt > 4 || cols < 0 || ldx < cols || ldy < nr) return TK_ERR_INVALID;
+    tk__gemm_tile_neon(w, nr, x, ldx, nt, y, ldy, cols);
+    return TK_OK;
+}
+
+int EMU_GEMV(tk_gemv_path path, const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    if (path != TK_PATH_NEON && path != TK_PATH_DOTPROD) return TK_ERR_INVALID;
+    if (!w || !w->data || !x || !y || rb < 0 || re < rb) return TK_ERR_INVALID;
+    if (!tk_gemv_supports(w->format)) return TK_ERR_UNSUPPORTED_TYPE;
+    if (tk_row_bytes(w->format, w->cols) == 0) return TK_ERR_INVALID;
+    if (w->format == TK_NVFP4 && !w->block_scales) return TK_ERR_INVALID;
+    int dot = path == TK_PATH_DOTPROD;
+    tk__gemv_kernel kernel;
+    switch (w->format) {
+    case TK_FP8_E4M3: kernel = tk__gemv_fp8_neon; break;
+    case TK_Q4_1: kernel = tk__gemv_q4_1_neon; break;
+    case TK_Q8_0: kernel = tk__gemv_q8_0_int16_neon; break;
+    case TK_Q4_0: kernel = dot ? tk__gemv_q4_0_int_dot : tk__gemv_q4_0_int_neon; break;
+    case TK_MXFP4: kernel = dot ? tk__gemv_mxfp4_int_dot : tk__gemv_mxfp4_int_neon; break;
+    case TK_NVFP4: kernel = dot ? tk__gemv_nvfp4_int_dot : tk__gemv_nvfp4_int_neon; break;
+    default: return TK_ERR_UNSUPPORTED_TYPE;
+    }
+    if (re > rb) kernel(w, x, y, rb, re);
+    return TK_OK;
+}

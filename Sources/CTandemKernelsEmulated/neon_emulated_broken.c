@@ -1,0 +1,36 @@
+// See include/tandem_emulated.h: the NEON kernels (gemv_neon.c, gemm_neon.c, attention_neon.c,
+// attention_fp8_neon.c) on SIMDe again, built with TK_TEST_BREAK_LANE (each kernel negates one
+// lane), so the tests can show they fail on a broken kernel.
+#include "tandem_emulated.h"
+
+#if defined(__x86_64__) && __has_include(<simde/arm/neon.h>)
+#define TK_TEST_BREAK_LANE
+#define EMU_NAME(f) tk_emu_broken__gemv_##f
+#define EMU_GEMV tk_emulated_neon_broken_gemv
+#define EMU_TILE tk_emulated_neon_broken_gemm_tile
+#define EMU_ATTENTION tk_emulated_neon_broken_attention
+#define EMU_ATTENTION_FP8 tk_emulated_neon_broken_attention_fp8
+#include "neon_emulated_body.h"
+#else
+int tk_emulated_neon_broken_attention_fp8(float *out, const float *q, int64_t g, const uint8_t *k_codes, const uint8_t *v_codes,
+        const float *k_scales, const float *v_scales, int64_t scale_stride, const int32_t *table, int64_t block_size,
+        int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+    (void)out; (void)q; (void)g; (void)k_codes; (void)v_codes; (void)k_scales; (void)v_scales; (void)scale_stride;
+    (void)table; (void)block_size; (void)stride; (void)len; (void)hd; (void)scores; (void)first; (void)softcap;
+    return -3;
+}
+int tk_emulated_neon_broken_attention(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
+        int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+    (void)out; (void)q; (void)k_base; (void)v_base; (void)table; (void)block_size; (void)stride; (void)len; (void)hd;
+    (void)scores; (void)first; (void)softcap;
+    return -3;
+}
+int tk_emulated_neon_broken_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {
+    (void)w; (void)nr; (void)x; (void)ldx; (void)nt; (void)y; (void)ldy; (void)cols;
+    return -3;
+}
+int tk_emulated_neon_broken_gemv(tk_gemv_path path, const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    (void)path; (void)w; (void)x; (void)y; (void)rb; (void)re;
+    return -3;
+}
+#endif
