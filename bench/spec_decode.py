@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Speculative decoding on vs off, same build, same model, interleaved rounds: `tandem serve`
-with and without `--speculative prompt-lookup`, greedy chat requests over HTTP (streamed, so each
+without speculation ("off"), with `--speculative prompt-lookup` and its start-up cost model ("on"),
+and with drafting in every step ("always": `--spec-cost-model off`), greedy chat requests over HTTP (streamed, so each
 request's time per output token is measured after its first token), at several concurrencies, on
 workloads where an answer quotes its input (extraction, code editing, summarising) and on the
-council prompts (free writing). Each round starts both servers in turn (order alternating) and runs
+council prompts (free writing). Each round starts each server in turn (order rotating) and runs
 every workload and concurrency on each; the tables are medians over rounds (min-max).
 
     swift build -c release --product tandem
@@ -13,8 +14,8 @@ Figures per (workload, concurrency): decode tokens/s (completion tokens after th
 wall time from the first request's first token to the last request's end), TPOT (median over
 requests of (last - first token time) / (tokens - 1)), and the acceptance rate and draft tokens
 per verification from the server's `tandem_spec_*` counters. Options: --bin (default
-.build/release/tandem), --concurrency 1,4,16, --max-tokens 128, --spec-tokens 4, --spec-max-batch 0,
---threads (kernel threads, default: serve's), --workloads extraction,code,summary,council.
+.build/release/tandem), --modes off,on,always, --concurrency 1,4,16, --max-tokens 128, --spec-tokens 4,
+--spec-max-batch 0, --threads (kernel threads, default: serve's), --workloads extraction,code,summary,council.
 """
 import argparse
 import json
@@ -79,7 +80,8 @@ def counters(url):
     import httpx
     text = httpx.get(url + "/metrics", timeout=10).text
     out = {}
-    for name in ["tandem_spec_proposed_tokens_total", "tandem_spec_accepted_tokens_total", "tandem_engine_steps_total"]:
+    for name in ["tandem_spec_proposed_tokens_total", "tandem_spec_accepted_tokens_total", "tandem_spec_skipped_steps_total",
+                 "tandem_engine_steps_total"]:
         m = re.search(rf"^{name}\{{[^}}]*\}} (\d+)", text, re.M)
         out[name] = int(m.group(1)) if m else 0
     m = re.search(r"^tandem_spec_acceptance_length_count\{[^}]*\} (\d+)", text, re.M)
@@ -117,11 +119,12 @@ def run_level(dep, prompts, concurrency, max_tokens):
             "tokens": sum(o[2] for o in out)}
 
 
-def serve(bin_path, model, spec, args):
+def serve(bin_path, model, mode, args):
     os.environ["TANDEM_BIN"] = bin_path
     extra = ["--max-running", "16", "--kv-mib", "256"]
-    if spec:
-        extra += ["--speculative", "prompt-lookup", "--spec-tokens", str(args.spec_tokens), "--spec-max-batch", str(args.spec_max_batch)]
+    if mode != "off":
+        extra += ["--speculative", "prompt-lookup", "--spec-tokens", str(args.spec_tokens), "--spec-max-batch", str(args.spec_max_batch),
+                  "--spec-cost-model", "on" if mode == "on" else "off"]
     if args.threads:
         os.environ["TANDEM_THREADS"] = str(args.threads)
     return Deployment(model, 1, step_timeout=120, extra=extra)
@@ -138,13 +141,15 @@ def main():
     p.add_argument("--spec-max-batch", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--workloads", default="extraction,code,summary,council")
+    p.add_argument("--modes", default="off,on,always")
     args = p.parse_args()
+    modes = args.modes.split(",")
     levels = [int(c) for c in args.concurrency.split(",")]
     workloads = {w: (WORKLOADS[w] if w != "council" else council_prompts()) for w in args.workloads.split(",")}
     results = {}  # (mode, workload, level) -> [dict]
-    accept = {False: [], True: []}
+    accept = {m: [] for m in modes}
     for r in range(args.rounds):
-        for spec in ([False, True] if r % 2 == 0 else [True, False]):
+        for spec in modes[r % len(modes):] + modes[:r % len(modes)]:
             dep = serve(args.bin, args.model, spec, args)
             try:
                 before = counters(dep.url)
@@ -152,7 +157,7 @@ def main():
                     for c in levels:
                         res = run_level(dep, prompts, c, args.max_tokens)
                         results.setdefault((spec, w, c), []).append(res)
-                        print(f"round {r + 1} {'spec' if spec else 'plain'} {w} c={c}: {res['tok_s']:.1f} tok/s, "
+                        print(f"round {r + 1} {spec} {w} c={c}: {res['tok_s']:.1f} tok/s, "
                               f"TPOT {res['tpot_ms']:.1f} ms, {res['tokens']} tokens", flush=True)
                 after = counters(dep.url)
                 accept[spec].append({k: after[k] - before[k] for k in after})
@@ -164,22 +169,29 @@ def main():
 
     print(f"\nModel {os.path.basename(args.model)}, {args.rounds} interleaved rounds, max_tokens {args.max_tokens}, "
           f"--spec-tokens {args.spec_tokens} --spec-max-batch {args.spec_max_batch}\n")
-    print("| workload | concurrency | decode tok/s off | decode tok/s on | speed-up | TPOT ms off | TPOT ms on |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    others = [m for m in modes if m != "off"]
+    print("| workload | concurrency | " + " | ".join(f"decode tok/s {m}" for m in modes) + " | "
+          + " | ".join(f"{m} / off" for m in others) + " | " + " | ".join(f"TPOT ms {m}" for m in modes) + " |")
+    print("|" + " --- |" * (2 + 2 * len(modes) + len(others)))
     for w in workloads:
         for c in levels:
-            off, on = results[(False, w, c)], results[(True, w, c)]
-            ratio = statistics.median(o["tok_s"] for o in on) / max(statistics.median(o["tok_s"] for o in off), 1e-9)
-            print(f"| {w} | {c} | {cell([o['tok_s'] for o in off], '{:.1f}')} | {cell([o['tok_s'] for o in on], '{:.1f}')} | "
-                  f"{ratio:.2f}x | {cell([o['tpot_ms'] for o in off], '{:.1f}')} | {cell([o['tpot_ms'] for o in on], '{:.1f}')} |")
-    tot = {k: sum(a[k] for a in accept[True]) for k in accept[True][0]} if accept[True] else {}
-    if tot.get("tandem_spec_proposed_tokens_total"):
-        rate = tot["tandem_spec_accepted_tokens_total"] / tot["tandem_spec_proposed_tokens_total"]
-        per = tot["tandem_spec_accepted_tokens_total"] / max(tot["verifications"], 1)
-        print(f"\nAll workloads with speculation: {tot['tandem_spec_proposed_tokens_total']} draft tokens, "
-              f"{rate:.0%} accepted, {per:.2f} accepted per verification, {tot['tandem_engine_steps_total']} steps")
+            rows = {m: results[(m, w, c)] for m in modes}
+            med = {m: statistics.median(o["tok_s"] for o in rows[m]) for m in modes}
+            print(f"| {w} | {c} | " + " | ".join(cell([o["tok_s"] for o in rows[m]], "{:.1f}") for m in modes) + " | "
+                  + " | ".join(f"{med[m] / max(med.get('off', med[m]), 1e-9):.2f}x" for m in others) + " | "
+                  + " | ".join(cell([o["tpot_ms"] for o in rows[m]], "{:.1f}") for m in modes) + " |")
+    for m in others:
+        tot = {k: sum(a[k] for a in accept[m]) for k in accept[m][0]} if accept[m] else {}
+        if tot.get("tandem_spec_proposed_tokens_total"):
+            rate = tot["tandem_spec_accepted_tokens_total"] / tot["tandem_spec_proposed_tokens_total"]
+            per = tot["tandem_spec_accepted_tokens_total"] / max(tot["verifications"], 1)
+            print(f"\n{m}: {tot['tandem_spec_proposed_tokens_total']} draft tokens, {rate:.0%} accepted, "
+                  f"{per:.2f} accepted per verification, {tot['tandem_engine_steps_total']} steps, "
+                  f"{tot['tandem_spec_skipped_steps_total']} steps without drafts by the cost model")
+        elif tot:
+            print(f"\n{m}: no draft tokens verified ({tot['tandem_engine_steps_total']} steps)")
     print("\ncommand: python3 " + " ".join(sys.argv))
-    json.dump({f"{'on' if k[0] else 'off'}/{k[1]}/{k[2]}": v for k, v in results.items()},
+    json.dump({f"{k[0]}/{k[1]}/{k[2]}": v for k, v in results.items()},
               open("/tmp/spec_decode.json", "w"), indent=1)
 
 

@@ -16,7 +16,7 @@ externally_managed() {
 packages=(pkg-config libopenmpi-dev openmpi-bin libibverbs-dev librdmacm-dev libopenblas-dev
           libprotobuf-c-dev protobuf-c-compiler iproute2 unzip libsimde-dev)
 # On x86-64 only: the aarch64 cross compiler and qemu's user-mode emulator, for the test that runs
-# the Arm kernels under emulation (e2e/test_arm_kernels.py, Tests/arm/).
+# the Arm kernels under emulation (e2e/test_arm_kernels.py, e2e/arm/kernel_check.c).
 if [ "$(uname -m)" = x86_64 ]; then
   packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user-static)
 fi

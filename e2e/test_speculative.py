@@ -54,6 +54,10 @@ def test_speculating_serve_answers_what_plain_generate_does(model, ranks):
     accepted = counter(metrics, "tandem_spec_accepted_tokens_total")
     assert 0 < accepted <= proposed, metrics
     assert "tandem_spec_acceptance_length_bucket" in metrics
+    # Each response's usage reports its own drafts under OpenAI's predicted-output names.
+    details = [r.usage.completion_tokens_details for r in got]
+    assert sum(d.accepted_prediction_tokens for d in details) == accepted
+    assert sum(d.accepted_prediction_tokens + d.rejected_prediction_tokens for d in details) == proposed
 
 
 @pytest.mark.parametrize("model", [STORIES260K, SMOLLM2], ids=["stories260K", "smollm2-q4_1"])

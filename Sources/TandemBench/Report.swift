@@ -76,6 +76,11 @@ public enum Report {
             s += "\n## \(l.load.description)\n\n"
             s += "\(l.requests) requests in \(String(format: "%.2f", l.duration)) s; tokens: prompt \(l.promptTokens) "
             s += "(cached \(l.cachedTokens)), output \(l.outputTokens).\n"
+            if let a = l.acceptedDraftTokens, let r = l.rejectedDraftTokens, let rate = l.draftAcceptanceRate {
+                s += "Speculative decoding: \(a) of \(a + r) draft tokens accepted (\(String(format: "%.0f%%", 100 * rate)))"
+                s += l.tokensPerPass.map { String(format: ", %.2f output tokens per decode pass", $0) } ?? ""
+                s += ".\n"
+            }
             if !l.errors.isEmpty {
                 s += "Errors: " + l.errors.sorted { $0.key < $1.key }.map { "\($0.key) × \($0.value)" }.joined(separator: ", ") + ".\n"
             }

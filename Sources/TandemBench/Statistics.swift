@@ -21,6 +21,10 @@ public struct RequestRecord: Sendable, Codable, Equatable {
     /// nil when the request succeeded; otherwise a short type (`http_429`, `timeout`, `connect`, …).
     public var error: String?
     public var errorMessage: String?
+    /// Speculative decoding, from the usage's `completion_tokens_details`: draft tokens the server
+    /// accepted and rejected (nil when it reported none).
+    public var acceptedDraftTokens: Int?
+    public var rejectedDraftTokens: Int?
 
     public init(index: Int, level: String, tag: String, start: Double, ttft: Double? = nil, e2e: Double? = nil,
                 itl: [Double] = [], tpot: Double? = nil, promptTokens: Int = 0, cachedTokens: Int = 0,
@@ -156,6 +160,21 @@ public struct LevelSummary: Sendable, Codable, Equatable {
     public var good: Int
     /// Requests meeting the SLO, per second.
     public var goodput: Double
+    /// Speculative decoding over the level's successful requests (nil when none reported drafts).
+    public var acceptedDraftTokens: Int? = nil
+    public var rejectedDraftTokens: Int? = nil
+
+    /// Accepted over proposed draft tokens.
+    public var draftAcceptanceRate: Double? {
+        guard let a = acceptedDraftTokens, let r = rejectedDraftTokens, a + r > 0 else { return nil }
+        return Double(a) / Double(a + r)
+    }
+
+    /// Output tokens per decode pass: each pass emits one token plus the drafts it accepted.
+    public var tokensPerPass: Double? {
+        guard let a = acceptedDraftTokens, outputTokens > a else { return nil }
+        return Double(outputTokens) / Double(outputTokens - a)
+    }
 }
 
 public enum Statistics {
@@ -208,13 +227,19 @@ public enum Statistics {
         let output = ok.reduce(0) { $0 + $1.outputTokens }
         let good = records.filter { slo.isMet(by: $0) }.count
         func rate(_ x: Double) -> Double { span > 0 ? x / span : 0 }
-        return LevelSummary(
+        let drafted = ok.filter { $0.acceptedDraftTokens != nil || $0.rejectedDraftTokens != nil }
+        var summary = LevelSummary(
             level: level, load: load, requests: records.count, succeeded: ok.count, failed: records.count - ok.count,
             errors: errors, duration: span, promptTokens: prompt, cachedTokens: cached, outputTokens: output,
             ttft: Distribution(ok.compactMap(\.ttft)), tpot: Distribution(ok.compactMap(\.tpot)),
             itl: Distribution(ok.flatMap(\.itl)), e2e: Distribution(ok.compactMap(\.e2e)),
             requestThroughput: rate(Double(ok.count)), outputThroughput: rate(Double(output)),
             totalTokenThroughput: rate(Double(prompt + output)), slo: slo, good: good, goodput: rate(Double(good)))
+        if !drafted.isEmpty {
+            summary.acceptedDraftTokens = drafted.reduce(0) { $0 + ($1.acceptedDraftTokens ?? 0) }
+            summary.rejectedDraftTokens = drafted.reduce(0) { $0 + ($1.rejectedDraftTokens ?? 0) }
+        }
+        return summary
     }
 
     /// For a saturation sweep: true once the last level's goodput fell below `1 − tolerance` times

@@ -59,6 +59,8 @@ public struct StreamAccumulator: Sendable {
     public private(set) var cachedTokens = 0
     public private(set) var outputTokens: Int?
     public private(set) var finishReason: String?
+    public private(set) var acceptedDraftTokens: Int?
+    public private(set) var rejectedDraftTokens: Int?
     public private(set) var sawDone = false
     public private(set) var error: (type: String, message: String)?
     private var lastText: Double?
@@ -85,6 +87,14 @@ public struct StreamAccumulator: Sendable {
             if let details = usage["prompt_tokens_details"] as? [String: Any], let c = details["cached_tokens"] as? Int {
                 cachedTokens = c
             }
+            // Speculative decoding (OpenAI's names for its predicted outputs); 0 and 0: none drafted.
+            if let details = usage["completion_tokens_details"] as? [String: Any] {
+                let a = details["accepted_prediction_tokens"] as? Int, r = details["rejected_prediction_tokens"] as? Int
+                if (a ?? 0) + (r ?? 0) > 0 {
+                    acceptedDraftTokens = a ?? 0
+                    rejectedDraftTokens = r ?? 0
+                }
+            }
         }
         guard let choices = obj["choices"] as? [[String: Any]], let choice = choices.first else { return }
         var text = ""
@@ -108,6 +118,8 @@ public struct StreamAccumulator: Sendable {
                               promptTokens: promptTokens ?? 0, cachedTokens: cachedTokens,
                               outputTokens: outputTokens ?? 0, chunks: chunks, finishReason: finishReason)
         r.tpot = RequestRecord.tpot(ttft: ttft, e2e: end, outputTokens: r.outputTokens)
+        r.acceptedDraftTokens = acceptedDraftTokens
+        r.rejectedDraftTokens = rejectedDraftTokens
         if let error {
             r.error = error.type
             r.errorMessage = error.message

@@ -73,6 +73,13 @@ public final class Engine: @unchecked Sendable {
     let proposer: (any DraftProposer)?
     /// Measured at the start of the step loop when speculation uses the cost model.
     private var costModel: SpeculationCostModel?
+    /// The acceptance rate of all draft tokens lately (moving average): where a new request's
+    /// own estimate starts, so the cost model judges its first drafts by what drafts earn here.
+    private var draftAcceptance = 0.5
+    /// Steps the cost model ran without drafts since drafts last ran: after `Self.probeInterval`
+    /// one step drafts anyway, so the acceptance estimates follow a workload that changed.
+    private var stepsWithoutDrafts = 0
+    static let probeInterval = 64
 
     public init(model: LoadedModel, executor: StepExecutor, configuration: EngineConfiguration = EngineConfiguration(),
                 logger: Logger = Logger(label: "tandem.engine")) throws {
@@ -221,6 +228,7 @@ public final class Engine: @unchecked Sendable {
         case .failure(let e): throw EngineError(.rejected, e.message, code: e.code)
         }
         states[request.id] = TokenRequestState(request: request, sink: sink, sampler: sampler, acknowledged: acknowledged)
+        states[request.id]?.draftAcceptance = draftAcceptance
         if !pending.isEmpty { pendingForks[request.id] = pending }
         stats.promptTokens += request.promptTokens.count
         condition.signal()
@@ -419,6 +427,7 @@ public final class Engine: @unchecked Sendable {
                         id: r.id, promptTokens: r.promptTokens, maxTokens: r.maxTokens, stopTokenIDs: fork.stopIDs,
                         cacheSalt: r.cacheSalt, priority: r.priority, arrivalTime: clock.now - startInstant, capToPool: r.capToPool))
                     states[r.id] = TokenRequestState(request: r, sink: fork.sink, sampler: sampler, acknowledged: fork.acknowledged)
+                    states[r.id]?.draftAcceptance = draftAcceptance
                 } catch {
                     notStarted.append(fork)
                 }
@@ -430,8 +439,12 @@ public final class Engine: @unchecked Sendable {
                 stats.specProposedTokens += s.draftTokens.count
                 stats.specAcceptedTokens += n
                 if n < stats.specAcceptedLengths.count { stats.specAcceptedLengths[n] += 1 }
+                let observed = Double(n) / Double(s.draftTokens.count)
+                draftAcceptance = 0.9 * draftAcceptance + 0.1 * observed
                 if let rate = states[s.requestID]?.draftAcceptance {
-                    states[s.requestID]?.draftAcceptance = 0.7 * rate + 0.3 * Double(n) / Double(s.draftTokens.count)
+                    states[s.requestID]?.draftAcceptance = 0.7 * rate + 0.3 * observed
+                    states[s.requestID]?.acceptedDraftTokens += n
+                    states[s.requestID]?.rejectedDraftTokens += s.draftTokens.count - n
                 }
             }
             var finished: [(TokenRequestState, FinishReason)] = []
@@ -487,10 +500,13 @@ public final class Engine: @unchecked Sendable {
             out[id] = draft
             expected += SpeculationConfiguration.expectedAccepted(length: draft.count, rate: state.draftAcceptance)
         }
-        if let costModel, !out.isEmpty, !costModel.pays(batch: decoding.count, expectedAccepted: expected / Double(decoding.count)) {
+        if let costModel, !out.isEmpty, !costModel.pays(batch: decoding.count, expectedAccepted: expected / Double(decoding.count)),
+           stepsWithoutDrafts < Self.probeInterval {
             stats.specSkippedSteps += 1
+            stepsWithoutDrafts += 1
             return [:]
         }
+        if !out.isEmpty { stepsWithoutDrafts = 0 }
         return out
     }
 

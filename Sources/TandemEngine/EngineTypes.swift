@@ -49,6 +49,20 @@ public struct EngineUsage: Sendable, Equatable {
     public var cachedPromptTokens: Int
     public var completionTokens: Int
     public var reasoningTokens: Int
+    /// Speculative decoding: draft tokens the model accepted (counted in `completionTokens`) and
+    /// rejected (`completion_tokens_details.accepted_prediction_tokens` / `rejected_prediction_tokens`).
+    public var acceptedDraftTokens = 0
+    public var rejectedDraftTokens = 0
+
+    public init(promptTokens: Int, cachedPromptTokens: Int, completionTokens: Int, reasoningTokens: Int,
+                acceptedDraftTokens: Int = 0, rejectedDraftTokens: Int = 0) {
+        self.promptTokens = promptTokens
+        self.cachedPromptTokens = cachedPromptTokens
+        self.completionTokens = completionTokens
+        self.reasoningTokens = reasoningTokens
+        self.acceptedDraftTokens = acceptedDraftTokens
+        self.rejectedDraftTokens = rejectedDraftTokens
+    }
 }
 
 /// What the engine streams for one request, in order: text deltas, then exactly one `.finished`.

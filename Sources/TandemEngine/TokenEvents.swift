@@ -45,12 +45,16 @@ struct TokenRequestState {
     /// `.tokens` events sent and not yet acknowledged.
     var unacknowledged = 0
     /// Speculative decoding: the recent acceptance rate of this request's draft tokens (moving
-    /// average; starts optimistic), which sets its draft length.
+    /// average; starts at the deployment's), which sets its draft length.
     var draftAcceptance = 1.0
+    /// Draft tokens of this request the model accepted and rejected.
+    var acceptedDraftTokens = 0
+    var rejectedDraftTokens = 0
 
     var usage: EngineUsage {
         EngineUsage(promptTokens: request.promptTokens.count, cachedPromptTokens: cachedPromptTokens,
-                    completionTokens: completionTokens, reasoningTokens: 0)
+                    completionTokens: completionTokens, reasoningTokens: 0,
+                    acceptedDraftTokens: acceptedDraftTokens, rejectedDraftTokens: rejectedDraftTokens)
     }
 }
 

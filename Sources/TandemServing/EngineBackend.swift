@@ -165,6 +165,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                         if var t = total {
                             t.completionTokens += usage.completionTokens
                             t.reasoningTokens += usage.reasoningTokens
+                            t.acceptedPredictionTokens += usage.acceptedPredictionTokens
+                            t.rejectedPredictionTokens += usage.rejectedPredictionTokens
                             total = t
                         } else {
                             total = usage
@@ -219,7 +221,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                 case .timedOut: throw BackendError(.overCapacity, "the request waited too long for capacity", retryAfterSeconds: 1)
                 }
                 return Usage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
-                             cachedTokens: usage.cachedPromptTokens, reasoningTokens: usage.reasoningTokens)
+                             cachedTokens: usage.cachedPromptTokens, reasoningTokens: usage.reasoningTokens,
+                             acceptedPredictionTokens: usage.acceptedDraftTokens, rejectedPredictionTokens: usage.rejectedDraftTokens)
             }
         }
         return nil

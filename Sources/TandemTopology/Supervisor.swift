@@ -51,7 +51,16 @@ public final class Supervisor: @unchecked Sendable {
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attr, &cargs, environ)
+        var rc = posix_spawn(&pid, executable, &actions, &attr, &cargs, environ)
+        // ETXTBSY for up to a second: the file is open for writing somewhere, often only for a
+        // moment (a process forked elsewhere while it was being written still holds the descriptor
+        // until it execs). Longer (a binary being rewritten) is an error the caller sees.
+        var waits = 0
+        while rc == ETXTBSY && waits < 20 {
+            usleep(50_000)
+            waits += 1
+            rc = posix_spawn(&pid, executable, &actions, &attr, &cargs, environ)
+        }
         guard rc == 0 else {
             throw SupervisorError(message: "cannot start \(name) (\(executable)): \(String(cString: strerror(rc)))")
         }

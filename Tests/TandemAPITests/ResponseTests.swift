@@ -46,7 +46,8 @@ import Testing
         ]])
         #expect(doc["usage"] == ["prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
                                  "prompt_tokens_details": ["cached_tokens": 1],
-                                 "completion_tokens_details": ["reasoning_tokens": 1]])
+                                 "completion_tokens_details": ["reasoning_tokens": 1, "accepted_prediction_tokens": 0,
+                                                               "rejected_prediction_tokens": 0]])
     }
 
     @Test func chunksShouldFollowOpenAIsStreamingShape() {

@@ -48,6 +48,38 @@ import Testing
         #expect(r.e2e == 1.5 && r.finishReason == "length" && r.index == 3 && r.start == 2)
     }
 
+    @Test("speculative decoding: accepted and rejected draft tokens from the usage reach the level summary and the report")
+    func draftTokensFromTheUsage() {
+        func record(_ i: Int, output: Int, accepted: Int?, rejected: Int?) -> RequestRecord {
+            var a = StreamAccumulator()
+            a.consume(Self.chunk("x"), at: 0.1)
+            a.consume(Self.chunk("y", finish: "stop"), at: 0.2)
+            var details = ""
+            if let accepted, let rejected {
+                details = ",\"completion_tokens_details\":{\"reasoning_tokens\":0,\"accepted_prediction_tokens\":\(accepted),\"rejected_prediction_tokens\":\(rejected)}"
+            }
+            a.consume("{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":\(output)\(details)}}", at: 0.2)
+            a.consume("[DONE]", at: 0.2)
+            return a.record(index: i, level: "c=2", tag: "t", start: 0, end: 0.3)
+        }
+        let drafted = record(0, output: 20, accepted: 10, rejected: 5)
+        #expect(drafted.acceptedDraftTokens == 10 && drafted.rejectedDraftTokens == 5)
+        let plain = record(1, output: 12, accepted: 0, rejected: 0)
+        #expect(plain.acceptedDraftTokens == nil && plain.rejectedDraftTokens == nil)
+        #expect(record(2, output: 3, accepted: nil, rejected: nil).acceptedDraftTokens == nil)
+        let l = Statistics.summarize(level: "c=2", load: .concurrency(2), records: [drafted, plain], slo: SLO(ttft: 1, tpot: 1))
+        #expect(l.acceptedDraftTokens == 10 && l.rejectedDraftTokens == 5)
+        #expect(abs(l.draftAcceptanceRate! - 10.0 / 15.0) < 1e-12)
+        #expect(abs(l.tokensPerPass! - 32.0 / 22.0) < 1e-12)  // 32 output tokens in 32 - 10 passes
+        let none = Statistics.summarize(level: "c=1", load: .concurrency(1), records: [plain], slo: SLO(ttft: 1, tpot: 1))
+        #expect(none.acceptedDraftTokens == nil && none.draftAcceptanceRate == nil)
+        let report = BenchReport(scenario: "s", target: "", model: "m", endpoint: "completions", workload: "w", seed: 0,
+                                 startedAt: "now", warmupRequests: 0, levels: [l, none], records: [drafted, plain])
+        let md = Report.markdown(report)
+        #expect(md.contains("Speculative decoding: 10 of 15 draft tokens accepted (67%), 1.45 output tokens per decode pass."))
+        #expect(md.components(separatedBy: "Speculative decoding:").count == 2)
+    }
+
     @Test func errorEventsMissingDoneAndMissingUsage() {
         var e = StreamAccumulator()
         e.consume(Self.chunk("x"), at: 0.1)

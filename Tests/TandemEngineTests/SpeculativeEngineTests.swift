@@ -22,23 +22,25 @@ struct SpeculativeEngineTests {
     }
 
     /// Every prompt's completion, all submitted together.
-    static func run(_ engine: Engine, _ requests: [EngineRequest]) async throws -> [(tokens: [TokenID], logprobs: [Float])] {
-        try await withThrowingTaskGroup(of: (Int, [TokenID], [Float]).self) { group in
+    static func run(_ engine: Engine, _ requests: [EngineRequest]) async throws -> [(tokens: [TokenID], logprobs: [Float], usage: EngineUsage?)] {
+        try await withThrowingTaskGroup(of: (Int, [TokenID], [Float], EngineUsage?).self) { group in
             for (i, r) in requests.enumerated() {
                 group.addTask {
-                    var tokens: [TokenID] = [], logprobs: [Float] = []
+                    var tokens: [TokenID] = [], logprobs: [Float] = [], usage: EngineUsage?
                     for try await event in try engine.submitTokens(r) {
-                        if case .tokens(let t, let lp, _) = event {
+                        switch event {
+                        case .tokens(let t, let lp, _):
                             tokens += t
                             logprobs += lp.compactMap(\.logprob)
+                        case .finished(_, let u): usage = u
                         }
                     }
-                    return (i, tokens, logprobs)
+                    return (i, tokens, logprobs, usage)
                 }
             }
-            var out = [([TokenID], [Float])](repeating: ([], []), count: requests.count)
-            for try await (i, t, l) in group { out[i] = (t, l) }
-            return out.map { (tokens: $0.0, logprobs: $0.1) }
+            var out = [([TokenID], [Float], EngineUsage?)](repeating: ([], [], nil), count: requests.count)
+            for try await (i, t, l, u) in group { out[i] = (t, l, u) }
+            return out.map { (tokens: $0.0, logprobs: $0.1, usage: $0.2) }
         }
     }
 
@@ -59,6 +61,12 @@ struct SpeculativeEngineTests {
         #expect(s.preemptions > 0)
         #expect(s.specProposedTokens > 0 && s.specAcceptedTokens > 0, "\(s)")
         #expect(s.steps < plain.statistics.steps)
+        // Each request's usage counts its own drafts; together they are the engine's.
+        let usages = got.compactMap(\.usage)
+        #expect(usages.count == requests.count)
+        #expect(usages.reduce(0) { $0 + $1.acceptedDraftTokens } == s.specAcceptedTokens)
+        #expect(usages.reduce(0) { $0 + $1.acceptedDraftTokens + $1.rejectedDraftTokens } == s.specProposedTokens)
+        #expect(expected.allSatisfy { $0.usage?.acceptedDraftTokens == 0 && $0.usage?.rejectedDraftTokens == 0 })
     }
 
     @Test("seeded sampling and logprobs: the same tokens with prompt lookup as without")

@@ -110,12 +110,21 @@ public struct Usage: Sendable, Equatable {
     public var cachedTokens: Int
     /// Generated tokens spent reasoning (`completion_tokens_details.reasoning_tokens`).
     public var reasoningTokens: Int
+    /// Speculative decoding: draft tokens the model accepted and rejected
+    /// (`completion_tokens_details.accepted_prediction_tokens` / `rejected_prediction_tokens`, the
+    /// fields OpenAI reports for its own predicted outputs). The accepted ones are counted in
+    /// `completionTokens`; the rejected ones are not.
+    public var acceptedPredictionTokens: Int
+    public var rejectedPredictionTokens: Int
 
-    public init(promptTokens: Int = 0, completionTokens: Int = 0, cachedTokens: Int = 0, reasoningTokens: Int = 0) {
+    public init(promptTokens: Int = 0, completionTokens: Int = 0, cachedTokens: Int = 0, reasoningTokens: Int = 0,
+                acceptedPredictionTokens: Int = 0, rejectedPredictionTokens: Int = 0) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.cachedTokens = cachedTokens
         self.reasoningTokens = reasoningTokens
+        self.acceptedPredictionTokens = acceptedPredictionTokens
+        self.rejectedPredictionTokens = rejectedPredictionTokens
     }
 
     public var totalTokens: Int { promptTokens + completionTokens }

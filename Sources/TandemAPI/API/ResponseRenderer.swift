@@ -106,7 +106,11 @@ public struct ResponseRenderer: Sendable {
             ("completion_tokens", .int(Int64(u.completionTokens))),
             ("total_tokens", .int(Int64(u.totalTokens))),
             ("prompt_tokens_details", .object([("cached_tokens", .int(Int64(u.cachedTokens)))])),
-            ("completion_tokens_details", .object([("reasoning_tokens", .int(Int64(u.reasoningTokens)))])),
+            ("completion_tokens_details", .object([
+                ("reasoning_tokens", .int(Int64(u.reasoningTokens))),
+                ("accepted_prediction_tokens", .int(Int64(u.acceptedPredictionTokens))),
+                ("rejected_prediction_tokens", .int(Int64(u.rejectedPredictionTokens))),
+            ])),
         ])
     }
 

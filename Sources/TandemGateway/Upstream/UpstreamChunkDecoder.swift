@@ -39,7 +39,11 @@ public struct UpstreamChunkDecoder: Sendable {
                 promptTokens: try Self.count(u["prompt_tokens"], "prompt_tokens"),
                 completionTokens: try Self.count(u["completion_tokens"], "completion_tokens"),
                 cachedTokens: try Self.count(u["prompt_tokens_details"]?["cached_tokens"], "prompt_tokens_details.cached_tokens"),
-                reasoningTokens: try Self.count(u["completion_tokens_details"]?["reasoning_tokens"], "completion_tokens_details.reasoning_tokens"))
+                reasoningTokens: try Self.count(u["completion_tokens_details"]?["reasoning_tokens"], "completion_tokens_details.reasoning_tokens"),
+                acceptedPredictionTokens: try Self.count(u["completion_tokens_details"]?["accepted_prediction_tokens"],
+                                                         "completion_tokens_details.accepted_prediction_tokens"),
+                rejectedPredictionTokens: try Self.count(u["completion_tokens_details"]?["rejected_prediction_tokens"],
+                                                         "completion_tokens_details.rejected_prediction_tokens"))
         }
         return events
     }
