@@ -1,23 +1,18 @@
 """`tandem generate` and `tandem serve` run the same engine and `ModelRunner`: greedy output of
 `generate` (one process, one rank) equals what `serve` answers over HTTP at TP=1 and at TP=2
 (two MPI ranks), token count for token count, for both test models."""
-import json
 import shutil
-import subprocess
 
 import pytest
 
-from tandemkit import SMOLLM2, STORIES260K, Deployment, tandem_bin
+from tandemkit import SMOLLM2, STORIES260K, Deployment, generate_json
 
 PROMPTS = ["Once upon a time", "The capital of France is"]
 N = 24
 
 
 def generate(model, prompt):
-    out = subprocess.run([tandem_bin(), "generate", "--model", model, "--prompt", prompt, "--max-tokens", str(N), "--json"],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return generate_json(model, prompt, N)
 
 
 @pytest.mark.parametrize("model", [STORIES260K, SMOLLM2], ids=["stories260K", "smollm2-q4_1"])

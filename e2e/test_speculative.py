@@ -2,15 +2,13 @@
 verifies, never which tokens come out: greedy answers of a speculating `serve` (TP=1 and TP=2
 under mpirun, through the official `openai` client) equal `tandem generate` without speculation,
 and seeded samples of `generate` are the same with and without it. `/metrics` counts the drafts."""
-import json
 import re
 import shutil
-import subprocess
 
-import pytest
 import httpx
+import pytest
 
-from tandemkit import SMOLLM2, STORIES260K, Deployment, tandem_bin
+from tandemkit import SMOLLM2, STORIES260K, Deployment, generate_json
 
 # Prompts an answer can quote (where prompt lookup drafts), and one where it cannot.
 PROMPTS = [
@@ -22,10 +20,7 @@ SPEC = ["--speculative", "prompt-lookup", "--spec-tokens", "4", "--spec-cost-mod
 
 
 def generate(model, prompt, *extra):
-    out = subprocess.run([tandem_bin(), "generate", "--model", model, "--prompt", prompt, "--max-tokens", str(N), "--json", *extra],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return generate_json(model, prompt, N, *extra)
 
 
 def counter(metrics, name):

@@ -49,6 +49,15 @@ def tandem_bin():
     return str(Path(out.stdout.strip()) / "tandem")
 
 
+def generate_json(model, prompt, max_tokens, *extra, timeout=300):
+    """`tandem generate --json` of PROMPT on MODEL (EXTRA: more generate options), parsed."""
+    out = subprocess.run([tandem_bin(), "generate", "--model", model, "--prompt", prompt, "--max-tokens", str(max_tokens),
+                          "--json", *extra], capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"tandem generate failed ({out.returncode}): {out.stderr[-2000:]}")
+    return json.loads(out.stdout)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago (another process may take it before use)."""
     with socket.socket() as s:

@@ -79,21 +79,8 @@ TK_NEON void tk__attention_fp8_group_neon(float *out, const float *q, int64_t g,
             }
         }
     }
-    for (int64_t h = 0; h < g; h++) {
-        float *sc = scores + h * len, mx = -INFINITY, sum = 0;
-        for (int64_t t = 0; t < len; t++) sc[t] *= scale;
-        tk__shape_scores(sc, len, first, softcap);
-        for (int64_t t = 0; t < len; t++)
-            if (sc[t] > mx) mx = sc[t];
-        for (int64_t t = 0; t < len; t++) {
-            sc[t] = expf(sc[t] - mx);
-            sum += sc[t];
-        }
-        // Softmax weight times the value's scale and 2^8: the weight of the widened codes.
-        const float inv = 256.0f / sum;
-        for (int64_t t = 0; t < len; t++) sc[t] *= inv * v_scales[slots[t]];
-        for (int64_t d = 0; d < hd; d++) out[h * hd + d] = 0;
-    }
+    // Softmax weights times each value's scale and 2^8: the weights of the widened codes.
+    tk__fp8_group_softmax(scores, g, len, scale, first, softcap, v_scales, slots, out, hd);
     for (int64_t t0 = 0; t0 < len; t0 += NEON_V_TILE) {
         const int64_t n = len - t0 < NEON_V_TILE ? len - t0 : NEON_V_TILE;
         for (int64_t i = 0; i < n; i++) e4m3_row_neon(v_codes + rows[t0 + i], wide + i * hd, hd);

@@ -144,6 +144,28 @@ static inline void tk__shape_scores(float *scores, int64_t len, int64_t first, f
         for (int64_t t = first; t < len; t++) scores[t] = softcap * tanhf(scores[t] / softcap);
 }
 
+/// The FP8 group kernels' softmax (attention_fp8.c, attention_fp8_neon.c): for each of the `g`
+/// heads' `len` raw scores (q·k of the widened codes times the key scale and 2^8), scale, window
+/// and soft-cap, softmax, then fold in each value's scale and 2^8 so the weights multiply the
+/// widened value codes directly; zeroes the heads' `hd` outputs for the accumulation that follows.
+static inline void tk__fp8_group_softmax(float *scores, int64_t g, int64_t len, float scale, int64_t first, float softcap,
+                                         const float *v_scales, const int64_t *slots, float *out, int64_t hd) {
+    for (int64_t h = 0; h < g; h++) {
+        float *sc = scores + h * len, mx = -INFINITY, sum = 0;
+        for (int64_t t = 0; t < len; t++) sc[t] *= scale;
+        tk__shape_scores(sc, len, first, softcap);
+        for (int64_t t = 0; t < len; t++)
+            if (sc[t] > mx) mx = sc[t];
+        for (int64_t t = 0; t < len; t++) {
+            sc[t] = expf(sc[t] - mx);
+            sum += sc[t];
+        }
+        const float inv = 256.0f / sum;
+        for (int64_t t = 0; t < len; t++) sc[t] *= inv * v_scales[slots[t]];
+        for (int64_t d = 0; d < hd; d++) out[h * hd + d] = 0;
+    }
+}
+
 static inline int64_t tk__step_max_len(const int64_t *positions, int64_t tokens) {
     int64_t max_len = 1;
     for (int64_t t = 0; t < tokens; t++) {
