@@ -454,7 +454,7 @@ public final class Engine: @unchecked Sendable {
                 // The scheduler's counts are the ones reported (cached tokens set at first
                 // admission, within the prompt).
                 state.cachedPromptTokens = o.cachedPromptTokenCount
-                state.completionTokens += o.newTokens.count
+                state.completionTokens = o.outputTokenCount
                 stats.generatedTokens += o.newTokens.count
                 var stopToken: TokenID?
                 if case .stopToken(let t) = o.finishReason { stopToken = t }

@@ -21,6 +21,8 @@ public struct ServeSettings: Sendable, Equatable {
     /// so its seeded samples) do not depend on what shares its step; single-stream decode is
     /// slower (the fused one-token kernels are not used).
     public var batchInvariant = false
+    /// Linear layers as stored (`native`) or re-quantised at load.
+    public var weights: WeightFormat = .native
     /// Speculative decoding: who drafts (`off`, `prompt-lookup`), draft tokens per step, and the
     /// largest decode batch that still drafts.
     public var speculation = SpeculationConfiguration()
@@ -43,6 +45,9 @@ public struct ServeSettings: Sendable, Equatable {
         public let name: String
         /// The topology key (`name` with `_` for `-`, unless a file format already fixed another).
         public let key: String
+        /// Where a topology writes it: in the model's `placement:` (false), or on the model itself
+        /// (true: `weights`, which says what the model is rather than how it is placed).
+        public let modelLevel: Bool
         public let help: String
         /// The allowed values in words ("1...65536", "on, off").
         public let values: String
@@ -56,6 +61,8 @@ public struct ServeSettings: Sendable, Equatable {
 
     /// Every setting, in the order help and launch plans list them.
     public static let settings: [Setting] = [
+        choice("weights", \.weights, WeightFormat.allCases.map { ($0.rawValue, $0) },
+               "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load.", modelLevel: true),
         int("kv-mib", \.kvMiB, 1...(1 << 30), "K/V cache memory per rank, MiB."),
         choice("kv-dtype", \.kvDType, KVCacheDType.allCases.map { ($0.rawValue, $0) },
                "How the K/V cache stores K and V: f32, or fp8 (E4M3 with a scale per token and KV head: about 3.8x the tokens in the same kv-mib)."),
@@ -126,7 +133,7 @@ public struct ServeSettings: Sendable, Equatable {
     /// The settings as help text: one line each, `--name <values>  help (default: ...)`.
     public static var helpText: String {
         let d = ServeSettings()
-        return settings.map { "  --\($0.name) <\($0.values)>\n        \($0.help) (default: \($0.show(d)); topology placement key: \($0.key))" }
+        return settings.map { "  --\($0.name) <\($0.values)>\n        \($0.help) (default: \($0.show(d)); topology \($0.modelLevel ? "model" : "placement") key: \($0.key))" }
             .joined(separator: "\n")
     }
 
@@ -134,7 +141,7 @@ public struct ServeSettings: Sendable, Equatable {
 
     static func int(_ name: String, _ path: WritableKeyPath<ServeSettings, Int> & Sendable, _ range: ClosedRange<Int>,
                     _ help: String, key: String? = nil) -> Setting {
-        Setting(name: name, key: key ?? snake(name), help: help,
+        Setting(name: name, key: key ?? snake(name), modelLevel: false, help: help,
                 values: "\(range.lowerBound)...\(range.upperBound)",
                 read: { s, text in
                     guard let v = Int(String(text.filter { $0 != "_" })) else {
@@ -148,11 +155,12 @@ public struct ServeSettings: Sendable, Equatable {
     }
 
     static func choice<T: Equatable & Sendable>(_ name: String, _ path: WritableKeyPath<ServeSettings, T> & Sendable,
-                                                _ options: [(String, T)], _ help: String, aliases: [String: T] = [:]) -> Setting {
+                                                _ options: [(String, T)], _ help: String, aliases: [String: T] = [:],
+                                                modelLevel: Bool = false) -> Setting {
         let allowed = options.map(\.0).joined(separator: ", ")
         // A switch reads YAML's booleans too; its message names both spellings.
         let isSwitch = !aliases.isEmpty
-        return Setting(name: name, key: snake(name), help: help, values: allowed,
+        return Setting(name: name, key: snake(name), modelLevel: modelLevel, help: help, values: allowed,
                 read: { s, text in
                     guard let v = options.first(where: { $0.0 == text })?.1 ?? aliases[text.lowercased()] else {
                         if isSwitch { return "'\(text)': expected true or false, \(allowed)" }

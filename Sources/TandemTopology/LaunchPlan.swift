@@ -120,9 +120,11 @@ public enum LaunchPlanner {
     }
 
     /// What the topology says about one deployment beyond where it listens and its engine
-    /// settings: weights, reasoning tags, sampling defaults, transport and the link-latency bound.
+    /// settings (`ServeSettings`, weights included): the model's reasoning tags and sampling
+    /// defaults (sections the gateway and the API read too), the cluster's transport and
+    /// link-latency bound.
     static func serveSettings(_ t: Topology, model m: ModelSpec, placement p: PlacementSpec) -> [String] {
-        var a = ["--weights", m.weights.rawValue]
+        var a: [String] = []
         if let r = m.reasoning { a += ["--reasoning-open", r.openTag, "--reasoning-close", r.closeTag] }
         if let d = m.samplingDefaults, !d.isEmpty { a += ["--sampling-defaults", samplingDefaultsJSON(d)] }
         if p.tensorParallel > 1 {

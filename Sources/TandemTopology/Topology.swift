@@ -116,8 +116,6 @@ public struct ModelSpec: Sendable, Equatable {
     public var name: String
     public var aliases: [String] = []
     public var source: ModelSource = .default
-    /// `serve --weights`: linear layers as stored or re-quantised at load (TandemModel's own type).
-    public var weights: WeightFormat = .native
     public var placement: PlacementSpec?
     public var external: ExternalSpec?
     public var reasoning: ReasoningSpec?

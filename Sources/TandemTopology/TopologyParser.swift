@@ -11,9 +11,9 @@ public enum TopologyParser {
     static let nodeKeys = ["name", "host", "address", "interface", "rdma", "cores", "memory_gib"]
     static let rdmaKeys = ["device", "port", "gid_index"]
     static let transportKeys = ["kind", "mode", "max_link_latency_us"]
-    static let modelKeys = ["name", "aliases", "source", "weights", "placement", "external", "reasoning", "defaults", "fallback",
+    static let modelKeys = ["name", "aliases", "source"] + ServeSettings.settings.filter(\.modelLevel).map(\.key) + ["placement", "external", "reasoning", "defaults", "fallback",
                             "cost_per_token", "expected_latency_ms", "max_prompt_tokens", "default_max_tokens"]
-    static let placementKeys = ["nodes", "port"] + ServeSettings.settings.map(\.key) + ["max_concurrent"]
+    static let placementKeys = ["nodes", "port"] + ServeSettings.settings.filter { !$0.modelLevel }.map(\.key) + ["max_concurrent"]
     static let externalKeys = ["url", "upstream_model", "api_key_env"]
     static let reasoningKeys = ["tags", "token_floor", "floor_action"]
     static let tagKeys = ["open", "close"]
@@ -161,7 +161,6 @@ public enum TopologyParser {
         if let s = m.string("source") {
             model.source = s == "default" ? .default : .path(resolve(s, dir: dir))
         }
-        if let w = m.choice("weights", WeightFormat.allCases.map(\.rawValue)), let f = WeightFormat(rawValue: w) { model.weights = f }
         if let p = m.mapping("placement") {
             p.allow(placementKeys)
             let nodes = p.strings("nodes")
@@ -170,11 +169,17 @@ public enum TopologyParser {
             let port = p.int("port", required: true, in: 1...65535)
             var placement = PlacementSpec(nodes: nodes?.map(\.0) ?? [], port: port ?? 0)
             placement.maxConcurrent = p.int("max_concurrent", in: 1...1 << 20)
+            // One table of engine settings: most are the placement's keys, a few the model's own.
             for setting in ServeSettings.settings {
-                guard let (text, at) = p.scalar(setting.key) else { continue }
-                if let problem = placement.settings.set(setting, text) { sink.error(at, "\(p.fieldPath(setting.key)): \(problem)") }
+                let section = setting.modelLevel ? m : p
+                guard let (text, at) = section.scalar(setting.key) else { continue }
+                if let problem = placement.settings.set(setting, text) { sink.error(at, "\(section.fieldPath(setting.key)): \(problem)") }
             }
             model.placement = placement
+        } else {
+            for setting in ServeSettings.settings where setting.modelLevel && m[setting.key] != nil {
+                sink.error(m.location(setting.key), "\(m.fieldPath(setting.key)): applies to models Tandem deploys ('placement'); an external upstream serves its own weights")
+            }
         }
         if let e = m.mapping("external") {
             e.allow(externalKeys)

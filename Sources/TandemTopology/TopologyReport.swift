@@ -26,7 +26,7 @@ public enum TopologyReport {
                 out.append(head + ": external \(e.url)" + (e.upstreamModel.map { " as \($0)" } ?? ""))
             } else if let p = m.placement {
                 let f = r.facts[m.name]
-                out.append(head + ": \(r.modelPath(m))" + (f.map { " [\($0.formatDescription)]" } ?? "") + ", weights \(m.weights.rawValue)")
+                out.append(head + ": \(r.modelPath(m))" + (f.map { " [\($0.formatDescription)]" } ?? "") + ", weights \(p.settings.weights.rawValue)")
                 let host = t.node(p.nodes[0])?.host ?? "?"
                 out.append("    TP=\(p.tensorParallel) on \(p.nodes.joined(separator: ", ")); coordinator http://\(host):\(p.port) (rank 0 on \(p.nodes[0]))")
                 let e = p.settings
@@ -94,7 +94,7 @@ public enum TopologyReport {
         for m in t.models {
             let b = "models.\(m.name)"
             add("\(b).aliases", m.aliases.isEmpty ? nil : m.aliases.joined(separator: ", "))
-            add("\(b).source", m.source.description); add("\(b).weights", m.weights.rawValue)
+            add("\(b).source", m.source.description)
             if let p = m.placement {
                 add("\(b).placement.nodes", "[\(p.nodes.joined(separator: ", "))]"); add("\(b).placement.port", p.port)
                 for s in ServeSettings.settings { add("\(b).placement.\(s.key)", s.value(in: p.settings)) }

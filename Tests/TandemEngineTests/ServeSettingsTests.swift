@@ -9,7 +9,11 @@ struct ServeSettingsTests {
     @Test func commandLineSetsEachSetting() throws {
         let s = try ServeSettings.parse(arguments: ["--kv-mib", "64", "--kv-dtype=fp8", "--block-size", "32", "--max-running", "8",
                                                     "--max-batched-tokens", "1_024", "--max-waiting", "0", "--prefix-cache", "off",
-                                                    "--eviction", "lru", "--step-timeout", "60"])
+                                                    "--eviction", "lru", "--step-timeout", "60", "--weights", "nvfp4",
+                                                    "--speculative", "prompt-lookup", "--spec-tokens", "6", "--spec-max-batch", "2",
+                                                    "--spec-cost-model", "off"])
+        #expect(s.weights == .nvfp4)
+        #expect(s.speculation == SpeculationConfiguration(method: .promptLookup, maxDraftTokens: 6, maxBatch: 2, costModel: false))
         #expect(s.kvMiB == 64 && s.kvBudgetBytes == 64 << 20 && s.kvDType == .fp8 && s.blockSize == 32 && s.maxRunning == 8)
         #expect(s.maxBatchedTokens == 1024 && s.maxWaiting == 0 && !s.prefixCache && s.eviction == .lru && s.stepTimeoutSeconds == 60)
         let sc = s.scheduler(maxModelLength: 2048)
@@ -21,6 +25,7 @@ struct ServeSettingsTests {
     func argumentsRoundTrip() throws {
         var s = ServeSettings()
         s.kvMiB = 7; s.kvDType = .fp8; s.maxWaiting = 3; s.prefixCache = false; s.eviction = .lru; s.stepTimeoutSeconds = 9
+        s.weights = .fp8; s.speculation = SpeculationConfiguration(method: .promptLookup, maxDraftTokens: 3, maxBatch: 5, costModel: false)
         let argv = s.arguments()
         #expect(argv.count == 2 * ServeSettings.settings.count)
         #expect(try ServeSettings.parse(arguments: argv) == s)
@@ -45,6 +50,8 @@ struct ServeSettingsTests {
         #expect(ServeSettings.setting(key: "max_batched_tokens")?.name == "max-batched-tokens")
         // A key the topology format fixed before the settings were one type keeps its name.
         #expect(ServeSettings.setting(key: "step_timeout_s")?.name == "step-timeout")
+        // The one setting a topology writes on the model itself rather than in its placement.
+        #expect(ServeSettings.settings.filter(\.modelLevel).map(\.key) == ["weights"])
         #expect(Set(ServeSettings.settings.map(\.name)).count == ServeSettings.settings.count)
         for s in ServeSettings.settings { #expect(ServeSettings.helpText.contains("--\(s.name) <")) }
     }

@@ -155,6 +155,20 @@ func lineOf(_ text: String, _ needle: String) -> Int {
                         line: "int3", contains: ["'int3' is not allowed", "native, f32, fp8, nvfp4, mxfp4"])
     }
 
+    @Test("weights: a key of the model, through the serve-settings table; not for an external upstream, not in a placement")
+    func weightsAreAModelLevelServeSetting() throws {
+        let f = try Fixture()
+        let yaml = edit("    source: model.gguf\n    placement:\n      nodes: [spark]", "    source: model.gguf\n    weights: fp8\n    placement:\n      nodes: [spark]")
+        guard case .success(let r) = f.check(yaml) else { Issue.record("expected valid: \(f.check(yaml))"); return }
+        #expect(r.topology.models[0].placement?.settings.weights == .fp8)
+        #expect(r.topology.models[1].placement?.settings.weights == .native)
+        try expectError(edit("      kv_mib: 64", "      kv_mib: 64\n      weights: fp8"), line: "weights: fp8",
+                        contains: ["unknown key 'weights'", "models[0].placement"])
+        let external = edit("    source: model.gguf\n    placement:\n      nodes: [spark]\n      port: 8101\n      kv_mib: 64",
+                            "    weights: fp8\n    external: {url: \"http://10.0.0.9:9000\"}")
+        try expectError(external, line: "weights: fp8", contains: ["models[0].weights", "external upstream"])
+    }
+
     @Test func missingRequiredKey() throws {
         try expectError(edit("  keys_file: keys.json\n", ""), line: "  node: spark", contains: ["gateway: missing required key 'keys_file'"])
     }

@@ -12,7 +12,7 @@ struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate text from a prompt with one model in this process.",
-        discussion: "Engine settings as serve takes them (block size, step budget, batch invariance, speculative decoding; the K/V pool is sized for the one prompt):\n" + ServeSettings.helpText)
+        discussion: "Engine settings as serve takes them (weights, block size, step budget, batch invariance, speculative decoding; the K/V pool is sized for the one prompt):\n" + ServeSettings.helpText)
 
     @Option(help: "Model: a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face directory (default: the SmolLM2 model in models/).")
     var model: String?
@@ -50,9 +50,6 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-bos"), help: "Do not add the BOS token even if the model asks for it.")
     var noBOS = false
 
-    @Option(help: "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load from the stored values.")
-    var weights: WeightFormat = .native
-
     @Option(name: .customLong("head-weights"), help: "Embedding/output-head format (same choices; default native).")
     var headWeights: WeightFormat = .native
 
@@ -77,7 +74,9 @@ struct GenerateCommand: AsyncParsableCommand {
         do { loaded = try ModelLoader.load(path: path, tokenizerPath: tokenizer) } catch let e as ModelLoadError {
             throw ValidationError(e.description)
         }
-        let plan = WeightQuantizationPlan(linear: weights, embedding: headWeights)
+        // serve's settings (weights, step budget, block size, speculation), as serve reads them.
+        let settings = try ServeSettings.parse(arguments: settingArguments)
+        let plan = WeightQuantizationPlan(linear: settings.weights, embedding: headWeights)
         if !plan.isNative {
             let report: WeightQuantizationReport
             (loaded, report) = try loaded.quantized(with: plan, pool: KernelThreadPool(threads: ProcessInfo.processInfo.activeProcessorCount))
@@ -109,8 +108,8 @@ struct GenerateCommand: AsyncParsableCommand {
         // One sequence: K/V for the prompt and every token asked for, up to the context, plus the
         // scheduler's copy-on-write and admission reserve blocks.
         let positions = min(context, ids.count + maxTokens)
-        // serve's settings (step budget, block size, speculation), for one sequence and no prefix cache.
-        let defaults = try ServeSettings.parse(arguments: settingArguments)
+        // For one sequence and no prefix cache.
+        let defaults = settings
         WeightMatrix.batchInvariant = defaults.batchInvariant
         var scheduler = defaults.scheduler(maxModelLength: positions)
         scheduler.maxRunningSequences = 1

@@ -31,8 +31,6 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("internal-key-file"), help: "File (mode 0600) holding the key the gateway must send as 'Authorization: Bearer <key>' on /v1/* and /metrics (tandem up generates it). Without it the API is open to whoever reaches the port.")
     var internalKeyFile: String?
 
-    @Option(help: "Linear-layer weights: native (as stored), f32, fp8, nvfp4 or mxfp4, re-quantised at load.")
-    var weights: WeightFormat = .native
 
     @Option(help: "Transport between ranks: mpi, rdma (required) or auto (RDMA verbs if every rank can and --rdma-address is given, else MPI).")
     var transport = "auto"
@@ -83,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         o.host = host
         o.port = port
         o.settings = try ServeSettings.parse(arguments: settingArguments)
-        o.weights = WeightQuantizationPlan(linear: weights)
+        o.weights = WeightQuantizationPlan(linear: o.settings.weights)
         o.maxLinkLatencyMicroseconds = maxLinkLatencyUs
         if let samplingDefaults { o.samplingDefaults = try SamplingDefaults.parse(json: samplingDefaults) }
         if let open = reasoningOpen, let close = reasoningClose {
