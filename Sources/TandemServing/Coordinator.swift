@@ -45,6 +45,7 @@ public enum Coordinator {
     /// Runs this process's rank until shutdown. `communicator` is the deployment's group.
     public static func run(_ o: ServeOptions, communicator: Communicator, logger: Logger) async throws {
         var model = try ModelLoader.load(path: o.modelPath)
+        if communicator.rank == 0, let problem = model.chatTemplateProblem { logger.warning("\(problem)") }
         if !o.weights.isNative {
             let report: WeightQuantizationReport
             (model, report) = try model.quantized(with: o.weights, pool: KernelThreadPool(threads: 1))

@@ -59,6 +59,23 @@ struct SmolLM2Tests {
         }
     }
 
+    @Test("a chat template that cannot be parsed is said out loud: the parse error and the built-in family used instead")
+    func unparsableTemplateIsReported() throws {
+        let tok = TestModels.smol.tokenizer
+        let (chatml, problem) = ChatTemplate.fromModelReporting(
+            jinja: "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n", tokenizer: tok)
+        #expect(chatml == .chatML(defaultSystem: nil))
+        let text = try #require(problem)
+        #expect(text.contains("cannot be parsed") && text.contains("built-in chatml template"), "\(text)")
+        let (none, refused) = ChatTemplate.fromModelReporting(jinja: "{{ messages[0]['content'] ", tokenizer: tok)
+        #expect(none == nil)
+        #expect(refused?.contains("chat requests are refused") == true)
+        let (own, fine) = ChatTemplate.fromModelReporting(jinja: "{{ messages[0]['content'] }}", tokenizer: tok)
+        #expect(fine == nil)
+        if case .model = own {} else { Issue.record("expected the model's own template, got \(String(describing: own))") }
+        #expect(TestModels.smol.chatTemplateProblem == nil)
+    }
+
     @Test("\"The capital of France is\" continues with \" Paris\" greedily")
     func paris() throws {
         let fx = try Fixtures.json("smollm2_logits")

@@ -18,6 +18,16 @@ public indirect enum ChatTemplate: Sendable, Equatable {
 
     public static let styleNames = ["chatml", "llama2", "llama3"]
 
+    /// The family's name as `--template` spells it ("model" for a model's own template).
+    public var familyName: String {
+        switch self {
+        case .model: "model"
+        case .chatML: "chatml"
+        case .llama2: "llama2"
+        case .llama3: "llama3"
+        }
+    }
+
     /// A template chosen by name (`--template`).
     public init?(name: String) {
         switch name.lowercased() {

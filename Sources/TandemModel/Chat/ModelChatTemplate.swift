@@ -82,8 +82,22 @@ extension ChatTemplate {
     /// family it is recognised as (nil if none: the chat endpoint then answers 400).
     /// `tandem chat-template --model` shows which rendering a model gets.
     public static func fromModel(jinja: String, tokenizer: any Tokenizer) -> ChatTemplate? {
+        fromModelReporting(jinja: jinja, tokenizer: tokenizer).template
+    }
+
+    /// As `fromModel`, with what went wrong when the template text cannot be parsed: the parse
+    /// error and what chat requests get instead (the built-in template of the family the text
+    /// resembles, or none), for the loader to say out loud.
+    public static func fromModelReporting(jinja: String, tokenizer: any Tokenizer) -> (template: ChatTemplate?, problem: String?) {
         let family = ChatTemplate(jinja: jinja)
-        guard let template = try? JinjaTemplate(jinja) else { return family }
+        let template: JinjaTemplate
+        do {
+            template = try JinjaTemplate(jinja)
+        } catch {
+            let instead = family.map { "chat requests use the built-in \($0.familyName) template it resembles" }
+                ?? "chat requests are refused (no template Tandem recognises); completions still work"
+            return (family, "the model's chat template cannot be parsed (\(error)); \(instead)")
+        }
         let v = tokenizer.vocabulary
         var special: [(String, JSONValue)] = []
         var bos: String?
@@ -92,7 +106,7 @@ extension ChatTemplate {
             special.append(("bos_token", .string(v.pieces[Int(b)])))
         }
         if let e = v.eos, Int(e) < v.pieces.count { special.append(("eos_token", .string(v.pieces[Int(e)]))) }
-        return .model(ModelChatTemplate(jinja: template, family: family, specialTokens: special,
-                                        dropLeadingBOS: tokenizer.addsBOS ? bos : nil))
+        return (.model(ModelChatTemplate(jinja: template, family: family, specialTokens: special,
+                                         dropLeadingBOS: tokenizer.addsBOS ? bos : nil)), nil)
     }
 }

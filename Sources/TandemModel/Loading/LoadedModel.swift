@@ -6,6 +6,9 @@ public struct LoadedModel: Sendable {
     public let model: LlamaModel
     public let tokenizer: any Tokenizer
     public let chatTemplate: ChatTemplate?
+    /// Why the checkpoint's own chat template is not the one in use (it could not be parsed), in
+    /// words for a log line; nil when there is nothing to say.
+    public var chatTemplateProblem: String? = nil
     /// The checkpoint's path, as given.
     public let path: String
     /// A short description of the format ("GGUF v3 Q4_1", "llama2.c FP32", ...).
@@ -37,13 +40,13 @@ public enum ModelLoader {
         let config = try gguf.llamaConfiguration()
         let weights = try LlamaWeights.load(from: gguf, names: .gguf, config: config)
         let tokenizer = try gguf.tokenizer()
-        var template: ChatTemplate?
+        var template: ChatTemplate?, problem: String?
         let jinja = gguf.metadata["tokenizer.chat_template"]?.stringValue
-        if let jinja { template = ChatTemplate.fromModel(jinja: jinja, tokenizer: tokenizer) }
+        if let jinja { (template, problem) = ChatTemplate.fromModelReporting(jinja: jinja, tokenizer: tokenizer) }
         let types = Set(gguf.tensors.values.compactMap { GGUFFile.dtype(ggmlType: $0.ggmlType)?.rawValue }).sorted()
         return LoadedModel(model: LlamaModel(configuration: config, weights: weights), tokenizer: tokenizer,
-                           chatTemplate: template, path: path,
-                           formatDescription: "GGUF v\(gguf.version) (\(types.joined(separator: ", ")))")
+                           chatTemplate: template, chatTemplateProblem: problem.map { "\(path): tokenizer.chat_template: \($0)" },
+                           path: path, formatDescription: "GGUF v\(gguf.version) (\(types.joined(separator: ", ")))")
     }
 
     public static func loadLlama2C(path: String, tokenizerPath: String?) throws -> LoadedModel {

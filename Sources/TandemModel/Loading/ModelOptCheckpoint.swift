@@ -69,12 +69,13 @@ public enum ModelOptCheckpoint {
         } else {
             throw ModelLoadError(.cannotOpen, file: directory, place: "tokenizer", "no tokenizer.json (or llama2.c tokenizer.bin) in the directory")
         }
-        var template: ChatTemplate?
+        var template: ChatTemplate?, problem: String?
         if let tc = try? SafetensorsModel.readJSON(directory + "/tokenizer_config.json"), let jinja = tc["chat_template"] as? String {
-            template = ChatTemplate.fromModel(jinja: jinja, tokenizer: tokenizer)
+            (template, problem) = ChatTemplate.fromModelReporting(jinja: jinja, tokenizer: tokenizer)
         }
         return LoadedModel(model: LlamaModel(configuration: config, weights: weights), tokenizer: tokenizer,
-                           chatTemplate: template, path: directory,
+                           chatTemplate: template,
+                           chatTemplateProblem: problem.map { "\(directory)/tokenizer_config.json: chat_template: \($0)" }, path: directory,
                            formatDescription: "ModelOpt \(quant.algorithm) safetensors")
     }
 }

@@ -119,13 +119,14 @@ public enum SafetensorsModel {
         let tokenizer = try HFTokenizerFile.load(path: directory + "/tokenizer.json",
                                                  bos: (json["bos_token_id"] as? Int).flatMap { TokenID(exactly: $0) },
                                                  eos: (json["eos_token_id"] as? Int).flatMap { TokenID(exactly: $0) })
-        var template: ChatTemplate?
+        var template: ChatTemplate?, problem: String?
         if let tc = try? readJSON(directory + "/tokenizer_config.json"), let jinja = tc["chat_template"] as? String {
-            template = ChatTemplate.fromModel(jinja: jinja, tokenizer: tokenizer)
+            (template, problem) = ChatTemplate.fromModelReporting(jinja: jinja, tokenizer: tokenizer)
         }
         let types = Set(source.shards.flatMap { $0.entries.values.map(\.dtype.rawValue) }).sorted()
         return LoadedModel(model: LlamaModel(configuration: config, weights: weights), tokenizer: tokenizer,
-                           chatTemplate: template, path: directory,
+                           chatTemplate: template,
+                           chatTemplateProblem: problem.map { "\(directory)/tokenizer_config.json: chat_template: \($0)" }, path: directory,
                            formatDescription: "safetensors (\(types.joined(separator: ", ")))")
     }
 

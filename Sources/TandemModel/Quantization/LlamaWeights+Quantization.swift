@@ -106,6 +106,7 @@ extension LoadedModel {
             (plan.embedding == .native ? "" : ", \(plan.embedding.displayName) embedding/head") +
             (from.isEmpty ? "" : " (re-quantised from \(from))")
         return (LoadedModel(model: LlamaModel(configuration: configuration, weights: weights), tokenizer: tokenizer,
-                            chatTemplate: chatTemplate, path: path, formatDescription: description), report)
+                            chatTemplate: chatTemplate, chatTemplateProblem: chatTemplateProblem, path: path,
+                            formatDescription: description), report)
     }
 }

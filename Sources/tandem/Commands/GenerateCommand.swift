@@ -74,6 +74,7 @@ struct GenerateCommand: AsyncParsableCommand {
         do { loaded = try ModelLoader.load(path: path, tokenizerPath: tokenizer) } catch let e as ModelLoadError {
             throw ValidationError(e.description)
         }
+        if let problem = loaded.chatTemplateProblem { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
         // serve's settings (weights, step budget, block size, speculation), as serve reads them.
         let settings = try ServeSettings.parse(arguments: settingArguments)
         let plan = WeightQuantizationPlan(linear: settings.weights, embedding: headWeights)
