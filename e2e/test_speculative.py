@@ -80,3 +80,32 @@ def test_cost_model_is_measured_at_start_and_changes_no_token():
         dep.stop()
     assert r.choices[0].text == expected["text"]
     assert re.search(r"speculation: drafted/plain step time B=1 \d+\.\d\d", log), log[-2000:]
+
+
+def test_predicted_output_through_the_openai_client():
+    """`prediction` (OpenAI Predicted Outputs) on a speculating coordinator: the answer is what
+    plain greedy decoding gives, and the drafts from the prediction show in the usage; on a
+    coordinator without speculation the field is refused with a 400 naming it."""
+    from openai import BadRequestError
+    prompt = "Tell me a short story about a cat who learns to swim."
+    messages = [{"role": "user", "content": prompt}]
+    dep = Deployment(SMOLLM2, 1, extra=SPEC)
+    try:
+        client = dep.client()
+        plain = client.chat.completions.create(model="m", messages=messages, max_tokens=N, temperature=0)
+        predicted = client.chat.completions.create(model="m", messages=messages, max_tokens=N, temperature=0,
+                                                   prediction={"type": "content", "content": plain.choices[0].message.content})
+    finally:
+        dep.stop()
+    assert predicted.choices[0].message.content == plain.choices[0].message.content
+    d = predicted.usage.completion_tokens_details
+    assert d.accepted_prediction_tokens > plain.usage.completion_tokens_details.accepted_prediction_tokens, (d, plain.usage)
+    assert d.accepted_prediction_tokens >= predicted.usage.completion_tokens // 2, d
+    off = Deployment(SMOLLM2, 1)
+    try:
+        with pytest.raises(BadRequestError) as e:
+            off.client().chat.completions.create(model="m", messages=messages, max_tokens=4,
+                                                 prediction={"type": "content", "content": "x"})
+    finally:
+        off.stop()
+    assert e.value.body.get("param") == "prediction", e.value.body

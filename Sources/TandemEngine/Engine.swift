@@ -495,7 +495,8 @@ public final class Engine: @unchecked Sendable {
         for id in decoding {
             guard let state = states[id], state.request.speculative, state.forced.isEmpty,
                   let tokens = scheduler.tokens(of: id) else { continue }
-            let draft = proposer.propose(tokens, maxTokens: spec.draftLength(acceptanceRate: state.draftAcceptance))
+            let draft = proposer.propose(tokens, reference: state.request.predictedTokens,
+                                         maxTokens: spec.draftLength(acceptanceRate: state.draftAcceptance))
             guard !draft.isEmpty else { continue }
             out[id] = draft
             expected += SpeculationConfiguration.expectedAccepted(length: draft.count, rate: state.draftAcceptance)

@@ -23,6 +23,9 @@ public struct EngineRequest: Sendable {
     /// Let the engine draft and verify tokens for this request when the deployment speculates
     /// (false: one token per step, as without speculation). Either way the tokens are the same.
     public var speculative = true
+    /// Tokens the answer is expected to repeat (OpenAI's `prediction`): drafted from beside the
+    /// prompt when the deployment speculates.
+    public var predictedTokens: [TokenID] = []
 
     public init(id: RequestID, promptTokens: [TokenID], maxTokens: Int, sampling: SamplingConfiguration = .greedy,
                 stopStrings: [String] = [], stopTokenIDs: Set<TokenID> = [], ignoreEndOfSequence: Bool = false,

@@ -136,6 +136,15 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         // Without max_tokens the request may run to the end of the context, capped by the engine
         // at what its K/V pool can hold (then finish_reason "length").
         let maxTokens = min(request.maxTokens ?? (contextLength - ids.count), contextLength - ids.count)
+        // Predicted output: drafted from when the deployment speculates; without speculation it
+        // could change nothing, so it is refused rather than ignored.
+        var predicted: [TokenID] = []
+        if let prediction = request.prediction {
+            guard engine.configuration.speculation.isEnabled else {
+                throw BackendError(.invalidRequest, "model \(modelName) is served without speculative decoding (serve --speculative), so 'prediction' cannot be used", param: "prediction")
+            }
+            predicted = engine.model.tokenizer.encode(prediction, addBOS: false, parseSpecial: false)
+        }
         let n = nextNumber()
         let id = RequestID("\(context.requestID)-\(n)")
         let salt = CacheSalt(tenant: context.cacheSalt ?? context.tenant)
@@ -146,6 +155,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                                               stopStrings: request.stop, cacheSalt: salt, reasoning: reasoning,
                                               capToPool: request.maxTokens == nil)
             engineRequest.speculative = request.speculative
+            engineRequest.predictedTokens = predicted
             choices = try engine.submit(engineRequest, choices: request.n)
         } catch let e as EngineError {
             throw Self.backendError(e)

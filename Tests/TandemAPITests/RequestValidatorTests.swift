@@ -111,6 +111,20 @@ import TandemCore
         #expect(e?.type == "invalid_request_error")
     }
 
+    @Test("prediction (OpenAI Predicted Outputs): a string or text parts, read; anything else a 400 naming the field")
+    func predictionShouldBeReadOrRefused() throws {
+        let base = #"{"model": "m", "messages": [{"role": "user", "content": "x"}], "#
+        #expect(try chat(base + #""prediction": {"type": "content", "content": "def f(): pass"}}"#).prediction == "def f(): pass")
+        #expect(try chat(base + #""prediction": {"type": "content", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}"#).prediction == "ab")
+        #expect(try chat(base + #""speculative": false}"#).speculative == false)
+        #expect(try chat(#"{"model": "m", "messages": [{"role": "user", "content": "x"}]}"#).prediction == nil)
+        #expect(error(base + #""prediction": {"type": "tokens", "content": "a"}}"#)?.param == "prediction.type")
+        #expect(error(base + #""prediction": {"type": "content", "content": 3}}"#)?.param == "prediction.content")
+        #expect(error(base + #""prediction": {"type": "content", "content": [{"type": "image_url"}]}}"#)?.param == "prediction.content[0]")
+        #expect(error(base + #""prediction": {"type": "content", "content": "a", "extra": 1}}"#)?.param == "prediction.extra")
+        #expect(error(base + #""prediction": "a"}"#)?.param == "prediction")
+    }
+
     @Test func bodyThatIsNotAnObjectShouldBeRejected() {
         #expect(error("[1, 2]")?.status == 400)
     }

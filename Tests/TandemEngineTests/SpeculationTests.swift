@@ -33,6 +33,17 @@ struct PromptLookupProposerTests {
         #expect(PromptLookupProposer(maxNgram: 3, minNgram: 2).propose([1, 2, 3, 2], maxTokens: 4) == [])
     }
 
+    @Test("a predicted output is followed from where the suffix occurs in it, before the sequence itself")
+    func aReferenceIsSearchedFirst() {
+        let t: [TokenID] = [7, 8, 1, 2, 7, 8]
+        #expect(proposer.propose(t, reference: [], maxTokens: 2) == [1, 2])
+        #expect(proposer.propose(t, reference: [5, 7, 8, 9, 10, 11], maxTokens: 2) == [9, 10])
+        // Nothing in the reference: the sequence's own match.
+        #expect(proposer.propose(t, reference: [4, 4, 4], maxTokens: 2) == [1, 2])
+        // A suffix at the reference's very end has no continuation there.
+        #expect(proposer.propose(t, reference: [3, 7, 8], maxTokens: 2) == [1, 2])
+    }
+
     @Test func theSearchWindowBoundsHowFarBackItLooks() {
         let t: [TokenID] = [9, 1, 0, 0, 0, 0, 0, 0, 9]
         #expect(PromptLookupProposer(maxNgram: 1, minNgram: 1, window: 100).propose(t, maxTokens: 1) == [1])

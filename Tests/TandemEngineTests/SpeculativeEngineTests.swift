@@ -90,6 +90,28 @@ struct SpeculativeEngineTests {
         #expect(spec.statistics.specAcceptedTokens > 0)
     }
 
+    @Test("a predicted output that is the answer: drafts from it are accepted, and the answer is unchanged")
+    func predictedOutputIsDraftedFrom() async throws {
+        let plain = try Self.engine(speculative: false)
+        let base = EngineRequest(id: "p", promptTokens: Self.prompts[3], maxTokens: 40)
+        let expected = try await Self.run(plain, [base])[0]
+        plain.shutdown()
+        let spec = try Self.engine(speculative: true)
+        defer { spec.shutdown() }
+        var r = base
+        r.predictedTokens = expected.tokens
+        let got = try await Self.run(spec, [r])[0]
+        #expect(got.tokens == expected.tokens)
+        let u = try #require(got.usage)
+        #expect(u.acceptedDraftTokens >= expected.tokens.count / 2, "\(u)")
+        // Without the prediction, the prompt alone drafts less.
+        var alone = base
+        alone.id = "q"
+        let own = try await Self.run(spec, [alone])[0]
+        #expect(own.tokens == expected.tokens)
+        #expect((own.usage?.acceptedDraftTokens ?? 0) < u.acceptedDraftTokens)
+    }
+
     @Test("a request that opts out is never drafted for")
     func optOut() async throws {
         let spec = try Self.engine(speculative: true)

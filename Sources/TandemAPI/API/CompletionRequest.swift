@@ -68,6 +68,10 @@ public struct CompletionRequest: Sendable, Equatable {
     /// Tandem's `speculative`: false keeps the request out of speculative decoding (one token per
     /// step). The tokens are the same either way; only latency and the server's work change.
     public var speculative = true
+    /// OpenAI's Predicted Outputs (`prediction: {"type": "content", "content": …}`): text the
+    /// answer is expected to repeat largely (a file being edited). A speculating deployment drafts
+    /// from it as well as from the prompt; the answer is the same with or without it.
+    public var prediction: String?
     /// Whether the client asked for server-sent events.
     public var stream: Bool
     /// `stream_options.include_usage`: send a final chunk with usage and no choices.

@@ -74,6 +74,7 @@ public enum RequestValidator {
         request.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2...2) ?? 0)
         request.n = Int(try fields.integer("n", in: 1...Int64(maxChoicesPerRequest)) ?? 1)
         request.speculative = try fields.bool("speculative") ?? true
+        request.prediction = try prediction(fields)
         // max_completion_tokens supersedes the deprecated max_tokens.
         let maxCompletion = try fields.integer("max_completion_tokens", in: 1...maxTokensLimit)
         let maxTokens = try fields.integer("max_tokens", in: 1...maxTokensLimit)
@@ -201,6 +202,34 @@ public enum RequestValidator {
             throw .invalidField(kw.path, "'\(kw.path)' is larger than \(maxMessageBytes) bytes.")
         }
         return kw.object
+    }
+
+    /// OpenAI's `prediction`: `{"type": "content", "content": "text" | [{"type": "text", "text": …}]}`.
+    static func prediction(_ fields: FieldReader) throws(APIError) -> String? {
+        guard let p = try fields.object("prediction") else { return nil }
+        guard try p.string("type") == "content" else {
+            throw .invalidField(p.name("type"), "'\(p.name("type"))' must be \"content\".")
+        }
+        for (key, _) in p.object.objectPairs where key != "type" && key != "content" {
+            throw .invalidField(p.name(key), "Unknown parameter '\(p.name(key))'.", code: "unknown_parameter")
+        }
+        let text: String
+        switch p.value("content") {
+        case .string(let s)?: text = s
+        case .array(let parts)?:
+            var joined = ""
+            for (i, part) in parts.enumerated() {
+                let at = "\(p.name("content"))[\(i)]"
+                guard case .object = part, part["type"]?.stringValue == "text", let t = part["text"]?.stringValue else {
+                    throw .invalidField(at, "'\(at)' must be {\"type\": \"text\", \"text\": \"...\"}.")
+                }
+                joined += t
+            }
+            text = joined
+        default:
+            throw .invalidField(p.name("content"), "'\(p.name("content"))' must be a string or an array of text parts.")
+        }
+        return try bounded(text, p.name("content"), maxMessageBytes)
     }
 
     /// `tools`, `tool_choice`, `parallel_tool_calls`; the legacy `functions`/`function_call` are
@@ -460,7 +489,7 @@ public enum RequestValidator {
             "presence_penalty", "frequency_penalty", "logit_bias", "n", "max_tokens", "stop", "stream",
             "stream_options", "user", "tools", "functions", "tool_choice", "function_call",
             "parallel_tool_calls", "response_format", "metadata", "store",
-            "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar", "speculative",
+            "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar", "speculative", "prediction",
         ]
         switch endpoint {
         case .chatCompletions: return common.union(["messages", "max_completion_tokens", "logprobs", "top_logprobs", "chat_template_kwargs"])

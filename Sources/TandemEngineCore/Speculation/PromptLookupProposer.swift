@@ -3,7 +3,12 @@ import TandemCore
 /// Proposes draft tokens for speculative decoding. Pure: the same tokens give the same draft.
 public protocol DraftProposer: Sendable {
     /// Up to `maxTokens` tokens likely to follow `tokens` (prompt then output), or none.
-    func propose(_ tokens: [TokenID], maxTokens: Int) -> [TokenID]
+    /// `reference`: text the output is expected to repeat (a predicted output), searched too.
+    func propose(_ tokens: [TokenID], reference: [TokenID], maxTokens: Int) -> [TokenID]
+}
+
+extension DraftProposer {
+    public func propose(_ tokens: [TokenID], maxTokens: Int) -> [TokenID] { propose(tokens, reference: [], maxTokens: maxTokens) }
 }
 
 /// Prompt lookup (n-gram) decoding: the continuation of the most recent earlier occurrence of the
@@ -24,12 +29,24 @@ public struct PromptLookupProposer: DraftProposer, Equatable {
         self.window = window
     }
 
-    public func propose(_ tokens: [TokenID], maxTokens: Int) -> [TokenID] {
+    /// With a `reference` (a predicted output), a suffix found there is continued from there
+    /// first (its last occurrence), since the output is expected to follow it; then from `tokens`.
+    public func propose(_ tokens: [TokenID], reference: [TokenID], maxTokens: Int) -> [TokenID] {
         let count = tokens.count
         guard maxTokens > 0, count >= minNgram + 1 else { return [] }
         let lowest = max(0, count - window)
         for n in stride(from: min(maxNgram, count - 1), through: minNgram, by: -1) {
             let suffix = tokens[(count - n)...]
+            if reference.count > n {
+                var start = reference.count - n - 1
+                while start >= 0 {
+                    if reference[start] == suffix.first!, reference[start..<(start + n)].elementsEqual(suffix) {
+                        let from = start + n
+                        return Array(reference[from..<min(reference.count, from + maxTokens)])
+                    }
+                    start -= 1
+                }
+            }
             // The most recent occurrence that ends before the suffix starts to be fed (its
             // continuation exists).
             var start = count - n - 1

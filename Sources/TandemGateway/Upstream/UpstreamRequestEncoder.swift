@@ -47,6 +47,7 @@ public enum UpstreamRequestEncoder {
         }
         if r.n > 1 { f.append(("n", .int(Int64(r.n)))) }
         if !r.speculative { f.append(("speculative", .bool(false))) }
+        if let p = r.prediction { f.append(("prediction", .object([("type", .string("content")), ("content", .string(p))]))) }
         if !r.stop.isEmpty { f.append(("stop", .array(r.stop.map(JSONValue.string)))) }
         if r.logprobs {
             switch r.endpoint {
