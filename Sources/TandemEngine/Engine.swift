@@ -521,7 +521,6 @@ public final class Engine: @unchecked Sendable {
         let perSequence = (k + blockSize) / blockSize
         let sizes = SpeculationCostModel.batchSizes(maxRunning: configuration.scheduler.maxRunningSequences,
                                                     blockCount: executor.blockCount, blockSize: blockSize, draftTokens: k)
-        let clock = ContinuousClock()
         var samples: [(batch: Int, plain: Double, drafted: Double)] = []
         for b in sizes {
             let tables = (0..<b).map { i in (0..<perSequence).map { Int32(i * perSequence + $0) } }
@@ -530,14 +529,17 @@ public final class Engine: @unchecked Sendable {
                 SequenceChunk(tokens: Array(repeating: fallbackToken, count: k + 1), startPosition: 0, blockTable: $0, logitCount: k + 1)
             }
             var best = (plain: Double.infinity, drafted: Double.infinity)
-            for _ in 0..<3 {
+            // Each run is a step to the watchdog: a worker that stops answering now fails loudly too.
+            func timed(_ chunks: [SequenceChunk]) throws -> Double {
+                condition.lock(); stepStarted = clock.now; condition.unlock()
+                defer { condition.lock(); stepStarted = nil; condition.unlock() }
                 let t0 = clock.now
-                _ = try executor.execute(plain, copies: [])
-                let t1 = clock.now
-                _ = try executor.execute(drafted, copies: [])
-                let t2 = clock.now
-                best.plain = min(best.plain, (t1 - t0).seconds)
-                best.drafted = min(best.drafted, (t2 - t1).seconds)
+                _ = try executor.execute(chunks, copies: [])
+                return (clock.now - t0).seconds
+            }
+            for _ in 0..<3 {
+                best.plain = min(best.plain, try timed(plain))
+                best.drafted = min(best.drafted, try timed(drafted))
             }
             samples.append((b, best.plain, best.drafted))
         }
