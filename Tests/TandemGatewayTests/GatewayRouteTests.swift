@@ -324,4 +324,22 @@ import TandemAPITestSupport
             #expect(kept.status == .ok)
         }
     }
+
+    @Test("an expired key is refused with 401 saying so; a key whose expiry is ahead, and one without, are served")
+    func expiredKeysAreRefused() async throws {
+        let h = Harness()
+        let c = await h.dispatcher.configuration
+        await h.dispatcher.install(.init(configuration: c, keys: KeysFile(keys: [
+            APIKeyEntry(tenant: "acme", sha256: APIKeyHash.hex("sk-acme")),
+            APIKeyEntry(id: "old", tenant: "acme", sha256: APIKeyHash.hex("sk-old"), expires: "2020-01-01"),
+            APIKeyEntry(id: "new", tenant: "acme", sha256: APIKeyHash.hex("sk-new"), expires: "2999-01-01T00:00:00Z"),
+        ]), path: "m"))
+        try await h.app.test(.router) { client in
+            let old = try await h.post(client, key: "sk-old")
+            #expect(old.status == .unauthorized)
+            #expect(String(buffer: old.body).contains("expired on 2020-01-01T00:00:00Z"))
+            #expect(try await h.post(client, key: "sk-new").status == .ok)
+            #expect(try await h.post(client, key: "sk-acme").status == .ok)
+        }
+    }
 }

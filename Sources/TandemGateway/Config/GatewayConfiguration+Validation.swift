@@ -84,6 +84,9 @@ extension GatewayConfiguration {
             check(k.sha256.count == 64 && k.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }),
                   "\(at): sha256 must be 64 lower-case hex digits")
             check(hashes.insert(k.sha256).inserted, "\(at): the same key hash is listed twice")
+            if let e = k.expires {
+                check(k.expiryDate != nil, "\(at): expires '\(e)' is not an ISO 8601 date (2027-01-31) or date and time (2027-01-31T12:00:00Z)")
+            }
         }
         return problems
     }

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -64,8 +65,12 @@ public final class GatewayDispatcher: CompletionDispatcher {
             throw .invalidAPIKey("Missing API key. Send it as 'Authorization: Bearer <key>'.")
         }
         let snapshot = await state.snapshot
-        guard let tenant = snapshot.tenantByKeyHash[APIKeyHash.hex(key)], snapshot.configuration.tenants[tenant] != nil else {
+        let hash = APIKeyHash.hex(key)
+        guard let tenant = snapshot.tenantByKeyHash[hash], snapshot.configuration.tenants[tenant] != nil else {
             throw .invalidAPIKey("Incorrect API key provided.")
+        }
+        if let expiry = snapshot.expiryByKeyHash[hash], expiry <= Date() {
+            throw .invalidAPIKey("This API key expired on \(ISO8601DateFormatter().string(from: expiry)); ask for a new one.")
         }
         return Caller(tenant: tenant, cacheSalt: snapshot.saltByTenant[tenant])
     }

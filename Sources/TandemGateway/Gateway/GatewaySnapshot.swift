@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import TandemAPI
 
@@ -26,6 +27,8 @@ struct GatewaySnapshot: Sendable {
 
     let configuration: GatewayConfiguration
     let tenantByKeyHash: [String: String]
+    /// When each expiring key stops being accepted, by hash.
+    let expiryByKeyHash: [String: Date]
     let saltByTenant: [String: String]
     let models: [String: ServedModel]
     let aliases: [String: String]
@@ -43,6 +46,7 @@ struct GatewaySnapshot: Sendable {
         self.configuration = configuration
         adminKey = loaded.adminKey
         tenantByKeyHash = Dictionary(loaded.keys.keys.map { ($0.sha256, $0.tenant) }, uniquingKeysWith: { a, _ in a })
+        expiryByKeyHash = Dictionary(loaded.keys.keys.compactMap { k in k.expiryDate.map { (k.sha256, $0) } }, uniquingKeysWith: { a, _ in a })
         let saltKey = loaded.saltKey.map { Array($0.utf8) } ?? fallbackSaltKey
         saltByTenant = Dictionary(uniqueKeysWithValues: configuration.tenants.map { name, t in
             (name, t.cacheSalt ?? Self.derivedSalt(tenant: name, key: saltKey))
