@@ -37,6 +37,10 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
     /// Start on a non-loopback listen address although the keys file holds one of the shipped
     /// demo keys (whose text is public). For throw-away simulations only.
     public var allowDemoKeys: Bool
+    /// File the gateway appends one JSON line per finished request to (tenant, model, route,
+    /// tokens, cost, latency; relative to this file); reopened on SIGHUP, so it can be rotated.
+    /// nil: no usage records.
+    public var usageLog: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, limits, upstream, tenants, models, routing, health
@@ -44,6 +48,7 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
         case saltKeyFile = "salt_key_file"
         case adminKeyFile = "admin_key_file"
         case allowDemoKeys = "allow_demo_keys"
+        case usageLog = "usage_log"
     }
 
     public init(listen: ListenConfiguration = ListenConfiguration(), keysFile: String,
@@ -76,6 +81,7 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
         saltKeyFile = try c.decodeIfPresent(String.self, forKey: .saltKeyFile)
         adminKeyFile = try c.decodeIfPresent(String.self, forKey: .adminKeyFile)
         allowDemoKeys = try c.decodeIfPresent(Bool.self, forKey: .allowDemoKeys) ?? false
+        usageLog = try c.decodeIfPresent(String.self, forKey: .usageLog)
     }
 }
 

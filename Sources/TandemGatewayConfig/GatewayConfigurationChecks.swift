@@ -86,6 +86,18 @@ extension TenantConfiguration: GatewayConfigSection {
     }
 }
 
+extension TokenPrices: GatewayConfigSection {
+    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public var problems: [GatewayConfigProblem] {
+        var out: [GatewayConfigProblem] = []
+        for (key, v) in [(CodingKeys.inputPerMillion, inputPerMillion), (.cachedInputPerMillion, cachedInputPerMillion ?? 0),
+                         (.outputPerMillion, outputPerMillion)] where !(v.isFinite && v >= 0) {
+            out.append(GatewayConfigProblem(key.rawValue, "must be a number >= 0"))
+        }
+        return out
+    }
+}
+
 extension RoutingConfiguration {
     /// The range checks of the routing section's own numbers (policies' names are checked by the
     /// gateway against its models).

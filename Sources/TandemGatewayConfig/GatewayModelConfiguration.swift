@@ -21,6 +21,16 @@ public struct GatewayModelConfiguration: Codable, Sendable, Equatable {
     public var maxPromptTokens: Int?
     /// `max_tokens` assumed for cost and rate-limit estimates when the request gives none.
     public var defaultMaxTokens: Int
+    /// What a request costs by kind of token (`prices`); nil: `cost_per_token` for every token.
+    public var prices: TokenPrices?
+
+    /// Dollars a request with these token counts costs (usage records, spend metrics).
+    public func cost(promptTokens: Int, cachedTokens: Int, completionTokens: Int) -> Double {
+        guard let p = prices else { return costPerToken * Double(promptTokens + completionTokens) }
+        let cached = min(cachedTokens, promptTokens)
+        return (Double(promptTokens - cached) * p.inputPerMillion + Double(cached) * (p.cachedInputPerMillion ?? p.inputPerMillion)
+                + Double(completionTokens) * p.outputPerMillion) / 1_000_000
+    }
 
     /// What happens to a request whose `max_tokens` is below the reasoning floor.
     public enum FloorAction: String, Codable, Sendable, Equatable, CaseIterable {
@@ -35,6 +45,7 @@ public struct GatewayModelConfiguration: Codable, Sendable, Equatable {
         case reasoningFloorAction = "reasoning_floor_action"
         case maxPromptTokens = "max_prompt_tokens"
         case defaultMaxTokens = "default_max_tokens"
+        case prices
     }
 
     public init(name: String, aliases: [String] = [], deployments: [DeploymentConfiguration],
@@ -67,7 +78,29 @@ public struct GatewayModelConfiguration: Codable, Sendable, Equatable {
         fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
         maxPromptTokens = try c.decodeIfPresent(Int.self, forKey: .maxPromptTokens)
         defaultMaxTokens = try c.decodeIfPresent(Int.self, forKey: .defaultMaxTokens) ?? 512
+        prices = try c.decodeIfPresent(TokenPrices.self, forKey: .prices)
     }
+}
+
+/// Dollars per million tokens, by kind: prompt tokens computed, prompt tokens served from the
+/// prefix cache (default: the input price), generated tokens (reasoning included).
+public struct TokenPrices: Codable, Sendable, Equatable {
+    public var inputPerMillion: Double
+    public var cachedInputPerMillion: Double?
+    public var outputPerMillion: Double
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case inputPerMillion = "input_per_million"
+        case cachedInputPerMillion = "cached_input_per_million"
+        case outputPerMillion = "output_per_million"
+    }
+
+    public init(inputPerMillion: Double, cachedInputPerMillion: Double? = nil, outputPerMillion: Double) {
+        self.inputPerMillion = inputPerMillion
+        self.cachedInputPerMillion = cachedInputPerMillion
+        self.outputPerMillion = outputPerMillion
+    }
+
 }
 
 /// One replica of a model: a coordinator of ours, or an OpenAI-compatible upstream the

@@ -27,6 +27,7 @@ public enum GatewayConfigGenerator {
                                           routing: t.router, health: g.health)
         config.saltKeyFile = secrets.saltKeyFile
         config.allowDemoKeys = g.allowDemoKeys
+        config.usageLog = g.usageLog
         return config
     }
 
@@ -51,6 +52,7 @@ public enum GatewayConfigGenerator {
         o.fallback = m.fallback
         o.maxPromptTokens = m.maxPromptTokens
         if let v = m.costPerToken { o.costPerToken = v }
+        o.prices = m.prices
         if let v = m.expectedLatencyMs { o.expectedLatencyMs = v }
         if let v = m.defaultMaxTokens { o.defaultMaxTokens = v }
         return o

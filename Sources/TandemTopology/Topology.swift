@@ -124,6 +124,8 @@ public struct ModelSpec: Sendable, Equatable {
     public var samplingDefaults: SamplingDefaults?
     public var fallback: String?
     public var costPerToken: Double?
+    /// `prices:` — the gateway's own `TokenPrices` (dollars per million tokens by kind).
+    public var prices: TokenPrices?
     public var expectedLatencyMs: Int?
     public var maxPromptTokens: Int?
     public var defaultMaxTokens: Int?
@@ -153,6 +155,8 @@ public struct GatewaySpec: Sendable, Equatable {
     public var tenants: [String: TenantConfiguration] = [:]
     /// Let the gateway serve the shipped demo keys on a non-loopback address (simulations only).
     public var allowDemoKeys = false
+    /// Where the gateway appends its usage records (absolute; nil: none).
+    public var usageLog: String?
 
     public var host: String { listen.host }
     public var port: Int { listen.port }

@@ -12,13 +12,13 @@ public enum TopologyParser {
     static let rdmaKeys = ["device", "port", "gid_index"]
     static let transportKeys = ["kind", "mode", "max_link_latency_us"]
     static let modelKeys = ["name", "aliases", "source"] + ServeSettings.settings.filter(\.modelLevel).map(\.key) + ["placement", "external", "reasoning", "defaults", "fallback",
-                            "cost_per_token", "expected_latency_ms", "max_prompt_tokens", "default_max_tokens"]
+                            "cost_per_token", "prices", "expected_latency_ms", "max_prompt_tokens", "default_max_tokens"]
     static let placementKeys = ["nodes", "port"] + ServeSettings.settings.filter { !$0.modelLevel }.map(\.key) + ["max_concurrent"]
     static let externalKeys = ["url", "upstream_model", "api_key_env"]
     static let reasoningKeys = ["tags", "token_floor", "floor_action"]
     static let tagKeys = ["open", "close"]
     // `router:` and the gateway's sections are the gateway's own types: their keys are those types' keys.
-    static let gatewayKeys = ["node", "listen", "keys_file", "limits", "upstream", "health", "tenants", "allow_demo_keys"]
+    static let gatewayKeys = ["node", "listen", "keys_file", "limits", "upstream", "health", "tenants", "allow_demo_keys", "usage_log"]
     static let observabilityKeys = ["log_level"]
 
     static let big = 1...Int(Int32.max)
@@ -131,6 +131,7 @@ public enum TopologyParser {
                 gateway.keysFileAsWritten = k
                 gateway.keysFile = resolve(k, dir: dir)
             }
+            if let u = g.string("usage_log") { gateway.usageLog = resolve(u, dir: dir) }
             if let v = g.section("listen", as: ListenConfiguration.self) { gateway.listen = v }
             if let v = g.section("limits", as: LimitsConfiguration.self) { gateway.limits = v }
             if let v = g.section("upstream", as: UpstreamConfiguration.self) { gateway.upstream = v }
@@ -231,6 +232,7 @@ public enum TopologyParser {
         }
         model.fallback = m.string("fallback")
         model.costPerToken = m.double("cost_per_token", min: 0)
+        model.prices = m.section("prices", as: TokenPrices.self)
         model.expectedLatencyMs = m.int("expected_latency_ms", in: 0...big.upperBound)
         model.maxPromptTokens = m.int("max_prompt_tokens", in: 1...big.upperBound)
         model.defaultMaxTokens = m.int("default_max_tokens", in: 1...big.upperBound)

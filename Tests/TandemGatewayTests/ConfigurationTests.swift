@@ -68,4 +68,22 @@ import Testing
     @Test func keyHashShouldBeSHA256Hex() {
         #expect(APIKeyHash.hex("test") == "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
     }
+
+    @Test("cost: prices by kind of token when given (cached prompt tokens at their own price), cost_per_token otherwise")
+    func costByKindOfToken() {
+        var m = GatewayModelConfiguration(name: "m", deployments: [], costPerToken: 1e-6)
+        #expect(abs(m.cost(promptTokens: 100, cachedTokens: 40, completionTokens: 10) - 110e-6) < 1e-15)
+        m.prices = TokenPrices(inputPerMillion: 2, cachedInputPerMillion: 0.5, outputPerMillion: 8)
+        // 60 computed × 2 + 40 cached × 0.5 + 10 generated × 8, per million.
+        #expect(abs(m.cost(promptTokens: 100, cachedTokens: 40, completionTokens: 10) - 220e-6) < 1e-15)
+        m.prices = TokenPrices(inputPerMillion: 2, outputPerMillion: 8)
+        #expect(abs(m.cost(promptTokens: 100, cachedTokens: 40, completionTokens: 10) - 280e-6) < 1e-15)
+        let c = GatewayConfiguration(keysFile: "k", tenants: ["t": TenantConfiguration()], models: [
+            GatewayModelConfiguration(name: "m", deployments: [DeploymentConfiguration(url: "http://m")])])
+        var bad = c
+        bad.models[0].prices = TokenPrices(inputPerMillion: .infinity, outputPerMillion: -1)
+        let problems = bad.problems(keys: KeysFile(keys: [APIKeyEntry(tenant: "t", sha256: APIKeyHash.hex("x"))]))
+        #expect(problems.contains("model 'm': prices.input_per_million must be a number >= 0"))
+        #expect(problems.contains("model 'm': prices.output_per_million must be a number >= 0"))
+    }
 }

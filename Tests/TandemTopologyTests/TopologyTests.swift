@@ -411,7 +411,8 @@ func lineOf(_ text: String, _ needle: String) -> Int {
     func generatedConfigurationRoundTrips() throws {
         let f = try Fixture()
         let yaml = edit("router:\n", "router:\n  max_load_imbalance: 3\n")
-            .replacingOccurrences(of: "  keys_file: keys.json\n", with: "  keys_file: keys.json\n  upstream: {read_timeout_ms: 5000, pool_max_connections: 16}\n")
+            .replacingOccurrences(of: "  keys_file: keys.json\n", with: "  keys_file: keys.json\n  upstream: {read_timeout_ms: 5000, pool_max_connections: 16}\n  usage_log: usage.jsonl\n")
+            .replacingOccurrences(of: "    fallback: small\n", with: "    fallback: small\n    prices: {input_per_million: 0.5, output_per_million: 2}\n")
         guard case .success(let r) = f.check(yaml) else { Issue.record("expected valid: \(f.check(yaml))"); return }
         let json = GatewayConfigGenerator.json(r)
         let decoded = try JSONDecoder().decode(GatewayConfiguration.self, from: Data(json.utf8))
@@ -423,6 +424,8 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(decoded.tenants["trial"]?.requestsPerMinute == 5 && decoded.tenants["trial"]?.allowedModels == ["fast", "auto"])
         #expect(decoded.models.map(\.name) == ["small", "big"])
         #expect(decoded.models[1].reasoning && decoded.models[1].reasoningTokenFloor == 256 && decoded.models[1].reasoningFloorAction == .reject)
+        #expect(decoded.models[1].prices == TokenPrices(inputPerMillion: 0.5, outputPerMillion: 2))
+        #expect(decoded.usageLog == f.dir + "/usage.jsonl")
     }
 
     func expectError(_ yaml: String, line needle: String, contains parts: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
@@ -452,6 +455,8 @@ func lineOf(_ text: String, _ needle: String) -> Int {
                         contains: ["router.policies.auto.rules[0]", "missing required key 'when'"])
         try expectError(edit("when: {keywords: [prove]}", "when: {keyword: [prove]}"), line: "keyword:",
                         contains: ["unknown key 'keyword'", "min_prompt_tokens"])
+        try expectError(edit("    fallback: small\n", "    fallback: small\n    prices: {input_per_million: -1, output_per_million: 2}\n"),
+                        line: "prices:", contains: ["models[1].prices.input_per_million", "must be a number >= 0"])
     }
 
     @Test("topology/schema.json lists exactly the gateway types' keys for the sections that are those types")
@@ -468,6 +473,7 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(keys(gateway["health"]) == Set(HealthConfiguration.fieldNames))
         #expect(keys(object(gateway["tenants"], "additionalProperties")) == Set(TenantConfiguration.fieldNames))
         #expect(keys(top["router"]) == Set(RoutingConfiguration.fieldNames))
+        #expect(keys(object(object(top["models"], "items")["properties"], "prices")) == Set(TokenPrices.fieldNames))
         let policy = object(object(top["router"], "properties")["policies"], "additionalProperties")
         #expect(keys(policy) == Set(RoutingPolicy.fieldNames))
         let rule = object(object(policy, "properties")["rules"], "items")

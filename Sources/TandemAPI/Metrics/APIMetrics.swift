@@ -127,6 +127,12 @@ public final class APIMetrics: Sendable {
         Counter(label: "tandem_reasoning_tokens_total", dimensions: dims, factory: factory).increment(by: usage.reasoningTokens)
     }
 
+    /// Dollars a tenant's requests to a model cost (the gateway's prices), as usage records say.
+    public func spend(model: String, tenant: String, dollars: Double) {
+        FloatingPointCounter(label: "tandem_tenant_spend_dollars_total", dimensions: [("model", model), ("tenant", tenantLabel(tenant))],
+                             factory: factory).increment(by: dollars)
+    }
+
     /// Requests currently being answered, by model.
     public func runningStarted(model: String) { runningGauge(model: model).increment() }
     public func runningEnded(model: String) { runningGauge(model: model).decrement() }

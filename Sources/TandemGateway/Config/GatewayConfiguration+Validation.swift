@@ -46,6 +46,7 @@ extension GatewayConfiguration {
             check(m.expectedLatencyMs >= 0, "\(at): expected_latency_ms must be >= 0")
             check(m.reasoningTokenFloor >= 0, "\(at): reasoning_token_floor must be >= 0")
             check(m.defaultMaxTokens > 0, "\(at): default_max_tokens must be positive")
+            if let p = m.prices { problems += p.problems.map { "\(at): prices.\($0)" } }
             if let p = m.maxPromptTokens { check(p > 0, "\(at): max_prompt_tokens must be positive") }
             if let f = m.fallback {
                 check(modelNames.contains(f), "\(at): fallback '\(f)' is not a model")

@@ -1,3 +1,5 @@
+import Foundation
+import TandemCore
 import TandemAPI
 
 /// Model resolution and replica dispatch of `GatewayDispatcher`.
@@ -85,7 +87,8 @@ extension GatewayDispatcher {
                     headers.append((TandemHeader.replica, String(replica.index)))
                     headers.append((TandemHeader.replicaReason, replicaReason))
                     return started(events, model: served.name, replica: replica, caller: caller, headers: headers,
-                                   estimatedTokens: estimatedTokens)
+                                   estimatedTokens: estimatedTokens,
+                                   record: UsageRecord(request: request, context: context, served: served.configuration))
                 } catch let error as BackendError {
                     await state.releaseReplica(replica.id)
                     metrics.upstreamError(model: served.name, category: error.category)
@@ -142,9 +145,14 @@ extension GatewayDispatcher {
 
     private func started(_ events: AsyncThrowingStream<CompletionEvent, any Error>, model: String,
                          replica: GatewaySnapshot.Replica, caller: Caller, headers: [(String, String)],
-                         estimatedTokens: Int) -> StartedCompletion {
+                         estimatedTokens: Int, record: UsageRecord) -> StartedCompletion {
         let state = self.state
+        let metrics = self.metrics
+        let usageLog = self.usageLog
         return StartedCompletion(model: model, events: events, headers: headers) { outcome in
+            let cost = record.cost(outcome.usage)
+            if cost > 0 { metrics.spend(model: model, tenant: caller.tenant, dollars: cost) }
+            usageLog.append(record.json(outcome: outcome, tenant: caller.tenant, headers: headers, cost: cost))
             await state.releaseReplica(replica.id)
             if outcome.error?.category == .upstreamUnavailable {
                 // The connection broke mid-answer: the replica likely died. (Silence mid-answer
@@ -176,5 +184,51 @@ extension GatewayDispatcher {
                 return health.isReady
             }
         }
+    }
+}
+
+/// What one request's usage record says, gathered when it starts and completed when it ends.
+struct UsageRecord: Sendable {
+    let requestID: String
+    let requested: String
+    let arrival: ContinuousClock.Instant
+    let served: GatewayModelConfiguration
+
+    init(request: CompletionRequest, context: InferenceContext, served: GatewayModelConfiguration) {
+        requestID = context.requestID
+        requested = request.model
+        arrival = context.arrival
+        self.served = served
+    }
+
+    /// Dollars at the served model's prices (0 without usage).
+    func cost(_ usage: Usage?) -> Double {
+        guard let u = usage else { return 0 }
+        return served.cost(promptTokens: u.promptTokens, cachedTokens: u.cachedTokens, completionTokens: u.completionTokens)
+    }
+
+    func json(outcome: CompletionOutcome, tenant: String, headers: [(String, String)], cost: Double) -> JSONValue {
+        let u = outcome.usage ?? Usage()
+        let ms = (ContinuousClock.now - arrival) / .milliseconds(1)
+        var fields: [(String, JSONValue)] = [
+            ("time", .string(ISO8601DateFormatter().string(from: Date()))),
+            ("request_id", .string(requestID)),
+            ("tenant", .string(tenant)),
+            ("requested", .string(requested)),
+            ("model", .string(served.name)),
+            ("route", .string(headers.first { $0.0 == TandemHeader.routeReason }?.1 ?? "")),
+        ]
+        if let from = headers.first(where: { $0.0 == TandemHeader.fallbackFrom })?.1 { fields.append(("fallback_from", .string(from))) }
+        fields += [
+            ("status", .int(Int64(outcome.status))),
+            ("prompt_tokens", .int(Int64(u.promptTokens))),
+            ("cached_tokens", .int(Int64(u.cachedTokens))),
+            ("completion_tokens", .int(Int64(u.completionTokens))),
+            ("reasoning_tokens", .int(Int64(u.reasoningTokens))),
+            ("cost", .double(cost)),
+            ("latency_ms", .double((ms * 10).rounded() / 10)),
+        ]
+        if let e = outcome.error { fields.append(("error", .string(e.message))) }
+        return .object(fields)
     }
 }

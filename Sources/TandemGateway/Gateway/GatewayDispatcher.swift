@@ -15,6 +15,8 @@ public final class GatewayDispatcher: CompletionDispatcher {
     let processSaltKey: [UInt8]
     /// Whether the gateway listens on loopback only (then `/metrics` needs no key unless one is configured).
     let listensOnLoopback: Bool
+    /// Where finished requests are recorded (`usage_log`); the server opens it.
+    public let usageLog = UsageLog()
 
     /// - Parameters:
     ///   - backendFactory: makes the backend of each deployment (HTTP upstreams in production,

@@ -77,7 +77,17 @@ public final class GatewayServer: Sendable {
                 UpstreamMetrics.internalKey(of: base, in: await dispatcher.configuration)
             }))
         metrics.addCollector { await engines.collect() }
+        do {
+            try dispatcher.usageLog.open(path: Self.usageLogPath(loaded))
+        } catch {
+            throw GatewayConfigurationError(file: configurationPath, problems: [error.description])
+        }
         metrics.configReload(result: "applied")
+    }
+
+    /// The `usage_log` of a configuration, resolved against the configuration file's folder.
+    static func usageLogPath(_ loaded: GatewayConfigurationLoader.Loaded) -> String? {
+        loaded.configuration.usageLog.map { GatewayConfigurationLoader.resolve($0, relativeTo: loaded.path) }
     }
 
     /// Re-reads the configuration; applies it if valid, else logs why and keeps the current one.
@@ -92,6 +102,10 @@ public final class GatewayServer: Sendable {
                 || upstream.poolIdleTimeoutMs != upstreamAtStart.poolIdleTimeoutMs {
                 logger.warning("listen address, upstream.connect_timeout_ms, read_timeout_ms and pool_* changes take effect only after a restart")
             }
+            // Reopened (a rotated file is started anew); a file that cannot be opened refuses the reload.
+            do { try dispatcher.usageLog.open(path: Self.usageLogPath(loaded)) } catch {
+                throw GatewayConfigurationError(file: configurationPath, problems: [error.description])
+            }
             await dispatcher.install(loaded)
             metrics.configReload(result: "applied")
             logger.notice("configuration reloaded", metadata: ["path": .string(configurationPath),
@@ -100,7 +114,7 @@ public final class GatewayServer: Sendable {
         } catch {
             metrics.configReload(result: "rejected")
             logger.error("configuration reload refused; keeping the running configuration", metadata: [
-                "path": .string(configurationPath), "error": .string(error.description)])
+                "path": .string(configurationPath), "error": .string("\(error)")])
             return false
         }
     }
