@@ -74,3 +74,36 @@ def test_usage_records_sum_to_the_metrics_and_cost_follows_the_prices(stubs, tmp
         assert len(lines(tmp_path / "usage.1.jsonl", 4)) == 4
     finally:
         gw.stop()
+
+
+def test_budget_refuses_once_spent_and_survives_a_restart(stubs, tmp_path):
+    """A tenant with a daily budget smaller than one request's cost: the first request is served
+    (nothing spent yet), the next gets 429 `budget_exceeded` with Retry-After; a gateway started
+    again on the same usage records still refuses it; another tenant is unaffected."""
+    from openai import RateLimitError
+    keys = tmp_path / "keys.json"
+    write_keys(keys)
+    config = base_config(stubs, keys)
+    config["usage_log"] = "usage.jsonl"
+    config["tenants"]["acme"]["budget_per_day"] = 1e-7
+    for m in config["models"]:
+        if m["name"] == "small":
+            m["prices"] = PRICES
+    messages = [{"role": "user", "content": "hello"}]
+    gw = Gateway(config, tmp_path)
+    try:
+        gw.client().chat.completions.create(model="small", messages=messages)
+        lines(tmp_path / "usage.jsonl", 1)
+        with pytest.raises(RateLimitError) as e:
+            gw.client().chat.completions.create(model="small", messages=messages)
+        assert e.value.body["code"] == "budget_exceeded" and "daily budget" in e.value.body["message"]
+        assert int(e.value.response.headers["retry-after"]) >= 1
+        gw.client(key="sk-globex").chat.completions.create(model="small", messages=messages)
+    finally:
+        gw.stop()
+    again = Gateway(config, tmp_path)
+    try:
+        with pytest.raises(RateLimitError):
+            again.client().chat.completions.create(model="small", messages=messages)
+    finally:
+        again.stop()

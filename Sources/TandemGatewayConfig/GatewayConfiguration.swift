@@ -188,6 +188,10 @@ public struct TenantConfiguration: Codable, Sendable, Equatable {
     public var allowedModels: [String]
     /// Overrides the derived cache salt (sharing a salt shares cached prefixes between tenants).
     public var cacheSalt: String?
+    /// Dollars the tenant may spend per UTC day and per UTC month at the models' prices (the
+    /// usage records' `cost`); a request once it is reached gets a 429 `budget_exceeded`.
+    public var budgetPerDay: Double?
+    public var budgetPerMonth: Double?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case requestsPerMinute = "requests_per_minute"
@@ -195,6 +199,8 @@ public struct TenantConfiguration: Codable, Sendable, Equatable {
         case maxConcurrent = "max_concurrent"
         case allowedModels = "allowed_models"
         case cacheSalt = "cache_salt"
+        case budgetPerDay = "budget_per_day"
+        case budgetPerMonth = "budget_per_month"
     }
 
     public init(requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil, maxConcurrent: Int? = nil,
@@ -213,6 +219,8 @@ public struct TenantConfiguration: Codable, Sendable, Equatable {
         maxConcurrent = try c.decodeIfPresent(Int.self, forKey: .maxConcurrent)
         allowedModels = try c.decodeIfPresent([String].self, forKey: .allowedModels) ?? ["*"]
         cacheSalt = try c.decodeIfPresent(String.self, forKey: .cacheSalt)
+        budgetPerDay = try c.decodeIfPresent(Double.self, forKey: .budgetPerDay)
+        budgetPerMonth = try c.decodeIfPresent(Double.self, forKey: .budgetPerMonth)
     }
 
     public func allows(_ name: String) -> Bool { allowedModels.contains("*") || allowedModels.contains(name) }

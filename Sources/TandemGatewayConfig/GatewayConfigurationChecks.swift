@@ -82,6 +82,9 @@ extension TenantConfiguration: GatewayConfigSection {
         checkPositive(CodingKeys.requestsPerMinute.rawValue, requestsPerMinute, into: &out)
         checkPositive(CodingKeys.tokensPerMinute.rawValue, tokensPerMinute, into: &out)
         checkPositive(CodingKeys.maxConcurrent.rawValue, maxConcurrent, into: &out)
+        for (key, v) in [(CodingKeys.budgetPerDay, budgetPerDay), (.budgetPerMonth, budgetPerMonth)] {
+            if let v, !(v.isFinite && v >= 0) { out.append(GatewayConfigProblem(key.rawValue, "must be a number >= 0 (dollars)")) }
+        }
         return out
     }
 }

@@ -151,7 +151,10 @@ extension GatewayDispatcher {
         let usageLog = self.usageLog
         return StartedCompletion(model: model, events: events, headers: headers) { outcome in
             let cost = record.cost(outcome.usage)
-            if cost > 0 { metrics.spend(model: model, tenant: caller.tenant, dollars: cost) }
+            if cost > 0 {
+                metrics.spend(model: model, tenant: caller.tenant, dollars: cost)
+                await state.charge(tenant: caller.tenant, dollars: cost, at: Date())
+            }
             usageLog.append(record.json(outcome: outcome, tenant: caller.tenant, headers: headers, cost: cost))
             await state.releaseReplica(replica.id)
             if outcome.error?.category == .upstreamUnavailable {

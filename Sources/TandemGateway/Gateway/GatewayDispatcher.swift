@@ -34,6 +34,12 @@ public final class GatewayDispatcher: CompletionDispatcher {
         self.state = GatewayState(snapshot: GatewaySnapshot(loaded, saltKey: saltKey, backendFactory: backendFactory), clock: clock)
     }
 
+    /// Fills the tenants' spend of the current UTC day and month from usage records (the
+    /// `usage_log` file's text), so a restarted gateway keeps enforcing budgets.
+    public func restoreSpend(fromUsageLog text: String, now: Date = Date()) async {
+        await state.restoreSpend(SpendLedger.restore(fromUsageLog: Substring(text), now: now))
+    }
+
     /// Serves a new (already validated) configuration from the next request on.
     public func install(_ loaded: GatewayConfigurationLoader.Loaded) async {
         await state.install(GatewaySnapshot(loaded, saltKey: processSaltKey, backendFactory: backendFactory))
@@ -143,6 +149,17 @@ public final class GatewayDispatcher: CompletionDispatcher {
         var request = request
         if request.maxTokens == nil { request.maxTokens = config.defaultMaxTokens }
         let estimatedTokens = promptTokens + (request.maxTokens ?? config.defaultMaxTokens)
+        if tenant.budgetPerDay != nil || tenant.budgetPerMonth != nil {
+            let now = Date()
+            let spent = await state.spent(tenant: caller.tenant, at: now)
+            for (limit, used, period) in [(tenant.budgetPerDay, spent.day, "daily"), (tenant.budgetPerMonth, spent.month, "monthly")] {
+                guard let limit, used >= limit else { continue }
+                metrics.rateLimited(tenant: caller.tenant, limit: "budget")
+                throw .rateLimited(String(format: "Tenant '%@' has spent $%.6f of its %@ budget of $%.6f; it resets at the start of the next UTC %@.",
+                                          caller.tenant, used, period, limit, period == "daily" ? "day" : "month"),
+                                   code: "budget_exceeded", retryAfterSeconds: SpendLedger.secondsUntilReset(daily: period == "daily", from: now))
+            }
+        }
         if case .limited(let limit, let retryAfter) = await state.admit(tenant: caller.tenant, estimatedTokens: estimatedTokens) {
             metrics.rateLimited(tenant: caller.tenant, limit: limit)
             let seconds = Int((Double(APIMetrics.nanoseconds(retryAfter)) / 1e9).rounded(.up))

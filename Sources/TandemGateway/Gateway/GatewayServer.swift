@@ -20,6 +20,8 @@ public final class GatewayServer: Sendable {
     let listen: ListenConfiguration
     /// The upstream settings fixed at start (connect timeout and connection pool).
     let upstreamAtStart: UpstreamConfiguration
+    /// The usage records file at start, read back for the budgets.
+    private let usageLogAtStart: String?
 
     /// Loads and validates the configuration; `host`/`port` override its `listen` section.
     public init(configurationPath: String, host: String? = nil, port: Int? = nil, logger: Logger) throws(GatewayConfigurationError) {
@@ -32,6 +34,7 @@ public final class GatewayServer: Sendable {
         self.listen = listen
         let configuration = loaded.configuration
         upstreamAtStart = configuration.upstream
+        usageLogAtStart = Self.usageLogPath(loaded)
         let loopback = RequestBounds.isLoopback(listen.host)
         if !loopback {
             let demo = DemoKeys.present(in: loaded.keys)
@@ -121,6 +124,10 @@ public final class GatewayServer: Sendable {
 
     /// Serves until SIGTERM or SIGINT.
     public func run() async throws {
+        // Budgets survive a restart: this month's spend comes back from the usage records.
+        if let path = usageLogAtStart, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            await dispatcher.restoreSpend(fromUsageLog: text)
+        }
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         hangup.setEventHandler { [self] in

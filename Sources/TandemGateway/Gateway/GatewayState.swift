@@ -1,3 +1,5 @@
+import Foundation
+
 /// The gateway's mutable control-plane state: the current snapshot, each tenant's limiter, and
 /// each replica's load and health. The decisions themselves are the pure `TenantLimiter`,
 /// `ReplicaSelector` and `ReplicaHealth`; this actor only holds their state and the clock.
@@ -7,6 +9,8 @@ actor GatewayState {
     private var inFlight: [String: Int] = [:]
     private var health: [String: ReplicaHealth] = [:]
     private let clock: @Sendable () -> ContinuousClock.Instant
+    /// Each tenant's spend this UTC day and month (kept across reloads).
+    private var ledger = SpendLedger()
 
     init(snapshot: GatewaySnapshot, clock: @escaping @Sendable () -> ContinuousClock.Instant) {
         self.snapshot = snapshot
@@ -38,6 +42,12 @@ actor GatewayState {
     func release(tenant: String, estimatedTokens: Int, actualTokens: Int?) {
         limiters[tenant]?.release(estimatedTokens: estimatedTokens, actualTokens: actualTokens, at: clock())
     }
+
+    func charge(tenant: String, dollars: Double, at date: Date) { ledger.charge(tenant, dollars, at: date) }
+
+    func spent(tenant: String, at date: Date) -> (day: Double, month: Double) { ledger.spent(tenant, at: date) }
+
+    func restoreSpend(_ restored: SpendLedger) { ledger = restored }
 
     // MARK: Replicas
 
