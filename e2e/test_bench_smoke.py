@@ -87,8 +87,11 @@ def test_smoke_scenario_numbers_are_consistent(server, tmp_path):
               and (r.get("tpot") is None or r["tpot"] <= slo["tpot"]))
     check_level(level, records, met)
     assert level["outputTokens"] > 0
+    # The answering model comes from the server's X-Tandem-Model header, request by request.
+    assert {r.get("model") for r in records} == {"m"} and level["servedBy"] == {"m": 8}
     # The files a person opens.
     summary = (tmp_path / "summary.md").read_text()
+    assert "Answered by: m × 8" in summary
     assert "| concurrency=2 | 8 | 8 | 0 |" in summary
     for svg in ("ttft_cdf.svg", "tpot_cdf.svg", "itl_cdf.svg", "e2e_cdf.svg"):
         text = (tmp_path / svg).read_text()

@@ -136,8 +136,12 @@ public struct BenchClient: Sendable {
                         let now = (ContinuousClock.now - t0).seconds
                         for payload in sse.finish() { acc.consume(payload, at: now) }
                     }
-                    return acc.record(index: index, level: level, tag: request.tag, start: start,
-                                      end: (ContinuousClock.now - t0).seconds)
+                    var record = acc.record(index: index, level: level, tag: request.tag, start: start,
+                                            end: (ContinuousClock.now - t0).seconds)
+                    record.model = response.headers.first(name: "X-Tandem-Model")
+                    record.route = response.headers.first(name: "X-Tandem-Route-Reason")
+                    record.fallbackFrom = response.headers.first(name: "X-Tandem-Fallback-From")
+                    return record
                 }
                 group.addTask {
                     try await Task.sleep(for: .seconds(target.requestTimeout))

@@ -76,6 +76,11 @@ public enum Report {
             s += "\n## \(l.load.description)\n\n"
             s += "\(l.requests) requests in \(String(format: "%.2f", l.duration)) s; tokens: prompt \(l.promptTokens) "
             s += "(cached \(l.cachedTokens)), output \(l.outputTokens).\n"
+            func counts(_ d: [String: Int]) -> String { d.sorted { $0.key < $1.key }.map { "\($0.key) × \($0.value)" }.joined(separator: ", ") }
+            if let served = l.servedBy { s += "Answered by: \(counts(served))" + (l.fallbacks.map { "; fallbacks: \($0)" } ?? "") + ".\n" }
+            if let routes = l.routes { s += "Routes: \(counts(routes)).\n" }
+            if let r = l.reasoningTokens { s += "Reasoning tokens: \(r) of \(l.outputTokens) output tokens.\n" }
+            if let e = l.emptyAnswers, e > 0 { s += "Empty answers (no content): \(e).\n" }
             if let a = l.acceptedDraftTokens, let r = l.rejectedDraftTokens, let rate = l.draftAcceptanceRate {
                 s += "Speculative decoding: \(a) of \(a + r) draft tokens accepted (\(String(format: "%.0f%%", 100 * rate)))"
                 s += l.tokensPerPass.map { String(format: ", %.2f output tokens per decode pass", $0) } ?? ""

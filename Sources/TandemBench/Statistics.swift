@@ -25,6 +25,16 @@ public struct RequestRecord: Sendable, Codable, Equatable {
     /// accepted and rejected (nil when it reported none).
     public var acceptedDraftTokens: Int?
     public var rejectedDraftTokens: Int?
+    /// The model that answered (`X-Tandem-Model`), how the gateway chose it
+    /// (`X-Tandem-Route-Reason`) and the model it fell back from (`X-Tandem-Fallback-From`);
+    /// nil where the server sends no such header (a coordinator, llama-server).
+    public var model: String?
+    public var route: String?
+    public var fallbackFrom: String?
+    /// Generated tokens spent reasoning (`completion_tokens_details.reasoning_tokens`).
+    public var reasoningTokens: Int?
+    /// The answer's text (content, not reasoning) was empty.
+    public var emptyAnswer: Bool?
 
     public init(index: Int, level: String, tag: String, start: Double, ttft: Double? = nil, e2e: Double? = nil,
                 itl: [Double] = [], tpot: Double? = nil, promptTokens: Int = 0, cachedTokens: Int = 0,
@@ -170,6 +180,15 @@ public struct LevelSummary: Sendable, Codable, Equatable {
         return Double(a) / Double(a + r)
     }
 
+    /// Successful requests by the model that answered, and by route reason (empty when the server
+    /// says neither); requests answered by a fallback; requests whose answer text was empty;
+    /// reasoning tokens among the output tokens.
+    public var servedBy: [String: Int]? = nil
+    public var routes: [String: Int]? = nil
+    public var fallbacks: Int? = nil
+    public var emptyAnswers: Int? = nil
+    public var reasoningTokens: Int? = nil
+
     /// Output tokens per decode pass: each pass emits one token plus the drafts it accepted.
     public var tokensPerPass: Double? {
         guard let a = acceptedDraftTokens, outputTokens > a else { return nil }
@@ -239,6 +258,13 @@ public enum Statistics {
             summary.acceptedDraftTokens = drafted.reduce(0) { $0 + ($1.acceptedDraftTokens ?? 0) }
             summary.rejectedDraftTokens = drafted.reduce(0) { $0 + ($1.rejectedDraftTokens ?? 0) }
         }
+        let models = ok.compactMap(\.model), routes = ok.compactMap(\.route)
+        if !models.isEmpty { summary.servedBy = Dictionary(models.map { ($0, 1) }, uniquingKeysWith: +) }
+        if !routes.isEmpty { summary.routes = Dictionary(routes.map { ($0, 1) }, uniquingKeysWith: +) }
+        if !models.isEmpty || !routes.isEmpty { summary.fallbacks = ok.filter { $0.fallbackFrom != nil }.count }
+        summary.emptyAnswers = ok.filter { $0.emptyAnswer == true }.count
+        let reasoning = ok.compactMap(\.reasoningTokens)
+        if !reasoning.isEmpty { summary.reasoningTokens = reasoning.reduce(0, +) }
         return summary
     }
 

@@ -61,6 +61,10 @@ public struct StreamAccumulator: Sendable {
     public private(set) var finishReason: String?
     public private(set) var acceptedDraftTokens: Int?
     public private(set) var rejectedDraftTokens: Int?
+    public private(set) var reasoningTokens: Int?
+    /// Characters of answer text and of reasoning text seen.
+    public private(set) var contentCharacters = 0
+    public private(set) var reasoningCharacters = 0
     public private(set) var sawDone = false
     public private(set) var error: (type: String, message: String)?
     private var lastText: Double?
@@ -89,6 +93,7 @@ public struct StreamAccumulator: Sendable {
             }
             // Speculative decoding (OpenAI's names for its predicted outputs); 0 and 0: none drafted.
             if let details = usage["completion_tokens_details"] as? [String: Any] {
+                reasoningTokens = details["reasoning_tokens"] as? Int
                 let a = details["accepted_prediction_tokens"] as? Int, r = details["rejected_prediction_tokens"] as? Int
                 if (a ?? 0) + (r ?? 0) > 0 {
                     acceptedDraftTokens = a ?? 0
@@ -98,11 +103,15 @@ public struct StreamAccumulator: Sendable {
         }
         guard let choices = obj["choices"] as? [[String: Any]], let choice = choices.first else { return }
         var text = ""
-        if let t = choice["text"] as? String { text += t }
+        if let t = choice["text"] as? String { text += t; contentCharacters += t.count }
         if let delta = choice["delta"] as? [String: Any] {
             for key in ["content", "reasoning_content", "reasoning"] {
-                if let t = delta[key] as? String { text += t }
+                if let t = delta[key] as? String {
+                    text += t
+                    if key == "content" { contentCharacters += t.count } else { reasoningCharacters += t.count }
+                }
             }
+            if let calls = delta["tool_calls"] as? [Any], !calls.isEmpty { contentCharacters += 1 }
         }
         if let f = choice["finish_reason"] as? String { finishReason = f }
         if !text.isEmpty {
@@ -120,6 +129,8 @@ public struct StreamAccumulator: Sendable {
         r.tpot = RequestRecord.tpot(ttft: ttft, e2e: end, outputTokens: r.outputTokens)
         r.acceptedDraftTokens = acceptedDraftTokens
         r.rejectedDraftTokens = rejectedDraftTokens
+        r.reasoningTokens = reasoningTokens
+        r.emptyAnswer = contentCharacters == 0
         if let error {
             r.error = error.type
             r.errorMessage = error.message

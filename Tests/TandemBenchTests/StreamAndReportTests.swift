@@ -80,6 +80,43 @@ import Testing
         #expect(md.components(separatedBy: "Speculative decoding:").count == 2)
     }
 
+    @Test("routing and reasoning: the answering model, route and fallback per request, reasoning tokens, empty answers")
+    func routingAndReasoningPerRequest() {
+        func record(_ i: Int, reasoningOnly: Bool, model: String?, route: String?, fallback: String? = nil) -> RequestRecord {
+            var a = StreamAccumulator()
+            a.consume("{\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"hmm\"},\"finish_reason\":null}]}", at: 0.1)
+            if !reasoningOnly { a.consume("{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Yes\"},\"finish_reason\":null}]}", at: 0.2) }
+            a.consume("{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}", at: 0.2)
+            a.consume("{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":6,\"completion_tokens_details\":{\"reasoning_tokens\":4}}}", at: 0.2)
+            a.consume("[DONE]", at: 0.2)
+            var r = a.record(index: i, level: "c=1", tag: "t", start: 0, end: 0.3)
+            r.model = model
+            r.route = route
+            r.fallbackFrom = fallback
+            return r
+        }
+        let empty = record(0, reasoningOnly: true, model: "thinker", route: "rule:reasoning")
+        #expect(empty.emptyAnswer == true && empty.reasoningTokens == 4)
+        let answered = record(1, reasoningOnly: false, model: "small", route: "fallback", fallback: "big-down")
+        #expect(answered.emptyAnswer == false)
+        let l = Statistics.summarize(level: "c=1", load: .concurrency(1),
+                                     records: [empty, answered, record(2, reasoningOnly: false, model: "small", route: "explicit")],
+                                     slo: SLO(ttft: 1, tpot: 1))
+        #expect(l.servedBy == ["thinker": 1, "small": 2])
+        #expect(l.routes == ["rule:reasoning": 1, "fallback": 1, "explicit": 1])
+        #expect(l.fallbacks == 1 && l.emptyAnswers == 1 && l.reasoningTokens == 12)
+        let md = Report.markdown(BenchReport(scenario: "s", target: "", model: "auto", endpoint: "chat", workload: "w", seed: 0,
+                                             startedAt: "now", warmupRequests: 0, levels: [l], records: []))
+        #expect(md.contains("Answered by: small × 2, thinker × 1; fallbacks: 1."))
+        #expect(md.contains("Routes: explicit × 1, fallback × 1, rule:reasoning × 1."))
+        #expect(md.contains("Reasoning tokens: 12 of 18 output tokens."))
+        #expect(md.contains("Empty answers (no content): 1."))
+        // A server that says nothing of routing (a coordinator): no such lines.
+        let plain = Statistics.summarize(level: "c=1", load: .concurrency(1), records: [record(3, reasoningOnly: false, model: nil, route: nil)],
+                                         slo: SLO(ttft: 1, tpot: 1))
+        #expect(plain.servedBy == nil && plain.routes == nil && plain.fallbacks == nil)
+    }
+
     @Test func errorEventsMissingDoneAndMissingUsage() {
         var e = StreamAccumulator()
         e.consume(Self.chunk("x"), at: 0.1)
