@@ -322,7 +322,7 @@ void   tandem__cluster__control__free_unpacked
   assert(message->base.descriptor == &tandem__cluster__control__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tandem__cluster__hello__field_descriptors[18] =
+static const ProtobufCFieldDescriptor tandem__cluster__hello__field_descriptors[21] =
 {
   {
     "protocol_version",
@@ -540,10 +540,49 @@ static const ProtobufCFieldDescriptor tandem__cluster__hello__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "expert_parallelism",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tandem__Cluster__Hello, expert_parallelism),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expert_begin",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tandem__Cluster__Hello, expert_begin),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expert_end",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tandem__Cluster__Hello, expert_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tandem__cluster__hello__field_indices_by_name[] = {
   12,   /* field[12] = block_count */
   11,   /* field[11] = block_size */
+  19,   /* field[19] = expert_begin */
+  20,   /* field[20] = expert_end */
+  18,   /* field[18] = expert_parallelism */
   7,   /* field[7] = ffn_begin */
   8,   /* field[8] = ffn_end */
   13,   /* field[13] = host */
@@ -564,7 +603,7 @@ static const unsigned tandem__cluster__hello__field_indices_by_name[] = {
 static const ProtobufCIntRange tandem__cluster__hello__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 18 }
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor tandem__cluster__hello__descriptor =
 {
@@ -574,7 +613,7 @@ const ProtobufCMessageDescriptor tandem__cluster__hello__descriptor =
   "Tandem__Cluster__Hello",
   "tandem.cluster",
   sizeof(Tandem__Cluster__Hello),
-  18,
+  21,
   tandem__cluster__hello__field_descriptors,
   tandem__cluster__hello__field_indices_by_name,
   1,  tandem__cluster__hello__number_ranges,

@@ -24,12 +24,12 @@ public final class ClusterRank: @unchecked Sendable {
     public var plan: ShardingPlan { runner.plan }
 
     public init(model: LoadedModel, communicator: Communicator, blocks: KVBlockCount, blockSize: Int, kvDType: KVCacheDType = .f32,
-                host: String, logger: Logger = Logger(label: "tandem.cluster")) throws {
+                experts: ExpertParallelism = .tensor, host: String, logger: Logger = Logger(label: "tandem.cluster")) throws {
         self.model = model
         self.communicator = communicator
         self.logger = logger
         runner = try ModelRunner(model: model.model, group: CommunicatorGroup(communicator), blockSize: blockSize,
-                                 blocks: blocks, kvDType: kvDType)
+                                 blocks: blocks, kvDType: kvDType, experts: experts)
         let spec = runner.spec
         let blockCount = runner.blockCount
         var h = RankHello()
@@ -43,6 +43,10 @@ public final class ClusterRank: @unchecked Sendable {
         h.blockSize = blockSize
         h.blockCount = blockCount
         h.kvDType = kvDType
+        if model.configuration.experts != nil {
+            h.expertParallelism = runner.plan.expertParallelism.rawValue
+            h.experts = spec.experts
+        }
         h.host = host
         h.transport = communicator.transportName
         h.weightBytes = UInt64(spec.weightBytes)
@@ -52,9 +56,9 @@ public final class ClusterRank: @unchecked Sendable {
 
     /// A rank whose store holds exactly `blockCount` blocks.
     public convenience init(model: LoadedModel, communicator: Communicator, blockCount: Int, blockSize: Int, kvDType: KVCacheDType = .f32,
-                            host: String, logger: Logger = Logger(label: "tandem.cluster")) throws {
+                            experts: ExpertParallelism = .tensor, host: String, logger: Logger = Logger(label: "tandem.cluster")) throws {
         try self.init(model: model, communicator: communicator, blocks: .blocks(blockCount), blockSize: blockSize, kvDType: kvDType,
-                      host: host, logger: logger)
+                      experts: experts, host: host, logger: logger)
     }
 
     /// A cheap identity of the model: configuration plus a sample of the weights' bytes.

@@ -99,6 +99,9 @@ public enum WireCodec {
         c.weight_bytes = h.weightBytes
         c.resident_bytes = h.residentBytes
         c.kv_dtype = h.kvDType == .fp8 ? TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_FP8 : TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_F32
+        c.expert_begin = UInt32(h.experts.lowerBound); c.expert_end = UInt32(h.experts.upperBound)
+        return h.expertParallelism.withCString { ep in
+        c.expert_parallelism = UnsafeMutablePointer(mutating: ep)
         return h.modelName.withCString { name in
             h.modelFingerprint.withCString { fp in
                 h.host.withCString { host in
@@ -111,6 +114,7 @@ public enum WireCodec {
                     }
                 }
             }
+        }
         }
     }
 
@@ -138,6 +142,8 @@ public enum WireCodec {
             r.transport = h.transport.map { String(cString: $0) } ?? ""
             r.weightBytes = h.weight_bytes
             r.residentBytes = h.resident_bytes
+            r.expertParallelism = h.expert_parallelism.map { String(cString: $0) } ?? ""
+            r.experts = Int(h.expert_begin)..<Int(max(h.expert_begin, h.expert_end))
             r.kvDType = h.kv_dtype == TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_FP8 ? .fp8 : .f32
             return .hello(r)
         case TANDEM__CLUSTER__CONTROL__KIND_SHUTDOWN:

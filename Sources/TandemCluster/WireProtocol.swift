@@ -23,6 +23,9 @@ public struct RankHello: Sendable, Equatable {
     public var weightBytes: UInt64 = 0
     public var residentBytes: UInt64 = 0
     public var kvDType: KVCacheDType = .f32
+    /// MoE models: how experts are split ("" for dense models) and the experts this rank holds.
+    public var expertParallelism = ""
+    public var experts = 0..<0
 
     public init() {}
 
@@ -33,6 +36,9 @@ public struct RankHello: Sendable, Equatable {
         }
         if c.modelFingerprint != w.modelFingerprint || c.modelName != w.modelName {
             return "model mismatch: coordinator on \(c.host) serves \(c.modelName) [\(c.modelFingerprint)], worker rank \(w.rank) on \(w.host) loaded \(w.modelName) [\(w.modelFingerprint)]"
+        }
+        if c.expertParallelism != w.expertParallelism {
+            return "expert placement mismatch: coordinator on \(c.host) splits experts \(c.expertParallelism.isEmpty ? "(dense)" : c.expertParallelism)-parallel, worker rank \(w.rank) on \(w.host) \(w.expertParallelism.isEmpty ? "(dense)" : w.expertParallelism)-parallel; start every rank with the same --parallel"
         }
         if c.worldSize != w.worldSize || c.blockSize != w.blockSize || c.blockCount != w.blockCount || c.kvDType != w.kvDType {
             return "geometry mismatch: coordinator on \(c.host) has \(c.worldSize) ranks, \(c.blockCount) blocks of \(c.blockSize) (\(c.kvDType.rawValue) K/V); worker rank \(w.rank) on \(w.host) has \(w.worldSize) ranks, \(w.blockCount) blocks of \(w.blockSize) (\(w.kvDType.rawValue) K/V)"

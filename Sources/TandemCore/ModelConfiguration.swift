@@ -39,6 +39,10 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// The head width where it is not `dim / headCount` (Qwen3 `attention.key_length`, `head_dim`).
     public var explicitHeadDim: Int?
 
+    /// A mixture of experts in place of each layer's dense FFN (Mixtral, Qwen2-MoE, Qwen3-MoE);
+    /// nil: dense. `hiddenDim` is then unused by the FFN.
+    public var experts: ExpertConfiguration?
+
     public var headDim: Int { explicitHeadDim ?? dim / headCount }
     public var kvDim: Int { kvHeadCount * headDim }
     /// Query heads served by each KV head (grouped-query attention).
@@ -69,6 +73,7 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case finalLogitSoftcap = "final_logit_softcap"
         case queryScaleBase = "query_scale_base"
         case fusedProjections = "fused_projections"
+        case experts
     }
 
     public init(architecture: String = "llama", dim: Int, hiddenDim: Int, layerCount: Int,
@@ -139,10 +144,72 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         }
         if headCount % kvHeadCount != 0 { return "head count \(headCount) is not a multiple of the KV head count \(kvHeadCount)" }
         if headDim % 2 != 0 { return "head dimension \(headDim) must be even for RoPE" }
+        if let e = experts, let problem = e.validationProblem() { return problem }
         if let f = ropeFrequencyFactors {
             if f.count != headDim / 2 { return "RoPE frequency factors: \(f.count) values for head dimension \(headDim) (expected \(headDim / 2))" }
             if !f.allSatisfy({ $0.isFinite && $0 > 0 }) { return "RoPE frequency factors must be positive and finite" }
         }
         return nil
     }
+}
+
+/// The mixture-of-experts FFN of every layer: a router scores `count` experts per token, the
+/// `perToken` best run (each a SwiGLU FFN of width `hiddenDim`) and their outputs are summed,
+/// weighted by the router's softmax probabilities (renormalised over the chosen ones when
+/// `normalizeWeights`), plus an always-on shared expert where the family has one.
+///
+/// Families (as llama.cpp's `build_moe_ffn` runs them): Mixtral (`llama` with experts) and
+/// Qwen3-MoE normalise; Qwen2-MoE does not, and adds a shared expert scaled by
+/// sigmoid(x · shared gate).
+public struct ExpertConfiguration: Sendable, Codable, Equatable {
+    /// Experts per layer.
+    public var count: Int
+    /// Experts each token runs (top-k).
+    public var perToken: Int
+    /// Each expert's FFN width.
+    public var hiddenDim: Int
+    /// Renormalise the chosen experts' probabilities to sum to one.
+    public var normalizeWeights: Bool
+    /// The shared expert's FFN width (0: none).
+    public var sharedHiddenDim: Int
+    /// The shared expert's output is scaled by sigmoid(x · w) with a learned (dim) vector w.
+    public var sharedGated: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case count
+        case perToken = "per_token"
+        case hiddenDim = "hidden_dim"
+        case normalizeWeights = "normalize_weights"
+        case sharedHiddenDim = "shared_hidden_dim"
+        case sharedGated = "shared_gated"
+    }
+
+    public init(count: Int, perToken: Int, hiddenDim: Int, normalizeWeights: Bool,
+                sharedHiddenDim: Int = 0, sharedGated: Bool = false) {
+        self.count = count
+        self.perToken = perToken
+        self.hiddenDim = hiddenDim
+        self.normalizeWeights = normalizeWeights
+        self.sharedHiddenDim = sharedHiddenDim
+        self.sharedGated = sharedGated
+    }
+
+    /// Why the numbers cannot describe a mixture, or nil.
+    public func validationProblem() -> String? {
+        if count < 1 || count > 1 << 12 { return "expert count \(count) is not plausible (1 to 4096)" }
+        if perToken < 1 || perToken > count { return "experts per token \(perToken) must be between 1 and the expert count \(count)" }
+        if hiddenDim < 1 || hiddenDim > 1 << 20 { return "expert FFN width \(hiddenDim) is not plausible" }
+        if sharedHiddenDim < 0 || sharedHiddenDim > 1 << 20 { return "shared expert FFN width \(sharedHiddenDim) is not plausible" }
+        if sharedGated && sharedHiddenDim == 0 { return "a shared-expert gate without a shared expert" }
+        return nil
+    }
+}
+
+/// How a mixture of experts is split over tensor-parallel ranks (`serve --parallel`, topology
+/// `parallel:`). Attention is tensor-parallel either way.
+public enum ExpertParallelism: String, Sendable, Codable, CaseIterable {
+    /// Every rank holds a column slice of every expert (as a dense FFN is split).
+    case tensor
+    /// Every rank holds whole experts, its share of them; the shared expert is column-split.
+    case expert
 }

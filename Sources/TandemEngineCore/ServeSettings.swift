@@ -26,6 +26,8 @@ public struct ServeSettings: Sendable, Equatable {
     /// Speculative decoding: who drafts (`off`, `prompt-lookup`), draft tokens per step, and the
     /// largest decode batch that still drafts.
     public var speculation = SpeculationConfiguration()
+    /// How a mixture-of-experts model's experts are split over the ranks (dense models: unused).
+    public var expertParallelism: ExpertParallelism = .tensor
 
     public init() {}
 
@@ -67,6 +69,8 @@ public struct ServeSettings: Sendable, Equatable {
         choice("kv-dtype", \.kvDType, KVCacheDType.allCases.map { ($0.rawValue, $0) },
                "How the K/V cache stores K and V: f32, or fp8 (E4M3 with a scale per token and KV head: about 3.8x the tokens in the same kv-mib)."),
         int("block-size", \.blockSize, 1...4096, "Tokens per K/V block."),
+        choice("parallel", \.expertParallelism, ExpertParallelism.allCases.map { ($0.rawValue, $0) },
+               "How a mixture of experts is split over the ranks: tensor (a column slice of every expert on each rank) or expert (whole experts, each rank its share); attention is tensor-parallel either way. Dense models ignore it."),
         int("max-running", \.maxRunning, 1...65536, "Most sequences decoded together."),
         int("max-batched-tokens", \.maxBatchedTokens, 1...(1 << 24), "Token budget of one step (decode tokens plus prefill chunks)."),
         int("max-waiting", \.maxWaiting, 0...(1 << 24), "Most requests queued for admission; more are refused as over capacity."),

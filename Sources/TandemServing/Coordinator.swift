@@ -56,7 +56,8 @@ public enum Coordinator {
         let host = ProcessInfo.processInfo.hostName
         // Every rank must agree on the block count: the runner sizes it from the largest shard.
         let rank = try ClusterRank(model: model, communicator: communicator, blocks: .budget(bytes: o.settings.kvBudgetBytes, minimum: 8),
-                                   blockSize: o.settings.blockSize, kvDType: o.settings.kvDType, host: host, logger: logger)
+                                   blockSize: o.settings.blockSize, kvDType: o.settings.kvDType,
+                                   experts: o.settings.expertParallelism, host: host, logger: logger)
         let blocks = rank.runner.blockCount
         let hellos = try rank.handshake()
         for h in hellos where communicator.rank == 0 {

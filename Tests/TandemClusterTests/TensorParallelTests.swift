@@ -17,11 +17,13 @@ struct TensorParallelTests {
     static let smolPath = ProcessInfo.processInfo.environment["TANDEM_SMOLLM2_PATH"] ?? root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
     static func greedyTP(_ model: LoadedModel, ranks: Int, prompt: [TokenID], count: Int, kvDType: KVCacheDType = .f32,
+                         experts: ExpertParallelism = .tensor,
                          speculation: SpeculationConfiguration = SpeculationConfiguration(),
                          statistics: ((EngineStats) -> Void)? = nil) async throws -> [TokenID] {
         let comms = InProcessCommunicator.group(size: ranks)
         let cluster = try comms.map {
-            try ClusterRank(model: model, communicator: $0, blockCount: 64, blockSize: 16, kvDType: kvDType, host: "rank\($0.rank)")
+            try ClusterRank(model: model, communicator: $0, blockCount: 64, blockSize: 16, kvDType: kvDType, experts: experts,
+                            host: "rank\($0.rank)")
         }
         let workers = cluster.dropFirst().map { rank in
             Thread.detachNewThreadWithResult {
@@ -95,6 +97,32 @@ struct TensorParallelTests {
         let two = try await Self.greedyTP(m, ranks: 2, prompt: prompt, count: count)
         #expect(two == one)
         #expect(Set(one).count > 1, "a constant greedy text would prove little: \(one)")
+    }
+
+    /// Mixtures of experts: the router on every rank, the experts split by columns (tensor) or
+    /// whole (expert: 6 or 8 experts over 2 ranks), the shared expert column-split.
+    @Test("Mixtral / Qwen3-MoE / Qwen2-MoE: tensor- and expert-parallel greedy over 2 ranks equal 1 rank",
+          arguments: ["mixtral", "qwen3moe", "qwen2moe"])
+    func mixtures(arch: String) async throws {
+        let m = try ModelLoader.load(path: Self.root + "/Tests/TandemModelTests/Fixtures/family_\(arch).gguf")
+        let prompt: [TokenID] = [3, 17, 42, 5, 88, 23]
+        let one = try await Self.greedyTP(m, ranks: 1, prompt: prompt, count: 30)
+        #expect(Set(one).count > 1, "a constant greedy text would prove little: \(one)")
+        for parallel in ExpertParallelism.allCases {
+            let two = try await Self.greedyTP(m, ranks: 2, prompt: prompt, count: 30, experts: parallel)
+            #expect(two == one, "\(arch) \(parallel)")
+        }
+    }
+
+    @Test func anExpertPlacementMismatchIsRefusedAtConnect() throws {
+        let m = try ModelLoader.load(path: Self.root + "/Tests/TandemModelTests/Fixtures/family_qwen2moe.gguf")
+        let comms = InProcessCommunicator.group(size: 2)
+        let r0 = try ClusterRank(model: m, communicator: comms[0], blockCount: 8, blockSize: 16, experts: .expert, host: "spark")
+        let r1 = try ClusterRank(model: m, communicator: comms[1], blockCount: 8, blockSize: 16, experts: .tensor, host: "dark")
+        #expect(r0.hello.experts == 0..<3 && r1.hello.experts == 0..<6)
+        let worker = Thread.detachNewThreadWithResult { _ = try r1.handshake() }
+        #expect { _ = try r0.handshake() } throws: { "\($0)".contains("expert-parallel") && "\($0)".contains("tensor-parallel") }
+        #expect(throws: WireError.self) { try worker.wait() }
     }
 
     /// SmolLM2 is held to a logits bound instead (QuantizationShardTests): FP8 codes turn the

@@ -68,6 +68,13 @@ class Config:
     attn_softcap: Optional[float] = None
     final_softcap: Optional[float] = None
     query_scale_base: Optional[float] = None
+    # Mixture of experts (Mixtral = llama with experts, qwen2moe, qwen3moe), as llama.cpp's
+    # build_moe_ffn: softmax over the router's scores, the top n_experts_used, renormalised to
+    # sum to one when expert_norm; qwen2moe adds a shared expert scaled by sigmoid(x . w).
+    n_experts: int = 0
+    n_experts_used: int = 0
+    expert_hidden: int = 0
+    expert_norm: bool = True
 
     @property
     def head_size(self) -> int:
@@ -92,6 +99,14 @@ class Layer:
     k_norm: Optional[np.ndarray] = None
     post_attn_norm: Optional[np.ndarray] = None  # (dim,)  Gemma 2
     post_ffn_norm: Optional[np.ndarray] = None
+    router: Optional[np.ndarray] = None     # (n_experts, dim)
+    exp_gate: Optional[np.ndarray] = None   # (n_experts, expert_hidden, dim)
+    exp_up: Optional[np.ndarray] = None     # (n_experts, expert_hidden, dim)
+    exp_down: Optional[np.ndarray] = None   # (n_experts, dim, expert_hidden)
+    sh_gate: Optional[np.ndarray] = None    # (shared_hidden, dim)
+    sh_up: Optional[np.ndarray] = None
+    sh_down: Optional[np.ndarray] = None    # (dim, shared_hidden)
+    sh_gate_inp: Optional[np.ndarray] = None  # (dim,)
 
 
 @dataclass
@@ -168,14 +183,14 @@ def load_gguf(path: str) -> Model:
 
     r = GGUFReader(path)
     arch = gguf_field(r, "general.architecture")
-    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"):
+    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe"):
         raise ValueError(f"unsupported architecture {arch!r}")
     tensors = {t.name: t for t in r.tensors}
 
     def get(name):
         t = tensors[name]
         w = dequantize(t.data, t.tensor_type)
-        # GGUF shape is (ne0=in, ne1=out); numpy shape is reversed -> (out, in)
+        # GGUF shape is (ne0=in, ne1=out[, ne2=expert]); numpy shape is reversed -> ([expert,] out, in)
         expected = tuple(int(x) for x in reversed(t.shape))
         w = np.asarray(w, dtype=np.float32).reshape(expected)
         return w
@@ -185,7 +200,7 @@ def load_gguf(path: str) -> Model:
     key_length = gguf_field(r, f"{arch}.attention.key_length")
     cfg = Config(
         dim=dim,
-        hidden_dim=int(gguf_field(r, f"{arch}.feed_forward_length")),
+        hidden_dim=int(gguf_field(r, f"{arch}.feed_forward_length", 0)),
         n_layers=int(gguf_field(r, f"{arch}.block_count")),
         n_heads=n_heads,
         n_kv_heads=int(gguf_field(r, f"{arch}.attention.head_count_kv", n_heads)),
@@ -212,6 +227,13 @@ def load_gguf(path: str) -> Model:
         cfg.gemma = True
         cfg.sliding_window_pattern = 6
         cfg.local_rope_theta = 10000.0
+    n_experts = int(gguf_field(r, f"{arch}.expert_count", 0) or 0)
+    if n_experts:
+        cfg.n_experts = n_experts
+        cfg.n_experts_used = int(gguf_field(r, f"{arch}.expert_used_count"))
+        cfg.expert_hidden = int(gguf_field(r, f"{arch}.expert_feed_forward_length", cfg.hidden_dim))
+        # llama.cpp: LLM_ARCH_LLAMA (Mixtral) and qwen3moe renormalise, qwen2moe does not.
+        cfg.expert_norm = arch != "qwen2moe"
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
     rope_dim = gguf_field(r, f"{arch}.rope.dimension_count")
@@ -230,7 +252,7 @@ def load_gguf(path: str) -> Model:
             w1, w3 = np.split(get(p + "ffn_up.weight"), 2)
         else:
             wq, wk, wv = get(p + "attn_q.weight"), get(p + "attn_k.weight"), get(p + "attn_v.weight")
-            w1, w3 = get(p + "ffn_gate.weight"), get(p + "ffn_up.weight")
+            w1, w3 = (None, None) if cfg.n_experts else (get(p + "ffn_gate.weight"), get(p + "ffn_up.weight"))
         layers.append(Layer(
             attn_norm=get(p + "attn_norm.weight"),
             wq=wq,
@@ -239,7 +261,7 @@ def load_gguf(path: str) -> Model:
             wo=get(p + "attn_output.weight"),
             ffn_norm=get(p + "ffn_norm.weight"),
             w1=w1,
-            w2=get(p + "ffn_down.weight"),
+            w2=None if cfg.n_experts else get(p + "ffn_down.weight"),
             w3=w3,
             bq=get(p + "attn_q.bias") if p + "attn_q.bias" in tensors else None,
             bk=get(p + "attn_k.bias") if p + "attn_k.bias" in tensors else None,
@@ -249,6 +271,16 @@ def load_gguf(path: str) -> Model:
             post_attn_norm=get(p + "post_attention_norm.weight") if p + "post_attention_norm.weight" in tensors else None,
             post_ffn_norm=get(p + "post_ffw_norm.weight") if p + "post_ffw_norm.weight" in tensors else None,
         ))
+        if cfg.n_experts:
+            lay = layers[-1]
+            lay.router = get(p + "ffn_gate_inp.weight")
+            lay.exp_gate, lay.exp_up = get(p + "ffn_gate_exps.weight"), get(p + "ffn_up_exps.weight")
+            lay.exp_down = get(p + "ffn_down_exps.weight")
+            if p + "ffn_gate_shexp.weight" in tensors:
+                lay.sh_gate, lay.sh_up = get(p + "ffn_gate_shexp.weight"), get(p + "ffn_up_shexp.weight")
+                lay.sh_down = get(p + "ffn_down_shexp.weight")
+                if p + "ffn_gate_inp_shexp.weight" in tensors:
+                    lay.sh_gate_inp = get(p + "ffn_gate_inp_shexp.weight").reshape(-1)
     final_norm = get("output_norm.weight")
     tied = "output.weight" not in tensors
     wcls = tok if tied else get("output.weight")
@@ -408,9 +440,12 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
         x = x + a
         # --- feed-forward (SwiGLU; GeGLU for Gemma) ---
         h = rmsnorm(x, layer.ffn_norm, cfg.norm_eps)
-        g = h @ _f64(layer.w1).T
-        u = h @ _f64(layer.w3).T
-        f = ((gelu_tanh(g) if cfg.gemma else silu(g)) * u) @ _f64(layer.w2).T
+        if layer.router is not None:
+            f = moe_ffn(cfg, layer, h)
+        else:
+            g = h @ _f64(layer.w1).T
+            u = h @ _f64(layer.w3).T
+            f = ((gelu_tanh(g) if cfg.gemma else silu(g)) * u) @ _f64(layer.w2).T
         if layer.post_ffn_norm is not None:
             f = rmsnorm(f, layer.post_ffn_norm, cfg.norm_eps)
         x = x + f
@@ -420,6 +455,37 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
     if cfg.final_softcap:
         logits = cfg.final_softcap * np.tanh(logits / cfg.final_softcap)
     return logits
+
+
+def moe_route(cfg: Config, layer: Layer, h: np.ndarray):
+    """Per token: the chosen experts (most probable first) and their weights, and the router's
+    probabilities (T, n_experts)."""
+    scores = h @ _f64(layer.router).T
+    p = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    chosen = np.argsort(-p, axis=-1, kind="stable")[:, :cfg.n_experts_used]
+    w = np.take_along_axis(p, chosen, axis=-1)
+    if cfg.expert_norm:
+        w = w / w.sum(axis=-1, keepdims=True)
+    return chosen, w, p
+
+
+def moe_ffn(cfg: Config, layer: Layer, h: np.ndarray) -> np.ndarray:
+    """The mixture-of-experts FFN of (T, dim) normalised hidden states: each token through its
+    chosen SwiGLU experts, weighted and summed, plus the shared expert where there is one."""
+    chosen, w, _ = moe_route(cfg, layer, h)
+    out = np.zeros_like(h)
+    for t in range(h.shape[0]):
+        for e, wt in zip(chosen[t], w[t]):
+            g = _f64(layer.exp_gate[e]) @ h[t]
+            u = _f64(layer.exp_up[e]) @ h[t]
+            out[t] += wt * (_f64(layer.exp_down[e]) @ (silu(g) * u))
+    if layer.sh_gate is not None:
+        s = (silu(h @ _f64(layer.sh_gate).T) * (h @ _f64(layer.sh_up).T)) @ _f64(layer.sh_down).T
+        if layer.sh_gate_inp is not None:
+            s = s * (1.0 / (1.0 + np.exp(-(h @ _f64(layer.sh_gate_inp)))))[:, None]
+        out += s
+    return out
 
 
 def mean_nll(logits: np.ndarray, ids: Sequence[int]) -> float:

@@ -35,14 +35,19 @@ OUT = os.path.join(HERE, "..", "..", "Tests", "TandemModelTests", "Fixtures")
 
 
 def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fused=False, window=None,
-          layers=2, softcaps=None):
+          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True):
+    """experts: (count, used, expert FFN width) for a mixture of experts in place of the dense
+    FFN (stacked ffn_*_exps tensors and the ffn_gate_inp router, as llama.cpp lays them out);
+    shared: a shared expert's FFN width, with its sigmoid gate (qwen2moe)."""
     import gguf
     dim, hidden, heads, kv, vocab, ctx, theta = 64, 128, 4, 2, 96, 256, 1000000.0
+    name = name or arch
     hs = head_dim or dim // heads
-    path = os.path.join(OUT, f"family_{arch}.gguf")
+    path = os.path.join(OUT, f"family_{name}.gguf")
     w = gguf.GGUFWriter(path, arch)
     w.add_embedding_length(dim)
-    w.add_feed_forward_length(hidden)
+    # Mixtral (llama with experts) keeps each expert's width in feed_forward_length.
+    w.add_feed_forward_length(experts[2] if experts and arch == "llama" else hidden)
     w.add_block_count(layers)
     w.add_head_count(heads)
     w.add_head_count_kv(kv)
@@ -52,6 +57,13 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     w.add_vocab_size(vocab)
     if window:
         w.add_sliding_window(window)
+    if experts:
+        w.add_expert_count(experts[0])
+        w.add_expert_used_count(experts[1])
+        if arch != "llama":
+            w.add_expert_feed_forward_length(experts[2])
+    if shared:
+        w.add_expert_shared_feed_forward_length(shared)
     if softcaps:
         w.add_float32(f"{arch}.attn_logit_softcapping", softcaps[0])
         w.add_float32(f"{arch}.final_logit_softcapping", softcaps[1])
@@ -59,7 +71,9 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
     w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("gpt2")
+    # llama.cpp knows no "gpt2" pre-tokenizer; the MoE fixtures, which llama.cpp also runs
+    # (bench/moe_llamacpp.py), name Qwen's.
+    w.add_tokenizer_pre("qwen2" if experts else "gpt2")
     w.add_token_list([chr(0x100 + i) for i in range(vocab - 1)] + [chr(0x100) * 2])
     w.add_token_types([1] * vocab)
     w.add_token_merges([chr(0x100) + " " + chr(0x100)])
@@ -92,12 +106,25 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
         if arch in ("gemma2", "gemma3"):
             t(p + "post_attention_norm.weight", (dim,), 0.1, 1.0)
             t(p + "post_ffw_norm.weight", (dim,), 0.1, 1.0)
-        if fused:
+        if experts:
+            n, _, eh = experts
+            # A larger router spread keeps the top-k choice clear of near-ties.
+            t(p + "ffn_gate_inp.weight", (n, dim), 0.6)
+            t(p + "ffn_gate_exps.weight", (n, eh, dim))
+            t(p + "ffn_up_exps.weight", (n, eh, dim))
+            t(p + "ffn_down_exps.weight", (n, dim, eh))
+            if shared:
+                t(p + "ffn_gate_shexp.weight", (shared, dim))
+                t(p + "ffn_up_shexp.weight", (shared, dim))
+                t(p + "ffn_down_shexp.weight", (dim, shared))
+                t(p + "ffn_gate_inp_shexp.weight", (dim,), 0.3)
+        elif fused:
             t(p + "ffn_up.weight", (2 * hidden, dim))
         else:
             t(p + "ffn_gate.weight", (hidden, dim))
             t(p + "ffn_up.weight", (hidden, dim))
-        t(p + "ffn_down.weight", (dim, hidden))
+        if not experts:
+            t(p + "ffn_down.weight", (dim, hidden))
     if not tied:
         t("output.weight", (vocab, dim))
     w.write_header_to_file()
@@ -105,28 +132,67 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     w.write_tensors_to_file()
     w.close()
 
-    write_hf(arch, path, hs, biases, qk_norm, tied, window, softcaps)
+    if hf:
+        write_hf(arch, path, hs, biases, qk_norm, tied, window, softcaps, name=name)
     model = L.load_gguf(path)
-    assert model.config.rope_style == "neox" and model.config.head_size == hs
+    own_rope = "interleaved" if arch == "llama" else "neox"
+    assert model.config.rope_style == own_rope and model.config.head_size == hs
     # The third prompt runs past phi3's sliding window (64) and gemma2's (16).
     prompts = [[int(x) for x in rng.integers(0, vocab, size=n)] for n in (9, 40, 100)]
-    logits = [L.forward(model, ids)[-1] for ids in prompts]
+    if experts:
+        prompts = _clear_routing_prompts(model, seed, vocab)
+    if experts:
+        margin, logits = _router_margin(model, prompts)
+    else:
+        logits = [L.forward(model, ids)[-1] for ids in prompts]
     # What a pass without the family's difference would get (biases/norms dropped, or the
-    # llama RoPE layout): the fixture must be able to tell them apart.
-    wrong = L.forward(model, prompts[1], rope_style="interleaved")[-1]
+    # other RoPE layout): the fixture must be able to tell them apart.
+    wrong = L.forward(model, prompts[1], rope_style="neox" if arch == "llama" else "interleaved")[-1]
     gap = float(np.abs(wrong - logits[1]).max())
     assert gap > 0.1, gap
     if window:
         window_gap = float(np.abs(_without_window(model, prompts[2]) - logits[2]).max())
         assert window_gap > 0.1, window_gap
-    with open(os.path.join(OUT, f"family_{arch}.json"), "w") as f:
+    with open(os.path.join(OUT, f"family_{name}.json"), "w") as f:
         json.dump({
             "made_by": "tools/reference/make_family_fixtures.py",
             "prompts": prompts,
             "last_logits": [[float(x) for x in lg] for lg in logits],
             "gap_with_llama_rope": gap,
+            **({"min_router_margin": margin} if experts else {}),
         }, f)
     print("wrote", path, "gap with the llama RoPE layout", round(gap, 3))
+
+
+def _router_margin(model, prompts):
+    """The smallest gap, over every token and MoE layer, between the k-th and (k+1)-th router
+    scores (log-probabilities)."""
+    margins = []
+    route = L.moe_route
+
+    def recording(cfg, layer, h):
+        chosen, wts, prob = route(cfg, layer, h)
+        ps = -np.sort(-prob, axis=-1)
+        margins.append(float(np.log(ps[:, cfg.n_experts_used - 1] / ps[:, cfg.n_experts_used]).min()))
+        return chosen, wts, prob
+    L.moe_route = recording
+    try:
+        logits = [L.forward(model, ids)[-1] for ids in prompts]
+    finally:
+        L.moe_route = route
+    return min(margins), logits
+
+
+def _clear_routing_prompts(model, seed, vocab, threshold=2e-4):
+    """Prompts (9, 40 and 100 tokens) whose routing has no near-tie: float32 rounding in the
+    engine moves router scores by about 1e-5, so a tie closer than `threshold` could pick
+    another expert than the reference."""
+    for attempt in range(200):
+        r = np.random.default_rng(seed * 1000 + attempt)
+        prompts = [[int(x) for x in r.integers(0, vocab, size=n)] for n in (9, 40, 100)]
+        if _router_margin(model, prompts)[0] > threshold:
+            return prompts
+    raise SystemExit("no prompts without router near-ties; change the seed")
 
 
 def _without_window(model, ids):
@@ -138,7 +204,7 @@ def _without_window(model, ids):
         model.config.sliding_window = w
 
 
-def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None):
+def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, name=None):
     """The GGUF's tensors under Hugging Face names (Qwen GGUF files keep HF's row order), a
     config.json of the family and a byte-level BPE tokenizer.json of the same vocabulary."""
     import gguf
@@ -162,14 +228,25 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None):
                      "post_attention_norm.weight": "post_attention_layernorm.weight",
                      "post_ffw_norm.weight": "post_feedforward_layernorm.weight"}
         tensors = {k: (v - 1 if "norm" in k else v) for k, v in tensors.items()}
+    # Qwen MoE: mlp.gate routes, one tensor per expert, the shared expert and its (1, dim) gate.
+    per_layer.update({"ffn_gate_inp.weight": "mlp.gate.weight", "ffn_gate_shexp.weight": "mlp.shared_expert.gate_proj.weight",
+                      "ffn_up_shexp.weight": "mlp.shared_expert.up_proj.weight",
+                      "ffn_down_shexp.weight": "mlp.shared_expert.down_proj.weight"})
+    stacked = {"ffn_gate_exps.weight": "gate_proj", "ffn_up_exps.weight": "up_proj", "ffn_down_exps.weight": "down_proj"}
     hf = {}
-    for name, a in tensors.items():
-        if name in names:
-            hf[names[name]] = a
+    for tname, a in tensors.items():
+        if tname in names:
+            hf[names[tname]] = a
+            continue
+        _, l, rest = tname.split(".", 2)
+        if rest in stacked:
+            for e in range(a.shape[0]):
+                hf[f"model.layers.{l}.mlp.experts.{e}.{stacked[rest]}.weight"] = a[e]
+        elif rest == "ffn_gate_inp_shexp.weight":
+            hf[f"model.layers.{l}.mlp.shared_expert_gate.weight"] = a.reshape(1, -1)
         else:
-            _, l, rest = name.split(".", 2)
             hf[f"model.layers.{l}.{per_layer[rest]}"] = a
-    d = os.path.join(OUT, f"family_{arch}_hf")
+    d = os.path.join(OUT, f"family_{name or arch}_hf")
     os.makedirs(d, exist_ok=True)
     # safetensors: u64 header length, JSON header, raw little-endian data.
     header, blobs, offset = {}, [], 0
@@ -185,9 +262,10 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None):
     p = arch
     config = {
         "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM",
-                           "gemma2": "Gemma2ForCausalLM", "gemma3": "Gemma3ForCausalLM"}[arch]],
-        "model_type": "gemma3_text" if arch == "gemma3" else arch,
-        "hidden_size": int(f[f"{p}.embedding_length"]), "intermediate_size": int(f[f"{p}.feed_forward_length"]),
+                           "gemma2": "Gemma2ForCausalLM", "gemma3": "Gemma3ForCausalLM",
+                           "qwen2moe": "Qwen2MoeForCausalLM", "qwen3moe": "Qwen3MoeForCausalLM"}[arch]],
+        "model_type": {"gemma3": "gemma3_text", "qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe"}.get(arch, arch),
+        "hidden_size": int(f[f"{p}.embedding_length"]), "intermediate_size": int(f.get(f"{p}.feed_forward_length", 0)),
         "num_hidden_layers": int(f[f"{p}.block_count"]), "num_attention_heads": int(f[f"{p}.attention.head_count"]),
         "num_key_value_heads": int(f[f"{p}.attention.head_count_kv"]), "head_dim": hs,
         "vocab_size": len(r.fields["tokenizer.ggml.tokens"].data), "max_position_embeddings": int(f[f"{p}.context_length"]),
@@ -195,6 +273,12 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None):
         "tie_word_embeddings": tied, "use_sliding_window": window is not None, "sliding_window": window or 4096,
         "attention_bias": bool(biases), "rope_scaling": None,
     }
+    if arch.endswith("moe"):
+        config.update({"num_experts": int(f[f"{p}.expert_count"]), "num_experts_per_tok": int(f[f"{p}.expert_used_count"]),
+                       "moe_intermediate_size": int(f[f"{p}.expert_feed_forward_length"]),
+                       "norm_topk_prob": arch == "qwen3moe", "decoder_sparse_step": 1, "mlp_only_layers": []})
+        if arch == "qwen2moe":
+            config["shared_expert_intermediate_size"] = int(f[f"{p}.expert_shared_feed_forward_length"])
     if arch == "gemma2":
         config.update({"hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": hs,
                        "attn_logit_softcapping": softcaps[0], "final_logit_softcapping": softcaps[1]})
@@ -223,5 +307,17 @@ def main():
     write("gemma3", 59, head_dim=32, window=16, layers=7, qk_norm=True)
 
 
+def main_moe():
+    """Mixtures of experts: Mixtral (llama with 8 experts, 2 per token, renormalised),
+    Qwen3-MoE (Q/K norms, 8 experts, 3 per token, renormalised) and Qwen2-MoE (biases, 6 experts,
+    2 per token, not renormalised, a gated shared expert)."""
+    write("llama", 61, experts=(8, 2, 96), tied=False, name="mixtral", hf=False)
+    write("qwen3moe", 67, head_dim=24, qk_norm=True, tied=False, experts=(8, 3, 64))
+    write("qwen2moe", 71, biases=True, tied=False, experts=(6, 2, 64), shared=96)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--moe"]:
+        main_moe()
+    else:
+        main()

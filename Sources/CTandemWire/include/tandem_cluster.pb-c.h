@@ -76,10 +76,16 @@ struct  Tandem__Cluster__Hello
    * How the KV cache stores K and V (every rank the same; sizes the pool, so also geometry).
    */
   Tandem__Cluster__KVDType kv_dtype;
+  /*
+   * MoE models: "tensor" or "expert" (every rank the same), and the experts this rank holds.
+   */
+  char *expert_parallelism;
+  uint32_t expert_begin;
+  uint32_t expert_end;
 };
 #define TANDEM__CLUSTER__HELLO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tandem__cluster__hello__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_F32 }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, TANDEM__CLUSTER__KVDTYPE__KV_DTYPE_F32, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /*

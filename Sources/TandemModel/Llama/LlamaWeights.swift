@@ -22,6 +22,48 @@ public struct LlamaLayerWeights: Sendable {
     /// RMSNorm weights applied to the attention and FFN outputs before the residual add (Gemma 2).
     public var postAttentionNorm: [Float]? = nil
     public var postFFNNorm: [Float]? = nil
+    /// The layer's mixture of experts (`ModelConfiguration.experts`); then `gate`, `up` and
+    /// `down` are empty (0 rows) and the FFN is this.
+    public var experts: ExpertLayerWeights? = nil
+}
+
+/// One layer's mixture of experts. A rank holds the experts `ids` (all of them, or its share
+/// under expert parallelism), each possibly a column slice (tensor parallelism).
+public struct ExpertLayerWeights: Sendable {
+    /// (count, dim): a score per expert; every rank holds all of it and routes alike.
+    public var router: WeightMatrix
+    /// The experts held, global numbers.
+    public var ids: Range<Int>
+    /// Per held expert (in `ids` order): gate and up (ffn, dim), down (dim, ffn).
+    public var gate: [WeightMatrix]
+    public var up: [WeightMatrix]
+    public var down: [WeightMatrix]
+    /// The shared expert (Qwen2-MoE): run for every token, column-split like a dense FFN.
+    public var sharedGate: WeightMatrix? = nil
+    public var sharedUp: WeightMatrix? = nil
+    public var sharedDown: WeightMatrix? = nil
+    /// (dim): the shared expert's output is scaled by sigmoid(x · sharedGateInput).
+    public var sharedGateInput: [Float]? = nil
+
+    /// Bytes a token reads: the router, `perToken` of the experts, the shared expert.
+    func bytesPerToken(perToken: Int) -> Int {
+        let one = gate.first.map { $0.storageBytes + up[0].storageBytes + down[0].storageBytes } ?? 0
+        return router.storageBytes + one * min(perToken, gate.count)
+            + (sharedGate?.storageBytes ?? 0) + (sharedUp?.storageBytes ?? 0) + (sharedDown?.storageBytes ?? 0)
+    }
+
+    /// Bytes of every matrix held.
+    var storageBytes: Int {
+        router.storageBytes + (gate + up + down).reduce(0) { $0 + $1.storageBytes }
+            + (sharedGate?.storageBytes ?? 0) + (sharedUp?.storageBytes ?? 0) + (sharedDown?.storageBytes ?? 0)
+    }
+}
+
+extension WeightMatrix {
+    /// A matrix of no rows (the dense FFN slots of an MoE layer).
+    static func empty(cols: Int) -> WeightMatrix {
+        WeightMatrix(dtype: .f32, rows: 0, cols: cols, base: UnsafeRawPointer(bitPattern: 0x10)!, owner: nil)
+    }
 }
 
 /// All weights of a Llama-family decoder, pointing into the checkpoint's mapping where possible.
@@ -30,6 +72,8 @@ public struct LlamaWeights: Sendable {
     public var layers: [LlamaLayerWeights]
     public var finalNorm: [Float]            // (dim)
     public var output: WeightMatrix          // (vocab, dim); the embedding when tied
+    /// Experts each token runs (MoE models; what `bytesPerToken` counts of each layer's experts).
+    public var expertsPerToken = 0
 
     /// Bytes of weight data the forward pass reads per token (matrices with their scale planes;
     /// the embedding is a row lookup, so counted once only when it is also the output head).
@@ -38,6 +82,7 @@ public struct LlamaWeights: Sendable {
         for l in layers {
             total += l.wq.storageBytes + l.wk.storageBytes + l.wv.storageBytes + l.wo.storageBytes
             total += l.gate.storageBytes + l.down.storageBytes + l.up.storageBytes
+            if let e = l.experts { total += e.bytesPerToken(perToken: expertsPerToken) }
         }
         return total
     }
@@ -51,9 +96,25 @@ public protocol TensorSource {
     func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix
     /// The 1-D tensor `name` of `count` values, converted to FP32.
     func vector(_ name: String, count: Int) throws -> [Float]
+    /// `count` (rows, cols) matrices stacked in the 3-D tensor `name` ([cols, rows, count] in
+    /// GGUF's order), as row views of it.
+    func stackedMatrices(_ name: String, count: Int, rows: Int, cols: Int) throws -> [WeightMatrix]
 }
 
 extension TensorSource {
+    public func stackedMatrices(_ name: String, count: Int, rows: Int, cols: Int) throws -> [WeightMatrix] {
+        throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)",
+                             "this format stores no stacked expert tensors; expected one tensor per expert")
+    }
+
+    /// Experts `ids` of a stacked tensor, or of per-expert tensors where `name` has `{e}`.
+    func experts(_ name: String, ids: Range<Int>, count: Int, rows: Int, cols: Int) throws -> [WeightMatrix] {
+        if name.contains("{e}") {
+            return try ids.map { try matrix(name.replacing("{e}", with: String($0)), rows: rows, cols: cols) }
+        }
+        return Array(try stackedMatrices(name, count: count, rows: rows, cols: cols)[ids])
+    }
+
     public func vector(_ name: String, count: Int) throws -> [Float] {
         let m = try matrix(name, rows: 1, cols: count)
         var out = [Float](repeating: 0, count: count)
@@ -73,6 +134,16 @@ public struct LlamaTensorNames: Sendable {
     public var qkv, gateUp: String
     /// Gemma 2's norms after attention and after the FFN.
     public var postAttentionNorm, postFFNNorm: String
+    /// Mixture of experts: the router, the experts' matrices (stacked in one tensor, or one
+    /// tensor per expert where the name has `{e}`), the shared expert and its gate vector.
+    public var router = "blk.{l}.ffn_gate_inp.weight"
+    public var expertGate = "blk.{l}.ffn_gate_exps.weight"
+    public var expertUp = "blk.{l}.ffn_up_exps.weight"
+    public var expertDown = "blk.{l}.ffn_down_exps.weight"
+    public var sharedGate = "blk.{l}.ffn_gate_shexp.weight"
+    public var sharedUp = "blk.{l}.ffn_up_shexp.weight"
+    public var sharedDown = "blk.{l}.ffn_down_shexp.weight"
+    public var sharedGateInput = "blk.{l}.ffn_gate_inp_shexp.weight"
 
     public static let gguf = LlamaTensorNames(
         embedding: "token_embd.weight", output: "output.weight", finalNorm: "output_norm.weight",
@@ -104,6 +175,31 @@ public struct LlamaTensorNames: Sendable {
         n.ffnNorm = "model.layers.{l}.pre_feedforward_layernorm.weight"
         n.postAttentionNorm = "model.layers.{l}.post_attention_layernorm.weight"
         n.postFFNNorm = "model.layers.{l}.post_feedforward_layernorm.weight"
+        return n
+    }()
+
+    /// Qwen2-MoE and Qwen3-MoE safetensors: `mlp.gate` routes, `mlp.experts.{e}.*_proj` and
+    /// `mlp.shared_expert.*_proj` are the experts, `mlp.shared_expert_gate` the shared gate.
+    public static let huggingFaceQwenMoE: LlamaTensorNames = {
+        var n = huggingFace
+        n.router = "model.layers.{l}.mlp.gate.weight"
+        n.expertGate = "model.layers.{l}.mlp.experts.{e}.gate_proj.weight"
+        n.expertUp = "model.layers.{l}.mlp.experts.{e}.up_proj.weight"
+        n.expertDown = "model.layers.{l}.mlp.experts.{e}.down_proj.weight"
+        n.sharedGate = "model.layers.{l}.mlp.shared_expert.gate_proj.weight"
+        n.sharedUp = "model.layers.{l}.mlp.shared_expert.up_proj.weight"
+        n.sharedDown = "model.layers.{l}.mlp.shared_expert.down_proj.weight"
+        n.sharedGateInput = "model.layers.{l}.mlp.shared_expert_gate.weight"
+        return n
+    }()
+
+    /// Mixtral safetensors: `block_sparse_moe.gate` routes; experts' w1 (gate), w3 (up), w2 (down).
+    public static let huggingFaceMixtral: LlamaTensorNames = {
+        var n = huggingFace
+        n.router = "model.layers.{l}.block_sparse_moe.gate.weight"
+        n.expertGate = "model.layers.{l}.block_sparse_moe.experts.{e}.w1.weight"
+        n.expertUp = "model.layers.{l}.block_sparse_moe.experts.{e}.w3.weight"
+        n.expertDown = "model.layers.{l}.block_sparse_moe.experts.{e}.w2.weight"
         return n
     }()
 
@@ -151,8 +247,13 @@ extension LlamaWeights {
                 wq = try source.matrix(n(names.wq), rows: qDim, cols: c.dim)
                 wk = try source.matrix(n(names.wk), rows: c.kvDim, cols: c.dim)
                 wv = try source.matrix(n(names.wv), rows: c.kvDim, cols: c.dim)
-                gate = try source.matrix(n(names.gate), rows: c.hiddenDim, cols: c.dim)
-                up = try source.matrix(n(names.up), rows: c.hiddenDim, cols: c.dim)
+                if c.experts == nil {
+                    gate = try source.matrix(n(names.gate), rows: c.hiddenDim, cols: c.dim)
+                    up = try source.matrix(n(names.up), rows: c.hiddenDim, cols: c.dim)
+                } else {
+                    gate = .empty(cols: c.dim)
+                    up = .empty(cols: c.dim)
+                }
             }
             var layer = LlamaLayerWeights(
                 attentionNorm: try source.vector(n(names.attentionNorm), count: c.dim),
@@ -160,8 +261,11 @@ extension LlamaWeights {
                 wo: try source.matrix(n(names.wo), rows: c.dim, cols: qDim),
                 ffnNorm: try source.vector(n(names.ffnNorm), count: c.dim),
                 gate: gate,
-                down: try source.matrix(n(names.down), rows: c.dim, cols: c.hiddenDim),
+                down: c.experts == nil ? try source.matrix(n(names.down), rows: c.dim, cols: c.hiddenDim) : .empty(cols: c.hiddenDim),
                 up: up)
+            if let e = c.experts {
+                layer.experts = try loadExperts(from: source, names: names, layer: l, config: c, experts: e)
+            }
             if c.attentionBias {
                 layer.qBias = try source.vector(n(names.qBias), count: qDim)
                 layer.kBias = try source.vector(n(names.kBias), count: c.kvDim)
@@ -180,6 +284,25 @@ extension LlamaWeights {
         let embedding = try source.matrix(names.embedding, rows: c.vocabSize, cols: c.dim)
         let output = c.tiedEmbeddings ? embedding : try source.matrix(names.output, rows: c.vocabSize, cols: c.dim)
         return LlamaWeights(tokenEmbedding: embedding, layers: layers,
-                            finalNorm: try source.vector(names.finalNorm, count: c.dim), output: output)
+                            finalNorm: try source.vector(names.finalNorm, count: c.dim), output: output,
+                            expertsPerToken: c.experts?.perToken ?? 0)
+    }
+
+    static func loadExperts(from source: some TensorSource, names: LlamaTensorNames, layer l: Int,
+                            config c: ModelConfiguration, experts e: ExpertConfiguration) throws -> ExpertLayerWeights {
+        func n(_ t: String) -> String { names.name(t, layer: l) }
+        let all = 0..<e.count
+        var w = ExpertLayerWeights(
+            router: try source.matrix(n(names.router), rows: e.count, cols: c.dim), ids: all,
+            gate: try source.experts(n(names.expertGate), ids: all, count: e.count, rows: e.hiddenDim, cols: c.dim),
+            up: try source.experts(n(names.expertUp), ids: all, count: e.count, rows: e.hiddenDim, cols: c.dim),
+            down: try source.experts(n(names.expertDown), ids: all, count: e.count, rows: c.dim, cols: e.hiddenDim))
+        if e.sharedHiddenDim > 0 {
+            w.sharedGate = try source.matrix(n(names.sharedGate), rows: e.sharedHiddenDim, cols: c.dim)
+            w.sharedUp = try source.matrix(n(names.sharedUp), rows: e.sharedHiddenDim, cols: c.dim)
+            w.sharedDown = try source.matrix(n(names.sharedDown), rows: c.dim, cols: e.sharedHiddenDim)
+            if e.sharedGated { w.sharedGateInput = try source.vector(n(names.sharedGateInput), count: c.dim) }
+        }
+        return w
     }
 }

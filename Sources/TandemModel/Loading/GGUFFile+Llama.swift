@@ -21,7 +21,7 @@ extension GGUFFile {
     /// The architectures the forward pass implements: what differs from `llama` is data in
     /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width, fused
     /// projections, sliding windows, Gemma's norms and soft-capping), not another pass.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe"]
 
     /// The model configuration from `general.architecture` and its hyper-parameter keys.
     public func llamaConfiguration() throws -> ModelConfiguration {
@@ -39,7 +39,8 @@ extension GGUFFile {
         var config = ModelConfiguration(
             architecture: arch,
             dim: try requireInt("\(arch).embedding_length"),
-            hiddenDim: try requireInt("\(arch).feed_forward_length"),
+            hiddenDim: arch.hasSuffix("moe") ? metadata["\(arch).feed_forward_length"]?.intValue ?? 0
+                : try requireInt("\(arch).feed_forward_length"),
             layerCount: try requireInt("\(arch).block_count"),
             headCount: heads,
             kvHeadCount: metadata["\(arch).attention.head_count_kv"]?.intValue ?? heads,
@@ -74,6 +75,8 @@ extension GGUFFile {
             // As llama.cpp: 1/sqrt(head width), except the 27B (62 layers): 1/sqrt(dim / heads).
             if config.layerCount == 62, heads > 0 { config.queryScaleBase = Float(config.dim / heads) }
         }
+        config.experts = try expertConfiguration(arch: arch, dim: config.dim)
+        if config.experts != nil, config.hiddenDim <= 0 { config.hiddenDim = config.experts!.hiddenDim }
         config.attentionBias = tensors["blk.0.attn_q.bias"] != nil
         config.fusedProjections = tensors["blk.0.attn_qkv.weight"] != nil
         if tensors["rope_factors_long.weight"] != nil || tensors["rope_factors_short.weight"] != nil {
@@ -104,6 +107,41 @@ extension GGUFFile {
             throw ModelLoadError(.badMetadata, file: path, place: "\(arch).* hyper-parameters", problem)
         }
         return config
+    }
+
+    /// The mixture of experts from `ARCH.expert_count` and its companions, as llama.cpp reads
+    /// them: Mixtral (`llama` with experts) and `qwen3moe` renormalise the chosen experts'
+    /// weights, `qwen2moe` does not and adds a gated shared expert. nil for a dense model.
+    func expertConfiguration(arch: String, dim: Int) throws -> ExpertConfiguration? {
+        let count = metadata["\(arch).expert_count"]?.intValue ?? 0
+        let isMoEArch = arch.hasSuffix("moe")
+        guard count > 0 else {
+            if isMoEArch {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_count",
+                                     "a \(arch) model needs a positive expert count")
+            }
+            return nil
+        }
+        guard arch == "llama" || isMoEArch else {
+            throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_count",
+                                 "experts on \(arch) are not supported (supported: llama (Mixtral), qwen2moe, qwen3moe)")
+        }
+        let perToken = try requireInt("\(arch).expert_used_count")
+        let hidden = isMoEArch ? try requireInt("\(arch).expert_feed_forward_length") : try requireInt("\(arch).feed_forward_length")
+        var e = ExpertConfiguration(count: count, perToken: perToken, hiddenDim: hidden, normalizeWeights: arch != "qwen2moe")
+        if let norm = metadata["\(arch).expert_weights_norm"]?.boolValue { e.normalizeWeights = norm }
+        if arch == "qwen2moe" {
+            e.sharedHiddenDim = metadata["qwen2moe.expert_shared_feed_forward_length"]?.intValue ?? 0
+            e.sharedGated = e.sharedHiddenDim > 0 && tensors["blk.0.ffn_gate_inp_shexp.weight"] != nil
+        }
+        if let gating = metadata["\(arch).expert_gating_func"]?.intValue, gating != 1 {
+            throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_gating_func",
+                                 "expert gating function #\(gating) is not supported (1, softmax, is)")
+        }
+        if let problem = e.validationProblem() {
+            throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_*", problem)
+        }
+        return e
     }
 
     /// RoPE scaling: `rope_freqs.weight` (Llama 3.1+ files from llama.cpp's converter: one divisor

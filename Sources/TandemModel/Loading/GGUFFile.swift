@@ -187,6 +187,26 @@ public final class GGUFFile: @unchecked Sendable {
         return WeightMatrix(dtype: dtype, rows: rows, cols: cols, base: file.base + info.fileOffset, owner: file)
     }
 
+    /// `count` matrices of (rows, cols) stacked in a 3-D tensor of GGUF shape [cols, rows, count]
+    /// (llama.cpp's `ffn_*_exps`): row views of the one mapped tensor, expert e at rows e·rows.
+    public func stackedMatrices(_ name: String, count: Int, rows: Int, cols: Int) throws -> [WeightMatrix] {
+        guard let info = tensors[name] else {
+            throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)",
+                                 "the model has no tensor \"\(name)\" (expected shape [\(cols), \(rows), \(count)]: one matrix per expert)")
+        }
+        guard info.dims == [cols, rows, count] else {
+            throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
+                                 "shape \(info.dims) does not match the expected [\(cols), \(rows), \(count)] (columns, rows, experts)")
+        }
+        guard let dtype = GGUFFile.dtype(ggmlType: info.ggmlType) else {
+            let tname = GGUFFile.ggmlTypeNames[info.ggmlType] ?? "#\(info.ggmlType)"
+            throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
+                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
+        }
+        let all = WeightMatrix(dtype: dtype, rows: rows * count, cols: cols, base: file.base + info.fileOffset, owner: file)
+        return (0..<count).map { all.slicingRows(($0 * rows)..<(($0 + 1) * rows)) }
+    }
+
     private static func readString(_ r: inout ByteReader, _ what: String) throws -> String {
         let n = try r.read(UInt64.self, "the length of \(what)")
         guard n < 1 << 30 else {

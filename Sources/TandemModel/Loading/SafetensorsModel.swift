@@ -113,7 +113,9 @@ public enum SafetensorsModel {
             throw ModelLoadError(.cannotOpen, file: directory, place: "directory", "no *.safetensors files in the directory")
         }
         let source = ShardedTensorSource(shards: try files.map { try SafetensorsFile(path: directory + "/" + $0) }, path: directory)
-        var weights = try LlamaWeights.load(from: source, names: config.gemmaStyle ? .huggingFaceGemma2 : .huggingFace, config: config)
+        let names: LlamaTensorNames = config.gemmaStyle ? .huggingFaceGemma2
+            : config.experts == nil ? .huggingFace : config.architecture == "llama" ? .huggingFaceMixtral : .huggingFaceQwenMoE
+        var weights = try LlamaWeights.load(from: source, names: names, config: config)
         if config.gemmaStyle { weights = weights.addingOneToNorms() }
         let json = try readJSON(configPath)
         let tokenizer = try HFTokenizerFile.load(path: directory + "/tokenizer.json",
@@ -140,15 +142,54 @@ public enum SafetensorsModel {
         return obj
     }
 
+    /// The experts of a Mixtral (`num_local_experts`), Qwen2-MoE or Qwen3-MoE (`num_experts`)
+    /// config; nil for a dense one. Layers that stay dense (`decoder_sparse_step` > 1,
+    /// `mlp_only_layers`) are refused rather than run as experts.
+    static func expertConfiguration(_ j: [String: Any], family: String, path: String) throws -> ExpertConfiguration? {
+        let count = (j["num_local_experts"] as? Int) ?? (j["num_experts"] as? Int) ?? 0
+        guard count > 0 else {
+            if family.hasSuffix("moe") {
+                throw ModelLoadError(.badMetadata, file: path, place: "key num_experts", "a \(family) model needs a positive num_experts")
+            }
+            return nil
+        }
+        guard let perToken = j["num_experts_per_tok"] as? Int else {
+            throw ModelLoadError(.badMetadata, file: path, place: "key num_experts_per_tok", "required integer key is missing")
+        }
+        if let step = j["decoder_sparse_step"] as? Int, step != 1 {
+            throw ModelLoadError(.badMetadata, file: path, place: "key decoder_sparse_step",
+                                 "dense layers between expert layers (decoder_sparse_step \(step)) are not supported")
+        }
+        if let dense = j["mlp_only_layers"] as? [Any], !dense.isEmpty {
+            throw ModelLoadError(.badMetadata, file: path, place: "key mlp_only_layers",
+                                 "dense layers among expert layers (mlp_only_layers) are not supported")
+        }
+        let hiddenKey = family == "llama" ? "intermediate_size" : "moe_intermediate_size"
+        guard let hidden = j[hiddenKey] as? Int else {
+            throw ModelLoadError(.badMetadata, file: path, place: "key \(hiddenKey)", "required integer key is missing")
+        }
+        let shared = family == "qwen2moe" ? (j["shared_expert_intermediate_size"] as? Int) ?? 0 : 0
+        let e = ExpertConfiguration(count: count, perToken: perToken, hiddenDim: hidden,
+                                    normalizeWeights: family == "llama" ? true : (j["norm_topk_prob"] as? Bool) ?? false,
+                                    sharedHiddenDim: shared, sharedGated: shared > 0)
+        if let problem = e.validationProblem() {
+            throw ModelLoadError(.badMetadata, file: path, place: "key num_experts", problem)
+        }
+        return e
+    }
+
     /// `config.json` of a `LlamaForCausalLM`.
     public static func configuration(path: String) throws -> ModelConfiguration {
         let j = try readJSON(path)
         let arch = (j["architectures"] as? [String])?.first ?? (j["model_type"] as? String ?? "?")
         // Families on the Llama forward pass: what differs is configuration data.
-        let families = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "llama",
+        let families = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "MixtralForCausalLM": "llama",
                         "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Phi3ForCausalLM": "phi3",
-                        "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3"]
-        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3_text"].contains($0) ? ["mistral": "llama", "gemma3_text": "gemma3"][$0, default: $0] : nil }) else {
+                        "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3",
+                        "Qwen2MoeForCausalLM": "qwen2moe", "Qwen3MoeForCausalLM": "qwen3moe"]
+        let modelTypes = ["llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
+                          "phi3": "phi3", "gemma2": "gemma2", "gemma3_text": "gemma3", "qwen2_moe": "qwen2moe", "qwen3_moe": "qwen3moe"]
+        guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ modelTypes[$0] }) else {
             throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
                                  "architecture \(arch) is not supported (supported: \(families.keys.sorted().joined(separator: ", ")))")
         }
@@ -160,8 +201,10 @@ public enum SafetensorsModel {
             return v
         }
         let heads = try int("num_attention_heads")
+        let experts = try expertConfiguration(j, family: family, path: path)
         var c = ModelConfiguration(
-            architecture: "llama", dim: try int("hidden_size"), hiddenDim: try int("intermediate_size"),
+            architecture: "llama", dim: try int("hidden_size"),
+            hiddenDim: experts != nil && j["intermediate_size"] == nil ? experts!.hiddenDim : try int("intermediate_size"),
             layerCount: try int("num_hidden_layers"), headCount: heads,
             kvHeadCount: (j["num_key_value_heads"] as? Int) ?? heads, vocabSize: try int("vocab_size"),
             contextLength: (j["max_position_embeddings"] as? Int) ?? 2048,
@@ -170,12 +213,13 @@ public enum SafetensorsModel {
             ropeStyle: .halfSplit, tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? family.hasPrefix("gemma"))
         c.architecture = family
         c.slidingWindow = window
-        c.attentionBias = family == "qwen2"
-        if family != "qwen2", (j["attention_bias"] as? Bool) == true {
+        c.experts = experts
+        c.attentionBias = family == "qwen2" || family == "qwen2moe"
+        if !c.attentionBias, (j["attention_bias"] as? Bool) == true {
             throw ModelLoadError(.badMetadata, file: path, place: "key attention_bias",
                                  "attention biases on \(arch) (q/k/v and o_proj) are not supported")
         }
-        c.queryKeyNorm = family == "qwen3" || family == "gemma3"
+        c.queryKeyNorm = family == "qwen3" || family == "qwen3moe" || family == "gemma3"
         c.fusedProjections = family == "phi3"
         if let h = j["head_dim"] as? Int, heads > 0, h != c.dim / heads { c.explicitHeadDim = h }
         if family == "gemma2" || family == "gemma3" {

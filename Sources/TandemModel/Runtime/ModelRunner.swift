@@ -27,10 +27,10 @@ public final class ModelRunner {
 
     /// Slices `model` for `group.rank` of `group.size` ranks and allocates its K/V store.
     public init(model: LlamaModel, group: TensorParallelGroup = SingleRank(), blockSize: Int = 16,
-                blocks: KVBlockCount, kvDType: KVCacheDType = .f32) throws {
+                blocks: KVBlockCount, kvDType: KVCacheDType = .f32, experts: ExpertParallelism = .tensor) throws {
         guard blockSize > 0 else { throw ShardingError(message: "K/V block size must be positive (got \(blockSize))") }
         let c = model.configuration
-        let plan = try ShardingPlan.make(model: model, ranks: group.size)
+        let plan = try ShardingPlan.make(model: model, ranks: group.size, experts: experts)
         let count: Int
         switch blocks {
         case .blocks(let n):
@@ -51,6 +51,10 @@ public final class ModelRunner {
                           kvHeads: shard.spec.kvHeads.count, headDim: c.headDim, dtype: kvDType)
         forward = ShardForward(shard: shard, kv: kv, group: group)
     }
+
+    /// Tokens routed to each expert this rank holds (index: global expert number), summed over
+    /// layers since the runner was made; empty for dense models.
+    public var expertLoad: [Int] { forward.expertLoad }
 
     /// This rank's part of the plan.
     public var spec: ShardSpec { forward.shard.spec }

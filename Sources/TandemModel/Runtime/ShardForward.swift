@@ -37,11 +37,16 @@ final class ShardForward {
     let kv: PagedKVStore
     let group: TensorParallelGroup
     var observer: ActivationObserver?
+    /// Tokens routed to each expert this rank holds (global expert number), summed over layers
+    /// and steps since the runner started (MoE models; empty otherwise).
+    var expertLoad: [Int] = []
+    private var moeScratch = ExpertScratch()
 
     init(shard: LlamaShard, kv: PagedKVStore, group: TensorParallelGroup) {
         self.shard = shard
         self.kv = kv
         self.group = group
+        if let e = shard.configuration.experts { expertLoad = [Int](repeating: 0, count: e.count) }
     }
 
     /// Runs one step. Returns, on rank 0, the full-vocabulary logits of each chunk that wants
@@ -150,15 +155,19 @@ final class ShardForward {
                 tk_rmsnorm(xb.pointer + t * dim, x.pointer + t * dim, w.ffnNorm, Int64(dim), c.rmsNormEpsilon)
             }
             observer?(l, .ffnInput, xb.pointer, T * dim)
-            w.gate.multiply(batch: T, xb.pointer, ldx: dim, into: hb.pointer, ldy: ffn)
-            w.up.multiply(batch: T, xb.pointer, ldx: dim, into: hb2.pointer, ldy: ffn)
-            if c.gemmaStyle {
-                tk_geglu_tanh(hb.pointer, hb2.pointer, Int64(T * ffn))
+            if let experts = w.experts {
+                experts.forward(tokens: T, xb.pointer, into: partial.pointer, config: c, scratch: &moeScratch, load: &expertLoad)
             } else {
-                tk_swiglu(hb.pointer, hb2.pointer, Int64(T * ffn))
+                w.gate.multiply(batch: T, xb.pointer, ldx: dim, into: hb.pointer, ldy: ffn)
+                w.up.multiply(batch: T, xb.pointer, ldx: dim, into: hb2.pointer, ldy: ffn)
+                if c.gemmaStyle {
+                    tk_geglu_tanh(hb.pointer, hb2.pointer, Int64(T * ffn))
+                } else {
+                    tk_swiglu(hb.pointer, hb2.pointer, Int64(T * ffn))
+                }
+                observer?(l, .ffnHidden, hb.pointer, T * ffn)
+                w.down.multiply(batch: T, hb.pointer, ldx: ffn, into: partial.pointer, ldy: dim)
             }
-            observer?(l, .ffnHidden, hb.pointer, T * ffn)
-            w.down.multiply(batch: T, hb.pointer, ldx: ffn, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
             if let post = w.postFFNNorm {
                 for t in 0..<T { tk_rmsnorm(partial.pointer + t * dim, partial.pointer + t * dim, post, Int64(dim), c.rmsNormEpsilon) }

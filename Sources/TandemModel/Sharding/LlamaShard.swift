@@ -23,7 +23,9 @@ public struct LlamaShard: Sendable {
         configuration = c
         self.spec = spec
         let hd = c.headDim
-        let whole = spec.kvHeads == 0..<c.kvHeadCount && spec.ffnColumns == 0..<c.hiddenDim
+        let whole = spec.kvHeads == 0..<c.kvHeadCount && (c.experts != nil || spec.ffnColumns == 0..<c.hiddenDim)
+            && (c.experts.map { spec.experts == 0..<$0.count && spec.expertColumns == 0..<$0.hiddenDim
+                && spec.sharedExpertColumns == 0..<$0.sharedHiddenDim } ?? true)
         let qRows = (spec.queryHeads.lowerBound * hd)..<(spec.queryHeads.upperBound * hd)
         let kvRows = (spec.kvHeads.lowerBound * hd)..<(spec.kvHeads.upperBound * hd)
         func columns(_ m: WeightMatrix, _ r: Range<Int>, _ what: String) throws -> WeightMatrix {
@@ -39,18 +41,36 @@ public struct LlamaShard: Sendable {
         }
         layers = try model.weights.layers.enumerated().map { l, w in
             if whole { return w }
+            var experts: ExpertLayerWeights?
+            if let e = w.experts {
+                let held = spec.experts.map { $0 - e.ids.lowerBound }
+                var s = ExpertLayerWeights(
+                    router: e.router, ids: spec.experts,
+                    gate: held.map { e.gate[$0].slicingRows(spec.expertColumns) },
+                    up: held.map { e.up[$0].slicingRows(spec.expertColumns) },
+                    down: try held.map { i in
+                        spec.expertColumns.count == e.down[i].cols ? e.down[i] : try columns(e.down[i], spec.expertColumns, "layer \(l) expert \(i + e.ids.lowerBound) ffn_down")
+                    })
+                if let g = e.sharedGate, let u = e.sharedUp, let d = e.sharedDown {
+                    s.sharedGate = g.slicingRows(spec.sharedExpertColumns)
+                    s.sharedUp = u.slicingRows(spec.sharedExpertColumns)
+                    s.sharedDown = try columns(d, spec.sharedExpertColumns, "layer \(l) shared expert ffn_down")
+                    s.sharedGateInput = e.sharedGateInput
+                }
+                experts = s
+            }
             return LlamaLayerWeights(
                 attentionNorm: w.attentionNorm,
                 wq: w.wq.slicingRows(qRows), wk: w.wk.slicingRows(kvRows), wv: w.wv.slicingRows(kvRows),
                 wo: try columns(w.wo, qRows, "layer \(l) attn_output"),
                 ffnNorm: w.ffnNorm,
-                gate: w.gate.slicingRows(spec.ffnColumns),
-                down: try columns(w.down, spec.ffnColumns, "layer \(l) ffn_down"),
-                up: w.up.slicingRows(spec.ffnColumns),
+                gate: experts == nil ? w.gate.slicingRows(spec.ffnColumns) : w.gate,
+                down: experts == nil ? try columns(w.down, spec.ffnColumns, "layer \(l) ffn_down") : w.down,
+                up: experts == nil ? w.up.slicingRows(spec.ffnColumns) : w.up,
                 // Biases follow their projection's rows; the per-head norms are the same on every rank.
                 qBias: w.qBias.map { Array($0[qRows]) }, kBias: w.kBias.map { Array($0[kvRows]) },
                 vBias: w.vBias.map { Array($0[kvRows]) }, qNorm: w.qNorm, kNorm: w.kNorm,
-                postAttentionNorm: w.postAttentionNorm, postFFNNorm: w.postFFNNorm)
+                postAttentionNorm: w.postAttentionNorm, postFFNNorm: w.postFFNNorm, experts: experts)
         }
         tokenEmbedding = model.weights.tokenEmbedding
         finalNorm = model.weights.finalNorm

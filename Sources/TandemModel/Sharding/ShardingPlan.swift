@@ -1,4 +1,5 @@
 import TandemCore
+import TandemKernels
 
 /// What one tensor-parallel rank owns of every layer (Megatron-style).
 ///
@@ -14,6 +15,11 @@ public struct ShardSpec: Sendable, Equatable, Codable {
     public var vocabRows: Range<Int>
     /// Weight bytes this rank holds (its slices plus the replicated embedding and norms).
     public var weightBytes: Int
+    /// MoE models: the experts this rank holds, the columns it holds of each, and its columns of
+    /// the shared expert (empty for dense models).
+    public var experts: Range<Int> = 0..<0
+    public var expertColumns: Range<Int> = 0..<0
+    public var sharedExpertColumns: Range<Int> = 0..<0
 }
 
 /// Why a model cannot be split over the requested ranks.
@@ -27,6 +33,8 @@ public struct ShardingError: Error, CustomStringConvertible, Sendable, Equatable
 public struct ShardingPlan: Sendable, Equatable, Codable {
     public var ranks: Int
     public var shards: [ShardSpec]
+    /// How the experts are split (MoE models).
+    public var expertParallelism: ExpertParallelism = .tensor
 
     /// Splits `config` over `ranks`; uneven splits give the earlier ranks the extra unit
     /// (SmolLM2's 3 KV heads over 2 ranks: 2 and 1). FFN columns and vocabulary rows are split
@@ -35,18 +43,42 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
     /// and last query-head column must be multiples of `attentionAlignment` (the attn_output
     /// block, e.g. 256 for the K-quants); a split that would cut a block is refused.
     /// `bytesPerElement` estimates weight bytes (e.g. 0.625 for Q4_1).
+    /// MoE models split their experts as `experts` says: each expert's columns as the dense FFN's
+    /// (`tensor`), or whole experts, the earlier ranks one more when uneven (`expert`).
     public static func make(_ config: ModelConfiguration, ranks: Int, alignment: Int = 32,
-                            attentionAlignment: Int = 1, bytesPerElement: Double = 4) throws -> ShardingPlan {
+                            attentionAlignment: Int = 1, bytesPerElement: Double = 4,
+                            experts parallelism: ExpertParallelism = .tensor) throws -> ShardingPlan {
         guard ranks >= 1 else { throw ShardingError(message: "need at least one rank (got \(ranks))") }
         guard ranks <= config.kvHeadCount else {
             throw ShardingError(message: "cannot split \(config.kvHeadCount) KV heads over \(ranks) ranks: attention is split by KV-head groups, so tensor-parallel size must be at most \(config.kvHeadCount)")
         }
         let alignment = ranks == 1 ? 1 : alignment
-        guard config.hiddenDim % alignment == 0, config.hiddenDim / alignment >= ranks else {
-            throw ShardingError(message: "FFN width \(config.hiddenDim) cannot be split into \(ranks) slices of whole \(alignment)-value blocks")
+        func columns(_ width: Int, _ what: String) throws -> [Range<Int>] {
+            guard width % alignment == 0, width / alignment >= ranks else {
+                throw ShardingError(message: "\(what) \(width) cannot be split into \(ranks) slices of whole \(alignment)-value blocks")
+            }
+            return split(width / alignment, into: ranks, unit: 1).map { ($0.lowerBound * alignment)..<($0.upperBound * alignment) }
+        }
+        let moe = config.experts
+        // An MoE model's layers have no dense FFN.
+        let ffn = moe == nil ? try columns(config.hiddenDim, "FFN width") : [Range<Int>](repeating: 0..<0, count: ranks)
+        var expertIDs = [Range<Int>](repeating: 0..<0, count: ranks)
+        var expertColumns = expertIDs, sharedColumns = expertIDs
+        if let e = moe {
+            switch parallelism {
+            case .tensor:
+                expertIDs = [Range<Int>](repeating: 0..<e.count, count: ranks)
+                expertColumns = try columns(e.hiddenDim, "expert FFN width")
+            case .expert:
+                guard e.count >= ranks else {
+                    throw ShardingError(message: "cannot place \(e.count) experts on \(ranks) ranks: expert parallelism gives every rank at least one; use parallel: tensor")
+                }
+                expertIDs = split(e.count, into: ranks, unit: 1)
+                expertColumns = [Range<Int>](repeating: 0..<e.hiddenDim, count: ranks)
+            }
+            if e.sharedHiddenDim > 0 { sharedColumns = try columns(e.sharedHiddenDim, "shared expert FFN width") }
         }
         let kv = split(config.kvHeadCount, into: ranks, unit: 1)
-        let ffn = split(config.hiddenDim / alignment, into: ranks, unit: 1).map { ($0.lowerBound * alignment)..<($0.upperBound * alignment) }
         let vocab = split(config.vocabSize, into: ranks, unit: 1)
         let q = config.queriesPerKVHead
         let hd = config.headDim
@@ -63,25 +95,39 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
             elements += heads.count * hd * d * 2          // wq rows + wo columns
             elements += kv[r].count * hd * d * 2          // wk, wv rows
             elements += ffn[r].count * d * 3              // gate, up rows + down columns
+            if let e = moe {
+                elements += e.count * d                    // router (replicated)
+                elements += expertIDs[r].count * expertColumns[r].count * d * 3
+                elements += sharedColumns[r].count * d * 3 + (e.sharedGated ? d : 0)
+            }
             elements *= config.layerCount
             elements += config.vocabSize * d               // embedding (replicated)
             if !config.tiedEmbeddings { elements += vocab[r].count * d }
             let norms = (config.layerCount * 2 + 1) * d * 4
             shards.append(ShardSpec(rank: r, kvHeads: kv[r], queryHeads: heads, ffnColumns: ffn[r],
-                                    vocabRows: vocab[r], weightBytes: Int(Double(elements) * bytesPerElement) + norms))
+                                    vocabRows: vocab[r], weightBytes: Int(Double(elements) * bytesPerElement) + norms,
+                                    experts: expertIDs[r], expertColumns: expertColumns[r], sharedExpertColumns: sharedColumns[r]))
         }
-        return ShardingPlan(ranks: ranks, shards: shards)
+        return ShardingPlan(ranks: ranks, shards: shards, expertParallelism: moe == nil ? .tensor : parallelism)
     }
 
     /// The plan for `model`, aligned to its quantisation blocks and with its real weight bytes.
-    public static func make(model: LlamaModel, ranks: Int) throws -> ShardingPlan {
+    public static func make(model: LlamaModel, ranks: Int, experts parallelism: ExpertParallelism = .tensor) throws -> ShardingPlan {
         let layers = model.weights.layers
-        let alignment = layers.map { max($0.down.dtype.blockSize, $0.wo.dtype.blockSize) }.max() ?? 1
+        func expertMatrices(_ l: LlamaLayerWeights) -> [WeightMatrix] {
+            guard let e = l.experts else { return [] }
+            return [e.router] + e.gate + e.up + e.down + [e.sharedGate, e.sharedUp, e.sharedDown].compactMap { $0 }
+        }
+        // Column slices (down projections, attn_output) must be whole blocks.
+        let alignment = layers.map { l in
+            ([l.down, l.wo] + (l.experts.map { $0.down + [$0.sharedDown].compactMap { $0 } } ?? [])).map(\.dtype.blockSize).max() ?? 1
+        }.max() ?? 1
         let attentionAlignment = layers.map(\.wo.dtype.blockSize).max() ?? 1
-        let elements = layers.reduce(0) { $0 + $1.wq.rows * $1.wq.cols * 2 + $1.wk.rows * $1.wk.cols * 2 + $1.gate.rows * $1.gate.cols * 3 }
-        let bytes = layers.reduce(0) { $0 + $1.wq.byteCount + $1.wo.byteCount + $1.wk.byteCount + $1.wv.byteCount + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
+        let matrices = layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.gate, $0.up, $0.down] + expertMatrices($0) }
+        let elements = matrices.reduce(0) { $0 + $1.rows * $1.cols }
+        let bytes = matrices.reduce(0) { $0 + $1.byteCount }
         return try make(model.configuration, ranks: ranks, alignment: alignment, attentionAlignment: attentionAlignment,
-                        bytesPerElement: elements > 0 ? Double(bytes) / Double(elements) : 4)
+                        bytesPerElement: elements > 0 ? Double(bytes) / Double(elements) : 4, experts: parallelism)
     }
 
     /// `count` units over `parts`, earlier parts one larger when uneven.
@@ -105,6 +151,16 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
             let mib = Double(sh.weightBytes) / 1_048_576
             s += "\(sh.rank)".padding(6) + r(sh.kvHeads).padding(10) + r(sh.queryHeads).padding(13)
                 + r(sh.ffnColumns).padding(14) + r(sh.vocabRows).padding(16) + String(Int(mib.rounded())) + "\n"
+        }
+        if let e = config.experts {
+            s += "experts (\(expertParallelism.rawValue)-parallel): \(e.count) per layer, \(e.perToken) per token, FFN \(e.hiddenDim) each"
+            s += e.sharedHiddenDim > 0 ? "; shared expert FFN \(e.sharedHiddenDim)\n" : "\n"
+            s += "rank  experts     expert columns  shared columns\n"
+            for sh in shards {
+                func r(_ x: Range<Int>) -> String { "\(x.lowerBound)..<\(x.upperBound)" }
+                s += "\(sh.rank)".padding(6) + r(sh.experts).padding(12) + r(sh.expertColumns).padding(16)
+                    + (e.sharedHiddenDim > 0 ? r(sh.sharedExpertColumns) : "-") + "\n"
+            }
         }
         s += "per layer: 2 all-reduces of \(config.dim) floats per token (\(config.dim * 4 * 2 * config.layerCount) bytes/token/rank over \(config.layerCount) layers)"
         return s

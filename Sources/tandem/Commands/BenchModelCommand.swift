@@ -31,6 +31,9 @@ struct BenchModelCommand: ParsableCommand {
     @Option(name: .customLong("kv-dtype"), help: "How the KV cache stores K/V: f32 or fp8 (E4M3, a scale per token and KV head).")
     var kvDType: KVCacheDType = .f32
 
+    @Option(help: "How a mixture of experts is split over the ranks: tensor or expert.")
+    var parallel: ExpertParallelism = .tensor
+
     @Option(help: "Kernel threads per rank.")
     var threads = 1
 
@@ -78,7 +81,8 @@ struct BenchModelCommand: ParsableCommand {
             throw ValidationError("\(longest) tokens exceed the model's context of \(c.contextLength)")
         }
         let group = TimedGroup(CommunicatorGroup(world))
-        let runner = try ModelRunner(model: loaded.model, group: group, blocks: .positions(longest), kvDType: kvDType)
+        let runner = try ModelRunner(model: loaded.model, group: group, blocks: .positions(longest), kvDType: kvDType,
+                                     experts: parallel)
         let sequence = runner.sequence()
         // Fixed, valid token ids (llama-bench uses arbitrary ids too): a deterministic spread.
         let tokens = (0..<longest).map { TokenID(($0 * 7919 + 13) % c.vocabSize) }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import TandemCore
 import TandemModel
+
+extension ExpertParallelism: ExpressibleByArgument {}
 
 /// `tandem plan`: how a model splits over N tensor-parallel ranks, with per-rank weight bytes.
 struct PlanCommand: ParsableCommand {
@@ -13,6 +16,9 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Tensor-parallel ranks.")
     var ranks = 2
 
+    @Option(help: "How a mixture of experts is split: tensor (every expert column-split) or expert (whole experts per rank).")
+    var parallel: ExpertParallelism = .tensor
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -21,7 +27,7 @@ struct PlanCommand: ParsableCommand {
         let loaded: LoadedModel
         do { loaded = try ModelLoader.load(path: path) } catch let e as ModelLoadError { throw ValidationError(e.description) }
         let plan: ShardingPlan
-        do { plan = try ShardingPlan.make(model: loaded.model, ranks: ranks) } catch let e as ShardingError {
+        do { plan = try ShardingPlan.make(model: loaded.model, ranks: ranks, experts: parallel) } catch let e as ShardingError {
             throw ValidationError("\(path): \(e.message)")
         }
         if json {

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+import TandemCore
+@testable import TandemModel
+import TandemTestSupport
+
+/// Mixtures of experts on the one forward pass. Expected logits come from
+/// tools/reference/make_family_fixtures.py --moe: the float64 NumPy forward pass with the MoE
+/// layer (llama_ref.moe_ffn) of tiny random-weight GGUF files written with the `gguf` package,
+/// on prompts whose router scores have no near-tie at the top-k boundary.
+@Suite("Mixture of experts: Mixtral, Qwen3-MoE, Qwen2-MoE")
+struct ExpertModelTests {
+    static let families = ["mixtral", "qwen3moe", "qwen2moe"]
+
+    @Test("the configuration carries the experts each family defines")
+    func configuration() throws {
+        let (mx, _) = try ModelFamilyTests.fixture("mixtral")
+        #expect(mx.configuration.architecture == "llama" && mx.configuration.ropeStyle == .interleaved)
+        #expect(mx.configuration.experts == ExpertConfiguration(count: 8, perToken: 2, hiddenDim: 96, normalizeWeights: true))
+        let l0 = mx.model.weights.layers[0]
+        #expect(l0.gate.rows == 0 && l0.down.rows == 0)
+        let e = try #require(l0.experts)
+        #expect(e.ids == 0..<8 && e.gate.count == 8 && e.gate[3].rows == 96 && e.down[7].rows == 64 && e.down[7].cols == 96)
+        // Row views of the one stacked tensor: expert e starts e matrices after expert 0.
+        #expect(e.gate[1].base == e.gate[0].base + e.gate[0].byteCount && e.up[7].base == e.up[0].base + 7 * e.up[0].byteCount)
+        let (q3, _) = try ModelFamilyTests.fixture("qwen3moe")
+        #expect(q3.configuration.experts == ExpertConfiguration(count: 8, perToken: 3, hiddenDim: 64, normalizeWeights: true))
+        #expect(q3.configuration.queryKeyNorm && q3.configuration.headDim == 24 && q3.configuration.ropeStyle == .halfSplit)
+        let (q2, _) = try ModelFamilyTests.fixture("qwen2moe")
+        #expect(q2.configuration.experts == ExpertConfiguration(count: 6, perToken: 2, hiddenDim: 64, normalizeWeights: false,
+                                                                sharedHiddenDim: 96, sharedGated: true))
+        #expect(q2.configuration.attentionBias)
+        #expect(q2.model.weights.layers[1].experts?.sharedGateInput?.count == 64)
+        // Bytes a token reads count the experts it runs, not all of them.
+        let all = q2.model.weights.layers.compactMap(\.experts).reduce(0) { $0 + $1.storageBytes }
+        #expect(q2.model.weights.bytesPerToken < all)
+    }
+
+    @Test("the paged forward pass matches the NumPy reference", arguments: families)
+    func logitsMatchReference(arch: String) throws {
+        let (m, fx) = try ModelFamilyTests.fixture(arch)
+        let prompts = try #require(fx["prompts"] as? [[Int]])
+        let expected = try #require(fx["last_logits"] as? [[Double]])
+        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
+        for (i, ids) in prompts.enumerated() {
+            let table = (0..<Int32((ids.count + 15) / 16)).map { $0 }
+            let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: table, wantsLogits: true)])[0]
+            let scale = expected[i].map(abs).max()!
+            let err = zip(got, expected[i]).map { abs(Double($0) - $1) }.max()!
+            #expect(err < 1e-4 * scale + 1e-4, "\(arch) prompt \(i): max |Δlogit| \(err) (logits up to \(scale))")
+        }
+        // Every expert saw tokens (the routing is not stuck on a few).
+        #expect(f.expertLoad.count == m.configuration.experts!.count && f.expertLoad.allSatisfy { $0 > 0 }, "\(f.expertLoad)")
+    }
+
+    @Test("config.json + one safetensors tensor per expert load to the same logits", arguments: ["qwen3moe", "qwen2moe"])
+    func safetensorsMatchReference(arch: String) throws {
+        let (gguf, fx) = try ModelFamilyTests.fixture(arch)
+        let dir = try #require(Bundle.module.url(forResource: "family_\(arch)_hf", withExtension: nil, subdirectory: "Fixtures"))
+        let m = try ModelLoader.load(path: dir.path)
+        #expect(m.configuration.experts == gguf.configuration.experts)
+        #expect(m.configuration.architecture == arch)
+        let prompts = try #require(fx["prompts"] as? [[Int]])
+        let expected = try #require(fx["last_logits"] as? [[Double]])
+        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
+        let got = try f.execute([SequenceChunk(tokens: prompts[1].map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
+        let scale = expected[1].map(abs).max()!
+        let err = zip(got, expected[1]).map { abs(Double($0) - $1) }.max()!
+        #expect(err < 1e-4 * scale + 1e-4, "\(arch) safetensors: max |Δlogit| \(err)")
+    }
+
+    /// One step over three sequences groups their tokens by expert (one GEMM per expert); each
+    /// sequence's logits are what it gets alone.
+    @Test("three sequences in one step equal each alone", arguments: families)
+    func batchedEqualsAlone(arch: String) throws {
+        let (m, fx) = try ModelFamilyTests.fixture(arch)
+        let prompts = try #require(fx["prompts"] as? [[Int]]).map { $0.map { TokenID($0) } }
+        let tables: [[Int32]] = [[0], [1, 2, 3], [4, 5, 6, 7, 8, 9, 10]]
+        let together = try ShardForwardTests.runner(m, blocks: 16).execute(
+            zip(prompts, tables).map { SequenceChunk(tokens: $0, startPosition: 0, blockTable: $1, wantsLogits: true) })
+        for (i, p) in prompts.enumerated() {
+            let alone = try ShardForwardTests.runner(m, blocks: 16).execute(
+                [SequenceChunk(tokens: p, startPosition: 0, blockTable: tables[i], wantsLogits: true)])[0]
+            let err = zip(alone, together[i]).map { abs($0 - $1) }.max()!
+            #expect(err < 1e-3, "\(arch) sequence \(i): max |Δlogit| \(err)")
+        }
+    }
+
+    @Test("routing: softmax, the top k, renormalised or not")
+    func routing() {
+        // Scores ln 1, ln 2, ln 4, ln 1: probabilities 1/8, 2/8, 4/8, 1/8.
+        let logits: [Float] = [0, log(2), log(4), 0]
+        let normalised = ExpertRouting.route(logits: logits, tokens: 1, experts: ExpertConfiguration(count: 4, perToken: 2, hiddenDim: 8, normalizeWeights: true))
+        #expect(normalised.choices[0].map(\.expert) == [2, 1])
+        #expect(abs(normalised.choices[0][0].weight - 2.0 / 3) < 1e-6 && abs(normalised.choices[0][1].weight - 1.0 / 3) < 1e-6)
+        let raw = ExpertRouting.route(logits: logits, tokens: 1, experts: ExpertConfiguration(count: 4, perToken: 3, hiddenDim: 8, normalizeWeights: false))
+        // Ties go to the lower number.
+        #expect(raw.choices[0].map(\.expert) == [2, 1, 0])
+        #expect(abs(raw.choices[0][0].weight - 0.5) < 1e-6 && abs(raw.choices[0][2].weight - 0.125) < 1e-6)
+    }
+
+    @Test("expert placement over ranks: whole experts or column slices, and what cannot be placed")
+    func placement() throws {
+        let (q2, _) = try ModelFamilyTests.fixture("qwen2moe")
+        let ep = try ShardingPlan.make(model: q2.model, ranks: 2, experts: .expert)
+        #expect(ep.expertParallelism == .expert)
+        #expect(ep.shards.map(\.experts) == [0..<3, 3..<6] && ep.shards.allSatisfy { $0.expertColumns == 0..<64 })
+        #expect(ep.shards.map(\.sharedExpertColumns) == [0..<48, 48..<96])
+        let tp = try ShardingPlan.make(model: q2.model, ranks: 2, experts: .tensor)
+        #expect(tp.shards.allSatisfy { $0.experts == 0..<6 } && tp.shards.map(\.expertColumns) == [0..<32, 32..<64])
+        #expect(tp.describe(q2.configuration).contains("experts (tensor-parallel): 6 per layer, 2 per token"))
+        // Each rank's shard holds its experts only.
+        let shard = try LlamaShard(model: q2.model, spec: ep.shards[1])
+        #expect(shard.layers[0].experts?.ids == 3..<6 && shard.layers[0].experts?.gate.count == 3)
+        #expect(shard.layers[0].experts?.sharedDown?.cols == 48)
+        // Fewer experts than ranks cannot be expert-parallel.
+        var c = q2.configuration
+        c.experts!.count = 2
+        c.experts!.perToken = 1
+        #expect(throws: ShardingError.self) { try ShardingPlan.make(c, ranks: 3, alignment: 1, experts: .expert) }
+        // Weight bytes fall with expert parallelism much as with column slices.
+        #expect(ep.shards[0].weightBytes < (try ShardingPlan.make(model: q2.model, ranks: 1)).shards[0].weightBytes)
+    }
+
+    @Test("a model with a broken expert tensor is refused, naming it")
+    func missingExpertTensor() throws {
+        let url = try #require(Bundle.module.url(forResource: "family_qwen3moe", withExtension: "gguf", subdirectory: "Fixtures"))
+        var bytes = try Data(contentsOf: url)
+        // Rename blk.1.ffn_up_exps.weight's name (same length) so the layer misses it.
+        let from = Data("blk.1.ffn_up_exps".utf8), to = Data("blk.1.ffn_up_expX".utf8)
+        let r = try #require(bytes.range(of: from))
+        bytes.replaceSubrange(r, with: to)
+        let path = NSTemporaryDirectory() + "tandem-moe-missing-\(getpid()).gguf"
+        try bytes.write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { _ = try ModelLoader.load(path: path) } throws: {
+            "\($0)".contains("blk.1.ffn_up_exps.weight") && "\($0)".contains("per expert")
+        }
+    }
+}
