@@ -58,13 +58,20 @@ def test_tp2_equals_tp1_over_mpi(model, weights):
         assert chat.choices[0].finish_reason in ("stop", "length")
 
 
+MOE = str(ROOT / "Tests" / "TandemModelTests" / "Fixtures" / "family_qwen2moe.gguf")
+
+
 @needs_mpi
-def test_killing_a_worker_fails_the_request_within_the_bound_and_leaves_no_process():
+@pytest.mark.parametrize("model,extra,prompt,max_tokens", [
+    (MODEL, (), "Once upon a time, there was a dragon who lived in a cave. Every day, the dragon", 1000),
+    # Expert parallelism: the same explicit error when a rank holding half of the experts dies.
+    (MOE, ("--parallel", "expert"), [3, 17, 42, 5, 88, 23], 200)], ids=["smollm2-tp", "qwen2moe-ep"])
+def test_killing_a_worker_fails_the_request_within_the_bound_and_leaves_no_process(model, extra, prompt, max_tokens):
     import openai
-    dep = Deployment(MODEL, 2, step_timeout=5)
+    dep = Deployment(model, 2, step_timeout=5, extra=extra)
     try:
         client = dep.client()
-        stream = client.completions.create(model="m", prompt="Once upon a time, there was a dragon who lived in a cave. Every day, the dragon", max_tokens=1000,
+        stream = client.completions.create(model="m", prompt=prompt, max_tokens=max_tokens,
                                            temperature=0, stream=True)
         got = 0
         started = None

@@ -146,6 +146,7 @@ final class ClusterStepExecutor: StepExecutor {
 
     var blockSize: Int { rank.runner.blockSize }
     var blockCount: Int { rank.runner.blockCount }
+    var expertLoad: ExpertLoad? { rank.runner.expertLoadSnapshot }
 
     func execute(_ chunks: [SequenceChunk], copies: [BlockCopy]) throws -> [[Float]] {
         stepIndex += 1

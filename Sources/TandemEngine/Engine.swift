@@ -56,6 +56,9 @@ public final class Engine: @unchecked Sendable {
     private var pendingForks: [RequestID: [PendingFork]] = [:]
     private var stopping = false
     private var stats = EngineStats()
+    /// MoE skew warning: the expert counts at the start of the current window of steps.
+    private var skewWindowStart: (step: Int, tokens: [Int]) = (0, [])
+    static let expertSkewWindowSteps = 256
     private var thread: Thread?
     private let loopExited = DispatchSemaphore(value: 0)
     /// When the step in flight started (nil between steps), for the watchdog.
@@ -173,6 +176,19 @@ public final class Engine: @unchecked Sendable {
     }
 
     deinit { shutdown(wait: .zero) }
+
+    /// Every `expertSkewWindowSteps` steps: warns when one rank's experts got most of the
+    /// window's tokens (expert parallelism leaves the other ranks waiting at the all-reduce).
+    private func warnOnExpertSkew(_ load: ExpertLoad) {
+        guard stats.steps - skewWindowStart.step >= Self.expertSkewWindowSteps else { return }
+        let start = skewWindowStart.tokens.count == load.tokens.count ? skewWindowStart.tokens : [Int](repeating: 0, count: load.tokens.count)
+        let window = ExpertLoad(tokens: zip(load.tokens, start).map { $0 - $1 }, rankExperts: load.rankExperts)
+        skewWindowStart = (stats.steps, load.tokens)
+        if let (rank, share) = window.skew() {
+            logger.warning("expert load skew: rank \(rank)'s experts got \(Int((share * 100).rounded()))% of the last \(Self.expertSkewWindowSteps) steps' routed tokens (fair share \(100 / load.rankExperts.count)%); the other ranks wait for it at every MoE layer. Consider parallel: tensor",
+                           metadata: ["rank_tokens": "\(window.rankTokens)"])
+        }
+    }
 
     public var statistics: EngineStats {
         condition.lock()
@@ -434,6 +450,10 @@ public final class Engine: @unchecked Sendable {
             }
             let outputs = scheduler.update(with: StepResult(sampledTokens: sampled, acceptedDraftTokens: accepted))
             stats.steps += 1
+            if let load = executor.expertLoad {
+                stats.expertLoad = load
+                warnOnExpertSkew(load)
+            }
             for s in plan.sequences where !s.draftTokens.isEmpty {
                 let n = accepted[s.requestID] ?? 0
                 stats.specProposedTokens += s.draftTokens.count

@@ -100,6 +100,35 @@ public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
     public var description: String { "\(kind.rawValue): \(message)" }
 }
 
+/// Where a mixture of experts' traffic went: tokens routed to each expert (summed over layers)
+/// and the experts each rank holds.
+public struct ExpertLoad: Sendable, Equatable {
+    public var tokens: [Int]
+    public var rankExperts: [Range<Int>]
+
+    public init(tokens: [Int], rankExperts: [Range<Int>]) {
+        self.tokens = tokens
+        self.rankExperts = rankExperts
+    }
+
+    /// Tokens per rank: each rank's experts' tokens. Under tensor parallelism every rank holds
+    /// every expert, so every rank counts them all.
+    public var rankTokens: [Int] {
+        rankExperts.map { r in r.reduce(0) { $0 + (tokens.indices.contains($1) ? tokens[$1] : 0) } }
+    }
+
+    /// The busiest rank and its share of the expert work when the ranks hold different experts
+    /// and it has more than `threshold` times its fair share (1/ranks); nil otherwise.
+    public func skew(threshold: Double = 1.5) -> (rank: Int, share: Double)? {
+        let per = rankTokens
+        let total = per.reduce(0, +)
+        guard per.count > 1, total > 0, Set(rankExperts).count > 1 else { return nil }
+        let busiest = per.indices.max { per[$0] < per[$1] }!
+        let share = Double(per[busiest]) / Double(total)
+        return share > threshold / Double(per.count) ? (busiest, share) : nil
+    }
+}
+
 /// A snapshot of the engine for metrics and routing.
 public struct EngineStats: Sendable, Equatable {
     public var running = 0
@@ -127,6 +156,8 @@ public struct EngineStats: Sendable, Equatable {
     public var specSkippedSteps = 0
     public var healthy = true
     public var lastError: String?
+    /// MoE models: tokens routed per expert and per rank (nil for dense models).
+    public var expertLoad: ExpertLoad?
 
     public var kvUsage: Double { kvBlocksTotal > 0 ? Double(kvBlocksUsed) / Double(kvBlocksTotal) : 0 }
 }
@@ -167,6 +198,13 @@ extension EngineStats {
         }
         out += "\(name)_bucket{model=\"\(Self.escape(model))\",le=\"+Inf\"} \(cumulative)\n"
         out += "\(name)_sum\(label) \(sum)\n\(name)_count\(label) \(cumulative)\n"
+        if let load = expertLoad {
+            let m = Self.escape(model)
+            out += "# HELP tandem_moe_expert_tokens_total Tokens routed to each expert, summed over layers.\n# TYPE tandem_moe_expert_tokens_total counter\n"
+            for (e, n) in load.tokens.enumerated() { out += "tandem_moe_expert_tokens_total{model=\"\(m)\",expert=\"\(e)\"} \(n)\n" }
+            out += "# HELP tandem_moe_rank_tokens_total Tokens routed to the experts each rank holds, summed over layers.\n# TYPE tandem_moe_rank_tokens_total counter\n"
+            for (r, n) in load.rankTokens.enumerated() { out += "tandem_moe_rank_tokens_total{model=\"\(m)\",rank=\"\(r)\"} \(n)\n" }
+        }
         return out
     }
 

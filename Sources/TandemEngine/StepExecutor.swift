@@ -9,6 +9,21 @@ public protocol StepExecutor: AnyObject {
     var blockSize: Int { get }
     var blockCount: Int { get }
     func execute(_ chunks: [SequenceChunk], copies: [BlockCopy]) throws -> [[Float]]
+    /// MoE models: tokens routed to each expert so far and the experts each rank holds; nil for
+    /// dense models. Read on the thread that runs `execute`.
+    var expertLoad: ExpertLoad? { get }
+}
+
+extension StepExecutor {
+    public var expertLoad: ExpertLoad? { nil }
+}
+
+extension ModelRunner {
+    /// The runner's expert counts with the plan's placement (nil for a dense model).
+    public var expertLoadSnapshot: ExpertLoad? {
+        guard model.configuration.experts != nil else { return nil }
+        return ExpertLoad(tokens: expertLoad, rankExperts: plan.shards.map(\.experts))
+    }
 }
 
 extension ModelRunner {
@@ -21,6 +36,8 @@ extension ModelRunner {
 /// The whole model in this process: one rank, no broadcast.
 public final class LocalStepExecutor: StepExecutor {
     public let runner: ModelRunner
+
+    public var expertLoad: ExpertLoad? { runner.expertLoadSnapshot }
 
     public init(runner: ModelRunner) {
         precondition(runner.group.size == 1, "a local executor runs a one-rank runner; a group's rank 0 broadcasts (ClusterRank)")

@@ -23,7 +23,8 @@ public struct ModelFacts: Sendable, Equatable {
 
 /// Looks a model file up (the real one loads it; tests inject a fake).
 public protocol ModelInspector {
-    func inspect(path: String, ranks: Int) throws -> ModelFacts
+    /// `experts`: how an MoE model's experts are split (the placement's `parallel`).
+    func inspect(path: String, ranks: Int, experts: ExpertParallelism) throws -> ModelFacts
 }
 
 /// Loads the model (memory-mapped) and computes its sharding plan.
@@ -31,14 +32,14 @@ public final class LoadingModelInspector: ModelInspector {
     private var cache: [String: LoadedModel] = [:]
     public init() {}
 
-    public func inspect(path: String, ranks: Int) throws -> ModelFacts {
+    public func inspect(path: String, ranks: Int, experts: ExpertParallelism) throws -> ModelFacts {
         let loaded: LoadedModel
         if let l = cache[path] { loaded = l } else {
             loaded = try ModelLoader.load(path: path)
             cache[path] = loaded
         }
         var facts = ModelFacts(path: path, configuration: loaded.configuration, formatDescription: loaded.formatDescription)
-        do { facts.plan = try ShardingPlan.make(model: loaded.model, ranks: ranks) } catch let e as ShardingError {
+        do { facts.plan = try ShardingPlan.make(model: loaded.model, ranks: ranks, experts: experts) } catch let e as ShardingError {
             facts.shardingProblem = e.message
         }
         return facts
@@ -164,7 +165,7 @@ public enum TopologyValidator {
             }
             guard p.tensorParallel >= 1 else { continue }
             let f: ModelFacts
-            do { f = try inspector.inspect(path: path, ranks: p.tensorParallel) } catch {
+            do { f = try inspector.inspect(path: path, ranks: p.tensorParallel, experts: p.settings.expertParallelism) } catch {
                 sink.error(t.location(t.locations[sourcePath] != nil ? sourcePath : "\(base).name"), "model '\(m.name)': cannot load \(path): \(error)")
                 continue
             }

@@ -55,7 +55,7 @@ enum FuzzTarget: String, CaseIterable {
 
 /// Topology validation without loading models: every model has SmolLM2's shape.
 struct NoModels: ModelInspector {
-    func inspect(path: String, ranks: Int) throws -> ModelFacts {
+    func inspect(path: String, ranks: Int, experts: ExpertParallelism) throws -> ModelFacts {
         let c = ModelConfiguration(dim: 576, hiddenDim: 1536, layerCount: 30, headCount: 9, kvHeadCount: 3,
                                    vocabSize: 49152, contextLength: 8192, tiedEmbeddings: true)
         var f = ModelFacts(path: path, configuration: c, formatDescription: "fuzz")

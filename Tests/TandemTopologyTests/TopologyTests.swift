@@ -8,11 +8,19 @@ import TandemGatewayConfig
 /// A model with SmolLM2's shape (3 KV heads) without loading a file.
 struct FakeInspector: ModelInspector {
     var kvHeads = 3
-    func inspect(path: String, ranks: Int) throws -> ModelFacts {
-        let c = ModelConfiguration(dim: 576, hiddenDim: 1536, layerCount: 30, headCount: 9, kvHeadCount: kvHeads,
+    func inspect(path: String, ranks: Int, experts: ExpertParallelism) throws -> ModelFacts {
+        // moe.gguf: a mixture of experts shaped like gpt-oss-120b (128 experts of 2880, 4 per
+        // token, 36 layers, MXFP4: about 60 GiB).
+        let moe = path.hasSuffix("moe.gguf")
+        var c = ModelConfiguration(dim: 576, hiddenDim: 1536, layerCount: 30, headCount: 9, kvHeadCount: kvHeads,
                                    vocabSize: 49152, contextLength: 8192, tiedEmbeddings: true)
+        if moe {
+            c = ModelConfiguration(dim: 2880, hiddenDim: 2880, layerCount: 36, headCount: 64, kvHeadCount: 8,
+                                   vocabSize: 201088, contextLength: 131072, tiedEmbeddings: false)
+            c.experts = ExpertConfiguration(count: 128, perToken: 4, hiddenDim: 2880, normalizeWeights: true)
+        }
         var f = ModelFacts(path: path, configuration: c, formatDescription: "fake")
-        do { f.plan = try ShardingPlan.make(c, ranks: ranks, alignment: 32, bytesPerElement: 0.625) } catch let e as ShardingError {
+        do { f.plan = try ShardingPlan.make(c, ranks: ranks, alignment: 32, bytesPerElement: moe ? 0.53 : 0.625, experts: experts) } catch let e as ShardingError {
             f.shardingProblem = e.message
         }
         return f
@@ -26,6 +34,7 @@ final class Fixture {
         dir = NSTemporaryDirectory() + "tandem-topology-tests-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: dir + "/model.gguf", contents: Data([0]))
+        _ = FileManager.default.createFile(atPath: dir + "/moe.gguf", contents: Data([0]))
         try #"{"keys": []}"#.write(toFile: dir + "/keys.json", atomically: true, encoding: .utf8)
     }
     deinit { try? FileManager.default.removeItem(atPath: dir) }
@@ -193,6 +202,28 @@ func lineOf(_ text: String, _ needle: String) -> Int {
     @Test func memoryBudget() throws {
         try expectError(edit("      kv_mib: 128", "      kv_mib: 20000"), line: "memory_gib: 16\n  - name: dark",
                         contains: ["node 'spark'", "memory_gib allows 16384 MiB", "20000 MiB KV"])
+    }
+
+    /// A 60 GiB mixture of experts does not fit one 40 GiB node; split over two, whole experts
+    /// per node or every expert column-split, it does (with the numbers when it does not).
+    @Test func mixtureOfExpertsMemory() throws {
+        let f = try Fixture()
+        func moe(_ nodes: String, _ parallel: String) -> String {
+            edit("    source: model.gguf\n    placement:\n      nodes: [spark, dark]\n      port: 8102\n      kv_mib: 128",
+                 "    source: moe.gguf\n    placement:\n      nodes: \(nodes)\n      port: 8102\n      kv_mib: 128\n      parallel: \(parallel)")
+                .replacingOccurrences(of: "memory_gib: 16", with: "memory_gib: 40")
+        }
+        guard case .failure(let one) = f.check(moe("[spark]", "tensor")) else { Issue.record("one 40 GiB node accepted 60 GiB"); return }
+        #expect(one.errors.contains { $0.message.contains("node 'spark'") && $0.message.contains("memory_gib allows 40960 MiB") && $0.message.contains("big rank 0") },
+                "\(one.errors)")
+        for parallel in ["expert", "tensor"] {
+            guard case .success(let r) = f.check(moe("[spark, dark]", parallel)) else {
+                Issue.record("\(parallel): \(f.check(moe("[spark, dark]", parallel)))"); continue
+            }
+            #expect(r.topology.models[1].placement?.settings.expertParallelism.rawValue == parallel)
+        }
+        let bad = f.errors(moe("[spark, dark]", "tensor+expert"))
+        #expect(bad.contains { $0.message.contains("tensor+expert") && $0.message.contains("expert") }, "\(bad)")
     }
 
     @Test func missingFiles() throws {

@@ -74,13 +74,14 @@ extension ExpertLayerWeights {
         // Tokens of each held expert, with their weights.
         var members = [[(token: Int, weight: Float)]](repeating: [], count: ids.count)
         for (t, chosen) in routing.choices.enumerated() {
-            for (expert, weight) in chosen where ids.contains(expert) {
-                members[expert - ids.lowerBound].append((t, weight))
+            for (expert, weight) in chosen {
+                // Every rank routes alike, so each counts every expert's tokens, held or not.
+                load[expert] += 1
+                if ids.contains(expert) { members[expert - ids.lowerBound].append((t, weight)) }
             }
         }
         out.update(repeating: 0, count: T * dim)
         for (i, group) in members.enumerated() where !group.isEmpty {
-            load[ids.lowerBound + i] += group.count
             let n = group.count, ffn = gate[i].rows
             ExpertScratch.ensure(&s.input, n * dim)
             ExpertScratch.ensure(&s.hidden, n * ffn)

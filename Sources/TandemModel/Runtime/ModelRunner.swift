@@ -52,7 +52,7 @@ public final class ModelRunner {
         forward = ShardForward(shard: shard, kv: kv, group: group)
     }
 
-    /// Tokens routed to each expert this rank holds (index: global expert number), summed over
+    /// Tokens routed to each expert (index: global expert number, held here or not), summed over
     /// layers since the runner was made; empty for dense models.
     public var expertLoad: [Int] { forward.expertLoad }
 

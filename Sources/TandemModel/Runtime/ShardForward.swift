@@ -37,8 +37,9 @@ final class ShardForward {
     let kv: PagedKVStore
     let group: TensorParallelGroup
     var observer: ActivationObserver?
-    /// Tokens routed to each expert this rank holds (global expert number), summed over layers
-    /// and steps since the runner started (MoE models; empty otherwise).
+    /// Tokens routed to each expert (global expert number; every rank routes alike, so this
+    /// counts the experts other ranks hold too), summed over layers and steps since the runner
+    /// started (MoE models; empty otherwise).
     var expertLoad: [Int] = []
     private var moeScratch = ExpertScratch()
 

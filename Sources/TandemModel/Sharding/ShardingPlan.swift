@@ -144,7 +144,8 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
 
     /// A table for people: one line per rank.
     public func describe(_ config: ModelConfiguration) -> String {
-        var s = "tensor-parallel plan: \(ranks) rank(s); \(config.layerCount) layers, \(config.headCount) query heads, \(config.kvHeadCount) KV heads, FFN \(config.hiddenDim), vocab \(config.vocabSize)\n"
+        let ffn = config.experts == nil ? "FFN \(config.hiddenDim)" : "FFN: experts"
+        var s = "tensor-parallel plan: \(ranks) rank(s); \(config.layerCount) layers, \(config.headCount) query heads, \(config.kvHeadCount) KV heads, \(ffn), vocab \(config.vocabSize)\n"
         s += "rank  kv heads  query heads  ffn columns   vocab rows      weight MiB\n"
         for sh in shards {
             func r(_ x: Range<Int>) -> String { "\(x.lowerBound)..<\(x.upperBound)" }
