@@ -8,7 +8,8 @@
 #
 # Environment: TANDEM (default .build/release/tandem), LLAMA_BIN (default .peer/llama.cpp-build/bin;
 # rows without the peer if missing), THREADS (default "1 2"), P/N/R (default 512/128/3),
-# TP2=1 adds TP=2 rows, WEIGHTS (default "native"; e.g. "native fp8" re-quantises for tandem only).
+# TP2=1 adds TP=2 rows (PARALLEL="tensor expert" adds expert-parallel EP=2 rows for MoE files),
+# WEIGHTS (default "native"; e.g. "native fp8" re-quantises for tandem only).
 # A file given as PATH@W1,W2 uses those weights instead of WEIGHTS (e.g. model.gguf@fp8,nvfp4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +45,11 @@ print(f\"| $name | llama.cpp | {rows[0]['type_k'] and rows[0].get('model_type','
   done
   if [[ ${TP2:-0} = 1 ]]; then
     for w in $WEIGHTS; do
-      "${MPIRUN[@]}" "$TANDEM" bench-model --model "$f" --weights "$w" --threads 1 --prompt "$P" --generate "$N" --repeats "$R" --json 2>/dev/null \
-        | python3 -c "import json,sys; o=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(f\"| $name | tandem TP=2 ({o['transport']}) | $w | 2x1 | {o.get('pp_tokens_per_s',0):.1f} | {o.get('tg_tokens_per_s',0):.1f} | {o.get('tg_allreduce_us_per_call',0):.0f} |\")"
+      for par in ${PARALLEL:-tensor}; do
+        label="TP=2"; [[ $par = expert ]] && label="EP=2"
+        "${MPIRUN[@]}" "$TANDEM" bench-model --model "$f" --weights "$w" --parallel "$par" --threads 1 --prompt "$P" --generate "$N" --repeats "$R" --json 2>/dev/null \
+          | python3 -c "import json,sys; o=json.loads(sys.stdin.read().strip().splitlines()[-1]); ('$par' == 'tensor' or 'parallel' in o) and print(f\"| $name | tandem $label ({o['transport']}) | $w | 2x1 | {o.get('pp_tokens_per_s',0):.1f} | {o.get('tg_tokens_per_s',0):.1f} | {o.get('tg_allreduce_us_per_call',0):.0f} |\")"
+      done
     done
   fi
 done

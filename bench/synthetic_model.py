@@ -12,6 +12,14 @@ for speed and memory measurements only.
     python3 bench/synthetic_model.py --out /tmp/tiny.gguf --dim 256 --layers 2 --heads 8 \
         --kv-heads 2 --ffn 512 --vocab 4096                               # quick checks
 
+A mixture of experts (Mixtral's layout: `llama` with `expert_count`, stacked ffn_*_exps tensors
+and an F32 router ffn_gate_inp; each expert's width is --ffn): --experts N --experts-used K.
+The gpt-oss-20b shape scaled to this box (32 experts, 4 per token, as gpt-oss-20b; width 1024
+instead of 2880, 12 layers instead of 24, vocabulary 32000):
+
+    python3 bench/synthetic_model.py --out models/synthetic-moe/moe32x4-f16.gguf --dim 1024 \
+        --layers 12 --heads 16 --kv-heads 4 --ffn 1024 --vocab 32000 --experts 32 --experts-used 4
+
 Quantize with llama.cpp: bench/peer/requantize.sh does it for models/synthetic-1b/.
 """
 from __future__ import annotations
@@ -62,6 +70,8 @@ def main() -> int:
     ap.add_argument("--std", type=float, default=0.02)
     ap.add_argument("--untied", action="store_true", help="also write output.weight (default: tied, as Llama-3.2-1B)")
     ap.add_argument("--name", default=None)
+    ap.add_argument("--experts", type=int, default=0, help="experts per layer (0: a dense FFN)")
+    ap.add_argument("--experts-used", type=int, default=2, help="experts per token")
     a = ap.parse_args()
 
     if a.dim % a.heads or a.heads % a.kv_heads:
@@ -81,10 +91,20 @@ def main() -> int:
             (p + "attn_v.weight", (kvd, a.dim), False),
             (p + "attn_output.weight", (a.dim, a.dim), False),
             (p + "ffn_norm.weight", (a.dim,), True),
-            (p + "ffn_gate.weight", (a.ffn, a.dim), False),
-            (p + "ffn_up.weight", (a.ffn, a.dim), False),
-            (p + "ffn_down.weight", (a.dim, a.ffn), False),
         ]
+        if a.experts:
+            specs += [
+                (p + "ffn_gate_inp.weight", (a.experts, a.dim), "router"),
+                (p + "ffn_gate_exps.weight", (a.experts, a.ffn, a.dim), False),
+                (p + "ffn_up_exps.weight", (a.experts, a.ffn, a.dim), False),
+                (p + "ffn_down_exps.weight", (a.experts, a.dim, a.ffn), False),
+            ]
+        else:
+            specs += [
+                (p + "ffn_gate.weight", (a.ffn, a.dim), False),
+                (p + "ffn_up.weight", (a.ffn, a.dim), False),
+                (p + "ffn_down.weight", (a.dim, a.ffn), False),
+            ]
     specs.append(("output_norm.weight", (a.dim,), True))
     if a.untied:
         specs.append(("output.weight", (a.vocab, a.dim), False))
@@ -105,6 +125,9 @@ def main() -> int:
     w.add_rope_freq_base(a.rope_theta)
     w.add_layer_norm_rms_eps(a.rms_eps)
     w.add_vocab_size(a.vocab)
+    if a.experts:
+        w.add_expert_count(a.experts)
+        w.add_expert_used_count(a.experts_used)
     tokens, scores, types = build_vocab(a.vocab)
     w.add_tokenizer_model("llama")
     w.add_token_list(tokens)
@@ -118,6 +141,7 @@ def main() -> int:
     w.add_add_space_prefix(True)
     w.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
+    # Norms (1.0) and the router (random, F32 as llama.cpp's converter keeps it) are F32.
     for tname, shape, is_norm in specs:
         dt = np.dtype(np.float32) if is_norm else np.dtype(np.float16)
         w.add_tensor_info(tname, shape, dt, int(np.prod(shape)) * dt.itemsize)
@@ -128,16 +152,18 @@ def main() -> int:
     t0 = time.time()
     total = 0
     for i, (tname, shape, is_norm) in enumerate(specs):
-        if is_norm:
+        if is_norm is True:
             arr = np.ones(shape, dtype=np.float32)
         else:
             rng = np.random.default_rng([a.seed, i])
-            arr = np.empty(shape, dtype=np.float16)
-            step = max(1, (1 << 24) // shape[1])  # ~16M values per chunk
-            for r in range(0, shape[0], step):
-                blk = rng.standard_normal((min(step, shape[0] - r), shape[1]), dtype=np.float32)
-                blk *= a.std
-                arr[r:r + blk.shape[0]] = blk
+            arr = np.empty(shape, dtype=np.float32 if is_norm == "router" else np.float16)
+            flat = arr.reshape(-1, shape[-1])
+            step = max(1, (1 << 24) // shape[-1])  # ~16M values per chunk
+            for r in range(0, flat.shape[0], step):
+                blk = rng.standard_normal((min(step, flat.shape[0] - r), shape[-1]), dtype=np.float32)
+                # Router scores spread over a few units, so a few experts are clearly ahead.
+                blk *= 0.1 if is_norm == "router" else a.std
+                flat[r:r + blk.shape[0]] = blk
         w.write_tensor_data(arr)
         total += arr.size
     w.close()

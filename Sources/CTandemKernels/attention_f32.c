@@ -13,7 +13,8 @@
 /// horizontal reduction); values with the output held in registers, 64 dimensions per pass.
 TK_AVX2 static void attention_avx2(float *out, const float *q, const float *k_base, const float *v_base,
                                    const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
-                                   int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap) {
+                                   int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap,
+                                   const float *sink) {
     const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t t = 0, b = 0; t < len; b++) {
         const int64_t base = (int64_t)table[b] * block_size;
@@ -46,18 +47,8 @@ TK_AVX2 static void attention_avx2(float *out, const float *q, const float *k_ba
         for (int64_t d = 0; d < hd; d++) sum += q[d] * k[d];
         scores[t] = sum;
     }
-    float mx = -INFINITY;
     for (t = 0; t < len; t++) scores[t] *= scale;
-    tk__shape_scores(scores, len, first, softcap);
-    for (t = 0; t < len; t++)
-        if (scores[t] > mx) mx = scores[t];
-    float sum = 0;
-    for (t = 0; t < len; t++) {
-        scores[t] = expf(scores[t] - mx);
-        sum += scores[t];
-    }
-    const float inv = 1.0f / sum;
-    for (t = 0; t < len; t++) scores[t] *= inv;
+    tk__attention_softmax(scores, len, first, softcap, sink);
     int64_t d = 0;
     for (; d + 64 <= hd; d += 64) {
         __m256 o[8];
@@ -108,22 +99,23 @@ static void attention_task(void *ctx, int64_t task, int64_t ntasks) {
         const float *q = s->q + t * s->q_stride + h * s->head_dim;
         const int32_t *table = s->tables + s->table_offset[t];
         int64_t len = s->positions[t] + 1, first = tk__window_first(len, s->window);
+        const float *sink = s->sinks ? s->sinks + h : NULL;
 #if defined(__x86_64__)
         if (j->avx2) {
             attention_avx2(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table, s->block_size,
-                           s->token_stride, len, s->head_dim, scores, rows, first, s->softcap);
+                           s->token_stride, len, s->head_dim, scores, rows, first, s->softcap, sink);
             continue;
         }
 #endif
 #if defined(__aarch64__)
         if (j->neon) {
             tk__attention_f32_neon(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table,
-                                   s->block_size, s->token_stride, len, s->head_dim, scores, rows, first, s->softcap);
+                                   s->block_size, s->token_stride, len, s->head_dim, scores, rows, first, s->softcap, sink);
             continue;
         }
 #endif
-        tk_attention_paged_ex(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table, s->block_size,
-                              s->token_stride, len, s->head_dim, scores, first, s->softcap);
+        tk__attention_paged_f32(out, q, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, table,
+                                s->block_size, s->token_stride, len, s->head_dim, scores, first, s->softcap, sink);
     }
     free(scores);
     free(rows);

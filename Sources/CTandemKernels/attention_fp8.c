@@ -74,7 +74,8 @@ TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t
                                              const uint8_t *v_codes, const float *k_scales, const float *v_scales,
                                              int64_t scale_stride, const int32_t *table, int64_t block_size,
                                              int64_t stride, int64_t len, int64_t hd, float *scores, int64_t *rows,
-                                             int64_t *slots, float *wide, int64_t first, float softcap) {
+                                             int64_t *slots, float *wide, int64_t first, float softcap,
+                                             const float *sinks) {
     const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t t = 0, b = 0; t < len; b++) {
         const int64_t base = (int64_t)table[b] * block_size;
@@ -106,7 +107,7 @@ TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t
         }
     }
     // Softmax weights times each value's scale and 2^8: the weights of the widened codes.
-    tk__fp8_group_softmax(scores, g, len, scale, first, softcap, v_scales, slots, out, hd);
+    tk__fp8_group_softmax(scores, g, len, scale, first, softcap, sinks, v_scales, slots, out, hd);
     for (int64_t t0 = 0; t0 < len; t0 += V_TILE) {
         const int64_t n = len - t0 < V_TILE ? len - t0 : V_TILE;
         for (int64_t i = 0; i < n; i++) e4m3_row(v_codes + rows[t0 + i], wide + i * hd, hd);
@@ -169,11 +170,12 @@ static void attention_fp8_task(void *ctx, int64_t task, int64_t ntasks) {
         const uint8_t *k = s->k_codes + kvh * hd, *v = s->v_codes + kvh * hd;
         const float *ks = s->k_scales + kvh, *vs = s->v_scales + kvh;
         int64_t len = s->positions[t] + 1, first = tk__window_first(len, s->window);
+        const float *sinks = s->sinks ? s->sinks + h0 : NULL;
 #if defined(__x86_64__)
         if (j->avx2) {
             attention_fp8_group_avx2(out, q, g, k, v, ks, vs, s->scale_stride, table, s->block_size, s->token_stride,
                                      len, hd, scores, rows, rows + j->max_len, scores + j->max_len * s->q_per_kv,
-                                     first, s->softcap);
+                                     first, s->softcap, sinks);
             continue;
         }
 #endif
@@ -181,13 +183,13 @@ static void attention_fp8_task(void *ctx, int64_t task, int64_t ntasks) {
         if (j->neon) { // V_TILE (32) rows of scratch, as the NEON kernel widens values
             tk__attention_fp8_group_neon(out, q, g, k, v, ks, vs, s->scale_stride, table, s->block_size,
                                          s->token_stride, len, hd, scores, rows, rows + j->max_len,
-                                         scores + j->max_len * s->q_per_kv, first, s->softcap);
+                                         scores + j->max_len * s->q_per_kv, first, s->softcap, sinks);
             continue;
         }
 #endif
         for (int64_t h = 0; h < g; h++)
-            tk_attention_paged_fp8_ex(out + h * hd, q + h * hd, k, v, ks, vs, s->scale_stride, table, s->block_size,
-                                      s->token_stride, len, hd, scores, first, s->softcap);
+            tk__attention_paged_fp8(out + h * hd, q + h * hd, k, v, ks, vs, s->scale_stride, table, s->block_size,
+                                    s->token_stride, len, hd, scores, first, s->softcap, sinks ? sinks + h : NULL);
     }
     free(scores);
     free(rows);

@@ -45,7 +45,8 @@ TK_NEON void tk__attention_fp8_group_neon(float *out, const float *q, int64_t g,
                                           const uint8_t *v_codes, const float *k_scales, const float *v_scales,
                                           int64_t scale_stride, const int32_t *table, int64_t block_size,
                                           int64_t stride, int64_t len, int64_t hd, float *scores, int64_t *rows,
-                                          int64_t *slots, float *wide, int64_t first, float softcap) {
+                                          int64_t *slots, float *wide, int64_t first, float softcap,
+                                          const float *sinks) {
     const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t t = 0, b = 0; t < len; b++) {
         const int64_t base = (int64_t)table[b] * block_size;
@@ -80,7 +81,7 @@ TK_NEON void tk__attention_fp8_group_neon(float *out, const float *q, int64_t g,
         }
     }
     // Softmax weights times each value's scale and 2^8: the weights of the widened codes.
-    tk__fp8_group_softmax(scores, g, len, scale, first, softcap, v_scales, slots, out, hd);
+    tk__fp8_group_softmax(scores, g, len, scale, first, softcap, sinks, v_scales, slots, out, hd);
     for (int64_t t0 = 0; t0 < len; t0 += NEON_V_TILE) {
         const int64_t n = len - t0 < NEON_V_TILE ? len - t0 : NEON_V_TILE;
         for (int64_t i = 0; i < n; i++) e4m3_row_neon(v_codes + rows[t0 + i], wide + i * hd, hd);

@@ -22,7 +22,8 @@
 
 TK_NEON void tk__attention_f32_neon(float *out, const float *q, const float *k_base, const float *v_base,
                                     const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
-                                    int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap) {
+                                    int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap,
+                                    const float *sink) {
     const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t t = 0, b = 0; t < len; b++) {
         const int64_t base = (int64_t)table[b] * block_size;
@@ -55,17 +56,7 @@ TK_NEON void tk__attention_f32_neon(float *out, const float *q, const float *k_b
         scores[t] = sum;
     }
     for (t = 0; t < len; t++) scores[t] *= scale;
-    tk__shape_scores(scores, len, first, softcap);
-    float mx = -INFINITY;
-    for (t = 0; t < len; t++)
-        if (scores[t] > mx) mx = scores[t];
-    float sum = 0;
-    for (t = 0; t < len; t++) {
-        scores[t] = expf(scores[t] - mx);
-        sum += scores[t];
-    }
-    const float inv = 1.0f / sum;
-    for (t = 0; t < len; t++) scores[t] *= inv;
+    tk__attention_softmax(scores, len, first, softcap, sink);
     int64_t d = 0;
     for (; d + 32 <= hd; d += 32) {
         float32x4_t o[8];

@@ -362,13 +362,19 @@ void tk_attention_paged(float *out, const float *q, const float *k_base, const f
 void tk_attention_paged_ex(float *out, const float *q, const float *k_base, const float *v_base,
                            const int32_t *block_table, int64_t block_size, int64_t token_stride,
                            int64_t len, int64_t head_dim, float *scores, int64_t first, float softcap) {
+    tk__attention_paged_f32(out, q, k_base, v_base, block_table, block_size, token_stride, len, head_dim, scores,
+                            first, softcap, NULL);
+}
+
+void tk__attention_paged_f32(float *out, const float *q, const float *k_base, const float *v_base,
+                             const int32_t *block_table, int64_t block_size, int64_t token_stride, int64_t len,
+                             int64_t head_dim, float *scores, int64_t first, float softcap, const float *sink) {
     float scale = 1.0f / sqrtf((float)head_dim);
     for (int64_t t = 0; t < len; t++) {
         int64_t slot = (int64_t)block_table[t / block_size] * block_size + t % block_size;
         scores[t] = dot_f32(q, k_base + slot * token_stride, head_dim) * scale;
     }
-    tk__shape_scores(scores, len, first, softcap);
-    tk_softmax(scores, len);
+    tk__attention_softmax(scores, len, first, softcap, sink);
     for (int64_t d = 0; d < head_dim; d++) out[d] = 0;
     for (int64_t t = 0; t < len; t++) {
         int64_t slot = (int64_t)block_table[t / block_size] * block_size + t % block_size;
@@ -390,6 +396,14 @@ void tk_attention_paged_fp8_ex(float *out, const float *q, const uint8_t *k_code
                                const float *k_scales, const float *v_scales, int64_t scale_stride,
                                const int32_t *block_table, int64_t block_size, int64_t token_stride,
                                int64_t len, int64_t head_dim, float *scores, int64_t first, float softcap) {
+    tk__attention_paged_fp8(out, q, k_codes, v_codes, k_scales, v_scales, scale_stride, block_table, block_size,
+                            token_stride, len, head_dim, scores, first, softcap, NULL);
+}
+
+void tk__attention_paged_fp8(float *out, const float *q, const uint8_t *k_codes, const uint8_t *v_codes,
+                             const float *k_scales, const float *v_scales, int64_t scale_stride,
+                             const int32_t *block_table, int64_t block_size, int64_t token_stride, int64_t len,
+                             int64_t head_dim, float *scores, int64_t first, float softcap, const float *sink) {
     float scale = 1.0f / sqrtf((float)head_dim);
     for (int64_t t = 0; t < len; t++) {
         int64_t slot = (int64_t)block_table[t / block_size] * block_size + t % block_size;
@@ -398,8 +412,7 @@ void tk_attention_paged_fp8_ex(float *out, const float *q, const uint8_t *k_code
         for (int64_t d = 0; d < head_dim; d++) dot += q[d] * tk_e4m3_f32_table[k[d]];
         scores[t] = dot * k_scales[slot * scale_stride] * scale;
     }
-    tk__shape_scores(scores, len, first, softcap);
-    tk_softmax(scores, len);
+    tk__attention_softmax(scores, len, first, softcap, sink);
     for (int64_t d = 0; d < head_dim; d++) out[d] = 0;
     for (int64_t t = 0; t < len; t++) {
         int64_t slot = (int64_t)block_table[t / block_size] * block_size + t % block_size;

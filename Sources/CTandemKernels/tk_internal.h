@@ -94,17 +94,18 @@ void tk__gemv_nvfp4_int_dot(const tk_weights *, const float *, float *, int64_t,
 /// nt ≤ 4 tokens (both AArch64 paths).
 void tk__gemm_tile_neon(const float *W, int64_t nr, const float *X, int64_t ldx, int64_t nt, float *Y,
                         int64_t ldy, int64_t cols);
-/// attention_neon.c: one query head as tk_attention_paged_ex computes it (`rows`: len scratch slots).
+/// attention_neon.c: one query head as tk__attention_paged_f32 computes it (`rows`: len scratch
+/// slots; `sink`: the head's attention sink or NULL).
 void tk__attention_f32_neon(float *out, const float *q, const float *k_base, const float *v_base,
                             const int32_t *table, int64_t block_size, int64_t stride, int64_t len,
-                            int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap);
+                            int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap, const float *sink);
 /// attention_fp8_neon.c: the g query heads sharing one KV head over an FP8 cache, as attention_fp8.c's
 /// x86 group kernel (`wide`: 32 × hd floats of scratch; rows, slots: len each).
 void tk__attention_fp8_group_neon(float *out, const float *q, int64_t g, const uint8_t *k_codes,
                                   const uint8_t *v_codes, const float *k_scales, const float *v_scales,
                                   int64_t scale_stride, const int32_t *table, int64_t block_size, int64_t stride,
                                   int64_t len, int64_t hd, float *scores, int64_t *rows, int64_t *slots, float *wide,
-                                  int64_t first, float softcap);
+                                  int64_t first, float softcap, const float *sinks);
 #endif
 
 // ---- step attention (attention_f32.c, attention_fp8.c) and the GEMM: path choice, work split ----
@@ -136,6 +137,16 @@ static inline int64_t tk__window_first(int64_t len, int64_t window) {
     return window > 0 && len > window ? len - window : 0;
 }
 
+/// kernels.c: the portable attention of one query head (tk_attention_paged_ex, tk_attention_paged_fp8_ex)
+/// with an attention sink (`sink`: the head's logit, or NULL).
+void tk__attention_paged_f32(float *out, const float *q, const float *k_base, const float *v_base,
+                             const int32_t *block_table, int64_t block_size, int64_t token_stride, int64_t len,
+                             int64_t head_dim, float *scores, int64_t first, float softcap, const float *sink);
+void tk__attention_paged_fp8(float *out, const float *q, const uint8_t *k_codes, const uint8_t *v_codes,
+                             const float *k_scales, const float *v_scales, int64_t scale_stride,
+                             const int32_t *block_table, int64_t block_size, int64_t token_stride, int64_t len,
+                             int64_t head_dim, float *scores, int64_t first, float softcap, const float *sink);
+
 /// Scaled scores of one query: positions before `first` leave the softmax (-inf); with
 /// `softcap` > 0 each score becomes softcap * tanh(score / softcap) (Gemma 2's logit capping).
 static inline void tk__shape_scores(float *scores, int64_t len, int64_t first, float softcap) {
@@ -144,24 +155,37 @@ static inline void tk__shape_scores(float *scores, int64_t len, int64_t first, f
         for (int64_t t = first; t < len; t++) scores[t] = softcap * tanhf(scores[t] / softcap);
 }
 
+/// The softmax of one query's `len` scaled scores, in place, as every attention path computes it:
+/// window and soft-cap (tk__shape_scores), then exp(score - max) / sum, the sum in float in
+/// position order. `sink` (NULL: none): an attention sink's logit (gpt-oss: one learned score per
+/// head that joins the normalisation but carries no value, so the weights sum to less than one).
+static inline void tk__attention_softmax(float *scores, int64_t len, int64_t first, float softcap, const float *sink) {
+    tk__shape_scores(scores, len, first, softcap);
+    float mx = sink ? *sink : -INFINITY;
+    for (int64_t t = 0; t < len; t++)
+        if (scores[t] > mx) mx = scores[t];
+    float sum = sink ? expf(*sink - mx) : 0;
+    for (int64_t t = 0; t < len; t++) {
+        scores[t] = expf(scores[t] - mx);
+        sum += scores[t];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t t = 0; t < len; t++) scores[t] *= inv;
+}
+
 /// The FP8 group kernels' softmax (attention_fp8.c, attention_fp8_neon.c): for each of the `g`
-/// heads' `len` raw scores (q·k of the widened codes times the key scale and 2^8), scale, window
-/// and soft-cap, softmax, then fold in each value's scale and 2^8 so the weights multiply the
-/// widened value codes directly; zeroes the heads' `hd` outputs for the accumulation that follows.
+/// heads' `len` raw scores (q·k of the widened codes times the key scale and 2^8), scale, then
+/// tk__attention_softmax (with head h's sink `sinks[h]` where `sinks` is not NULL), then fold in
+/// each value's scale and 2^8 so the weights multiply the widened value codes directly; zeroes the
+/// heads' `hd` outputs for the accumulation that follows.
 static inline void tk__fp8_group_softmax(float *scores, int64_t g, int64_t len, float scale, int64_t first, float softcap,
-                                         const float *v_scales, const int64_t *slots, float *out, int64_t hd) {
+                                         const float *sinks, const float *v_scales, const int64_t *slots, float *out,
+                                         int64_t hd) {
     for (int64_t h = 0; h < g; h++) {
-        float *sc = scores + h * len, mx = -INFINITY, sum = 0;
+        float *sc = scores + h * len;
         for (int64_t t = 0; t < len; t++) sc[t] *= scale;
-        tk__shape_scores(sc, len, first, softcap);
-        for (int64_t t = 0; t < len; t++)
-            if (sc[t] > mx) mx = sc[t];
-        for (int64_t t = 0; t < len; t++) {
-            sc[t] = expf(sc[t] - mx);
-            sum += sc[t];
-        }
-        const float inv = 256.0f / sum;
-        for (int64_t t = 0; t < len; t++) sc[t] *= inv * v_scales[slots[t]];
+        tk__attention_softmax(sc, len, first, softcap, sinks ? sinks + h : NULL);
+        for (int64_t t = 0; t < len; t++) sc[t] *= 256.0f * v_scales[slots[t]];
         for (int64_t d = 0; d < hd; d++) out[h * hd + d] = 0;
     }
 }

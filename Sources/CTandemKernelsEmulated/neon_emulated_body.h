@@ -54,7 +54,7 @@ static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
 int EMU_ATTENTION_FP8(float *out, const float *q, int64_t g, const uint8_t *k_codes, const uint8_t *v_codes,
                       const float *k_scales, const float *v_scales, int64_t scale_stride, const int32_t *table,
                       int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first,
-                      float softcap) {
+                      float softcap, const float *sinks) {
     if (!out || !q || !k_codes || !v_codes || !k_scales || !v_scales || !table || !scores || g < 1 || block_size < 1 ||
         len < 1 || hd < 1)
         return TK_ERR_INVALID;
@@ -63,7 +63,7 @@ int EMU_ATTENTION_FP8(float *out, const float *q, int64_t g, const uint8_t *k_co
     int rc = TK_ERR_INVALID;
     if (rows && wide) {
         tk__attention_fp8_group_neon(out, q, g, k_codes, v_codes, k_scales, v_scales, scale_stride, table, block_size,
-                                     stride, len, hd, scores, rows, rows + len, wide, first, softcap);
+                                     stride, len, hd, scores, rows, rows + len, wide, first, softcap, sinks);
         rc = TK_OK;
     }
     free(rows);
@@ -72,11 +72,12 @@ int EMU_ATTENTION_FP8(float *out, const float *q, int64_t g, const uint8_t *k_co
 }
 
 int EMU_ATTENTION(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
-                  int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+                  int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap,
+                  const float *sink) {
     if (!out || !q || !k_base || !v_base || !table || !scores || block_size < 1 || len < 1 || hd < 1) return TK_ERR_INVALID;
     int64_t *rows = malloc((size_t)len * sizeof(int64_t));
     if (!rows) return TK_ERR_INVALID;
-    tk__attention_f32_neon(out, q, k_base, v_base, table, block_size, stride, len, hd, scores, rows, first, softcap);
+    tk__attention_f32_neon(out, q, k_base, v_base, table, block_size, stride, len, hd, scores, rows, first, softcap, sink);
     free(rows);
     return TK_OK;
 }

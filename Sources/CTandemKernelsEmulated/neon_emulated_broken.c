@@ -14,15 +14,16 @@
 #else
 int tk_emulated_neon_broken_attention_fp8(float *out, const float *q, int64_t g, const uint8_t *k_codes, const uint8_t *v_codes,
         const float *k_scales, const float *v_scales, int64_t scale_stride, const int32_t *table, int64_t block_size,
-        int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+        int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap, const float *sinks) {
     (void)out; (void)q; (void)g; (void)k_codes; (void)v_codes; (void)k_scales; (void)v_scales; (void)scale_stride;
-    (void)table; (void)block_size; (void)stride; (void)len; (void)hd; (void)scores; (void)first; (void)softcap;
+    (void)table; (void)block_size; (void)stride; (void)len; (void)hd; (void)scores; (void)first; (void)softcap; (void)sinks;
     return -3;
 }
 int tk_emulated_neon_broken_attention(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
-        int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap) {
+        int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first, float softcap,
+        const float *sink) {
     (void)out; (void)q; (void)k_base; (void)v_base; (void)table; (void)block_size; (void)stride; (void)len; (void)hd;
-    (void)scores; (void)first; (void)softcap;
+    (void)scores; (void)first; (void)softcap; (void)sink;
     return -3;
 }
 int tk_emulated_neon_broken_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {

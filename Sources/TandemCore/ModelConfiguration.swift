@@ -29,6 +29,9 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// RoPE scaling as a divisor per frequency pair (headDim/2 values; nil: none): GGUF
     /// `rope_freqs.weight`, or computed from `config.json`'s `rope_scaling` (`RoPEScaling`).
     public var ropeFrequencyFactors: [Float]?
+    /// YaRN's magnitude scale m of cos and sin (queries and keys each scaled by m, so scores by
+    /// m²); nil: 1.
+    public var ropeAttentionFactor: Float?
     /// The Q, K and V projections carry biases (Qwen2, Qwen2.5).
     public var attentionBias = false
     /// Each query and key head is RMS-normalised with a learned `headDim` weight before RoPE (Qwen3).
@@ -62,6 +65,7 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case ropeStyle = "rope_style"
         case tiedEmbeddings = "tied_embeddings"
         case ropeFrequencyFactors = "rope_frequency_factors"
+        case ropeAttentionFactor = "rope_attention_factor"
         case attentionBias = "attention_bias"
         case queryKeyNorm = "query_key_norm"
         case explicitHeadDim = "head_dim"
@@ -145,6 +149,7 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         if headCount % kvHeadCount != 0 { return "head count \(headCount) is not a multiple of the KV head count \(kvHeadCount)" }
         if headDim % 2 != 0 { return "head dimension \(headDim) must be even for RoPE" }
         if let e = experts, let problem = e.validationProblem() { return problem }
+        if let m = ropeAttentionFactor, !(m.isFinite && m > 0 && m < 100) { return "RoPE attention factor \(m) is not plausible" }
         if let f = ropeFrequencyFactors {
             if f.count != headDim / 2 { return "RoPE frequency factors: \(f.count) values for head dimension \(headDim) (expected \(headDim / 2))" }
             if !f.allSatisfy({ $0.isFinite && $0 > 0 }) { return "RoPE frequency factors must be positive and finite" }

@@ -24,6 +24,8 @@ struct FP8AttentionTests {
         /// Sliding window and logit soft-capping (0: off).
         var window = 0
         var softcap: Float = 0
+        /// Attention sinks, one logit per query head (gpt-oss; nil: none).
+        var sinks: [Float]?
 
         init(headDim: Int, blockSize: Int, seed: UInt64) {
             self.headDim = headDim
@@ -54,8 +56,10 @@ struct FP8AttentionTests {
                         let s = (0..<headDim).reduce(0.0) { $0 + Double(q[qo + $1]) * key(slot(tok.seq, p), g, $1) } / Double(headDim).squareRoot()
                         return softcap > 0 ? Double(softcap) * tanh(s / Double(softcap)) : s
                     }
-                    let mx = scores.max()!
-                    let e = scores.map { exp($0 - mx) }, sum = e.reduce(0, +)
+                    // A sink joins the normalisation with no value.
+                    let sink = sinks.map { Double($0[h]) }
+                    let mx = max(scores.max()!, sink ?? -.infinity)
+                    let e = scores.map { exp($0 - mx) }, sum = e.reduce(0, +) + (sink.map { exp($0 - mx) } ?? 0)
                     for d in 0..<headDim {
                         out[qo + d] = (first...tok.pos).enumerated().reduce(0.0) { $0 + e[$1.offset] / sum * value(slot(tok.seq, $1.element), g, d) }
                     }
@@ -76,9 +80,15 @@ struct FP8AttentionTests {
             } } }
         }
 
+        /// `sinks` as the kernels take them, valid inside `body`.
+        func withSinks<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+            guard let sinks else { return body(nil) }
+            return sinks.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
+
         func runFP8(scaleStride: Int? = nil) -> ([Float], Int32) {
             var out = [Float](repeating: .nan, count: tokens.count * qStride)
-            let status = out.withUnsafeMutableBufferPointer { o in
+            let status = withSinks { sp in out.withUnsafeMutableBufferPointer { o in
                 q.withUnsafeBufferPointer { qp in kCodes.withUnsafeBufferPointer { kc in vCodes.withUnsafeBufferPointer { vc in
                     kScales.withUnsafeBufferPointer { ks in vScales.withUnsafeBufferPointer { vs in withTables { f, off, pos in
                         var s = tk_attention_step_fp8(out: o.baseAddress, q: qp.baseAddress, k_codes: kc.baseAddress, v_codes: vc.baseAddress,
@@ -86,26 +96,26 @@ struct FP8AttentionTests {
                                                       positions: pos, tokens: Int64(tokens.count), heads: Int64(heads),
                                                       q_per_kv: Int64(qPerKV), head_dim: Int64(headDim), q_stride: Int64(qStride),
                                                       block_size: Int64(blockSize), token_stride: Int64(stride),
-                                                      scale_stride: Int64(scaleStride ?? kvHeads), window: Int64(window), softcap: softcap)
+                                                      scale_stride: Int64(scaleStride ?? kvHeads), window: Int64(window), softcap: softcap, sinks: sp)
                         return tk_attention_step_fp8_mt(&s)
                     } } }
                 } } }
-            }
+            } }
             return (out, status)
         }
 
         func runF32() -> [Float] {
             var out = [Float](repeating: .nan, count: tokens.count * qStride)
-            let status = out.withUnsafeMutableBufferPointer { o in
+            let status = withSinks { sp in out.withUnsafeMutableBufferPointer { o in
                 q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in withTables { f, off, pos in
                     var s = tk_attention_step(out: o.baseAddress, q: qp.baseAddress, k_base: kp.baseAddress, v_base: vp.baseAddress,
                                               tables: f, table_offset: off, positions: pos, tokens: Int64(tokens.count),
                                               heads: Int64(heads), q_per_kv: Int64(qPerKV), head_dim: Int64(headDim),
                                               q_stride: Int64(qStride), block_size: Int64(blockSize), token_stride: Int64(stride),
-                                              window: Int64(window), softcap: softcap)
+                                              window: Int64(window), softcap: softcap, sinks: sp)
                     return tk_attention_step_mt(&s)
                 } } } }
-            }
+            } }
             #expect(status == 0)
             return out
         }
@@ -169,6 +179,62 @@ struct FP8AttentionTests {
         }
     }
 
+    /// Attention sinks (gpt-oss): a learned logit per head in each softmax's denominator, with a
+    /// window too; both caches, every path, and the AArch64 kernels through SIMDe, against the
+    /// Double reference.
+    @Test func sinksMatchTheReference() throws {
+        var c = Case(headDim: 20, blockSize: 4, seed: 97)
+        c.window = 5
+        c.sinks = [0.5, -1, 2, 3.5, 0, 1.25]
+        let f32Ref = c.reference(key: { s, g, d in Double(c.k[(s * c.kvHeads + g) * 20 + d]) },
+                                 value: { s, g, d in Double(c.v[(s * c.kvHeads + g) * 20 + d]) })
+        let fp8Ref = c.reference(key: { s, g, d in Double(tk_e4m3_to_f32(c.kCodes[(s * c.kvHeads + g) * 20 + d])) * Double(c.kScales[s * c.kvHeads + g]) },
+                                 value: { s, g, d in Double(tk_e4m3_to_f32(c.vCodes[(s * c.kvHeads + g) * 20 + d])) * Double(c.vScales[s * c.kvHeads + g]) })
+        var plain = c
+        plain.sinks = nil
+        try Self.eachPath { label in
+            let f32 = c.runF32()
+            #expect(zip(f32, f32Ref).map { abs(Double($0) - $1) }.max()! < 1e-5, "\(label) f32 with sinks")
+            let (fp8, status) = c.runFP8()
+            #expect(status == 0)
+            #expect(zip(fp8, fp8Ref).map { abs(Double($0) - $1) }.max()! < 1e-5, "\(label) fp8 with sinks")
+            #expect(zip(plain.runF32(), f32).map { abs($0 - $1) }.max()! > 1e-2, "\(label): the sinks change nothing")
+        }
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1)
+        let hd = c.headDim, g = c.qPerKV
+        var worstF32 = 0.0, worstFP8 = 0.0
+        for (i, tok) in c.tokens.enumerated() {
+            let len = tok.pos + 1, first = len > c.window ? len - c.window : 0
+            for kvh in 0..<c.kvHeads {
+                let q = Array(c.q[i * c.qStride + kvh * g * hd..<i * c.qStride + (kvh + 1) * g * hd])
+                let sinks = Array(c.sinks![kvh * g..<(kvh + 1) * g])
+                var out = [Float](repeating: .nan, count: g * hd), scores = [Float](repeating: 0, count: g * len)
+                #expect(c.kCodes.withUnsafeBufferPointer { kc in c.vCodes.withUnsafeBufferPointer { vc in
+                    tk_emulated_neon_attention_fp8(&out, q, Int64(g), kc.baseAddress! + kvh * hd, vc.baseAddress! + kvh * hd,
+                                                   c.kScales.withUnsafeBufferPointer { $0.baseAddress! + kvh },
+                                                   c.vScales.withUnsafeBufferPointer { $0.baseAddress! + kvh }, Int64(c.kvHeads),
+                                                   c.tables[tok.seq], Int64(c.blockSize), Int64(c.stride), Int64(len), Int64(hd),
+                                                   &scores, Int64(first), 0, sinks)
+                } } == 0)
+                for h in 0..<g { for d in 0..<hd {
+                    worstFP8 = max(worstFP8, abs(Double(out[h * hd + d]) - fp8Ref[i * c.qStride + (kvh * g + h) * hd + d]))
+                } }
+                for h in 0..<g {
+                    var one = [Float](repeating: .nan, count: hd)
+                    let qh = Array(q[h * hd..<(h + 1) * hd])
+                    #expect(tk_emulated_neon_attention(&one, qh, c.k.withUnsafeBufferPointer { $0.baseAddress! + kvh * hd },
+                                                       c.v.withUnsafeBufferPointer { $0.baseAddress! + kvh * hd }, c.tables[tok.seq],
+                                                       Int64(c.blockSize), Int64(c.stride), Int64(len), Int64(hd), &scores,
+                                                       Int64(first), 0, [sinks[h]]) == 0)
+                    for d in 0..<hd { worstF32 = max(worstF32, abs(Double(one[d]) - f32Ref[i * c.qStride + (kvh * g + h) * hd + d])) }
+                }
+            }
+        }
+        #expect(worstF32 < 1e-5 && worstFP8 < 1e-5, "emulated NEON with sinks: f32 \(worstF32), fp8 \(worstFP8)")
+        #endif
+    }
+
     @Test(arguments: 0..<shapes.count)
     func staysCloseToTheF32Kernel(index: Int) throws {
         let (hd, bs) = Self.shapes[index]
@@ -211,7 +277,7 @@ struct FP8AttentionTests {
                         c.kScales.withUnsafeBufferPointer { ks in c.vScales.withUnsafeBufferPointer { vs in
                             let s = attention(&neon, q, Int64(g), kc.baseAddress! + kvh * hd, vc.baseAddress! + kvh * hd,
                                               ks.baseAddress! + kvh, vs.baseAddress! + kvh, Int64(c.kvHeads), c.tables[tok.seq],
-                                              Int64(c.blockSize), Int64(c.stride), Int64(len), Int64(hd), &scores, Int64(first), c.softcap)
+                                              Int64(c.blockSize), Int64(c.stride), Int64(len), Int64(hd), &scores, Int64(first), c.softcap, nil)
                             for h in 0..<g {
                                 portable.withUnsafeMutableBufferPointer { o in q.withUnsafeBufferPointer { qp in
                                     tk_attention_paged_fp8_ex(o.baseAddress! + h * hd, qp.baseAddress! + h * hd, kc.baseAddress! + kvh * hd,

@@ -195,7 +195,7 @@ struct StepAttentionTests {
             var neon = [Float](repeating: .nan, count: c.hd), portable = neon, scores = [Float](repeating: 0, count: c.len)
             let attention = broken ? tk_emulated_neon_broken_attention : tk_emulated_neon_attention
             guard attention(&neon, q, k, v, table, Int64(blockSize), Int64(stride), Int64(c.len), Int64(c.hd), &scores,
-                            Int64(c.first), c.softcap) == 0 else { return .infinity }
+                            Int64(c.first), c.softcap, nil) == 0 else { return .infinity }
             tk_attention_paged_ex(&portable, q, k, v, table, Int64(blockSize), Int64(stride), Int64(c.len), Int64(c.hd), &scores,
                                   Int64(c.first), c.softcap)
             return zip(neon, portable).map { abs($0 - $1) }.max()!
@@ -265,7 +265,7 @@ struct StepAttentionTests {
                                                   tables: fp.baseAddress, table_offset: op.baseAddress, positions: pp.baseAddress,
                                                   tokens: Int64(tokens.count), heads: Int64(heads), q_per_kv: Int64(qPerKV),
                                                   head_dim: Int64(headDim), q_stride: Int64(qStride), block_size: Int64(blockSize),
-                                                  token_stride: Int64(stride), window: 0, softcap: 0)
+                                                  token_stride: Int64(stride), window: 0, softcap: 0, sinks: nil)
                         return tk_attention_step_mt(&s)
                     } } }
                 } } }

@@ -32,6 +32,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
+import math
+
 import numpy as np
 
 
@@ -52,6 +54,8 @@ class Config:
     norm_eps: float = 1e-5
     # RoPE scaling: one divisor per frequency pair (GGUF rope_freqs.weight), or None.
     rope_freq_factors: Optional[np.ndarray] = None
+    # YaRN's magnitude scale of cos and sin (llama.cpp's mscale), 1 without YaRN.
+    rope_mscale: float = 1.0
     # Family differences (Qwen2: Q/K/V biases; Qwen3: per-head Q/K RMSNorm, own head width).
     arch: str = "llama"
     rope_style: str = "interleaved"
@@ -236,6 +240,13 @@ def load_gguf(path: str) -> Model:
         cfg.expert_norm = arch != "qwen2moe"
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
+    elif gguf_field(r, f"{arch}.rope.scaling.type") == "yarn":
+        factor = float(gguf_field(r, f"{arch}.rope.scaling.factor"))
+        cfg.rope_freq_factors = yarn_rope_factors(
+            cfg.head_size, cfg.rope_theta, factor, int(gguf_field(r, f"{arch}.rope.scaling.original_context_length")),
+            float(gguf_field(r, f"{arch}.rope.scaling.yarn_beta_fast", 32.0)),
+            float(gguf_field(r, f"{arch}.rope.scaling.yarn_beta_slow", 1.0)))
+        cfg.rope_mscale = yarn_mscale(factor)
     rope_dim = gguf_field(r, f"{arch}.rope.dimension_count")
     if rope_dim is not None and int(rope_dim) != cfg.head_size:
         raise ValueError("partial rotary dimension not supported by this reference")
@@ -317,6 +328,32 @@ def llama3_rope_factors(head_size: int, theta: float, factor: float, low_freq_fa
     return inv_freq / np.asarray(new)
 
 
+def yarn_rope_factors(head_size: int, theta: float, factor: float, original: int, beta_fast: float = 32.0,
+                      beta_slow: float = 1.0, truncate: bool = True) -> np.ndarray:
+    """Per-pair divisors of YaRN, written from transformers' _compute_yarn_parameters (and
+    llama.cpp's ggml_rope_yarn_corr_dims, which always truncates): the interpolated and the
+    extrapolated inverse frequencies mixed by a linear ramp over the correction range."""
+    def corr_dim(rotations):
+        return head_size * math.log(original / (rotations * 2 * math.pi)) / (2 * math.log(theta))
+    low, high = corr_dim(beta_fast), corr_dim(beta_slow)
+    if truncate:
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, head_size - 1)
+    if low == high:
+        high += 0.001
+    pos_freqs = theta ** (np.arange(0, head_size, 2, dtype=np.float64) / head_size)
+    extrapolation, interpolation = 1.0 / pos_freqs, 1.0 / (factor * pos_freqs)
+    ramp = np.clip((np.arange(head_size // 2, dtype=np.float64) - low) / (high - low), 0, 1)
+    keep = 1 - ramp
+    inv_freq = interpolation * (1 - keep) + extrapolation * keep
+    return extrapolation / inv_freq
+
+
+def yarn_mscale(factor: float) -> float:
+    """YaRN's magnitude scale of cos and sin: 0.1 ln(factor) + 1."""
+    return 1.0 if factor <= 1 else 0.1 * math.log(factor) + 1.0
+
+
 def rmsnorm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     """x: (T, dim) float64."""
     ms = np.mean(x * x, axis=-1, keepdims=True)
@@ -394,6 +431,7 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
     if cfg.gemma:
         x *= np.sqrt(cfg.dim)
     cos, sin = rope_tables(np.arange(start_pos, start_pos + T), hs, cfg.rope_theta, cfg.rope_freq_factors)
+    cos, sin = cos * cfg.rope_mscale, sin * cfg.rope_mscale
     mask = np.triu(np.full((T, T), -np.inf), k=1)  # (Tq, Tk): -inf above diagonal
     scale = 1.0 / np.sqrt(cfg.query_scale_base or hs)
 

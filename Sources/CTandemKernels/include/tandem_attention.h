@@ -31,6 +31,9 @@ typedef struct {
     int64_t tokens, heads, q_per_kv, head_dim, q_stride, block_size, token_stride;
     int64_t window;
     float softcap;
+    /// Attention sinks (gpt-oss): one logit per query head (`heads` values) that joins each
+    /// softmax's normalisation without a value; NULL: none.
+    const float *sinks;
 } tk_attention_step;
 int tk_attention_step_mt(const tk_attention_step *s);
 
@@ -60,6 +63,7 @@ typedef struct {
     int64_t scale_stride; ///< scales per slot (this rank's KV heads)
     int64_t window;       ///< as tk_attention_step
     float softcap;        ///< as tk_attention_step
+    const float *sinks;   ///< as tk_attention_step
 } tk_attention_step_fp8;
 int tk_attention_step_fp8_mt(const tk_attention_step_fp8 *s);
 

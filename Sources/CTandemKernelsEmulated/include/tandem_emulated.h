@@ -46,28 +46,30 @@ int tk_emulated_neon_broken_gemm_tile(const float *w, int64_t nr, const float *x
                                       int64_t ldy, int64_t cols);
 
 /// The AArch64 step attention of one query head (attention_neon.c), arguments as
-/// tk_attention_paged_ex, on SIMDe. Returns 0; TK_ERR_INVALID for a missing pointer or an empty
+/// tk_attention_paged_ex plus the head's attention sink (`sink`, NULL: none), on SIMDe. Returns 0; TK_ERR_INVALID for a missing pointer or an empty
 /// shape; -3 when not available.
 int tk_emulated_neon_attention(float *out, const float *q, const float *k_base, const float *v_base, const int32_t *table,
                                int64_t block_size, int64_t stride, int64_t len, int64_t hd, float *scores, int64_t first,
-                               float softcap);
+                               float softcap, const float *sink);
 /// The same built with TK_TEST_BREAK_LANE. Same returns.
 int tk_emulated_neon_broken_attention(float *out, const float *q, const float *k_base, const float *v_base,
                                       const int32_t *table, int64_t block_size, int64_t stride, int64_t len, int64_t hd,
-                                      float *scores, int64_t first, float softcap);
+                                      float *scores, int64_t first, float softcap, const float *sink);
 
 /// The AArch64 FP8 step attention of the g query heads that share one KV head
-/// (attention_fp8_neon.c), q and out holding the g heads head_dim apart, scores g × len, the other
-/// arguments as tk_attention_paged_fp8_ex; on SIMDe. Returns 0; TK_ERR_INVALID for a missing
-/// pointer, an empty shape or no memory; -3 when not available.
+/// (attention_fp8_neon.c), q and out holding the g heads head_dim apart, scores g × len, `sinks`
+/// the g heads' attention sinks (NULL: none), the other arguments as tk_attention_paged_fp8_ex; on
+/// SIMDe. Returns 0; TK_ERR_INVALID for a missing pointer, an empty shape or no memory; -3 when
+/// not available.
 int tk_emulated_neon_attention_fp8(float *out, const float *q, int64_t g, const uint8_t *k_codes, const uint8_t *v_codes,
                                    const float *k_scales, const float *v_scales, int64_t scale_stride,
                                    const int32_t *table, int64_t block_size, int64_t stride, int64_t len, int64_t hd,
-                                   float *scores, int64_t first, float softcap);
+                                   float *scores, int64_t first, float softcap, const float *sinks);
 /// The same built with TK_TEST_BREAK_LANE. Same returns.
 int tk_emulated_neon_broken_attention_fp8(float *out, const float *q, int64_t g, const uint8_t *k_codes,
                                           const uint8_t *v_codes, const float *k_scales, const float *v_scales,
                                           int64_t scale_stride, const int32_t *table, int64_t block_size, int64_t stride,
-                                          int64_t len, int64_t hd, float *scores, int64_t first, float softcap);
+                                          int64_t len, int64_t hd, float *scores, int64_t first, float softcap,
+                                          const float *sinks);
 
 #endif

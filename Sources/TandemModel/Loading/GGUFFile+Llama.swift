@@ -102,6 +102,9 @@ extension GGUFFile {
         }
         if heads > 0, config.explicitHeadDim != nil || config.dim % heads == 0 {
             config.ropeFrequencyFactors = try ropeFrequencyFactors(arch: arch, headDim: config.headDim)
+            if metadata["\(arch).rope.scaling.type"]?.stringValue == "yarn", tensors["rope_freqs.weight"] == nil {
+                config.ropeAttentionFactor = try yarnAttentionFactor(arch: arch)
+            }
         }
         if let problem = config.validationProblem() {
             throw ModelLoadError(.badMetadata, file: path, place: "\(arch).* hyper-parameters", problem)
@@ -145,8 +148,9 @@ extension GGUFFile {
     }
 
     /// RoPE scaling: `rope_freqs.weight` (Llama 3.1+ files from llama.cpp's converter: one divisor
-    /// per frequency pair), else `ARCH.rope.scaling.type` linear with its factor. Types that need
-    /// more than frequency divisors (YaRN) are refused rather than served with wrong logits.
+    /// per frequency pair), else `ARCH.rope.scaling.type` linear or yarn (its divisors here, its
+    /// magnitude scale in `yarnAttentionFactor`). Other types are refused rather than served with
+    /// wrong logits.
     func ropeFrequencyFactors(arch: String, headDim: Int) throws -> [Float]? {
         let type = metadata["\(arch).rope.scaling.type"]?.stringValue ?? "none"
         if let info = tensors["rope_freqs.weight"] {
@@ -166,9 +170,35 @@ extension GGUFFile {
                 throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.scaling.factor", "linear RoPE scaling needs a positive factor")
             }
             return factor == 1 ? nil : [Float](repeating: Float(factor), count: headDim / 2)
+        case "yarn":
+            // As llama.cpp: the correction range floored and ceiled, β 32 and 1 unless the file
+            // says otherwise, the original context from rope.scaling.original_context_length.
+            guard let factor = metadata["\(arch).rope.scaling.factor"]?.doubleValue, factor.isFinite, factor > 0 else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.scaling.factor", "YaRN RoPE scaling needs a positive factor")
+            }
+            guard let original = metadata["\(arch).rope.scaling.original_context_length"]?.intValue, original > 0 else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.scaling.original_context_length",
+                                     "YaRN RoPE scaling needs the original context length")
+            }
+            let theta = metadata["\(arch).rope.freq_base"]?.doubleValue ?? 10000
+            return RoPEScaling.yarn(headDim: headDim, theta: theta, factor: factor, originalContext: Double(original),
+                                    betaFast: metadata["\(arch).rope.scaling.yarn_beta_fast"]?.doubleValue ?? 32,
+                                    betaSlow: metadata["\(arch).rope.scaling.yarn_beta_slow"]?.doubleValue ?? 1)
         default:
             throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.scaling.type",
-                                 "RoPE scaling '\(type)' is not supported (supported: rope_freqs.weight, linear); use a model without it")
+                                 "RoPE scaling '\(type)' is not supported (supported: rope_freqs.weight, linear, yarn); use a model without it")
         }
+    }
+
+    /// YaRN's magnitude scale as llama.cpp derives it: 0.1·ln(factor) + 1, or with
+    /// `rope.scaling.yarn_log_multiplier` (DeepSeek) the ratio llama.cpp uses there.
+    func yarnAttentionFactor(arch: String) throws -> Float? {
+        guard let factor = metadata["\(arch).rope.scaling.factor"]?.doubleValue else { return nil }
+        if let mul = metadata["\(arch).rope.scaling.yarn_log_multiplier"]?.doubleValue, mul != 0 {
+            throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.scaling.yarn_log_multiplier",
+                                 "YaRN with a log multiplier (DeepSeek's mscale_all_dim) is not supported")
+        }
+        let m = RoPEScaling.yarnAttentionFactor(factor: factor)
+        return m == 1 ? nil : m
     }
 }

@@ -10,9 +10,64 @@ import Foundation
 ///   (`transformers`' `_compute_llama3_parameters`).
 /// * `linear`: every frequency divided by `factor` (positions interpolated).
 ///
-/// Other types (YaRN, dynamic NTK, LongRoPE) change more than the frequencies and are refused.
+/// * `yarn` (Qwen2.5 long context, DeepSeek, gpt-oss): frequencies of pairs below the correction
+///   range keep their value, those above are divided by `factor`, a linear ramp between
+///   (`yarn(...)`); cos and sin are also scaled by an attention factor (`RoPEScaling.Result`).
+///
+/// Other types (dynamic NTK, LongRoPE) change more than the frequencies and are refused.
 enum RoPEScaling {
     struct Unsupported: Error { var message: String }
+
+    /// The divisors, and YaRN's magnitude scale of cos and sin (nil: 1).
+    struct Result {
+        var factors: [Float]
+        var attentionFactor: Float?
+    }
+
+    /// YaRN's divisors for `headDim` dimensions: pair i's frequency θ_i = base^(-2i/d) becomes
+    /// θ_i·(e_i + (1 − e_i)/factor), e_i = 1 − clamp((i − low)/(high − low), 0, 1), with the
+    /// correction range low = d·ln(L/(2π·β_fast)) / (2 ln base), high likewise with β_slow
+    /// (L: the original context), floored and ceiled when `truncate` (llama.cpp always does;
+    /// Hugging Face unless `truncate: false`), clamped to 0...d − 1.
+    static func yarn(headDim: Int, theta: Double, factor: Double, originalContext: Double,
+                     betaFast: Double = 32, betaSlow: Double = 1, truncate: Bool = true) -> [Float] {
+        let d = Double(headDim)
+        func correction(_ rotations: Double) -> Double { d * log(originalContext / (rotations * 2 * Double.pi)) / (2 * log(theta)) }
+        var low = correction(betaFast), high = correction(betaSlow)
+        if truncate { low = low.rounded(.down); high = high.rounded(.up) }
+        low = max(low, 0)
+        high = min(high, d - 1)
+        return (0..<(headDim / 2)).map { i in
+            let ramp = min(1, max(0, (Double(i) - low) / max(0.001, high - low)))
+            let keep = 1 - ramp
+            return Float(1 / (keep + (1 - keep) / factor))
+        }
+    }
+
+    /// YaRN's magnitude scale: 0.1·ln(factor) + 1 (1 for factor ≤ 1), or Hugging Face's ratio of
+    /// two such scales where `mscale` and `mscale_all_dim` are given.
+    static func yarnAttentionFactor(factor: Double, mscale: Double = 1, mscaleAllDim: Double? = nil) -> Float {
+        func scale(_ m: Double) -> Double { factor <= 1 ? 1 : 0.1 * m * log(factor) + 1 }
+        if let all = mscaleAllDim, all != 0 { return Float(scale(mscale) / scale(all)) }
+        return Float(scale(mscale))
+    }
+
+    static func scaling(_ scaling: [String: Any], headDim: Int, theta: Double, maxPositions: Int) throws(Unsupported) -> Result {
+        let type = (scaling["rope_type"] as? String) ?? (scaling["type"] as? String) ?? ""
+        guard type == "yarn" else { return Result(factors: try factors(scaling, headDim: headDim, theta: theta)) }
+        guard let factor = (scaling["factor"] as? NSNumber)?.doubleValue, factor.isFinite, factor > 0 else {
+            throw Unsupported(message: "rope_scaling needs a positive 'factor'")
+        }
+        func number(_ key: String) -> Double? { (scaling[key] as? NSNumber)?.doubleValue }
+        let original = number("original_max_position_embeddings") ?? Double(maxPositions)
+        guard original > 0 else { throw Unsupported(message: "rope_scaling yarn needs original_max_position_embeddings") }
+        let attention = number("attention_factor").map(Float.init)
+            ?? yarnAttentionFactor(factor: factor, mscale: number("mscale") ?? 1, mscaleAllDim: number("mscale_all_dim"))
+        return Result(factors: yarn(headDim: headDim, theta: theta, factor: factor, originalContext: original,
+                                    betaFast: number("beta_fast") ?? 32, betaSlow: number("beta_slow") ?? 1,
+                                    truncate: (scaling["truncate"] as? Bool) ?? true),
+                      attentionFactor: attention == 1 ? nil : attention)
+    }
 
     static func factors(_ scaling: [String: Any], headDim: Int, theta: Double) throws(Unsupported) -> [Float] {
         let type = (scaling["rope_type"] as? String) ?? (scaling["type"] as? String) ?? ""
@@ -41,7 +96,7 @@ enum RoPEScaling {
                 return Float(1 / ((1 - smooth) / factor + smooth))
             }
         default:
-            throw Unsupported(message: "rope_scaling type '\(type)' is not supported (supported: llama3, linear)")
+            throw Unsupported(message: "rope_scaling type '\(type)' is not supported (supported: llama3, linear, yarn)")
         }
     }
 }

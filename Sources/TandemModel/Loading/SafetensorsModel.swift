@@ -240,7 +240,9 @@ public enum SafetensorsModel {
                 throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", "rope_scaling must be an object")
             }
             do {
-                c.ropeFrequencyFactors = try RoPEScaling.factors(object, headDim: c.headDim, theta: Double(c.ropeTheta))
+                let r = try RoPEScaling.scaling(object, headDim: c.headDim, theta: Double(c.ropeTheta), maxPositions: c.contextLength)
+                c.ropeFrequencyFactors = r.factors
+                c.ropeAttentionFactor = r.attentionFactor
             } catch {
                 throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", error.message + "; use a model without it")
             }

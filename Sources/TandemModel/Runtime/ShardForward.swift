@@ -132,9 +132,11 @@ final class ShardForward {
                 kv.write(layer: l, slot: kv.slot(tokenPos[t], chunks[tokenChunk[t]].blockTable),
                          keys: kNew.pointer + t * kvDim, values: vNew.pointer + t * kvDim)
             }
-            if let base = c.queryScaleBase {
-                // The kernel divides scores by sqrt(headDim); the model's own query scale instead.
-                let s = Float(hd).squareRoot() / base.squareRoot()
+            if c.queryScaleBase != nil || c.ropeAttentionFactor != nil {
+                // The kernel divides scores by sqrt(headDim); the model's own query scale instead,
+                // and YaRN's m on queries and keys both (m² on the queries alone).
+                var s = c.queryScaleBase.map { Float(hd).squareRoot() / $0.squareRoot() } ?? 1
+                if let m = c.ropeAttentionFactor, !(c.localRoPETheta != nil && c.isSlidingLayer(l)) { s *= m * m }
                 for i in 0..<(T * qDim) { q.pointer[i] *= s }
             }
             // Attention after every token's K/V of this layer is stored (a chunk attends to itself):

@@ -125,6 +125,8 @@ struct BenchModelCommand: ParsableCommand {
                                     "repeats": repeats, "allreduce_bytes_per_token": reduceBytesPerToken]
             if let v = median(pp) { o["pp_tokens_per_s"] = v }
             if let v = median(tg) { o["tg_tokens_per_s"] = v }
+            // MoE models: how the experts were split (absent for dense models).
+            if c.experts != nil { o["parallel"] = runner.plan.expertParallelism.rawValue }
             if world.size > 1, let v = reduceMicros { o["tg_allreduce_us_per_call"] = v }
             let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
