@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Greedy tokens of the MoE fixtures (Tests/TandemModelTests/Fixtures/family_{mixtral,qwen3moe,
-qwen2moe}.gguf: tiny random weights, written with the `gguf` package) from three implementations
+qwen2moe,gptoss}.gguf: tiny random weights, written with the `gguf` package) from three implementations
 of the same file: llama.cpp's llama-server, `tandem generate`, and the float64 NumPy reference
 (tools/reference/llama_ref.py). Prints a Markdown table; exits 1 on any disagreement.
 (Two-rank expert- and tensor-parallel serving against one rank: e2e/test_moe.py.)
@@ -61,7 +61,7 @@ def main():
     print("| fixture | prompt ids | tandem tokens | = llama.cpp | = NumPy float64 |")
     print("| --- | --- | --- | --- | --- |")
     ok = True
-    for fam in ["mixtral", "qwen3moe", "qwen2moe"]:
+    for fam in ["mixtral", "qwen3moe", "qwen2moe", "gptoss"]:
         path = FIXTURES / f"family_{fam}.gguf"
         runs = [generate_json(str(path), p, N) for p in PROMPTS]
         ids = [r["prompt_token_ids"] for r in runs]

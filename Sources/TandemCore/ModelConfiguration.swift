@@ -42,9 +42,14 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// The head width where it is not `dim / headCount` (Qwen3 `attention.key_length`, `head_dim`).
     public var explicitHeadDim: Int?
 
-    /// A mixture of experts in place of each layer's dense FFN (Mixtral, Qwen2-MoE, Qwen3-MoE);
-    /// nil: dense. `hiddenDim` is then unused by the FFN.
+    /// A mixture of experts in place of each layer's dense FFN (Mixtral, Qwen2-MoE, Qwen3-MoE,
+    /// gpt-oss); nil: dense. `hiddenDim` is then unused by the FFN.
     public var experts: ExpertConfiguration?
+    /// The attention output projection carries a bias (gpt-oss), added once after the all-reduce.
+    public var attentionOutputBias = false
+    /// Each query head has an attention sink: a learned logit that joins its softmax's
+    /// normalisation without a value (gpt-oss `attn_sinks`).
+    public var attentionSinks = false
 
     public var headDim: Int { explicitHeadDim ?? dim / headCount }
     public var kvDim: Int { kvHeadCount * headDim }
@@ -78,6 +83,8 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case queryScaleBase = "query_scale_base"
         case fusedProjections = "fused_projections"
         case experts
+        case attentionOutputBias = "attention_output_bias"
+        case attentionSinks = "attention_sinks"
     }
 
     public init(architecture: String = "llama", dim: Int, hiddenDim: Int, layerCount: Int,
@@ -179,6 +186,10 @@ public struct ExpertConfiguration: Sendable, Codable, Equatable {
     public var sharedHiddenDim: Int
     /// The shared expert's output is scaled by sigmoid(x · w) with a learned (dim) vector w.
     public var sharedGated: Bool
+    /// The router and each expert's gate, up and down projections carry biases (gpt-oss).
+    public var biases = false
+    /// The experts' gated activation.
+    public var activation: ExpertActivation = .swiglu
 
     enum CodingKeys: String, CodingKey {
         case count
@@ -187,16 +198,21 @@ public struct ExpertConfiguration: Sendable, Codable, Equatable {
         case normalizeWeights = "normalize_weights"
         case sharedHiddenDim = "shared_hidden_dim"
         case sharedGated = "shared_gated"
+        case biases
+        case activation
     }
 
     public init(count: Int, perToken: Int, hiddenDim: Int, normalizeWeights: Bool,
-                sharedHiddenDim: Int = 0, sharedGated: Bool = false) {
+                sharedHiddenDim: Int = 0, sharedGated: Bool = false, biases: Bool = false,
+                activation: ExpertActivation = .swiglu) {
         self.count = count
         self.perToken = perToken
         self.hiddenDim = hiddenDim
         self.normalizeWeights = normalizeWeights
         self.sharedHiddenDim = sharedHiddenDim
         self.sharedGated = sharedGated
+        self.biases = biases
+        self.activation = activation
     }
 
     /// Why the numbers cannot describe a mixture, or nil.
@@ -208,6 +224,14 @@ public struct ExpertConfiguration: Sendable, Codable, Equatable {
         if sharedGated && sharedHiddenDim == 0 { return "a shared-expert gate without a shared expert" }
         return nil
     }
+}
+
+/// The gated activation of an expert's FFN.
+public enum ExpertActivation: String, Sendable, Codable, Equatable {
+    /// silu(gate) · up (Mixtral, Qwen).
+    case swiglu
+    /// gpt-oss: g · sigmoid(1.702 g) · (u + 1) with g = min(gate, 7), u = clamp(up, -7, 7).
+    case swigluClamped = "swiglu_clamped"
 }
 
 /// How a mixture of experts is split over tensor-parallel ranks (`serve --parallel`, topology

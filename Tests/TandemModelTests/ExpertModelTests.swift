@@ -8,9 +8,9 @@ import TandemTestSupport
 /// tools/reference/make_family_fixtures.py --moe: the float64 NumPy forward pass with the MoE
 /// layer (llama_ref.moe_ffn) of tiny random-weight GGUF files written with the `gguf` package,
 /// on prompts whose router scores have no near-tie at the top-k boundary.
-@Suite("Mixture of experts: Mixtral, Qwen3-MoE, Qwen2-MoE")
+@Suite("Mixture of experts: Mixtral, Qwen3-MoE, Qwen2-MoE, gpt-oss")
 struct ExpertModelTests {
-    static let families = ["mixtral", "qwen3moe", "qwen2moe"]
+    static let families = ["mixtral", "qwen3moe", "qwen2moe", "gptoss"]
 
     @Test("the configuration carries the experts each family defines")
     func configuration() throws {
@@ -31,6 +31,15 @@ struct ExpertModelTests {
                                                                 sharedHiddenDim: 96, sharedGated: true))
         #expect(q2.configuration.attentionBias)
         #expect(q2.model.weights.layers[1].experts?.sharedGateInput?.count == 64)
+        let (oss, _) = try ModelFamilyTests.fixture("gptoss")
+        let oc = oss.configuration
+        #expect(oc.architecture == "gpt-oss" && oc.attentionSinks && oc.attentionOutputBias && oc.attentionBias)
+        #expect(oc.experts == ExpertConfiguration(count: 8, perToken: 4, hiddenDim: 64, normalizeWeights: true, biases: true,
+                                                  activation: .swigluClamped))
+        // Even layers slide; YaRN's divisors and magnitude scale.
+        #expect((0..<3).map(oc.isSlidingLayer) == [true, false, true] && oc.slidingWindow == 16)
+        #expect(oc.ropeFrequencyFactors != nil && abs((oc.ropeAttentionFactor ?? 0) - Float(0.1 * log(4.0) + 1)) < 1e-6)
+        #expect(oss.model.weights.layers[2].sinks?.count == 4 && oss.model.weights.layers[0].experts?.downBias?[7].count == 64)
         // Bytes a token reads count the experts it runs, not all of them.
         let all = q2.model.weights.layers.compactMap(\.experts).reduce(0) { $0 + $1.storageBytes }
         #expect(q2.model.weights.bytesPerToken < all)

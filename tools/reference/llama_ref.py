@@ -79,6 +79,8 @@ class Config:
     n_experts_used: int = 0
     expert_hidden: int = 0
     expert_norm: bool = True
+    # gpt-oss: the experts' activation is clamped SwiGLU (llama.cpp's swiglu_oai).
+    expert_act: str = "swiglu"
 
     @property
     def head_size(self) -> int:
@@ -111,6 +113,13 @@ class Layer:
     sh_up: Optional[np.ndarray] = None
     sh_down: Optional[np.ndarray] = None    # (dim, shared_hidden)
     sh_gate_inp: Optional[np.ndarray] = None  # (dim,)
+    # gpt-oss: attention output bias, attention sinks (one logit per head), router and expert biases.
+    bo: Optional[np.ndarray] = None          # (dim,)
+    sinks: Optional[np.ndarray] = None       # (n_heads,)
+    router_b: Optional[np.ndarray] = None    # (n_experts,)
+    exp_gate_b: Optional[np.ndarray] = None  # (n_experts, expert_hidden)
+    exp_up_b: Optional[np.ndarray] = None
+    exp_down_b: Optional[np.ndarray] = None  # (n_experts, dim)
 
 
 @dataclass
@@ -187,7 +196,7 @@ def load_gguf(path: str) -> Model:
 
     r = GGUFReader(path)
     arch = gguf_field(r, "general.architecture")
-    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe"):
+    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe", "gpt-oss"):
         raise ValueError(f"unsupported architecture {arch!r}")
     tensors = {t.name: t for t in r.tensors}
 
@@ -236,8 +245,14 @@ def load_gguf(path: str) -> Model:
         cfg.n_experts = n_experts
         cfg.n_experts_used = int(gguf_field(r, f"{arch}.expert_used_count"))
         cfg.expert_hidden = int(gguf_field(r, f"{arch}.expert_feed_forward_length", cfg.hidden_dim))
-        # llama.cpp: LLM_ARCH_LLAMA (Mixtral) and qwen3moe renormalise, qwen2moe does not.
+        # llama.cpp: LLM_ARCH_LLAMA (Mixtral) and qwen3moe renormalise, qwen2moe does not;
+        # gpt-oss takes a softmax over the chosen experts' scores, which is the same thing.
         cfg.expert_norm = arch != "qwen2moe"
+        if arch == "gpt-oss":
+            cfg.expert_act = "swiglu_oai"
+    if arch == "gpt-oss":
+        # llama.cpp: sliding-window layers where il % 2 == 0.
+        cfg.sliding_window_pattern = 2
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
     elif gguf_field(r, f"{arch}.rope.scaling.type") == "yarn":
@@ -270,7 +285,8 @@ def load_gguf(path: str) -> Model:
             wk=wk,
             wv=wv,
             wo=get(p + "attn_output.weight"),
-            ffn_norm=get(p + "ffn_norm.weight"),
+            # gpt-oss names its FFN input norm post_attention_norm.
+            ffn_norm=get(p + ("post_attention_norm.weight" if arch == "gpt-oss" else "ffn_norm.weight")),
             w1=w1,
             w2=None if cfg.n_experts else get(p + "ffn_down.weight"),
             w3=w3,
@@ -279,11 +295,19 @@ def load_gguf(path: str) -> Model:
             bv=get(p + "attn_v.bias") if p + "attn_v.bias" in tensors else None,
             q_norm=get(p + "attn_q_norm.weight") if p + "attn_q_norm.weight" in tensors else None,
             k_norm=get(p + "attn_k_norm.weight") if p + "attn_k_norm.weight" in tensors else None,
-            post_attn_norm=get(p + "post_attention_norm.weight") if p + "post_attention_norm.weight" in tensors else None,
+            post_attn_norm=get(p + "post_attention_norm.weight") if p + "post_attention_norm.weight" in tensors and arch != "gpt-oss" else None,
             post_ffn_norm=get(p + "post_ffw_norm.weight") if p + "post_ffw_norm.weight" in tensors else None,
         ))
+        lay = layers[-1]
+        if p + "attn_output.bias" in tensors:
+            lay.bo = get(p + "attn_output.bias")
+        if p + "attn_sinks.weight" in tensors:
+            lay.sinks = get(p + "attn_sinks.weight")
+        if p + "ffn_gate_inp.bias" in tensors:
+            lay.router_b = get(p + "ffn_gate_inp.bias")
+            lay.exp_gate_b, lay.exp_up_b = get(p + "ffn_gate_exps.bias"), get(p + "ffn_up_exps.bias")
+            lay.exp_down_b = get(p + "ffn_down_exps.bias")
         if cfg.n_experts:
-            lay = layers[-1]
             lay.router = get(p + "ffn_gate_inp.weight")
             lay.exp_gate, lay.exp_up = get(p + "ffn_gate_exps.weight"), get(p + "ffn_up_exps.weight")
             lay.exp_down = get(p + "ffn_down_exps.weight")
@@ -468,11 +492,20 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
             if cfg.attn_softcap:
                 scores = cfg.attn_softcap * np.tanh(scores / cfg.attn_softcap)
             scores = scores + layer_mask  # (T, T)
-            scores = scores - scores.max(axis=-1, keepdims=True)
-            p = np.exp(scores)
-            p /= p.sum(axis=-1, keepdims=True)
+            if layer.sinks is not None:
+                # gpt-oss: the head's sink logit joins the normalisation, with no value.
+                sink = float(layer.sinks[hq])
+                m = np.maximum(scores.max(axis=-1, keepdims=True), sink)
+                p = np.exp(scores - m)
+                p /= p.sum(axis=-1, keepdims=True) + np.exp(sink - m)
+            else:
+                scores = scores - scores.max(axis=-1, keepdims=True)
+                p = np.exp(scores)
+                p /= p.sum(axis=-1, keepdims=True)
             att_out[:, hq, :] = p @ v[:, kvh, :]
         a = att_out.reshape(T, nh * hs) @ _f64(layer.wo).T
+        if layer.bo is not None:
+            a = a + _f64(layer.bo)
         if layer.post_attn_norm is not None:
             a = rmsnorm(a, layer.post_attn_norm, cfg.norm_eps)
         x = x + a
@@ -499,6 +532,8 @@ def moe_route(cfg: Config, layer: Layer, h: np.ndarray):
     """Per token: the chosen experts (most probable first) and their weights, and the router's
     probabilities (T, n_experts)."""
     scores = h @ _f64(layer.router).T
+    if layer.router_b is not None:
+        scores = scores + _f64(layer.router_b)
     p = np.exp(scores - scores.max(axis=-1, keepdims=True))
     p /= p.sum(axis=-1, keepdims=True)
     chosen = np.argsort(-p, axis=-1, kind="stable")[:, :cfg.n_experts_used]
@@ -517,7 +552,18 @@ def moe_ffn(cfg: Config, layer: Layer, h: np.ndarray) -> np.ndarray:
         for e, wt in zip(chosen[t], w[t]):
             g = _f64(layer.exp_gate[e]) @ h[t]
             u = _f64(layer.exp_up[e]) @ h[t]
-            out[t] += wt * (_f64(layer.exp_down[e]) @ (silu(g) * u))
+            if layer.exp_gate_b is not None:
+                g, u = g + _f64(layer.exp_gate_b[e]), u + _f64(layer.exp_up_b[e])
+            if cfg.expert_act == "swiglu_oai":
+                # llama.cpp's ggml_swiglu_oai, alpha 1.702, limit 7.
+                g = np.minimum(g, 7.0)
+                a = g / (1.0 + np.exp(-1.702 * g)) * (np.clip(u, -7.0, 7.0) + 1.0)
+            else:
+                a = silu(g) * u
+            d = _f64(layer.exp_down[e]) @ a
+            if layer.exp_down_b is not None:
+                d = d + _f64(layer.exp_down_b[e])
+            out[t] += wt * d
     if layer.sh_gate is not None:
         s = (silu(h @ _f64(layer.sh_gate).T) * (h @ _f64(layer.sh_up).T)) @ _f64(layer.sh_down).T
         if layer.sh_gate_inp is not None:

@@ -35,7 +35,7 @@ OUT = os.path.join(HERE, "..", "..", "Tests", "TandemModelTests", "Fixtures")
 
 
 def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fused=False, window=None,
-          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True):
+          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True, yarn=None):
     """experts: (count, used, expert FFN width) for a mixture of experts in place of the dense
     FFN (stacked ffn_*_exps tensors and the ffn_gate_inp router, as llama.cpp lays them out);
     shared: a shared expert's FFN width, with its sigmoid gate (qwen2moe)."""
@@ -57,6 +57,11 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     w.add_vocab_size(vocab)
     if window:
         w.add_sliding_window(window)
+    if yarn:
+        import gguf as g
+        w.add_rope_scaling_type(g.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(yarn[0])
+        w.add_rope_scaling_orig_ctx_len(yarn[1])
     if experts:
         w.add_expert_count(experts[0])
         w.add_expert_used_count(experts[1])
@@ -88,7 +93,8 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     for l in range(layers):
         p = f"blk.{l}."
         t(p + "attn_norm.weight", (dim,), 0.1, 1.0)
-        t(p + "ffn_norm.weight", (dim,), 0.1, 1.0)
+        # gpt-oss calls the FFN's input norm post_attention_norm.
+        t(p + ("post_attention_norm.weight" if arch == "gpt-oss" else "ffn_norm.weight"), (dim,), 0.1, 1.0)
         if fused:
             t(p + "attn_qkv.weight", ((heads + 2 * kv) * hs, dim))
         else:
@@ -106,10 +112,20 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
         if arch in ("gemma2", "gemma3"):
             t(p + "post_attention_norm.weight", (dim,), 0.1, 1.0)
             t(p + "post_ffw_norm.weight", (dim,), 0.1, 1.0)
+        if arch == "gpt-oss":
+            # Attention output bias and one sink logit per head (sizable, so they bite).
+            t(p + "attn_output.bias", (dim,), 0.5)
+            t(p + "attn_sinks.weight", (heads,), 1.0, 1.0)
         if experts:
             n, _, eh = experts
             # A larger router spread keeps the top-k choice clear of near-ties.
             t(p + "ffn_gate_inp.weight", (n, dim), 0.6)
+            if arch == "gpt-oss":
+                t(p + "ffn_gate_inp.bias", (n,), 0.3)
+                t(p + "ffn_gate_exps.bias", (n, eh), 0.5)
+                # Up biases near -1 and gate values past the clamp exercise both limits.
+                t(p + "ffn_up_exps.bias", (n, eh), 3.0)
+                t(p + "ffn_down_exps.bias", (n, dim), 0.3)
             t(p + "ffn_gate_exps.weight", (n, eh, dim))
             t(p + "ffn_up_exps.weight", (n, eh, dim))
             t(p + "ffn_down_exps.weight", (n, dim, eh))
@@ -153,6 +169,20 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     if window:
         window_gap = float(np.abs(_without_window(model, prompts[2]) - logits[2]).max())
         assert window_gap > 0.1, window_gap
+    if arch == "gpt-oss":
+        # Each of gpt-oss's differences moves the logits: a pass without it would be caught.
+        import copy
+        for what in ("sinks", "bo", "exp_down_b", "act", "mscale"):
+            m = copy.deepcopy(model)
+            if what == "act":
+                m.config.expert_act = "swiglu"
+            elif what == "mscale":
+                m.config.rope_mscale = 1.0
+            else:
+                for lay in m.layers:
+                    setattr(lay, what, None)
+            g = float(np.abs(L.forward(m, prompts[1])[-1] - logits[1]).max())
+            assert g > 0.05, (what, g)
     with open(os.path.join(OUT, f"family_{name}.json"), "w") as f:
         json.dump({
             "made_by": "tools/reference/make_family_fixtures.py",
@@ -314,6 +344,10 @@ def main_moe():
     write("llama", 61, experts=(8, 2, 96), tied=False, name="mixtral", hf=False)
     write("qwen3moe", 67, head_dim=24, qk_norm=True, tied=False, experts=(8, 3, 64))
     write("qwen2moe", 71, biases=True, tied=False, experts=(6, 2, 64), shared=96)
+    # gpt-oss: Q/K/V and output biases, attention sinks, even layers sliding (window 16), YaRN,
+    # biased router and experts, clamped SwiGLU; 8 experts of 64, 4 per token.
+    write("gpt-oss", 73, head_dim=16, biases=True, tied=False, window=16, layers=3, experts=(8, 4, 64),
+          name="gptoss", hf=False, yarn=(4.0, 32))
 
 
 if __name__ == "__main__":

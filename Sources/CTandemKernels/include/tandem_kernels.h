@@ -95,6 +95,9 @@ void tk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, floa
 void tk_softmax(float *x, int64_t n);
 /// gate (n) = silu(gate) * up (n).
 void tk_swiglu(float *gate, const float *up, int64_t n);
+/// gpt-oss's gated activation, in place: g = min(gate, limit), u = clamp(up, -limit, limit),
+/// gate = g · sigmoid(alpha · g) · (u + 1) (alpha 1.702, limit 7 in gpt-oss).
+void tk_swiglu_clamped(float *gate, const float *up, int64_t n, float alpha, float limit);
 /// gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU, Gemma), gelu_tanh(x) =
 /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 void tk_geglu_tanh(float *gate, const float *up, int64_t n);

@@ -25,6 +25,10 @@ public struct LlamaLayerWeights: Sendable {
     /// The layer's mixture of experts (`ModelConfiguration.experts`); then `gate`, `up` and
     /// `down` are empty (0 rows) and the FFN is this.
     public var experts: ExpertLayerWeights? = nil
+    /// The attention output's bias (dim; `attentionOutputBias`) and the query heads' attention
+    /// sinks (n_heads; `attentionSinks`).
+    public var oBias: [Float]? = nil
+    public var sinks: [Float]? = nil
 }
 
 /// One layer's mixture of experts. A rank holds the experts `ids` (all of them, or its share
@@ -44,6 +48,14 @@ public struct ExpertLayerWeights: Sendable {
     public var sharedDown: WeightMatrix? = nil
     /// (dim): the shared expert's output is scaled by sigmoid(x · sharedGateInput).
     public var sharedGateInput: [Float]? = nil
+    /// Biases (`ExpertConfiguration.biases`): the router's (count), and per held expert its gate
+    /// and up biases (its columns) and its down bias (dim), which only `addsDownBias` ranks add
+    /// (under tensor parallelism the partial outputs are summed, the bias must count once).
+    public var routerBias: [Float]? = nil
+    public var gateBias: [[Float]]? = nil
+    public var upBias: [[Float]]? = nil
+    public var downBias: [[Float]]? = nil
+    public var addsDownBias = true
 
     /// Bytes a token reads: the router, `perToken` of the experts, the shared expert.
     func bytesPerToken(perToken: Int) -> Int {
@@ -144,6 +156,13 @@ public struct LlamaTensorNames: Sendable {
     public var sharedUp = "blk.{l}.ffn_up_shexp.weight"
     public var sharedDown = "blk.{l}.ffn_down_shexp.weight"
     public var sharedGateInput = "blk.{l}.ffn_gate_inp_shexp.weight"
+    /// Biases (gpt-oss): attention output, sinks, router and stacked expert biases.
+    public var oBias = "blk.{l}.attn_output.bias"
+    public var sinks = "blk.{l}.attn_sinks.weight"
+    public var routerBias = "blk.{l}.ffn_gate_inp.bias"
+    public var expertGateBias = "blk.{l}.ffn_gate_exps.bias"
+    public var expertUpBias = "blk.{l}.ffn_up_exps.bias"
+    public var expertDownBias = "blk.{l}.ffn_down_exps.bias"
 
     public static let gguf = LlamaTensorNames(
         embedding: "token_embd.weight", output: "output.weight", finalNorm: "output_norm.weight",
@@ -175,6 +194,13 @@ public struct LlamaTensorNames: Sendable {
         n.ffnNorm = "model.layers.{l}.pre_feedforward_layernorm.weight"
         n.postAttentionNorm = "model.layers.{l}.post_attention_layernorm.weight"
         n.postFFNNorm = "model.layers.{l}.post_feedforward_layernorm.weight"
+        return n
+    }()
+
+    /// gpt-oss GGUF: the FFN's input norm is `post_attention_norm`.
+    public static let ggufGPTOSS: LlamaTensorNames = {
+        var n = gguf
+        n.ffnNorm = "blk.{l}.post_attention_norm.weight"
         return n
     }()
 
@@ -279,6 +305,8 @@ extension LlamaWeights {
                 layer.qNorm = try source.vector(n(names.qNorm), count: c.headDim)
                 layer.kNorm = try source.vector(n(names.kNorm), count: c.headDim)
             }
+            if c.attentionOutputBias { layer.oBias = try source.vector(n(names.oBias), count: c.dim) }
+            if c.attentionSinks { layer.sinks = try source.vector(n(names.sinks), count: c.headCount) }
             layers.append(layer)
         }
         let embedding = try source.matrix(names.embedding, rows: c.vocabSize, cols: c.dim)
@@ -302,6 +330,21 @@ extension LlamaWeights {
             w.sharedUp = try source.matrix(n(names.sharedUp), rows: e.sharedHiddenDim, cols: c.dim)
             w.sharedDown = try source.matrix(n(names.sharedDown), rows: c.dim, cols: e.sharedHiddenDim)
             if e.sharedGated { w.sharedGateInput = try source.vector(n(names.sharedGateInput), count: c.dim) }
+        }
+        if e.biases {
+            // Stacked as (count, width): row e is expert e's bias.
+            func rows(_ name: String, width: Int) throws -> [[Float]] {
+                let m = try source.matrix(n(name), rows: e.count, cols: width)
+                return (0..<e.count).map { r in
+                    var v = [Float](repeating: 0, count: width)
+                    v.withUnsafeMutableBufferPointer { m.row(r, into: $0.baseAddress!) }
+                    return v
+                }
+            }
+            w.routerBias = try source.vector(n(names.routerBias), count: e.count)
+            w.gateBias = try rows(names.expertGateBias, width: e.hiddenDim)
+            w.upBias = try rows(names.expertUpBias, width: e.hiddenDim)
+            w.downBias = try rows(names.expertDownBias, width: c.dim)
         }
         return w
     }

@@ -21,7 +21,10 @@ extension GGUFFile {
     /// The architectures the forward pass implements: what differs from `llama` is data in
     /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width, fused
     /// projections, sliding windows, Gemma's norms and soft-capping), not another pass.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe", "gpt-oss"]
+
+    /// Architectures whose every layer is a mixture of experts with its own expert width.
+    static let expertArchitectures: Set<String> = ["qwen2moe", "qwen3moe", "gpt-oss"]
 
     /// The model configuration from `general.architecture` and its hyper-parameter keys.
     public func llamaConfiguration() throws -> ModelConfiguration {
@@ -39,7 +42,7 @@ extension GGUFFile {
         var config = ModelConfiguration(
             architecture: arch,
             dim: try requireInt("\(arch).embedding_length"),
-            hiddenDim: arch.hasSuffix("moe") ? metadata["\(arch).feed_forward_length"]?.intValue ?? 0
+            hiddenDim: Self.expertArchitectures.contains(arch) ? metadata["\(arch).feed_forward_length"]?.intValue ?? 0
                 : try requireInt("\(arch).feed_forward_length"),
             layerCount: try requireInt("\(arch).block_count"),
             headCount: heads,
@@ -77,6 +80,12 @@ extension GGUFFile {
         }
         config.experts = try expertConfiguration(arch: arch, dim: config.dim)
         if config.experts != nil, config.hiddenDim <= 0 { config.hiddenDim = config.experts!.hiddenDim }
+        if arch == "gpt-oss" {
+            // Even layers slide (llama.cpp: swa pattern 2), on the same RoPE as the others.
+            config.slidingWindowPattern = 2
+        }
+        config.attentionOutputBias = tensors["blk.0.attn_output.bias"] != nil
+        config.attentionSinks = tensors["blk.0.attn_sinks.weight"] != nil
         config.attentionBias = tensors["blk.0.attn_q.bias"] != nil
         config.fusedProjections = tensors["blk.0.attn_qkv.weight"] != nil
         if tensors["rope_factors_long.weight"] != nil || tensors["rope_factors_short.weight"] != nil {
@@ -117,7 +126,7 @@ extension GGUFFile {
     /// weights, `qwen2moe` does not and adds a gated shared expert. nil for a dense model.
     func expertConfiguration(arch: String, dim: Int) throws -> ExpertConfiguration? {
         let count = metadata["\(arch).expert_count"]?.intValue ?? 0
-        let isMoEArch = arch.hasSuffix("moe")
+        let isMoEArch = Self.expertArchitectures.contains(arch)
         guard count > 0 else {
             if isMoEArch {
                 throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_count",
@@ -137,7 +146,14 @@ extension GGUFFile {
             e.sharedHiddenDim = metadata["qwen2moe.expert_shared_feed_forward_length"]?.intValue ?? 0
             e.sharedGated = e.sharedHiddenDim > 0 && tensors["blk.0.ffn_gate_inp_shexp.weight"] != nil
         }
-        if let gating = metadata["\(arch).expert_gating_func"]?.intValue, gating != 1 {
+        if arch == "gpt-oss" {
+            // llama.cpp's SOFTMAX_WEIGHT gating (a softmax over the chosen experts' scores) is the
+            // renormalised softmax; biases everywhere; the clamped SwiGLU.
+            e.normalizeWeights = true
+            e.activation = .swigluClamped
+        }
+        e.biases = tensors["blk.0.ffn_gate_inp.bias"] != nil
+        if let gating = metadata["\(arch).expert_gating_func"]?.intValue, gating != 1, !(arch == "gpt-oss" && gating == 3) {
             throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_gating_func",
                                  "expert gating function #\(gating) is not supported (1, softmax, is)")
         }

@@ -38,7 +38,7 @@ public enum ModelLoader {
     public static func loadGGUF(path: String) throws -> LoadedModel {
         let gguf = try GGUFFile(path: path)
         let config = try gguf.llamaConfiguration()
-        let weights = try LlamaWeights.load(from: gguf, names: .gguf, config: config)
+        let weights = try LlamaWeights.load(from: gguf, names: config.architecture == "gpt-oss" ? .ggufGPTOSS : .gguf, config: config)
         let tokenizer = try gguf.tokenizer()
         var template: ChatTemplate?, problem: String?
         let jinja = gguf.metadata["tokenizer.chat_template"]?.stringValue

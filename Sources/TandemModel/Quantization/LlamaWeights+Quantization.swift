@@ -47,11 +47,14 @@ extension LlamaWeights {
         var report = WeightQuantizationReport(plan: plan, sourceTypes: [])
         var sources = Set<DType>()
         let tied = tokenEmbedding.base == output.base && tokenEmbedding.dtype == output.dtype
-        let total = layers.count * 7 + (plan.embedding == .native ? 0 : (tied ? 1 : 2))
+        let expertMatrices = layers.reduce(0) { $0 + ($1.experts.map { 3 * $0.gate.count + ($0.sharedGate == nil ? 0 : 3) } ?? 0) }
+        let total = layers.count * 7 + expertMatrices + (plan.embedding == .native ? 0 : (tied ? 1 : 2))
         var done = 0
         func convert(_ m: WeightMatrix, _ name: String, _ format: WeightFormat, countsPerToken: Bool = true) throws -> WeightMatrix {
             defer { done += 1; progress?(done, total) }
             var result = m
+            // An MoE layer's dense slots hold no rows.
+            guard m.rows > 0 else { return m }
             if let target = format.dtype, target != m.dtype || target == .fp8_e4m3 && plan.fp8Scaling == .perRow {
                 if let problem = m.conversionProblem(to: target) {
                     report.kept.append(.init(name: name, dtype: m.dtype, reason: problem))
@@ -78,6 +81,22 @@ extension LlamaWeights {
             out.layers[l].gate = try convert(layer.gate, p + "ffn_gate", plan.linear)
             out.layers[l].down = try convert(layer.down, p + "ffn_down", plan.linear)
             out.layers[l].up = try convert(layer.up, p + "ffn_up", plan.linear)
+            if let e = layer.experts {
+                // Every expert's matrices (the router stays as stored). Bytes per token count
+                // the experts a token runs, as LlamaWeights.bytesPerToken does.
+                let share = { (i: Int) in i < (self.expertsPerToken > 0 ? self.expertsPerToken : e.gate.count) }
+                for i in e.gate.indices {
+                    let name = p + "expert\(e.ids.lowerBound + i)."
+                    out.layers[l].experts!.gate[i] = try convert(e.gate[i], name + "ffn_gate", plan.linear, countsPerToken: share(i))
+                    out.layers[l].experts!.up[i] = try convert(e.up[i], name + "ffn_up", plan.linear, countsPerToken: share(i))
+                    out.layers[l].experts!.down[i] = try convert(e.down[i], name + "ffn_down", plan.linear, countsPerToken: share(i))
+                }
+                if let g = e.sharedGate, let u = e.sharedUp, let d = e.sharedDown {
+                    out.layers[l].experts!.sharedGate = try convert(g, p + "ffn_gate_shexp", plan.linear)
+                    out.layers[l].experts!.sharedUp = try convert(u, p + "ffn_up_shexp", plan.linear)
+                    out.layers[l].experts!.sharedDown = try convert(d, p + "ffn_down_shexp", plan.linear)
+                }
+            }
         }
         if plan.embedding == .native {
             report.bytesBefore += output.storageBytes

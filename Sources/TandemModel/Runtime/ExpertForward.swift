@@ -70,6 +70,7 @@ extension ExpertLayerWeights {
         let dim = c.dim
         ExpertScratch.ensure(&s.logits, T * e.count)
         router.multiply(batch: T, x, ldx: dim, into: s.logits.pointer, ldy: e.count)
+        if let b = routerBias { for t in 0..<T { tk_add(s.logits.pointer + t * e.count, b, Int64(e.count)) } }
         let routing = ExpertRouting.route(logits: s.logits.pointer, tokens: T, experts: e)
         // Tokens of each held expert, with their weights.
         var members = [[(token: Int, weight: Float)]](repeating: [], count: ids.count)
@@ -90,8 +91,18 @@ extension ExpertLayerWeights {
             for (j, m) in group.enumerated() { (s.input.pointer + j * dim).update(from: x + m.token * dim, count: dim) }
             gate[i].multiply(batch: n, s.input.pointer, ldx: dim, into: s.hidden.pointer, ldy: ffn)
             up[i].multiply(batch: n, s.input.pointer, ldx: dim, into: s.hidden2.pointer, ldy: ffn)
-            tk_swiglu(s.hidden.pointer, s.hidden2.pointer, Int64(n * ffn))
+            if let gb = gateBias?[i], let ub = upBias?[i] {
+                for j in 0..<n {
+                    tk_add(s.hidden.pointer + j * ffn, gb, Int64(ffn))
+                    tk_add(s.hidden2.pointer + j * ffn, ub, Int64(ffn))
+                }
+            }
+            switch e.activation {
+            case .swiglu: tk_swiglu(s.hidden.pointer, s.hidden2.pointer, Int64(n * ffn))
+            case .swigluClamped: tk_swiglu_clamped(s.hidden.pointer, s.hidden2.pointer, Int64(n * ffn), 1.702, 7)
+            }
             down[i].multiply(batch: n, s.hidden.pointer, ldx: ffn, into: s.output.pointer, ldy: dim)
+            if addsDownBias, let db = downBias?[i] { for j in 0..<n { tk_add(s.output.pointer + j * dim, db, Int64(dim)) } }
             for (j, m) in group.enumerated() {
                 let src = s.output.pointer + j * dim, dst = out + m.token * dim
                 for d in 0..<dim { dst[d] += m.weight * src[d] }

@@ -141,15 +141,19 @@ final class ShardForward {
             }
             // Attention after every token's K/V of this layer is stored (a chunk attends to itself):
             // every (token, head) pair of the step at once, spread over the kernel threads.
-            guard kv.attend(layer: l, out: att.pointer, q: q.pointer, tables: tables.baseAddress!, tableOffset: tableOffset.baseAddress!,
-                            positions: positions.baseAddress!, tokens: T, heads: shard.spec.queryHeads.count,
-                            queriesPerKVHead: qPerKV, qStride: qDim, window: c.attentionWindow(layer: l),
-                            softcap: c.attentionSoftcap ?? 0) == 0 else {
+            let status = (w.sinks ?? []).withUnsafeBufferPointer { sinks in
+                kv.attend(layer: l, out: att.pointer, q: q.pointer, tables: tables.baseAddress!, tableOffset: tableOffset.baseAddress!,
+                          positions: positions.baseAddress!, tokens: T, heads: shard.spec.queryHeads.count,
+                          queriesPerKVHead: qPerKV, qStride: qDim, window: c.attentionWindow(layer: l),
+                          softcap: c.attentionSoftcap ?? 0, sinks: w.sinks == nil ? nil : sinks.baseAddress)
+            }
+            guard status == 0 else {
                 throw ShardingError(message: "attention kernel rejected the step")
             }
             observer?(l, .attentionOutput, att.pointer, T * qDim)
             w.wo.multiply(batch: T, att.pointer, ldx: qDim, into: partial.pointer, ldy: dim)
             try group.allReduceSum(UnsafeMutableBufferPointer(start: partial.pointer, count: T * dim))
+            if let b = w.oBias { for t in 0..<T { tk_add(partial.pointer + t * dim, b, Int64(dim)) } }
             if let post = w.postAttentionNorm {
                 for t in 0..<T { tk_rmsnorm(partial.pointer + t * dim, partial.pointer + t * dim, post, Int64(dim), c.rmsNormEpsilon) }
             }

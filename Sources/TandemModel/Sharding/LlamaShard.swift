@@ -51,6 +51,12 @@ public struct LlamaShard: Sendable {
                     down: try held.map { i in
                         spec.expertColumns.count == e.down[i].cols ? e.down[i] : try columns(e.down[i], spec.expertColumns, "layer \(l) expert \(i + e.ids.lowerBound) ffn_down")
                     })
+                s.routerBias = e.routerBias
+                s.gateBias = e.gateBias.map { b in held.map { Array(b[$0][spec.expertColumns]) } }
+                s.upBias = e.upBias.map { b in held.map { Array(b[$0][spec.expertColumns]) } }
+                s.downBias = e.downBias.map { b in held.map { b[$0] } }
+                // Column slices add up across ranks: the down bias once, on the first slice.
+                s.addsDownBias = spec.expertColumns.lowerBound == 0
                 if let g = e.sharedGate, let u = e.sharedUp, let d = e.sharedDown {
                     s.sharedGate = g.slicingRows(spec.sharedExpertColumns)
                     s.sharedUp = u.slicingRows(spec.sharedExpertColumns)
@@ -70,7 +76,8 @@ public struct LlamaShard: Sendable {
                 // Biases follow their projection's rows; the per-head norms are the same on every rank.
                 qBias: w.qBias.map { Array($0[qRows]) }, kBias: w.kBias.map { Array($0[kvRows]) },
                 vBias: w.vBias.map { Array($0[kvRows]) }, qNorm: w.qNorm, kNorm: w.kNorm,
-                postAttentionNorm: w.postAttentionNorm, postFFNNorm: w.postFFNNorm, experts: experts)
+                postAttentionNorm: w.postAttentionNorm, postFFNNorm: w.postFFNNorm, experts: experts,
+                oBias: w.oBias, sinks: w.sinks.map { Array($0[spec.queryHeads]) })
         }
         tokenEmbedding = model.weights.tokenEmbedding
         finalNorm = model.weights.finalNorm
