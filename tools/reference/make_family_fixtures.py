@@ -263,6 +263,19 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
                       "ffn_up_shexp.weight": "mlp.shared_expert.up_proj.weight",
                       "ffn_down_shexp.weight": "mlp.shared_expert.down_proj.weight"})
     stacked = {"ffn_gate_exps.weight": "gate_proj", "ffn_up_exps.weight": "up_proj", "ffn_down_exps.weight": "down_proj"}
+    expert_prefix = "mlp.experts"
+    if arch == "llama":
+        # Mixtral: block_sparse_moe.gate routes, experts' w1 (gate), w3 (up), w2 (down); and
+        # Hugging Face's Q/K rows, which llama.cpp's converter permuted for adjacent-pair RoPE.
+        per_layer["ffn_gate_inp.weight"] = "block_sparse_moe.gate.weight"
+        stacked = {"ffn_gate_exps.weight": "w1", "ffn_up_exps.weight": "w3", "ffn_down_exps.weight": "w2"}
+        expert_prefix = "block_sparse_moe.experts"
+        heads, kv_heads = int(f["llama.attention.head_count"]), int(f["llama.attention.head_count_kv"])
+
+        def unpermute(w, n):
+            return w.reshape(n, hs // 2, 2, w.shape[1]).swapaxes(1, 2).reshape(w.shape)
+        tensors = {k: unpermute(v, heads) if k.endswith("attn_q.weight") else unpermute(v, kv_heads) if k.endswith("attn_k.weight") else v
+                   for k, v in tensors.items()}
     hf = {}
     for tname, a in tensors.items():
         if tname in names:
@@ -271,7 +284,7 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
         _, l, rest = tname.split(".", 2)
         if rest in stacked:
             for e in range(a.shape[0]):
-                hf[f"model.layers.{l}.mlp.experts.{e}.{stacked[rest]}.weight"] = a[e]
+                hf[f"model.layers.{l}.{expert_prefix}.{e}.{stacked[rest]}.weight"] = a[e]
         elif rest == "ffn_gate_inp_shexp.weight":
             hf[f"model.layers.{l}.mlp.shared_expert_gate.weight"] = a.reshape(1, -1)
         else:
@@ -293,8 +306,9 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
     config = {
         "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM",
                            "gemma2": "Gemma2ForCausalLM", "gemma3": "Gemma3ForCausalLM",
-                           "qwen2moe": "Qwen2MoeForCausalLM", "qwen3moe": "Qwen3MoeForCausalLM"}[arch]],
-        "model_type": {"gemma3": "gemma3_text", "qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe"}.get(arch, arch),
+                           "qwen2moe": "Qwen2MoeForCausalLM", "qwen3moe": "Qwen3MoeForCausalLM",
+                           "llama": "MixtralForCausalLM"}[arch]],
+        "model_type": {"gemma3": "gemma3_text", "qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe", "llama": "mixtral"}.get(arch, arch),
         "hidden_size": int(f[f"{p}.embedding_length"]), "intermediate_size": int(f.get(f"{p}.feed_forward_length", 0)),
         "num_hidden_layers": int(f[f"{p}.block_count"]), "num_attention_heads": int(f[f"{p}.attention.head_count"]),
         "num_key_value_heads": int(f[f"{p}.attention.head_count_kv"]), "head_dim": hs,
@@ -303,6 +317,8 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
         "tie_word_embeddings": tied, "use_sliding_window": window is not None, "sliding_window": window or 4096,
         "attention_bias": bool(biases), "rope_scaling": None,
     }
+    if arch == "llama" and f"{p}.expert_count" in f:
+        config.update({"num_local_experts": int(f[f"{p}.expert_count"]), "num_experts_per_tok": int(f[f"{p}.expert_used_count"])})
     if arch.endswith("moe"):
         config.update({"num_experts": int(f[f"{p}.expert_count"]), "num_experts_per_tok": int(f[f"{p}.expert_used_count"]),
                        "moe_intermediate_size": int(f[f"{p}.expert_feed_forward_length"]),
@@ -341,7 +357,7 @@ def main_moe():
     """Mixtures of experts: Mixtral (llama with 8 experts, 2 per token, renormalised),
     Qwen3-MoE (Q/K norms, 8 experts, 3 per token, renormalised) and Qwen2-MoE (biases, 6 experts,
     2 per token, not renormalised, a gated shared expert)."""
-    write("llama", 61, experts=(8, 2, 96), tied=False, name="mixtral", hf=False)
+    write("llama", 61, experts=(8, 2, 96), tied=False, name="mixtral")
     write("qwen3moe", 67, head_dim=24, qk_norm=True, tied=False, experts=(8, 3, 64))
     write("qwen2moe", 71, biases=True, tied=False, experts=(6, 2, 64), shared=96)
     # gpt-oss: Q/K/V and output biases, attention sinks, even layers sliding (window 16), YaRN,
