@@ -79,15 +79,9 @@ public struct ModelChatTemplate: Sendable, Equatable {
 extension ChatTemplate {
     /// The template for a model's own `chat_template`: rendered by the Jinja interpreter; if the
     /// interpreter cannot parse it (a construct it lacks, such as `include`), the built-in
-    /// family it is recognised as (nil if none: the chat endpoint then answers 400).
-    /// `tandem chat-template --model` shows which rendering a model gets.
-    public static func fromModel(jinja: String, tokenizer: any Tokenizer) -> ChatTemplate? {
-        fromModelReporting(jinja: jinja, tokenizer: tokenizer).template
-    }
-
-    /// As `fromModel`, with what went wrong when the template text cannot be parsed: the parse
-    /// error and what chat requests get instead (the built-in template of the family the text
-    /// resembles, or none), for the loader to say out loud.
+    /// family it is recognised as (nil if none: the chat endpoint then answers 400), with what
+    /// went wrong (the parse error and what chat requests get instead) for the loader to say out
+    /// loud. `tandem chat-template --model` shows which rendering a model gets.
     public static func fromModelReporting(jinja: String, tokenizer: any Tokenizer) -> (template: ChatTemplate?, problem: String?) {
         let family = ChatTemplate(jinja: jinja)
         let template: JinjaTemplate
