@@ -1,5 +1,5 @@
 """Mixtures of experts end to end, on the tiny random-weight MoE fixtures (Mixtral, Qwen3-MoE,
-Qwen2-MoE, gpt-oss; tools/reference/make_family_fixtures.py --moe):
+Qwen2-MoE, gpt-oss, Llama 4; tools/reference/make_family_fixtures.py --moe):
 
 * `tandem generate` continues a prompt greedily exactly as the float64 NumPy reference does
   (llama_ref.greedy with its MoE layer) on the same GGUF file;
@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tools" / "reference"))
 import llama_ref  # noqa: E402
 
 FIXTURES = ROOT / "Tests" / "TandemModelTests" / "Fixtures"
-FAMILIES = ["mixtral", "qwen3moe", "qwen2moe", "gptoss"]
+FAMILIES = ["mixtral", "qwen3moe", "qwen2moe", "gptoss", "llama4"]
 # Token-id prompts (the fixtures' vocabulary has 96 tokens).
 PROMPTS = [[3, 17, 42, 5, 88, 23], [60, 61, 62, 7, 7, 7, 90, 1, 14], [40] * 3 + [11, 29, 73, 50, 2, 66, 35, 81]]
 N = 16
@@ -51,7 +51,7 @@ def answers(dep):
 
 
 @pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun is not installed")
-@pytest.mark.parametrize("family", ["qwen3moe", "qwen2moe", "gptoss"])
+@pytest.mark.parametrize("family", ["qwen3moe", "qwen2moe", "gptoss", "llama4"])
 def test_expert_and_tensor_parallel_over_mpi_equal_one_rank(family):
     from test_cluster_serve import metric_families, sample
     path = str(FIXTURES / f"family_{family}.gguf")

@@ -98,7 +98,7 @@ static void attention_task(void *ctx, int64_t task, int64_t ntasks) {
         float *out = s->out + t * s->q_stride + h * s->head_dim;
         const float *q = s->q + t * s->q_stride + h * s->head_dim;
         const int32_t *table = s->tables + s->table_offset[t];
-        int64_t len = s->positions[t] + 1, first = tk__window_first(len, s->window);
+        int64_t len = s->positions[t] + 1, first = tk__attention_first(len, s->window, s->chunk);
         const float *sink = s->sinks ? s->sinks + h : NULL;
 #if defined(__x86_64__)
         if (j->avx2) {

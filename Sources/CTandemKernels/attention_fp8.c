@@ -169,7 +169,7 @@ static void attention_fp8_task(void *ctx, int64_t task, int64_t ntasks) {
         const int32_t *table = s->tables + s->table_offset[t];
         const uint8_t *k = s->k_codes + kvh * hd, *v = s->v_codes + kvh * hd;
         const float *ks = s->k_scales + kvh, *vs = s->v_scales + kvh;
-        int64_t len = s->positions[t] + 1, first = tk__window_first(len, s->window);
+        int64_t len = s->positions[t] + 1, first = tk__attention_first(len, s->window, s->chunk);
         const float *sinks = s->sinks ? s->sinks + h0 : NULL;
 #if defined(__x86_64__)
         if (j->avx2) {

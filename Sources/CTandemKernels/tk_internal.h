@@ -137,6 +137,13 @@ static inline int64_t tk__window_first(int64_t len, int64_t window) {
     return window > 0 && len > window ? len - window : 0;
 }
 
+/// The first position a query at `len - 1` attends to: its chunk's start under chunked attention
+/// (`chunk` > 0: Llama 4's local layers attend within aligned blocks of `chunk` positions), else
+/// as tk__window_first.
+static inline int64_t tk__attention_first(int64_t len, int64_t window, int64_t chunk) {
+    return chunk > 0 ? (len - 1) / chunk * chunk : tk__window_first(len, window);
+}
+
 /// kernels.c: the portable attention of one query head (tk_attention_paged_ex, tk_attention_paged_fp8_ex)
 /// with an attention sink (`sink`: the head's logit, or NULL).
 void tk__attention_paged_f32(float *out, const float *q, const float *k_base, const float *v_base,

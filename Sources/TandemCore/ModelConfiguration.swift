@@ -1,3 +1,5 @@
+import Foundation
+
 /// How rotary position embeddings pair up the dimensions of a head.
 ///
 /// llama.cpp's GGUF conversion and llama2.c checkpoints permute Q/K rows so that RoPE rotates
@@ -50,6 +52,16 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// Each query head has an attention sink: a learned logit that joins its softmax's
     /// normalisation without a value (gpt-oss `attn_sinks`).
     public var attentionSinks = false
+    /// Llama 4: the local layers (`slidingWindowPattern`) attend within aligned chunks of this many
+    /// positions instead of a sliding window; nil: no chunking.
+    public var attentionChunk: Int?
+    /// Llama 4: layer l has no RoPE when (l + 1) % step == 0; there queries are scaled by
+    /// log(floor((p + 1) / floorScale) + 1) · scale + 1 (`attentionTemperature`).
+    public var noRoPELayerStep: Int?
+    public var attentionTemperatureFloorScale: Int?
+    public var attentionTemperatureScale: Float?
+    /// Llama 4: queries and keys RMS-normalised without a weight after RoPE, on the RoPE layers.
+    public var queryKeyL2Norm = false
 
     public var headDim: Int { explicitHeadDim ?? dim / headCount }
     public var kvDim: Int { kvHeadCount * headDim }
@@ -85,6 +97,11 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         case experts
         case attentionOutputBias = "attention_output_bias"
         case attentionSinks = "attention_sinks"
+        case attentionChunk = "attention_chunk"
+        case noRoPELayerStep = "no_rope_layer_step"
+        case attentionTemperatureFloorScale = "attention_temperature_floor_scale"
+        case attentionTemperatureScale = "attention_temperature_scale"
+        case queryKeyL2Norm = "query_key_l2_norm"
     }
 
     public init(architecture: String = "llama", dim: Int, hiddenDim: Int, layerCount: Int,
@@ -125,17 +142,35 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var finalLogitSoftcap: Float?
     public var queryScaleBase: Float?
 
-    /// Whether layer `layer` is a sliding-window layer.
+    /// Whether layer `layer` is a local layer: a sliding window, or Llama 4's chunks.
     public func isSlidingLayer(_ layer: Int) -> Bool {
-        guard let w = slidingWindow, w > 0 else { return false }
+        guard (slidingWindow ?? 0) > 0 || (attentionChunk ?? 0) > 0 else { return false }
         guard let n = slidingWindowPattern, n > 0 else { return true }
         return layer % n < n - 1
     }
 
     /// The window layer `layer` attends through (0: all earlier positions).
     public func attentionWindow(layer: Int) -> Int {
-        guard isSlidingLayer(layer), let w = slidingWindow, w < contextLength else { return 0 }
+        guard attentionChunk == nil, isSlidingLayer(layer), let w = slidingWindow, w < contextLength else { return 0 }
         return w
+    }
+
+    /// The chunk layer `layer` attends within (0: none).
+    public func attentionChunk(layer: Int) -> Int {
+        guard let c = attentionChunk, c > 0, isSlidingLayer(layer) else { return 0 }
+        return c
+    }
+
+    /// Whether layer `layer` applies RoPE (Llama 4 leaves every `noRoPELayerStep`-th out).
+    public func usesRoPE(layer: Int) -> Bool {
+        guard let n = noRoPELayerStep, n > 0 else { return true }
+        return (layer + 1) % n != 0
+    }
+
+    /// Llama 4's query scale on the layers without RoPE at `position` (1 where not configured).
+    public func attentionTemperature(position: Int) -> Float {
+        guard let f = attentionTemperatureFloorScale, f > 0, let s = attentionTemperatureScale else { return 1 }
+        return Float(log(Double((position + 1) / f) + 1)) * s + 1
     }
 
     /// Checks the relations the forward pass relies on; returns a reason for the first that fails.
@@ -190,6 +225,14 @@ public struct ExpertConfiguration: Sendable, Codable, Equatable {
     public var biases = false
     /// The experts' gated activation.
     public var activation: ExpertActivation = .swiglu
+    /// How the router's scores become weights: softmax over all experts, or a sigmoid of each
+    /// chosen one (Llama 4).
+    public var gating: ExpertGating = .softmax
+    /// Llama 4: the router's weight scales the expert's input rather than its output.
+    public var weightBeforeFFN = false
+    /// Layer l has experts when (l + 1) % layerStep == 0, the others a dense FFN of `hiddenDim`
+    /// (Llama 4 Maverick: 2); 1: every layer.
+    public var layerStep = 1
 
     enum CodingKeys: String, CodingKey {
         case count
@@ -200,11 +243,18 @@ public struct ExpertConfiguration: Sendable, Codable, Equatable {
         case sharedGated = "shared_gated"
         case biases
         case activation
+        case gating
+        case weightBeforeFFN = "weight_before_ffn"
+        case layerStep = "layer_step"
     }
+
+    /// Whether layer `layer` is a mixture of experts (else a dense FFN).
+    public func isExpertLayer(_ layer: Int) -> Bool { layerStep <= 1 || (layer + 1) % layerStep == 0 }
 
     public init(count: Int, perToken: Int, hiddenDim: Int, normalizeWeights: Bool,
                 sharedHiddenDim: Int = 0, sharedGated: Bool = false, biases: Bool = false,
-                activation: ExpertActivation = .swiglu) {
+                activation: ExpertActivation = .swiglu, gating: ExpertGating = .softmax, weightBeforeFFN: Bool = false,
+                layerStep: Int = 1) {
         self.count = count
         self.perToken = perToken
         self.hiddenDim = hiddenDim
@@ -213,6 +263,9 @@ public struct ExpertConfiguration: Sendable, Codable, Equatable {
         self.sharedGated = sharedGated
         self.biases = biases
         self.activation = activation
+        self.gating = gating
+        self.weightBeforeFFN = weightBeforeFFN
+        self.layerStep = layerStep
     }
 
     /// Why the numbers cannot describe a mixture, or nil.
@@ -222,8 +275,15 @@ public struct ExpertConfiguration: Sendable, Codable, Equatable {
         if hiddenDim < 1 || hiddenDim > 1 << 20 { return "expert FFN width \(hiddenDim) is not plausible" }
         if sharedHiddenDim < 0 || sharedHiddenDim > 1 << 20 { return "shared expert FFN width \(sharedHiddenDim) is not plausible" }
         if sharedGated && sharedHiddenDim == 0 { return "a shared-expert gate without a shared expert" }
+        if layerStep < 1 || layerStep > 1 << 12 { return "expert layer step \(layerStep) is not plausible" }
         return nil
     }
+}
+
+/// How router scores become expert weights.
+public enum ExpertGating: String, Sendable, Codable, Equatable {
+    case softmax
+    case sigmoid
 }
 
 /// The gated activation of an expert's FFN.

@@ -102,8 +102,8 @@ struct TensorParallelTests {
     /// Mixtures of experts: the router on every rank, the experts split by columns (tensor) or
     /// whole (expert: 6 or 8 experts over 2 ranks), the shared expert column-split; gpt-oss's
     /// sinks split with their heads, its output and expert down biases added once.
-    @Test("Mixtral / Qwen3-MoE / Qwen2-MoE / gpt-oss: tensor- and expert-parallel greedy over 2 ranks equal 1 rank",
-          arguments: ["mixtral", "qwen3moe", "qwen2moe", "gptoss"])
+    @Test("Mixtral / Qwen3-MoE / Qwen2-MoE / gpt-oss / Llama 4: tensor- and expert-parallel greedy over 2 ranks equal 1 rank",
+          arguments: ["mixtral", "qwen3moe", "qwen2moe", "gptoss", "llama4"])
     func mixtures(arch: String) async throws {
         let m = try ModelLoader.load(path: Self.root + "/Tests/TandemModelTests/Fixtures/family_\(arch).gguf")
         let prompt: [TokenID] = [3, 17, 42, 5, 88, 23]

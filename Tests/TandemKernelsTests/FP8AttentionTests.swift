@@ -26,6 +26,8 @@ struct FP8AttentionTests {
         var softcap: Float = 0
         /// Attention sinks, one logit per query head (gpt-oss; nil: none).
         var sinks: [Float]?
+        /// Chunked attention (Llama 4; 0: none): positions from the query's chunk start only.
+        var chunk = 0
 
         init(headDim: Int, blockSize: Int, seed: UInt64) {
             self.headDim = headDim
@@ -51,7 +53,7 @@ struct FP8AttentionTests {
                 for h in 0..<heads {
                     let g = h / qPerKV, qo = i * qStride + h * headDim
                     // The window: the last `window` positions, the query's own included.
-                    let first = window > 0 ? max(0, tok.pos + 1 - window) : 0
+                    let first = chunk > 0 ? tok.pos / chunk * chunk : window > 0 ? max(0, tok.pos + 1 - window) : 0
                     let scores = (first...tok.pos).map { p -> Double in
                         let s = (0..<headDim).reduce(0.0) { $0 + Double(q[qo + $1]) * key(slot(tok.seq, p), g, $1) } / Double(headDim).squareRoot()
                         return softcap > 0 ? Double(softcap) * tanh(s / Double(softcap)) : s
@@ -96,7 +98,7 @@ struct FP8AttentionTests {
                                                       positions: pos, tokens: Int64(tokens.count), heads: Int64(heads),
                                                       q_per_kv: Int64(qPerKV), head_dim: Int64(headDim), q_stride: Int64(qStride),
                                                       block_size: Int64(blockSize), token_stride: Int64(stride),
-                                                      scale_stride: Int64(scaleStride ?? kvHeads), window: Int64(window), softcap: softcap, sinks: sp)
+                                                      scale_stride: Int64(scaleStride ?? kvHeads), window: Int64(window), softcap: softcap, sinks: sp, chunk: Int64(chunk))
                         return tk_attention_step_fp8_mt(&s)
                     } } }
                 } } }
@@ -112,7 +114,7 @@ struct FP8AttentionTests {
                                               tables: f, table_offset: off, positions: pos, tokens: Int64(tokens.count),
                                               heads: Int64(heads), q_per_kv: Int64(qPerKV), head_dim: Int64(headDim),
                                               q_stride: Int64(qStride), block_size: Int64(blockSize), token_stride: Int64(stride),
-                                              window: Int64(window), softcap: softcap, sinks: sp)
+                                              window: Int64(window), softcap: softcap, sinks: sp, chunk: Int64(chunk))
                     return tk_attention_step_mt(&s)
                 } } } }
             } }
@@ -156,11 +158,14 @@ struct FP8AttentionTests {
     /// Sliding windows (Mistral, Phi-3, Gemma) and Gemma 2's score soft-capping, on both caches
     /// and every path, against the Double reference (the window cuts at positions 0, 1, inside a
     /// block and across blocks of the case's tokens).
-    @Test(arguments: [(5, Float(0)), (1, 0), (0, 2.5), (7, 1.5)])
-    func windowAndSoftcapMatchTheReference(window: Int, softcap: Float) throws {
+    /// The last two cases are Llama 4's chunked attention (chunks of 4 and 6 positions: the
+    /// case's tokens start chunks, end them and sit inside them).
+    @Test(arguments: [(5, Float(0), 0), (1, 0, 0), (0, 2.5, 0), (7, 1.5, 0), (0, 0, 4), (0, 0, 6)])
+    func windowAndSoftcapMatchTheReference(window: Int, softcap: Float, chunk: Int) throws {
         var c = Case(headDim: 20, blockSize: 4, seed: 91)
         c.window = window
         c.softcap = softcap
+        c.chunk = chunk
         let f32Ref = c.reference(key: { s, g, d in Double(c.k[(s * c.kvHeads + g) * 20 + d]) },
                                  value: { s, g, d in Double(c.v[(s * c.kvHeads + g) * 20 + d]) })
         let fp8Ref = c.reference(key: { s, g, d in Double(tk_e4m3_to_f32(c.kCodes[(s * c.kvHeads + g) * 20 + d])) * Double(c.kScales[s * c.kvHeads + g]) },
@@ -168,6 +173,7 @@ struct FP8AttentionTests {
         var plain = c
         plain.window = 0
         plain.softcap = 0
+        plain.chunk = 0
         try Self.eachPath { label in
             let f32 = c.runF32()
             #expect(zip(f32, f32Ref).map { abs(Double($0) - $1) }.max()! < 1e-5, "\(label) f32 window \(window) softcap \(softcap)")

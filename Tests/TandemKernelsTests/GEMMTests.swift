@@ -265,7 +265,7 @@ struct StepAttentionTests {
                                                   tables: fp.baseAddress, table_offset: op.baseAddress, positions: pp.baseAddress,
                                                   tokens: Int64(tokens.count), heads: Int64(heads), q_per_kv: Int64(qPerKV),
                                                   head_dim: Int64(headDim), q_stride: Int64(qStride), block_size: Int64(blockSize),
-                                                  token_stride: Int64(stride), window: 0, softcap: 0, sinks: nil)
+                                                  token_stride: Int64(stride), window: 0, softcap: 0, sinks: nil, chunk: 0)
                         return tk_attention_step_mt(&s)
                     } } }
                 } } }

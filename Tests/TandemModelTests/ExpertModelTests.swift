@@ -8,9 +8,9 @@ import TandemTestSupport
 /// tools/reference/make_family_fixtures.py --moe: the float64 NumPy forward pass with the MoE
 /// layer (llama_ref.moe_ffn) of tiny random-weight GGUF files written with the `gguf` package,
 /// on prompts whose router scores have no near-tie at the top-k boundary.
-@Suite("Mixture of experts: Mixtral, Qwen3-MoE, Qwen2-MoE, gpt-oss")
+@Suite("Mixture of experts: Mixtral, Qwen3-MoE, Qwen2-MoE, gpt-oss, Llama 4")
 struct ExpertModelTests {
-    static let families = ["mixtral", "qwen3moe", "qwen2moe", "gptoss"]
+    static let families = ["mixtral", "qwen3moe", "qwen2moe", "gptoss", "llama4"]
 
     @Test("the configuration carries the experts each family defines")
     func configuration() throws {
@@ -40,6 +40,16 @@ struct ExpertModelTests {
         #expect((0..<3).map(oc.isSlidingLayer) == [true, false, true] && oc.slidingWindow == 16)
         #expect(oc.ropeFrequencyFactors != nil && abs((oc.ropeAttentionFactor ?? 0) - Float(0.1 * log(4.0) + 1)) < 1e-6)
         #expect(oss.model.weights.layers[2].sinks?.count == 4 && oss.model.weights.layers[0].experts?.downBias?[7].count == 64)
+        let (l4, _) = try ModelFamilyTests.fixture("llama4")
+        let c4 = l4.configuration
+        #expect(c4.architecture == "llama4" && c4.ropeStyle == .interleaved && c4.queryKeyL2Norm)
+        #expect(c4.experts == ExpertConfiguration(count: 8, perToken: 1, hiddenDim: 64, normalizeWeights: false, sharedHiddenDim: 64,
+                                                  gating: .sigmoid, weightBeforeFFN: true, layerStep: 2))
+        // Experts on layers 1 and 3, dense FFNs on 0 and 2; chunks on 0-2; no RoPE on 3.
+        #expect(l4.model.weights.layers.map { $0.experts != nil } == [false, true, false, true])
+        #expect(l4.model.weights.layers[0].gate.rows == 128)
+        #expect((0..<4).map(c4.attentionChunk(layer:)) == [8192, 8192, 8192, 0] && (0..<4).map(c4.usesRoPE(layer:)) == [true, true, true, false])
+        #expect(c4.attentionTemperature(position: 8190) == 1 && c4.attentionTemperature(position: 8191) > 1.06)
         // Bytes a token reads count the experts it runs, not all of them.
         let all = q2.model.weights.layers.compactMap(\.experts).reduce(0) { $0 + $1.storageBytes }
         #expect(q2.model.weights.bytesPerToken < all)
@@ -77,6 +87,27 @@ struct ExpertModelTests {
         let scale = expected[1].map(abs).max()!
         let err = zip(got, expected[1]).map { abs(Double($0) - $1) }.max()!
         #expect(err < 1e-4 * scale + 1e-4, "\(arch) safetensors: max |Δlogit| \(err)")
+    }
+
+    /// Llama 4's chunks (8192) and temperature floor (8192) do not bite in the fixture's 256
+    /// positions; with both at 16 the 100-token prompt crosses six chunk starts and the
+    /// temperature steps up on the layer without RoPE.
+    @Test("Llama 4 chunked attention and attention temperature match the NumPy reference")
+    func llama4LocalAttention() throws {
+        let (m, fx) = try ModelFamilyTests.fixture("llama4")
+        let prompts = try #require(fx["prompts"] as? [[Int]])
+        let expected = try #require(fx["local16_last_logits"] as? [Double])
+        var c = m.configuration
+        c.attentionChunk = 16
+        c.attentionTemperatureFloorScale = 16
+        let f = try ModelRunner(model: LlamaModel(configuration: c, weights: m.model.weights), blockSize: 16, blocks: .blocks(8))
+        let table = (0..<Int32(7)).map { $0 }
+        let got = try f.execute([SequenceChunk(tokens: prompts[2].map { TokenID($0) }, startPosition: 0, blockTable: table, wantsLogits: true)])[0]
+        let scale = expected.map(abs).max()!
+        let err = zip(got, expected).map { abs(Double($0) - $1) }.max()!
+        #expect(err < 1e-4 * scale + 1e-4, "chunks of 16: max |Δlogit| \(err)")
+        let plain = try #require(fx["last_logits"] as? [[Double]])[2]
+        #expect(zip(got, plain).map { abs(Double($0) - $1) }.max()! > 0.1, "chunks of 16 changed nothing")
     }
 
     /// One step over three sequences groups their tokens by expert (one GEMM per expert); each

@@ -81,6 +81,18 @@ class Config:
     expert_norm: bool = True
     # gpt-oss: the experts' activation is clamped SwiGLU (llama.cpp's swiglu_oai).
     expert_act: str = "swiglu"
+    # Llama 4: sigmoid router weights scaling the expert's input, experts on layers
+    # (l + 1) % expert_layer_step == 0, a shared expert; chunked attention on the local layers,
+    # no RoPE on layers (l + 1) % no_rope_step == 0 (queries scaled by the temperature there),
+    # Q/K RMS-normalised without weight after RoPE.
+    expert_gating: str = "softmax"
+    expert_weight_before: bool = False
+    expert_layer_step: int = 1
+    attn_chunk: Optional[int] = None
+    no_rope_step: Optional[int] = None
+    attn_temp_floor: Optional[int] = None
+    attn_temp_scale: float = 0.0
+    qk_l2_norm: bool = False
 
     @property
     def head_size(self) -> int:
@@ -196,7 +208,7 @@ def load_gguf(path: str) -> Model:
 
     r = GGUFReader(path)
     arch = gguf_field(r, "general.architecture")
-    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe", "gpt-oss"):
+    if arch not in ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe", "gpt-oss", "llama4"):
         raise ValueError(f"unsupported architecture {arch!r}")
     tensors = {t.name: t for t in r.tensors}
 
@@ -224,7 +236,7 @@ def load_gguf(path: str) -> Model:
         arch=arch,
         # llama.cpp: LLAMA_ROPE_TYPE_NORM (adjacent pairs, Q/K permuted by the converter) for
         # llama, LLAMA_ROPE_TYPE_NEOX (halves, Hugging Face layout) for qwen2 and qwen3.
-        rope_style="interleaved" if arch == "llama" else "neox",
+        rope_style="interleaved" if arch in ("llama", "llama4") else "neox",
         explicit_head_size=int(key_length) if key_length is not None else None,
         sliding_window=gguf_field(r, f"{arch}.attention.sliding_window"),
     )
@@ -253,6 +265,18 @@ def load_gguf(path: str) -> Model:
     if arch == "gpt-oss":
         # llama.cpp: sliding-window layers where il % 2 == 0.
         cfg.sliding_window_pattern = 2
+    if arch == "llama4":
+        # llama.cpp's llama4: sigmoid weights on the expert input, experts every
+        # interleave_moe_layer_step-th layer; unless attention.sliding_window is 0, chunks of 8192
+        # on three layers of four, no RoPE (temperature instead) on the fourth.
+        cfg.expert_gating, cfg.expert_weight_before, cfg.expert_norm = "sigmoid", True, False
+        cfg.expert_layer_step = int(gguf_field(r, "llama4.interleave_moe_layer_step", 1))
+        if cfg.sliding_window == 0:
+            cfg.sliding_window, cfg.no_rope_step = None, cfg.n_layers
+        else:
+            cfg.sliding_window, cfg.attn_chunk, cfg.sliding_window_pattern = None, 8192, 4
+            cfg.no_rope_step, cfg.attn_temp_floor, cfg.attn_temp_scale = 4, 8192, 0.1
+        cfg.qk_l2_norm = cfg.n_experts != 128
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
     elif gguf_field(r, f"{arch}.rope.scaling.type") == "yarn":
@@ -278,7 +302,8 @@ def load_gguf(path: str) -> Model:
             w1, w3 = np.split(get(p + "ffn_up.weight"), 2)
         else:
             wq, wk, wv = get(p + "attn_q.weight"), get(p + "attn_k.weight"), get(p + "attn_v.weight")
-            w1, w3 = (None, None) if cfg.n_experts else (get(p + "ffn_gate.weight"), get(p + "ffn_up.weight"))
+            moe_layer = bool(cfg.n_experts) and (l + 1) % cfg.expert_layer_step == 0
+            w1, w3 = (None, None) if moe_layer else (get(p + "ffn_gate.weight"), get(p + "ffn_up.weight"))
         layers.append(Layer(
             attn_norm=get(p + "attn_norm.weight"),
             wq=wq,
@@ -288,7 +313,7 @@ def load_gguf(path: str) -> Model:
             # gpt-oss names its FFN input norm post_attention_norm.
             ffn_norm=get(p + ("post_attention_norm.weight" if arch == "gpt-oss" else "ffn_norm.weight")),
             w1=w1,
-            w2=None if cfg.n_experts else get(p + "ffn_down.weight"),
+            w2=None if p + "ffn_down_exps.weight" in tensors else get(p + "ffn_down.weight"),
             w3=w3,
             bq=get(p + "attn_q.bias") if p + "attn_q.bias" in tensors else None,
             bk=get(p + "attn_k.bias") if p + "attn_k.bias" in tensors else None,
@@ -307,7 +332,7 @@ def load_gguf(path: str) -> Model:
             lay.router_b = get(p + "ffn_gate_inp.bias")
             lay.exp_gate_b, lay.exp_up_b = get(p + "ffn_gate_exps.bias"), get(p + "ffn_up_exps.bias")
             lay.exp_down_b = get(p + "ffn_down_exps.bias")
-        if cfg.n_experts:
+        if p + "ffn_gate_inp.weight" in tensors:
             lay.router = get(p + "ffn_gate_inp.weight")
             lay.exp_gate, lay.exp_up = get(p + "ffn_gate_exps.weight"), get(p + "ffn_up_exps.weight")
             lay.exp_down = get(p + "ffn_down_exps.weight")
@@ -465,11 +490,16 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
         layer_mask = mask
         w = cfg.sliding_window
         n = cfg.sliding_window_pattern
-        sliding = bool(w) and (not n or li % n < n - 1)
-        if sliding:
+        sliding = bool(w or cfg.attn_chunk) and (not n or li % n < n - 1)
+        if sliding and cfg.attn_chunk:
+            # Llama 4: keys before the query's chunk start leave.
+            c = int(cfg.attn_chunk)
+            layer_mask = mask + np.where(pos[None, :] < (pos[:, None] // c) * c, -np.inf, 0.0)
+        elif sliding:
             # Keys at or before query position - w leave the window.
             layer_mask = mask + np.where(pos[None, :] <= pos[:, None] - int(w), -np.inf, 0.0)
-        lcos, lsin = (local_cos, local_sin) if sliding else (cos, sin)
+        lcos, lsin = (local_cos, local_sin) if sliding and not cfg.attn_chunk else (cos, sin)
+        use_rope = not cfg.no_rope_step or (li + 1) % cfg.no_rope_step != 0
         # --- attention ---
         h = rmsnorm(x, layer.attn_norm, cfg.norm_eps)
         q = h @ _f64(layer.wq).T
@@ -481,8 +511,16 @@ def forward(model: Model, ids: Sequence[int], start_pos: int = 0,
         if layer.q_norm is not None:
             q = rmsnorm(q, layer.q_norm, cfg.norm_eps)
             k = rmsnorm(k, layer.k_norm, cfg.norm_eps)
-        q = rope(q, lcos, lsin)
-        k = rope(k, lcos, lsin)
+        if use_rope:
+            q = rope(q, lcos, lsin)
+            k = rope(k, lcos, lsin)
+            if cfg.qk_l2_norm:
+                q = rmsnorm(q, np.ones(hs), cfg.norm_eps)
+                k = rmsnorm(k, np.ones(hs), cfg.norm_eps)
+        elif cfg.attn_temp_floor:
+            # llama.cpp: log(floor((pos + 1) / floor_scale) + 1) * scale + 1 on the queries.
+            temp = np.log(np.floor((pos + 1.0) / cfg.attn_temp_floor) + 1.0) * cfg.attn_temp_scale + 1.0
+            q = q * temp[:, None, None]
         if kv_transform is not None:
             k, v = kv_transform(k), kv_transform(v)
         att_out = np.empty((T, nh, hs))
@@ -534,8 +572,11 @@ def moe_route(cfg: Config, layer: Layer, h: np.ndarray):
     scores = h @ _f64(layer.router).T
     if layer.router_b is not None:
         scores = scores + _f64(layer.router_b)
-    p = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    p /= p.sum(axis=-1, keepdims=True)
+    if cfg.expert_gating == "sigmoid":
+        p = 1.0 / (1.0 + np.exp(-scores))
+    else:
+        p = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
     chosen = np.argsort(-p, axis=-1, kind="stable")[:, :cfg.n_experts_used]
     w = np.take_along_axis(p, chosen, axis=-1)
     if cfg.expert_norm:
@@ -550,8 +591,10 @@ def moe_ffn(cfg: Config, layer: Layer, h: np.ndarray) -> np.ndarray:
     out = np.zeros_like(h)
     for t in range(h.shape[0]):
         for e, wt in zip(chosen[t], w[t]):
-            g = _f64(layer.exp_gate[e]) @ h[t]
-            u = _f64(layer.exp_up[e]) @ h[t]
+            # Llama 4 scales the expert's input by its weight, the others its output.
+            xin = h[t] * wt if cfg.expert_weight_before else h[t]
+            g = _f64(layer.exp_gate[e]) @ xin
+            u = _f64(layer.exp_up[e]) @ xin
             if layer.exp_gate_b is not None:
                 g, u = g + _f64(layer.exp_gate_b[e]), u + _f64(layer.exp_up_b[e])
             if cfg.expert_act == "swiglu_oai":
@@ -563,7 +606,7 @@ def moe_ffn(cfg: Config, layer: Layer, h: np.ndarray) -> np.ndarray:
             d = _f64(layer.exp_down[e]) @ a
             if layer.exp_down_b is not None:
                 d = d + _f64(layer.exp_down_b[e])
-            out[t] += wt * d
+            out[t] += d if cfg.expert_weight_before else wt * d
     if layer.sh_gate is not None:
         s = (silu(h @ _f64(layer.sh_gate).T) * (h @ _f64(layer.sh_up).T)) @ _f64(layer.sh_down).T
         if layer.sh_gate_inp is not None:

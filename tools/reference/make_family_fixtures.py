@@ -35,7 +35,7 @@ OUT = os.path.join(HERE, "..", "..", "Tests", "TandemModelTests", "Fixtures")
 
 
 def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fused=False, window=None,
-          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True, yarn=None):
+          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True, yarn=None, moe_step=1):
     """experts: (count, used, expert FFN width) for a mixture of experts in place of the dense
     FFN (stacked ffn_*_exps tensors and the ffn_gate_inp router, as llama.cpp lays them out);
     shared: a shared expert's FFN width, with its sigmoid gate (qwen2moe)."""
@@ -67,8 +67,10 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
         w.add_expert_used_count(experts[1])
         if arch != "llama":
             w.add_expert_feed_forward_length(experts[2])
-    if shared:
+    if shared and arch == "qwen2moe":
         w.add_expert_shared_feed_forward_length(shared)
+    if arch == "llama4":
+        w.add_interleave_moe_layer_step(moe_step)
     if softcaps:
         w.add_float32(f"{arch}.attn_logit_softcapping", softcaps[0])
         w.add_float32(f"{arch}.final_logit_softcapping", softcaps[1])
@@ -116,10 +118,11 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
             # Attention output bias and one sink logit per head (sizable, so they bite).
             t(p + "attn_output.bias", (dim,), 0.5)
             t(p + "attn_sinks.weight", (heads,), 1.0, 1.0)
-        if experts:
+        if experts and (l + 1) % moe_step == 0:
             n, _, eh = experts
-            # A larger router spread keeps the top-k choice clear of near-ties.
-            t(p + "ffn_gate_inp.weight", (n, dim), 0.6)
+            # A larger router spread keeps the top-k choice clear of near-ties; Llama 4's sigmoid
+            # weights scale the expert input, so there a smaller one keeps them away from 1.
+            t(p + "ffn_gate_inp.weight", (n, dim), 0.1 if arch == "llama4" else 0.6)
             if arch == "gpt-oss":
                 t(p + "ffn_gate_inp.bias", (n,), 0.3)
                 t(p + "ffn_gate_exps.bias", (n, eh), 0.5)
@@ -133,13 +136,14 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
                 t(p + "ffn_gate_shexp.weight", (shared, dim))
                 t(p + "ffn_up_shexp.weight", (shared, dim))
                 t(p + "ffn_down_shexp.weight", (dim, shared))
-                t(p + "ffn_gate_inp_shexp.weight", (dim,), 0.3)
+                if arch == "qwen2moe":
+                    t(p + "ffn_gate_inp_shexp.weight", (dim,), 0.3)
         elif fused:
             t(p + "ffn_up.weight", (2 * hidden, dim))
         else:
             t(p + "ffn_gate.weight", (hidden, dim))
             t(p + "ffn_up.weight", (hidden, dim))
-        if not experts:
+        if not (experts and (l + 1) % moe_step == 0):
             t(p + "ffn_down.weight", (dim, hidden))
     if not tied:
         t("output.weight", (vocab, dim))
@@ -151,7 +155,7 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     if hf:
         write_hf(arch, path, hs, biases, qk_norm, tied, window, softcaps, name=name)
     model = L.load_gguf(path)
-    own_rope = "interleaved" if arch == "llama" else "neox"
+    own_rope = "interleaved" if arch in ("llama", "llama4") else "neox"
     assert model.config.rope_style == own_rope and model.config.head_size == hs
     # The third prompt runs past phi3's sliding window (64) and gemma2's (16).
     prompts = [[int(x) for x in rng.integers(0, vocab, size=n)] for n in (9, 40, 100)]
@@ -163,12 +167,27 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
         logits = [L.forward(model, ids)[-1] for ids in prompts]
     # What a pass without the family's difference would get (biases/norms dropped, or the
     # other RoPE layout): the fixture must be able to tell them apart.
-    wrong = L.forward(model, prompts[1], rope_style="neox" if arch == "llama" else "interleaved")[-1]
+    wrong = L.forward(model, prompts[1], rope_style="neox" if own_rope == "interleaved" else "interleaved")[-1]
     gap = float(np.abs(wrong - logits[1]).max())
     assert gap > 0.1, gap
     if window:
         window_gap = float(np.abs(_without_window(model, prompts[2]) - logits[2]).max())
         assert window_gap > 0.1, window_gap
+    local = {}
+    if arch == "llama4":
+        # Chunks of 8192 and a temperature floor of 8192 do not bite inside 256 positions: the
+        # same model with chunks of 16 and a floor of 16 (the Swift test sets the same).
+        import copy
+        m = copy.deepcopy(model)
+        m.config.attn_chunk, m.config.attn_temp_floor = 16, 16
+        local = {"local16_last_logits": [float(x) for x in L.forward(m, prompts[2])[-1]]}
+        gap16 = float(np.abs(np.asarray(local["local16_last_logits"]) - logits[2]).max())
+        assert gap16 > 0.1, gap16
+        for what in ("qk_l2_norm", "no_rope_step", "expert_weight_before"):
+            m = copy.deepcopy(model)
+            setattr(m.config, what, None if what == "no_rope_step" else False)
+            g = float(np.abs(L.forward(m, prompts[1])[-1] - logits[1]).max())
+            assert g > 0.05, (what, g)
     if arch == "gpt-oss":
         # Each of gpt-oss's differences moves the logits: a pass without it would be caught.
         import copy
@@ -190,6 +209,7 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
             "last_logits": [[float(x) for x in lg] for lg in logits],
             "gap_with_llama_rope": gap,
             **({"min_router_margin": margin} if experts else {}),
+            **local,
         }, f)
     print("wrote", path, "gap with the llama RoPE layout", round(gap, 3))
 
@@ -202,8 +222,11 @@ def _router_margin(model, prompts):
 
     def recording(cfg, layer, h):
         chosen, wts, prob = route(cfg, layer, h)
-        ps = -np.sort(-prob, axis=-1)
-        margins.append(float(np.log(ps[:, cfg.n_experts_used - 1] / ps[:, cfg.n_experts_used]).min()))
+        # Softmax: the gap in log-probability is the gap in score; sigmoid saturates, so the
+        # scores themselves.
+        score = h @ layer.router.astype(np.float64).T if cfg.expert_gating == "sigmoid" else np.log(prob)
+        ps = -np.sort(-score, axis=-1)
+        margins.append(float((ps[:, cfg.n_experts_used - 1] - ps[:, cfg.n_experts_used]).min()))
         return chosen, wts, prob
     L.moe_route = recording
     try:
@@ -364,6 +387,10 @@ def main_moe():
     # biased router and experts, clamped SwiGLU; 8 experts of 64, 4 per token.
     write("gpt-oss", 73, head_dim=16, biases=True, tied=False, window=16, layers=3, experts=(8, 4, 64),
           name="gptoss", hf=False, yarn=(4.0, 32))
+    # Llama 4: 4 layers, experts on layers 1 and 3 (interleave step 2, as Maverick), 8 experts of
+    # 64 with one per token and a shared expert, layer 3 without RoPE, Q/K L2 norms.
+    write("llama4", 79, head_dim=16, tied=False, layers=4, experts=(8, 1, 64), shared=64, name="llama4",
+          hf=False, moe_step=2)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ typedef struct {
     /// Attention sinks (gpt-oss): one logit per query head (`heads` values) that joins each
     /// softmax's normalisation without a value; NULL: none.
     const float *sinks;
+    /// Chunked attention (Llama 4's local layers): > 0, a query at position p attends to
+    /// positions p / chunk * chunk ... p only (`window` is then ignored); 0: none.
+    int64_t chunk;
 } tk_attention_step;
 int tk_attention_step_mt(const tk_attention_step *s);
 
@@ -64,6 +67,7 @@ typedef struct {
     int64_t window;       ///< as tk_attention_step
     float softcap;        ///< as tk_attention_step
     const float *sinks;   ///< as tk_attention_step
+    int64_t chunk;        ///< as tk_attention_step
 } tk_attention_step_fp8;
 int tk_attention_step_fp8_mt(const tk_attention_step_fp8 *s);
 

@@ -273,7 +273,7 @@ extension LlamaWeights {
                 wq = try source.matrix(n(names.wq), rows: qDim, cols: c.dim)
                 wk = try source.matrix(n(names.wk), rows: c.kvDim, cols: c.dim)
                 wv = try source.matrix(n(names.wv), rows: c.kvDim, cols: c.dim)
-                if c.experts == nil {
+                if !(c.experts?.isExpertLayer(l) ?? false) {
                     gate = try source.matrix(n(names.gate), rows: c.hiddenDim, cols: c.dim)
                     up = try source.matrix(n(names.up), rows: c.hiddenDim, cols: c.dim)
                 } else {
@@ -287,9 +287,10 @@ extension LlamaWeights {
                 wo: try source.matrix(n(names.wo), rows: c.dim, cols: qDim),
                 ffnNorm: try source.vector(n(names.ffnNorm), count: c.dim),
                 gate: gate,
-                down: c.experts == nil ? try source.matrix(n(names.down), rows: c.dim, cols: c.hiddenDim) : .empty(cols: c.hiddenDim),
+                down: !(c.experts?.isExpertLayer(l) ?? false) ? try source.matrix(n(names.down), rows: c.dim, cols: c.hiddenDim)
+                    : .empty(cols: c.hiddenDim),
                 up: up)
-            if let e = c.experts {
+            if let e = c.experts, e.isExpertLayer(l) {
                 layer.experts = try loadExperts(from: source, names: names, layer: l, config: c, experts: e)
             }
             if c.attentionBias {

@@ -21,10 +21,10 @@ extension GGUFFile {
     /// The architectures the forward pass implements: what differs from `llama` is data in
     /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width, fused
     /// projections, sliding windows, Gemma's norms and soft-capping), not another pass.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe", "gpt-oss"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe", "gpt-oss", "llama4"]
 
-    /// Architectures whose every layer is a mixture of experts with its own expert width.
-    static let expertArchitectures: Set<String> = ["qwen2moe", "qwen3moe", "gpt-oss"]
+    /// Architectures whose experts have their own width (`expert_feed_forward_length`).
+    static let expertArchitectures: Set<String> = ["qwen2moe", "qwen3moe", "gpt-oss", "llama4"]
 
     /// The model configuration from `general.architecture` and its hyper-parameter keys.
     public func llamaConfiguration() throws -> ModelConfiguration {
@@ -54,7 +54,7 @@ extension GGUFFile {
             // llama.cpp's converter permutes Q/K rows of `llama` files for adjacent-pair RoPE;
             // qwen2, qwen3, phi3 and gemma2 files keep Hugging Face's layout and rotate halves
             // (llama.cpp's NEOX RoPE type).
-            ropeStyle: arch == "llama" ? .interleaved : .halfSplit,
+            ropeStyle: arch == "llama" || arch == "llama4" ? .interleaved : .halfSplit,
             tiedEmbeddings: tensors["output.weight"] == nil)
         config.slidingWindow = metadata["\(arch).attention.sliding_window"]?.intValue
         if arch == "gemma2" {
@@ -79,10 +79,35 @@ extension GGUFFile {
             if config.layerCount == 62, heads > 0 { config.queryScaleBase = Float(config.dim / heads) }
         }
         config.experts = try expertConfiguration(arch: arch, dim: config.dim)
-        if config.experts != nil, config.hiddenDim <= 0 { config.hiddenDim = config.experts!.hiddenDim }
+        if let e = config.experts, config.hiddenDim <= 0 {
+            guard e.layerStep == 1 else {
+                throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).feed_forward_length",
+                                     "dense layers between the expert layers need their FFN width")
+            }
+            config.hiddenDim = e.hiddenDim
+        }
         if arch == "gpt-oss" {
             // Even layers slide (llama.cpp: swa pattern 2), on the same RoPE as the others.
             config.slidingWindowPattern = 2
+        }
+        if arch == "llama4" {
+            // As llama.cpp: without `attention.sliding_window = 0`, three of every four layers
+            // attend within chunks of 8192 positions and rotate; the fourth attends to everything,
+            // without RoPE, its queries scaled by log(floor((p + 1) / 8192) + 1) · 0.1 + 1. With
+            // it, no chunks, and RoPE on every layer but the last (llama.cpp's step n_layer).
+            if config.slidingWindow == 0 {
+                config.slidingWindow = nil
+                config.noRoPELayerStep = config.layerCount
+            } else {
+                config.slidingWindow = nil
+                config.attentionChunk = 8192
+                config.slidingWindowPattern = 4
+                config.noRoPELayerStep = 4
+                config.attentionTemperatureFloorScale = 8192
+                config.attentionTemperatureScale = 0.1
+            }
+            // L2-normalised Q and K on the RoPE layers, except for the 128-expert model.
+            config.queryKeyL2Norm = config.experts?.count != 128
         }
         config.attentionOutputBias = tensors["blk.0.attn_output.bias"] != nil
         config.attentionSinks = tensors["blk.0.attn_sinks.weight"] != nil
@@ -146,6 +171,15 @@ extension GGUFFile {
             e.sharedHiddenDim = metadata["qwen2moe.expert_shared_feed_forward_length"]?.intValue ?? 0
             e.sharedGated = e.sharedHiddenDim > 0 && tensors["blk.0.ffn_gate_inp_shexp.weight"] != nil
         }
+        if arch == "llama4" {
+            // A sigmoid of each chosen expert's score scales its input; a shared expert as wide
+            // as the others on every expert layer; `interleave_moe_layer_step` spaces the layers.
+            e.normalizeWeights = false
+            e.gating = .sigmoid
+            e.weightBeforeFFN = true
+            e.sharedHiddenDim = tensors["blk.\(max(0, (metadata["llama4.interleave_moe_layer_step"]?.intValue ?? 1) - 1)).ffn_gate_shexp.weight"] != nil ? hidden : 0
+            e.layerStep = max(1, metadata["llama4.interleave_moe_layer_step"]?.intValue ?? 1)
+        }
         if arch == "gpt-oss" {
             // llama.cpp's SOFTMAX_WEIGHT gating (a softmax over the chosen experts' scores) is the
             // renormalised softmax; biases everywhere; the clamped SwiGLU.
@@ -153,7 +187,8 @@ extension GGUFFile {
             e.activation = .swigluClamped
         }
         e.biases = tensors["blk.0.ffn_gate_inp.bias"] != nil
-        if let gating = metadata["\(arch).expert_gating_func"]?.intValue, gating != 1, !(arch == "gpt-oss" && gating == 3) {
+        if let gating = metadata["\(arch).expert_gating_func"]?.intValue, gating != 1, !(arch == "gpt-oss" && gating == 3),
+           !(arch == "llama4" && gating == 2) {
             throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_gating_func",
                                  "expert gating function #\(gating) is not supported (1, softmax, is)")
         }

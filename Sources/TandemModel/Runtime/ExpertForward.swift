@@ -16,9 +16,10 @@ struct ExpertScratch {
     }
 }
 
-/// The experts each token runs and their weights: the router's softmax over all experts, the
-/// `perToken` most probable (ties to the lower number), renormalised to sum to one when the
-/// family does. Computed identically on every rank from the same hidden state.
+/// The experts each token runs and their weights: the router's softmax over all experts (or,
+/// Llama 4, a sigmoid of each score), the `perToken` most probable (ties to the lower number),
+/// renormalised to sum to one when the family does. Computed identically on every rank from the
+/// same hidden state.
 public struct ExpertRouting: Equatable, Sendable {
     /// Per token, `perToken` (expert, weight) pairs, most probable first.
     public var choices: [[(expert: Int, weight: Float)]]
@@ -36,10 +37,17 @@ public struct ExpertRouting: Equatable, Sendable {
         var p = [Float](repeating: 0, count: e.count)
         for t in 0..<tokens {
             let row = logits + t * e.count
-            var m = -Float.infinity
-            for i in 0..<e.count { m = max(m, row[i]) }
-            var sum: Float = 0
-            for i in 0..<e.count { p[i] = exp(row[i] - m); sum += p[i] }
+            var sum: Float = 1
+            switch e.gating {
+            case .softmax:
+                var m = -Float.infinity
+                for i in 0..<e.count { m = max(m, row[i]) }
+                sum = 0
+                for i in 0..<e.count { p[i] = exp(row[i] - m); sum += p[i] }
+            case .sigmoid:
+                // Llama 4: each chosen expert's weight is the sigmoid of its own score.
+                for i in 0..<e.count { p[i] = 1 / (1 + exp(-row[i])) }
+            }
             var chosen: [(expert: Int, weight: Float)] = []
             var taken = [Bool](repeating: false, count: e.count)
             for _ in 0..<e.perToken {
@@ -88,7 +96,12 @@ extension ExpertLayerWeights {
             ExpertScratch.ensure(&s.hidden, n * ffn)
             ExpertScratch.ensure(&s.hidden2, n * ffn)
             ExpertScratch.ensure(&s.output, n * dim)
-            for (j, m) in group.enumerated() { (s.input.pointer + j * dim).update(from: x + m.token * dim, count: dim) }
+            for (j, m) in group.enumerated() {
+                let row = s.input.pointer + j * dim
+                row.update(from: x + m.token * dim, count: dim)
+                // Llama 4 weighs the expert's input instead of its output.
+                if e.weightBeforeFFN { for d in 0..<dim { row[d] *= m.weight } }
+            }
             gate[i].multiply(batch: n, s.input.pointer, ldx: dim, into: s.hidden.pointer, ldy: ffn)
             up[i].multiply(batch: n, s.input.pointer, ldx: dim, into: s.hidden2.pointer, ldy: ffn)
             if let gb = gateBias?[i], let ub = upBias?[i] {
@@ -105,7 +118,8 @@ extension ExpertLayerWeights {
             if addsDownBias, let db = downBias?[i] { for j in 0..<n { tk_add(s.output.pointer + j * dim, db, Int64(dim)) } }
             for (j, m) in group.enumerated() {
                 let src = s.output.pointer + j * dim, dst = out + m.token * dim
-                for d in 0..<dim { dst[d] += m.weight * src[d] }
+                let weight = e.weightBeforeFFN ? 1 : m.weight
+                for d in 0..<dim { dst[d] += weight * src[d] }
             }
         }
         if let sg = sharedGate, let su = sharedUp, let sd = sharedDown, sg.rows > 0 {

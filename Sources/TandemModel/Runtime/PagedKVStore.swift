@@ -78,14 +78,14 @@ public final class PagedKVStore: @unchecked Sendable {
     func attend(layer: Int, out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, tables: UnsafePointer<Int32>,
                 tableOffset: UnsafePointer<Int64>, positions: UnsafePointer<Int64>, tokens: Int, heads: Int,
                 queriesPerKVHead: Int, qStride: Int, window: Int = 0, softcap: Float = 0,
-                sinks: UnsafePointer<Float>? = nil) -> Int32 {
+                sinks: UnsafePointer<Float>? = nil, chunk: Int = 0) -> Int32 {
         switch (keys[layer], values[layer]) {
         case (.f32(let k), .f32(let v)):
             var s = tk_attention_step(out: out, q: q, k_base: k.pointer, v_base: v.pointer, tables: tables,
                                       table_offset: tableOffset, positions: positions, tokens: Int64(tokens),
                                       heads: Int64(heads), q_per_kv: Int64(queriesPerKVHead), head_dim: Int64(headDim),
                                       q_stride: Int64(qStride), block_size: Int64(blockSize), token_stride: Int64(tokenStride),
-                                      window: Int64(window), softcap: softcap, sinks: sinks)
+                                      window: Int64(window), softcap: softcap, sinks: sinks, chunk: Int64(chunk))
             return tk_attention_step_mt(&s)
         case (.fp8(let kc, let ks), .fp8(let vc, let vs)):
             var s = tk_attention_step_fp8(out: out, q: q, k_codes: kc.pointer, v_codes: vc.pointer, k_scales: ks.pointer,
@@ -94,7 +94,7 @@ public final class PagedKVStore: @unchecked Sendable {
                                           q_per_kv: Int64(queriesPerKVHead), head_dim: Int64(headDim),
                                           q_stride: Int64(qStride), block_size: Int64(blockSize),
                                           token_stride: Int64(tokenStride), scale_stride: Int64(kvHeads),
-                                          window: Int64(window), softcap: softcap, sinks: sinks)
+                                          window: Int64(window), softcap: softcap, sinks: sinks, chunk: Int64(chunk))
             return tk_attention_step_fp8_mt(&s)
         default:
             return -1

@@ -88,6 +88,7 @@ final class ShardForward {
             for i in 0..<(T * dim) { x.pointer[i] *= s }
         }
         let qPerKV = c.queriesPerKVHead
+        let unitNorm = [Float](repeating: 1, count: hd)
 
         // Every token's block table (its chunk's), flattened for the attention kernel.
         let flat = chunks.flatMap(\.blockTable)
@@ -127,8 +128,25 @@ final class ShardForward {
                         tk_rmsnorm(p, p, kn, Int64(hd), c.rmsNormEpsilon)
                     }
                 }
-                c.applyRoPE(q.pointer + t * qDim, heads: shard.spec.queryHeads.count, position: tokenPos[t], layer: l)
-                c.applyRoPE(kNew.pointer + t * kvDim, heads: shard.spec.kvHeads.count, position: tokenPos[t], layer: l)
+                if c.usesRoPE(layer: l) {
+                    c.applyRoPE(q.pointer + t * qDim, heads: shard.spec.queryHeads.count, position: tokenPos[t], layer: l)
+                    c.applyRoPE(kNew.pointer + t * kvDim, heads: shard.spec.kvHeads.count, position: tokenPos[t], layer: l)
+                    if c.queryKeyL2Norm {
+                        // Llama 4: RMS-normalised without a weight, after RoPE.
+                        for h in 0..<shard.spec.queryHeads.count {
+                            let p = q.pointer + t * qDim + h * hd
+                            tk_rmsnorm(p, p, unitNorm, Int64(hd), c.rmsNormEpsilon)
+                        }
+                        for h in 0..<shard.spec.kvHeads.count {
+                            let p = kNew.pointer + t * kvDim + h * hd
+                            tk_rmsnorm(p, p, unitNorm, Int64(hd), c.rmsNormEpsilon)
+                        }
+                    }
+                } else if c.attentionTemperatureScale != nil {
+                    // Llama 4's layers without RoPE: queries scaled by the position's temperature.
+                    let s = c.attentionTemperature(position: tokenPos[t])
+                    if s != 1 { for i in 0..<qDim { q.pointer[t * qDim + i] *= s } }
+                }
                 kv.write(layer: l, slot: kv.slot(tokenPos[t], chunks[tokenChunk[t]].blockTable),
                          keys: kNew.pointer + t * kvDim, values: vNew.pointer + t * kvDim)
             }
@@ -145,7 +163,8 @@ final class ShardForward {
                 kv.attend(layer: l, out: att.pointer, q: q.pointer, tables: tables.baseAddress!, tableOffset: tableOffset.baseAddress!,
                           positions: positions.baseAddress!, tokens: T, heads: shard.spec.queryHeads.count,
                           queriesPerKVHead: qPerKV, qStride: qDim, window: c.attentionWindow(layer: l),
-                          softcap: c.attentionSoftcap ?? 0, sinks: w.sinks == nil ? nil : sinks.baseAddress)
+                          softcap: c.attentionSoftcap ?? 0, sinks: w.sinks == nil ? nil : sinks.baseAddress,
+                          chunk: c.attentionChunk(layer: l))
             }
             guard status == 0 else {
                 throw ShardingError(message: "attention kernel rejected the step")

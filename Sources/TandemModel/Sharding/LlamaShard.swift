@@ -23,7 +23,8 @@ public struct LlamaShard: Sendable {
         configuration = c
         self.spec = spec
         let hd = c.headDim
-        let whole = spec.kvHeads == 0..<c.kvHeadCount && (c.experts != nil || spec.ffnColumns == 0..<c.hiddenDim)
+        let dense = c.experts.map { e in (0..<c.layerCount).contains { !e.isExpertLayer($0) } } ?? true
+        let whole = spec.kvHeads == 0..<c.kvHeadCount && (!dense || spec.ffnColumns == 0..<c.hiddenDim)
             && (c.experts.map { spec.experts == 0..<$0.count && spec.expertColumns == 0..<$0.hiddenDim
                 && spec.sharedExpertColumns == 0..<$0.sharedHiddenDim } ?? true)
         let qRows = (spec.queryHeads.lowerBound * hd)..<(spec.queryHeads.upperBound * hd)

@@ -60,8 +60,10 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
             return split(width / alignment, into: ranks, unit: 1).map { ($0.lowerBound * alignment)..<($0.upperBound * alignment) }
         }
         let moe = config.experts
-        // An MoE model's layers have no dense FFN.
-        let ffn = moe == nil ? try columns(config.hiddenDim, "FFN width") : [Range<Int>](repeating: 0..<0, count: ranks)
+        // An MoE model's layers have no dense FFN, unless experts skip layers (Llama 4 Maverick).
+        let denseLayers = moe == nil ? config.layerCount : (0..<config.layerCount).filter { !moe!.isExpertLayer($0) }.count
+        let expertLayers = config.layerCount - denseLayers
+        let ffn = denseLayers > 0 ? try columns(config.hiddenDim, "FFN width") : [Range<Int>](repeating: 0..<0, count: ranks)
         var expertIDs = [Range<Int>](repeating: 0..<0, count: ranks)
         var expertColumns = expertIDs, sharedColumns = expertIDs
         if let e = moe {
@@ -91,16 +93,17 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
         var shards: [ShardSpec] = []
         for r in 0..<ranks {
             let heads = (kv[r].lowerBound * q)..<(kv[r].upperBound * q)
-            var elements = 0
-            elements += heads.count * hd * d * 2          // wq rows + wo columns
-            elements += kv[r].count * hd * d * 2          // wk, wv rows
-            elements += ffn[r].count * d * 3              // gate, up rows + down columns
+            var perLayer = 0
+            perLayer += heads.count * hd * d * 2          // wq rows + wo columns
+            perLayer += kv[r].count * hd * d * 2          // wk, wv rows
+            var elements = perLayer * config.layerCount
+            elements += ffn[r].count * d * 3 * denseLayers // gate, up rows + down columns
             if let e = moe {
-                elements += e.count * d                    // router (replicated)
-                elements += expertIDs[r].count * expertColumns[r].count * d * 3
-                elements += sharedColumns[r].count * d * 3 + (e.sharedGated ? d : 0)
+                var expert = e.count * d                   // router (replicated)
+                expert += expertIDs[r].count * expertColumns[r].count * d * 3
+                expert += sharedColumns[r].count * d * 3 + (e.sharedGated ? d : 0)
+                elements += expert * expertLayers
             }
-            elements *= config.layerCount
             elements += config.vocabSize * d               // embedding (replicated)
             if !config.tiedEmbeddings { elements += vocab[r].count * d }
             let norms = (config.layerCount * 2 + 1) * d * 4
