@@ -147,7 +147,8 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
 
     /// A table for people: one line per rank.
     public func describe(_ config: ModelConfiguration) -> String {
-        let ffn = config.experts == nil ? "FFN \(config.hiddenDim)" : "FFN: experts"
+        let ffn = config.experts.map { $0.layerStep > 1 ? "FFN \(config.hiddenDim) between the expert layers" : "FFN: experts" }
+            ?? "FFN \(config.hiddenDim)"
         var s = "tensor-parallel plan: \(ranks) rank(s); \(config.layerCount) layers, \(config.headCount) query heads, \(config.kvHeadCount) KV heads, \(ffn), vocab \(config.vocabSize)\n"
         s += "rank  kv heads  query heads  ffn columns   vocab rows      weight MiB\n"
         for sh in shards {
@@ -157,7 +158,8 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
                 + r(sh.ffnColumns).padding(14) + r(sh.vocabRows).padding(16) + String(Int(mib.rounded())) + "\n"
         }
         if let e = config.experts {
-            s += "experts (\(expertParallelism.rawValue)-parallel): \(e.count) per layer, \(e.perToken) per token, FFN \(e.hiddenDim) each"
+            let layers = e.layerStep > 1 ? " on every \(e.layerStep)th layer" : ""
+            s += "experts (\(expertParallelism.rawValue)-parallel): \(e.count) per layer\(layers), \(e.perToken) per token, FFN \(e.hiddenDim) each"
             s += e.sharedHiddenDim > 0 ? "; shared expert FFN \(e.sharedHiddenDim)\n" : "\n"
             s += "rank  experts     expert columns  shared columns\n"
             for sh in shards {
