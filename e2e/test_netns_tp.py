@@ -33,16 +33,23 @@ def complete_in_spark(port, prompt, n):
     code = ("import json,sys,urllib.request;"
             f"r=urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:{port}/v1/completions',"
             "data=sys.argv[1].encode(),headers={'content-type':'application/json'}),timeout=60);"
-            "print(json.load(r)['choices'][0]['text'],end='')")
+            "print(json.dumps(json.load(r)['choices'][0]['text']))")
     out = in_spark("python3", "-c", code, body)
     assert out.returncode == 0, out.stderr
-    return out.stdout
+    # JSON-escaped, so control characters in the text survive the pipe.
+    return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("model,weights", [(STORIES, "native"), (MODEL, "native"), (STORIES, "fp8"), (MODEL, "fp8")],
-                         ids=["stories260K-f32", "smollm2-q4_1", "stories260K-fp8", "smollm2-fp8"])
-def test_tp2_across_spark_and_dark_equals_tp1(model, weights):
-    prompts = ["Once upon a time", "The capital of France is"]
+MOE = os.path.join(ROOT, "Tests", "TandemModelTests", "Fixtures", "family_qwen2moe.gguf")
+
+
+@pytest.mark.parametrize("model,weights,parallel", [(STORIES, "native", "tensor"), (MODEL, "native", "tensor"),
+                                                    (STORIES, "fp8", "tensor"), (MODEL, "fp8", "tensor"),
+                                                    (MOE, "native", "expert")],
+                         ids=["stories260K-f32", "smollm2-q4_1", "stories260K-fp8", "smollm2-fp8", "qwen2moe-expert-parallel"])
+def test_tp2_across_spark_and_dark_equals_tp1(model, weights, parallel):
+    # The MoE fixture's vocabulary is bytes: token-id prompts.
+    prompts = [[3, 17, 42, 5, 88, 23], [60, 61, 62, 7, 7, 7, 90, 1, 14]] if model == MOE else ["Once upon a time", "The capital of France is"]
     one = Deployment(model, 1, extra=("--weights", weights))
     try:
         expected = [greedy(one, p, 16)[0] for p in prompts]
@@ -52,7 +59,8 @@ def test_tp2_across_spark_and_dark_equals_tp1(model, weights):
     port = free_port()
     log = open(f"/tmp/tandem-netns-{port}.log", "w")
     proc = subprocess.Popen([NETNS, "mpirun", "-np", "2", tandem_bin(), "serve", "--model", model, "--model-name", "m",
-                             "--port", str(port), "--kv-mib", "32", "--log-level", "info", "--weights", weights],
+                             "--port", str(port), "--kv-mib", "32", "--log-level", "info", "--weights", weights,
+                             "--parallel", parallel],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 120

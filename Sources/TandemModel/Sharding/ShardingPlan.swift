@@ -158,7 +158,7 @@ public struct ShardingPlan: Sendable, Equatable, Codable {
                 + r(sh.ffnColumns).padding(14) + r(sh.vocabRows).padding(16) + String(Int(mib.rounded())) + "\n"
         }
         if let e = config.experts {
-            let layers = e.layerStep > 1 ? " on every \(e.layerStep)th layer" : ""
+            let layers = e.layerStep > 1 ? " on one layer in \(e.layerStep)" : ""
             s += "experts (\(expertParallelism.rawValue)-parallel): \(e.count) per layer\(layers), \(e.perToken) per token, FFN \(e.hiddenDim) each"
             s += e.sharedHiddenDim > 0 ? "; shared expert FFN \(e.sharedHiddenDim)\n" : "\n"
             s += "rank  experts     expert columns  shared columns\n"
