@@ -110,6 +110,32 @@ struct ExpertModelTests {
         #expect(zip(got, plain).map { abs(Double($0) - $1) }.max()! > 0.1, "chunks of 16 changed nothing")
     }
 
+    /// gpt-oss as OpenAI ships it on Hugging Face (MXFP4 `*_blocks`/`*_scales`, interleaved
+    /// gate/up, YaRN without truncation), repacked at load: the NumPy logits of the model the
+    /// codes stand for (make_family_fixtures.py's write_gptoss_hf).
+    @Test("gpt-oss from config.json + MXFP4 safetensors matches the NumPy reference")
+    func gptOSSSafetensors() throws {
+        let dir = try #require(Bundle.module.url(forResource: "family_gptoss_hf", withExtension: nil, subdirectory: "Fixtures"))
+        let m = try ModelLoader.load(path: dir.path)
+        let (gguf, _) = try ModelFamilyTests.fixture("gptoss")
+        #expect(m.configuration.experts == gguf.configuration.experts)
+        #expect(m.configuration.attentionSinks && m.configuration.attentionOutputBias && m.configuration.slidingWindowPattern == 2)
+        #expect(m.configuration.ropeAttentionFactor == gguf.configuration.ropeAttentionFactor)
+        // (Truncation makes no difference at this head width; RoPEScalingTests checks gpt-oss's own.)
+        #expect(m.configuration.ropeFrequencyFactors != nil)
+        let e = try #require(m.model.weights.layers[2].experts)
+        #expect(e.gate[5].dtype == .mxfp4 && e.up[5].rows == 64 && e.down[7].cols == 64)
+        let data = try Data(contentsOf: dir.appendingPathComponent("expected.json"))
+        let fx = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let ids = try #require(fx["ids"] as? [Int])
+        let expected = try #require(fx["last_logits"] as? [Double])
+        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
+        let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
+        let scale = expected.map(abs).max()!
+        let err = zip(got, expected).map { abs(Double($0) - $1) }.max()!
+        #expect(err < 1e-4 * scale + 1e-4, "gpt-oss safetensors: max |Δlogit| \(err)")
+    }
+
     /// One step over three sequences groups their tokens by expert (one GEMM per expert); each
     /// sequence's logits are what it gets alone.
     @Test("three sequences in one step equal each alone", arguments: families)

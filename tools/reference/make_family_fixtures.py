@@ -356,6 +356,11 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
                        "sliding_window_pattern": 6, "rope_local_base_freq": 10000.0})
     with open(os.path.join(d, "config.json"), "w") as out:
         json.dump(config, out, indent=1)
+    _write_tokenizer_json(r, d)
+
+
+def _write_tokenizer_json(r, d):
+    """tokenizer.json of the GGUF reader `r`'s byte-level vocabulary, into folder `d`."""
     tokens = [str(bytes(r.fields["tokenizer.ggml.tokens"].parts[i]), "utf-8") for i in r.fields["tokenizer.ggml.tokens"].data]
     # Qwen's own tokenizer.json pre-tokenizer: its Split pattern, then ByteLevel.
     qwen_split = {"type": "Split", "pattern": {"Regex": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"},
@@ -366,6 +371,115 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
            "added_tokens": []}
     with open(os.path.join(d, "tokenizer.json"), "w") as out:
         json.dump(tok, out, ensure_ascii=False)
+
+
+FP4_VALUES = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
+
+
+def mxfp4_blocks(w):
+    """(..., rows, cols) float → OpenAI's MXFP4 checkpoint layout: `blocks` (..., rows, cols/32, 16)
+    uint8, two E2M1 codes per byte (the even column in the low nibble), and `scales`
+    (..., rows, cols/32) uint8 E8M0 (value 2^(s - 127)); plus the values the codes stand for."""
+    b = w.reshape(*w.shape[:-1], w.shape[-1] // 32, 32).astype(np.float64)
+    amax = np.abs(b).max(axis=-1, keepdims=True)
+    # The smallest power of two that brings the block's largest value to 6 or below.
+    exp = np.ceil(np.log2(np.maximum(amax, 1e-30) / 6.0))
+    scaled = b / 2.0 ** exp
+    codes = np.abs(scaled[..., None] - FP4_VALUES).argmin(axis=-1).astype(np.uint8)
+    values = FP4_VALUES[codes] * 2.0 ** exp
+    blocks = (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8)
+    scales = (exp[..., 0] + 127).astype(np.uint8)
+    return blocks, scales, values.reshape(w.shape)
+
+
+def write_gptoss_hf():
+    """gpt-oss as OpenAI ships it on Hugging Face, from the gptoss GGUF fixture: experts in MXFP4
+    (`*_blocks` and `*_scales`), gate and up interleaved row by row in `gate_up_proj`, biases beside
+    them, the router as `mlp.router`, sinks as `self_attn.sinks`, YaRN without truncation
+    (`truncate: false`). Writes family_gptoss_hf/ and the NumPy logits of the model the codes
+    stand for (expected.json there)."""
+    import copy
+    import gguf
+    path = os.path.join(OUT, "family_gptoss.gguf")
+    r = gguf.GGUFReader(path)
+    f = {k: v.contents() for k, v in r.fields.items() if not k.startswith("tokenizer.ggml.token")}
+    t = {x.name: np.asarray(x.data, dtype=np.float32).reshape(tuple(int(y) for y in reversed(x.shape))) for x in r.tensors}
+    model = L.load_gguf(path)
+    cfg = model.config
+    hf = {"model.embed_tokens.weight": t["token_embd.weight"], "model.norm.weight": t["output_norm.weight"],
+          "lm_head.weight": t["output.weight"]}
+    proj = {"attn_q": "q_proj", "attn_k": "k_proj", "attn_v": "v_proj", "attn_output": "o_proj"}
+    for l, lay in enumerate(model.layers):
+        p, q = f"blk.{l}.", f"model.layers.{l}."
+        hf[q + "input_layernorm.weight"] = t[p + "attn_norm.weight"]
+        hf[q + "post_attention_layernorm.weight"] = t[p + "post_attention_norm.weight"]
+        for g, h in proj.items():
+            hf[q + f"self_attn.{h}.weight"] = t[p + g + ".weight"]
+            hf[q + f"self_attn.{h}.bias"] = t[p + g + ".bias"]
+        hf[q + "self_attn.sinks"] = t[p + "attn_sinks.weight"]
+        hf[q + "mlp.router.weight"] = t[p + "ffn_gate_inp.weight"]
+        hf[q + "mlp.router.bias"] = t[p + "ffn_gate_inp.bias"]
+        gate, up, down = t[p + "ffn_gate_exps.weight"], t[p + "ffn_up_exps.weight"], t[p + "ffn_down_exps.weight"]
+        n, ff, dim = gate.shape
+        gate_up = np.empty((n, 2 * ff, dim), dtype=np.float32)
+        gate_up[:, 0::2], gate_up[:, 1::2] = gate, up
+        blocks, scales, values = mxfp4_blocks(gate_up)
+        hf[q + "mlp.experts.gate_up_proj_blocks"], hf[q + "mlp.experts.gate_up_proj_scales"] = blocks, scales
+        lay.exp_gate, lay.exp_up = values[:, 0::2].astype(np.float32), values[:, 1::2].astype(np.float32)
+        blocks, scales, values = mxfp4_blocks(down)
+        hf[q + "mlp.experts.down_proj_blocks"], hf[q + "mlp.experts.down_proj_scales"] = blocks, scales
+        lay.exp_down = values.astype(np.float32)
+        bias = np.empty((n, 2 * ff), dtype=np.float32)
+        bias[:, 0::2], bias[:, 1::2] = t[p + "ffn_gate_exps.bias"], t[p + "ffn_up_exps.bias"]
+        hf[q + "mlp.experts.gate_up_proj_bias"] = bias
+        hf[q + "mlp.experts.down_proj_bias"] = t[p + "ffn_down_exps.bias"]
+    # Hugging Face's YaRN for gpt-oss does not truncate the correction range (llama.cpp does).
+    cfg.rope_freq_factors = L.yarn_rope_factors(cfg.head_size, cfg.rope_theta, 4.0, 32, truncate=False)
+    d = os.path.join(OUT, "family_gptoss_hf")
+    os.makedirs(d, exist_ok=True)
+    header, blobs, offset = {}, [], 0
+    for name in sorted(hf):
+        a = hf[name]
+        dt = "U8" if a.dtype == np.uint8 else "F32"
+        b = a.astype("<f4").tobytes() if dt == "F32" else a.tobytes()
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    hb = json.dumps(header).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(os.path.join(d, "model.safetensors"), "wb") as out:
+        out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
+    p = "gpt-oss"
+    layers = int(f[f"{p}.block_count"])
+    config = {
+        "architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss",
+        "hidden_size": int(f[f"{p}.embedding_length"]), "intermediate_size": int(f[f"{p}.expert_feed_forward_length"]),
+        "num_hidden_layers": layers, "num_attention_heads": int(f[f"{p}.attention.head_count"]),
+        "num_key_value_heads": int(f[f"{p}.attention.head_count_kv"]), "head_dim": cfg.head_size,
+        "num_local_experts": int(f[f"{p}.expert_count"]), "num_experts_per_tok": int(f[f"{p}.expert_used_count"]),
+        "experts_per_token": int(f[f"{p}.expert_used_count"]),
+        "vocab_size": len(r.fields["tokenizer.ggml.tokens"].data), "max_position_embeddings": int(f[f"{p}.context_length"]),
+        "rope_theta": float(f[f"{p}.rope.freq_base"]), "rms_norm_eps": float(f[f"{p}.attention.layer_norm_rms_epsilon"]),
+        "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "beta_fast": 32.0, "beta_slow": 1.0, "truncate": False,
+                         "original_max_position_embeddings": 32},
+        "sliding_window": int(f[f"{p}.attention.sliding_window"]),
+        "layer_types": ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers)],
+        "attention_bias": True, "swiglu_limit": 7.0, "tie_word_embeddings": False,
+        "quantization_config": {"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]},
+    }
+    with open(os.path.join(d, "config.json"), "w") as out:
+        json.dump(config, out, indent=1)
+    _write_tokenizer_json(r, d)
+    fx = json.load(open(os.path.join(OUT, "family_gptoss.json")))
+    ids = fx["prompts"][1]
+    logits = L.forward(model, ids)[-1]
+    # The MXFP4 codes must matter: the GGUF's logits differ.
+    gap = float(np.abs(logits - np.asarray(fx["last_logits"][1])).max())
+    assert gap > 0.01, gap
+    with open(os.path.join(d, "expected.json"), "w") as out:
+        json.dump({"made_by": "tools/reference/make_family_fixtures.py --moe (write_gptoss_hf)", "ids": ids,
+                   "last_logits": [float(x) for x in logits], "gap_to_the_gguf": gap}, out)
+    print("wrote", d, "gap to the GGUF's logits", round(gap, 3))
 
 
 def main():
@@ -391,6 +505,7 @@ def main_moe():
     # 64 with one per token and a shared expert, layer 3 without RoPE, Q/K L2 norms.
     write("llama4", 79, head_dim=16, tied=False, layers=4, experts=(8, 1, 64), shared=64, name="llama4",
           hf=False, moe_step=2)
+    write_gptoss_hf()
 
 
 if __name__ == "__main__":

@@ -219,6 +219,17 @@ public struct LlamaTensorNames: Sendable {
         return n
     }()
 
+    /// gpt-oss safetensors: `mlp.router` routes, `self_attn.sinks`, `self_attn.o_proj.bias`
+    /// (the experts themselves: `GPTOSSExperts`).
+    public static let huggingFaceGPTOSS: LlamaTensorNames = {
+        var n = huggingFace
+        n.router = "model.layers.{l}.mlp.router.weight"
+        n.routerBias = "model.layers.{l}.mlp.router.bias"
+        n.sinks = "model.layers.{l}.self_attn.sinks"
+        n.oBias = "model.layers.{l}.self_attn.o_proj.bias"
+        return n
+    }()
+
     /// Mixtral safetensors: `block_sparse_moe.gate` routes; experts' w1 (gate), w3 (up), w2 (down).
     public static let huggingFaceMixtral: LlamaTensorNames = {
         var n = huggingFace
@@ -253,8 +264,10 @@ extension LlamaWeights {
     }
 
     /// Loads every tensor a Llama decoder needs from `source`, checking shapes against `config`.
-    public static func load(from source: some TensorSource, names: LlamaTensorNames,
-                            config c: ModelConfiguration) throws -> LlamaWeights {
+    /// `experts`: a loader for checkpoints whose experts are not the tensors `names` gives
+    /// (gpt-oss's MXFP4 blocks); nil: the named tensors.
+    public static func load(from source: some TensorSource, names: LlamaTensorNames, config c: ModelConfiguration,
+                            experts expertLoader: ((Int, ExpertConfiguration) throws -> ExpertLayerWeights)? = nil) throws -> LlamaWeights {
         let qDim = c.headCount * c.headDim
         var layers: [LlamaLayerWeights] = []
         for l in 0..<c.layerCount {
@@ -291,7 +304,7 @@ extension LlamaWeights {
                     : .empty(cols: c.hiddenDim),
                 up: up)
             if let e = c.experts, e.isExpertLayer(l) {
-                layer.experts = try loadExperts(from: source, names: names, layer: l, config: c, experts: e)
+                layer.experts = try expertLoader?(l, e) ?? loadExperts(from: source, names: names, layer: l, config: c, experts: e)
             }
             if c.attentionBias {
                 layer.qBias = try source.vector(n(names.qBias), count: qDim)

@@ -14,15 +14,23 @@ public final class SafetensorsFile: TensorSource, @unchecked Sendable {
 
     public let file: MappedFile
     public let entries: [String: Entry]
+    /// U8 tensors (gpt-oss's MXFP4 `*_blocks` and `*_scales`): shape and bytes, read as they are.
+    public let byteEntries: [String: (shape: [Int], offset: Int)]
     public var path: String { file.path }
 
     public init(path: String) throws {
         file = try MappedFile(path: path)
         var entries: [String: Entry] = [:]
-        try SafetensorsHeader.parse(file, elementBytes: { dt in DType(safetensorsName: dt)?.blockBytes }) { name, dt, shape, offset, byteCount in
-            entries[name] = Entry(dtype: DType(safetensorsName: dt)!, shape: shape, offset: offset, byteCount: byteCount)
+        var bytes: [String: (shape: [Int], offset: Int)] = [:]
+        try SafetensorsHeader.parse(file, elementBytes: { dt in dt == "U8" ? 1 : DType(safetensorsName: dt)?.blockBytes }) { name, dt, shape, offset, byteCount in
+            if dt == "U8" {
+                bytes[name] = (shape, offset)
+            } else {
+                entries[name] = Entry(dtype: DType(safetensorsName: dt)!, shape: shape, offset: offset, byteCount: byteCount)
+            }
         }
         self.entries = entries
+        byteEntries = bytes
     }
 
     public func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
@@ -100,6 +108,83 @@ struct ShardedTensorSource: TensorSource {
         throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)",
                              "no shard has tensor \"\(name)\" (expected shape [\(rows), \(cols)])")
     }
+
+    /// The U8 tensor `name` of `shape`, its bytes in the mapping.
+    func bytes(_ name: String, shape: [Int]) throws -> UnsafeRawPointer {
+        for s in shards {
+            guard let e = s.byteEntries[name] else { continue }
+            guard e.shape == shape else {
+                throw ModelLoadError(.shapeMismatch, file: s.path, place: "tensor \(name)", "shape \(e.shape) does not match the expected \(shape)")
+            }
+            return s.file.base + e.offset
+        }
+        throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)",
+                             "no shard has the U8 tensor \"\(name)\" (expected shape \(shape))")
+    }
+}
+
+/// gpt-oss's experts as OpenAI ships them: MXFP4 in `gate_up_proj_blocks` / `_scales` (gate and
+/// up rows interleaved) and `down_proj_blocks` / `_scales`, two E2M1 codes per byte (the even
+/// column in the low nibble) and an E8M0 exponent per 32 values; biases beside them. Repacked at
+/// load into GGUF's MXFP4 blocks (exponent first, then value j and j + 16 in one byte), which
+/// the kernels read, with gate and up in matrices of their own.
+enum GPTOSSExperts {
+    static func load(from source: ShardedTensorSource, layer l: Int, config c: ModelConfiguration,
+                     experts e: ExpertConfiguration) throws -> ExpertLayerWeights {
+        let p = "model.layers.\(l).mlp."
+        let n = e.count, ff = e.hiddenDim, dim = c.dim
+        guard dim % 32 == 0, ff % 32 == 0 else {
+            throw ModelLoadError(.shapeMismatch, file: source.path, place: "tensor \(p)experts",
+                                 "MXFP4 experts need widths that are multiples of 32 (hidden \(dim), expert \(ff))")
+        }
+        let gateUpBlocks = try source.bytes(p + "experts.gate_up_proj_blocks", shape: [n, 2 * ff, dim / 32, 16])
+        let gateUpScales = try source.bytes(p + "experts.gate_up_proj_scales", shape: [n, 2 * ff, dim / 32])
+        let downBlocks = try source.bytes(p + "experts.down_proj_blocks", shape: [n, dim, ff / 32, 16])
+        let downScales = try source.bytes(p + "experts.down_proj_scales", shape: [n, dim, ff / 32])
+        // Rows (expert, row) of the checkpoint's (experts, rows) into GGUF MXFP4 rows; `pick`
+        // maps an output row to its source row.
+        func repack(_ blocks: UnsafeRawPointer, _ scales: UnsafeRawPointer, sourceRows: Int, rows: Int, cols: Int,
+                    pick: (Int) -> Int) -> [WeightMatrix] {
+            let perRow = cols / 32, rowBytes = perRow * 17
+            let buffer = RawBuffer(count: n * rows * rowBytes)
+            let src = blocks.assumingMemoryBound(to: UInt8.self), exps = scales.assumingMemoryBound(to: UInt8.self)
+            let dst = buffer.pointer.assumingMemoryBound(to: UInt8.self)
+            var v = [UInt8](repeating: 0, count: 32)
+            for x in 0..<n {
+                for r in 0..<rows {
+                    let from = x * sourceRows + pick(r), to = (x * rows + r) * rowBytes
+                    for b in 0..<perRow {
+                        let codes = src + (from * perRow + b) * 16
+                        for k in 0..<16 { v[2 * k] = codes[k] & 15; v[2 * k + 1] = codes[k] >> 4 }
+                        let out = dst + to + b * 17
+                        out[0] = exps[from * perRow + b]
+                        for j in 0..<16 { out[1 + j] = v[j] | (v[j + 16] << 4) }
+                    }
+                }
+            }
+            let all = WeightMatrix(dtype: .mxfp4, rows: n * rows, cols: cols, base: UnsafeRawPointer(buffer.pointer), owner: buffer)
+            return (0..<n).map { all.slicingRows(($0 * rows)..<(($0 + 1) * rows)) }
+        }
+        func rows(_ name: String, width: Int) throws -> [[Float]] {
+            let m = try source.matrix(name, rows: n, cols: width)
+            return (0..<n).map { r in
+                var v = [Float](repeating: 0, count: width)
+                v.withUnsafeMutableBufferPointer { m.row(r, into: $0.baseAddress!) }
+                return v
+            }
+        }
+        let gateUpBias = try rows(p + "experts.gate_up_proj_bias", width: 2 * ff)
+        var w = ExpertLayerWeights(
+            router: try source.matrix(p + "router.weight", rows: n, cols: dim), ids: 0..<n,
+            gate: repack(gateUpBlocks, gateUpScales, sourceRows: 2 * ff, rows: ff, cols: dim) { 2 * $0 },
+            up: repack(gateUpBlocks, gateUpScales, sourceRows: 2 * ff, rows: ff, cols: dim) { 2 * $0 + 1 },
+            down: repack(downBlocks, downScales, sourceRows: dim, rows: dim, cols: ff) { $0 })
+        w.routerBias = try source.vector(p + "router.bias", count: n)
+        w.gateBias = gateUpBias.map { b in stride(from: 0, to: 2 * ff, by: 2).map { b[$0] } }
+        w.upBias = gateUpBias.map { b in stride(from: 1, to: 2 * ff, by: 2).map { b[$0] } }
+        w.downBias = try rows(p + "experts.down_proj_bias", width: dim)
+        return w
+    }
 }
 
 /// Loads a Hugging Face Llama directory.
@@ -114,8 +199,11 @@ public enum SafetensorsModel {
         }
         let source = ShardedTensorSource(shards: try files.map { try SafetensorsFile(path: directory + "/" + $0) }, path: directory)
         let names: LlamaTensorNames = config.gemmaStyle ? .huggingFaceGemma2
-            : config.experts == nil ? .huggingFace : config.architecture == "llama" ? .huggingFaceMixtral : .huggingFaceQwenMoE
-        var weights = try LlamaWeights.load(from: source, names: names, config: config)
+            : config.experts == nil ? .huggingFace : config.architecture == "llama" ? .huggingFaceMixtral
+            : config.architecture == "gpt-oss" ? .huggingFaceGPTOSS : .huggingFaceQwenMoE
+        let experts: ((Int, ExpertConfiguration) throws -> ExpertLayerWeights)? = config.architecture == "gpt-oss"
+            ? { l, e in try GPTOSSExperts.load(from: source, layer: l, config: config, experts: e) } : nil
+        var weights = try LlamaWeights.load(from: source, names: names, config: config, experts: experts)
         if config.gemmaStyle { weights = weights.addingOneToNorms() }
         let json = try readJSON(configPath)
         let tokenizer = try HFTokenizerFile.load(path: directory + "/tokenizer.json",
@@ -164,14 +252,20 @@ public enum SafetensorsModel {
             throw ModelLoadError(.badMetadata, file: path, place: "key mlp_only_layers",
                                  "dense layers among expert layers (mlp_only_layers) are not supported")
         }
-        let hiddenKey = family == "llama" ? "intermediate_size" : "moe_intermediate_size"
+        let hiddenKey = family == "llama" || family == "gpt-oss" ? "intermediate_size" : "moe_intermediate_size"
         guard let hidden = j[hiddenKey] as? Int else {
             throw ModelLoadError(.badMetadata, file: path, place: "key \(hiddenKey)", "required integer key is missing")
         }
         let shared = family == "qwen2moe" ? (j["shared_expert_intermediate_size"] as? Int) ?? 0 : 0
-        let e = ExpertConfiguration(count: count, perToken: perToken, hiddenDim: hidden,
+        var e = ExpertConfiguration(count: count, perToken: perToken, hiddenDim: hidden,
                                     normalizeWeights: family == "llama" ? true : (j["norm_topk_prob"] as? Bool) ?? false,
                                     sharedHiddenDim: shared, sharedGated: shared > 0)
+        if family == "gpt-oss" {
+            // A softmax over the chosen experts' scores (the renormalised softmax), biases, clamped SwiGLU.
+            e.normalizeWeights = true
+            e.biases = true
+            e.activation = .swigluClamped
+        }
         if let problem = e.validationProblem() {
             throw ModelLoadError(.badMetadata, file: path, place: "key num_experts", problem)
         }
@@ -184,11 +278,13 @@ public enum SafetensorsModel {
         let arch = (j["architectures"] as? [String])?.first ?? (j["model_type"] as? String ?? "?")
         // Families on the Llama forward pass: what differs is configuration data.
         let families = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "MixtralForCausalLM": "llama",
+                        "GptOssForCausalLM": "gpt-oss",
                         "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Phi3ForCausalLM": "phi3",
                         "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3",
                         "Qwen2MoeForCausalLM": "qwen2moe", "Qwen3MoeForCausalLM": "qwen3moe"]
         let modelTypes = ["llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
-                          "phi3": "phi3", "gemma2": "gemma2", "gemma3_text": "gemma3", "qwen2_moe": "qwen2moe", "qwen3_moe": "qwen3moe"]
+                          "phi3": "phi3", "gemma2": "gemma2", "gemma3_text": "gemma3", "qwen2_moe": "qwen2moe", "qwen3_moe": "qwen3moe",
+                          "gpt_oss": "gpt-oss"]
         guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ modelTypes[$0] }) else {
             throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
                                  "architecture \(arch) is not supported (supported: \(families.keys.sorted().joined(separator: ", ")))")
@@ -214,7 +310,23 @@ public enum SafetensorsModel {
         c.architecture = family
         c.slidingWindow = window
         c.experts = experts
-        c.attentionBias = family == "qwen2" || family == "qwen2moe"
+        c.attentionBias = family == "qwen2" || family == "qwen2moe" || family == "gpt-oss"
+        if family == "gpt-oss" {
+            // Sinks, output bias; sliding layers as layer_types says, which must alternate from a
+            // sliding first layer (every gpt-oss release does); the clamped SwiGLU at 7.
+            c.attentionOutputBias = true
+            c.attentionSinks = true
+            c.slidingWindow = j["sliding_window"] as? Int
+            c.slidingWindowPattern = 2
+            if let types = j["layer_types"] as? [String],
+               types != (0..<types.count).map({ $0 % 2 == 0 ? "sliding_attention" : "full_attention" }) {
+                throw ModelLoadError(.badMetadata, file: path, place: "key layer_types",
+                                     "gpt-oss with layer types other than alternating sliding and full attention (from a sliding first layer) is not supported")
+            }
+            if let limit = j["swiglu_limit"] as? Double, limit != 7 {
+                throw ModelLoadError(.badMetadata, file: path, place: "key swiglu_limit", "swiglu_limit \(limit) is not supported (7 is)")
+            }
+        }
         if !c.attentionBias, (j["attention_bias"] as? Bool) == true {
             throw ModelLoadError(.badMetadata, file: path, place: "key attention_bias",
                                  "attention biases on \(arch) (q/k/v and o_proj) are not supported")
