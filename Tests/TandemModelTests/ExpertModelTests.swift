@@ -72,14 +72,20 @@ struct ExpertModelTests {
         #expect(f.expertLoad.count == m.configuration.experts!.count && f.expertLoad.allSatisfy { $0 > 0 }, "\(f.expertLoad)")
     }
 
-    @Test("config.json + one safetensors tensor per expert load to the same logits", arguments: ["mixtral", "qwen3moe", "qwen2moe"])
+    @Test("config.json + safetensors load to the same logits (one tensor per expert; Llama 4's fused, transposed ones)",
+          arguments: ["mixtral", "qwen3moe", "qwen2moe", "llama4"])
     func safetensorsMatchReference(arch: String) throws {
         let (gguf, fx) = try ModelFamilyTests.fixture(arch)
         let dir = try #require(Bundle.module.url(forResource: "family_\(arch)_hf", withExtension: nil, subdirectory: "Fixtures"))
         let m = try ModelLoader.load(path: dir.path)
         #expect(m.configuration.experts == gguf.configuration.experts)
         #expect(m.configuration.architecture == (arch == "mixtral" ? "llama" : arch))
-        #expect(m.configuration.ropeStyle == .halfSplit)
+        // Hugging Face's layout rotates halves, except Llama 4 (adjacent pairs, as its GGUF).
+        #expect(m.configuration.ropeStyle == (arch == "llama4" ? .interleaved : .halfSplit))
+        #expect(m.configuration.attentionChunk == gguf.configuration.attentionChunk
+                && m.configuration.noRoPELayerStep == gguf.configuration.noRoPELayerStep
+                && m.configuration.queryKeyL2Norm == gguf.configuration.queryKeyL2Norm
+                && m.configuration.hiddenDim == gguf.configuration.hiddenDim)
         let prompts = try #require(fx["prompts"] as? [[Int]])
         let expected = try #require(fx["last_logits"] as? [[Double]])
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)

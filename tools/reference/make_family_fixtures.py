@@ -482,6 +482,73 @@ def write_gptoss_hf():
     print("wrote", d, "gap to the GGUF's logits", round(gap, 3))
 
 
+def write_llama4_hf():
+    """Llama 4 as Meta ships it on Hugging Face (Llama4ForConditionalGeneration, the text model
+    under `language_model.`), from the llama4 GGUF fixture: experts fused and transposed
+    (`experts.gate_up_proj` (experts, hidden, 2·width) with gate then up, `experts.down_proj`
+    (experts, width, hidden)), `feed_forward.router`, `feed_forward.shared_expert`, dense layers'
+    `feed_forward.*_proj`, Q/K in the GGUF's order (llama.cpp does not permute Llama 4), the text
+    configuration under `text_config`. The same weights, so the GGUF's logits."""
+    import gguf
+    path = os.path.join(OUT, "family_llama4.gguf")
+    r = gguf.GGUFReader(path)
+    f = {k: v.contents() for k, v in r.fields.items() if not k.startswith("tokenizer.ggml.token")}
+    t = {x.name: np.asarray(x.data, dtype=np.float32).reshape(tuple(int(y) for y in reversed(x.shape))) for x in r.tensors}
+    pre = "language_model.model."
+    hf = {pre + "embed_tokens.weight": t["token_embd.weight"], pre + "norm.weight": t["output_norm.weight"],
+          "language_model.lm_head.weight": t["output.weight"]}
+    layers = int(f["llama4.block_count"])
+    for l in range(layers):
+        p, q = f"blk.{l}.", f"{pre}layers.{l}."
+        hf[q + "input_layernorm.weight"] = t[p + "attn_norm.weight"]
+        hf[q + "post_attention_layernorm.weight"] = t[p + "ffn_norm.weight"]
+        for g, h in {"attn_q": "q_proj", "attn_k": "k_proj", "attn_v": "v_proj", "attn_output": "o_proj"}.items():
+            hf[q + f"self_attn.{h}.weight"] = t[p + g + ".weight"]
+        if p + "ffn_gate_exps.weight" in t:
+            hf[q + "feed_forward.router.weight"] = t[p + "ffn_gate_inp.weight"]
+            gate, up = t[p + "ffn_gate_exps.weight"], t[p + "ffn_up_exps.weight"]
+            hf[q + "feed_forward.experts.gate_up_proj"] = np.concatenate([gate, up], axis=1).transpose(0, 2, 1).copy()
+            hf[q + "feed_forward.experts.down_proj"] = t[p + "ffn_down_exps.weight"].transpose(0, 2, 1).copy()
+            for g, h in {"ffn_gate_shexp": "gate_proj", "ffn_up_shexp": "up_proj", "ffn_down_shexp": "down_proj"}.items():
+                hf[q + f"feed_forward.shared_expert.{h}.weight"] = t[p + g + ".weight"]
+        else:
+            for g, h in {"ffn_gate": "gate_proj", "ffn_up": "up_proj", "ffn_down": "down_proj"}.items():
+                hf[q + f"feed_forward.{h}.weight"] = t[p + g + ".weight"]
+    d = os.path.join(OUT, "family_llama4_hf")
+    os.makedirs(d, exist_ok=True)
+    header, blobs, offset = {}, [], 0
+    for name in sorted(hf):
+        b = hf[name].astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(hf[name].shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    hb = json.dumps(header).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(os.path.join(d, "model.safetensors"), "wb") as out:
+        out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
+    p = "llama4"
+    step = int(f[f"{p}.interleave_moe_layer_step"])
+    text = {
+        "model_type": "llama4_text", "hidden_size": int(f[f"{p}.embedding_length"]),
+        "intermediate_size": int(f[f"{p}.expert_feed_forward_length"]), "intermediate_size_mlp": int(f[f"{p}.feed_forward_length"]),
+        "num_hidden_layers": layers, "num_attention_heads": int(f[f"{p}.attention.head_count"]),
+        "num_key_value_heads": int(f[f"{p}.attention.head_count_kv"]), "head_dim": int(f[f"{p}.attention.key_length"]),
+        "num_local_experts": int(f[f"{p}.expert_count"]), "num_experts_per_tok": int(f[f"{p}.expert_used_count"]),
+        "interleave_moe_layer_step": step, "moe_layers": [l for l in range(layers) if (l + 1) % step == 0],
+        "vocab_size": len(r.fields["tokenizer.ggml.tokens"].data), "max_position_embeddings": int(f[f"{p}.context_length"]),
+        "rope_theta": float(f[f"{p}.rope.freq_base"]), "rms_norm_eps": float(f[f"{p}.attention.layer_norm_rms_epsilon"]),
+        "rope_scaling": None, "attention_chunk_size": 8192, "no_rope_layers": [int((l + 1) % 4 != 0) for l in range(layers)],
+        "use_qk_norm": True, "attn_temperature_tuning": True, "floor_scale": 8192, "attn_scale": 0.1,
+        "tie_word_embeddings": False,
+    }
+    config = {"architectures": ["Llama4ForConditionalGeneration"], "model_type": "llama4", "text_config": text,
+              "vision_config": {"model_type": "llama4_vision_model"}, "tie_word_embeddings": False}
+    with open(os.path.join(d, "config.json"), "w") as out:
+        json.dump(config, out, indent=1)
+    _write_tokenizer_json(r, d)
+    print("wrote", d)
+
+
 def main():
     write("qwen2", 41, biases=True)
     write("qwen3", 43, head_dim=24, qk_norm=True, tied=False)
@@ -506,6 +573,7 @@ def main_moe():
     write("llama4", 79, head_dim=16, tied=False, layers=4, experts=(8, 1, 64), shared=64, name="llama4",
           hf=False, moe_step=2)
     write_gptoss_hf()
+    write_llama4_hf()
 
 
 if __name__ == "__main__":

@@ -230,6 +230,31 @@ public struct LlamaTensorNames: Sendable {
         return n
     }()
 
+    /// Llama 4 safetensors (`Llama4ForConditionalGeneration`): the text model under
+    /// `language_model.`, `feed_forward.*` for dense layers, the router and the shared expert
+    /// (the fused experts themselves: `Llama4Experts`).
+    public static let huggingFaceLlama4: LlamaTensorNames = {
+        var n = huggingFace
+        let l = "language_model.model.layers.{l}."
+        n.embedding = "language_model.model.embed_tokens.weight"
+        n.output = "language_model.lm_head.weight"
+        n.finalNorm = "language_model.model.norm.weight"
+        n.attentionNorm = l + "input_layernorm.weight"
+        n.ffnNorm = l + "post_attention_layernorm.weight"
+        n.wq = l + "self_attn.q_proj.weight"
+        n.wk = l + "self_attn.k_proj.weight"
+        n.wv = l + "self_attn.v_proj.weight"
+        n.wo = l + "self_attn.o_proj.weight"
+        n.gate = l + "feed_forward.gate_proj.weight"
+        n.up = l + "feed_forward.up_proj.weight"
+        n.down = l + "feed_forward.down_proj.weight"
+        n.router = l + "feed_forward.router.weight"
+        n.sharedGate = l + "feed_forward.shared_expert.gate_proj.weight"
+        n.sharedUp = l + "feed_forward.shared_expert.up_proj.weight"
+        n.sharedDown = l + "feed_forward.shared_expert.down_proj.weight"
+        return n
+    }()
+
     /// Mixtral safetensors: `block_sparse_moe.gate` routes; experts' w1 (gate), w3 (up), w2 (down).
     public static let huggingFaceMixtral: LlamaTensorNames = {
         var n = huggingFace

@@ -109,6 +109,19 @@ struct ShardedTensorSource: TensorSource {
                              "no shard has tensor \"\(name)\" (expected shape [\(rows), \(cols)])")
     }
 
+    /// The tensor `name` of shape `stacked` seen as a (rows, cols) matrix (rows: the product of
+    /// all but the last dimension).
+    func matrix(_ name: String, rows: Int, cols: Int, stacked: [Int]) throws -> WeightMatrix {
+        for s in shards {
+            guard let e = s.entries[name] else { continue }
+            guard e.shape == stacked else {
+                throw ModelLoadError(.shapeMismatch, file: s.path, place: "tensor \(name)", "shape \(e.shape) does not match the expected \(stacked)")
+            }
+            return WeightMatrix(dtype: e.dtype, rows: rows, cols: cols, base: s.file.base + e.offset, owner: s.file)
+        }
+        throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)", "no shard has tensor \"\(name)\" (expected shape \(stacked))")
+    }
+
     /// The U8 tensor `name` of `shape`, its bytes in the mapping.
     func bytes(_ name: String, shape: [Int]) throws -> UnsafeRawPointer {
         for s in shards {
@@ -120,6 +133,47 @@ struct ShardedTensorSource: TensorSource {
         }
         throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)",
                              "no shard has the U8 tensor \"\(name)\" (expected shape \(shape))")
+    }
+}
+
+/// Llama 4's experts as Meta ships them: `experts.gate_up_proj` (experts, hidden, 2·width), gate
+/// columns then up columns, and `experts.down_proj` (experts, width, hidden), i.e. transposed
+/// against the (out, in) matrices the kernels read; transposed into F32 at load. The router and
+/// the shared expert are ordinary tensors.
+enum Llama4Experts {
+    static func load(from source: ShardedTensorSource, names: LlamaTensorNames, layer l: Int, config c: ModelConfiguration,
+                     experts e: ExpertConfiguration) throws -> ExpertLayerWeights {
+        let p = "language_model.model.layers.\(l).feed_forward.experts."
+        let n = e.count, ff = e.hiddenDim, dim = c.dim
+        // (experts · rows, cols) views of the 3-D tensors; row r of expert x is row x·rows + r.
+        let gateUp = try source.matrix(p + "gate_up_proj", rows: n * dim, cols: 2 * ff, stacked: [n, dim, 2 * ff])
+        let down = try source.matrix(p + "down_proj", rows: n * ff, cols: dim, stacked: [n, ff, dim])
+        // out[x][o][i] = in[x][i][o + offset]: the transposed slice, one expert at a time.
+        func transposed(_ m: WeightMatrix, inRows: Int, outRows: Int, offset: Int) -> [WeightMatrix] {
+            let buffer = RawBuffer(count: n * outRows * inRows * 4)
+            let dst = buffer.pointer.assumingMemoryBound(to: Float.self)
+            var row = [Float](repeating: 0, count: m.cols)
+            for x in 0..<n {
+                for i in 0..<inRows {
+                    row.withUnsafeMutableBufferPointer { m.row(x * inRows + i, into: $0.baseAddress!) }
+                    for o in 0..<outRows { dst[(x * outRows + o) * inRows + i] = row[o + offset] }
+                }
+            }
+            let all = WeightMatrix(dtype: .f32, rows: n * outRows, cols: inRows, base: UnsafeRawPointer(buffer.pointer), owner: buffer)
+            return (0..<n).map { all.slicingRows(($0 * outRows)..<(($0 + 1) * outRows)) }
+        }
+        func n2(_ t: String) -> String { names.name(t, layer: l) }
+        var w = ExpertLayerWeights(
+            router: try source.matrix(n2(names.router), rows: n, cols: dim), ids: 0..<n,
+            gate: transposed(gateUp, inRows: dim, outRows: ff, offset: 0),
+            up: transposed(gateUp, inRows: dim, outRows: ff, offset: ff),
+            down: transposed(down, inRows: ff, outRows: dim, offset: 0))
+        if e.sharedHiddenDim > 0 {
+            w.sharedGate = try source.matrix(n2(names.sharedGate), rows: e.sharedHiddenDim, cols: dim)
+            w.sharedUp = try source.matrix(n2(names.sharedUp), rows: e.sharedHiddenDim, cols: dim)
+            w.sharedDown = try source.matrix(n2(names.sharedDown), rows: dim, cols: e.sharedHiddenDim)
+        }
+        return w
     }
 }
 
@@ -200,9 +254,14 @@ public enum SafetensorsModel {
         let source = ShardedTensorSource(shards: try files.map { try SafetensorsFile(path: directory + "/" + $0) }, path: directory)
         let names: LlamaTensorNames = config.gemmaStyle ? .huggingFaceGemma2
             : config.experts == nil ? .huggingFace : config.architecture == "llama" ? .huggingFaceMixtral
-            : config.architecture == "gpt-oss" ? .huggingFaceGPTOSS : .huggingFaceQwenMoE
-        let experts: ((Int, ExpertConfiguration) throws -> ExpertLayerWeights)? = config.architecture == "gpt-oss"
-            ? { l, e in try GPTOSSExperts.load(from: source, layer: l, config: config, experts: e) } : nil
+            : config.architecture == "gpt-oss" ? .huggingFaceGPTOSS : config.architecture == "llama4" ? .huggingFaceLlama4
+            : .huggingFaceQwenMoE
+        var experts: ((Int, ExpertConfiguration) throws -> ExpertLayerWeights)?
+        if config.architecture == "gpt-oss" {
+            experts = { l, e in try GPTOSSExperts.load(from: source, layer: l, config: config, experts: e) }
+        } else if config.architecture == "llama4" {
+            experts = { l, e in try Llama4Experts.load(from: source, names: names, layer: l, config: config, experts: e) }
+        }
         var weights = try LlamaWeights.load(from: source, names: names, config: config, experts: experts)
         if config.gemmaStyle { weights = weights.addingOneToNorms() }
         let json = try readJSON(configPath)
@@ -252,7 +311,7 @@ public enum SafetensorsModel {
             throw ModelLoadError(.badMetadata, file: path, place: "key mlp_only_layers",
                                  "dense layers among expert layers (mlp_only_layers) are not supported")
         }
-        let hiddenKey = family == "llama" || family == "gpt-oss" ? "intermediate_size" : "moe_intermediate_size"
+        let hiddenKey = ["llama", "gpt-oss", "llama4"].contains(family) ? "intermediate_size" : "moe_intermediate_size"
         guard let hidden = j[hiddenKey] as? Int else {
             throw ModelLoadError(.badMetadata, file: path, place: "key \(hiddenKey)", "required integer key is missing")
         }
@@ -260,6 +319,19 @@ public enum SafetensorsModel {
         var e = ExpertConfiguration(count: count, perToken: perToken, hiddenDim: hidden,
                                     normalizeWeights: family == "llama" ? true : (j["norm_topk_prob"] as? Bool) ?? false,
                                     sharedHiddenDim: shared, sharedGated: shared > 0)
+        if family == "llama4" {
+            // Sigmoid weights on the expert input, a shared expert as wide as the others, experts on
+            // every interleave_moe_layer_step-th layer (moe_layers, where given, must say the same).
+            e.gating = .sigmoid
+            e.weightBeforeFFN = true
+            e.sharedHiddenDim = hidden
+            e.layerStep = max(1, (j["interleave_moe_layer_step"] as? Int) ?? 1)
+            let layers = (j["num_hidden_layers"] as? Int) ?? 0
+            if let moe = j["moe_layers"] as? [Int], moe != (0..<layers).filter({ e.isExpertLayer($0) }) {
+                throw ModelLoadError(.badMetadata, file: path, place: "key moe_layers",
+                                     "expert layers \(moe) are not every \(e.layerStep)th layer; not supported")
+            }
+        }
         if family == "gpt-oss" {
             // A softmax over the chosen experts' scores (the renormalised softmax), biases, clamped SwiGLU.
             e.normalizeWeights = true
@@ -274,17 +346,22 @@ public enum SafetensorsModel {
 
     /// `config.json` of a `LlamaForCausalLM`.
     public static func configuration(path: String) throws -> ModelConfiguration {
-        let j = try readJSON(path)
+        var j = try readJSON(path)
+        // Llama 4 (and other multimodal releases) keep the text model's configuration apart.
+        if (j["model_type"] as? String) == "llama4", var text = j["text_config"] as? [String: Any] {
+            text["architectures"] = ["Llama4ForCausalLM"]
+            j = text
+        }
         let arch = (j["architectures"] as? [String])?.first ?? (j["model_type"] as? String ?? "?")
         // Families on the Llama forward pass: what differs is configuration data.
         let families = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "MixtralForCausalLM": "llama",
-                        "GptOssForCausalLM": "gpt-oss",
+                        "GptOssForCausalLM": "gpt-oss", "Llama4ForCausalLM": "llama4",
                         "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Phi3ForCausalLM": "phi3",
                         "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3",
                         "Qwen2MoeForCausalLM": "qwen2moe", "Qwen3MoeForCausalLM": "qwen3moe"]
         let modelTypes = ["llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
                           "phi3": "phi3", "gemma2": "gemma2", "gemma3_text": "gemma3", "qwen2_moe": "qwen2moe", "qwen3_moe": "qwen3moe",
-                          "gpt_oss": "gpt-oss"]
+                          "gpt_oss": "gpt-oss", "llama4_text": "llama4"]
         guard let family = families[arch] ?? (j["model_type"] as? String).flatMap({ modelTypes[$0] }) else {
             throw ModelLoadError(.unknownArchitecture, file: path, place: "key architectures",
                                  "architecture \(arch) is not supported (supported: \(families.keys.sorted().joined(separator: ", ")))")
@@ -298,9 +375,11 @@ public enum SafetensorsModel {
         }
         let heads = try int("num_attention_heads")
         let experts = try expertConfiguration(j, family: family, path: path)
+        // Llama 4's dense layers use intermediate_size_mlp (intermediate_size is the experts').
+        let denseKey = family == "llama4" ? "intermediate_size_mlp" : "intermediate_size"
         var c = ModelConfiguration(
             architecture: "llama", dim: try int("hidden_size"),
-            hiddenDim: experts != nil && j["intermediate_size"] == nil ? experts!.hiddenDim : try int("intermediate_size"),
+            hiddenDim: experts != nil && j[denseKey] == nil ? experts!.hiddenDim : try int(denseKey),
             layerCount: try int("num_hidden_layers"), headCount: heads,
             kvHeadCount: (j["num_key_value_heads"] as? Int) ?? heads, vocabSize: try int("vocab_size"),
             contextLength: (j["max_position_embeddings"] as? Int) ?? 2048,
@@ -311,6 +390,28 @@ public enum SafetensorsModel {
         c.slidingWindow = window
         c.experts = experts
         c.attentionBias = family == "qwen2" || family == "qwen2moe" || family == "gpt-oss"
+        if family == "llama4" {
+            // Meta's rotary embedding turns adjacent pairs (llama.cpp keeps its Q/K rows); the
+            // local layers are those with RoPE, attending within attention_chunk_size; the others
+            // take the attention temperature.
+            c.ropeStyle = .interleaved
+            let layers = c.layerCount
+            if let rope = j["no_rope_layers"] as? [Int], rope != (0..<layers).map({ ($0 + 1) % 4 != 0 ? 1 : 0 }),
+               rope != [Int](repeating: 1, count: layers) {
+                throw ModelLoadError(.badMetadata, file: path, place: "key no_rope_layers",
+                                     "Llama 4 with RoPE left out on layers other than every fourth is not supported")
+            }
+            if (j["no_rope_layers"] as? [Int]).map({ $0.contains(0) }) ?? true {
+                c.noRoPELayerStep = 4
+                c.slidingWindowPattern = 4
+                c.attentionChunk = (j["attention_chunk_size"] as? Int) ?? 8192
+                if (j["attn_temperature_tuning"] as? Bool) ?? true {
+                    c.attentionTemperatureFloorScale = (j["floor_scale"] as? Int) ?? 8192
+                    c.attentionTemperatureScale = Float((j["attn_scale"] as? Double) ?? 0.1)
+                }
+            }
+            c.queryKeyL2Norm = (j["use_qk_norm"] as? Bool) ?? true
+        }
         if family == "gpt-oss" {
             // Sinks, output bias; sliding layers as layer_types says, which must alternate from a
             // sliding first layer (every gpt-oss release does); the clamped SwiGLU at 7.
