@@ -117,6 +117,32 @@ def test_rate_sweep_with_shared_prefix_counts_and_cache(server, tmp_path):
         assert (tmp_path / svg).exists()
 
 
+def test_multi_turn_measures_reuse_across_turns(server, tmp_path):
+    # One at a time, so each turn follows its conversation's previous turn: from turn 2 on, the
+    # history (system prompt, earlier turns) comes from the prefix cache.
+    run_bench(server, tmp_path, "--workload", "multi-turn", "--groups", "2", "--questions", "3", "--prefix-len", "40",
+              "--question-len", "4", "--reply-len", "6", "--output-len", "4", "--concurrency", "1", "--requests", "6",
+              "--duration", "30", "--warmup", "0")
+    report = json.loads((tmp_path / "results.json").read_text())
+    (level,) = report["levels"]
+    records = [r for r in report["records"] if r["level"] == level["level"]]
+    assert [r["tag"] for r in records] == ["conv-0/turn-1", "conv-1/turn-1", "conv-0/turn-2", "conv-1/turn-2",
+                                           "conv-0/turn-3", "conv-1/turn-3"]
+    turns = {t["turn"]: t for t in level["turns"]}
+    assert sorted(turns) == [1, 2, 3] and all(turns[k]["requests"] == 2 for k in turns)
+    # The summary's turns add up the records'.
+    for k, t in turns.items():
+        mine = [r for r in records if r["tag"].endswith(f"/turn-{k}")]
+        assert t["promptTokens"] == sum(r["promptTokens"] for r in mine)
+        assert t["cachedTokens"] == sum(r["cachedTokens"] for r in mine)
+    assert turns[1]["cachedTokens"] < 0.2 * turns[1]["promptTokens"], turns[1]
+    for k in (2, 3):
+        # Prompts grow turn by turn, and most of each comes from the cache.
+        assert turns[k]["promptTokens"] > turns[k - 1]["promptTokens"]
+        assert turns[k]["cachedTokens"] > 0.5 * turns[k]["promptTokens"], turns[k]
+    assert "Prompt tokens from the cache by turn: turn 1" in (tmp_path / "summary.md").read_text()
+
+
 def test_unreachable_server_is_reported_not_hung(tmp_path):
     port = free_port()
     cmd = [tandem_bin(), "bench", "--base-url", f"http://127.0.0.1:{port}", "--model", "m", "--requests", "2",

@@ -80,6 +80,11 @@ public enum Report {
             if let served = l.servedBy { s += "Answered by: \(counts(served))" + (l.fallbacks.map { "; fallbacks: \($0)" } ?? "") + ".\n" }
             if let routes = l.routes { s += "Routes: \(counts(routes)).\n" }
             if let r = l.reasoningTokens { s += "Reasoning tokens: \(r) of \(l.outputTokens) output tokens.\n" }
+            if let turns = l.turns {
+                s += "Prompt tokens from the cache by turn: " + turns.map {
+                    "turn \($0.turn) \(String(format: "%.0f%%", 100 * $0.cachedShare)) (\($0.cachedTokens) of \($0.promptTokens))"
+                }.joined(separator: ", ") + ".\n"
+            }
             if let e = l.emptyAnswers, e > 0 { s += "Empty answers (no content): \(e).\n" }
             if let a = l.acceptedDraftTokens, let r = l.rejectedDraftTokens, let rate = l.draftAcceptanceRate {
                 s += "Speculative decoding: \(a) of \(a + r) draft tokens accepted (\(String(format: "%.0f%%", 100 * rate)))"

@@ -4,7 +4,7 @@ import Foundation
 /// but `name` is optional; `tandem bench` options override the file.
 public struct Scenario: Sendable, Codable, Equatable {
     public struct Workload: Sendable, Codable, Equatable {
-        /// `random`, `shared-prefix`, `council` or `jsonl`.
+        /// `random`, `shared-prefix`, `multi-turn`, `council` or `jsonl`.
         public var kind: String
         public var inputLen: Int?
         public var outputLen: Int?
@@ -15,6 +15,8 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var questionLen: Int?
         public var maxTokensCap: Int?
         public var path: String?
+        /// multi-turn: words of each earlier assistant reply resent in the history.
+        public var replyLen: Int?
 
         public init(kind: String) { self.kind = kind }
     }
@@ -97,6 +99,11 @@ public struct Scenario: Sendable, Codable, Equatable {
         case "shared-prefix":
             spec = .sharedPrefix(groups: w.groups ?? 4, questions: w.questions ?? 8, prefixLen: w.prefixLen ?? 512,
                                  questionLen: w.questionLen ?? 32, outputLen: w.outputLen ?? 64)
+        case "multi-turn":
+            // groups: conversations, questions: turns, prefix_len: the system prompt, question_len:
+            // each user turn.
+            spec = .multiTurn(conversations: w.groups ?? 4, turns: w.questions ?? 6, systemLen: w.prefixLen ?? 256,
+                              userLen: w.questionLen ?? 32, replyLen: w.replyLen ?? 64, outputLen: w.outputLen ?? 64)
         case "council":
             spec = .council(maxTokensCap: w.maxTokensCap)
         case "jsonl":
@@ -104,10 +111,11 @@ public struct Scenario: Sendable, Codable, Equatable {
             if !path.hasPrefix("/"), let base = baseDirectory { path = base + "/" + path }
             spec = .jsonl(path: path, defaultMaxTokens: w.outputLen ?? 128)
         default:
-            throw ScenarioError("unknown workload kind '\(w.kind)' (random, shared-prefix, council, jsonl)")
+            throw ScenarioError("unknown workload kind '\(w.kind)' (random, shared-prefix, multi-turn, council, jsonl)")
         }
         for (k, v) in [("input_len", w.inputLen), ("output_len", w.outputLen), ("groups", w.groups), ("questions", w.questions),
-                       ("prefix_len", w.prefixLen), ("question_len", w.questionLen), ("max_tokens_cap", w.maxTokensCap)] {
+                       ("prefix_len", w.prefixLen), ("question_len", w.questionLen), ("max_tokens_cap", w.maxTokensCap),
+                       ("reply_len", w.replyLen)] {
             if let v, v < 1 { throw ScenarioError("workload.\(k) must be ≥ 1, got \(v)") }
         }
         if let r = w.rangeRatio, !(0...1).contains(r) { throw ScenarioError("workload.range_ratio must be in 0...1") }
@@ -152,6 +160,8 @@ public struct Scenario: Sendable, Codable, Equatable {
             return "random (\(i) words in, \(o) tokens out" + (r > 0 ? ", ±\(Int(r * 100))%)" : ")")
         case .sharedPrefix(let g, let q, let p, let ql, let o):
             return "shared-prefix (\(g) system prompts of \(p) words × \(q) questions of \(ql) words, \(o) tokens out)"
+        case .multiTurn(let c, let t, let sys, let u, let r, let o):
+            return "multi-turn (\(c) conversations × \(t) turns: system prompt of \(sys) words, user turns of \(u) words, earlier replies of \(r) words resent, \(o) tokens out)"
         case .council(let cap):
             return "council (6 tasks" + (cap.map { ", max_tokens capped at \($0))" } ?? ")")
         case .jsonl(let path, _):

@@ -143,6 +143,22 @@ public struct SLO: Sendable, Codable, Equatable {
 }
 
 /// The aggregate of one measured level.
+/// One turn of a multi-turn workload: its requests' prompt tokens and the cached share.
+public struct TurnTokens: Sendable, Codable, Equatable {
+    public var turn: Int
+    public var requests: Int
+    public var promptTokens: Int
+    public var cachedTokens: Int
+
+    mutating func add(_ r: RequestRecord) {
+        requests += 1
+        promptTokens += r.promptTokens
+        cachedTokens += r.cachedTokens
+    }
+
+    public var cachedShare: Double { promptTokens > 0 ? Double(cachedTokens) / Double(promptTokens) : 0 }
+}
+
 public struct LevelSummary: Sendable, Codable, Equatable {
     public var level: String
     public var load: LoadShape
@@ -188,6 +204,8 @@ public struct LevelSummary: Sendable, Codable, Equatable {
     public var fallbacks: Int? = nil
     public var emptyAnswers: Int? = nil
     public var reasoningTokens: Int? = nil
+    /// Multi-turn workloads: per turn (1, 2, ...), prompt tokens and those served from the cache.
+    public var turns: [TurnTokens]? = nil
 
     /// Output tokens per decode pass: each pass emits one token plus the drafts it accepted.
     public var tokensPerPass: Double? {
@@ -265,6 +283,12 @@ public enum Statistics {
         summary.emptyAnswers = ok.filter { $0.emptyAnswer == true }.count
         let reasoning = ok.compactMap(\.reasoningTokens)
         if !reasoning.isEmpty { summary.reasoningTokens = reasoning.reduce(0, +) }
+        var byTurn: [Int: TurnTokens] = [:]
+        for r in ok {
+            guard let range = r.tag.range(of: "/turn-"), let turn = Int(r.tag[range.upperBound...]) else { continue }
+            byTurn[turn, default: TurnTokens(turn: turn, requests: 0, promptTokens: 0, cachedTokens: 0)].add(r)
+        }
+        if !byTurn.isEmpty { summary.turns = byTurn.keys.sorted().map { byTurn[$0]! } }
         return summary
     }
 

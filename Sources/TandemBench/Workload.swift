@@ -41,6 +41,12 @@ public enum WorkloadSpec: Sendable, Equatable {
     case random(inputLen: Int, outputLen: Int, rangeRatio: Double)
     /// `groups` system prompts of `prefixLen` words, each followed by `questions` questions of `questionLen` words.
     case sharedPrefix(groups: Int, questions: Int, prefixLen: Int, questionLen: Int, outputLen: Int)
+    /// `conversations` chats of `turns` turns each: a system prompt of `systemLen` words, then per
+    /// turn a user message of `userLen` words; each turn resends the whole history with the
+    /// earlier turns' assistant replies (`replyLen` words, fixed text, so every engine gets the
+    /// same prompts), so the prefix cache's reuse across turns is what is measured. Requests go
+    /// turn by turn (every conversation's turn 1, then every turn 2, ...).
+    case multiTurn(conversations: Int, turns: Int, systemLen: Int, userLen: Int, replyLen: Int, outputLen: Int)
     /// The six council tasks; each task's own `max_tokens` capped at `maxTokensCap` when given.
     case council(maxTokensCap: Int?)
     /// Prompts from a JSONL file (see `JSONLWorkload`).
@@ -102,6 +108,27 @@ public enum WorkloadGenerator {
                                             messages: [BenchMessage(role: "system", content: prefix),
                                                        BenchMessage(role: "user", content: question)],
                                             maxTokens: outputLen))
+                }
+            }
+            return out
+        case .multiTurn(let conversations, let turns, let systemLen, let userLen, let replyLen, let outputLen):
+            let chats = (0..<max(1, conversations)).map { c in
+                (system: "Conversation \(c). " + randomText(words: systemLen, rng: &rng),
+                 turns: (0..<max(1, turns)).map { k in
+                     (user: "Turn \(k + 1): " + randomText(words: userLen, rng: &rng) + "?",
+                      reply: randomText(words: replyLen, rng: &rng))
+                 })
+            }
+            var out: [BenchRequest] = []
+            for k in 0..<max(1, turns) {
+                for (c, chat) in chats.enumerated() {
+                    var messages = [BenchMessage(role: "system", content: chat.system)]
+                    for j in 0..<k {
+                        messages.append(BenchMessage(role: "user", content: chat.turns[j].user))
+                        messages.append(BenchMessage(role: "assistant", content: chat.turns[j].reply))
+                    }
+                    messages.append(BenchMessage(role: "user", content: chat.turns[k].user))
+                    out.append(BenchRequest(tag: "conv-\(c)/turn-\(k + 1)", messages: messages, maxTokens: outputLen))
                 }
             }
             return out

@@ -88,6 +88,38 @@ import Testing
         #expect(r[0].messages[0].content.split(separator: " ").count == 53)                // "System prompt 0." + 50 words
     }
 
+    /// Each turn resends its conversation's history: turn k's messages begin with turn k-1's,
+    /// then its reply and the new user message; turns go out in order across conversations.
+    @Test func multiTurnResendsTheHistoryTurnByTurn() throws {
+        let r = try WorkloadGenerator.requests(.multiTurn(conversations: 2, turns: 3, systemLen: 20, userLen: 5, replyLen: 7, outputLen: 9),
+                                               count: 1, seed: 3)
+        #expect(r.map(\.tag) == ["conv-0/turn-1", "conv-1/turn-1", "conv-0/turn-2", "conv-1/turn-2", "conv-0/turn-3", "conv-1/turn-3"])
+        for c in 0..<2 {
+            let turns = r.filter { $0.tag.hasPrefix("conv-\(c)/") }
+            #expect(turns.map { $0.messages.count } == [2, 4, 6])
+            #expect(turns.map { $0.messages.map(\.role) }.last == ["system", "user", "assistant", "user", "assistant", "user"])
+            for k in 1..<3 {
+                #expect(Array(turns[k].messages.prefix(turns[k - 1].messages.count)) == turns[k - 1].messages)
+            }
+            #expect(turns[2].messages[2].content.split(separator: " ").count == 7 && turns.allSatisfy { $0.maxTokens == 9 })
+        }
+        #expect(r[0].messages[0] != r[1].messages[0])   // one system prompt per conversation
+        // The summary splits prompt and cached tokens by turn.
+        func record(_ tag: String, _ prompt: Int, _ cached: Int) -> RequestRecord {
+            RequestRecord(index: 0, level: "c=1", tag: tag, start: 0, ttft: 0.1, e2e: 0.2, promptTokens: prompt,
+                          cachedTokens: cached, outputTokens: 1, finishReason: "length")
+        }
+        let summary = Statistics.summarize(level: "c=1", load: .concurrency(1),
+                                           records: [record("conv-0/turn-1", 40, 0), record("conv-1/turn-1", 40, 0),
+                                                     record("conv-0/turn-2", 60, 32), record("conv-1/turn-2", 60, 48)],
+                                           slo: SLO(ttft: 1, tpot: 1))
+        #expect(summary.turns == [TurnTokens(turn: 1, requests: 2, promptTokens: 80, cachedTokens: 0),
+                                  TurnTokens(turn: 2, requests: 2, promptTokens: 120, cachedTokens: 80)])
+        let md = Report.markdown(BenchReport(scenario: "s", target: "", model: "m", endpoint: "chat", workload: "w", seed: 0,
+                                             startedAt: "now", warmupRequests: 0, levels: [summary], records: []))
+        #expect(md.contains("turn 1 0% (0 of 80), turn 2 67% (80 of 120)"), "\(md)")
+    }
+
     @Test func councilHasSixTasksWithReasoningBudgets() throws {
         let r = try WorkloadGenerator.requests(.council(maxTokensCap: nil), count: 1, seed: 0)
         #expect(r.map(\.tag) == ["task-decomposition", "ambiguity-handling", "priority-summary", "business-strategy",

@@ -33,7 +33,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "chat or completions.")
     var endpoint: String?
 
-    @Option(help: "Workload: random, shared-prefix, council or jsonl.")
+    @Option(help: "Workload: random, shared-prefix, multi-turn, council or jsonl.")
     var workload: String?
 
     @Option(name: .customLong("prompts"), help: "JSONL file of prompts (implies --workload jsonl).")
@@ -48,17 +48,20 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("range-ratio"), help: "random: lengths drawn uniformly within ± this fraction (0...1).")
     var rangeRatio: Double?
 
-    @Option(help: "shared-prefix: number of system prompts (G).")
+    @Option(help: "shared-prefix: number of system prompts (G); multi-turn: conversations.")
     var groups: Int?
 
-    @Option(help: "shared-prefix: questions per system prompt (Q).")
+    @Option(help: "shared-prefix: questions per system prompt (Q); multi-turn: turns per conversation.")
     var questions: Int?
 
-    @Option(name: .customLong("prefix-len"), help: "shared-prefix: system prompt length in words.")
+    @Option(name: .customLong("prefix-len"), help: "shared-prefix, multi-turn: system prompt length in words.")
     var prefixLen: Int?
 
-    @Option(name: .customLong("question-len"), help: "shared-prefix: question length in words.")
+    @Option(name: .customLong("question-len"), help: "shared-prefix: question length in words; multi-turn: each user turn's.")
     var questionLen: Int?
+
+    @Option(name: .customLong("reply-len"), help: "multi-turn: words of each earlier assistant reply resent in the history.")
+    var replyLen: Int?
 
     @Option(name: .customLong("max-tokens-cap"), help: "council: cap every task's max_tokens.")
     var maxTokensCap: Int?
@@ -152,6 +155,7 @@ struct BenchCommand: AsyncParsableCommand {
         if let prefixLen { w.prefixLen = prefixLen }
         if let questionLen { w.questionLen = questionLen }
         if let maxTokensCap { w.maxTokensCap = maxTokensCap }
+        if let replyLen { w.replyLen = replyLen }
         s.workload = w
         var l = s.load ?? Scenario.Load(kind: "concurrency", levels: [1])
         if let concurrency { l = Scenario.Load(kind: "concurrency", levels: try Self.levels(concurrency, name: "concurrency")) }
