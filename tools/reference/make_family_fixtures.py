@@ -315,16 +315,7 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
     d = os.path.join(OUT, f"family_{name or arch}_hf")
     os.makedirs(d, exist_ok=True)
     # safetensors: u64 header length, JSON header, raw little-endian data.
-    header, blobs, offset = {}, [], 0
-    for name in sorted(hf):
-        b = hf[name].astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(hf[name].shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    hb = json.dumps(header).encode()
-    hb += b" " * (-len(hb) % 8)
-    with open(os.path.join(d, "model.safetensors"), "wb") as out:
-        out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
+    _write_safetensors(os.path.join(d, "model.safetensors"), hf)
     p = arch
     config = {
         "architectures": [{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM",
@@ -357,6 +348,23 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
     with open(os.path.join(d, "config.json"), "w") as out:
         json.dump(config, out, indent=1)
     _write_tokenizer_json(r, d)
+
+
+def _write_safetensors(path, tensors):
+    """A safetensors file: u64 header length, the JSON header, raw little-endian data; uint8
+    arrays as U8, everything else as F32."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = tensors[name]
+        dt = "U8" if a.dtype == np.uint8 else "F32"
+        b = a.tobytes() if dt == "U8" else a.astype("<f4").tobytes()
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    hb = json.dumps(header).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(path, "wb") as out:
+        out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
 
 
 def _write_tokenizer_json(r, d):
@@ -437,18 +445,7 @@ def write_gptoss_hf():
     cfg.rope_freq_factors = L.yarn_rope_factors(cfg.head_size, cfg.rope_theta, 4.0, 32, truncate=False)
     d = os.path.join(OUT, "family_gptoss_hf")
     os.makedirs(d, exist_ok=True)
-    header, blobs, offset = {}, [], 0
-    for name in sorted(hf):
-        a = hf[name]
-        dt = "U8" if a.dtype == np.uint8 else "F32"
-        b = a.astype("<f4").tobytes() if dt == "F32" else a.tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    hb = json.dumps(header).encode()
-    hb += b" " * (-len(hb) % 8)
-    with open(os.path.join(d, "model.safetensors"), "wb") as out:
-        out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
+    _write_safetensors(os.path.join(d, "model.safetensors"), hf)
     p = "gpt-oss"
     layers = int(f[f"{p}.block_count"])
     config = {
@@ -516,16 +513,7 @@ def write_llama4_hf():
                 hf[q + f"feed_forward.{h}.weight"] = t[p + g + ".weight"]
     d = os.path.join(OUT, "family_llama4_hf")
     os.makedirs(d, exist_ok=True)
-    header, blobs, offset = {}, [], 0
-    for name in sorted(hf):
-        b = hf[name].astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(hf[name].shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    hb = json.dumps(header).encode()
-    hb += b" " * (-len(hb) % 8)
-    with open(os.path.join(d, "model.safetensors"), "wb") as out:
-        out.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
+    _write_safetensors(os.path.join(d, "model.safetensors"), hf)
     p = "llama4"
     step = int(f[f"{p}.interleave_moe_layer_step"])
     text = {

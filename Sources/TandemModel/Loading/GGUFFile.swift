@@ -168,17 +168,23 @@ public final class GGUFFile: @unchecked Sendable {
         35: "TQ2_0", 39: "MXFP4",
     ]
 
+    /// The element format of tensor `name`, or an error naming its type and what is supported.
+    private func weightType(_ info: GGUFTensorInfo, _ name: String) throws -> DType {
+        guard let dtype = GGUFFile.dtype(ggmlType: info.ggmlType) else {
+            let tname = GGUFFile.ggmlTypeNames[info.ggmlType] ?? "#\(info.ggmlType)"
+            throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
+                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
+        }
+        return dtype
+    }
+
     /// The tensor `name` as a matrix of `rows` × `cols` (GGML dims `[cols, rows]`).
     public func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
         guard let info = tensors[name] else {
             throw ModelLoadError(.missingTensor, file: path, place: "tensor \(name)",
                                  "the model has no tensor \"\(name)\" (expected shape [\(cols), \(rows)]); the file is incomplete or not a llama model")
         }
-        guard let dtype = GGUFFile.dtype(ggmlType: info.ggmlType) else {
-            let tname = GGUFFile.ggmlTypeNames[info.ggmlType] ?? "#\(info.ggmlType)"
-            throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
-                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
-        }
+        let dtype = try weightType(info, name)
         let flat = info.dims.count == 1 ? [info.dims[0], 1] : info.dims
         guard flat.count == 2, flat[0] == cols, flat[1] == rows else {
             throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
@@ -198,11 +204,7 @@ public final class GGUFFile: @unchecked Sendable {
             throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
                                  "shape \(info.dims) does not match the expected [\(cols), \(rows), \(count)] (columns, rows, experts)")
         }
-        guard let dtype = GGUFFile.dtype(ggmlType: info.ggmlType) else {
-            let tname = GGUFFile.ggmlTypeNames[info.ggmlType] ?? "#\(info.ggmlType)"
-            throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
-                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
-        }
+        let dtype = try weightType(info, name)
         let all = WeightMatrix(dtype: dtype, rows: rows * count, cols: cols, base: file.base + info.fileOffset, owner: file)
         return (0..<count).map { all.slicingRows(($0 * rows)..<(($0 + 1) * rows)) }
     }
