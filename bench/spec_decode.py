@@ -13,8 +13,10 @@ every workload and concurrency on each; the tables are medians over rounds (min-
 Figures per (workload, concurrency): decode tokens/s (completion tokens after the first, over the
 wall time from the first request's first token to the last request's end), TPOT (median over
 requests of (last - first token time) / (tokens - 1)), and the acceptance rate and draft tokens
-per verification from the server's `tandem_spec_*` counters. Options: --bin (default
-.build/release/tandem), --modes off,on,always, --concurrency 1,4,16, --max-tokens 128, --spec-tokens 4,
+per verification from the server's `tandem_spec_*` counters. Modes `llama-off` and `llama-lookup`
+run llama.cpp's llama-server on the same file, plain and with its n-gram lookup drafting
+(`--spec-type ngram-simple`), for the side-by-side. Options: --bin (default
+.build/release/tandem), --modes off,on,always[,llama-off,llama-lookup], --concurrency 1,4,16, --max-tokens 128, --spec-tokens 4,
 --spec-max-batch 0, --threads (kernel threads, default: serve's), --workloads extraction,code,summary,council.
 """
 import argparse
@@ -99,7 +101,8 @@ def one_request(client, prompt, max_tokens, out, i):
             times.append(time.monotonic())
         if chunk.usage:
             tokens = chunk.usage.completion_tokens
-    out[i] = (start, times, tokens)
+    # A server that sends no usage chunk: one content chunk per token.
+    out[i] = (start, times, tokens or len(times))
 
 
 def run_level(dep, prompts, concurrency, max_tokens):
@@ -119,7 +122,47 @@ def run_level(dep, prompts, concurrency, max_tokens):
             "tokens": sum(o[2] for o in out)}
 
 
+class LlamaServer:
+    """llama.cpp's llama-server on the same file (the peer, bench/peer/build_llamacpp.sh): plain
+    ("llama-off") or with its n-gram lookup drafting ("llama-lookup": --spec-type ngram-simple, as
+    many draft tokens as --spec-tokens), the same thread count and 16 slots."""
+
+    def __init__(self, model, lookup, args):
+        import subprocess
+        import urllib.request
+        from tandemkit import free_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [str(ROOT / ".peer" / "llama.cpp-build" / "bin" / "llama-server"), "-m", model, "--port", str(self.port),
+               "-t", str(args.threads or os.cpu_count()), "-np", "16", "-c", str(16 * 1024), "--no-warmup"]
+        if lookup:
+            cmd += ["--spec-type", "ngram-simple", "--spec-draft-n-max", str(args.spec_tokens),
+                    "--spec-ngram-simple-size-n", "3", "--spec-ngram-simple-size-m", str(args.spec_tokens)]
+        self.log = open(f"/tmp/llama-server-{self.port}.log", "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(self.url + "/health", timeout=1)
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("llama-server exited: " + open(self.log.name).read()[-2000:])
+                time.sleep(0.1)
+        raise RuntimeError("llama-server did not become ready")
+
+    def client(self):
+        from openai import OpenAI
+        return OpenAI(base_url=self.url + "/v1", api_key="none", timeout=300, max_retries=0)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+
+
 def serve(bin_path, model, mode, args):
+    if mode.startswith("llama-"):
+        return LlamaServer(model, mode == "llama-lookup", args)
     os.environ["TANDEM_BIN"] = bin_path
     extra = ["--max-running", "16", "--kv-mib", "256"]
     if mode != "off":
@@ -151,16 +194,18 @@ def main():
     for r in range(args.rounds):
         for spec in modes[r % len(modes):] + modes[:r % len(modes)]:
             dep = serve(args.bin, args.model, spec, args)
+            tandem = not spec.startswith("llama-")
             try:
-                before = counters(dep.url)
+                before = counters(dep.url) if tandem else {}
                 for w, prompts in workloads.items():
                     for c in levels:
                         res = run_level(dep, prompts, c, args.max_tokens)
                         results.setdefault((spec, w, c), []).append(res)
                         print(f"round {r + 1} {spec} {w} c={c}: {res['tok_s']:.1f} tok/s, "
                               f"TPOT {res['tpot_ms']:.1f} ms, {res['tokens']} tokens", flush=True)
-                after = counters(dep.url)
-                accept[spec].append({k: after[k] - before[k] for k in after})
+                if tandem:
+                    after = counters(dep.url)
+                    accept[spec].append({k: after[k] - before[k] for k in after})
             finally:
                 dep.stop()
 
@@ -169,16 +214,19 @@ def main():
 
     print(f"\nModel {os.path.basename(args.model)}, {args.rounds} interleaved rounds, max_tokens {args.max_tokens}, "
           f"--spec-tokens {args.spec_tokens} --spec-max-batch {args.spec_max_batch}\n")
-    others = [m for m in modes if m != "off"]
+    # Each speculating mode against its own engine's plain mode.
+    def base(m):
+        return "llama-off" if m.startswith("llama-") else "off"
+    others = [m for m in modes if m not in ("off", "llama-off")]
     print("| workload | concurrency | " + " | ".join(f"decode tok/s {m}" for m in modes) + " | "
-          + " | ".join(f"{m} / off" for m in others) + " | " + " | ".join(f"TPOT ms {m}" for m in modes) + " |")
+          + " | ".join(f"{m} / {base(m)}" for m in others) + " | " + " | ".join(f"TPOT ms {m}" for m in modes) + " |")
     print("|" + " --- |" * (2 + 2 * len(modes) + len(others)))
     for w in workloads:
         for c in levels:
             rows = {m: results[(m, w, c)] for m in modes}
             med = {m: statistics.median(o["tok_s"] for o in rows[m]) for m in modes}
             print(f"| {w} | {c} | " + " | ".join(cell([o["tok_s"] for o in rows[m]], "{:.1f}") for m in modes) + " | "
-                  + " | ".join(f"{med[m] / max(med.get('off', med[m]), 1e-9):.2f}x" for m in others) + " | "
+                  + " | ".join(f"{med[m] / max(med.get(base(m), med[m]), 1e-9):.2f}x" for m in others) + " | "
                   + " | ".join(cell([o["tpot_ms"] for o in rows[m]], "{:.1f}") for m in modes) + " |")
     for m in others:
         tot = {k: sum(a[k] for a in accept[m]) for k in accept[m][0]} if accept[m] else {}

@@ -20,7 +20,8 @@ extension GGUFFile {
 
     /// The architectures the forward pass implements: what differs from `llama` is data in
     /// `ModelConfiguration` (RoPE layout, attention biases, Q/K norms, head width, fused
-    /// projections, sliding windows, Gemma's norms and soft-capping), not another pass.
+    /// projections, sliding windows and chunks, Gemma's norms and soft-capping, sinks, experts),
+    /// not another pass.
     public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "qwen2moe", "qwen3moe", "gpt-oss", "llama4"]
 
     /// Architectures whose experts have their own width (`expert_feed_forward_length`).
@@ -148,7 +149,9 @@ extension GGUFFile {
 
     /// The mixture of experts from `ARCH.expert_count` and its companions, as llama.cpp reads
     /// them: Mixtral (`llama` with experts) and `qwen3moe` renormalise the chosen experts'
-    /// weights, `qwen2moe` does not and adds a gated shared expert. nil for a dense model.
+    /// weights; `qwen2moe` does not and adds a gated shared expert; `gpt-oss` adds biases and the
+    /// clamped SwiGLU; `llama4` weighs the expert input by a sigmoid, adds a shared expert and
+    /// may leave dense layers between expert layers. nil for a dense model.
     func expertConfiguration(arch: String, dim: Int) throws -> ExpertConfiguration? {
         let count = metadata["\(arch).expert_count"]?.intValue ?? 0
         let isMoEArch = Self.expertArchitectures.contains(arch)
@@ -161,7 +164,7 @@ extension GGUFFile {
         }
         guard arch == "llama" || isMoEArch else {
             throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_count",
-                                 "experts on \(arch) are not supported (supported: llama (Mixtral), qwen2moe, qwen3moe)")
+                                 "experts on \(arch) are not supported (supported: llama (Mixtral), qwen2moe, qwen3moe, gpt-oss, llama4)")
         }
         let perToken = try requireInt("\(arch).expert_used_count")
         let hidden = isMoEArch ? try requireInt("\(arch).expert_feed_forward_length") : try requireInt("\(arch).feed_forward_length")
@@ -190,7 +193,7 @@ extension GGUFFile {
         if let gating = metadata["\(arch).expert_gating_func"]?.intValue, gating != 1, !(arch == "gpt-oss" && gating == 3),
            !(arch == "llama4" && gating == 2) {
             throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_gating_func",
-                                 "expert gating function #\(gating) is not supported (1, softmax, is)")
+                                 "expert gating function #\(gating) is not supported here (softmax, 1; gpt-oss's 3; Llama 4's sigmoid, 2)")
         }
         if let problem = e.validationProblem() {
             throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_*", problem)

@@ -289,9 +289,10 @@ public enum SafetensorsModel {
         return obj
     }
 
-    /// The experts of a Mixtral (`num_local_experts`), Qwen2-MoE or Qwen3-MoE (`num_experts`)
-    /// config; nil for a dense one. Layers that stay dense (`decoder_sparse_step` > 1,
-    /// `mlp_only_layers`) are refused rather than run as experts.
+    /// The experts of a Mixtral, gpt-oss or Llama 4 (`num_local_experts`), Qwen2-MoE or
+    /// Qwen3-MoE (`num_experts`) config; nil for a dense one. Qwen's dense layers between expert
+    /// layers (`decoder_sparse_step` > 1, `mlp_only_layers`) are refused rather than run as
+    /// experts; Llama 4's `interleave_moe_layer_step` is honoured.
     static func expertConfiguration(_ j: [String: Any], family: String, path: String) throws -> ExpertConfiguration? {
         let count = (j["num_local_experts"] as? Int) ?? (j["num_experts"] as? Int) ?? 0
         guard count > 0 else {
@@ -329,7 +330,7 @@ public enum SafetensorsModel {
             let layers = (j["num_hidden_layers"] as? Int) ?? 0
             if let moe = j["moe_layers"] as? [Int], moe != (0..<layers).filter({ e.isExpertLayer($0) }) {
                 throw ModelLoadError(.badMetadata, file: path, place: "key moe_layers",
-                                     "expert layers \(moe) are not every \(e.layerStep)th layer; not supported")
+                                     "expert layers \(moe) are not one layer in every \(e.layerStep) (interleave_moe_layer_step); not supported")
             }
         }
         if family == "gpt-oss" {
