@@ -197,6 +197,14 @@ struct ExpertModelTests {
         #expect(r > [WeightFormat.fp8: 0.99, .nvfp4: 0.85, .mxfp4: 0.6][format]!, "\(format): correlation \(r) with the reference's logits")
     }
 
+    /// The ModelOpt export writes dense Llama checkpoints: an MoE model is refused by name rather
+    /// than written with its (empty) dense FFN slots.
+    @Test("the ModelOpt export refuses a mixture of experts", arguments: ["mixtral", "llama4"])
+    func modelOptExportRefusesExperts(arch: String) throws {
+        let (m, _) = try ModelFamilyTests.fixture(arch)
+        #expect { _ = try ModelOptExport(model: m, format: .fp8) } throws: { "\($0)".contains("experts") }
+    }
+
     @Test("routing: softmax, the top k, renormalised or not")
     func routing() {
         // Scores ln 1, ln 2, ln 4, ln 1: probabilities 1/8, 2/8, 4/8, 1/8.

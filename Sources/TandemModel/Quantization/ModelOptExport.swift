@@ -41,6 +41,11 @@ public struct ModelOptExport {
         guard !c.attentionBias, !c.queryKeyNorm, c.explicitHeadDim == nil else {
             throw ModelExportError("the ModelOpt export writes Llama checkpoints; \(c.architecture) (attention biases, Q/K norms or its own head width) is not written yet")
         }
+        // Nor experts, sinks, chunked attention or layers without RoPE (Mixtral, gpt-oss, Llama 4).
+        guard c.experts == nil, !c.attentionSinks, !c.attentionOutputBias, c.attentionChunk == nil, c.noRoPELayerStep == nil,
+              !c.queryKeyL2Norm else {
+            throw ModelExportError("the ModelOpt export writes dense Llama checkpoints; \(c.architecture) (experts, attention sinks, chunked attention or layers without RoPE) is not written yet")
+        }
         self.model = model
         self.format = format
     }
