@@ -9,6 +9,10 @@ Needs the llama.cpp peer (bench/peer/build_llamacpp.sh) and a built tandem ($TAN
 `swift build`'s). About a minute:
 
     python3 bench/moe_llamacpp.py
+    python3 bench/moe_llamacpp.py --model models/peer/smollm2-135m-q4_k_m.gguf --prompt "The capital of France is"
+
+With `--model` (repeatable) and `--prompt` (repeatable, text) it compares any GGUF files instead,
+e.g. a real llama-quantize Q4_K_M mix.
 """
 import json
 import subprocess
@@ -55,15 +59,23 @@ def llama_cpp(path, prompts):
 
 
 def main():
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", action="append", default=[],
+                    help="a GGUF file to compare instead of the fixtures (text prompts: --prompt)")
+    ap.add_argument("--prompt", action="append", default=[])
+    a = ap.parse_args()
     if not LLAMA.exists():
         sys.exit(f"missing {LLAMA}: run bench/peer/build_llamacpp.sh")
     print(f"<!-- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; greedy, {N} tokens per prompt -->")
-    print("| fixture | prompt ids | tokens compared | = llama.cpp | = NumPy float64 |")
+    print("| file | prompt ids | tokens compared | = llama.cpp | = NumPy float64 |")
     print("| --- | --- | --- | --- | --- |")
     ok = True
-    for fam in ["mixtral", "qwen3moe", "qwen2moe", "gptoss", "llama4"]:
-        path = FIXTURES / f"family_{fam}.gguf"
-        runs = [generate_json(str(path), p, N) for p in PROMPTS]
+    files = [Path(m) for m in a.model] or [FIXTURES / f"family_{fam}.gguf" for fam in ["mixtral", "qwen3moe", "qwen2moe", "gptoss", "llama4"]]
+    prompts = a.prompt or PROMPTS
+    for path in files:
+        fam = path.stem.replace("family_", "")
+        runs = [generate_json(str(path), p, N) for p in prompts]
         ids = [r["prompt_token_ids"] for r in runs]
         peer = llama_cpp(path, ids)
         ref = llama_ref.load_gguf(str(path))

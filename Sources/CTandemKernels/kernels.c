@@ -72,6 +72,8 @@ size_t tk_row_bytes(tk_type type, int64_t cols) {
     case TK_Q8_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 34;
     case TK_Q4_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 18;
     case TK_Q4_1: return cols % 32 ? 0 : (size_t)(cols / 32) * 20;
+    case TK_Q5_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 22;
+    case TK_Q5_1: return cols % 32 ? 0 : (size_t)(cols / 32) * 24;
     case TK_MXFP4: return tk_mxfp4_row_bytes(cols);
     case TK_Q4_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q4_K_BYTES;
     case TK_Q5_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q5_K_BYTES;
@@ -90,6 +92,8 @@ int tk_matvec_supports(tk_type type) {
     case TK_Q8_0:
     case TK_Q4_0:
     case TK_Q4_1:
+    case TK_Q5_0:
+    case TK_Q5_1:
     case TK_MXFP4:
     case TK_Q4_K:
     case TK_Q5_K:
@@ -143,6 +147,25 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
             }
         }
         return 0;
+    case TK_Q5_0:
+    case TK_Q5_1: {
+        // ggml: bit j of the 32-bit qh is value j's fifth bit; nibble j low, j + 16 high.
+        if (cols % 32) return -1;
+        const int one = type == TK_Q5_1, bytes = one ? 24 : 22;
+        for (int64_t b = 0; b < cols / 32; b++, p += bytes) {
+            float d = tk_f16_to_f32(le16(p));
+            float m = one ? tk_f16_to_f32(le16(p + 2)) : 0;
+            const uint8_t *h = p + (one ? 4 : 2), *q = h + 4;
+            uint32_t qh = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+            for (int j = 0; j < 16; j++) {
+                int lo = (q[j] & 0x0F) | (int)((qh >> j) & 1) << 4;
+                int hi = (q[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+                dst[b * 32 + j] = one ? d * (float)lo + m : d * (float)(lo - 16);
+                dst[b * 32 + j + 16] = one ? d * (float)hi + m : d * (float)(hi - 16);
+            }
+        }
+        return 0;
+    }
     case TK_MXFP4:
         return tk_dequantize_row_mxfp4(src, dst, cols);
     case TK_Q4_K:
@@ -223,6 +246,21 @@ __attribute__((noinline)) static int matvec_rows(tk_type type, const void *w, co
                     acc += d * s + m * xs;
                     p += 20;
                 }
+            }
+            y[r] = acc;
+        }
+        return 0;
+    }
+    if (type == TK_Q5_0 || type == TK_Q5_1) {
+        // Dequantise block by block (exact), then dot.
+        float buf[32];
+        const size_t bb = tk_row_bytes(type, 32);
+        for (int64_t r = row_begin; r < row_end; r++) {
+            const uint8_t *p = base + (size_t)r * rb;
+            float acc = 0;
+            for (int64_t b = 0; b < cols / 32; b++, p += bb) {
+                if (tk_dequantize_row(type, p, buf, 32) != 0) return -1;
+                acc += dot_f32(buf, x + b * 32, 32);
             }
             y[r] = acc;
         }

@@ -11,6 +11,10 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case q4_0
     /// GGML Q4_1: FP16 scale d, FP16 min m + 16 bytes of nibbles, value = q·d + m.
     case q4_1
+    /// GGML Q5_0 (GGUF type 6): FP16 scale + 32 high bits + 16 bytes of nibbles, value = (q - 16)·d.
+    case q5_0
+    /// GGML Q5_1 (GGUF type 7): FP16 d and m + 32 high bits + 16 bytes of nibbles, value = q·d + m.
+    case q5_1
     /// FP8 E4M3 ("e4m3fn") codes, one byte per value; value = e4m3 × FP32 scale (per tensor,
     /// optionally times a per-row scale). ModelOpt `quant_algo: FP8`.
     case fp8_e4m3
@@ -33,7 +37,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         switch self {
         case .f32, .f16, .bf16, .fp8_e4m3: 1
         case .nvfp4: 16
-        case .q8_0, .q4_0, .q4_1, .mxfp4: 32
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4: 32
         case .q4_k, .q5_k, .q6_k: 256
         }
     }
@@ -48,6 +52,8 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .q8_0: 34
         case .q4_0: 18
         case .q4_1: 20
+        case .q5_0: 22
+        case .q5_1: 24
         case .mxfp4: 17
         case .q4_k: 144
         case .q5_k: 176

@@ -127,11 +127,14 @@ public enum KernelRoofline {
             for b in 0..<blocks { setByte(b * 17, 118 + byte(b * 17) % 8) }
         case .q8_0, .q4_0:
             for b in 0..<blocks { putF16(b * dtype.blockBytes, 0.001 + Float(byte(b * dtype.blockBytes) % 16) * 0.001) }
-        case .q4_1:
+        case .q4_1, .q5_1:
+            let bb = dtype.blockBytes
             for b in 0..<blocks {
-                putF16(b * 20, 0.001 + Float(byte(b * 20) % 16) * 0.001)
-                putF16(b * 20 + 2, -0.05 + Float(byte(b * 20 + 2) % 16) * 0.001)
+                putF16(b * bb, 0.001 + Float(byte(b * bb) % 16) * 0.001)
+                putF16(b * bb + 2, -0.05 + Float(byte(b * bb + 2) % 16) * 0.001)
             }
+        case .q5_0:
+            for b in 0..<blocks { putF16(b * 22, 0.001 + Float(byte(b * 22) % 16) * 0.001) }
         case .q4_k, .q5_k:
             // d and dmin small and positive; the packed 6-bit scales and mins stay random.
             for b in 0..<blocks {

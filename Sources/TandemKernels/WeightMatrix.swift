@@ -202,6 +202,8 @@ extension DType {
         case .q8_0: TK_Q8_0
         case .q4_0: TK_Q4_0
         case .q4_1: TK_Q4_1
+        case .q5_0: TK_Q5_0
+        case .q5_1: TK_Q5_1
         case .mxfp4: TK_MXFP4
         case .q4_k: TK_Q4_K
         case .q5_k: TK_Q5_K

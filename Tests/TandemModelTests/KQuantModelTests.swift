@@ -86,3 +86,34 @@ struct KQuantModelTests {
         #expect(dot / norms > 0.99, "FP8 re-quantised vs K-quant: cosine \(dot / norms)")
     }
 }
+
+/// llama-quantize's Q4_K_M puts Q5_0 on matrices whose rows are not whole super-blocks; the
+/// loader holds them as Q8_0, value for value (KQuantTests checks the Q5_0 dequantiser against
+/// gguf-py bit for bit).
+@Suite("Q5_0 held as Q8_0")
+struct Q5_0RepackTests {
+    @Test("every value survives the repack, and the Q8_0 kernels multiply it")
+    func repackIsExact() throws {
+        var rng = SplitMix64(seed: 11)
+        let rows = 5, cols = 96, bytes = rows * cols / 32 * 22
+        let buffer = RawBuffer(count: bytes)
+        let p = buffer.pointer.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<bytes { p[i] = UInt8.random(in: 0...255, using: &rng) }
+        // Finite FP16 scales of both signs (exponent field 31 would be inf/NaN).
+        for b in 0..<(rows * cols / 32) { p[b * 22 + 1] &= 0xBB }
+        let q5 = WeightMatrix(dtype: .q5_0, rows: rows, cols: cols, base: UnsafeRawPointer(buffer.pointer), owner: buffer)
+        let q8 = GGUFFile.q8_0(fromQ5_0: q5)
+        #expect(q8.dtype == .q8_0 && q8.rows == rows && q8.cols == cols)
+        var a = [Float](repeating: 0, count: cols), b = a
+        for r in 0..<rows {
+            q5.row(r, into: &a)
+            q8.row(r, into: &b)
+            #expect(zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }, "row \(r)")
+        }
+        let x = (0..<cols).map { Float(sin(Double($0))) }
+        var y5 = [Float](repeating: 0, count: rows), y8 = y5
+        q5.multiply(x, into: &y5)
+        q8.multiply(x, into: &y8)
+        #expect(zip(y5, y8).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($0)) }, "\(y5) vs \(y8)")
+    }
+}

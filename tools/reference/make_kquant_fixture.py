@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fixtures for the GGML K-quants Q4_K, Q5_K and Q6_K (GGUF types 12, 13, 14).
+"""Fixtures for the GGML K-quants Q4_K, Q5_K and Q6_K (GGUF types 12, 13, 14), and Q5_0 and Q5_1
+(GGUF types 6 and 7) in the kernel fixture.
 
 1. Tests/TandemKernelsTests/Fixtures/kquant_blocks.json: for each type a few rows of random
    super-blocks (random bytes; the FP16 d/dmin fields forced finite, so every exponent, sign,
@@ -29,9 +30,12 @@ KERNEL_OUT = os.path.join(ROOT, "Tests", "TandemKernelsTests", "Fixtures")
 MODEL_OUT = os.path.join(ROOT, "Tests", "TandemModelTests", "Fixtures")
 
 QK = 256
-BLOCK_BYTES = {"Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
-# Byte offsets of the FP16 fields in each super-block.
-F16_FIELDS = {"Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208]}
+# The legacy 5-bit types Q5_0 and Q5_1 (GGUF 6 and 7, 32 values a block) ride along: real
+# llama-quantize Q4_K_M files of models whose rows are not whole super-blocks use them.
+BLOCK_BYTES = {"Q4_K": 144, "Q5_K": 176, "Q6_K": 210, "Q5_0": 22, "Q5_1": 24}
+BLOCK_VALUES = {"Q4_K": QK, "Q5_K": QK, "Q6_K": QK, "Q5_0": 32, "Q5_1": 32}
+# Byte offsets of the FP16 fields in each (super-)block.
+F16_FIELDS = {"Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208], "Q5_0": [0], "Q5_1": [0, 2]}
 
 
 def qtype(name):
@@ -67,7 +71,7 @@ def kernel_fixture():
     rows, cols = 3, 512
     out = {"made_by": "tools/reference/make_kquant_fixture.py", "rows": rows, "cols": cols, "types": {}}
     for name in BLOCK_BYTES:
-        n = rows * cols // QK
+        n = rows * cols // BLOCK_VALUES[name]
         blocks = random_blocks(rng, name, n)
         data = blocks.reshape(rows, -1)
         values = dequantize(data, qtype(name)).astype(np.float32).reshape(rows, cols)

@@ -22,6 +22,8 @@ typedef enum {
     TK_F16 = 1,
     TK_Q4_0 = 2,   ///< ggml block_q4_0: 32 values in 18 bytes (f16 d, nibbles; value = d * (q - 8))
     TK_Q4_1 = 3,   ///< ggml block_q4_1: 32 values in 20 bytes (f16 d, f16 m, nibbles; value = d * q + m)
+    TK_Q5_0 = 6,   ///< ggml block_q5_0: 32 values in 22 bytes (f16 d, 32 high bits, nibbles; value = d * (q - 16))
+    TK_Q5_1 = 7,   ///< ggml block_q5_1: 32 values in 24 bytes (f16 d, f16 m, 32 high bits, nibbles; value = d * q + m)
     TK_Q8_0 = 8,   ///< ggml block_q8_0: 32 values in 34 bytes (f16 d, 32 int8)
     TK_Q4_K = 12, ///< ggml block_q4_K: 256 values in 144 bytes (f16 d, dmin, 6-bit scales/mins, nibbles)
     TK_Q5_K = 13, ///< ggml block_q5_K: 256 values in 176 bytes (as Q4_K plus one high bit per value)

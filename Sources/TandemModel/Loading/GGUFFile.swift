@@ -150,6 +150,8 @@ public final class GGUFFile: @unchecked Sendable {
         case 1: .f16
         case 2: .q4_0
         case 3: .q4_1
+        case 6: .q5_0
+        case 7: .q5_1
         case 8: .q8_0
         case 12: .q4_k
         case 13: .q5_k
@@ -173,7 +175,7 @@ public final class GGUFFile: @unchecked Sendable {
         guard let dtype = GGUFFile.dtype(ggmlType: info.ggmlType) else {
             let tname = GGUFFile.ggmlTypeNames[info.ggmlType] ?? "#\(info.ggmlType)"
             throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
-                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
+                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
         }
         return dtype
     }
@@ -190,7 +192,35 @@ public final class GGUFFile: @unchecked Sendable {
             throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
                                  "shape \(info.dims) does not match the expected [\(cols), \(rows)]")
         }
-        return WeightMatrix(dtype: dtype, rows: rows, cols: cols, base: file.base + info.fileOffset, owner: file)
+        let m = WeightMatrix(dtype: dtype, rows: rows, cols: cols, base: file.base + info.fileOffset, owner: file)
+        return dtype == .q5_0 ? Self.q8_0(fromQ5_0: m) : m
+    }
+
+    /// A Q5_0 matrix as Q8_0, value for value: Q5_0 stores d·(q − 16) with q in 0...31, which a
+    /// Q8_0 block holds exactly with the same d and the int8 q − 16. The fused Q8_0 kernels then
+    /// multiply it (Q5_0 has only the portable dequantise-and-dot route), for 12 more bytes per
+    /// 32 values held in memory. llama-quantize's Q4_K_M puts Q5_0 on every matrix whose rows are
+    /// not whole 256-value super-blocks (SmolLM2's 576 columns: 166 of its 211 matrices).
+    static func q8_0(fromQ5_0 m: WeightMatrix) -> WeightMatrix {
+        let blocks = m.cols / 32
+        let buffer = RawBuffer(count: m.rows * blocks * 34)
+        let dst = buffer.pointer.assumingMemoryBound(to: UInt8.self)
+        for r in 0..<m.rows {
+            let src = (m.base + r * m.rowBytes).assumingMemoryBound(to: UInt8.self)
+            for b in 0..<blocks {
+                let p = src + b * 22, out = dst + (r * blocks + b) * 34
+                out[0] = p[0]
+                out[1] = p[1]
+                let qh = UInt32(p[2]) | UInt32(p[3]) << 8 | UInt32(p[4]) << 16 | UInt32(p[5]) << 24
+                for j in 0..<16 {
+                    let lo = Int(p[6 + j] & 0x0F) | Int((qh >> j) & 1) << 4
+                    let hi = Int(p[6 + j] >> 4) | Int((qh >> (j + 16)) & 1) << 4
+                    out[2 + j] = UInt8(bitPattern: Int8(lo - 16))
+                    out[2 + j + 16] = UInt8(bitPattern: Int8(hi - 16))
+                }
+            }
+        }
+        return WeightMatrix(dtype: .q8_0, rows: m.rows, cols: m.cols, base: UnsafeRawPointer(buffer.pointer), owner: buffer)
     }
 
     /// `count` matrices of (rows, cols) stacked in a 3-D tensor of GGUF shape [cols, rows, count]
@@ -205,7 +235,8 @@ public final class GGUFFile: @unchecked Sendable {
                                  "shape \(info.dims) does not match the expected [\(cols), \(rows), \(count)] (columns, rows, experts)")
         }
         let dtype = try weightType(info, name)
-        let all = WeightMatrix(dtype: dtype, rows: rows * count, cols: cols, base: file.base + info.fileOffset, owner: file)
+        var all = WeightMatrix(dtype: dtype, rows: rows * count, cols: cols, base: file.base + info.fileOffset, owner: file)
+        if dtype == .q5_0 { all = Self.q8_0(fromQ5_0: all) }
         return (0..<count).map { all.slicingRows(($0 * rows)..<(($0 + 1) * rows)) }
     }
 
