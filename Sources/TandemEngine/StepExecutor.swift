@@ -22,7 +22,7 @@ extension ModelRunner {
     /// The runner's expert counts with the plan's placement (nil for a dense model).
     public var expertLoadSnapshot: ExpertLoad? {
         guard model.configuration.experts != nil else { return nil }
-        return ExpertLoad(tokens: expertLoad, rankExperts: plan.shards.map(\.experts))
+        return ExpertLoad(tokens: expertLoad, rankExperts: rankExperts)
     }
 }
 

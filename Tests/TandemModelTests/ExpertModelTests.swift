@@ -64,9 +64,7 @@ struct ExpertModelTests {
         for (i, ids) in prompts.enumerated() {
             let table = (0..<Int32((ids.count + 15) / 16)).map { $0 }
             let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: table, wantsLogits: true)])[0]
-            let scale = expected[i].map(abs).max()!
-            let err = zip(got, expected[i]).map { abs(Double($0) - $1) }.max()!
-            #expect(err < 1e-4 * scale + 1e-4, "\(arch) prompt \(i): max |Δlogit| \(err) (logits up to \(scale))")
+            ModelFamilyTests.expectClose(got, expected[i], "\(arch) prompt \(i)")
         }
         // Every expert saw tokens (the routing is not stuck on a few).
         #expect(f.expertLoad.count == m.configuration.experts!.count && f.expertLoad.allSatisfy { $0 > 0 }, "\(f.expertLoad)")
@@ -90,9 +88,7 @@ struct ExpertModelTests {
         let expected = try #require(fx["last_logits"] as? [[Double]])
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
         let got = try f.execute([SequenceChunk(tokens: prompts[1].map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
-        let scale = expected[1].map(abs).max()!
-        let err = zip(got, expected[1]).map { abs(Double($0) - $1) }.max()!
-        #expect(err < 1e-4 * scale + 1e-4, "\(arch) safetensors: max |Δlogit| \(err)")
+        ModelFamilyTests.expectClose(got, expected[1], "\(arch) safetensors")
     }
 
     /// Llama 4's chunks (8192) and temperature floor (8192) do not bite in the fixture's 256
@@ -109,9 +105,7 @@ struct ExpertModelTests {
         let f = try ModelRunner(model: LlamaModel(configuration: c, weights: m.model.weights), blockSize: 16, blocks: .blocks(8))
         let table = (0..<Int32(7)).map { $0 }
         let got = try f.execute([SequenceChunk(tokens: prompts[2].map { TokenID($0) }, startPosition: 0, blockTable: table, wantsLogits: true)])[0]
-        let scale = expected.map(abs).max()!
-        let err = zip(got, expected).map { abs(Double($0) - $1) }.max()!
-        #expect(err < 1e-4 * scale + 1e-4, "chunks of 16: max |Δlogit| \(err)")
+        ModelFamilyTests.expectClose(got, expected, "chunks of 16")
         let plain = try #require(fx["last_logits"] as? [[Double]])[2]
         #expect(zip(got, plain).map { abs(Double($0) - $1) }.max()! > 0.1, "chunks of 16 changed nothing")
     }
@@ -137,9 +131,7 @@ struct ExpertModelTests {
         let expected = try #require(fx["last_logits"] as? [Double])
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
         let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
-        let scale = expected.map(abs).max()!
-        let err = zip(got, expected).map { abs(Double($0) - $1) }.max()!
-        #expect(err < 1e-4 * scale + 1e-4, "gpt-oss safetensors: max |Δlogit| \(err)")
+        ModelFamilyTests.expectClose(got, expected, "gpt-oss safetensors")
     }
 
     /// One step over three sequences groups their tokens by expert (one GEMM per expert); each

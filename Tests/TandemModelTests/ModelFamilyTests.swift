@@ -16,6 +16,14 @@ struct ModelFamilyTests {
         return (try ModelLoader.load(path: url.path), fx)
     }
 
+    /// Logits within 1e-4 of the reference's, relative to their largest magnitude.
+    static func expectClose(_ got: [Float], _ expected: [Double], _ what: String,
+                            sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        let scale = expected.map(abs).max()!
+        let err = zip(got, expected).map { abs(Double($0) - $1) }.max()!
+        #expect(err < 1e-4 * scale + 1e-4, "\(what): max |Δlogit| \(err) (logits up to \(scale))", sourceLocation: sourceLocation)
+    }
+
     @Test("the configuration carries what the family changes")
     func configuration() throws {
         let (q2, _) = try Self.fixture("qwen2")
@@ -59,9 +67,7 @@ struct ModelFamilyTests {
         for (i, ids) in prompts.enumerated() {
             let table = (0..<Int32((ids.count + 15) / 16)).map { $0 }
             let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: table, wantsLogits: true)])[0]
-            let scale = expected[i].map(abs).max()!
-            let err = zip(got, expected[i]).map { abs(Double($0) - $1) }.max()!
-            #expect(err < 1e-4 * scale + 1e-4, "\(arch) prompt \(i): max |Δlogit| \(err) (logits up to \(scale))")
+            Self.expectClose(got, expected[i], "\(arch) prompt \(i)")
         }
     }
 
@@ -87,9 +93,7 @@ struct ModelFamilyTests {
         let expected = try #require(fx["last_logits"] as? [[Double]])
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
         let got = try f.execute([SequenceChunk(tokens: prompts[1].map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
-        let scale = expected[1].map(abs).max()!
-        let err = zip(got, expected[1]).map { abs(Double($0) - $1) }.max()!
-        #expect(err < 1e-4 * scale + 1e-4, "\(arch) safetensors: max |Δlogit| \(err)")
+        Self.expectClose(got, expected[1], "\(arch) safetensors")
     }
 
     @Test("a llama file with Qwen tensors is refused, naming them")

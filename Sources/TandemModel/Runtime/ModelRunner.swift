@@ -46,6 +46,7 @@ public final class ModelRunner {
         let shard = try LlamaShard(model: model, spec: plan.shards[group.rank])
         self.model = model
         self.plan = plan
+        rankExperts = plan.shards.map(\.experts)
         self.group = group
         kv = PagedKVStore(layers: c.layerCount, blockCount: count, blockSize: blockSize,
                           kvHeads: shard.spec.kvHeads.count, headDim: c.headDim, dtype: kvDType)
@@ -55,6 +56,8 @@ public final class ModelRunner {
     /// Tokens routed to each expert (index: global expert number, held here or not), summed over
     /// layers since the runner was made; empty for dense models.
     public var expertLoad: [Int] { forward.expertLoad }
+    /// The experts each rank holds (the plan's, kept so a per-step snapshot does not rebuild it).
+    public let rankExperts: [Range<Int>]
 
     /// This rank's part of the plan.
     public var spec: ShardSpec { forward.shard.spec }

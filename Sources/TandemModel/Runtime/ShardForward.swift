@@ -118,30 +118,23 @@ final class ShardForward {
                 if let b = w.qBias { tk_add(q.pointer + t * qDim, b, Int64(qDim)) }
                 if let b = w.kBias { tk_add(kNew.pointer + t * kvDim, b, Int64(kvDim)) }
                 if let b = w.vBias { tk_add(vNew.pointer + t * kvDim, b, Int64(kvDim)) }
-                if let qn = w.qNorm, let kn = w.kNorm {
+                // Each query and key head RMS-normalised in place with `qw` and `kw`.
+                func normalizeHeads(_ qw: [Float], _ kw: [Float]) {
                     for h in 0..<shard.spec.queryHeads.count {
                         let p = q.pointer + t * qDim + h * hd
-                        tk_rmsnorm(p, p, qn, Int64(hd), c.rmsNormEpsilon)
+                        tk_rmsnorm(p, p, qw, Int64(hd), c.rmsNormEpsilon)
                     }
                     for h in 0..<shard.spec.kvHeads.count {
                         let p = kNew.pointer + t * kvDim + h * hd
-                        tk_rmsnorm(p, p, kn, Int64(hd), c.rmsNormEpsilon)
+                        tk_rmsnorm(p, p, kw, Int64(hd), c.rmsNormEpsilon)
                     }
                 }
+                if let qn = w.qNorm, let kn = w.kNorm { normalizeHeads(qn, kn) }
                 if c.usesRoPE(layer: l) {
                     c.applyRoPE(q.pointer + t * qDim, heads: shard.spec.queryHeads.count, position: tokenPos[t], layer: l)
                     c.applyRoPE(kNew.pointer + t * kvDim, heads: shard.spec.kvHeads.count, position: tokenPos[t], layer: l)
-                    if c.queryKeyL2Norm {
-                        // Llama 4: RMS-normalised without a weight, after RoPE.
-                        for h in 0..<shard.spec.queryHeads.count {
-                            let p = q.pointer + t * qDim + h * hd
-                            tk_rmsnorm(p, p, unitNorm, Int64(hd), c.rmsNormEpsilon)
-                        }
-                        for h in 0..<shard.spec.kvHeads.count {
-                            let p = kNew.pointer + t * kvDim + h * hd
-                            tk_rmsnorm(p, p, unitNorm, Int64(hd), c.rmsNormEpsilon)
-                        }
-                    }
+                    // Llama 4: RMS-normalised without a weight, after RoPE.
+                    if c.queryKeyL2Norm { normalizeHeads(unitNorm, unitNorm) }
                 } else if c.attentionTemperatureScale != nil {
                     // Llama 4's layers without RoPE: queries scaled by the position's temperature.
                     let s = c.attentionTemperature(position: tokenPos[t])
