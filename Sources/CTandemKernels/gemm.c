@@ -31,6 +31,21 @@ TK_AVX2 static void dq_q8_0_avx2(const uint8_t *p, float *d, int64_t n) {
     }
 }
 
+/// FP8 E4M3 codes times `scale`: a code c (not NaN) is the f16 with bits (c & 0x80) << 8 | (c & 0x7F) << 7
+/// times 2^8, so F16C converts 8 at a time; (f16 value) x (256 x scale) is the same single product,
+/// rounded once, as the portable e4m3 x scale. (A NaN code reads as 480 x scale.)
+TK_AVX2 static void dq_fp8_avx2(const uint8_t *p, float *d, int64_t n, float scale) {
+    const __m256 s = _mm256_set1_ps(scale * 256.0f);
+    const __m128i sign = _mm_set1_epi16((short)0x8000), mag = _mm_set1_epi16(0x3F80);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i c = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(p + i)));
+        __m128i h = _mm_or_si128(_mm_and_si128(_mm_slli_epi16(c, 8), sign), _mm_and_si128(_mm_slli_epi16(c, 7), mag));
+        _mm256_storeu_ps(d + i, _mm256_mul_ps(_mm256_cvtph_ps(h), s));
+    }
+    for (; i < n; i++) d[i] = tk_e4m3_to_f32(p[i]) * scale;
+}
+
 /// Q4_0 (offset -8, no minimum) and Q4_1 (minimum m) share the nibble split.
 TK_AVX2 static void dq_q4_avx2(const uint8_t *p, float *d, int64_t n, int with_min) {
     const int64_t bytes = with_min ? 20 : 18;
@@ -59,9 +74,17 @@ static int dequantize_rows(const tk_weights *w, int avx2, int64_t r0, int64_t r1
     switch (type) {
     // The formats whose scales live outside the rows.
     case TK_FP8_E4M3:
-        for (int64_t r = r0; r < r1; r++, out += cols)
-            tk_dequantize_row_fp8_e4m3((const uint8_t *)w->data + (size_t)r * rb, out, cols,
-                                       w->scale * (w->row_scales ? w->row_scales[r] : 1.0f));
+        for (int64_t r = r0; r < r1; r++, out += cols) {
+            const uint8_t *src = (const uint8_t *)w->data + (size_t)r * rb;
+            const float scale = w->scale * (w->row_scales ? w->row_scales[r] : 1.0f);
+#if defined(__x86_64__)
+            if (avx2 && fabsf(scale) < 1e30f) {
+                dq_fp8_avx2(src, out, cols, scale);
+                continue;
+            }
+#endif
+            tk_dequantize_row_fp8_e4m3(src, out, cols, scale);
+        }
         return 0;
     case TK_NVFP4:
         for (int64_t r = r0; r < r1; r++, out += cols)
@@ -221,6 +244,24 @@ static int gemm_panel(const tk_weights *w, int avx2, int neon, const float *x, i
     return 0;
 }
 
+/// The integer route (gemm_int8.c) for rows [rb, re) of activations already quantised.
+static int int_rows(tk_gemv_path path, const tk_weights *w, const void *xq, float *y, int64_t ldy, int64_t n,
+                    int64_t rb, int64_t re) {
+#if defined(__x86_64__)
+    int rc = path == TK_PATH_AVX512 ? tk__gemm_int_rows_vnni(w, xq, y, ldy, n, rb, re)
+                                    : tk__gemm_int_rows_avx2(w, xq, y, ldy, n, rb, re);
+    return rc ? TK_ERR_INVALID : TK_OK;
+#else
+    (void)path; (void)w; (void)xq; (void)y; (void)ldy; (void)n; (void)rb; (void)re;
+    return TK_ERR_INVALID;
+#endif
+}
+
+int tk_gemm_activation_bits(tk_gemv_path path, tk_type type) {
+    if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
+    return tk__gemm_int_route(path, type);
+}
+
 int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y,
                       int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end) {
     int rc = check(w);
@@ -229,6 +270,13 @@ int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, in
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
     else if (!tk_gemv_path_supported(path)) return TK_ERR_INVALID;
     if (n > 0 && ldy < row_end) return TK_ERR_INVALID;
+    if (n > 0 && row_end > row_begin && tk__gemm_int_route(path, w->format)) {
+        tk__gemm_xq xq;
+        if (tk__gemm_xq_init(w->format, x, ldx, n, w->cols, &xq)) return TK_ERR_INVALID;
+        rc = int_rows(path, w, &xq, y, ldy, n, row_begin, row_end);
+        tk__gemm_xq_free(&xq);
+        return rc;
+    }
     int avx2 = tk__uses_avx2(path), neon = tk__uses_neon(path);
     for (int64_t r = row_begin; r < row_end && n > 0; r += PANEL_ROWS) {
         int64_t e = r + PANEL_ROWS < row_end ? r + PANEL_ROWS : row_end;
@@ -246,8 +294,9 @@ typedef struct {
     const tk_weights *w;
     tk_gemv_path path;
     const float *x;
+    const void *xq; // the integer route's quantised activations, or NULL (float route)
     float *y;
-    int64_t ldx, ldy, n, row_begin, panels;
+    int64_t ldx, ldy, n, row_begin, panels, panel_rows;
     int64_t row_end;
     atomic_int failed;
 } gemm_job;
@@ -256,10 +305,12 @@ static void gemm_task(void *ctx, int64_t t, int64_t ntasks) {
     gemm_job *j = ctx;
     // Task t takes a contiguous run of panels, so threads do not share cache lines of Y rows.
     int64_t p0 = j->panels * t / ntasks, p1 = j->panels * (t + 1) / ntasks;
-    int64_t b = j->row_begin + p0 * PANEL_ROWS, e = j->row_begin + p1 * PANEL_ROWS;
+    int64_t b = j->row_begin + p0 * j->panel_rows, e = j->row_begin + p1 * j->panel_rows;
     if (e > j->row_end) e = j->row_end;
-    if (b < e && tk_gemm_with_path(j->path, j->w, j->x, j->ldx, j->y, j->ldy, j->n, b, e))
-        atomic_store(&j->failed, 1);
+    if (b >= e) return;
+    int rc = j->xq ? int_rows(j->path, j->w, j->xq, j->y, j->ldy, j->n, b, e)
+                   : tk_gemm_with_path(j->path, j->w, j->x, j->ldx, j->y, j->ldy, j->n, b, e);
+    if (rc) atomic_store(&j->failed, 1);
 }
 
 int tk_gemm_mt(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
@@ -267,14 +318,35 @@ int tk_gemm_mt(const tk_weights *w, const float *x, int64_t ldx, float *y, int64
     int rc = check(w);
     if (rc != TK_OK) return rc;
     if (row_end < row_begin) return TK_ERR_INVALID;
-    int64_t panels = (row_end - row_begin + PANEL_ROWS - 1) / PANEL_ROWS;
+    const tk_gemv_path path = tk_gemv_effective_path();
+    // The integer route splits 16-row panels (two 8-row groups), the float route 12-row ones.
+    const int int_route = tk__gemm_int_route(path, w->format);
+    const int64_t panel_rows = int_route ? 16 : PANEL_ROWS;
+    int64_t panels = (row_end - row_begin + panel_rows - 1) / panel_rows;
     int threads = tk_threads_get();
-    if (threads > 1 && panels >= 2) {
-        gemm_job j = {.w = w, .path = tk_gemv_effective_path(), .x = x, .y = y, .ldx = ldx, .ldy = ldy, .n = n,
-                      .row_begin = row_begin, .row_end = row_end, .panels = panels};
+    if (threads > 1 && panels >= 2 && n > 0) {
+        if (!x || !y || ldx < w->cols || ldy < row_end || row_begin < 0) return TK_ERR_INVALID;
+        gemm_job j = {.w = w, .path = path, .x = x, .y = y, .ldx = ldx, .ldy = ldy, .n = n,
+                      .row_begin = row_begin, .row_end = row_end, .panels = panels, .panel_rows = panel_rows};
         atomic_init(&j.failed, 0);
         int64_t tasks = panels < threads ? panels : threads;
-        if (tk_threads_run(gemm_task, &j, tasks) == 0) return atomic_load(&j.failed) ? TK_ERR_INVALID : TK_OK;
+#if defined(__x86_64__)
+        tk__gemm_xq xq;
+        if (int_route) {
+            // Quantised once for every thread.
+            if (tk__gemm_xq_init(w->format, x, ldx, n, w->cols, &xq)) return TK_ERR_INVALID;
+            j.xq = &xq;
+        }
+        int ran = tk_threads_run(gemm_task, &j, tasks) == 0;
+        if (int_route) {
+            if (!ran) gemm_task(&j, 0, 1);
+            tk__gemm_xq_free(&xq);
+            return atomic_load(&j.failed) ? TK_ERR_INVALID : TK_OK;
+        }
+#else
+        int ran = tk_threads_run(gemm_task, &j, tasks) == 0;
+#endif
+        if (ran) return atomic_load(&j.failed) ? TK_ERR_INVALID : TK_OK;
     }
     return tk_gemm(w, x, ldx, y, ldy, n, row_begin, row_end);
 }

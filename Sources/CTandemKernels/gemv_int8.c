@@ -25,28 +25,6 @@
 // predefine those empty, and TK_TEST_EMULATE_VNNI (below), to run the VNNI instantiation on a CPU
 // without AVX-512.
 
-/// The largest |x| of 32 values held in four vectors.
-TK_AVX2 static inline float amax32(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
-                             _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
-
-/// 32 values of x rounded to integers on a symmetric grid of `levels` steps each side of 0 (127 for
-/// int8, 32767 for int16): the step amax / levels goes to *d, the rounded values (still int32) to i.
-TK_AVX2 static inline void round32(const float *xb, float levels, float *d, __m256i i[4]) {
-    __m256 v[4];
-    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(xb + 8 * k);
-    float amax = amax32(v[0], v[1], v[2], v[3]);
-    *d = amax / levels;
-    __m256 id = _mm256_set1_ps(amax > 0.0f ? levels / amax : 0.0f);
-    for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], id));
-}
-
 /// x (n values) → int8 blocks of 32 in xq (n rounded up to 32; the tail padded with zeros) and one
 /// f32 scale per block in dx.
 TK_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float *dx) {
@@ -61,7 +39,7 @@ TK_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float *dx)
             xb = tmp;
         }
         __m256i i[4];
-        round32(xb, 127.0f, dx + b, i);
+        tk__round32(xb, 127.0f, dx + b, i);
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
         _mm256_storeu_si256((__m256i *)(xq + b * 32), _mm256_permutevar8x32_epi32(p, order));
     }
@@ -399,7 +377,7 @@ TK_AVX2 static void quantize_x16(const float *x, int64_t n, int16_t *xq, float *
     for (int64_t b = 0; b < n / 32; b++) {
         const float *xb = x + b * 32;
         __m256i i[4];
-        round32(xb, 32767.0f, dx + b, i);
+        tk__round32(xb, 32767.0f, dx + b, i);
         // packs works per 128-bit lane: [0-3 | 8-11 || 4-7 | 12-15] → reorder the 64-bit quarters
         _mm256_storeu_si256((__m256i *)(xq + b * 32), _mm256_permute4x64_epi64(_mm256_packs_epi32(i[0], i[1]), 0xD8));
         _mm256_storeu_si256((__m256i *)(xq + b * 32 + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(i[2], i[3]), 0xD8));

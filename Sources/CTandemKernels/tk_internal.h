@@ -12,6 +12,7 @@
 #include "tandem_pool.h"
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /// A little-endian 16-bit field (f16 scales, bf16 values) at any alignment.
 static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
@@ -43,6 +44,55 @@ TK_AVX2 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
     __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
+
+/// A 32-bit field (four int8 activations) at any alignment.
+static inline int32_t tk__ld32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/// The largest |x| of 32 values held in four vectors.
+TK_AVX2 static inline float tk__amax32(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
+                             _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/// 32 values of x rounded to integers on a symmetric grid of `levels` steps each side of 0 (127 for
+/// int8, 32767 for int16): the step amax / levels goes to *d, the rounded values (still int32) to i.
+TK_AVX2 static inline void tk__round32(const float *xb, float levels, float *d, __m256i i[4]) {
+    __m256 v[4];
+    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(xb + 8 * k);
+    float amax = tk__amax32(v[0], v[1], v[2], v[3]);
+    *d = amax / levels;
+    __m256 id = _mm256_set1_ps(amax > 0.0f ? levels / amax : 0.0f);
+    for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], id));
+}
+
+/// The GEMM's integer route (gemm_int8.c): a call's activations, each token quantised per 32-value
+/// block to int8 or int16 (es bytes each; q: cp values per token, cols padded to 32), its scales dx
+/// and dx x sum(q) (sx, for Q4_1's minimum) per block, and per weight block (32 values, NVFP4 16)
+/// -off x sum(q) (corr, the int8 route's offset).
+typedef struct {
+    void *q;
+    float *dx, *sx;
+    int32_t *corr;
+    int64_t cp, nb, nsb, es;
+    void *heap;
+} tk__gemm_xq;
+/// Quantises tokens [0, n) of x (ldx floats apart, cols each) for weights of `type`. 0 or -1.
+int tk__gemm_xq_init(tk_type type, const float *x, int64_t ldx, int64_t n, int64_t cols, tk__gemm_xq *xq);
+void tk__gemm_xq_free(tk__gemm_xq *xq);
+/// Rows [rb, re) of Y (tokens ldy floats apart) for all n tokens of xq. 0 or -1 (no memory).
+int tk__gemm_int_rows_avx2(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n,
+                           int64_t rb, int64_t re);
+int tk__gemm_int_rows_vnni(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n,
+                           int64_t rb, int64_t re);
 #endif
 
 // ---- AArch64 (or its emulation in tests): target attributes ----
@@ -129,6 +179,9 @@ static inline int tk__uses_neon(tk_gemv_path path) {
     return 0;
 #endif
 }
+
+/// The GEMM's activation width for `type` on `path` (gemm_int8.c): 8 or 16 on the integer route, 0 on the float route.
+int tk__gemm_int_route(tk_gemv_path path, tk_type type);
 
 /// positions[t] + 1 at the most over the step's tokens (at least 1), or -1 if a position is negative.
 /// The first position a query at `len - 1` attends to under a sliding window of `window`

@@ -55,8 +55,14 @@ static inline float emu_cvtsh_ss(unsigned short h) { return tk_f16_to_f32(h); }
 #define tk__gemv_q4_0_int_avx2 tk_emu__gemv_q4_0_int_avx2
 #define tk__gemv_q4_0_int_vnni tk_emu__gemv_q4_0_int_vnni
 #define tk__gemv_q8_0_int16_avx2 tk_emu__gemv_q8_0_int16_avx2
+#define tk__gemm_int_route tk_emu__gemm_int_route
+#define tk__gemm_xq_init tk_emu__gemm_xq_init
+#define tk__gemm_xq_free tk_emu__gemm_xq_free
+#define tk__gemm_int_rows_avx2 tk_emu__gemm_int_rows_avx2
+#define tk__gemm_int_rows_vnni tk_emu__gemm_int_rows_vnni
 #include "../CTandemKernels/gemv_avx512.c"
 #include "../CTandemKernels/gemv_int8.c"
+#include "../CTandemKernels/gemm_int8.c"
 
 int tk_emulated_avx512_available(void) { return 1; }
 
@@ -78,9 +84,29 @@ int tk_emulated_avx512_gemv(const tk_weights *w, const float *x, float *y, int64
     return TK_OK;
 }
 
+int tk_emulated_avx512_gemm(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+                            int64_t rb, int64_t re) {
+    if (!w || !w->data || !x || !y || n < 0 || rb < 0 || re < rb || ldx < w->cols || (n > 0 && ldy < re))
+        return TK_ERR_INVALID;
+    if (!tk_emu__gemm_int_route(TK_PATH_AVX512, w->format)) return TK_ERR_UNSUPPORTED_TYPE;
+    if (tk_row_bytes(w->format, w->cols) == 0 || (w->format == TK_NVFP4 && !w->block_scales)) return TK_ERR_INVALID;
+    if (n == 0 || re == rb) return TK_OK;
+    tk__gemm_xq xq;
+    if (tk_emu__gemm_xq_init(w->format, x, ldx, n, w->cols, &xq)) return TK_ERR_INVALID;
+    int rc = tk_emu__gemm_int_rows_vnni(w, &xq, y, ldy, n, rb, re);
+    tk_emu__gemm_xq_free(&xq);
+    return rc ? TK_ERR_INVALID : TK_OK;
+}
+
 #else
 
 int tk_emulated_avx512_available(void) { return 0; }
+
+int tk_emulated_avx512_gemm(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+                            int64_t rb, int64_t re) {
+    (void)w; (void)x; (void)ldx; (void)y; (void)ldy; (void)n; (void)rb; (void)re;
+    return -3;
+}
 
 int tk_emulated_avx512_gemv(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     (void)w; (void)x; (void)y; (void)rb; (void)re;

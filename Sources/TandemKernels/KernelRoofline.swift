@@ -87,6 +87,28 @@ public enum KernelRoofline {
         return Measurement(name: name, threads: threads, bytes: m.storageBytes, seconds: t)
     }
 
+    /// A batched multiply of `n` tokens on `m` with `threads` kernel threads, both ways: one fused
+    /// GEMV per token (`perToken`) and one blocked GEMM call (`gemm`, tk_gemm_mt: the integer route
+    /// where tk_gemm_activation_bits says so, its width in `activationBits`), median seconds per
+    /// call of n tokens.
+    public static func batch(_ m: WeightMatrix, tokens n: Int, threads: Int, repeats: Int) throws
+        -> (perToken: Double, gemm: Double, activationBits: Int) {
+        let before = KernelThreads.count
+        defer { try? KernelThreads.setCount(before) }
+        try KernelThreads.setCount(threads)
+        let x = FloatBuffer(count: n * m.cols), y = FloatBuffer(count: n * m.rows)
+        for i in 0..<n * m.cols { x[i] = Float(i % 13) * 0.01 - 0.06 }
+        let perToken = median(repeats: repeats) {
+            for t in 0..<n { m.multiply(x.pointer + t * m.cols, into: y.pointer + t * m.rows) }
+        }
+        let gemm = median(repeats: repeats) {
+            _ = m.withKernelWeights { w in
+                tk_gemm_mt(w, x.pointer, Int64(m.cols), y.pointer, Int64(m.rows), Int64(n), 0, Int64(m.rows))
+            }
+        }
+        return (perToken, gemm, Int(tk_gemm_activation_bits(TK_PATH_AUTO, m.dtype.kernelType)))
+    }
+
     /// A (rows, cols) matrix in `dtype` filled with random but valid codes and scales (no NaN
     /// codes; scales in a moderate range), generated directly in the format: no quantisation pass.
     public static func randomMatrix(_ dtype: DType, rows: Int, cols: Int, seed: UInt64 = 1) -> WeightMatrix {

@@ -16,8 +16,31 @@ struct GEMMTests {
     static let cases: [(DType, Int, Int)] = [
         (.f32, 7, 172), (.f32, 25, 576), (.f16, 13, 256), (.bf16, 14, 96), (.q8_0, 26, 576),
         (.q4_0, 5, 128), (.q4_1, 37, 576), (.q4_1, 4, 4096), (.mxfp4, 11, 256), (.fp8_e4m3, 19, 200),
-        (.nvfp4, 12, 160),
+        (.nvfp4, 12, 160), (.nvfp4, 9, 176), (.q4_0, 17, 4096), (.q8_0, 8, 64), (.mxfp4, 33, 64),
     ]
+
+    /// The integer route's activation rounding bound for token t of x (ldx apart) against row r of
+    /// the dequantised weights: Σ over 32-value blocks of (amax/levels)/2 · Σ|w| (tandem_gemm.h),
+    /// levels 127 for int8 activations, 32767 for int16.
+    static func activationBound(dense: [Float], x: [Float], offset: Int, cols: Int, bits: Int32 = 8) -> Double {
+        let levels = bits == 16 ? 32767.0 : 127.0
+        var bound = 0.0
+        for b in stride(from: 0, to: cols, by: 32) {
+            let e = min(b + 32, cols)
+            let amax = (b..<e).map { abs(Double(x[offset + $0])) }.max() ?? 0
+            bound += amax / levels / 2 * (b..<e).map { abs(Double(dense[$0])) }.reduce(0, +)
+        }
+        return bound
+    }
+
+    /// The activation width the integer route uses for each format (tandem_gemm.h).
+    static func integerBits(_ dtype: DType) -> Int32 {
+        switch dtype {
+        case .q8_0, .q4_1: 16
+        case .q4_0, .mxfp4, .nvfp4: 8
+        default: 0
+        }
+    }
 
     @Test(arguments: 0..<cases.count)
     func everyPathMatchesReference(index: Int) {
@@ -27,7 +50,8 @@ struct GEMMTests {
         let n = 21, ldx = cols + 3, ldy = rows + 2
         let x = (0..<n * ldx).map { _ in rng.normal() }
         var dense = [Float](repeating: 0, count: cols)
-        var ref = [Double](repeating: 0, count: n * rows), mag = ref
+        var ref = [Double](repeating: 0, count: n * rows), mag = ref, act = ref
+        let bits = Self.integerBits(dtype)
         for r in 0..<rows {
             m.row(r, into: &dense)
             for t in 0..<n {
@@ -36,22 +60,82 @@ struct GEMMTests {
                     ref[t * rows + r] += p
                     mag[t * rows + r] += abs(p)
                 }
+                if bits > 0 { act[t * rows + r] = Self.activationBound(dense: dense, x: x, offset: t * ldx, cols: cols, bits: bits) }
             }
         }
+        var integerPaths = 0
         for path in Self.paths {
+            let routeBits = tk_gemm_activation_bits(path, dtype.kernelType)
+            #expect(routeBits == 0 || routeBits == bits, "\(dtype): \(routeBits)-bit activations")
+            let integer = routeBits != 0
+            if integer { integerPaths += 1 }
             var y = [Float](repeating: .nan, count: n * ldy)
             #expect(m.multiplyGEMM(batch: n, x, ldx: ldx, into: &y, ldy: ldy, path: path))
             for t in 0..<n {
                 for r in 0..<rows {
                     // f32 accumulation over `cols` products plus the dequantisation's own rounding
-                    // (one f32 multiply per weight): a relative bound on Σ|w·x|.
-                    let bound = mag[t * rows + r] * Double(cols + 8) * 6e-8 + 1e-6
+                    // (one f32 multiply per weight): a relative bound on Σ|w·x|; on the integer
+                    // route also the activation rounding.
+                    let bound = mag[t * rows + r] * Double(cols + 8) * 6e-8 + 1e-6 + (integer ? act[t * rows + r] : 0)
                     let err = abs(Double(y[t * ldy + r]) - ref[t * rows + r])
                     #expect(err <= bound, "\(dtype) \(String(cString: tk_gemv_path_name(path))) t\(t) r\(r): \(err) > \(bound)")
                 }
                 for r in rows..<ldy { #expect(y[t * ldy + r].isNaN, "wrote outside its rows") }
             }
         }
+        #if arch(x86_64)
+        // The five integer formats take the integer route on both x86 SIMD paths.
+        #expect(tk_gemm_activation_bits(TK_PATH_AVX512, dtype.kernelType) == bits)
+        #expect(tk_gemm_activation_bits(TK_PATH_AVX2, dtype.kernelType) == bits)
+        #expect(tk_gemm_activation_bits(TK_PATH_PORTABLE, dtype.kernelType) == 0)
+        if tk_gemv_path_supported(TK_PATH_AVX2) == 1 { #expect(integerPaths >= (bits > 0 ? 1 : 0)) }
+        #endif
+        #expect(bits > 0 || integerPaths == 0)
+        // The AVX-512 integer kernels through SIMDe (on a CPU without AVX-512 they run only here).
+        if tk_emulated_avx512_available() == 1 && bits > 0 {
+            var y = [Float](repeating: .nan, count: n * ldy)
+            let rc = m.withKernelWeights { w in tk_emulated_avx512_gemm(w, x, Int64(ldx), &y, Int64(ldy), Int64(n), 0, Int64(rows)) }
+            #expect(rc == 0)
+            for t in 0..<n {
+                for r in 0..<rows {
+                    let bound = mag[t * rows + r] * Double(cols + 8) * 6e-8 + 1e-6 + act[t * rows + r]
+                    let err = abs(Double(y[t * ldy + r]) - ref[t * rows + r])
+                    #expect(err <= bound, "\(dtype) emulated avx512 t\(t) r\(r): \(err) > \(bound)")
+                }
+                for r in rows..<ldy { #expect(y[t * ldy + r].isNaN, "wrote outside its rows") }
+            }
+        }
+    }
+
+    /// The integer route's bound is tight enough to catch one wrong block: the result a kernel with
+    /// block 0's sign flipped (a swapped offset or sign) would give breaks it.
+    @Test func integerRouteBoundCatchesAWrongBlock() {
+        #if arch(x86_64)
+        let path = GEMVPath.best.raw
+        guard tk_gemm_activation_bits(path, TK_Q4_0) == 8 else { return }
+        let rows = 8, cols = 256
+        let m = KernelRoofline.randomMatrix(.q4_0, rows: rows, cols: cols, seed: 77)
+        var rng = TestRNG(seed: 78)
+        let x = (0..<cols).map { _ in rng.normal() }
+        var y = [Float](repeating: 0, count: rows)
+        #expect(m.multiplyGEMM(batch: 1, x, ldx: cols, into: &y, ldy: rows, path: path))
+        var dense = [Float](repeating: 0, count: cols)
+        var failing = 0
+        for r in 0..<rows {
+            m.row(r, into: &dense)
+            var ref = 0.0, mag = 0.0, wrong = 0.0
+            for c in 0..<cols {
+                let p = Double(dense[c]) * Double(x[c])
+                ref += p
+                mag += abs(p)
+                wrong += c < 32 ? -p : p
+            }
+            let bound = mag * Double(cols + 8) * 6e-8 + 1e-6 + Self.activationBound(dense: dense, x: x, offset: 0, cols: cols)
+            #expect(abs(Double(y[r]) - ref) <= bound)
+            if abs(wrong - ref) > bound { failing += 1 }
+        }
+        #expect(failing >= rows / 2, "the bound is too loose to see a wrong block: \(failing) of \(rows)")
+        #endif
     }
 
     /// The AArch64 GEMM tile (gemm_neon.c) on x86-64 through SIMDe, every tile shape (1-3 rows × 1-4
@@ -105,7 +189,7 @@ struct GEMMTests {
 
     /// A token's output is the same bits whether it is alone, first, last or in the middle of a
     /// batch, on every path, and on any thread count (the batched engine relies on this).
-    @Test(arguments: [DType.f32, .q4_1, .fp8_e4m3])
+    @Test(arguments: [DType.f32, .q4_1, .fp8_e4m3, .q8_0, .q4_0, .mxfp4, .nvfp4])
     func resultsDoNotDependOnTheBatch(dtype: DType) throws {
         let rows = 30, cols = 576
         let m = KernelRoofline.randomMatrix(dtype, rows: rows, cols: cols, seed: 5)

@@ -1,4 +1,5 @@
 import Foundation
+import TandemKernels
 import Testing
 import TandemCore
 @testable import TandemModel
@@ -129,8 +130,12 @@ struct ExpertModelTests {
         let fx = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let ids = try #require(fx["ids"] as? [Int])
         let expected = try #require(fx["last_logits"] as? [Double])
+        // On the exact kernels: the reference is the model the codes stand for, and the GEMM's
+        // int8 activations (bounded in GEMMTests) move these random-weight logits by about 0.3.
         let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
-        let got = try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
+        let got = try GEMVPath.portable.whileSelectedOnThisThread {
+            try f.execute([SequenceChunk(tokens: ids.map { TokenID($0) }, startPosition: 0, blockTable: [0, 1, 2], wantsLogits: true)])[0]
+        }
         ModelFamilyTests.expectClose(got, expected, "gpt-oss safetensors")
     }
 

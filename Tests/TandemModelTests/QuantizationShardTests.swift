@@ -1,3 +1,4 @@
+import CTandemKernels
 import Foundation
 import Testing
 import TandemCore
@@ -98,11 +99,18 @@ struct QuantizationShardTests {
         let fastDiff = zip(fastOne, fastTwo).map { abs($0 - $1) }.max() ?? .infinity
         #expect(fastDiff < 2, "\(format): fast kernels, max |Δlogit| TP=2 vs TP=1 \(fastDiff)")
         #expect(AccuracyEvaluation.argmax(fastOne) == AccuracyEvaluation.argmax(fastTwo))
-        // The prompt's tokens go through the blocked GEMM, which dequantises exactly on every
-        // path (no int8 activations); only the last token's tied Q8_0 output head is a GEMV, on
-        // the int16-activation route (x moves by at most amax/65534: measured 1.1e-3 here, where
-        // int8 activations moved it by 0.12-0.28).
-        #expect(zip(fastOne, one).map { abs($0 - $1) }.max()! < 4e-3, "\(format): GEMM route vs exact")
+        // The prompt's tokens go through the blocked GEMM: exact for FP8 (float route), int8
+        // activations for NVFP4/MXFP4 on x86 (the integer route, as their GEMV); the last token's
+        // tied Q8_0 output head is a GEMV on the int16-activation route (x moves by at most
+        // amax/65534: measured 1.1e-3 here, where int8 activations moved it by 0.12-0.28).
+        let fastVsExact = zip(fastOne, one).map { abs($0 - $1) }.max()!
+        if format == .fp8 || tk_gemm_activation_bits(TK_PATH_AUTO, format.dtype!.kernelType) == 0 {
+            #expect(fastVsExact < 4e-3, "\(format): GEMM route vs exact")
+        } else {
+            // Measured 0.62 (NVFP4) and 1.29 (MXFP4) on an AVX-512 Xeon; the top token agrees.
+            #expect(fastVsExact < 2, "\(format): int8 GEMM route vs exact")
+            #expect(AccuracyEvaluation.argmax(fastOne) == AccuracyEvaluation.argmax(one))
+        }
         let session = try LlamaSession(model: m.model).prefill(prompt)
         if format == .fp8 {  // the reference session's GEMV is exact for FP8 too
             #expect(zip(fastOne, session).map { abs($0 - $1) }.max()! < 1e-3)

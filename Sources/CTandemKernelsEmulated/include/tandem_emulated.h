@@ -19,6 +19,13 @@ int tk_emulated_avx512_available(void);
 /// here (Q4_1); -3 when not available.
 int tk_emulated_avx512_gemv(const tk_weights *w, const float *x, float *y, int64_t row_begin, int64_t row_end);
 
+/// Y (n tokens, ldy apart) = X · Wᵀ over rows [row_begin, row_end) through the GEMM's integer route
+/// as the AVX-512 path runs it (gemm_int8.c's VNNI kernels: Q8_0, Q4_0, Q4_1, MXFP4, NVFP4), checked
+/// as tk_gemm checks. Returns 0; TK_ERR_INVALID; TK_ERR_UNSUPPORTED_TYPE for another format; -3
+/// when not available.
+int tk_emulated_avx512_gemm(const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+                            int64_t row_begin, int64_t row_end);
+
 /// The AArch64 GEMV kernels (gemv_neon.c: NEON and dot-product paths) compiled against SIMDe's
 /// portable NEON (<simde/arm/neon.h>) on x86-64, so their code runs here too; on AArch64 the real
 /// kernels run instead (tk_gemv_with_path). 1 when built, else 0.

@@ -30,6 +30,9 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(name: .customLong("stream-mib"), help: "Size of each STREAM array in MiB.")
     var streamMiB = 256
 
+    @Option(help: "Comma-separated token counts: also time a batch of n tokens as n GEMVs and as one GEMM (e.g. 2,4,16,512; empty: skip).")
+    var batches = ""
+
     @Option(help: "Append the table (with the command line) to this Markdown file.")
     var markdown: String?
 
@@ -102,6 +105,30 @@ struct BenchKernelsCommand: ParsableCommand {
             }
         }
         bar.finish()
+        let batchSizes = batches.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+        if !batchSizes.isEmpty {
+            lines.append("")
+            lines.append("Batches of n tokens on the same matrix: n fused GEMVs against one GEMM call (tk_gemm_mt; " +
+                         "route: int8/int16 = activations quantised, integer dot products; f32 = panel dequantised to f32), " +
+                         "median ms per call, and tokens/s of the GEMM:\n")
+            lines.append("| format | path | threads | n | ms n × GEMV | ms GEMM | GEMM route | GEMM speed-up | GEMM tokens/s |")
+            lines.append("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+            for d in dtypes {
+                let m = KernelRoofline.randomMatrix(d, rows: rows, cols: cols)
+                for path in gemvPaths {
+                    path.select()
+                    for t in threadCounts {
+                        for n in batchSizes {
+                            let r = try KernelRoofline.batch(m, tokens: n, threads: t, repeats: repeats)
+                            let route = r.activationBits == 0 ? "f32" : "int\(r.activationBits)"
+                            lines.append(String(format: "| %@ | %@ | %d | %d | %.3f | %.3f | %@ | %.2f× | %.0f |", d.rawValue,
+                                                GEMVPath.current.rawValue, t, n, r.perToken * 1e3, r.gemm * 1e3,
+                                                route, r.perToken / r.gemm, Double(n) / r.gemm))
+                        }
+                    }
+                }
+            }
+        }
         let table = lines.joined(separator: "\n")
         print(table)
         if let markdown {
