@@ -282,94 +282,120 @@ TK_AVX2 static void repack_group(const tk_weights *w, const int_format *f, int64
     }
 }
 
-// ---- kernels: one group of 8 rows x T tokens ----
+// ---- kernels: G groups of 8 rows x T tokens ----
 
-// DOTS(acc, W, xb, K): acc += the K weight vectors at W times the K broadcast dwords at xb, per lane.
-#define DOTS8_VNNI(acc, W, xb, K)                                                                        \
-    for (int k = 0; k < (K); k++)                                                                        \
-        acc = _mm256_dpbusd_epi32(acc, _mm256_load_si256((const __m256i *)((W) + 32 * k)),              \
-                                  _mm256_set1_epi32(tk__ld32((xb) + 4 * k)));
-#define DOTS16_VNNI(acc, W, xb, K)                                                                       \
-    for (int k = 0; k < (K); k++)                                                                        \
-        acc = _mm256_dpwssd_epi32(acc, _mm256_load_si256((const __m256i *)((W) + 32 * k)),              \
-                                  _mm256_set1_epi32(tk__ld32((xb) + 4 * k)));
-// AVX2, int8: four vpmaddubsw summed in int16 (u <= 24: at most 4 x 2 x 24 x 127 = 24384), one vpmaddwd.
-#define DOTS8_AVX2(acc, W, xb, K)                                                                        \
-    for (int k = 0; k < (K); k += 4) {                                                                   \
-        __m256i s16 = _mm256_setzero_si256();                                                            \
-        for (int j = k; j < k + 4; j++)                                                                  \
-            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(_mm256_load_si256((const __m256i *)((W) + 32 * j)), \
-                                                             _mm256_set1_epi32(tk__ld32((xb) + 4 * j)))); \
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));                       \
-    }
-#define DOTS16_AVX2(acc, W, xb, K)                                                                       \
-    for (int k = 0; k < (K); k++)                                                                        \
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)((W) + 32 * k)), \
-                                                      _mm256_set1_epi32(tk__ld32((xb) + 4 * k))));
+// STEP(acc, w, x): acc += per-lane dot products of the weight vector w and the broadcast dword x.
+#define STEP8_VNNI(acc, w, x) acc = _mm256_dpbusd_epi32(acc, w, x)
+#define STEP16_VNNI(acc, w, x) acc = _mm256_dpwssd_epi32(acc, w, x)
+#define STEP16_AVX2(acc, w, x) acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, x))
+// AVX2, int8: vpmaddubsw into int16 partial sums, widened by one vpmaddwd every four steps
+// (u <= 24: at most 4 x 2 x 24 x 127 = 24384 fits int16). QUAD says which kernels do this.
+#define STEP8_AVX2(acc, w, x) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, x))
 
-/// Y[t * ldy + i] for the group's valid rows (nr of 8) and tokens t0..t0+T-1. SB: values per scale;
-/// ES: bytes per value (DOTS matches it).
-#define DEFINE_GROUP_KERNEL(NAME, TARGET, DOTS, SB, ES)                                                   \
+/// Y[t * ldy + r] for rows of G groups (valid rows nr[g] of 8 each) and tokens t0..t0+T-1. The k
+/// loop is outermost inside a block, so each weight vector is loaded once per tile and each
+/// broadcast activation dword serves G groups. SB: values per scale; ES: bytes per value.
+#define DEFINE_TILE_KERNEL(NAME, TARGET, STEP, QUAD, SB, ES)                                              \
     TARGET static inline __attribute__((always_inline)) void NAME##_tile(                                \
-        const uint8_t *U, const float *S, const float *M, int has_min, const tk__gemm_xq *xq, int64_t t0, \
-        const int T, float *y, int64_t ldy, int64_t nr) {                                                \
-        __m256 f[4];                                                                                     \
-        for (int t = 0; t < T; t++) f[t] = _mm256_setzero_ps();                                          \
+        const uint8_t *U, int64_t gstride, const float *S, const float *M, int has_min, const tk__gemm_xq *xq, \
+        int64_t t0, const int G, const int T, float *y, int64_t ldy, const int64_t *nr) {               \
+        const int K = (SB) * (ES) / 4; /* weight vectors per block */                                    \
         const int64_t nsb = xq->nsb, per = 32 / (SB), cp = xq->cp, nb = xq->nb;                          \
+        __m256 f[2][4];                                                                                  \
+        for (int g = 0; g < G; g++)                                                                      \
+            for (int t = 0; t < T; t++) f[g][t] = _mm256_setzero_ps();                                   \
+        const uint8_t *xs[4];                                                                            \
+        for (int t = 0; t < T; t++) xs[t] = (const uint8_t *)xq->q + (t0 + t) * cp * (ES);                \
         for (int64_t s = 0; s < nsb; s++) {                                                              \
-            const uint8_t *W = U + s * (SB) * 8 * (ES);                                                  \
-            __m256 ws = _mm256_load_ps(S + s * 8);                                                       \
+            __m256i acc[2][4], part[2][4];                                                               \
             for (int t = 0; t < T; t++) {                                                                \
-                const int64_t tt = t0 + t;                                                               \
-                const uint8_t *xb = (const uint8_t *)xq->q + (tt * cp + s * (SB)) * (ES);                 \
-                __m256i acc = _mm256_set1_epi32(xq->corr[tt * nsb + s]);                                 \
-                DOTS(acc, W, xb, (SB) * (ES) / 4)                                                        \
-                __m256 sc = _mm256_mul_ps(ws, _mm256_set1_ps(xq->dx[tt * nb + s / per]));                \
-                f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), sc, f[t]);                               \
-                if (has_min)                                                                             \
-                    f[t] = _mm256_fmadd_ps(_mm256_load_ps(M + s * 8), _mm256_set1_ps(xq->sx[tt * nb + s]), f[t]); \
+                __m256i c = _mm256_set1_epi32(xq->corr[(t0 + t) * nsb + s]);                             \
+                for (int g = 0; g < G; g++) acc[g][t] = c;                                               \
+            }                                                                                            \
+            const uint8_t *W = U + s * (SB) * 8 * (ES);                                                  \
+            for (int k = 0; k < K; k++) {                                                                \
+                __m256i w[2];                                                                            \
+                for (int g = 0; g < G; g++) w[g] = _mm256_load_si256((const __m256i *)(W + g * gstride + 32 * k)); \
+                for (int t = 0; t < T; t++) {                                                            \
+                    __m256i x = _mm256_set1_epi32(tk__ld32(xs[t] + s * (SB) * (ES) + 4 * k));            \
+                    for (int g = 0; g < G; g++) {                                                        \
+                        if (QUAD) {                                                                      \
+                            if (k % 4 == 0) part[g][t] = _mm256_setzero_si256();                         \
+                            STEP(part[g][t], w[g], x);                                                   \
+                            if (k % 4 == 3)                                                              \
+                                acc[g][t] = _mm256_add_epi32(acc[g][t], _mm256_madd_epi16(part[g][t], _mm256_set1_epi16(1))); \
+                        } else {                                                                         \
+                            STEP(acc[g][t], w[g], x);                                                    \
+                        }                                                                                \
+                    }                                                                                    \
+                }                                                                                        \
+            }                                                                                            \
+            for (int g = 0; g < G; g++) {                                                                \
+                const __m256 ws = _mm256_load_ps(S + g * nsb * 8 + s * 8);                               \
+                for (int t = 0; t < T; t++) {                                                            \
+                    const int64_t tt = t0 + t;                                                           \
+                    __m256 sc = _mm256_mul_ps(ws, _mm256_set1_ps(xq->dx[tt * nb + s / per]));            \
+                    f[g][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[g][t]), sc, f[g][t]);               \
+                    if (has_min)                                                                         \
+                        f[g][t] = _mm256_fmadd_ps(_mm256_load_ps(M + g * nb * 8 + s * 8),                \
+                                                  _mm256_set1_ps(xq->sx[tt * nb + s]), f[g][t]);         \
+                }                                                                                        \
             }                                                                                            \
         }                                                                                                \
-        for (int t = 0; t < T; t++) {                                                                    \
-            float *yt = y + (t0 + t) * ldy;                                                              \
-            if (nr == 8) {                                                                               \
-                _mm256_storeu_ps(yt, f[t]);                                                              \
-            } else {                                                                                     \
-                float tmp[8];                                                                            \
-                _mm256_storeu_ps(tmp, f[t]);                                                             \
-                memcpy(yt, tmp, (size_t)nr * sizeof(float));                                             \
+        for (int g = 0; g < G; g++)                                                                      \
+            for (int t = 0; t < T; t++) {                                                                \
+                float *yt = y + (t0 + t) * ldy + 8 * g;                                                  \
+                if (nr[g] == 8) {                                                                        \
+                    _mm256_storeu_ps(yt, f[g][t]);                                                       \
+                } else {                                                                                 \
+                    float tmp[8];                                                                        \
+                    _mm256_storeu_ps(tmp, f[g][t]);                                                      \
+                    memcpy(yt, tmp, (size_t)nr[g] * sizeof(float));                                     \
+                }                                                                                        \
             }                                                                                            \
-        }                                                                                                \
     }                                                                                                    \
-    /* Tokens [ta, tb) of one group, four at a time. */                                                  \
-    TARGET static void NAME(const uint8_t *U, const float *S, const float *M, int has_min,               \
-                            const tk__gemm_xq *xq, int64_t ta, int64_t tb, float *y, int64_t ldy, int64_t nr) { \
+    /* Tokens [ta, tb) of G groups (1 or 2; GMAX: the most this path's registers take), four at a time. */ \
+    TARGET static void NAME(const uint8_t *U, int64_t gstride, const float *S, const float *M, int has_min, \
+                            const tk__gemm_xq *xq, int64_t ta, int64_t tb, int G, float *y, int64_t ldy, \
+                            const int64_t *nr) {                                                         \
         int64_t t = ta;                                                                                  \
-        for (; t + 4 <= tb; t += 4) NAME##_tile(U, S, M, has_min, xq, t, 4, y, ldy, nr);                 \
+        if (G == 2) {                                                                                    \
+            for (; t + 4 <= tb; t += 4) NAME##_tile(U, gstride, S, M, has_min, xq, t, 2, 4, y, ldy, nr); \
+            switch (tb - t) {                                                                            \
+            case 3: NAME##_tile(U, gstride, S, M, has_min, xq, t, 2, 3, y, ldy, nr); break;              \
+            case 2: NAME##_tile(U, gstride, S, M, has_min, xq, t, 2, 2, y, ldy, nr); break;              \
+            case 1: NAME##_tile(U, gstride, S, M, has_min, xq, t, 2, 1, y, ldy, nr); break;              \
+            default: break;                                                                              \
+            }                                                                                            \
+            return;                                                                                      \
+        }                                                                                                \
+        for (; t + 4 <= tb; t += 4) NAME##_tile(U, gstride, S, M, has_min, xq, t, 1, 4, y, ldy, nr);     \
         switch (tb - t) {                                                                                \
-        case 3: NAME##_tile(U, S, M, has_min, xq, t, 3, y, ldy, nr); break;                              \
-        case 2: NAME##_tile(U, S, M, has_min, xq, t, 2, y, ldy, nr); break;                              \
-        case 1: NAME##_tile(U, S, M, has_min, xq, t, 1, y, ldy, nr); break;                              \
+        case 3: NAME##_tile(U, gstride, S, M, has_min, xq, t, 1, 3, y, ldy, nr); break;                  \
+        case 2: NAME##_tile(U, gstride, S, M, has_min, xq, t, 1, 2, y, ldy, nr); break;                  \
+        case 1: NAME##_tile(U, gstride, S, M, has_min, xq, t, 1, 1, y, ldy, nr); break;                  \
         default: break;                                                                                  \
         }                                                                                                \
     }
 
-DEFINE_GROUP_KERNEL(tokens_avx2_i8_32, TK_AVX2, DOTS8_AVX2, 32, 1)
-DEFINE_GROUP_KERNEL(tokens_avx2_i8_16, TK_AVX2, DOTS8_AVX2, 16, 1)
-DEFINE_GROUP_KERNEL(tokens_avx2_i16, TK_AVX2, DOTS16_AVX2, 32, 2)
-DEFINE_GROUP_KERNEL(tokens_vnni_i8_32, TK_AVX512, DOTS8_VNNI, 32, 1)
-DEFINE_GROUP_KERNEL(tokens_vnni_i8_16, TK_AVX512, DOTS8_VNNI, 16, 1)
-DEFINE_GROUP_KERNEL(tokens_vnni_i16, TK_AVX512, DOTS16_VNNI, 32, 2)
+// AVX2 has 16 vector registers: one group per tile (4 sums, 4 partials or none, 4 floats, w, x).
+// AVX-512VL has 32: two groups per tile.
+DEFINE_TILE_KERNEL(tokens_avx2_i8_32, TK_AVX2, STEP8_AVX2, 1, 32, 1)
+DEFINE_TILE_KERNEL(tokens_avx2_i8_16, TK_AVX2, STEP8_AVX2, 1, 16, 1)
+DEFINE_TILE_KERNEL(tokens_avx2_i16, TK_AVX2, STEP16_AVX2, 0, 32, 2)
+DEFINE_TILE_KERNEL(tokens_vnni_i8_32, TK_AVX512, STEP8_VNNI, 0, 32, 1)
+DEFINE_TILE_KERNEL(tokens_vnni_i8_16, TK_AVX512, STEP8_VNNI, 0, 16, 1)
+DEFINE_TILE_KERNEL(tokens_vnni_i16, TK_AVX512, STEP16_VNNI, 0, 32, 2)
 
-typedef void (*tokens_fn)(const uint8_t *, const float *, const float *, int, const tk__gemm_xq *, int64_t,
-                          int64_t, float *, int64_t, int64_t);
+typedef void (*tokens_fn)(const uint8_t *, int64_t, const float *, const float *, int, const tk__gemm_xq *,
+                          int64_t, int64_t, int, float *, int64_t, const int64_t *);
 
-/// Rows [rb, re) for every token of xq, panel by panel.
+/// Rows [rb, re) for every token of xq, panel by panel; `gmax` groups per tile.
 static int int_rows(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n, int64_t rb,
-                    int64_t re, tokens_fn kernel) {
+                    int64_t re, tokens_fn kernel, int gmax) {
     int_format f;
     if (format_info(w->format, &f) || f.es != xq->es) return -1;
-    const int64_t cp = xq->cp, nsb = xq->nsb, nb = xq->nb;
+    const int64_t cp = xq->cp, nsb = xq->nsb, nb = xq->nb, gstride = cp * 8 * f.es;
     int_panel p;
     if (panel_alloc(&p, INT_PANEL_ROWS / 8, cp, f.es, nsb, nb)) return -1;
     int64_t tbk = INT_TOKEN_BLOCK_BYTES / (cp * f.es);
@@ -380,10 +406,15 @@ static int int_rows(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_
         for (int64_t g = 0; g < groups; g++) repack_group(w, &f, r + 8 * g, pe, cp, nsb, nb, &p, g);
         for (int64_t t0 = 0; t0 < n; t0 += tbk) {
             const int64_t t1 = t0 + tbk < n ? t0 + tbk : n;
-            for (int64_t g = 0; g < groups; g++) {
-                const int64_t g0 = r + 8 * g, nr = pe - g0 < 8 ? pe - g0 : 8;
-                kernel(p.u + g * cp * 8 * f.es, p.s + g * nsb * 8, p.m + g * nb * 8, f.has_min, xq, t0, t1, y + g0,
-                       ldy, nr);
+            for (int64_t g = 0; g < groups; g += gmax) {
+                const int G = groups - g < gmax ? (int)(groups - g) : gmax;
+                int64_t nr[2];
+                for (int i = 0; i < G; i++) {
+                    const int64_t g0 = r + 8 * (g + i);
+                    nr[i] = pe - g0 < 8 ? pe - g0 : 8;
+                }
+                kernel(p.u + g * gstride, gstride, p.s + g * nsb * 8, p.m + g * nb * 8, f.has_min, xq, t0, t1, G,
+                       y + r + 8 * g, ldy, nr);
             }
         }
     }
@@ -393,13 +424,13 @@ static int int_rows(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_
 int tk__gemm_int_rows_avx2(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n,
                            int64_t rb, int64_t re) {
     tokens_fn k = xq->es == 2 ? tokens_avx2_i16 : w->format == TK_NVFP4 ? tokens_avx2_i8_16 : tokens_avx2_i8_32;
-    return int_rows(w, xq, y, ldy, n, rb, re, k);
+    return int_rows(w, xq, y, ldy, n, rb, re, k, 1);
 }
 
 int tk__gemm_int_rows_vnni(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n,
                            int64_t rb, int64_t re) {
     tokens_fn k = xq->es == 2 ? tokens_vnni_i16 : w->format == TK_NVFP4 ? tokens_vnni_i8_16 : tokens_vnni_i8_32;
-    return int_rows(w, xq, y, ldy, n, rb, re, k);
+    return int_rows(w, xq, y, ldy, n, rb, re, k, 2);
 }
 
 #else
