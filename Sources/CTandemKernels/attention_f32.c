@@ -48,7 +48,7 @@ TK_AVX2 static void attention_avx2(float *out, const float *q, const float *k_ba
         scores[t] = sum;
     }
     for (t = 0; t < len; t++) scores[t] *= scale;
-    tk__attention_softmax(scores, len, first, softcap, sink);
+    tk__attention_softmax_avx2(scores, len, first, softcap, sink);
     int64_t d = 0;
     for (; d + 64 <= hd; d += 64) {
         __m256 o[8];

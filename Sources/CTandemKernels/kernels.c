@@ -340,8 +340,26 @@ void tk_swiglu_clamped(float *gate, const float *up, int64_t n, float alpha, flo
     }
 }
 
+#if defined(__x86_64__)
+/// silu(gate) * up, 8 at a time through tk__exp256 (within a few ulps of the scalar loop).
+TK_AVX2 static int64_t swiglu_avx2(float *gate, const float *up, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 e = tk__exp256(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+    return i;
+}
+#endif
+
 void tk_swiglu(float *gate, const float *up, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if defined(__x86_64__)
+    if (tk__uses_avx2(tk_gemv_effective_path())) i = swiglu_avx2(gate, up, n);
+#endif
+    for (; i < n; i++) {
         float g = gate[i];
         gate[i] = g / (1.0f + expf(-g)) * up[i];
     }

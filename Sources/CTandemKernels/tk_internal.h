@@ -250,6 +250,54 @@ static inline void tk__fp8_group_softmax(float *scores, int64_t g, int64_t len, 
     }
 }
 
+#if defined(__x86_64__)
+/// e^x for 8 floats (Cephes' expf: x = n ln2 + r, a degree-6 polynomial in r, 2^n through the
+/// exponent bits): within 2 ulp of expf for x in [-87, 88.37]; 0 below -87 (and for -inf); x above
+/// 88.37 is clamped.
+TK_AVX2 static inline __m256 tk__exp256(__m256 x) {
+    const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.3762626647949f));
+    __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(e)), keep);
+}
+
+/// tk__attention_softmax with the exponentials 8 at a time (tk__exp256) and the sum in 8 lanes:
+/// the same weights to within a few f32 ulps. The x86 f32 attention kernel's softmax.
+TK_AVX2 static inline void tk__attention_softmax_avx2(float *scores, int64_t len, int64_t first, float softcap,
+                                                      const float *sink) {
+    tk__shape_scores(scores, len, first, softcap);
+    float mx = sink ? *sink : -INFINITY;
+    for (int64_t t = 0; t < len; t++)
+        if (scores[t] > mx) mx = scores[t];
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t t = 0;
+    for (; t + 8 <= len; t += 8) {
+        __m256 e = tk__exp256(_mm256_sub_ps(_mm256_loadu_ps(scores + t), m));
+        _mm256_storeu_ps(scores + t, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = (sink ? expf(*sink - mx) : 0) + hsum256(acc);
+    for (; t < len; t++) {
+        scores[t] = expf(scores[t] - mx);
+        sum += scores[t];
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (t = 0; t + 8 <= len; t += 8) _mm256_storeu_ps(scores + t, _mm256_mul_ps(_mm256_loadu_ps(scores + t), inv));
+    for (; t < len; t++) scores[t] *= 1.0f / sum;
+}
+#endif
+
 static inline int64_t tk__step_max_len(const int64_t *positions, int64_t tokens) {
     int64_t max_len = 1;
     for (int64_t t = 0; t < tokens; t++) {
