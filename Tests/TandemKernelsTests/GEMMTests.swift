@@ -300,7 +300,7 @@ struct StepAttentionTests {
         #endif
     }
 
-    @Test(arguments: [(64, 16), (48, 4), (72, 8)])
+    @Test(arguments: [(64, 16), (48, 4), (72, 8), (20, 4)])
     func matchesTheContiguousReference(headDim: Int, blockSize: Int) throws {
         let heads = 6, qPerKV = 3, kvHeads = heads / qPerKV
         let stride = kvHeads * headDim, blocks = 12
