@@ -151,15 +151,15 @@ TK_AVX2 static inline __m256i nibbles_pairs(const uint8_t *p, int bytes) {
     return _mm256_set_m128i(bytes == 16 ? _mm_unpackhi_epi8(lo, hi) : _mm_setzero_si128(), _mm_unpacklo_epi8(lo, hi));
 }
 
-/// int8 formats: a row's 32-column chunk `c` (row: its bytes; scales: NVFP4's block scales of the row) as u = w + off bytes; its scales into s (one per sub-block: 1, or
-/// 2 for NVFP4) and its minimum into m (Q4_1).
-TK_AVX2 static inline __m256i unpack_chunk(const tk_weights *w, const uint8_t *row, const uint8_t *scales, int64_t c,
-                                           float s[2], float *m) {
+/// int8 formats (`type`): a row's 32-column chunk `c` (row: its bytes; scales: NVFP4's block scales
+/// of the row) as u = w + off bytes; its scales into s (one per sub-block: 1, or 2 for NVFP4).
+TK_AVX2 static inline __m256i unpack_chunk(tk_type type, const tk_weights *w, const uint8_t *row, const uint8_t *scales,
+                                           int64_t c, float s[2]) {
     const int64_t cols = w->cols;
     // 2 x E2M1 + 12 (u in 0...24) for the codes 0-15.
     const __m256i e2m1 = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
                                           12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
-    switch (w->format) {
+    switch (type) {
     case TK_Q4_0: {
         const uint8_t *p = row + c * 18;
         s[0] = _cvtsh_ss(le16(p));
@@ -243,12 +243,17 @@ static int panel_alloc(int_panel *p, int64_t groups, int64_t cp, int64_t es, int
     return 0;
 }
 
-/// Rows [r0, r0 + 8) (those below `re`; the rest zero) into group g of the panel.
-TK_AVX2 static void repack_group(const tk_weights *w, const int_format *f, int64_t r0, int64_t re, int64_t cp,
-                                 int64_t nsb, int64_t nb, const int_panel *p, int64_t g) {
-    uint8_t *U = p->u + g * cp * 8 * f->es;
+/// Rows [r0, r0 + 8) (those below `re`; the rest zero) into group g of the panel; `type` is w->format,
+/// a constant in each caller so that the chunk loop holds no format switch.
+TK_AVX2 static inline __attribute__((always_inline)) void repack_group_as(tk_type type, const tk_weights *w,
+                                                                        const int_format *f, int64_t r0, int64_t re,
+                                                                        int64_t cp, int64_t nsb, int64_t nb,
+                                                                        const int_panel *p, int64_t g) {
+    // Constants once `type` is: bytes per value, sub-blocks per chunk.
+    const int es = type == TK_Q8_0 || type == TK_Q4_1 ? 2 : 1, per = type == TK_NVFP4 ? 2 : 1;
+    (void)f;
+    uint8_t *U = p->u + g * cp * 8 * es;
     float *S = p->s + g * nsb * 8, *M = p->m + g * nb * 8;
-    const int per = 32 / f->sb; // sub-blocks per chunk
     const size_t rbytes = tk_row_bytes(w->format, w->cols);
     const uint8_t *rows[8], *scales[8];
     for (int i = 0; i < 8; i++) {
@@ -261,24 +266,35 @@ TK_AVX2 static void repack_group(const tk_weights *w, const int_format *f, int64
             float s[2] = {0, 0}, m = 0;
             if (r0 + i >= re) {
                 v[i] = v2[i] = _mm256_setzero_si256();
-            } else if (f->es == 2) {
+            } else if (es == 2) {
                 __m256i h[2];
-                unpack_chunk16(w->format, rows[i], c, h, s, &m);
+                unpack_chunk16(type, rows[i], c, h, s, &m);
                 v[i] = h[0];
                 v2[i] = h[1];
             } else {
-                v[i] = unpack_chunk(w, rows[i], scales[i], c, s, &m);
+                v[i] = unpack_chunk(type, w, rows[i], scales[i], c, s);
             }
             for (int j = 0; j < per; j++) S[(c * per + j) * 8 + i] = s[j];
-            M[c * 8 + i] = m;
+            if (type == TK_Q4_1) M[c * 8 + i] = m;
         }
         transpose8x8(v);
-        uint8_t *out = U + c * 256 * f->es;
+        uint8_t *out = U + c * 256 * es;
         for (int k = 0; k < 8; k++) _mm256_store_si256((__m256i *)(out + k * 32), v[k]);
-        if (f->es == 2) {
+        if (es == 2) {
             transpose8x8(v2);
             for (int k = 0; k < 8; k++) _mm256_store_si256((__m256i *)(out + 256 + k * 32), v2[k]);
         }
+    }
+}
+
+TK_AVX2 static void repack_group(const tk_weights *w, const int_format *f, int64_t r0, int64_t re, int64_t cp,
+                                 int64_t nsb, int64_t nb, const int_panel *p, int64_t g) {
+    switch (w->format) {
+    case TK_Q8_0: repack_group_as(TK_Q8_0, w, f, r0, re, cp, nsb, nb, p, g); break;
+    case TK_Q4_0: repack_group_as(TK_Q4_0, w, f, r0, re, cp, nsb, nb, p, g); break;
+    case TK_Q4_1: repack_group_as(TK_Q4_1, w, f, r0, re, cp, nsb, nb, p, g); break;
+    case TK_MXFP4: repack_group_as(TK_MXFP4, w, f, r0, re, cp, nsb, nb, p, g); break;
+    default: repack_group_as(TK_NVFP4, w, f, r0, re, cp, nsb, nb, p, g); break;
     }
 }
 

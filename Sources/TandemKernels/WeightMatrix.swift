@@ -95,16 +95,18 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Tokens from which a batched multiply goes through the blocked GEMM (tandem_gemm.h) instead of
     /// one fused GEMV per token. F16/BF16: always (tk_matvec converts them one scalar at a time, the
     /// GEMM's panel conversion is vectorised: SmolLM2 F16 decode went from 2.6 to tens of tokens/s);
-    /// F32 needs no conversion, so two tokens already pay; quantised rows are dequantised (float
-    /// route) or repacked (integer route) once per call, which costs about what three or four fused
-    /// GEMVs take: level at 4 tokens, 1.5-2.3x at 8 (`bench-kernels --batches`, 1536 x 576, Xeon
-    /// with AVX-512). NVFP4's repack also converts a scale per 16 values: level only at 6.
+    /// F32 needs no conversion, so two tokens already pay. Quantised rows are repacked (integer
+    /// route: Q8_0, Q4_0, Q4_1, MXFP4, NVFP4 on x86) or dequantised (float route) once per call. The
+    /// repack costs about one GEMV, so the integer route is ahead from 2 tokens (1.2-1.6x two GEMVs,
+    /// `bench-kernels --batches`, 1536 x 576, Xeon with AVX-512; NVFP4, which also converts a scale
+    /// per 16 values, level at 2 and ahead from 3); the float route's dequantisation costs about
+    /// three GEMVs, level at 4 tokens.
     public var gemmMinTokens: Int {
         switch dtype {
         case .f16, .bf16: 1
         case .f32: 2
-        case .nvfp4: 6
-        default: 4
+        default:
+            tk_gemm_activation_bits(TK_PATH_AUTO, dtype.kernelType) == 0 ? 4 : dtype == .nvfp4 ? 3 : 2
         }
     }
 
