@@ -83,6 +83,10 @@ public final class Engine: @unchecked Sendable {
     /// one step drafts anyway, so the acceptance estimates follow a workload that changed.
     private var stepsWithoutDrafts = 0
     static let probeInterval = 64
+    /// Seconds per step spent outside the forward pass (a step's wall time from scheduling to its
+    /// tokens handed on, minus the executor's time), averaged over recent steps (weight 1/16 for
+    /// the newest); nil before the first step. The cost model adds it to both sides of its ratio.
+    private var stepOverhead: Double?
 
     public init(model: LoadedModel, executor: StepExecutor, configuration: EngineConfiguration = EngineConfiguration(),
                 logger: Logger = Logger(label: "tandem.engine")) throws {
@@ -318,6 +322,9 @@ public final class Engine: @unchecked Sendable {
         while true {
             condition.lock()
             while !stopping && !scheduler.hasUnfinishedRequests { condition.wait() }
+            // The step's wall time starts here (idle waiting excluded; the text fronts' catching up
+            // included: every step pays it).
+            let iterationStart = clock.now
             // Acknowledged requests' text fronts catch up first (bounded), so a stop string or a
             // reasoning budget acts at the next step.
             let ackDeadline = Date().addingTimeInterval(Self.acknowledgementWait.seconds)
@@ -361,7 +368,8 @@ public final class Engine: @unchecked Sendable {
                               blockTable: $0.blockTable.blockIDs.map { Int32($0.rawValue) }, logitCount: $0.logitCount)
             }
             let logits: [[Float]]
-            condition.lock(); stepStarted = clock.now; condition.unlock()
+            let executeStart = clock.now
+            condition.lock(); stepStarted = executeStart; condition.unlock()
             do {
                 logits = try executor.execute(chunks, copies: plan.blockCopies)
             } catch {
@@ -369,6 +377,8 @@ public final class Engine: @unchecked Sendable {
                 failAll(error)
                 continue
             }
+            let executeSeconds = (clock.now - executeStart).seconds
+            defer { observeStepOverhead((clock.now - iterationStart).seconds - executeSeconds) }
             condition.lock(); stepStarted = nil; condition.unlock()
             // Sample outside the lock: the samplers are copied out and written back, so a
             // submission or cancellation in the meantime is never blocked by a step.
@@ -521,7 +531,8 @@ public final class Engine: @unchecked Sendable {
             out[id] = draft
             expected += SpeculationConfiguration.expectedAccepted(length: draft.count, rate: state.draftAcceptance)
         }
-        if let costModel, !out.isEmpty, !costModel.pays(batch: decoding.count, expectedAccepted: expected / Double(decoding.count)),
+        if let costModel, !out.isEmpty,
+           !costModel.pays(batch: decoding.count, expectedAccepted: expected / Double(decoding.count), overhead: stepOverhead ?? 0),
            stepsWithoutDrafts < Self.probeInterval {
             stats.specSkippedSteps += 1
             stepsWithoutDrafts += 1
@@ -529,6 +540,14 @@ public final class Engine: @unchecked Sendable {
         }
         if !out.isEmpty { stepsWithoutDrafts = 0 }
         return out
+    }
+
+    /// Folds one step's time outside the forward pass into `stepOverhead` (takes the lock).
+    private func observeStepOverhead(_ seconds: Double) {
+        guard seconds.isFinite, seconds >= 0 else { return }
+        condition.lock()
+        stepOverhead = stepOverhead.map { $0 + (seconds - $0) / 16 } ?? seconds
+        condition.unlock()
     }
 
     /// Times a step of B decoding sequences with one token each against one with 1 + k tokens

@@ -243,6 +243,16 @@ struct SpeculationCostModelTests {
         #expect(model.pays(batch: 4, expectedAccepted: 1.5))
     }
 
+    /// Time outside the forward pass (sampling, streaming) is paid once per step either way, so
+    /// it lowers the ratio: 12 ms + 10 ms over 10 ms + 10 ms at batch 1.
+    @Test func timeOutsideTheForwardPassLowersTheRatio() {
+        #expect(abs(model.ratio(batch: 1, overhead: 0.010) - 1.1) < 1e-12)
+        #expect(abs(model.ratio(batch: 4, overhead: 0.020) - 1.5) < 1e-12)
+        #expect(abs(model.ratio(batch: 4, overhead: -1) - 2.0) < 1e-12)  // a negative reading counts as none
+        #expect(!model.pays(batch: 4, expectedAccepted: 0.7))
+        #expect(model.pays(batch: 4, expectedAccepted: 0.7, overhead: 0.020))
+    }
+
     @Test func measuredBatchSizesAreCappedByTheRunningLimitAndThePool() {
         #expect(SpeculationCostModel.batchSizes(maxRunning: 32, blockCount: 1000, blockSize: 16, draftTokens: 4) == [1, 2, 4, 8, 16, 32])
         #expect(SpeculationCostModel.batchSizes(maxRunning: 32, blockCount: 10, blockSize: 4, draftTokens: 4) == [1, 2, 4])

@@ -5,7 +5,10 @@
 /// token is a step saved. As B grows the step becomes bound by arithmetic, and verifying k + 1
 /// positions per sequence costs up to k + 1 times as much. `ratio(batch:)` is the measured cost of
 /// the drafted step over the plain one; a step drafts when the tokens it expects to emit per
-/// sequence (1 + expected accepted drafts) exceed that ratio.
+/// sequence (1 + expected accepted drafts) exceed that ratio. A served step also costs time outside
+/// the forward pass (scheduling, sampling, the text fronts catching up, streaming) that a drafted
+/// step spreads over more tokens: `ratio(batch:overhead:)` adds that time, observed by the engine
+/// on its own steps, to both sides.
 public struct SpeculationCostModel: Sendable, Equatable {
     /// (decoding sequences, seconds of a step with one token each, seconds with 1 + k tokens each).
     public var samples: [(batch: Int, plain: Double, drafted: Double)]
@@ -18,11 +21,13 @@ public struct SpeculationCostModel: Sendable, Equatable {
         a.samples.elementsEqual(b.samples) { $0.batch == $1.batch && $0.plain == $1.plain && $0.drafted == $1.drafted }
     }
 
-    /// Drafted-step time over plain-step time for `batch` decoding sequences: interpolated
-    /// between measured batch sizes, the largest measured ratio beyond them.
-    public func ratio(batch: Int) -> Double {
+    /// Drafted-step time over plain-step time for `batch` decoding sequences, each with
+    /// `overhead` seconds of work outside the forward pass added: interpolated between measured
+    /// batch sizes, the largest measured ratio beyond them.
+    public func ratio(batch: Int, overhead: Double = 0) -> Double {
         guard let first = samples.first else { return 1 }
-        func r(_ s: (batch: Int, plain: Double, drafted: Double)) -> Double { s.plain > 0 ? s.drafted / s.plain : 1 }
+        let o = max(0, overhead)
+        func r(_ s: (batch: Int, plain: Double, drafted: Double)) -> Double { s.plain + o > 0 ? (s.drafted + o) / (s.plain + o) : 1 }
         if batch <= first.batch { return r(first) }
         for (a, b) in zip(samples, samples.dropFirst()) where batch <= b.batch {
             let t = Double(batch - a.batch) / Double(b.batch - a.batch)
@@ -32,9 +37,10 @@ public struct SpeculationCostModel: Sendable, Equatable {
     }
 
     /// Whether a step of `batch` decoding sequences, expecting `expectedAccepted` accepted draft
-    /// tokens per sequence, emits tokens faster drafted than plain.
-    public func pays(batch: Int, expectedAccepted: Double) -> Bool {
-        1 + expectedAccepted > ratio(batch: batch)
+    /// tokens per sequence, emits tokens faster drafted than plain (`overhead`: seconds per step
+    /// outside the forward pass).
+    public func pays(batch: Int, expectedAccepted: Double, overhead: Double = 0) -> Bool {
+        1 + expectedAccepted > ratio(batch: batch, overhead: overhead)
     }
 
     /// The batch sizes worth measuring for a deployment of at most `maxRunning` sequences whose
