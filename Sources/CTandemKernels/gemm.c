@@ -270,6 +270,7 @@ int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, in
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
     else if (!tk_gemv_path_supported(path)) return TK_ERR_INVALID;
     if (n > 0 && ldy < row_end) return TK_ERR_INVALID;
+#if defined(__x86_64__)
     if (n > 0 && row_end > row_begin && tk__gemm_int_route(path, w->format)) {
         tk__gemm_xq xq;
         if (tk__gemm_xq_init(w->format, x, ldx, n, w->cols, &xq)) return TK_ERR_INVALID;
@@ -277,6 +278,7 @@ int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, in
         tk__gemm_xq_free(&xq);
         return rc;
     }
+#endif
     int avx2 = tk__uses_avx2(path), neon = tk__uses_neon(path);
     for (int64_t r = row_begin; r < row_end && n > 0; r += PANEL_ROWS) {
         int64_t e = r + PANEL_ROWS < row_end ? r + PANEL_ROWS : row_end;
