@@ -96,7 +96,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// one fused GEMV per token. F16/BF16: always (tk_matvec converts them one scalar at a time, the
     /// GEMM's panel conversion is vectorised: SmolLM2 F16 decode went from 2.6 to tens of tokens/s);
     /// F32 needs no conversion, so two tokens already pay. Quantised rows are repacked (integer
-    /// route: Q8_0, Q4_0, Q4_1, MXFP4, NVFP4 on x86) or dequantised (float route) once per call. The
+    /// route: Q8_0, Q4_0, MXFP4, NVFP4 on x86) or dequantised (float route) once per call. The
     /// repack costs about one GEMV, so the integer route is ahead from 2 tokens (1.2-1.6x two GEMVs,
     /// `bench-kernels --batches`, 1536 x 576, Xeon with AVX-512; NVFP4, which also converts a scale
     /// per 16 values, level at 2 and ahead from 3); the float route's dequantisation costs about

@@ -36,7 +36,7 @@ struct GEMMTests {
     /// The activation width the integer route uses for each format (tandem_gemm.h).
     static func integerBits(_ dtype: DType) -> Int32 {
         switch dtype {
-        case .q8_0, .q4_1: 16
+        case .q8_0: 16
         case .q4_0, .mxfp4, .nvfp4: 8
         default: 0
         }

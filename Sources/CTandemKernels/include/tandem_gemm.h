@@ -8,10 +8,10 @@
 // tokens (L2-sized) by a 3-row × 4-token register tile of FMAs, so each weight byte is read once
 // per call and the arithmetic runs from cache.
 //
-// Integer route (gemm_int8.c; tk_gemm_activation_bits says where): for Q8_0, Q4_0, Q4_1, MXFP4 and
+// Integer route (gemm_int8.c; tk_gemm_activation_bits says where): for Q8_0, Q4_0, MXFP4 and
 // NVFP4 on x86-64 (AVX2 and AVX-512 VNNI) each token is quantised per 32 values once per call, to
-// int8 for the 4-bit formats and to int16 for Q8_0 and Q4_1 (the widths tk_gemv uses, Q4_1 aside,
-// which tk_gemv keeps exact), and a panel of 16 rows is repacked into 8-row interleaved vectors,
+// int8 for the 4-bit formats and to int16 for Q8_0 (the widths tk_gemv uses; Q4_1, which tk_gemv
+// keeps exact, stays on the float route), and a panel of 16 rows is repacked into 8-row interleaved vectors,
 // so each vpdpbusd / vpdpwssd (vpmaddubsw / vpmaddwd on AVX2) adds 4 / 2 products to 8 rows at
 // once and the scales cost one multiply and one FMA per 8 rows x 32 columns. Error: the activation
 // rounding (each x_i moves by at most d/2) plus f32 rounding.
@@ -45,7 +45,7 @@ int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, in
                       int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end);
 /// The width tk_gemm on `path` (TK_PATH_AUTO: this thread's effective one) quantises x to for
 /// `type`, per 32-value block: 8 (int8, d = amax/127: Q4_0, MXFP4, NVFP4) or 16 (int16,
-/// d = amax/32767: Q8_0, Q4_1) on the integer route of the AVX2 and AVX-512 paths; 0 on the float
+/// d = amax/32767: Q8_0) on the integer route of the AVX2 and AVX-512 paths; 0 on the float
 /// route (other formats and paths). Each x_i moves by at most d/2.
 int tk_gemm_activation_bits(tk_gemv_path path, tk_type type);
 /// As tk_gemm with panels of rows split over the process-wide pool (tandem_pool.h). Same results.
