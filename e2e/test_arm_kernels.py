@@ -29,7 +29,7 @@ FORMATS = ["fp8_e4m3", "q4_1", "q8_0", "q4_0", "mxfp4", "nvfp4"]
 # kernel_check's lines per path: the GEMV kernel and the GEMM of each format, the step attention
 # over an f32 and an FP8 K/V cache.
 KERNELS_PER_PATH = FORMATS + [f"gemm_{f}" for f in FORMATS] + ["attention", "attention_fp8"]
-BROKEN = ("gemv_neon", "gemm_neon", "attention_neon", "attention_fp8_neon")
+BROKEN = ("gemv_neon", "gemm_neon", "gemm_int_neon", "attention_neon", "attention_fp8_neon")
 CFLAGS = ["-O2", "-fno-math-errno", "-Wall", f"-I{KERNELS / 'include'}"]
 
 

@@ -244,13 +244,15 @@ static int gemm_panel(const tk_weights *w, int avx2, int neon, const float *x, i
     return 0;
 }
 
-/// The integer route (gemm_int8.c) for rows [rb, re) of activations already quantised.
+/// The integer route (gemm_int8.c, gemm_int_neon.c) for rows [rb, re) of activations already quantised.
 static int int_rows(tk_gemv_path path, const tk_weights *w, const void *xq, float *y, int64_t ldy, int64_t n,
                     int64_t rb, int64_t re) {
 #if defined(__x86_64__)
     int rc = path == TK_PATH_AVX512 ? tk__gemm_int_rows_vnni(w, xq, y, ldy, n, rb, re)
                                     : tk__gemm_int_rows_avx2(w, xq, y, ldy, n, rb, re);
     return rc ? TK_ERR_INVALID : TK_OK;
+#elif defined(__aarch64__)
+    return tk__gemm_int_rows_neon(w, xq, y, ldy, n, rb, re, path == TK_PATH_DOTPROD) ? TK_ERR_INVALID : TK_OK;
 #else
     (void)path; (void)w; (void)xq; (void)y; (void)ldy; (void)n; (void)rb; (void)re;
     return TK_ERR_INVALID;
@@ -270,7 +272,7 @@ int tk_gemm_with_path(tk_gemv_path path, const tk_weights *w, const float *x, in
     if (path == TK_PATH_AUTO) path = tk_gemv_effective_path();
     else if (!tk_gemv_path_supported(path)) return TK_ERR_INVALID;
     if (n > 0 && ldy < row_end) return TK_ERR_INVALID;
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
     if (n > 0 && row_end > row_begin && tk__gemm_int_route(path, w->format)) {
         tk__gemm_xq xq;
         if (tk__gemm_xq_init(w->format, x, ldx, n, w->cols, &xq)) return TK_ERR_INVALID;
@@ -332,7 +334,7 @@ int tk_gemm_mt(const tk_weights *w, const float *x, int64_t ldx, float *y, int64
                       .row_begin = row_begin, .row_end = row_end, .panels = panels, .panel_rows = panel_rows};
         atomic_init(&j.failed, 0);
         int64_t tasks = panels < threads ? panels : threads;
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
         tk__gemm_xq xq;
         if (int_route) {
             // Quantised once for every thread.

@@ -454,7 +454,7 @@ int tk__gemm_int_rows_vnni(const tk_weights *w, const tk__gemm_xq *xq, float *y,
     return int_rows(w, xq, y, ldy, n, rb, re, k, 2);
 }
 
-#else
+#elif !defined(__aarch64__) // AArch64: gemm_int_neon.c
 
 int tk__gemm_int_route(tk_gemv_path path, tk_type type) {
     (void)path;

@@ -91,7 +91,7 @@ static int xscratch_init(xscratch *s, int64_t n, size_t width) {
 /// x (n values) → int8 blocks of 32 (the tail block padded with zeros) and one step per block.
 /// `deinterleave`: each block stored as its 16 even-indexed values, then its 16 odd ones (NVFP4's
 /// byte j holds columns 2j and 2j+1).
-TK_NEON static void quantize_x8(const float *x, int64_t n, int8_t *xq, float *dx, int deinterleave) {
+TK_NEON void tk__quantize_x8_neon(const float *x, int64_t n, int8_t *xq, float *dx, int deinterleave) {
     for (int64_t b = 0; b < (n + 31) / 32; b++) {
         float tmp[32];
         const float *xb = x + b * 32;
@@ -216,17 +216,22 @@ TK_NEON static inline int32x4_t q8_block_dot16(const int8_t *qs, const int16_t *
     return BREAK_S32(vaddq_s32(s, t));
 }
 
+/// x (n values, a multiple of 32) → int16 blocks of 32 and one step per block.
+TK_NEON void tk__quantize_x16_neon(const float *x, int64_t n, int16_t *xq, float *dx) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        int32x4_t i[8];
+        dx[b] = round32(x + b * 32, 32767.0f, i);
+        for (int k = 0; k < 4; k++)
+            vst1q_s16(xq + b * 32 + 8 * k, vcombine_s16(vqmovn_s32(i[2 * k]), vqmovn_s32(i[2 * k + 1])));
+    }
+}
+
 TK_NEON void tk__gemv_q8_0_int16_neon(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t n = w->cols, nb = n / 32;
     xscratch s;
     if (xscratch_init(&s, n, sizeof(int16_t))) return;
     int16_t *xq = s.q;
-    for (int64_t b = 0; b < nb; b++) {
-        int32x4_t i[8];
-        s.d[b] = round32(x + b * 32, 32767.0f, i);
-        for (int k = 0; k < 4; k++)
-            vst1q_s16(xq + b * 32 + 8 * k, vcombine_s16(vqmovn_s32(i[2 * k]), vqmovn_s32(i[2 * k + 1])));
-    }
+    tk__quantize_x16_neon(x, n, xq, s.d);
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)nb * 34;
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;

@@ -1,8 +1,9 @@
 // The integer-route GEMV kernels for Q4_0, MXFP4 and NVFP4 on one AArch64 path. Included by
 // gemv_neon.c once per path, with TK_NI_TARGET (the path's target attribute), TK_NI_DOT (its
 // 32-byte dot: int32x4 whose lane k sums the products of bytes 4k..4k+3 of both pairs) and
-// TK_NI_NAME(f) (f with the path's suffix) defined. x is quantised once per call (quantize_x8);
-// each 32-value block is one TK_NI_DOT scaled by (weight scale x activation step) in f32.
+// TK_NI_NAME(f) (f with the path's suffix) defined. x is quantised once per call
+// (tk__quantize_x8_neon); each 32-value block is one TK_NI_DOT scaled by (weight scale x activation
+// step) in f32.
 
 /// One 32-value block of Q4_0 or MXFP4 (16 bytes of nibbles at q: value j in the low nibble of
 /// byte j, value j+16 in the high one) against int8 x, added to acc scaled by `scale`.
@@ -23,7 +24,7 @@ TK_NI_NAME(rows32)(const tk_weights *w, const float *x, float *y, int64_t rb, in
     xscratch s;
     if (xscratch_init(&s, n, 1)) return;
     const int8_t *xq = s.q;
-    quantize_x8(x, n, s.q, s.d, 0);
+    tk__quantize_x8_neon(x, n, s.q, s.d, 0);
     const int8x16_t table = vld1q_s8(mx ? e2m1_x2 : q4_0_minus8);
     for (int64_t r = rb; r < re; r++) {
         const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)(nb * bytes);
@@ -53,8 +54,8 @@ TK_NI_TARGET void TK_NI_NAME(tk__gemv_mxfp4_int)(const tk_weights *w, const floa
 }
 
 /// NVFP4: 16 bytes hold 32 columns (byte j: column 2j low, 2j+1 high), two 16-value blocks with
-/// one E4M3 scale each. x is stored evens-then-odds per 32 (quantize_x8's `deinterleave`), so the
-/// low nibbles meet the evens and the high the odds: lanes 0-1 of the dot are the first block,
+/// one E4M3 scale each. x is stored evens-then-odds per 32 (tk__quantize_x8_neon's `deinterleave`),
+/// so the low nibbles meet the evens and the high the odds: lanes 0-1 of the dot are the first block,
 /// lanes 2-3 the second, scaled by [s0, s0, s1, s1]. 64 columns a step (four scales widened at
 /// once), then 32 at a time; a trailing lone 16-value block reads 8 bytes.
 TK_NI_TARGET void TK_NI_NAME(tk__gemv_nvfp4_int)(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
@@ -62,7 +63,7 @@ TK_NI_TARGET void TK_NI_NAME(tk__gemv_nvfp4_int)(const tk_weights *w, const floa
     xscratch s;
     if (xscratch_init(&s, n, 1)) return;
     const int8_t *xq = s.q;
-    quantize_x8(x, n, s.q, s.d, 1);
+    tk__quantize_x8_neon(x, n, s.q, s.d, 1);
     const int8x16_t table = vld1q_s8(e2m1_x2);
     const uint8x16_t m4 = vdupq_n_u8(0x0F);
     for (int64_t r = rb; r < re; r++) {

@@ -17,6 +17,22 @@
 /// A little-endian 16-bit field (f16 scales, bf16 values) at any alignment.
 static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
+/// The GEMM's integer route (gemm_int8.c on x86-64, gemm_int_neon.c on AArch64): a call's
+/// activations, each token quantised per 32-value block to int8 or int16 (es bytes each; q: cp
+/// values per token, cols padded to 32), its scales dx and dx x sum(q) (sx, for Q4_1's minimum) per
+/// block, and per weight block (32 values, NVFP4 16) -off x sum(q) (corr, the int8 route's offset).
+/// On AArch64 the weights are signed and Q4_1 takes the float route, so sx and corr stay NULL.
+typedef struct {
+    void *q;
+    float *dx, *sx;
+    int32_t *corr;
+    int64_t cp, nb, nsb, es;
+    void *heap;
+} tk__gemm_xq;
+/// Quantises tokens [0, n) of x (ldx floats apart, cols each) for weights of `type`. 0 or -1.
+int tk__gemm_xq_init(tk_type type, const float *x, int64_t ldx, int64_t n, int64_t cols, tk__gemm_xq *xq);
+void tk__gemm_xq_free(tk__gemm_xq *xq);
+
 // ---- x86-64: target attributes and horizontal sums ----
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -74,20 +90,6 @@ TK_AVX2 static inline void tk__round32(const float *xb, float levels, float *d, 
     for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], id));
 }
 
-/// The GEMM's integer route (gemm_int8.c): a call's activations, each token quantised per 32-value
-/// block to int8 or int16 (es bytes each; q: cp values per token, cols padded to 32), its scales dx
-/// and dx x sum(q) (sx, for Q4_1's minimum) per block, and per weight block (32 values, NVFP4 16)
-/// -off x sum(q) (corr, the int8 route's offset).
-typedef struct {
-    void *q;
-    float *dx, *sx;
-    int32_t *corr;
-    int64_t cp, nb, nsb, es;
-    void *heap;
-} tk__gemm_xq;
-/// Quantises tokens [0, n) of x (ldx floats apart, cols each) for weights of `type`. 0 or -1.
-int tk__gemm_xq_init(tk_type type, const float *x, int64_t ldx, int64_t n, int64_t cols, tk__gemm_xq *xq);
-void tk__gemm_xq_free(tk__gemm_xq *xq);
 /// Rows [rb, re) of Y (tokens ldy floats apart) for all n tokens of xq. 0 or -1 (no memory).
 int tk__gemm_int_rows_avx2(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n,
                            int64_t rb, int64_t re);
@@ -140,6 +142,16 @@ void tk__gemv_nvfp4_int_neon(const tk_weights *, const float *, float *, int64_t
 void tk__gemv_q4_0_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_mxfp4_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_nvfp4_int_dot(const tk_weights *, const float *, float *, int64_t, int64_t);
+/// gemv_neon.c's activation quantisers, shared with the GEMM's integer route (gemm_int_neon.c) so
+/// that both round a token alike: x (n values) → int8 blocks of 32 (tail padded with zeros; NVFP4's
+/// GEMV stores each block evens-then-odds, `deinterleave`), or → int16 blocks (n a multiple of 32),
+/// and one step per block into dx.
+void tk__quantize_x8_neon(const float *x, int64_t n, int8_t *xq, float *dx, int deinterleave);
+void tk__quantize_x16_neon(const float *x, int64_t n, int16_t *xq, float *dx);
+/// gemm_int_neon.c: the GEMM's integer route, rows [rb, re) of Y for all n tokens of xq, on the
+/// dot-product path (`dot` 1: sdot by element) or the NEON path (0). 0, or -1 (no memory).
+int tk__gemm_int_rows_neon(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n,
+                           int64_t rb, int64_t re, int dot);
 /// gemm_neon.c: Y[t * ldy + i] = row i of W (cols floats each) · token t of X, for nr ≤ 3 rows and
 /// nt ≤ 4 tokens (both AArch64 paths).
 void tk__gemm_tile_neon(const float *W, int64_t nr, const float *X, int64_t ldx, int64_t nt, float *Y,
@@ -180,7 +192,8 @@ static inline int tk__uses_neon(tk_gemv_path path) {
 #endif
 }
 
-/// The GEMM's activation width for `type` on `path` (gemm_int8.c): 8 or 16 on the integer route, 0 on the float route.
+/// The GEMM's activation width for `type` on `path` (gemm_int8.c, gemm_int_neon.c): 8 or 16 on the
+/// integer route, 0 on the float route.
 int tk__gemm_int_route(tk_gemv_path path, tk_type type);
 
 /// positions[t] + 1 at the most over the step's tokens (at least 1), or -1 if a position is negative.

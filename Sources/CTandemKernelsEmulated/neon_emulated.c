@@ -1,5 +1,5 @@
 // See include/tandem_emulated.h: the AArch64 NEON and dot-product GEMV kernels (gemv_neon.c), the
-// GEMM tile (gemm_neon.c) and the step attention (attention_neon.c, attention_fp8_neon.c) on
+// GEMM tile (gemm_neon.c), the GEMM's integer route (gemm_int_neon.c) and the step attention (attention_neon.c, attention_fp8_neon.c) on
 // SIMDe's portable NEON, for the tests on x86-64.
 #include "tandem_emulated.h"
 
@@ -7,6 +7,7 @@
 #define EMU_NAME(f) tk_emu__gemv_##f
 #define EMU_GEMV tk_emulated_neon_gemv
 #define EMU_TILE tk_emulated_neon_gemm_tile
+#define EMU_GEMM tk_emulated_neon_gemm
 #define EMU_ATTENTION tk_emulated_neon_attention
 #define EMU_ATTENTION_FP8 tk_emulated_neon_attention_fp8
 #include "neon_emulated_body.h"
@@ -25,6 +26,11 @@ int tk_emulated_neon_attention(float *out, const float *q, const float *k_base, 
         const float *sink) {
     (void)out; (void)q; (void)k_base; (void)v_base; (void)table; (void)block_size; (void)stride; (void)len; (void)hd;
     (void)scores; (void)first; (void)softcap; (void)sink;
+    return -3;
+}
+int tk_emulated_neon_gemm(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+        int64_t rb, int64_t re) {
+    (void)path; (void)w; (void)x; (void)ldx; (void)y; (void)ldy; (void)n; (void)rb; (void)re;
     return -3;
 }
 int tk_emulated_neon_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {

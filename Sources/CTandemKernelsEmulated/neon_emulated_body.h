@@ -1,8 +1,9 @@
 // The body of neon_emulated.c and neon_emulated_broken.c (see include/tandem_emulated.h): SIMDe's
 // NEON with native aliases (every v* intrinsic and *x*_t type the kernels name becomes SIMDe's
-// portable C), then gemv_neon.c, gemm_neon.c, attention_neon.c and attention_fp8_neon.c themselves
-// with TK_NEON_EMULATED defined, their target attributes empty and their exported names changed
-// through EMU_NAME, then the entry points EMU_GEMV, EMU_TILE, EMU_ATTENTION and EMU_ATTENTION_FP8.
+// portable C), then gemv_neon.c, gemm_neon.c, gemm_int_neon.c, attention_neon.c and
+// attention_fp8_neon.c themselves with TK_NEON_EMULATED defined, their target attributes empty and
+// their exported names changed through EMU_NAME, then the entry points EMU_GEMV, EMU_GEMM,
+// EMU_TILE, EMU_ATTENTION and EMU_ATTENTION_FP8.
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/arm/neon.h>
 #include "tandem_kernels.h"
@@ -44,10 +45,17 @@ static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
 #define tk__gemv_mxfp4_int_dot EMU_NAME(mxfp4_int_dot)
 #define tk__gemv_nvfp4_int_dot EMU_NAME(nvfp4_int_dot)
 #define tk__gemm_tile_neon EMU_NAME(gemm_tile_neon)
+#define tk__quantize_x8_neon EMU_NAME(quantize_x8_neon)
+#define tk__quantize_x16_neon EMU_NAME(quantize_x16_neon)
+#define tk__gemm_int_route EMU_NAME(gemm_int_route)
+#define tk__gemm_xq_init EMU_NAME(gemm_xq_init)
+#define tk__gemm_xq_free EMU_NAME(gemm_xq_free)
+#define tk__gemm_int_rows_neon EMU_NAME(gemm_int_rows_neon)
 #define tk__attention_f32_neon EMU_NAME(attention_f32_neon)
 #define tk__attention_fp8_group_neon EMU_NAME(attention_fp8_group_neon)
 #include "../CTandemKernels/gemv_neon.c"
 #include "../CTandemKernels/gemm_neon.c"
+#include "../CTandemKernels/gemm_int_neon.c"
 #include "../CTandemKernels/attention_neon.c"
 #include "../CTandemKernels/attention_fp8_neon.c"
 
@@ -86,6 +94,21 @@ int EMU_TILE(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt
     if (!w || !x || !y || nr < 1 || nr > 3 || nt < 1 || nt > 4 || cols < 0 || ldx < cols || ldy < nr) return TK_ERR_INVALID;
     tk__gemm_tile_neon(w, nr, x, ldx, nt, y, ldy, cols);
     return TK_OK;
+}
+
+int EMU_GEMM(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+             int64_t rb, int64_t re) {
+    if (path != TK_PATH_NEON && path != TK_PATH_DOTPROD) return TK_ERR_INVALID;
+    if (!w || !w->data || !x || !y || n < 0 || rb < 0 || re < rb || ldx < w->cols || (n > 0 && ldy < re))
+        return TK_ERR_INVALID;
+    if (!tk__gemm_int_route(path, w->format)) return TK_ERR_UNSUPPORTED_TYPE;
+    if (tk_row_bytes(w->format, w->cols) == 0 || (w->format == TK_NVFP4 && !w->block_scales)) return TK_ERR_INVALID;
+    if (n == 0 || re == rb) return TK_OK;
+    tk__gemm_xq xq;
+    if (tk__gemm_xq_init(w->format, x, ldx, n, w->cols, &xq)) return TK_ERR_INVALID;
+    int rc = tk__gemm_int_rows_neon(w, &xq, y, ldy, n, rb, re, path == TK_PATH_DOTPROD);
+    tk__gemm_xq_free(&xq);
+    return rc ? TK_ERR_INVALID : TK_OK;
 }
 
 int EMU_GEMV(tk_gemv_path path, const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {

@@ -1,6 +1,6 @@
-// See include/tandem_emulated.h: the NEON kernels (gemv_neon.c, gemm_neon.c, attention_neon.c,
-// attention_fp8_neon.c) on SIMDe again, built with TK_TEST_BREAK_LANE (each kernel negates one
-// lane), so the tests can show they fail on a broken kernel.
+// See include/tandem_emulated.h: the NEON kernels (gemv_neon.c, gemm_neon.c, gemm_int_neon.c,
+// attention_neon.c, attention_fp8_neon.c) on SIMDe again, built with TK_TEST_BREAK_LANE (each
+// kernel negates one lane), so the tests can show they fail on a broken kernel.
 #include "tandem_emulated.h"
 
 #if defined(__x86_64__) && __has_include(<simde/arm/neon.h>)
@@ -8,6 +8,7 @@
 #define EMU_NAME(f) tk_emu_broken__gemv_##f
 #define EMU_GEMV tk_emulated_neon_broken_gemv
 #define EMU_TILE tk_emulated_neon_broken_gemm_tile
+#define EMU_GEMM tk_emulated_neon_broken_gemm
 #define EMU_ATTENTION tk_emulated_neon_broken_attention
 #define EMU_ATTENTION_FP8 tk_emulated_neon_broken_attention_fp8
 #include "neon_emulated_body.h"
@@ -24,6 +25,11 @@ int tk_emulated_neon_broken_attention(float *out, const float *q, const float *k
         const float *sink) {
     (void)out; (void)q; (void)k_base; (void)v_base; (void)table; (void)block_size; (void)stride; (void)len; (void)hd;
     (void)scores; (void)first; (void)softcap; (void)sink;
+    return -3;
+}
+int tk_emulated_neon_broken_gemm(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+        int64_t rb, int64_t re) {
+    (void)path; (void)w; (void)x; (void)ldx; (void)y; (void)ldy; (void)n; (void)rb; (void)re;
     return -3;
 }
 int tk_emulated_neon_broken_gemm_tile(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, int64_t cols) {

@@ -107,6 +107,66 @@ struct GEMMTests {
         }
     }
 
+    /// The AArch64 integer route (gemm_int_neon.c) on x86-64 through SIMDe, both Arm paths, every
+    /// integer format of `cases`: each output within the same bound as the real paths' (f32 chain
+    /// plus activation rounding) of the Double dot, and the bits of the same token computed alone.
+    /// Returns a message per output that is not. On AArch64 `everyPathMatchesReference` runs the
+    /// real kernels through tk_gemm (and e2e/test_arm_kernels.py runs them under qemu here).
+    static func neonIntegerRouteViolations(broken: Bool) -> [String] {
+        var violations: [String] = []
+        let gemm = broken ? tk_emulated_neon_broken_gemm : tk_emulated_neon_gemm
+        for (index, (dtype, rows, cols)) in cases.enumerated() where integerBits(dtype) > 0 {
+            let m = KernelRoofline.randomMatrix(dtype, rows: rows, cols: cols, seed: UInt64(index + 17))
+            var rng = TestRNG(seed: UInt64(index * 131 + 7))
+            let n = 7, ldx = cols + 3, ldy = rows + 2
+            let x = (0..<n * ldx).map { _ in rng.normal() }
+            var dense = [Float](repeating: 0, count: cols)
+            for path in [TK_PATH_NEON, TK_PATH_DOTPROD] {
+                var y = [Float](repeating: .nan, count: n * ldy)
+                let rc = m.withKernelWeights { w in gemm(path, w, x, Int64(ldx), &y, Int64(ldy), Int64(n), 0, Int64(rows)) }
+                guard rc == 0 else { return ["\(dtype): refused (\(rc))"] }
+                for t in 0..<n {
+                    var alone = [Float](repeating: .nan, count: ldy)
+                    _ = x.withUnsafeBufferPointer { xp in
+                        m.withKernelWeights { w in gemm(path, w, xp.baseAddress! + t * ldx, Int64(ldx), &alone, Int64(ldy), 1, 0, Int64(rows)) }
+                    }
+                    for r in 0..<rows {
+                        m.row(r, into: &dense)
+                        var ref = 0.0, mag = 0.0
+                        for c in 0..<cols {
+                            let p = Double(dense[c]) * Double(x[t * ldx + c])
+                            ref += p
+                            mag += abs(p)
+                        }
+                        let bound = mag * Double(cols + 8) * 6e-8 + 1e-6
+                            + activationBound(dense: dense, x: x, offset: t * ldx, cols: cols, bits: integerBits(dtype))
+                        let v = y[t * ldy + r]
+                        if !(abs(Double(v) - ref) <= bound) || v.bitPattern != alone[r].bitPattern {
+                            violations.append("\(dtype) \(String(cString: tk_gemv_path_name(path))) t\(t) r\(r): \(v) (alone \(alone[r])) vs \(ref) ± \(bound)")
+                        }
+                    }
+                    for r in rows..<ldy where !y[t * ldy + r].isNaN { violations.append("\(dtype): wrote row \(r)") }
+                }
+            }
+        }
+        return violations
+    }
+
+    @Test func emulatedNEONIntegerRouteMatchesReference() throws {
+        #if arch(x86_64)
+        try #require(tk_emulated_neon_available() == 1,
+                     "CTandemKernelsEmulated was built without SIMDe: install libsimde-dev (deploy/install-deps.sh does)")
+        let violations = Self.neonIntegerRouteViolations(broken: false)
+        #expect(violations.isEmpty, "\(violations.prefix(5))")
+        // With one lane of each block's sums negated, the same checks must fail, for every format.
+        let broken = Self.neonIntegerRouteViolations(broken: true)
+        for dtype in [DType.q8_0, .q4_0, .mxfp4, .nvfp4] {
+            #expect(broken.contains { $0.hasPrefix("\(dtype) neon") } && broken.contains { $0.hasPrefix("\(dtype) dotprod") },
+                    "a broken \(dtype) kernel went unseen")
+        }
+        #endif
+    }
+
     /// The integer route's bound is tight enough to catch one wrong block: the result a kernel with
     /// block 0's sign flipped (a swapped offset or sign) would give breaks it.
     @Test func integerRouteBoundCatchesAWrongBlock() {

@@ -212,6 +212,31 @@ static void quantize_ref(const float *x, int64_t n, float levels, int32_t *q, fl
     }
 }
 
+/// refint for row r of m against x quantised to (q, d): the exact integer dot of each weight-scale
+/// group times its scales, in float64; *magint gets sum |scale * d * w_i * q_i| and *R the bound on
+/// what rounding x moves the exact result by, sum over groups of (d/2) sum |w_i|.
+static double refint_row(const matrix *m, int64_t r, const int32_t *q, const float *d, double *magint, double *R) {
+    const int64_t n = m->cols;
+    const int g = m->type == TK_NVFP4 ? 16 : 32; // weight-scale group
+    const double *dn = m->dense + r * n, *ws = m->ws + r * n;
+    const int32_t *wi = m->wint + r * n;
+    double refint = 0;
+    *magint = *R = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += g) {
+        int64_t dot = 0, absdot = 0;
+        for (int64_t c = c0; c < c0 + g; c++) {
+            dot += (int64_t)wi[c] * q[c];
+            absdot += llabs((int64_t)wi[c] * q[c]);
+        }
+        refint += ws[c0] * (double)d[c0 / 32] * (double)dot;
+        *magint += fabs(ws[c0] * (double)d[c0 / 32]) * (double)absdot;
+        double sw = 0;
+        for (int64_t c = c0; c < c0 + g; c++) sw += fabs(dn[c]);
+        *R += (double)d[c0 / 32] / 2 * sw;
+    }
+    return refint;
+}
+
 // ---- the check ----
 typedef struct {
     tk_type type;
@@ -266,21 +291,8 @@ static int check_one(tk_gemv_path path, const format *f, const matrix *m, const 
         int ok = err_port <= tol_float;
         double expect = ref, tol = tol_float, bound = tol_float;
         if (f->bits) {
-            int g = m->type == TK_NVFP4 ? 16 : 32; // weight-scale group
-            double refint = 0, magint = 0, R = 0;
-            for (int64_t c0 = 0; c0 < n; c0 += g) {
-                int64_t dot = 0, absdot = 0;
-                for (int64_t c = c0; c < c0 + g; c++) {
-                    dot += (int64_t)wi[c] * q[c];
-                    absdot += llabs((int64_t)wi[c] * q[c]);
-                }
-                refint += ws[c0] * (double)d[c0 / 32] * (double)dot;
-                magint += fabs(ws[c0] * (double)d[c0 / 32]) * (double)absdot;
-                double sw = 0;
-                for (int64_t c = c0; c < c0 + g; c++) sw += fabs(dn[c]);
-                R += (double)d[c0 / 32] / 2 * sw;
-            }
-            expect = refint;
+            double magint, R;
+            expect = refint_row(m, r, q, d, &magint, &R);
             tol = (double)(n / 32 + 8) * u32 * magint + 1e-35;
             bound = R * (1 + 1e-6) + tol + tol_float;
         }
@@ -302,17 +314,38 @@ out:
 
 /// tk_gemm on `path` for n tokens (X: n × ldx, Y: n × ldy) against the portable path and ref64,
 /// with the float-route bound at the GEMM's chain length (8 lanes of cols/8, then 3 adds and the
-/// tail): |y - ref64| <= (cols/8 + 16) u M. And batch invariance: each token's row equals, bit for
-/// bit, the same path's result for that token alone.
+/// tail): |y - ref64| <= (cols/8 + 16) u M. On the integer route (gemm_int_neon.c: the formats
+/// whose GEMV quantises x, at the GEMV's width) the path is held to refint and the GEMV's integer
+/// bound instead, and to the portable result within R plus both bounds. And batch invariance: each
+/// token's row equals, bit for bit, the same path's result for that token alone.
 static int check_gemm(tk_gemv_path path, const format *f, const matrix *m, int64_t n) {
     const int64_t rows = m->rows, cols = m->cols, ldx = cols + 3, ldy = rows + 2;
     tk_weights w = {m->type, m->cols, m->data, m->bscales, m->rscales, m->scale};
     float *x = malloc((size_t)(n * ldx) * sizeof(float));
     float *ya = malloc((size_t)(n * ldy) * sizeof(float)), *yp = malloc((size_t)(n * ldy) * sizeof(float));
     float *y1 = malloc((size_t)ldy * sizeof(float));
-    for (int64_t i = 0; i < n * ldx; i++) x[i] = (float)normal();
+    const int64_t nb = (cols + 31) / 32;
+    int32_t *q = malloc((size_t)nb * 32 * sizeof(int32_t));
+    float *d = malloc((size_t)nb * sizeof(float));
+    for (int64_t t = 0; t < n; t++) {
+        float *xt = x + t * ldx;
+        if (t % 3 == 2) { // a token of make_x's edge blocks
+            float *e = make_x(cols, 1);
+            memcpy(xt, e, (size_t)cols * sizeof(float));
+            free(e);
+        } else {
+            for (int64_t i = 0; i < cols; i++) xt[i] = (float)normal();
+        }
+        for (int64_t i = cols; i < ldx; i++) xt[i] = NAN; // past cols: never read
+    }
     for (int64_t i = 0; i < n * ldy; i++) ya[i] = yp[i] = NAN;
     int bad = 0;
+    const int bits = tk_gemm_activation_bits(path, f->type);
+    if (bits != f->bits) {
+        printf("  FAIL %s/gemm_%s: GEMM activation bits %d, the GEMV's %d\n", tk_gemv_path_name(path), f->name, bits,
+               f->bits);
+        bad = 1;
+    }
     int64_t mid = rows / 2;
     if (tk_gemm_with_path(path, &w, x, ldx, ya, ldy, n, 0, mid) || tk_gemm_with_path(path, &w, x, ldx, ya, ldy, n, mid, rows) ||
         tk_gemm_with_path(TK_PATH_PORTABLE, &w, x, ldx, yp, ldy, n, 0, rows)) {
@@ -325,6 +358,7 @@ static int check_gemm(tk_gemv_path path, const format *f, const matrix *m, int64
         tk_gemm_with_path(path, &w, x + t * ldx, ldx, y1, ldy, 1, 0, rows);
         for (int64_t r = rows; r < ldy; r++)
             if (!isnan(ya[t * ldy + r])) bad++; // written past row_end
+        if (bits) quantize_ref(x + t * ldx, cols, bits == 16 ? 32767.0f : 127.0f, q, d);
         for (int64_t r = 0; r < rows; r++) {
             double ref = 0, mag = 0;
             for (int64_t c = 0; c < cols; c++) {
@@ -332,20 +366,28 @@ static int check_gemm(tk_gemv_path path, const format *f, const matrix *m, int64
                 ref += p;
                 mag += fabs(p);
             }
-            double tol = (double)(cols / 8 + 16) * u32 * mag + 1e-35;
-            float y = ya[t * ldy + r];
-            int ok = fabs(y - ref) <= tol && fabs(yp[t * ldy + r] - ref) <= tol && memcmp(&y, &y1[r], sizeof y) == 0;
+            double tol_float = (double)(cols / 8 + 16) * u32 * mag + 1e-35, expect = ref, tol = tol_float;
+            double bound = tol_float;
+            float y = ya[t * ldy + r], yport = yp[t * ldy + r];
+            if (bits) {
+                double magint, R;
+                expect = refint_row(m, r, q, d, &magint, &R);
+                tol = (double)(cols / 32 + 8) * u32 * magint + 1e-35;
+                bound = R * (1 + 1e-6) + tol + tol_float;
+            }
+            int ok = fabs(y - expect) <= tol && fabs(yport - ref) <= tol_float && fabs((double)y - yport) <= bound &&
+                     memcmp(&y, &y1[r], sizeof y) == 0;
             if (!ok) {
                 bad++;
                 if (failures_shown++ < 12)
                     printf("  FAIL %s/gemm_%s %lldx%lld, %lld tokens: token %lld row %lld: path %.9g, alone %.9g, portable %.9g, "
-                           "ref64 %.9g (tolerance %.3g)\n", tk_gemv_path_name(path), f->name, (long long)rows, (long long)cols,
-                           (long long)n, (long long)t, (long long)r, y, y1[r], yp[t * ldy + r], ref, tol);
+                           "expected %.9g (tolerance %.3g), ref64 %.9g\n", tk_gemv_path_name(path), f->name, (long long)rows,
+                           (long long)cols, (long long)n, (long long)t, (long long)r, y, y1[r], yport, expect, tol, ref);
             }
         }
     }
 out:
-    free(x), free(ya), free(yp), free(y1);
+    free(x), free(ya), free(yp), free(y1), free(q), free(d);
     return bad;
 }
 
@@ -480,11 +522,14 @@ int main(int argc, char **argv) {
                 }
             printf("kernel %s/%s: %s\n", tk_gemv_path_name(path), f->name, bad ? "FAIL" : "ok");
             bad ? failed++ : passed++;
-            // The prefill GEMM (gemm.c's driver, gemm_neon.c's tiles): panels of 12 rows cut at 3,
-            // tokens in tiles of 4, columns with and without a tail of 8.
-            static const int64_t gshapes[][3] = {{13, 32, 5}, {7, 64, 9}, {3, 96, 3}, {14, 160, 4}, {5, 256, 2}, {2, 4096, 1}};
+            // The prefill GEMM (gemm.c's driver; float route: gemm_neon.c's tiles, panels of 12
+            // rows cut at 3; integer route: gemm_int_neon.c, panels of 16 rows in groups of 8):
+            // tokens in tiles of 4 and tails, columns with and without a tail of 8, NVFP4 with a
+            // lone 16-column block.
+            static const int64_t gshapes[][3] = {{13, 32, 5}, {7, 64, 9}, {3, 96, 3}, {14, 160, 4},
+                                                 {5, 256, 2}, {2, 4096, 1}, {37, 96, 7}};
             bad = 0;
-            for (int si = 0; si < 6; si++) {
+            for (int si = 0; si < 7; si++) {
                 int64_t cols = gshapes[si][1];
                 if (f->type == TK_FP8_E4M3) cols += 3; // FP8 takes any width: a tail past the 8-column steps
                 else if (f->type == TK_NVFP4 && si % 2) cols -= 16;

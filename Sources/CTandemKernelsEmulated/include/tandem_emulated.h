@@ -43,6 +43,15 @@ int tk_emulated_neon_gemv(tk_gemv_path path, const tk_weights *w, const float *x
 int tk_emulated_neon_broken_gemv(tk_gemv_path path, const tk_weights *w, const float *x, float *y,
                                  int64_t row_begin, int64_t row_end);
 
+/// Y (n tokens, ldy apart) = X · Wᵀ over rows [row_begin, row_end) through the GEMM's integer route
+/// on `path` (gemm_int_neon.c, TK_PATH_NEON or TK_PATH_DOTPROD: Q8_0 with int16 activations, Q4_0,
+/// MXFP4 and NVFP4 with int8), on SIMDe. Returns 0; TK_ERR_INVALID for a bad shape or another path;
+/// TK_ERR_UNSUPPORTED_TYPE for a format that takes the float route; -3 when not available.
+int tk_emulated_neon_gemm(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy,
+                          int64_t n, int64_t row_begin, int64_t row_end);
+/// The same built with TK_TEST_BREAK_LANE. Same returns.
+int tk_emulated_neon_broken_gemm(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y,
+                                 int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end);
 /// The AArch64 GEMM tile (gemm_neon.c): y[t * ldy + i] = row i of w (`cols` floats each) · token
 /// t of x, for nr ≤ 3 rows and nt ≤ 4 tokens, on SIMDe. Returns 0; TK_ERR_INVALID for nr or nt out
 /// of range or a missing pointer; -3 when not available.
