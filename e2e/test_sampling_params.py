@@ -142,12 +142,13 @@ def test_gateway_forwards_n_and_returns_every_choice(gateway, stubs):
 def test_every_field_the_openapi_document_lists_is_accepted(dep):
     import yaml
     doc = yaml.safe_load(open(ROOT / "gateway" / "openapi.yaml"))
-    for schema, path, base in (("ChatCompletionRequest", "/v1/chat/completions", {"messages": PROMPT}),
-                               ("CompletionRequest", "/v1/completions", {"prompt": "Hi"})):
+    for schema, path, base, limit in (("ChatCompletionRequest", "/v1/chat/completions", {"messages": PROMPT}, "max_tokens"),
+                                      ("CompletionRequest", "/v1/completions", {"prompt": "Hi"}, "max_tokens"),
+                                      ("ResponsesRequest", "/v1/responses", {"input": "Hi"}, "max_output_tokens")):
         fields = doc["components"]["schemas"][schema]["x-accepted-fields"]
         extra = {f: None for f in fields if f not in base and f != "model"}
         r = httpx.post(f"http://127.0.0.1:{dep.port}{path}", timeout=60,
-                       json={"model": "m", **base, **extra, "max_tokens": 1})
+                       json={"model": "m", **base, **extra, limit: 1})
         assert r.status_code == 200, (schema, r.text)
 
 

@@ -11,6 +11,25 @@ public struct CompletionRequest: Sendable, Equatable {
     public enum Endpoint: String, Sendable, Equatable {
         case chatCompletions = "chat.completions"
         case completions = "completions"
+        /// `POST /v1/responses` (stateless): chat input, answered in the Responses API's shape.
+        case responses = "responses"
+
+        /// Whether the input is chat messages (chat completions and responses).
+        public var isChat: Bool { self != .completions }
+    }
+
+    /// What a `/v1/responses` request carries that the answer repeats and chat completions have
+    /// no field for (its other fields map onto this request's own).
+    public struct ResponsesOptions: Sendable, Equatable {
+        /// `instructions` (also the first system message of `input`).
+        public var instructions: String?
+        /// `metadata`: up to 16 string pairs, echoed back.
+        public var metadata: JSONValue
+
+        public init(instructions: String? = nil, metadata: JSONValue = .object([])) {
+            self.instructions = instructions
+            self.metadata = metadata
+        }
     }
 
     /// What to condition on.
@@ -78,6 +97,8 @@ public struct CompletionRequest: Sendable, Equatable {
     public var includeUsage: Bool
     /// `/v1/completions` `echo`: prepend the prompt to the completion text.
     public var echo: Bool
+    /// `/v1/responses` only: what its answer repeats.
+    public var responses: ResponsesOptions?
     /// OpenAI's end-user identifier, passed through for logs.
     public var user: String?
 

@@ -48,6 +48,7 @@ public enum RequestValidator {
     }
 
     public static func validate(_ body: JSONValue, endpoint: CompletionRequest.Endpoint) throws(APIError) -> CompletionRequest {
+        if endpoint == .responses { return try ResponsesRequest.validate(body) }
         guard case .object = body else {
             throw .invalidField("", "The request body must be a JSON object, got \(body.typeName).", code: "invalid_type")
         }
@@ -60,7 +61,7 @@ public enum RequestValidator {
 
         let input: CompletionRequest.Input
         switch endpoint {
-        case .chatCompletions: input = .chat(try messages(fields))
+        case .chatCompletions, .responses: input = .chat(try messages(fields))
         case .completions: input = try prompt(fields)
         }
 
@@ -83,7 +84,7 @@ public enum RequestValidator {
         try logprobs(fields, endpoint: endpoint, into: &request)
         request.responseFormat = try responseFormat(fields)
         request.guided = try guided(fields, responseFormat: request.responseFormat)
-        if endpoint == .chatCompletions {
+        if endpoint.isChat {
             try tools(fields, into: &request)
             request.chatTemplateKwargs = try chatTemplateKwargs(fields)
         } else {
@@ -394,7 +395,7 @@ public enum RequestValidator {
     static func logprobs(_ fields: FieldReader, endpoint: CompletionRequest.Endpoint,
                          into request: inout CompletionRequest) throws(APIError) {
         switch endpoint {
-        case .chatCompletions:
+        case .chatCompletions, .responses:
             request.logprobs = try fields.bool("logprobs") ?? false
             if let top = try fields.integer("top_logprobs", in: 0...20) {
                 guard request.logprobs else {
@@ -494,6 +495,7 @@ public enum RequestValidator {
         switch endpoint {
         case .chatCompletions: return common.union(["messages", "max_completion_tokens", "logprobs", "top_logprobs", "chat_template_kwargs"])
         case .completions: return common.union(["prompt", "logprobs", "echo", "suffix", "best_of"])
+        case .responses: return ResponsesRequest.acceptedFields
         }
     }
 

@@ -1,6 +1,7 @@
 import TandemCore
 /// Builds OpenAI response documents: `chat.completion`, `chat.completion.chunk`,
 /// `text_completion` (whole and streamed), usage and log-probabilities in both APIs' shapes.
+/// (`/v1/responses` answers are `ResponsesRenderer`'s.)
 public struct ResponseRenderer: Sendable {
     public var id: String
     public var created: Int64
@@ -32,7 +33,7 @@ public struct ResponseRenderer: Sendable {
         let choices: [JSONValue] = acc.choices.enumerated().map { index, c in
             let finish: JSONValue = c.finishReason.map { .string($0.rawValue) } ?? .string("stop")
             switch endpoint {
-            case .chatCompletions:
+            case .chatCompletions, .responses:
                 let content: JSONValue = c.content.isEmpty && !c.toolCalls.isEmpty ? .null : .string(c.content)
                 var message: [(String, JSONValue)] = [("role", "assistant"), ("content", content)]
                 if !c.reasoning.isEmpty { message.append(("reasoning_content", .string(c.reasoning))) }
@@ -72,7 +73,7 @@ public struct ResponseRenderer: Sendable {
         let finishValue: JSONValue = finish.map { .string($0.rawValue) } ?? .null
         let lp = logprobsRequested && !delta.logprobs.isEmpty ? logprobsJSON(delta.logprobs, requested: true) : .null
         switch endpoint {
-        case .chatCompletions:
+        case .chatCompletions, .responses:
             var d: [(String, JSONValue)] = []
             if !delta.content.isEmpty || delta.reasoning.isEmpty { d.append(("content", .string(delta.content))) }
             if !delta.reasoning.isEmpty { d.append(("reasoning_content", .string(delta.reasoning))) }
@@ -120,7 +121,7 @@ public struct ResponseRenderer: Sendable {
             .array((b ?? Array(token.utf8)).map { .int(Int64($0)) })
         }
         switch endpoint {
-        case .chatCompletions:
+        case .chatCompletions, .responses:
             let content: [JSONValue] = items.map { t in
                 .object([
                     ("token", .string(t.token)), ("logprob", .double(t.logprob)), ("bytes", bytes(t.bytes, t.token)),

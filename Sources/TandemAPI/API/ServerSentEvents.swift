@@ -8,6 +8,11 @@ public enum SSEEncoder {
         return out
     }
 
+    /// A named event (`event: <name>` then its data), as the Responses API streams them.
+    public static func event(_ json: JSONValue, name: String) -> [UInt8] {
+        Array("event: \(name)\n".utf8) + event(json)
+    }
+
     public static let done: [UInt8] = Array("data: [DONE]\n\n".utf8)
 
     /// A comment line; clients ignore it (used as a keep-alive).

@@ -3,9 +3,9 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Answers `POST /v1/chat/completions` and `POST /v1/completions` for any `CompletionDispatcher`:
-/// authentication, body limits, validation, then the dispatcher's backend, rendered as one JSON
-/// document or as server-sent events. Records the request metrics.
+/// Answers `POST /v1/chat/completions`, `POST /v1/completions` and `POST /v1/responses` for any
+/// `CompletionDispatcher`: authentication, body limits, validation, then the dispatcher's backend,
+/// rendered as one JSON document or as server-sent events. Records the request metrics.
 ///
 /// Every request ends within `ServerLimits.requestTimeout`, and a client that disconnects cancels
 /// the backend's work (the connection is watched while the answer is produced; see
@@ -103,6 +103,10 @@ struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
     }
 
     private func responseID(_ endpoint: CompletionRequest.Endpoint, _ requestID: String) -> String {
-        endpoint == .chatCompletions ? "chatcmpl-\(requestID)" : "cmpl-\(requestID)"
+        switch endpoint {
+        case .chatCompletions: "chatcmpl-\(requestID)"
+        case .completions: "cmpl-\(requestID)"
+        case .responses: "resp_\(requestID)"
+        }
     }
 }

@@ -6,7 +6,8 @@ import NIOCore
 /// The OpenAI-compatible HTTP API over a `CompletionDispatcher`: the one implementation used by
 /// the gateway and by coordinators.
 ///
-/// Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`,
+/// Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/responses` (stateless:
+/// `ResponsesRequest`), `GET /v1/models`,
 /// `GET /health` (alive; 503 when the dispatcher's `liveness` fails), `GET /ready` (every model has a usable backend) and, when metrics are
 /// given, `GET /metrics` (Prometheus text). Unknown paths answer OpenAI-shaped 404s.
 /// `/metrics` and the per-model reasons of `/ready` need `CompletionDispatcher.operatorAccess`;
@@ -36,6 +37,11 @@ public enum OpenAIRoutes {
             await completions.respond(to: request, context: context,
                                       connection: ClientConnectionHandler.connection(of: context.channel),
                                       endpoint: .completions, closeConnection: lingeringClose(context.channel))
+        }
+        router.post("/v1/responses") { request, context in
+            await completions.respond(to: request, context: context,
+                                      connection: ClientConnectionHandler.connection(of: context.channel),
+                                      endpoint: .responses, closeConnection: lingeringClose(context.channel))
         }
         router.get("/v1/models") { request, _ -> Response in
             do {

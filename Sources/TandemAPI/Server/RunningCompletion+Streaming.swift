@@ -14,7 +14,8 @@ extension RunningCompletion {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             let outcome: CompletionOutcome
             do {
-                outcome = try await run.writeEvents(to: &writer)
+                outcome = run.request.endpoint == .responses ? try await run.writeResponsesEvents(to: &writer)
+                    : try await run.writeEvents(to: &writer)
             } catch {
                 // The client went away (its connection closed or a write failed): the backend's
                 // stream was cancelled with our iteration.
@@ -57,27 +58,68 @@ extension RunningCompletion {
         }
         try Task.checkCancellation()
 
-        var status = 200
-        var backendError: BackendError?
-        var apiError: APIError?
-        if let failure {
-            backendError = failure as? BackendError ?? BackendError(.internal, "\(failure)")
-            metrics?.upstreamError(model: started.model, category: backendError!.category)
-            apiError = APIError(backendError!)
-        } else if !acc.finished(count: request.n) {
-            backendError = BackendError(.internal, "The backend ended the stream without a finish reason.")
-            apiError = APIError(backendError!)
-        } else if let problem = acc.responseFormatProblem(request.responseFormat) {
-            apiError = .internal(problem, code: "invalid_json_output", param: "response_format")
-        }
+        let (backendError, apiError) = streamErrors(failure: failure, acc)
         if let apiError {
-            status = apiError.status
             try await write(apiError.body, to: &writer)
         } else if request.includeUsage {
             try await write(renderer.usageChunk(acc.usage ?? Usage(completionTokens: acc.deltaCount)), to: &writer)
         }
         try await writer.write(ByteBuffer(bytes: SSEEncoder.done))
-        return CompletionOutcome(status: status, usage: acc.usage, error: backendError)
+        return CompletionOutcome(status: apiError?.status ?? 200, usage: acc.usage, error: backendError)
+    }
+
+    /// What went wrong with a streamed answer, if anything: the backend's failure, a stream without
+    /// a finish, or output that breaks `response_format`.
+    private func streamErrors(failure: (any Error)?, _ acc: CompletionAccumulator) -> (BackendError?, APIError?) {
+        if let failure {
+            let backendError = failure as? BackendError ?? BackendError(.internal, "\(failure)")
+            metrics?.upstreamError(model: started.model, category: backendError.category)
+            return (backendError, APIError(backendError))
+        }
+        if !acc.finished(count: request.n) {
+            let backendError = BackendError(.internal, "The backend ended the stream without a finish reason.")
+            return (backendError, APIError(backendError))
+        }
+        if let problem = acc.responseFormatProblem(request.responseFormat) {
+            return (nil, .internal(problem, code: "invalid_json_output", param: request.endpoint == .responses ? "text.format" : "response_format"))
+        }
+        return (nil, nil)
+    }
+
+    /// `/v1/responses`: the Responses API's named events (`ResponsesEventStream`), ending with
+    /// `response.completed`, `response.incomplete` or, when the backend fails part-way,
+    /// `response.failed`; no `[DONE]`.
+    func writeResponsesEvents(to writer: inout any ResponseBodyWriter) async throws -> CompletionOutcome {
+        var acc = CompletionAccumulator()
+        var clock = TokenClock(arrival: context.arrival)
+        var stream = ResponsesEventStream(renderer: responsesRenderer)
+        try await send(stream.begin(), to: &writer)
+        var failure: (any Error)?
+        var iterator = events.makeAsyncIterator()
+        while true {
+            let event: CompletionEvent?
+            do { event = try await iterator.next() } catch is ClientClosedError {
+                throw ClientClosedError()
+            } catch { failure = error; break }
+            guard let event else { break }
+            acc.add(event)
+            if case .delta(let delta) = event, !delta.isEmpty {
+                clock.tick(model: started.model, metrics: metrics)
+                try await send(stream.delta(delta), to: &writer)
+            }
+        }
+        try Task.checkCancellation()
+        let (backendError, apiError) = streamErrors(failure: failure, acc)
+        try await send(stream.end(finish: acc.finishReason, usage: acc.usage ?? Usage(completionTokens: acc.deltaCount), error: apiError),
+                       to: &writer)
+        return CompletionOutcome(status: apiError?.status ?? 200, usage: acc.usage, error: backendError)
+    }
+
+    private func send(_ events: [JSONValue], to writer: inout any ResponseBodyWriter) async throws {
+        guard !events.isEmpty else { return }
+        var bytes: [UInt8] = []
+        for e in events { bytes += SSEEncoder.event(e, name: e["type"]?.stringValue ?? "message") }
+        try await writer.write(ByteBuffer(bytes: bytes))
     }
 
     private func write(_ json: JSONValue, to writer: inout any ResponseBodyWriter) async throws {

@@ -85,14 +85,15 @@ struct RunningCompletion: Sendable {
             }
             try Task.checkCancellation()
             if let problem = acc.responseFormatProblem(request.responseFormat) {
-                let error = APIError.internal(problem, code: "invalid_json_output", param: "response_format")
+                let error = APIError.internal(problem, code: "invalid_json_output", param: request.endpoint == .responses ? "text.format" : "response_format")
                 await finish(status: error.status, usage: acc.usage, error: nil)
                 var response = error.response(requestID: context.requestID)
                 response.headers.append(contentsOf: responseHeaders.filter { $0.name != .requestID })
                 return response
             }
             await finish(status: 200, usage: acc.usage, error: nil)
-            let body = renderer.completion(acc, logprobsRequested: request.logprobs, echo: echoText)
+            let body = request.endpoint == .responses ? responsesRenderer.completed(acc)
+                : renderer.completion(acc, logprobsRequested: request.logprobs, echo: echoText)
             return jsonResponse(body, headers: responseHeaders)
         } catch {
             if error is CancellationError || error is ClientClosedError || Task.isCancelled {
@@ -107,6 +108,11 @@ struct RunningCompletion: Sendable {
             response.headers.append(contentsOf: responseHeaders.filter { $0.name != .requestID })
             return response
         }
+    }
+
+    /// The renderer of `/v1/responses` answers.
+    var responsesRenderer: ResponsesRenderer {
+        ResponsesRenderer(id: renderer.id, created: renderer.created, model: renderer.model, request: request)
     }
 
     /// `/v1/completions` with `echo`: the prompt text to put before the completion.

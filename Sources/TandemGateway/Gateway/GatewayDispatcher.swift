@@ -142,7 +142,7 @@ public final class GatewayDispatcher: CompletionDispatcher {
         let promptTokens = request.estimatedPromptTokens
         if let limit = config.maxPromptTokens, promptTokens > limit {
             throw .promptTooLarge("The prompt (about \(promptTokens) tokens) is longer than model '\(config.name)' accepts (\(limit) tokens).",
-                                  param: request.endpoint == .chatCompletions ? "messages" : "prompt")
+                                  param: request.endpoint == .responses ? "input" : request.endpoint.isChat ? "messages" : "prompt")
         }
         // A request without max_tokens gets the model's default_max_tokens upstream: what the
         // tenant's token budget is charged is what the deployment may generate.

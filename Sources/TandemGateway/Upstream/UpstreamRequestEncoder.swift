@@ -5,8 +5,9 @@ import TandemAPI
 /// always stream (with usage), whatever the client asked: one decoder serves both cases and the
 /// gateway sees tokens as they come.
 public enum UpstreamRequestEncoder {
+    /// `/v1/responses` requests go upstream as chat completions (the gateway renders the answer).
     public static func path(for endpoint: CompletionRequest.Endpoint) -> String {
-        endpoint == .chatCompletions ? "/v1/chat/completions" : "/v1/completions"
+        endpoint.isChat ? "/v1/chat/completions" : "/v1/completions"
     }
 
     public static func body(_ r: CompletionRequest, model: String) -> JSONValue {
@@ -43,7 +44,7 @@ public enum UpstreamRequestEncoder {
         if r.presencePenalty != 0 { f.append(("presence_penalty", .double(Double(r.presencePenalty)))) }
         if r.frequencyPenalty != 0 { f.append(("frequency_penalty", .double(Double(r.frequencyPenalty)))) }
         if let maxTokens = r.maxTokens {
-            f.append((r.endpoint == .chatCompletions ? "max_completion_tokens" : "max_tokens", .int(Int64(maxTokens))))
+            f.append((r.endpoint.isChat ? "max_completion_tokens" : "max_tokens", .int(Int64(maxTokens))))
         }
         if r.n > 1 { f.append(("n", .int(Int64(r.n)))) }
         if !r.speculative { f.append(("speculative", .bool(false))) }
@@ -51,7 +52,7 @@ public enum UpstreamRequestEncoder {
         if !r.stop.isEmpty { f.append(("stop", .array(r.stop.map(JSONValue.string)))) }
         if r.logprobs {
             switch r.endpoint {
-            case .chatCompletions:
+            case .chatCompletions, .responses:
                 f.append(("logprobs", true))
                 if r.topLogprobs > 0 { f.append(("top_logprobs", .int(Int64(r.topLogprobs)))) }
             case .completions:
