@@ -111,6 +111,12 @@ def request_seeds():
         "tokens.json": {"model": "m", "prompt": [1, 2, 3], "n": 1, "presence_penalty": 0.5, "frequency_penalty": 0.1},
         "json_mode.json": {"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"},
                            "logprobs": True, "top_logprobs": 3, "user": "u1"},
+        "responses.json": {"model": "m", "instructions": "Be brief.", "max_output_tokens": 16, "stream": True,
+                           "input": [{"role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+                                     {"type": "function_call", "call_id": "c1", "name": "w", "arguments": "{}"},
+                                     {"type": "function_call_output", "call_id": "c1", "output": "21C"}],
+                           "tools": [{"type": "function", "name": "w", "parameters": {"type": "object"}}],
+                           "text": {"format": {"type": "json_schema", "name": "a", "schema": {"type": "object"}}}},
     }
     for name, body in bodies.items():
         put("request", name, json.dumps(body).encode())

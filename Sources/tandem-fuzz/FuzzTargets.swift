@@ -36,7 +36,8 @@ enum FuzzTarget: String, CaseIterable {
             let json = try JSONValue.parse(data)
             let chat = Result { try RequestValidator.validate(json, endpoint: .chatCompletions) }
             let completion = Result { try RequestValidator.validate(json, endpoint: .completions) }
-            if case .failure(let e) = chat, case .failure = completion { throw e }
+            let responses = Result { try RequestValidator.validate(json, endpoint: .responses) }
+            if case .failure(let e) = chat, case .failure = completion, case .failure = responses { throw e }
         case .wire:
             _ = try WireCodec.decode(data)
         }
