@@ -133,10 +133,7 @@ static void attention_group_task(void *ctx, int64_t task, int64_t ntasks) {
         const int64_t t = i / kv_heads, kvh = i % kv_heads, h0 = kvh * g;
         const int32_t *table = s->tables + s->table_offset[t];
         const int64_t len = s->positions[t] + 1, first = tk__attention_first(len, s->window, s->chunk);
-        for (int64_t p = 0, b = 0; p < len; b++) {
-            const int64_t base = (int64_t)table[b] * s->block_size;
-            for (int64_t k = 0; k < s->block_size && p < len; k++, p++) rows[p] = (base + k) * s->token_stride;
-        }
+        tk__table_rows(table, s->block_size, len, s->token_stride, rows);
         float *out = s->out + t * s->q_stride + h0 * s->head_dim;
         const float *q = s->q + t * s->q_stride + h0 * s->head_dim;
         const float *kb = s->k_base + kvh * s->head_dim, *vb = s->v_base + kvh * s->head_dim;
@@ -172,10 +169,7 @@ static void attention_task(void *ctx, int64_t task, int64_t ntasks) {
         const float *sink = s->sinks ? s->sinks + h : NULL;
 #if defined(__x86_64__)
         if (j->avx2) { // heads not a multiple of q_per_kv: one head at a time
-            for (int64_t p = 0, b = 0; p < len; b++) {
-                const int64_t base = (int64_t)table[b] * s->block_size;
-                for (int64_t k = 0; k < s->block_size && p < len; k++, p++) rows[p] = (base + k) * s->token_stride;
-            }
+            tk__table_rows(table, s->block_size, len, s->token_stride, rows);
             attention_group_avx2(out, q, 1, 1, s->k_base + kvh * s->head_dim, s->v_base + kvh * s->head_dim, rows, len,
                                  s->head_dim, scores, first, s->softcap, sink);
             continue;

@@ -77,13 +77,8 @@ TK_AVX2 static void attention_fp8_group_avx2(float *out, const float *q, int64_t
                                              int64_t *slots, float *wide, int64_t first, float softcap,
                                              const float *sinks) {
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t t = 0, b = 0; t < len; b++) {
-        const int64_t base = (int64_t)table[b] * block_size;
-        for (int64_t j = 0; j < block_size && t < len; j++, t++) {
-            rows[t] = (base + j) * stride;
-            slots[t] = (base + j) * scale_stride;
-        }
-    }
+    tk__table_rows(table, block_size, len, stride, rows);
+    tk__table_rows(table, block_size, len, scale_stride, slots);
     const int64_t hd8 = hd / 8 * 8;
     for (int64_t t = 0; t < len; t += 4) {
         const int64_t n = len - t < 4 ? len - t : 4;

@@ -25,10 +25,7 @@ TK_NEON void tk__attention_f32_neon(float *out, const float *q, const float *k_b
                                     int64_t hd, float *scores, int64_t *rows, int64_t first, float softcap,
                                     const float *sink) {
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t t = 0, b = 0; t < len; b++) {
-        const int64_t base = (int64_t)table[b] * block_size;
-        for (int64_t j = 0; j < block_size && t < len; j++, t++) rows[t] = (base + j) * stride;
-    }
+    tk__table_rows(table, block_size, len, stride, rows);
     const int64_t hd8 = hd / 8 * 8;
     int64_t t = 0;
     for (; t + 4 <= len; t += 4) {

@@ -96,29 +96,13 @@ TK_AVX2 int tk__gemm_xq_init(tk_type type, const float *x, int64_t ldx, int64_t 
     xq->dx = (float *)((char *)xq->heap + qb);
     xq->sx = xq->dx + n * nb;
     xq->corr = (int32_t *)(xq->sx + n * nb);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     const float levels = f.es == 1 ? 127.0f : 32767.0f;
     for (int64_t t = 0; t < n; t++) {
         const float *xt = x + t * ldx;
         for (int64_t b = 0; b < nb; b++) {
-            float tmp[32];
-            const float *xb = xt + b * 32;
-            if (cols - b * 32 < 32) { // tail block: pad with zeros
-                memset(tmp, 0, sizeof tmp);
-                memcpy(tmp, xb, (size_t)(cols - b * 32) * sizeof(float));
-                xb = tmp;
-            }
             __m256i i[4];
             float d;
-            tk__round32(xb, levels, &d, i);
-            if (f.es == 1) {
-                __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
-                _mm256_storeu_si256((__m256i *)((int8_t *)xq->q + t * cp + b * 32), _mm256_permutevar8x32_epi32(p, order));
-            } else {
-                int16_t *q = (int16_t *)xq->q + t * cp + b * 32;
-                _mm256_storeu_si256((__m256i *)q, _mm256_permute4x64_epi64(_mm256_packs_epi32(i[0], i[1]), 0xD8));
-                _mm256_storeu_si256((__m256i *)(q + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(i[2], i[3]), 0xD8));
-            }
+            tk__quantize_block32(xt, cols, b, levels, f.es, (char *)xq->q + (t * cp + b * 32) * f.es, &d, i);
             // i[k] holds values 8k..8k+7: the two 16-value halves' sums of q.
             __m256i h = _mm256_hadd_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
             int32_t l[8];
@@ -375,28 +359,25 @@ TK_AVX2 static void repack_group(const tk_weights *w, const int_format *f, int64
                 }                                                                                        \
             }                                                                                            \
     }                                                                                                    \
-    /* Tokens [ta, tb) of G groups (1 or 2; GMAX: the most this path's registers take), four at a time. */ \
+    /* Tokens [ta, tb) of G groups (a constant once inlined), four at a time, then the tail. */          \
+    TARGET static inline __attribute__((always_inline)) void NAME##_groups(                              \
+        const uint8_t *U, int64_t gstride, const float *S, const float *M, int has_min, const tk__gemm_xq *xq, \
+        int64_t ta, int64_t tb, const int G, float *y, int64_t ldy, const int64_t *nr) {                 \
+        int64_t t = ta;                                                                                  \
+        for (; t + 4 <= tb; t += 4) NAME##_tile(U, gstride, S, M, has_min, xq, t, G, 4, y, ldy, nr);     \
+        switch (tb - t) {                                                                                \
+        case 3: NAME##_tile(U, gstride, S, M, has_min, xq, t, G, 3, y, ldy, nr); break;                  \
+        case 2: NAME##_tile(U, gstride, S, M, has_min, xq, t, G, 2, y, ldy, nr); break;                  \
+        case 1: NAME##_tile(U, gstride, S, M, has_min, xq, t, G, 1, y, ldy, nr); break;                  \
+        default: break;                                                                                  \
+        }                                                                                                \
+    }                                                                                                    \
+    /* G groups: 1 or 2 (GMAX: the most this path's registers take). */                                  \
     TARGET static void NAME(const uint8_t *U, int64_t gstride, const float *S, const float *M, int has_min, \
                             const tk__gemm_xq *xq, int64_t ta, int64_t tb, int G, float *y, int64_t ldy, \
                             const int64_t *nr) {                                                         \
-        int64_t t = ta;                                                                                  \
-        if (G == 2) {                                                                                    \
-            for (; t + 4 <= tb; t += 4) NAME##_tile(U, gstride, S, M, has_min, xq, t, 2, 4, y, ldy, nr); \
-            switch (tb - t) {                                                                            \
-            case 3: NAME##_tile(U, gstride, S, M, has_min, xq, t, 2, 3, y, ldy, nr); break;              \
-            case 2: NAME##_tile(U, gstride, S, M, has_min, xq, t, 2, 2, y, ldy, nr); break;              \
-            case 1: NAME##_tile(U, gstride, S, M, has_min, xq, t, 2, 1, y, ldy, nr); break;              \
-            default: break;                                                                              \
-            }                                                                                            \
-            return;                                                                                      \
-        }                                                                                                \
-        for (; t + 4 <= tb; t += 4) NAME##_tile(U, gstride, S, M, has_min, xq, t, 1, 4, y, ldy, nr);     \
-        switch (tb - t) {                                                                                \
-        case 3: NAME##_tile(U, gstride, S, M, has_min, xq, t, 1, 3, y, ldy, nr); break;                  \
-        case 2: NAME##_tile(U, gstride, S, M, has_min, xq, t, 1, 2, y, ldy, nr); break;                  \
-        case 1: NAME##_tile(U, gstride, S, M, has_min, xq, t, 1, 1, y, ldy, nr); break;                  \
-        default: break;                                                                                  \
-        }                                                                                                \
+        if (G == 2) NAME##_groups(U, gstride, S, M, has_min, xq, ta, tb, 2, y, ldy, nr);                \
+        else NAME##_groups(U, gstride, S, M, has_min, xq, ta, tb, 1, y, ldy, nr);                       \
     }
 
 // AVX2 has 16 vector registers: one group per tile (4 sums, 4 partials or none, 4 floats, w, x).

@@ -28,20 +28,9 @@
 /// x (n values) → int8 blocks of 32 in xq (n rounded up to 32; the tail padded with zeros) and one
 /// f32 scale per block in dx.
 TK_AVX2 static void quantize_x(const float *x, int64_t n, int8_t *xq, float *dx) {
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    int64_t nb = (n + 31) / 32;
-    for (int64_t b = 0; b < nb; b++) {
-        float tmp[32];
-        const float *xb = x + b * 32;
-        if (n - b * 32 < 32) { // tail block: copy and pad
-            memset(tmp, 0, sizeof tmp);
-            memcpy(tmp, xb, (size_t)(n - b * 32) * sizeof(float));
-            xb = tmp;
-        }
+    for (int64_t b = 0; b < (n + 31) / 32; b++) {
         __m256i i[4];
-        tk__round32(xb, 127.0f, dx + b, i);
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
-        _mm256_storeu_si256((__m256i *)(xq + b * 32), _mm256_permutevar8x32_epi32(p, order));
+        tk__quantize_block32(x, n, b, 127.0f, 1, xq + b * 32, dx + b, i);
     }
 }
 
@@ -375,12 +364,8 @@ TK_AVX2 static inline __m256 nv_scales4(const uint8_t *sc) {
 // 4 x 127 x 32767 per lane, exact in f32 too), one f32 FMA per block.
 TK_AVX2 static void quantize_x16(const float *x, int64_t n, int16_t *xq, float *dx) {
     for (int64_t b = 0; b < n / 32; b++) {
-        const float *xb = x + b * 32;
         __m256i i[4];
-        tk__round32(xb, 32767.0f, dx + b, i);
-        // packs works per 128-bit lane: [0-3 | 8-11 || 4-7 | 12-15] → reorder the 64-bit quarters
-        _mm256_storeu_si256((__m256i *)(xq + b * 32), _mm256_permute4x64_epi64(_mm256_packs_epi32(i[0], i[1]), 0xD8));
-        _mm256_storeu_si256((__m256i *)(xq + b * 32 + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(i[2], i[3]), 0xD8));
+        tk__quantize_block32(x, n, b, 32767.0f, 2, xq + b * 32, dx + b, i);
     }
 }
 

@@ -90,6 +90,32 @@ TK_AVX2 static inline void tk__round32(const float *xb, float levels, float *d, 
     for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], id));
 }
 
+/// Block b of x (n values; a tail block padded with zeros) rounded by tk__round32 on the grid of
+/// `levels`, stored at q in value order as int8 (es 1) or int16 (es 2): the activation quantiser
+/// of the GEMV's and the GEMM's integer routes. The step goes to *d, the rounded values (int32) to
+/// i for callers that sum them.
+TK_AVX2 static inline void tk__quantize_block32(const float *x, int64_t n, int64_t b, float levels, int es, void *q,
+                                                float *d, __m256i i[4]) {
+    float tmp[32];
+    const float *xb = x + b * 32;
+    if (n - b * 32 < 32) {
+        memset(tmp, 0, sizeof tmp);
+        memcpy(tmp, xb, (size_t)(n - b * 32) * sizeof(float));
+        xb = tmp;
+    }
+    tk__round32(xb, levels, d, i);
+    if (es == 1) {
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+        _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(p, order));
+    } else {
+        // packs works per 128-bit lane: [0-3 | 8-11 || 4-7 | 12-15] → reorder the 64-bit quarters
+        int16_t *q16 = q;
+        _mm256_storeu_si256((__m256i *)q16, _mm256_permute4x64_epi64(_mm256_packs_epi32(i[0], i[1]), 0xD8));
+        _mm256_storeu_si256((__m256i *)(q16 + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(i[2], i[3]), 0xD8));
+    }
+}
+
 /// Rows [rb, re) of Y (tokens ldy floats apart) for all n tokens of xq. 0 or -1 (no memory).
 int tk__gemm_int_rows_avx2(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n,
                            int64_t rb, int64_t re);
@@ -196,11 +222,19 @@ static inline int tk__uses_neon(tk_gemv_path path) {
 /// integer route, 0 on the float route.
 int tk__gemm_int_route(tk_gemv_path path, tk_type type);
 
-/// positions[t] + 1 at the most over the step's tokens (at least 1), or -1 if a position is negative.
 /// The first position a query at `len - 1` attends to under a sliding window of `window`
 /// positions (itself included; 0: no window).
 static inline int64_t tk__window_first(int64_t len, int64_t window) {
     return window > 0 && len > window ? len - window : 0;
+}
+
+/// Where positions [0, len) of a sequence live: out[p] = (table[p / block_size] * block_size +
+/// p % block_size) * stride, `table` listing the sequence's K/V blocks of block_size positions.
+static inline void tk__table_rows(const int32_t *table, int64_t block_size, int64_t len, int64_t stride, int64_t *out) {
+    for (int64_t p = 0, b = 0; p < len; b++) {
+        const int64_t base = (int64_t)table[b] * block_size;
+        for (int64_t k = 0; k < block_size && p < len; k++, p++) out[p] = (base + k) * stride;
+    }
 }
 
 /// The first position a query at `len - 1` attends to: its chunk's start under chunked attention
@@ -311,6 +345,7 @@ TK_AVX2 static inline void tk__attention_softmax_avx2(float *scores, int64_t len
 }
 #endif
 
+/// positions[t] + 1 at the most over the step's tokens (at least 1), or -1 if a position is negative.
 static inline int64_t tk__step_max_len(const int64_t *positions, int64_t tokens) {
     int64_t max_len = 1;
     for (int64_t t = 0; t < tokens; t++) {
