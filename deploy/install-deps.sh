@@ -13,8 +13,10 @@ externally_managed() {
 
 # libsimde-dev: header-only portable x86 intrinsics, for the tests that run the AVX-512 kernels on
 # CPUs without AVX-512 (Sources/CTandemKernelsEmulated); the product does not use it.
+# chromium and tesseract-ocr: the test that renders the gateway's /status page headless and reads
+# its screenshot back (e2e/test_status_page.py); the product does not use them.
 packages=(pkg-config libopenmpi-dev openmpi-bin libibverbs-dev librdmacm-dev libopenblas-dev
-          libprotobuf-c-dev protobuf-c-compiler iproute2 unzip libsimde-dev)
+          libprotobuf-c-dev protobuf-c-compiler iproute2 unzip libsimde-dev chromium tesseract-ocr tesseract-ocr-eng)
 # On x86-64 only: the aarch64 cross compiler and qemu's user-mode emulator, for the test that runs
 # the Arm kernels under emulation (e2e/test_arm_kernels.py, e2e/arm/kernel_check.c).
 if [ "$(uname -m)" = x86_64 ]; then

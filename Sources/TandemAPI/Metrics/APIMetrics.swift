@@ -94,6 +94,43 @@ public final class APIMetrics: Sendable {
         }
     }
 
+    // MARK: Recent errors
+
+    /// A request that ended with an error status, for an operator's status page.
+    public struct ErrorRecord: Sendable, Equatable {
+        /// Unix seconds.
+        public var time: Int64
+        public var model: String
+        public var tenant: String
+        public var status: Int
+        public var message: String
+        public var requestID: String
+
+        public init(time: Int64, model: String, tenant: String, status: Int, message: String, requestID: String) {
+            self.time = time
+            self.model = model
+            self.tenant = tenant
+            self.status = status
+            self.message = message
+            self.requestID = requestID
+        }
+    }
+
+    /// How many error records are kept (the newest).
+    public static let recentErrorLimit = 20
+    private let errorRecords = Locked<[ErrorRecord]>([])
+
+    /// Keeps `record` among the newest `recentErrorLimit`.
+    public func recordError(_ record: ErrorRecord) {
+        errorRecords.withLock { records in
+            records.append(record)
+            if records.count > Self.recentErrorLimit { records.removeFirst(records.count - Self.recentErrorLimit) }
+        }
+    }
+
+    /// The kept error records, oldest first.
+    public var recentErrors: [ErrorRecord] { errorRecords.withLock { $0 } }
+
     // MARK: Requests
 
     /// One finished request (any outcome), by model, tenant and HTTP status.

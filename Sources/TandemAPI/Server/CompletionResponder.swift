@@ -66,6 +66,8 @@ struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
             if let tooLarge = error as? BodyReader.TooLarge { apiError = tooLarge.error }
             metrics?.request(model: modelLabel, tenant: tenant, status: apiError.status)
             metrics?.endToEnd(model: modelLabel, .now - arrival)
+            metrics?.recordError(.init(time: unixTimeNow(), model: modelLabel, tenant: tenant, status: apiError.status,
+                                       message: apiError.message, requestID: requestID))
             logger.log(level: apiError.status >= 500 ? .warning : .info, "request refused",
                        metadata: ["status": .stringConvertible(apiError.status), "code": .string(apiError.code ?? ""),
                                   "error": .string(apiError.message)])

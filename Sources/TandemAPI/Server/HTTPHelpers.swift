@@ -5,7 +5,7 @@ import Hummingbird
 
 extension APIError {
     /// The HTTP response for this error.
-    func response(requestID: String?, extraHeaders: [(String, String)] = []) -> Response {
+    public func response(requestID: String?, extraHeaders: [(String, String)] = []) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let requestID { headers[.requestID] = requestID }
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }

@@ -19,11 +19,14 @@ public enum OpenAIServer {
     /// How long a kept-alive connection may sit idle between requests.
     public static let idleTimeout: Duration = .seconds(120)
 
+    /// - Parameter moreRoutes: adds routes of the caller's own beside the API's (the gateway's `/status`).
     public static func application<Dispatcher: CompletionDispatcher>(
         dispatcher: Dispatcher, host: String, port: Int, metrics: APIMetrics?, logger: Logger,
+        moreRoutes: (Router<TandemRequestContext>) -> Void = { _ in },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = OpenAIRoutes.router(dispatcher: dispatcher, metrics: metrics)
+        moreRoutes(router)
         return Application(
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [ClientConnectionHandler()],

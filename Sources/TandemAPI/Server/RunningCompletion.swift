@@ -28,6 +28,10 @@ struct RunningCompletion: Sendable {
             metrics?.request(model: started.model, tenant: metricsTenant, status: status)
             metrics?.endToEnd(model: started.model, .now - context.arrival)
             if let usage { metrics?.tokens(model: started.model, tenant: metricsTenant, usage: usage) }
+            if status >= 400, status != CompletionOutcome.clientClosedStatus {
+                metrics?.recordError(.init(time: unixTimeNow(), model: started.model, tenant: metricsTenant, status: status,
+                                           message: error?.message ?? "status \(status)", requestID: context.requestID))
+            }
             await started.onEnd(CompletionOutcome(status: status, usage: usage, error: error))
             context.logger.info("request finished", metadata: [
                 "model": .string(started.model), "status": .stringConvertible(status),

@@ -97,6 +97,14 @@ public final class GatewayDispatcher: CompletionDispatcher {
         return snapshot.aliases[requested]
     }
 
+    /// Today's and this month's spend (UTC periods) of every configured tenant.
+    public func spendByTenant(at date: Date) async -> [String: (day: Double, month: Double)] {
+        let tenants = await state.snapshot.configuration.tenants.keys
+        var out: [String: (day: Double, month: Double)] = [:]
+        for name in tenants { out[name] = await state.spent(tenant: name, at: date) }
+        return out
+    }
+
     public func readiness() async -> [String: BackendHealth] {
         let snapshot = await state.snapshot
         let state = self.state

@@ -5,9 +5,9 @@ import Hummingbird
 import Logging
 import TandemAPI
 
-/// The gateway process: loads the configuration, serves the API over HTTP upstreams, reloads on
-/// SIGHUP (an invalid file is refused and the running configuration kept), and shuts down
-/// gracefully on SIGTERM/SIGINT.
+/// The gateway process: loads the configuration, serves the API over HTTP upstreams and the
+/// operator's `/status` page (`StatusPage`), reloads on SIGHUP (an invalid file is refused and the
+/// running configuration kept), and shuts down gracefully on SIGTERM/SIGINT.
 public final class GatewayServer: Sendable {
     public let configurationPath: String
     public let dispatcher: GatewayDispatcher
@@ -138,8 +138,24 @@ public final class GatewayServer: Sendable {
 
         let logger = self.logger
         let listen = self.listen
+        let dispatcher = self.dispatcher, metrics = self.metrics
+        let status = StatusPage()
         let app = OpenAIServer.application(
             dispatcher: dispatcher, host: listen.host, port: listen.port, metrics: metrics, logger: logger,
+            moreRoutes: { router in
+                router.get("/status") { request, _ -> Response in
+                    if let refused = await dispatcher.operatorAccess(request.headers) { return refused.response(requestID: nil) }
+                    let now = Date()
+                    async let readiness = dispatcher.readiness()
+                    async let text = metrics.renderWithCollectors()
+                    let input = StatusPage.Input(
+                        configuration: await dispatcher.configuration, readiness: await readiness, metricsText: await text,
+                        errors: metrics.recentErrors, spend: await dispatcher.spendByTenant(at: now), now: now)
+                    let html = await status.render(input)
+                    return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                                    body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+                }
+            },
             onServerRunning: { port in
                 logger.notice("tandem gateway listening", metadata: ["host": .string(listen.host), "port": .stringConvertible(port)])
             })
