@@ -120,6 +120,11 @@ static void q4_0_portable(const tk_weights *w, const float *x, float *y, int64_t
     }
 }
 
+/// Q4_K, Q5_K, Q6_K: tk_matvec's route (each super-block dequantised exactly, then dotted in f32).
+static void kquant_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    (void)tk_matvec(w->format, w->data, x, y, rb, re, w->cols);
+}
+
 static void q4_1_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     const int64_t nb = w->cols / 32;
     for (int64_t r = rb; r < re; r++) {
@@ -320,7 +325,8 @@ const char *tk_gemv_path_name(tk_gemv_path path) {
     return "unknown";
 }
 
-/// The kernel `path` runs for `type`; NULL if tk_gemv has none (any path: they take the same types).
+/// The kernel `path` runs for `type` (a SIMD path's own, else the portable one); NULL if tk_gemv has
+/// none.
 static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
 #if defined(__x86_64__)
     if (path == TK_PATH_AVX512) {
@@ -331,7 +337,10 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
         case TK_Q8_0: return tk__gemv_q8_0_int16_avx2;
         case TK_Q4_0: return tk__gemv_q4_0_int_vnni;
         case TK_Q4_1: return tk__gemv_q4_1_avx2;
-        default: return NULL;
+        case TK_Q4_K: return tk__gemv_q4_k_avx2;
+        case TK_Q5_K: return tk__gemv_q5_k_avx2;
+        case TK_Q6_K: return tk__gemv_q6_k_avx2;
+        default: break; // the portable kernel below
         }
     }
     if (path == TK_PATH_AVX2) {
@@ -342,7 +351,10 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
         case TK_Q8_0: return tk__gemv_q8_0_int16_avx2;
         case TK_Q4_0: return tk__gemv_q4_0_int_avx2;
         case TK_Q4_1: return tk__gemv_q4_1_avx2;
-        default: return NULL;
+        case TK_Q4_K: return tk__gemv_q4_k_avx2;
+        case TK_Q5_K: return tk__gemv_q5_k_avx2;
+        case TK_Q6_K: return tk__gemv_q6_k_avx2;
+        default: break; // the portable kernel below
         }
     }
 #endif
@@ -356,7 +368,7 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
         case TK_Q8_0: return tk__gemv_q8_0_int16_neon;
         case TK_Q4_0: return dot ? tk__gemv_q4_0_int_dot : tk__gemv_q4_0_int_neon;
         case TK_Q4_1: return tk__gemv_q4_1_neon;
-        default: return NULL;
+        default: break; // the portable kernel below
         }
     }
 #endif
@@ -367,6 +379,9 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
     case TK_Q8_0: return q8_0_portable;
     case TK_Q4_0: return q4_0_portable;
     case TK_Q4_1: return q4_1_portable;
+    case TK_Q4_K:
+    case TK_Q5_K:
+    case TK_Q6_K: return kquant_portable;
     default: return NULL;
     }
 }

@@ -21,23 +21,12 @@
 
 static inline float f16_at(const uint8_t *p) { return tk_f16_to_f32(le16(p)); }
 
-/// The 6-bit scale and min of sub-block j from the 12 packed bytes.
-static inline void scale_min(const uint8_t *s, int j, int *sc, int *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 void tk__dequantize_q4_k_block(const uint8_t *b, float *out) {
     const float d = f16_at(b), dmin = f16_at(b + 2);
     const uint8_t *scales = b + 4, *qs = b + 16;
     for (int j = 0; j < 8; j++) {
         int sc, m;
-        scale_min(scales, j, &sc, &m);
+        tk__kq_scale_min(scales, j, &sc, &m);
         // (d·sc)·q and dmin·m are exact in f32 (11 + 6 + 4 significant bits), so the one
         // rounding is the subtraction's, fused or not.
         const float ds = d * (float)sc, dm = dmin * (float)m;
@@ -55,7 +44,7 @@ void tk__dequantize_q5_k_block(const uint8_t *b, float *out) {
     const uint8_t *scales = b + 4, *qh = b + 16, *qs = b + 48;
     for (int j = 0; j < 8; j++) {
         int sc, m;
-        scale_min(scales, j, &sc, &m);
+        tk__kq_scale_min(scales, j, &sc, &m);
         const float ds = d * (float)sc, dm = dmin * (float)m;
         const uint8_t *q = qs + 32 * (j / 2);
         const int shift = 4 * (j & 1);

@@ -51,6 +51,33 @@ private struct QuantMatrix {
                 m.data.replaceSubrange(r * rowBytes..<(r + 1) * rowBytes, with: q)
                 m.dense.replaceSubrange(r * cols..<(r + 1) * cols, with: MXFP4.dequantize(q, count: cols))
             }
+        case TK_Q4_K, TK_Q5_K, TK_Q6_K:
+            // Random codes, scales and minimums (every bit pattern of the packed 6-bit fields and
+            // of Q6_K's int8 scales) with random FP16 super-block scales; the reference dequantises
+            // with tk_dequantize_row, which matches gguf-py bit for bit (KQuantTests).
+            let superBytes = rowBytes / (cols / 256)
+            for i in m.data.indices { m.data[i] = UInt8(truncatingIfNeeded: rng.next()) }
+            for b in 0..<rows * cols / 256 {
+                let at = b * superBytes
+                let d = tk_f32_to_f16(rng.uniform(0.0005, 0.004)), dmin = tk_f32_to_f16(rng.uniform(0.0005, 0.004))
+                if format == TK_Q6_K {
+                    m.data[at + 208] = UInt8(d & 0xFF)
+                    m.data[at + 209] = UInt8(d >> 8)
+                } else {
+                    m.data[at] = UInt8(d & 0xFF)
+                    m.data[at + 1] = UInt8(d >> 8)
+                    m.data[at + 2] = UInt8(dmin & 0xFF)
+                    m.data[at + 3] = UInt8(dmin >> 8)
+                }
+            }
+            m.data.withUnsafeBytes { raw in
+                m.dense.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<rows {
+                        let status = tk_dequantize_row(format, raw.baseAddress! + r * rowBytes, out.baseAddress! + r * cols, Int64(cols))
+                        precondition(status == 0)
+                    }
+                }
+            }
         default:
             // Q8_0 / Q4_0 / Q4_1: random quants with random FP16 block scales (Q4_1: and offsets).
             let blockBytes = format == TK_Q8_0 ? 34 : format == TK_Q4_1 ? 20 : 18
@@ -123,8 +150,12 @@ private let gemvSeeds: [UInt64] = [1, 2, 3, 4, 5]
 /// The Arm kernels' formats: all six (the NEON paths have their own Q4_1 kernel).
 private let neonFormats: [tk_type] = gemvFormats + [TK_Q4_1]
 
+/// The K-quants: fused kernels on the x86 paths, the portable kernel elsewhere.
+private let kquantFormats: [tk_type] = [TK_Q4_K, TK_Q5_K, TK_Q6_K]
+
 private func shapes(for format: tk_type) -> [(rows: Int, cols: Int)] {
     switch format {
+    case TK_Q4_K, TK_Q5_K, TK_Q6_K: [(5, 256), (3, 512), (4, 2304), (2, 4096), (1, 16384)]
     case TK_FP8_E4M3: [(5, 1), (7, 33), (3, 100), (9, 256), (4, 1000), (2, 4113), (3, 64), (1, 16416)]
     case TK_NVFP4: [(5, 16), (3, 48), (7, 80), (4, 272), (3, 64), (5, 576), (2, 4096), (3, 4112), (2, 8192), (1, 16384)]
     default: [(5, 32), (3, 96), (6, 160), (4, 64), (5, 576), (2, 4128), (4, 4096), (2, 8192), (1, 16384)]
@@ -156,6 +187,16 @@ struct GEMVTests {
 
     @Test(arguments: zip(gemvFormats, gemvSeeds))
     func everyPathMatchesReference(format: tk_type, seed: UInt64) {
+        checkEveryPath(format: format, seed: seed)
+    }
+
+    @Test(arguments: zip(kquantFormats, [UInt64(11), 12, 13]))
+    func kQuantsOnEveryPathMatchReference(format: tk_type, seed: UInt64) {
+        #expect(tk_gemv_supports(format) == 1)
+        checkEveryPath(format: format, seed: seed)
+    }
+
+    func checkEveryPath(format: tk_type, seed: UInt64) {
         var rng = TestRNG(seed: 1000 + seed)
         var pathsRun = Set<UInt32>()
         for (rows, cols) in shapes(for: format) {

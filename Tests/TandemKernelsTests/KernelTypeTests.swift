@@ -10,7 +10,7 @@ import TandemCore
 @Suite("Weight formats: one tk_type end to end")
 struct KernelTypeTests {
     /// Types tk_gemv has no fused kernel for: tk_matvec's, and numbers that are no tk_type at all.
-    static let notFused: [tk_type] = [TK_F32, TK_F16, TK_BF16, TK_Q4_K, TK_Q5_K, TK_Q6_K,
+    static let notFused: [tk_type] = [TK_F32, TK_F16, TK_BF16,
                                       tk_type(rawValue: 77), tk_type(rawValue: 1026)]
 
     @Test func everyDTypeHasItsOwnKernelType() throws {
@@ -39,7 +39,7 @@ struct KernelTypeTests {
     }
 
     @Test func whichKernelsTakeWhichTypes() {
-        #expect(Set(DType.allCases.filter(\.hasFusedGEMV)) == [.fp8_e4m3, .nvfp4, .mxfp4, .q8_0, .q4_0, .q4_1])
+        #expect(Set(DType.allCases.filter(\.hasFusedGEMV)) == [.fp8_e4m3, .nvfp4, .mxfp4, .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k])
         for dtype in DType.allCases {
             // tk_matvec takes every format whose scales are in its rows; tk_gemv or tk_matvec takes each.
             #expect((tk_matvec_supports(dtype.kernelType) == 1) == !dtype.hasSeparateScales, "\(dtype)")
