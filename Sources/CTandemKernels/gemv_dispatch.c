@@ -368,6 +368,9 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
         case TK_Q8_0: return tk__gemv_q8_0_int16_neon;
         case TK_Q4_0: return dot ? tk__gemv_q4_0_int_dot : tk__gemv_q4_0_int_neon;
         case TK_Q4_1: return tk__gemv_q4_1_neon;
+        case TK_Q4_K: return tk__gemv_q4_k_neon;
+        case TK_Q5_K: return tk__gemv_q5_k_neon;
+        case TK_Q6_K: return tk__gemv_q6_k_neon;
         default: break; // the portable kernel below
         }
     }

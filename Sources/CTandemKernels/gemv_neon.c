@@ -2,8 +2,10 @@
 // dot-product path (FEAT_DotProd's sdot), chosen at run time in gemv_dispatch.c from
 // getauxval(AT_HWCAP) as the x86 paths are chosen by CPUID. Same routes as the x86 kernels:
 //   Float route, both paths: FP8 E4M3 (codes moved into f16 bit patterns, widened exactly by
-//     fcvtl; the 2^-8 this leaves goes back into the scale) and Q4_1 (nibbles widened to f32;
-//     the m term uses per-call block sums of x). Products summed in f32.
+//     fcvtl; the 2^-8 this leaves goes back into the scale), Q4_1 (nibbles widened to f32; the m
+//     term uses per-call block sums of x) and the K-quants Q4_K, Q5_K, Q6_K (codes widened to
+//     f32, one scale per sub-block, Q4_K/Q5_K minimums through the same x sums). Products summed
+//     in f32.
 //   Integer route: x quantised per 32-value block to int8 (d = amax/127, round to nearest even),
 //     weights through a 16-entry tbl to int8 (Q4_0: q - 8; MXFP4 and NVFP4: E2M1 doubled), one
 //     integer dot per block: smull/smlal + sadalp on the NEON path, two sdot on the dot-product
@@ -16,6 +18,7 @@
 // includes this file after SIMDe's <simde/arm/neon.h> with native aliases (CTandemKernelsEmulated).
 // With TK_TEST_BREAK_LANE defined, every kernel negates one lane of its block dot (or of its
 // widened weights): the emulation and qemu tests build that once to show they catch it.
+#include "kquants.h"
 #include "tandem_gemv.h"
 #include "tandem_formats.h"
 #include "tk_internal.h"
@@ -195,6 +198,115 @@ TK_NEON void tk__gemv_q4_1_neon(const tk_weights *w, const float *x, float *y, i
         y[r] = vaddvq_f32(acc) + macc;
     }
     if (xs != stack_s) free(xs);
+}
+
+// ---- K-quants, float route (both paths) ----
+
+/// The sums of x per 32 values (n a multiple of 256) into `stack` when they fit, else the heap
+/// (NULL when it has no room).
+TK_NEON static float *kq_block_sums(const float *x, int64_t n, float *stack, int64_t stack_len) {
+    const int64_t nb = n / 32;
+    float *s = nb <= stack_len ? stack : malloc((size_t)nb * sizeof(float));
+    if (!s) return NULL;
+    for (int64_t b = 0; b < nb; b++) {
+        float32x4_t v = vld1q_f32(x + b * 32);
+        for (int k = 1; k < 8; k++) v = vaddq_f32(v, vld1q_f32(x + b * 32 + 4 * k));
+        s[b] = vaddvq_f32(v);
+    }
+    return s;
+}
+
+/// Q4_K (`five` 0) or Q5_K (`five` 1; kquants.c has the layouts): per 32 bytes of nibbles, the low
+/// nibbles (sub-block 2g) and the high ones (2g + 1) widened to f32 and multiplied with x, each
+/// sub-block's sum scaled by d·sc; the minimums through the per-call sums of x.
+TK_NEON static inline __attribute__((always_inline)) void kq45_rows(const tk_weights *w, const float *x, float *y,
+                                                                   int64_t rb, int64_t re, const int five) {
+    const int64_t n = w->cols, nsb = n / TK_KQ_SUPER, bytes = five ? TK_Q5_K_BYTES : TK_Q4_K_BYTES;
+    float stack[512];
+    float *xs = kq_block_sums(x, n, stack, 512);
+    if (!xs) return;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), one = vdupq_n_u8(1);
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)(nsb * bytes);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        float mins = 0.0f;
+        for (int64_t s = 0; s < nsb; s++, p += bytes) {
+            const float d = f16_at(p), dmin = f16_at(p + 2);
+            const uint8_t *scales = p + 4, *qh = p + 16, *qs = p + (five ? 48 : 16);
+            const float *xb = x + s * TK_KQ_SUPER, *sums = xs + s * 8;
+            for (int g = 0; g < 4; g++) {
+                int sc0, m0, sc1, m1;
+                tk__kq_scale_min(scales, 2 * g, &sc0, &m0);
+                tk__kq_scale_min(scales, 2 * g + 1, &sc1, &m1);
+                float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
+                for (int half = 0; half < 2; half++) {
+                    const uint8x16_t v = vld1q_u8(qs + 32 * g + 16 * half);
+                    uint8x16_t l = vandq_u8(v, m4), h = vshrq_n_u8(v, 4);
+                    if (five) { // bit 4 of value j of sub-block i: bit i of qh[j]
+                        const uint8x16_t hb = vld1q_u8(qh + 16 * half);
+                        l = vorrq_u8(l, vshlq_n_u8(vandq_u8(vshlq_u8(hb, vdupq_n_s8((int8_t)(-2 * g))), one), 4));
+                        h = vorrq_u8(h, vshlq_n_u8(vandq_u8(vshlq_u8(hb, vdupq_n_s8((int8_t)(-2 * g - 1))), one), 4));
+                    }
+                    float32x4_t fl[4], fh[4];
+                    u8x16_f32(l, fl);
+                    u8x16_f32(h, fh);
+                    for (int k = 0; k < 4; k++) {
+                        lo = vfmaq_f32(lo, fl[k], vld1q_f32(xb + 64 * g + 16 * half + 4 * k));
+                        hi = vfmaq_f32(hi, fh[k], vld1q_f32(xb + 64 * g + 32 + 16 * half + 4 * k));
+                    }
+                }
+                acc = vfmaq_n_f32(acc, BREAK_F32(lo), d * (float)sc0);
+                acc = vfmaq_n_f32(acc, hi, d * (float)sc1);
+                mins += dmin * (float)m0 * sums[2 * g] + dmin * (float)m1 * sums[2 * g + 1];
+            }
+        }
+        y[r] = vaddvq_f32(acc) - mins;
+    }
+    if (xs != stack) free(xs);
+}
+
+TK_NEON void tk__gemv_q4_k_neon(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    kq45_rows(w, x, y, rb, re, 0);
+}
+
+TK_NEON void tk__gemv_q5_k_neon(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    kq45_rows(w, x, y, rb, re, 1);
+}
+
+/// Q6_K: per half of 128 values and quarter k of it, the low 4 bits from ql (quarters 0-1: low
+/// nibbles of its two 32-byte runs, 2-3: high nibbles), the high 2 bits from qh at bit 2k; q - 32
+/// widened to f32; one int8 scale per 16 values.
+TK_NEON void tk__gemv_q6_k_neon(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t n = w->cols, nsb = n / TK_KQ_SUPER;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), m2 = vdupq_n_u8(3);
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)(nsb * TK_Q6_K_BYTES);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        for (int64_t s = 0; s < nsb; s++, p += TK_Q6_K_BYTES) {
+            const int8_t *scales = (const int8_t *)(p + 192);
+            const float d = f16_at(p + 208);
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = p + 64 * h, *qh = p + 128 + 32 * h;
+                for (int k = 0; k < 4; k++) {
+                    const uint8_t *lq = ql + 32 * (k & 1);
+                    const float *xq = x + s * TK_KQ_SUPER + 128 * h + 32 * k;
+                    for (int j = 0; j < 2; j++) { // one 16-value sub-block
+                        const uint8x16_t lv = vld1q_u8(lq + 16 * j), hv = vld1q_u8(qh + 16 * j);
+                        const uint8x16_t low = k >= 2 ? vshrq_n_u8(lv, 4) : vandq_u8(lv, m4);
+                        const uint8x16_t high = vandq_u8(vshlq_u8(hv, vdupq_n_s8((int8_t)(-2 * k))), m2);
+                        const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low, vshlq_n_u8(high, 4))), vdupq_n_s8(32));
+                        const int16x8_t q0 = vmovl_s8(vget_low_s8(q)), q1 = vmovl_s8(vget_high_s8(q));
+                        float32x4_t a = vmulq_f32(BREAK_F32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(q0)))), vld1q_f32(xq + 16 * j));
+                        a = vfmaq_f32(a, vcvtq_f32_s32(vmovl_s16(vget_high_s16(q0))), vld1q_f32(xq + 16 * j + 4));
+                        a = vfmaq_f32(a, vcvtq_f32_s32(vmovl_s16(vget_low_s16(q1))), vld1q_f32(xq + 16 * j + 8));
+                        a = vfmaq_f32(a, vcvtq_f32_s32(vmovl_s16(vget_high_s16(q1))), vld1q_f32(xq + 16 * j + 12));
+                        acc = vfmaq_n_f32(acc, a, d * (float)scales[8 * h + 2 * k + j]);
+                    }
+                }
+            }
+        }
+        y[r] = vaddvq_f32(acc);
+    }
 }
 
 // ---- Q8_0 with int16 activations (both paths) ----

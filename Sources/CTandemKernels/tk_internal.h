@@ -166,6 +166,9 @@ void tk__gemv_q6_k_avx2(const tk_weights *, const float *, float *, int64_t, int
 void tk__gemv_fp8_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_1_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q8_0_int16_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q4_k_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q5_k_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q6_k_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_0_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_mxfp4_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_nvfp4_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);

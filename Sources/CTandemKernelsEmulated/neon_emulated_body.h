@@ -38,6 +38,9 @@ static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
 #define tk__gemv_fp8_neon EMU_NAME(fp8_neon)
 #define tk__gemv_q4_1_neon EMU_NAME(q4_1_neon)
 #define tk__gemv_q8_0_int16_neon EMU_NAME(q8_0_int16_neon)
+#define tk__gemv_q4_k_neon EMU_NAME(q4_k_neon)
+#define tk__gemv_q5_k_neon EMU_NAME(q5_k_neon)
+#define tk__gemv_q6_k_neon EMU_NAME(q6_k_neon)
 #define tk__gemv_q4_0_int_neon EMU_NAME(q4_0_int_neon)
 #define tk__gemv_mxfp4_int_neon EMU_NAME(mxfp4_int_neon)
 #define tk__gemv_nvfp4_int_neon EMU_NAME(nvfp4_int_neon)
@@ -123,6 +126,9 @@ int EMU_GEMV(tk_gemv_path path, const tk_weights *w, const float *x, float *y, i
     case TK_FP8_E4M3: kernel = tk__gemv_fp8_neon; break;
     case TK_Q4_1: kernel = tk__gemv_q4_1_neon; break;
     case TK_Q8_0: kernel = tk__gemv_q8_0_int16_neon; break;
+    case TK_Q4_K: kernel = tk__gemv_q4_k_neon; break;
+    case TK_Q5_K: kernel = tk__gemv_q5_k_neon; break;
+    case TK_Q6_K: kernel = tk__gemv_q6_k_neon; break;
     case TK_Q4_0: kernel = dot ? tk__gemv_q4_0_int_dot : tk__gemv_q4_0_int_neon; break;
     case TK_MXFP4: kernel = dot ? tk__gemv_mxfp4_int_dot : tk__gemv_mxfp4_int_neon; break;
     case TK_NVFP4: kernel = dot ? tk__gemv_nvfp4_int_dot : tk__gemv_nvfp4_int_neon; break;

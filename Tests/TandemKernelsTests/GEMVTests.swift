@@ -147,10 +147,10 @@ private let allPaths: [tk_gemv_path] = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_
 /// The formats tk_gemv takes, Q4_1 aside (GEMVQ4_1Tests), and the number each one's test data is seeded with.
 private let gemvFormats: [tk_type] = [TK_FP8_E4M3, TK_NVFP4, TK_MXFP4, TK_Q8_0, TK_Q4_0]
 private let gemvSeeds: [UInt64] = [1, 2, 3, 4, 5]
-/// The Arm kernels' formats: all six (the NEON paths have their own Q4_1 kernel).
-private let neonFormats: [tk_type] = gemvFormats + [TK_Q4_1]
+/// The Arm kernels' formats: all nine (the NEON paths have their own Q4_1 and K-quant kernels).
+private let neonFormats: [tk_type] = gemvFormats + [TK_Q4_1, TK_Q4_K, TK_Q5_K, TK_Q6_K]
 
-/// The K-quants: fused kernels on the x86 paths, the portable kernel elsewhere.
+/// The K-quants: fused float-route kernels on every SIMD path.
 private let kquantFormats: [tk_type] = [TK_Q4_K, TK_Q5_K, TK_Q6_K]
 
 private func shapes(for format: tk_type) -> [(rows: Int, cols: Int)] {

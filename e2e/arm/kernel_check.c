@@ -69,6 +69,46 @@ static int e2m1_x2(int code) {
     return code & 8 ? -mag[code & 7] : mag[code & 7];
 }
 
+/// The 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block (ggml's get_scale_min_k4).
+static void kq_scale_min(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63, *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+/// One K-quant super-block (256 values) from ggml's block layouts: value i into dn[i]; for Q4_K and
+/// Q5_K also its scaled code (d sc q) apart from its minimum (dn - that), so the float-route bound
+/// can count the two terms apart (they cancel).
+static void dec_kquant(tk_type t, const uint8_t *b, double *dn, double *scaled) {
+    if (t == TK_Q6_K) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const double d = dec_f16((uint16_t)(b[208] | b[209] << 8));
+        for (int i = 0; i < 256; i++) {
+            const int h = i / 128, r = i % 128;
+            const int low = (ql[64 * h + r % 64] >> (r < 64 ? 0 : 4)) & 15;
+            const int high = (qh[32 * h + r % 32] >> (2 * (r / 32))) & 3;
+            dn[i] = scaled[i] = d * (int8_t)b[192 + i / 16] * ((low | high << 4) - 32);
+        }
+        return;
+    }
+    const int five = t == TK_Q5_K;
+    const double d = dec_f16((uint16_t)(b[0] | b[1] << 8)), dmin = dec_f16((uint16_t)(b[2] | b[3] << 8));
+    const uint8_t *qh = b + 16, *qs = b + (five ? 48 : 16);
+    for (int j = 0; j < 8; j++) {
+        int sc, m;
+        kq_scale_min(b + 4, j, &sc, &m);
+        for (int l = 0; l < 32; l++) {
+            int q = (qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 15;
+            if (five) q |= ((qh[l] >> j) & 1) << 4;
+            scaled[32 * j + l] = d * sc * q;
+            dn[32 * j + l] = scaled[32 * j + l] - dmin * m;
+        }
+    }
+}
+
 // ---- a test matrix ----
 typedef struct {
     tk_type type;
@@ -139,6 +179,24 @@ static matrix make_matrix(tk_type type, int64_t rows, int64_t cols, int edge) {
                 }
             }
             break;
+        case TK_Q4_K:
+        case TK_Q5_K:
+        case TK_Q6_K: {
+            // Random codes, scales and minimums; super-block scales d (and dmin) random f16 (edge:
+            // some subnormal).
+            const int64_t bytes = (int64_t)rb / (cols / 256);
+            for (int64_t b = 0; b < cols / 256; b++) {
+                uint8_t *p = row + b * bytes;
+                for (int64_t i = 0; i < bytes; i++) p[i] = (uint8_t)rnd();
+                uint16_t d = rand_f16(2, 8, edge && b % 3 == 1), dmin = rand_f16(2, 8, 0);
+                uint8_t *dp = type == TK_Q6_K ? p + 208 : p;
+                dp[0] = (uint8_t)d, dp[1] = (uint8_t)(d >> 8);
+                if (type != TK_Q6_K) p[2] = (uint8_t)dmin, p[3] = (uint8_t)(dmin >> 8);
+                dec_kquant(type, p, dn + b * 256, ws + b * 256);
+                for (int i = 0; i < 256; i++) wi[b * 256 + i] = 1; // ws holds the scaled code
+            }
+            break;
+        }
         case TK_Q8_0:
         case TK_Q4_0:
         case TK_Q4_1: {
@@ -247,6 +305,7 @@ typedef struct {
 static const format formats[] = {
     {TK_FP8_E4M3, "fp8_e4m3", 0}, {TK_Q4_1, "q4_1", 0}, {TK_Q8_0, "q8_0", 16},
     {TK_Q4_0, "q4_0", 8},         {TK_MXFP4, "mxfp4", 8}, {TK_NVFP4, "nvfp4", 8},
+    {TK_Q4_K, "q4_k", 0},         {TK_Q5_K, "q5_k", 0},   {TK_Q6_K, "q6_k", 0},
 };
 
 static int run(tk_gemv_path path, const matrix *m, const float *x, float *y) {
@@ -282,7 +341,7 @@ static int check_one(tk_gemv_path path, const format *f, const matrix *m, const 
             ref += dn[c] * x[c];
             mag += fabs(dn[c] * x[c]);
         }
-        if (m->type == TK_Q4_1) { // the d*q and m terms, counted apart
+        if (m->type == TK_Q4_1 || m->type == TK_Q4_K || m->type == TK_Q5_K) { // the d*q and m terms, counted apart
             mag = 0;
             for (int64_t c = 0; c < n; c++) mag += fabs(ws[c] * wi[c] * x[c]) + fabs((dn[c] - ws[c] * wi[c]) * x[c]);
         }
@@ -479,7 +538,8 @@ static int shapes(tk_type t, int64_t out[][2]) {
     static const int64_t fp8[][2] = {{5, 1}, {3, 15}, {4, 16}, {7, 33}, {3, 100}, {9, 256}, {2, 4113}, {1, 8208}};
     static const int64_t nv[][2] = {{5, 16}, {3, 48}, {7, 80}, {4, 272}, {3, 64}, {2, 4112}, {2, 8192}, {1, 8240}};
     static const int64_t blk[][2] = {{5, 32}, {3, 96}, {6, 160}, {4, 64}, {2, 4128}, {2, 8192}, {1, 8224}, {1, 16384}};
-    const int64_t(*s)[2] = t == TK_FP8_E4M3 ? fp8 : t == TK_NVFP4 ? nv : blk;
+    static const int64_t kq[][2] = {{5, 256}, {3, 512}, {4, 768}, {2, 2304}, {2, 4096}, {1, 8192}, {3, 256}, {1, 16384}};
+    const int64_t(*s)[2] = t == TK_FP8_E4M3 ? fp8 : t == TK_NVFP4 ? nv : t == TK_Q4_K || t == TK_Q5_K || t == TK_Q6_K ? kq : blk;
     memcpy(out, s, sizeof(blk));
     return 8;
 }
@@ -532,6 +592,7 @@ int main(int argc, char **argv) {
             for (int si = 0; si < 7; si++) {
                 int64_t cols = gshapes[si][1];
                 if (f->type == TK_FP8_E4M3) cols += 3; // FP8 takes any width: a tail past the 8-column steps
+                else if (f->bits == 0 && f->type != TK_Q4_1) cols = 256 * (si % 3 + 1); // K-quants: whole super-blocks
                 else if (f->type == TK_NVFP4 && si % 2) cols -= 16;
                 matrix m = make_matrix(f->type, gshapes[si][0], cols, si % 2);
                 bad += check_gemm(path, f, &m, gshapes[si][2]);

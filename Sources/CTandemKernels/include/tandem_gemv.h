@@ -22,8 +22,8 @@
 // path and a dot-product (sdot) path, chosen from getauxval(AT_HWCAP) (gemv_neon.c). The Arm
 // paths take the same routes as the x86 ones (float: FP8, Q4_1; int8 x: the 4-bit formats;
 // int16 x: Q8_0).
-//   Float route (portable: all formats; AVX2/AVX-512: FP8, Q4_1 and the K-quants; NEON: FP8,
-//     Q4_1; the K-quants on Arm take the portable kernel): weights dequantised
+//   Float route (portable: all formats; AVX2/AVX-512 and both Arm paths: FP8, Q4_1 and the
+//     K-quants): weights dequantised
 //     exactly, products summed in f32; differs from a float64 dequantise-then-dot by f32 rounding.
 //   Integer route (AVX2/AVX-512: MXFP4, NVFP4, Q4_0): x is quantised per 32-value block to int8
 //     (d = amax/127, round to nearest even) like llama.cpp's Q8 activations, weights go through a
