@@ -1,7 +1,8 @@
 """The AArch64 GEMV kernels (Sources/CTandemKernels/gemv_neon.c) run for real: the kernel C sources
 and e2e/arm/kernel_check.c cross-compiled with aarch64-linux-gnu-gcc and run under qemu's user-mode
-emulator, on a CPU model with every feature (-cpu max) and on one without the dot product
-(-cpu cortex-a57). kernel_check compares every Arm path (GEMV, the prefill GEMM, the step attention over f32 and FP8
+emulator, on a CPU model with every feature (-cpu max: the int8 GEMM through smmla), on one with
+the dot product but not I8MM (-cpu cortex-a76: the same GEMM through sdot, which must give the same
+bits) and on one without the dot product (-cpu cortex-a57). kernel_check compares every Arm path (GEMV, the prefill GEMM, the step attention over f32 and FP8
 K/V) with the portable path and with float64 references (its header states the tolerances). A second build with TK_TEST_BREAK_LANE (each Arm
 kernel negates one lane) must fail for every kernel, so the check is shown to catch a broken lane.
 
@@ -94,6 +95,24 @@ def test_every_arm_path_matches_portable_and_references(binaries, seed):
     if not NATIVE:  # qemu's max CPU has the dot product (and i8mm, BF16, SVE2)
         assert {"asimd", "dotprod", "i8mm"} <= set(field(r.stdout, "features").split())
         assert field(r.stdout, "best path") == "dotprod"
+
+
+@pytest.mark.skipif(NATIVE, reason="picks CPU models through qemu")
+def test_the_smmla_gemm_gives_the_bits_of_the_sdot_gemm(binaries):
+    # -cpu max has FEAT_I8MM: the dot-product path's int8 GEMM runs smmla; a Cortex-A76 has the dot
+    # product without it: the same path runs sdot. Both pass every check, and their GEMM outputs
+    # (digests of the bits, same seed) are equal.
+    r_max, k_max = run_check(binaries["check"], "max", 3)
+    r_a76, k_a76 = run_check(binaries["check"], "cortex-a76", 3)
+    for r in (r_max, r_a76):
+        assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert "i8mm" in field(r_max.stdout, "features").split()
+    assert field(r_a76.stdout, "features").split() == ["asimd", "dotprod"]
+    assert k_a76 == k_max and set(k_max.values()) == {"ok"}
+    digests = lambda out: dict(re.findall(r"^digest (\S+): (\S+)$", out, re.M))
+    d_max, d_a76 = digests(r_max.stdout), digests(r_a76.stdout)
+    assert {f"dotprod/gemm_{f}" for f in ("q4_0", "mxfp4", "nvfp4")} <= set(d_max)
+    assert d_max == d_a76
 
 
 @pytest.mark.skipif(NATIVE, reason="picks a CPU model through qemu")

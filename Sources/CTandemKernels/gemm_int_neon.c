@@ -12,6 +12,11 @@
 //     32-byte step, bytes 0-15 rows 0-3 and bytes 16-31 rows 4-7, dword r = that row's 4 values.
 //     One sdot by element (vdotq_laneq_s32, lane k = the token's 4 activations) adds 4 products
 //     to each of 4 rows; the NEON path does the same with smull, saddlp and addp.
+//   int8 with FEAT_I8MM (the dot-product path on a CPU that has it, e.g. Grace): per 8 columns,
+//     four 16-byte vectors of row pairs (rows 2p, 2p+1: 8 bytes each); one smmla with a token
+//     pair's 8 activations each adds a 2 x 2 block of sums, 32 products per instruction against
+//     sdot's 16. Its sums, scales and order are those of the sdot kernel, so the two give the same
+//     bits.
 //   int16 (Q8_0): per column one 16-byte step, int16 r = row r's value; smlal by element
 //     (vmlal_laneq_s16) adds one product to each of 4 rows.
 // A block's 8 row sums come out one per lane, scaled by one multiply and one FMA per 4 rows; no
@@ -38,8 +43,10 @@
 
 #ifdef TK_TEST_BREAK_LANE
 #define GI_BREAK(v) vsetq_lane_s32(-vgetq_lane_s32((v), 1), (v), 1)
+#define GI_BREAK0(v) vsetq_lane_s32(-vgetq_lane_s32((v), 0), (v), 0)
 #else
 #define GI_BREAK(v) (v)
+#define GI_BREAK0(v) (v)
 #endif
 
 /// Rows repacked together (two 8-row groups).
@@ -192,7 +199,7 @@ TK_NEON static inline void gi_transpose8(const int16x8_t v[8], uint8_t *out) {
 /// Rows [r0, r0 + 8) (those below re; the rest zero) into group g of the panel.
 TK_NEON static inline __attribute__((always_inline)) void gi_repack_as(tk_type type, const tk_weights *w, int64_t r0,
                                                                       int64_t re, const tk__gemm_xq *xq,
-                                                                      const gi_panel *p, int64_t g) {
+                                                                      const gi_panel *p, int64_t g, int mm) {
     const int es = type == TK_Q8_0 ? 2 : 1, per = type == TK_NVFP4 ? 2 : 1;
     const int64_t cp = xq->cp, nb = xq->nb, nsb = xq->nsb;
     uint8_t *U = p->u + g * cp * 8 * es;
@@ -237,7 +244,19 @@ TK_NEON static inline __attribute__((always_inline)) void gi_repack_as(tk_type t
             }
             for (int j = 0; j < per; j++) S[(c * per + j) * 8 + i] = s[j];
         }
-        uint8_t *out = U + c * 256; // columns 4k..4k+3: rows 0-3 at out + 32 k, rows 4-7 at + 16
+        uint8_t *out = U + c * 256;
+        if (mm) { // columns 8k..8k+7: row pair p (8 bytes each) at out + 64 k + 16 p
+            for (int q = 0; q < 4; q++) {
+                const int64x2_t a = vreinterpretq_s64_s32(lo[2 * q]), b = vreinterpretq_s64_s32(lo[2 * q + 1]);
+                const int64x2_t c2 = vreinterpretq_s64_s32(hi[2 * q]), d2 = vreinterpretq_s64_s32(hi[2 * q + 1]);
+                vst1q_u8(out + 16 * q, vreinterpretq_u8_s64(vzip1q_s64(a, b)));
+                vst1q_u8(out + 64 + 16 * q, vreinterpretq_u8_s64(vzip2q_s64(a, b)));
+                vst1q_u8(out + 128 + 16 * q, vreinterpretq_u8_s64(vzip1q_s64(c2, d2)));
+                vst1q_u8(out + 192 + 16 * q, vreinterpretq_u8_s64(vzip2q_s64(c2, d2)));
+            }
+            continue;
+        }
+        // columns 4k..4k+3: rows 0-3 at out + 32 k, rows 4-7 at + 16
         gi_transpose4(lo, out);
         gi_transpose4(lo + 4, out + 16);
         gi_transpose4(hi, out + 128);
@@ -245,13 +264,14 @@ TK_NEON static inline __attribute__((always_inline)) void gi_repack_as(tk_type t
     }
 }
 
+/// `mm`: the row-pair layout of the smmla kernel (int8 formats only).
 TK_NEON static void gi_repack(const tk_weights *w, int64_t r0, int64_t re, const tk__gemm_xq *xq, const gi_panel *p,
-                              int64_t g) {
+                              int64_t g, int mm) {
     switch (w->format) {
-    case TK_Q8_0: gi_repack_as(TK_Q8_0, w, r0, re, xq, p, g); break;
-    case TK_Q4_0: gi_repack_as(TK_Q4_0, w, r0, re, xq, p, g); break;
-    case TK_MXFP4: gi_repack_as(TK_MXFP4, w, r0, re, xq, p, g); break;
-    default: gi_repack_as(TK_NVFP4, w, r0, re, xq, p, g); break;
+    case TK_Q8_0: gi_repack_as(TK_Q8_0, w, r0, re, xq, p, g, 0); break;
+    case TK_Q4_0: gi_repack_as(TK_Q4_0, w, r0, re, xq, p, g, mm); break;
+    case TK_MXFP4: gi_repack_as(TK_MXFP4, w, r0, re, xq, p, g, mm); break;
+    default: gi_repack_as(TK_NVFP4, w, r0, re, xq, p, g, mm); break;
     }
 }
 
@@ -343,6 +363,60 @@ TK_NEON static inline int32x4_t gi_lanedot_neon(int32x4_t acc, int8x16_t w, int8
 GI_DEFINE_TILE8(gi_tile8_neon, TK_NEON, GI_DOT_NEON)
 GI_DEFINE_TILE8(gi_tile8_sdot, TK_DOTPROD, GI_DOT_SDOT)
 
+/// The int8 tile with smmla: rows in 4 pairs x tokens in pairs (T ≤ 4; an odd last token is paired
+/// with zeros). a[p][q] = [r t, r t', r' t, r' t'] for rows r = 2p, r' = 2p + 1 and tokens t = 2q,
+/// t' = 2q + 1; each lane scaled by its row's scale times its token's step, as the sdot tile does.
+TK_I8MM static inline __attribute__((always_inline)) void gi_tile8_mmla(const uint8_t *U, const float *S,
+                                                                       const tk__gemm_xq *xq, int64_t t0, const int T,
+                                                                       const int SB, float *y, int64_t ldy, int64_t nr) {
+    const int64_t nsb = xq->nsb, cp = xq->cp, nb = xq->nb, per = 32 / SB;
+    const int P = (T + 1) / 2;
+    float32x4_t f[4][2];
+    const int8_t *xs[4];
+    for (int t = 0; t < 4; t++) xs[t] = t < T ? (const int8_t *)xq->q + (t0 + t) * cp : NULL;
+    for (int p = 0; p < 4; p++) f[p][0] = f[p][1] = vdupq_n_f32(0.0f);
+    for (int64_t s = 0; s < nsb; s++) {
+        int32x4_t a[4][2];
+        for (int p = 0; p < 4; p++) a[p][0] = a[p][1] = vdupq_n_s32(0);
+        for (int k = 0; k < SB / 8; k++) {
+            const int8_t *Wk = (const int8_t *)U + s * SB * 8 + k * 64;
+            int8x16_t w[4];
+            for (int p = 0; p < 4; p++) w[p] = vld1q_s8(Wk + 16 * p);
+            for (int q = 0; q < P; q++) {
+                const int8x8_t x0 = vld1_s8(xs[2 * q] + s * SB + 8 * k);
+                const int8x8_t x1 = 2 * q + 1 < T ? vld1_s8(xs[2 * q + 1] + s * SB + 8 * k) : vdup_n_s8(0);
+                const int8x16_t xv = vcombine_s8(x0, x1);
+                for (int p = 0; p < 4; p++) a[p][q] = vmmlaq_s32(a[p][q], w[p], xv);
+            }
+        }
+        const float32x4_t ws0 = vld1q_f32(S + s * 8), ws1 = vld1q_f32(S + s * 8 + 4);
+        const float32x4_t wp[4] = {vzip1q_f32(ws0, ws0), vzip2q_f32(ws0, ws0), vzip1q_f32(ws1, ws1), vzip2q_f32(ws1, ws1)};
+        for (int q = 0; q < P; q++) {
+            const float d0 = xq->dx[(t0 + 2 * q) * nb + s / per];
+            const float d1 = 2 * q + 1 < T ? xq->dx[(t0 + 2 * q + 1) * nb + s / per] : 0.0f;
+            const float32x2_t dd = vset_lane_f32(d1, vdup_n_f32(d0), 1);
+            const float32x4_t dv = vcombine_f32(dd, dd);
+            f[0][q] = vfmaq_f32(f[0][q], vcvtq_f32_s32(GI_BREAK0(a[0][q])), vmulq_f32(wp[0], dv));
+            for (int p = 1; p < 4; p++) f[p][q] = vfmaq_f32(f[p][q], vcvtq_f32_s32(a[p][q]), vmulq_f32(wp[p], dv));
+        }
+    }
+    for (int q = 0; q < P; q++) {
+        for (int e = 0; e < 2 && 2 * q + e < T; e++) { // token 2q (lanes 0, 2), token 2q + 1 (lanes 1, 3)
+            const float32x4_t r03 = e ? vuzp2q_f32(f[0][q], f[1][q]) : vuzp1q_f32(f[0][q], f[1][q]);
+            const float32x4_t r47 = e ? vuzp2q_f32(f[2][q], f[3][q]) : vuzp1q_f32(f[2][q], f[3][q]);
+            float *yt = y + (t0 + 2 * q + e) * ldy, tmp[8];
+            if (nr == 8) {
+                vst1q_f32(yt, r03);
+                vst1q_f32(yt + 4, r47);
+            } else {
+                vst1q_f32(tmp, r03);
+                vst1q_f32(tmp + 4, r47);
+                memcpy(yt, tmp, (size_t)nr * sizeof(float));
+            }
+        }
+    }
+}
+
 /// The int16 tile (Q8_0, both paths): T ≤ 4 tokens.
 TK_NEON static inline __attribute__((always_inline)) void gi_tile16(const uint8_t *U, const float *S,
                                                                    const tk__gemm_xq *xq, int64_t t0, const int T,
@@ -420,10 +494,24 @@ TK_DOTPROD static void gi_tokens_sdot(const uint8_t *U, const float *S, const tk
     }
 }
 
+TK_I8MM static void gi_tokens_mmla(const uint8_t *U, const float *S, const tk__gemm_xq *xq, int64_t ta, int64_t tb,
+                                   float *y, int64_t ldy, int64_t nr) {
+    if (xq->nsb == xq->nb) {
+#define CALL(T) gi_tile8_mmla(U, S, xq, t, T, 32, y, ldy, nr)
+        GI_TOKENS(CALL);
+#undef CALL
+    } else {
+#define CALL(T) gi_tile8_mmla(U, S, xq, t, T, 16, y, ldy, nr)
+        GI_TOKENS(CALL);
+#undef CALL
+    }
+}
+
 int tk__gemm_int_rows_neon(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n, int64_t rb,
                            int64_t re, int dot) {
     gi_format f;
     if (gi_format_of(w->format, &f) || f.es != xq->es) return -1;
+    const int mm = dot && f.es == 1 && tk__arm_has_i8mm();
     const int64_t cp = xq->cp, nsb = xq->nsb, gbytes = cp * 8 * f.es;
     gi_panel p;
     if (gi_panel_alloc(&p, GI_PANEL_ROWS / 8, cp, f.es, nsb)) return -1;
@@ -431,14 +519,15 @@ int tk__gemm_int_rows_neon(const tk_weights *w, const tk__gemm_xq *xq, float *y,
     tbk = tbk < 4 ? 4 : tbk / 4 * 4;
     for (int64_t r = rb; r < re; r += GI_PANEL_ROWS) {
         const int64_t pe = r + GI_PANEL_ROWS < re ? r + GI_PANEL_ROWS : re, groups = (pe - r + 7) / 8;
-        for (int64_t g = 0; g < groups; g++) gi_repack(w, r + 8 * g, pe, xq, &p, g);
+        for (int64_t g = 0; g < groups; g++) gi_repack(w, r + 8 * g, pe, xq, &p, g, mm);
         for (int64_t t0 = 0; t0 < n; t0 += tbk) {
             const int64_t t1 = t0 + tbk < n ? t0 + tbk : n;
             for (int64_t g = 0; g < groups; g++) {
                 const int64_t g0 = r + 8 * g, nr = pe - g0 < 8 ? pe - g0 : 8;
                 const uint8_t *U = p.u + g * gbytes;
                 const float *S = p.s + g * nsb * 8;
-                if (dot && f.es == 1) gi_tokens_sdot(U, S, xq, t0, t1, y + g0, ldy, nr);
+                if (mm) gi_tokens_mmla(U, S, xq, t0, t1, y + g0, ldy, nr);
+                else if (dot && f.es == 1) gi_tokens_sdot(U, S, xq, t0, t1, y + g0, ldy, nr);
                 else gi_tokens_neon(U, S, xq, t0, t1, y + g0, ldy, nr);
             }
         }
@@ -447,6 +536,7 @@ int tk__gemm_int_rows_neon(const tk_weights *w, const tk__gemm_xq *xq, float *y,
 }
 
 #undef GI_BREAK
+#undef GI_BREAK0
 #undef GI_DOT_NEON
 #undef GI_DOT_SDOT
 #undef GI_STEP8

@@ -195,6 +195,14 @@ static unsigned arm_features(void) {
 }
 #endif
 
+#if defined(__aarch64__)
+int tk__arm_has_i8mm(void) {
+    static int known = -1; // benign race: every thread computes the same value
+    if (known < 0) known = (arm_features() & 4u) != 0;
+    return known;
+}
+#endif
+
 static int cpu_has(tk_gemv_path path) {
     switch (path) {
     case TK_PATH_AUTO:

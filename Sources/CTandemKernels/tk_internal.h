@@ -137,6 +137,14 @@ int tk__gemm_int_rows_vnni(const tk_weights *w, const tk__gemm_xq *xq, float *y,
 #define TK_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 #endif
 #endif
+/// Functions that use FEAT_I8MM (smmla), run on the dot-product path when the CPU has it.
+#ifndef TK_I8MM
+#if defined(__clang__)
+#define TK_I8MM __attribute__((target("dotprod,i8mm")))
+#else
+#define TK_I8MM __attribute__((target("arch=armv8.2-a+dotprod+i8mm")))
+#endif
+#endif
 #endif
 
 // ---- the GEMV kernels (gemv_dispatch.c picks one per path and format and checks the arguments) ----
@@ -182,9 +190,12 @@ void tk__gemv_nvfp4_int_dot(const tk_weights *, const float *, float *, int64_t,
 void tk__quantize_x8_neon(const float *x, int64_t n, int8_t *xq, float *dx, int deinterleave);
 void tk__quantize_x16_neon(const float *x, int64_t n, int16_t *xq, float *dx);
 /// gemm_int_neon.c: the GEMM's integer route, rows [rb, re) of Y for all n tokens of xq, on the
-/// dot-product path (`dot` 1: sdot by element) or the NEON path (0). 0, or -1 (no memory).
+/// dot-product path (`dot` 1: smmla when tk__arm_has_i8mm, else sdot by element) or the NEON path
+/// (0). 0, or -1 (no memory).
 int tk__gemm_int_rows_neon(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n,
                            int64_t rb, int64_t re, int dot);
+/// gemv_dispatch.c: whether this CPU has FEAT_I8MM (the dot-product path's GEMM then uses smmla).
+int tk__arm_has_i8mm(void);
 /// gemm_neon.c: Y[t * ldy + i] = row i of W (cols floats each) · token t of X, for nr ≤ 3 rows and
 /// nt ≤ 4 tokens (both AArch64 paths).
 void tk__gemm_tile_neon(const float *W, int64_t nr, const float *X, int64_t ldx, int64_t nt, float *Y,

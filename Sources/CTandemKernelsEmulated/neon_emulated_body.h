@@ -32,9 +32,24 @@ static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
 }
 #define vcvt_high_f32_f16(a) emu_vcvt_high_f32_f16(a)
 
+// smmla: Vd.4S += (2 x 8 int8 rows of a) · (2 x 8 int8 rows of b)ᵀ, the 2 x 2 result row-major.
+static inline simde_int32x4_t emu_vmmlaq_s32(simde_int32x4_t acc, simde_int8x16_t a, simde_int8x16_t b) {
+    int32_t d[4];
+    int8_t x[16], y[16];
+    simde_vst1q_s32(d, acc);
+    simde_vst1q_s8(x, a);
+    simde_vst1q_s8(y, b);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            for (int k = 0; k < 8; k++) d[2 * i + j] += (int32_t)x[8 * i + k] * (int32_t)y[8 * j + k];
+    return simde_vld1q_s32(d);
+}
+#define vmmlaq_s32(acc, a, b) emu_vmmlaq_s32(acc, a, b)
+
 #define TK_NEON_EMULATED
 #define TK_NEON
 #define TK_DOTPROD
+#define TK_I8MM
 #define tk__gemv_fp8_neon EMU_NAME(fp8_neon)
 #define tk__gemv_q4_1_neon EMU_NAME(q4_1_neon)
 #define tk__gemv_q8_0_int16_neon EMU_NAME(q8_0_int16_neon)
@@ -54,6 +69,7 @@ static inline simde_float32x4_t emu_vcvt_high_f32_f16(simde_float16x8_t a) {
 #define tk__gemm_xq_init EMU_NAME(gemm_xq_init)
 #define tk__gemm_xq_free EMU_NAME(gemm_xq_free)
 #define tk__gemm_int_rows_neon EMU_NAME(gemm_int_rows_neon)
+#define tk__arm_has_i8mm EMU_NAME(arm_has_i8mm)
 #define tk__attention_f32_neon EMU_NAME(attention_f32_neon)
 #define tk__attention_fp8_group_neon EMU_NAME(attention_fp8_group_neon)
 #include "../CTandemKernels/gemv_neon.c"
@@ -98,6 +114,11 @@ int EMU_TILE(const float *w, int64_t nr, const float *x, int64_t ldx, int64_t nt
     tk__gemm_tile_neon(w, nr, x, ldx, nt, y, ldy, cols);
     return TK_OK;
 }
+
+/// Whether the emulated dot-product path's GEMM takes its smmla kernel (EMU_I8MM sets it).
+static int emu_i8mm = 0;
+int tk__arm_has_i8mm(void) { return emu_i8mm; }
+void EMU_I8MM(int enable) { emu_i8mm = enable != 0; }
 
 int EMU_GEMM(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
              int64_t rb, int64_t re) {

@@ -9,6 +9,7 @@
 #define EMU_GEMV tk_emulated_neon_broken_gemv
 #define EMU_TILE tk_emulated_neon_broken_gemm_tile
 #define EMU_GEMM tk_emulated_neon_broken_gemm
+#define EMU_I8MM tk_emulated_neon_broken_gemm_i8mm
 #define EMU_ATTENTION tk_emulated_neon_broken_attention
 #define EMU_ATTENTION_FP8 tk_emulated_neon_broken_attention_fp8
 #include "neon_emulated_body.h"
@@ -27,6 +28,7 @@ int tk_emulated_neon_broken_attention(float *out, const float *q, const float *k
     (void)scores; (void)first; (void)softcap; (void)sink;
     return -3;
 }
+void tk_emulated_neon_broken_gemm_i8mm(int enable) { (void)enable; }
 int tk_emulated_neon_broken_gemm(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
         int64_t rb, int64_t re) {
     (void)path; (void)w; (void)x; (void)ldx; (void)y; (void)ldy; (void)n; (void)rb; (void)re;

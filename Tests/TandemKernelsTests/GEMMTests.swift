@@ -112,16 +112,22 @@ struct GEMMTests {
     /// plus activation rounding) of the Double dot, and the bits of the same token computed alone.
     /// Returns a message per output that is not. On AArch64 `everyPathMatchesReference` runs the
     /// real kernels through tk_gemm (and e2e/test_arm_kernels.py runs them under qemu here).
+    /// The dot-product path runs twice, with the smmla kernel (as on a CPU with I8MM) and with the
+    /// sdot one, which must give the same bits.
     static func neonIntegerRouteViolations(broken: Bool) -> [String] {
         var violations: [String] = []
         let gemm = broken ? tk_emulated_neon_broken_gemm : tk_emulated_neon_gemm
+        let i8mm = broken ? tk_emulated_neon_broken_gemm_i8mm : tk_emulated_neon_gemm_i8mm
+        defer { i8mm(0) }
         for (index, (dtype, rows, cols)) in cases.enumerated() where integerBits(dtype) > 0 {
             let m = KernelRoofline.randomMatrix(dtype, rows: rows, cols: cols, seed: UInt64(index + 17))
             var rng = TestRNG(seed: UInt64(index * 131 + 7))
             let n = 7, ldx = cols + 3, ldy = rows + 2
             let x = (0..<n * ldx).map { _ in rng.normal() }
             var dense = [Float](repeating: 0, count: cols)
-            for path in [TK_PATH_NEON, TK_PATH_DOTPROD] {
+            var sdotBits: [UInt32] = []
+            for (path, mm) in [(TK_PATH_NEON, Int32(0)), (TK_PATH_DOTPROD, 0), (TK_PATH_DOTPROD, 1)] {
+                i8mm(mm)
                 var y = [Float](repeating: .nan, count: n * ldy)
                 let rc = m.withKernelWeights { w in gemm(path, w, x, Int64(ldx), &y, Int64(ldy), Int64(n), 0, Int64(rows)) }
                 guard rc == 0 else { return ["\(dtype): refused (\(rc))"] }
@@ -142,10 +148,16 @@ struct GEMMTests {
                             + activationBound(dense: dense, x: x, offset: t * ldx, cols: cols, bits: integerBits(dtype))
                         let v = y[t * ldy + r]
                         if !(abs(Double(v) - ref) <= bound) || v.bitPattern != alone[r].bitPattern {
-                            violations.append("\(dtype) \(String(cString: tk_gemv_path_name(path))) t\(t) r\(r): \(v) (alone \(alone[r])) vs \(ref) ± \(bound)")
+                            violations.append("\(dtype) \(String(cString: tk_gemv_path_name(path)))\(mm == 1 ? "+i8mm" : "") t\(t) r\(r): \(v) (alone \(alone[r])) vs \(ref) ± \(bound)")
                         }
                     }
                     for r in rows..<ldy where !y[t * ldy + r].isNaN { violations.append("\(dtype): wrote row \(r)") }
+                }
+                if path == TK_PATH_DOTPROD {
+                    let bits = y.map(\.bitPattern)
+                    if mm == 0 { sdotBits = bits } else if bits != sdotBits, !broken {
+                        violations.append("\(dtype): the smmla kernel's bits differ from the sdot kernel's")
+                    }
                 }
             }
         }
@@ -164,6 +176,7 @@ struct GEMMTests {
             #expect(broken.contains { $0.hasPrefix("\(dtype) neon") } && broken.contains { $0.hasPrefix("\(dtype) dotprod") },
                     "a broken \(dtype) kernel went unseen")
         }
+        #expect(broken.contains { $0.hasPrefix("q4_0 dotprod+i8mm") }, "a broken smmla kernel went unseen")
         #endif
     }
 

@@ -377,6 +377,8 @@ out:
 /// whose GEMV quantises x, at the GEMV's width) the path is held to refint and the GEMV's integer
 /// bound instead, and to the portable result within R plus both bounds. And batch invariance: each
 /// token's row equals, bit for bit, the same path's result for that token alone.
+static uint64_t gemm_digest;
+
 static int check_gemm(tk_gemv_path path, const format *f, const matrix *m, int64_t n) {
     const int64_t rows = m->rows, cols = m->cols, ldx = cols + 3, ldy = rows + 2;
     tk_weights w = {m->type, m->cols, m->data, m->bscales, m->rscales, m->scale};
@@ -445,6 +447,14 @@ static int check_gemm(tk_gemv_path path, const format *f, const matrix *m, int64
             }
         }
     }
+    // A digest of the outputs' bits: the test compares it between CPU models that run different
+    // kernels for the same path (smmla with FEAT_I8MM, sdot without), which must agree bit for bit.
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            uint32_t bits;
+            memcpy(&bits, &ya[t * ldy + r], 4);
+            gemm_digest = (gemm_digest ^ bits) * 0x100000001B3ull;
+        }
 out:
     free(x), free(ya), free(yp), free(y1), free(q), free(d);
     return bad;
@@ -589,6 +599,7 @@ int main(int argc, char **argv) {
             static const int64_t gshapes[][3] = {{13, 32, 5}, {7, 64, 9}, {3, 96, 3}, {14, 160, 4},
                                                  {5, 256, 2}, {2, 4096, 1}, {37, 96, 7}};
             bad = 0;
+            gemm_digest = 0xCBF29CE484222325ull;
             for (int si = 0; si < 7; si++) {
                 int64_t cols = gshapes[si][1];
                 if (f->type == TK_FP8_E4M3) cols += 3; // FP8 takes any width: a tail past the 8-column steps
@@ -599,6 +610,7 @@ int main(int argc, char **argv) {
                 free_matrix(&m);
             }
             printf("kernel %s/gemm_%s: %s\n", tk_gemv_path_name(path), f->name, bad ? "FAIL" : "ok");
+            printf("digest %s/gemm_%s: %016llx\n", tk_gemv_path_name(path), f->name, (unsigned long long)gemm_digest);
             bad ? failed++ : passed++;
         }
         // Step attention: head dims through the 8-column key loop, the 32-dimension value passes,

@@ -49,6 +49,10 @@ int tk_emulated_neon_broken_gemv(tk_gemv_path path, const tk_weights *w, const f
 /// TK_ERR_UNSUPPORTED_TYPE for a format that takes the float route; -3 when not available.
 int tk_emulated_neon_gemm(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y, int64_t ldy,
                           int64_t n, int64_t row_begin, int64_t row_end);
+/// Whether the emulated dot-product path's int8 GEMM takes its smmla (FEAT_I8MM) kernel (1) or its
+/// sdot kernel (0, the default), as a CPU with and without I8MM would.
+void tk_emulated_neon_gemm_i8mm(int enable);
+void tk_emulated_neon_broken_gemm_i8mm(int enable);
 /// The same built with TK_TEST_BREAK_LANE. Same returns.
 int tk_emulated_neon_broken_gemm(tk_gemv_path path, const tk_weights *w, const float *x, int64_t ldx, float *y,
                                  int64_t ldy, int64_t n, int64_t row_begin, int64_t row_end);
