@@ -14,7 +14,8 @@
 // for Q8_0 (the widths tk_gemv uses; Q4_1, which tk_gemv keeps exact, stays on the float route),
 // and a panel of 16 rows is repacked into 8-row interleaved vectors, so each vpdpbusd / vpdpwssd
 // (vpmaddubsw / vpmaddwd on AVX2; sdot by element, or smull + addp, and smlal by element on Arm)
-// adds 4, 2 or 1 products to 4 or 8 rows at once and the scales cost one multiply and one FMA per
+// adds 4, 2 or 1 products to 4 or 8 rows at once, or each smmla (Arm with FEAT_I8MM, rows and
+// tokens in pairs) 8 products to a 2 x 2 block, and the scales cost one multiply and one FMA per
 // 4 or 8 rows x 32 columns. Error: the activation rounding (each x_i moves by at most d/2) plus f32
 // rounding.
 //
