@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from conftest import gateway_in_front
 from grammar_schemas import SCHEMAS, UNSUPPORTED
+import tandemkit
 from tandemkit import SMOLLM2 as MODEL, tandem_bin
 
 # The 2020-12 format checker: RFC 3339 `time` (the default FormatChecker checks draft 3's).
@@ -277,3 +278,42 @@ def test_openai_parse_with_a_pydantic_model_through_the_gateway(smol_gateway):
         assert 1 <= len(plan.steps) <= 3
         assert len(plan.goal) <= 40 and all(len(s.title) <= 24 for s in plan.steps)
         jsonschema.validate(json.loads(choice.message.content), Plan.model_json_schema())
+
+
+@pytest.fixture(scope="module")
+def thinker():
+    """SmolLM2 served as a 'reasoning model' whose block is delimited by two of its own special
+    tokens, <repo_name> (id 3) and <file_sep> (id 5), so a test can steer it into a block with
+    logit_bias."""
+    d = tandemkit.Deployment(tandemkit.SMOLLM2, 1, extra=("--reasoning-open", "<repo_name>", "--reasoning-close", "<file_sep>"))
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def test_a_reasoning_block_comes_before_the_constrained_answer(thinker):
+    # logit_bias pushes the open tag first and the close tag right after (repetition_penalty
+    # takes the open tag's lead away once it is out): outside a reasoning block the schema's mask
+    # would forbid both, so that they come out at all shows the constraint starts only after the
+    # close tag; the answer after it follows the schema.
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}}, "required": ["city"],
+              "additionalProperties": False}
+    r = thinker.client().chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "Name a city, as JSON."}], temperature=0, max_tokens=40,
+        logit_bias={"3": 100, "5": 90}, logprobs=True, extra_body={"repetition_penalty": 10},
+        response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}})
+    msg = r.choices[0].message
+    # The two tags (special tokens: no text of their own in logprobs) open and close the block;
+    # everything after them is the answer's text.
+    entries = r.choices[0].logprobs.content
+    assert [(e.token, e.bytes) for e in entries[:2]] == [("", []), ("", [])], entries[:4]
+    assert entries[2].token and "".join(e.token for e in entries[2:]).strip() == msg.content.strip()
+    assert (getattr(msg, "reasoning_content", None) or "") == ""
+    jsonschema.validate(json.loads(msg.content), schema)
+    assert r.choices[0].finish_reason == "stop"
+    # Without the bias the model answers at once, inside the schema from its first token.
+    r = thinker.client().chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "Name a city, as JSON."}], temperature=0, max_tokens=40,
+        response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}})
+    jsonschema.validate(json.loads(r.choices[0].message.content), schema)

@@ -6,7 +6,8 @@ import TandemGrammar
 ///
 /// Pipeline, in the order vLLM and Hugging Face apply it:
 /// 0. the output constraint's mask (tokens that would leave the grammar become −∞; end tokens
-///    only where the output is complete), so nothing below can bring a masked token back;
+///    only where the output is complete), so nothing below can bring a masked token back; with a
+///    `ConstraintGate`, none inside a reasoning block;
 /// 1. logit bias;
 /// 2. repetition penalty (CTRL, Keskar et al. 2019; HF semantics) over prompt and output tokens:
 ///    `l > 0 ? l / r : l * r`;
@@ -27,6 +28,17 @@ public struct Sampler: Sendable {
     private var contextTokens: Set<TokenID>
     /// Where the output stands in the request's constraint (nil: unconstrained).
     public private(set) var matcher: GrammarMatcher?
+    /// Where the output stands relative to a reasoning block (`SamplingConfiguration.constraintGate`).
+    public enum GatePhase: Sendable, Equatable {
+        /// First token: the open tag or a token the constraint allows.
+        case awaitingOpen
+        /// Inside the reasoning block: unconstrained until the close tag.
+        case reasoning
+        /// The constraint applies (also: no gate).
+        case constrained
+    }
+
+    public private(set) var gatePhase = GatePhase.constrained
 
     /// `defaultSeed` is used when the request set none; the engine draws it from its own random
     /// source, which keeps this type deterministic.
@@ -39,13 +51,29 @@ public struct Sampler: Sendable {
         random = Xoshiro256StarStar(seed: seed)
         contextTokens = Set(promptTokens)
         matcher = configuration.constraint.map { GrammarMatcher($0.grammar) }
+        if matcher != nil, let gate = configuration.constraintGate {
+            gatePhase = gate.startsInReasoning ? .reasoning : gate.openToken != nil ? .awaitingOpen : .constrained
+        }
+    }
+
+    /// The tokens allowed at this step (nil: any): the constraint's mask, none inside a reasoning
+    /// block, the mask plus the open tag before the first token of a gated constraint.
+    private func currentMask() -> TokenMask? {
+        guard let matcher else { return nil }
+        switch gatePhase {
+        case .constrained: return matcher.allowedTokens()
+        case .reasoning: return nil
+        case .awaitingOpen:
+            let mask = matcher.allowedTokens()
+            return configuration.constraintGate?.openToken.map { mask.inserting($0) } ?? mask
+        }
     }
 
     /// Picks the next token and records it for the penalties.
     public mutating func sample(logits: [Float]) throws(EngineCoreError) -> SampledToken {
         guard !logits.isEmpty else { throw EngineCoreError(.emptyLogits, "no logits to sample from") }
         // The constraint's mask, fetched once for this step.
-        let mask = matcher?.allowedTokens()
+        let mask = currentMask()
         if let mask, mask.isEmpty {
             throw EngineCoreError(.emptyLogits, "the output constraint allows no token here")
         }
@@ -71,12 +99,25 @@ public struct Sampler: Sendable {
     public mutating func record(_ token: TokenID) {
         outputCounts[token, default: 0] += 1
         contextTokens.insert(token)
-        matcher?.accept(token)
+        guard matcher != nil else { return }
+        switch gatePhase {
+        case .constrained:
+            matcher?.accept(token)
+        case .awaitingOpen:
+            if token == configuration.constraintGate?.openToken {
+                gatePhase = .reasoning
+            } else {
+                gatePhase = .constrained
+                matcher?.accept(token)
+            }
+        case .reasoning:
+            if token == configuration.constraintGate?.closeToken { gatePhase = .constrained }
+        }
     }
 
     /// Steps 0–3 of the pipeline; NaN logits become −∞.
     public func penalizedLogits(_ logits: [Float]) -> [Float] {
-        penalizedLogits(logits, mask: matcher?.allowedTokens())
+        penalizedLogits(logits, mask: currentMask())
     }
 
     private func penalizedLogits(_ logits: [Float], mask: TokenMask?) -> [Float] {

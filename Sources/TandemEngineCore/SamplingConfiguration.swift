@@ -19,6 +19,9 @@ public struct SamplingConfiguration: Sendable, Equatable {
     /// The output must stay inside this grammar (JSON Schema, regex, GBNF): tokens that would
     /// leave it are masked before anything else, end tokens are allowed only once it is complete.
     public var constraint: OutputConstraint?
+    /// A reasoning model's answer follows its reasoning block: the constraint then applies from
+    /// the token after the block's close tag (nil: from the first token).
+    public var constraintGate: ConstraintGate?
 
     public init(parameters: SamplingParameters = .greedy, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
                 repetitionPenalty: Float = 1, logitBias: [TokenID: Float] = [:], topLogprobs: Int? = nil,
@@ -48,6 +51,25 @@ public struct SamplingConfiguration: Sendable, Equatable {
         if !presencePenalty.isFinite || !frequencyPenalty.isFinite { return "penalties must be finite" }
         if let n = topLogprobs, n < 0 { return "top_logprobs must be ≥ 0" }
         return nil
+    }
+}
+
+/// Where a constraint starts in a reasoning model's output, in tokens (each tag one token, as the
+/// special tokens of Qwen3, DeepSeek-R1 and Nemotron are):
+/// * `startsInReasoning`: the prompt already opened the block; unconstrained until `closeToken`;
+/// * else the first token may be `openToken` (then unconstrained until `closeToken`) or any
+///   token the constraint allows (then constrained from it on: a model that answers without
+///   reasoning, as with Qwen3's `enable_thinking: false`).
+/// The tags themselves are not fed to the constraint.
+public struct ConstraintGate: Sendable, Equatable {
+    public var openToken: TokenID?
+    public var closeToken: TokenID
+    public var startsInReasoning: Bool
+
+    public init(openToken: TokenID?, closeToken: TokenID, startsInReasoning: Bool) {
+        self.openToken = openToken
+        self.closeToken = closeToken
+        self.startsInReasoning = startsInReasoning
     }
 }
 

@@ -98,6 +98,13 @@ public struct TokenMask: Sendable, Equatable {
 
     public var allowedCount: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
 
+    /// This mask with `token` allowed too (ids outside the vocabulary change nothing).
+    public func inserting(_ token: TokenID) -> TokenMask {
+        var m = self
+        if token >= 0 && Int(token) < size { m.insert(token) }
+        return m
+    }
+
     public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
 
     /// Sets every logit of a token outside the mask to −∞ (logits past `size` too).

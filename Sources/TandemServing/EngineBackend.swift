@@ -38,10 +38,24 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                                param: "logit_bias.\(bad)")
         }
         let r = request.applying(samplingDefaults)
-        return SamplingConfiguration(parameters: r.sampling, presencePenalty: r.presencePenalty,
-                                     frequencyPenalty: r.frequencyPenalty, repetitionPenalty: r.repetitionPenalty,
-                                     logitBias: r.logitBias, topLogprobs: r.logprobs ? r.topLogprobs : nil,
-                                     constraint: try outputConstraint(request))
+        var configuration = SamplingConfiguration(parameters: r.sampling, presencePenalty: r.presencePenalty,
+                                                  frequencyPenalty: r.frequencyPenalty, repetitionPenalty: r.repetitionPenalty,
+                                                  logitBias: r.logitBias, topLogprobs: r.logprobs ? r.topLogprobs : nil,
+                                                  constraint: try outputConstraint(request))
+        if configuration.constraint != nil, let reasoning { configuration.constraintGate = constraintGate(reasoning) }
+        return configuration
+    }
+
+    /// A reasoning model's constraint starts after its reasoning block (the model thinks freely,
+    /// then answers inside the grammar), when each tag is one token of its vocabulary, as the
+    /// special tokens of Qwen3, DeepSeek-R1 and Nemotron are; otherwise (nil) it applies from the
+    /// first token.
+    func constraintGate(_ r: ReasoningConfiguration) -> ConstraintGate? {
+        let tokenizer = engine.model.tokenizer
+        let close = tokenizer.encode(r.closeTag, addBOS: false, parseSpecial: true)
+        let open = r.openTag.isEmpty ? [] : tokenizer.encode(r.openTag, addBOS: false, parseSpecial: true)
+        guard close.count == 1, open.count <= 1 else { return nil }
+        return ConstraintGate(openToken: open.first, closeToken: close[0], startsInReasoning: r.startsInReasoning)
     }
 
     /// The compiled constraint the request's output must follow (`response_format` json_object or
