@@ -44,6 +44,10 @@ struct ModelFamilyTests {
         // A sliding window of 64 tokens under a 256-token context, on every layer.
         #expect(p3.configuration.contextLength == 256 && p3.configuration.slidingWindow == 64)
         #expect(p3.configuration.attentionWindow(layer: 1) == 64 && q2.configuration.attentionWindow(layer: 1) == 0)
+        // LongRoPE: the long divisors (context 256 over an original 64) and sqrt(1 + ln 4 / ln 64).
+        let (lr, _) = try Self.fixture("phi3longrope")
+        #expect(lr.configuration.ropeFrequencyFactors?.count == 8 && lr.configuration.ropeFrequencyFactors!.contains { $0 > 1.5 })
+        #expect(abs((lr.configuration.ropeAttentionFactor ?? 1) - Float((1 + log(4.0) / log(64.0)).squareRoot())) < 1e-6)
         let (g2, _) = try Self.fixture("gemma2")
         #expect(g2.configuration.gemmaStyle && g2.configuration.attentionSoftcap == 5 && g2.configuration.finalLogitSoftcap == 3)
         #expect(g2.configuration.headDim == 32 && g2.configuration.tiedEmbeddings)
@@ -58,7 +62,7 @@ struct ModelFamilyTests {
         #expect(g3.configuration.localRoPETheta == 10000 && g3.configuration.ropeTheta == 1_000_000)
     }
 
-    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3", "phi3", "gemma2", "gemma3"])
+    @Test("the paged forward pass matches the NumPy reference", arguments: ["qwen2", "qwen3", "phi3", "phi3longrope", "gemma2", "gemma3"])
     func logitsMatchReference(arch: String) throws {
         let (m, fx) = try Self.fixture(arch)
         let prompts = try #require(fx["prompts"] as? [[Int]])
@@ -71,12 +75,14 @@ struct ModelFamilyTests {
         }
     }
 
-    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3", "phi3", "gemma2", "gemma3"])
+    @Test("the Hugging Face layout (config.json + safetensors) loads to the same logits", arguments: ["qwen2", "qwen3", "phi3", "phi3longrope", "gemma2", "gemma3"])
     func safetensorsMatchReference(arch: String) throws {
         let (gguf, fx) = try Self.fixture(arch)
         let dir = try #require(Bundle.module.url(forResource: "family_\(arch)_hf", withExtension: nil, subdirectory: "Fixtures"))
         let m = try ModelLoader.load(path: dir.path)
-        #expect(m.configuration.architecture == arch)
+        #expect(m.configuration.architecture == gguf.configuration.architecture)
+        #expect(m.configuration.ropeFrequencyFactors == gguf.configuration.ropeFrequencyFactors)
+        #expect(m.configuration.ropeAttentionFactor == gguf.configuration.ropeAttentionFactor)
         #expect(m.configuration.attentionBias == gguf.configuration.attentionBias)
         #expect(m.configuration.queryKeyNorm == gguf.configuration.queryKeyNorm)
         #expect(m.configuration.headDim == gguf.configuration.headDim && m.configuration.ropeStyle == .halfSplit)

@@ -86,11 +86,22 @@ struct RoPEScalingTests {
         #expect(explicit.attentionFactor == 1.5)
     }
 
-    @Test("unsupported scaling types are refused by name")
+    @Test("unsupported scaling types are refused by name, and LongRoPE without its factors")
     func unsupportedScalingIsRefused() {
         #expect(throws: RoPEScaling.Unsupported.self) {
-            try RoPEScaling.factors(["rope_type": "longrope", "factor": 4.0], headDim: 8, theta: 10000)
+            try RoPEScaling.scaling(["rope_type": "longrope", "original_max_position_embeddings": 16], headDim: 8, theta: 10000, maxPositions: 64)
         }
+        #expect(throws: RoPEScaling.Unsupported.self) {
+            try RoPEScaling.scaling(["rope_type": "longrope", "long_factor": [1, 2, 3, 4], "short_factor": [1, 1, 1, 1]],
+                                    headDim: 8, theta: 10000, maxPositions: 64)
+        }
+        // With them: the long factors past the original context, the short ones within it.
+        let long = try? RoPEScaling.scaling(["rope_type": "longrope", "long_factor": [1, 2, 3, 4], "short_factor": [1, 1.5, 1, 1],
+                                             "original_max_position_embeddings": 16], headDim: 8, theta: 10000, maxPositions: 64)
+        #expect(long?.factors == [1, 2, 3, 4] && long?.attentionFactor == RoPEScaling.longRoPEAttentionFactor(context: 64, original: 16))
+        let short = try? RoPEScaling.scaling(["rope_type": "longrope", "long_factor": [1, 2, 3, 4], "short_factor": [1, 1.5, 1, 1]],
+                                             headDim: 8, theta: 10000, maxPositions: 16, original: 16)
+        #expect(short?.factors == [1, 1.5, 1, 1] && short?.attentionFactor == nil)
         do {
             _ = try RoPEScaling.factors(["rope_type": "dynamic", "factor": 2.0], headDim: 8, theta: 10000)
         } catch {

@@ -279,6 +279,14 @@ def load_gguf(path: str) -> Model:
         cfg.qk_l2_norm = cfg.n_experts != 128
     if "rope_freqs.weight" in tensors:
         cfg.rope_freq_factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64).reshape(-1)
+    elif "rope_factors_long.weight" in tensors:
+        # LongRoPE (Phi-3 128k): per-pair divisors, the long ones when the model's context exceeds
+        # the original one (as llama.cpp chooses them from its context size; transformers switches
+        # per sequence length), cos and sin scaled by the attention factor.
+        original = int(gguf_field(r, f"{arch}.rope.scaling.original_context_length"))
+        which = "long" if cfg.seq_len > original else "short"
+        cfg.rope_freq_factors = np.asarray(tensors[f"rope_factors_{which}.weight"].data, dtype=np.float64).reshape(-1)
+        cfg.rope_mscale = float(gguf_field(r, f"{arch}.rope.scaling.attn_factor", longrope_mscale(cfg.seq_len, original)))
     elif gguf_field(r, f"{arch}.rope.scaling.type") == "yarn":
         factor = float(gguf_field(r, f"{arch}.rope.scaling.factor"))
         cfg.rope_freq_factors = yarn_rope_factors(
@@ -396,6 +404,13 @@ def yarn_rope_factors(head_size: int, theta: float, factor: float, original: int
     keep = 1 - ramp
     inv_freq = interpolation * (1 - keep) + extrapolation * keep
     return extrapolation / inv_freq
+
+
+def longrope_mscale(context: int, original: int) -> float:
+    """LongRoPE's scale of cos and sin (transformers' _compute_longrope_parameters):
+    sqrt(1 + ln(s) / ln(original)), s = context / original (1 when s <= 1)."""
+    s = context / original
+    return 1.0 if s <= 1 else math.sqrt(1 + math.log(s) / math.log(original))
 
 
 def yarn_mscale(factor: float) -> float:

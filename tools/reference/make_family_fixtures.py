@@ -19,6 +19,9 @@ logits of two prompts (llama_ref.forward, which implements each family's differe
 Each family is written twice with the same weights: as GGUF, and as a Hugging Face directory
 (config.json, model.safetensors, tokenizer.json), so both loaders meet the same expectations.
 
+  phi3longrope (`--longrope`): phi3 with LongRoPE, original context 64 of 256: the long
+         divisors and the attention factor sqrt(1 + ln 4 / ln 64).
+
 Writes Tests/TandemModelTests/Fixtures/family_{qwen2,qwen3}.gguf, .json and family_*_hf/.
 """
 import json
@@ -35,7 +38,7 @@ OUT = os.path.join(HERE, "..", "..", "Tests", "TandemModelTests", "Fixtures")
 
 
 def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fused=False, window=None,
-          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True, yarn=None, moe_step=1):
+          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True, yarn=None, moe_step=1, longrope=None):
     """experts: (count, used, expert FFN width) for a mixture of experts in place of the dense
     FFN (stacked ffn_*_exps tensors and the ffn_gate_inp router, as llama.cpp lays them out);
     shared: a shared expert's FFN width, with its sigmoid gate (qwen2moe)."""
@@ -62,6 +65,11 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
         w.add_rope_scaling_type(g.RopeScalingType.YARN)
         w.add_rope_scaling_factor(yarn[0])
         w.add_rope_scaling_orig_ctx_len(yarn[1])
+    if longrope:
+        # Phi-3 128k's LongRoPE as llama.cpp's converter writes it: the original context, the
+        # attention factor and one divisor per pair for short and for long contexts.
+        w.add_rope_scaling_orig_ctx_len(longrope)
+        w.add_float32(f"{arch}.rope.scaling.attn_factor", L.longrope_mscale(ctx, longrope))
     if experts:
         w.add_expert_count(experts[0])
         w.add_expert_used_count(experts[1])
@@ -147,13 +155,17 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
             t(p + "ffn_down.weight", (dim, hidden))
     if not tied:
         t("output.weight", (vocab, dim))
+    if longrope:
+        # Long divisors 1-8 (slower rotation for long contexts), short ones near 1.
+        w.add_tensor("rope_factors_long.weight", (1 + 7 * rng.random(hs // 2) ** 2).astype(np.float32))
+        w.add_tensor("rope_factors_short.weight", (1 + 0.2 * rng.random(hs // 2)).astype(np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
 
     if hf:
-        write_hf(arch, path, hs, biases, qk_norm, tied, window, softcaps, name=name)
+        write_hf(arch, path, hs, biases, qk_norm, tied, window, softcaps, name=name, longrope=longrope)
     model = L.load_gguf(path)
     own_rope = "interleaved" if arch in ("llama", "llama4") else "neox"
     assert model.config.rope_style == own_rope and model.config.head_size == hs
@@ -173,6 +185,17 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     if window:
         window_gap = float(np.abs(_without_window(model, prompts[2]) - logits[2]).max())
         assert window_gap > 0.1, window_gap
+    if longrope:
+        # Without the long divisors and the attention factor the logits move: the test can tell.
+        import copy
+        for what in ("factors", "mscale"):
+            m = copy.deepcopy(model)
+            if what == "factors":
+                m.config.rope_freq_factors = None
+            else:
+                m.config.rope_mscale = 1.0
+            g = float(np.abs(L.forward(m, prompts[2])[-1] - logits[2]).max())
+            assert g > 0.05, (what, g)
     local = {}
     if arch == "llama4":
         # Chunks of 8192 and a temperature floor of 8192 do not bite inside 256 positions: the
@@ -257,7 +280,7 @@ def _without_window(model, ids):
         model.config.sliding_window = w
 
 
-def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, name=None):
+def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, name=None, longrope=None):
     """The GGUF's tensors under Hugging Face names (Qwen GGUF files keep HF's row order), a
     config.json of the family and a byte-level BPE tokenizer.json of the same vocabulary."""
     import gguf
@@ -304,6 +327,8 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
         if tname in names:
             hf[names[tname]] = a
             continue
+        if tname.startswith("rope_factors_"):  # LongRoPE: in config.json's rope_scaling
+            continue
         _, l, rest = tname.split(".", 2)
         if rest in stacked:
             for e in range(a.shape[0]):
@@ -331,6 +356,11 @@ def write_hf(arch, gguf_path, hs, biases, qk_norm, tied, window, softcaps=None, 
         "tie_word_embeddings": tied, "use_sliding_window": window is not None, "sliding_window": window or 4096,
         "attention_bias": bool(biases), "rope_scaling": None,
     }
+    if longrope:
+        t = {x.name: np.asarray(x.data, dtype=np.float64).reshape(-1) for x in r.tensors if x.name.startswith("rope_factors_")}
+        config["original_max_position_embeddings"] = longrope
+        config["rope_scaling"] = {"type": "longrope", "long_factor": [float(v) for v in t["rope_factors_long.weight"]],
+                                  "short_factor": [float(v) for v in t["rope_factors_short.weight"]]}
     if arch == "llama" and f"{p}.expert_count" in f:
         config.update({"num_local_experts": int(f[f"{p}.expert_count"]), "num_experts_per_tok": int(f[f"{p}.expert_used_count"])})
     if arch.endswith("moe"):
@@ -564,8 +594,15 @@ def main_moe():
     write_llama4_hf()
 
 
+def main_longrope():
+    """Phi-3 with LongRoPE (128k style, scaled down): original context 64 of 256."""
+    write("phi3", 83, tied=False, fused=True, name="phi3longrope", longrope=64)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--moe"]:
         main_moe()
+    elif sys.argv[1:] == ["--longrope"]:
+        main_longrope()
     else:
         main()

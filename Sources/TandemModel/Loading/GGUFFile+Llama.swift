@@ -114,10 +114,6 @@ extension GGUFFile {
         config.attentionSinks = tensors["blk.0.attn_sinks.weight"] != nil
         config.attentionBias = tensors["blk.0.attn_q.bias"] != nil
         config.fusedProjections = tensors["blk.0.attn_qkv.weight"] != nil
-        if tensors["rope_factors_long.weight"] != nil || tensors["rope_factors_short.weight"] != nil {
-            throw ModelLoadError(.badMetadata, file: path, place: "tensor rope_factors_long.weight",
-                                 "LongRoPE scaling (Phi-3 128k) is not supported; use the model's 4k variant")
-        }
         config.queryKeyNorm = tensors["blk.0.attn_q_norm.weight"] != nil
         if arch == "llama", config.attentionBias || config.queryKeyNorm {
             throw ModelLoadError(.badMetadata, file: path, place: "tensor blk.0.attn_q.bias / attn_q_norm.weight",
@@ -136,9 +132,15 @@ extension GGUFFile {
                                  "partial rotary embedding (\(ropeDims) of \(config.headDim) head dimensions) is not supported")
         }
         if heads > 0, config.explicitHeadDim != nil || config.dim % heads == 0 {
-            config.ropeFrequencyFactors = try ropeFrequencyFactors(arch: arch, headDim: config.headDim)
-            if metadata["\(arch).rope.scaling.type"]?.stringValue == "yarn", tensors["rope_freqs.weight"] == nil {
-                config.ropeAttentionFactor = try yarnAttentionFactor(arch: arch)
+            if tensors["rope_freqs.weight"] == nil, tensors["rope_factors_long.weight"] != nil || tensors["rope_factors_short.weight"] != nil {
+                let (factors, attention) = try longRoPE(arch: arch, headDim: config.headDim, contextLength: config.contextLength)
+                config.ropeFrequencyFactors = factors
+                config.ropeAttentionFactor = attention
+            } else {
+                config.ropeFrequencyFactors = try ropeFrequencyFactors(arch: arch, headDim: config.headDim)
+                if metadata["\(arch).rope.scaling.type"]?.stringValue == "yarn", tensors["rope_freqs.weight"] == nil {
+                    config.ropeAttentionFactor = try yarnAttentionFactor(arch: arch)
+                }
             }
         }
         if let problem = config.validationProblem() {
@@ -199,6 +201,31 @@ extension GGUFFile {
             throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).expert_*", problem)
         }
         return e
+    }
+
+    /// LongRoPE (Phi-3 128k, Phi-3.5, Phi-4-mini): `rope_factors_long.weight` and
+    /// `rope_factors_short.weight` (one divisor per frequency pair each) and
+    /// `ARCH.rope.scaling.original_context_length`. The long divisors serve when the model's context
+    /// exceeds the original one, as llama.cpp picks them from its context size (transformers
+    /// switches per sequence length, so prompts shorter than the original context differ slightly
+    /// from it); cos and sin are scaled by `ARCH.rope.scaling.attn_factor`, else by
+    /// sqrt(1 + ln(context / original) / ln(original)).
+    func longRoPE(arch: String, headDim: Int, contextLength: Int) throws -> (factors: [Float], attention: Float?) {
+        guard let original = metadata["\(arch).rope.scaling.original_context_length"]?.intValue, original > 0 else {
+            throw ModelLoadError(.badMetadata, file: path, place: "key \(arch).rope.scaling.original_context_length",
+                                 "LongRoPE factors need the original context length; convert the model again with llama.cpp's converter")
+        }
+        let name = contextLength > original ? "rope_factors_long.weight" : "rope_factors_short.weight"
+        guard let info = tensors[name], info.ggmlType == 0, info.dims == [headDim / 2] else {
+            throw ModelLoadError(.shapeMismatch, file: path, place: "tensor \(name)",
+                                 "expected F32 of shape [\(headDim / 2)] (one divisor per RoPE frequency pair)")
+        }
+        let factors = (0..<(headDim / 2)).map { i in
+            Float(bitPattern: UInt32(littleEndian: file.base.loadUnaligned(fromByteOffset: info.fileOffset + 4 * i, as: UInt32.self)))
+        }
+        let attention = metadata["\(arch).rope.scaling.attn_factor"]?.doubleValue.map(Float.init)
+            ?? RoPEScaling.longRoPEAttentionFactor(context: contextLength, original: original)
+        return (factors, attention == 1 ? nil : attention)
     }
 
     /// RoPE scaling: `rope_freqs.weight` (Llama 3.1+ files from llama.cpp's converter: one divisor

@@ -14,7 +14,12 @@ import Foundation
 ///   range keep their value, those above are divided by `factor`, a linear ramp between
 ///   (`yarn(...)`); cos and sin are also scaled by an attention factor (`RoPEScaling.Result`).
 ///
-/// Other types (dynamic NTK, LongRoPE) change more than the frequencies and are refused.
+/// * `longrope` (Phi-3 128k, Phi-3.5, Phi-4-mini): `long_factor` divisors when the model's context
+///   (`max_position_embeddings`) exceeds `original_max_position_embeddings`, else `short_factor`,
+///   as llama.cpp picks them from its context size (transformers switches per sequence length);
+///   cos and sin scaled by `attention_factor`, else sqrt(1 + ln(context / original) / ln(original)).
+///
+/// Other types (dynamic NTK) change more than the frequencies and are refused.
 enum RoPEScaling {
     struct Unsupported: Error { var message: String }
 
@@ -52,8 +57,30 @@ enum RoPEScaling {
         return Float(scale(mscale))
     }
 
-    static func scaling(_ scaling: [String: Any], headDim: Int, theta: Double, maxPositions: Int) throws(Unsupported) -> Result {
+    /// LongRoPE's scale of cos and sin: sqrt(1 + ln(s) / ln(original)), s = context / original
+    /// (1 when s <= 1).
+    static func longRoPEAttentionFactor(context: Int, original: Int) -> Float {
+        let s = Double(context) / Double(original)
+        return s <= 1 ? 1 : Float((1 + log(s) / log(Double(original))).squareRoot())
+    }
+
+    /// `original`: `original_max_position_embeddings` from config.json's top level (Phi-3 keeps
+    /// it there), when `rope_scaling` does not say.
+    static func scaling(_ scaling: [String: Any], headDim: Int, theta: Double, maxPositions: Int,
+                        original topOriginal: Int? = nil) throws(Unsupported) -> Result {
         let type = (scaling["rope_type"] as? String) ?? (scaling["type"] as? String) ?? ""
+        if type == "longrope" || type == "su" {
+            guard let original = (scaling["original_max_position_embeddings"] as? NSNumber)?.intValue ?? topOriginal, original > 0 else {
+                throw Unsupported(message: "rope_scaling longrope needs original_max_position_embeddings")
+            }
+            let key = maxPositions > original ? "long_factor" : "short_factor"
+            guard let list = scaling[key] as? [NSNumber], list.count == headDim / 2 else {
+                throw Unsupported(message: "rope_scaling longrope needs '\(key)' with \(headDim / 2) numbers (one per frequency pair)")
+            }
+            let attention = (scaling["attention_factor"] as? NSNumber).map { Float($0.doubleValue) }
+                ?? longRoPEAttentionFactor(context: maxPositions, original: original)
+            return Result(factors: list.map { Float($0.doubleValue) }, attentionFactor: attention == 1 ? nil : attention)
+        }
         guard type == "yarn" else { return Result(factors: try factors(scaling, headDim: headDim, theta: theta)) }
         guard let factor = (scaling["factor"] as? NSNumber)?.doubleValue, factor.isFinite, factor > 0 else {
             throw Unsupported(message: "rope_scaling needs a positive 'factor'")
@@ -96,7 +123,7 @@ enum RoPEScaling {
                 return Float(1 / ((1 - smooth) / factor + smooth))
             }
         default:
-            throw Unsupported(message: "rope_scaling type '\(type)' is not supported (supported: llama3, linear, yarn)")
+            throw Unsupported(message: "rope_scaling type '\(type)' is not supported (supported: llama3, linear, yarn, longrope)")
         }
     }
 }

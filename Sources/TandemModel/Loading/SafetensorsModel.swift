@@ -454,7 +454,8 @@ public enum SafetensorsModel {
                 throw ModelLoadError(.badMetadata, file: path, place: "key rope_scaling", "rope_scaling must be an object")
             }
             do {
-                let r = try RoPEScaling.scaling(object, headDim: c.headDim, theta: Double(c.ropeTheta), maxPositions: c.contextLength)
+                let r = try RoPEScaling.scaling(object, headDim: c.headDim, theta: Double(c.ropeTheta), maxPositions: c.contextLength,
+                                                original: j["original_max_position_embeddings"] as? Int)
                 c.ropeFrequencyFactors = r.factors
                 c.ropeAttentionFactor = r.attentionFactor
             } catch {
