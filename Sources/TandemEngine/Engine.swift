@@ -76,9 +76,10 @@ public final class Engine: @unchecked Sendable {
     let proposer: (any DraftProposer)?
     /// Measured at the start of the step loop when speculation uses the cost model.
     private var costModel: SpeculationCostModel?
-    /// The acceptance rate of all draft tokens lately (moving average): where a new request's
-    /// own estimate starts, so the cost model judges its first drafts by what drafts earn here.
-    private var draftAcceptance = 0.5
+    /// The per-token acceptance rate of all drafts lately (`DraftAcceptance`): where a new
+    /// request's own estimate starts, so the cost model judges its first drafts by what drafts
+    /// earn here.
+    private var draftAcceptance = DraftAcceptance(prior: 0.5, decay: 0.9)
     /// Steps the cost model ran without drafts since drafts last ran: after `Self.probeInterval`
     /// one step drafts anyway, so the acceptance estimates follow a workload that changed.
     private var stepsWithoutDrafts = 0
@@ -248,7 +249,7 @@ public final class Engine: @unchecked Sendable {
         case .failure(let e): throw EngineError(.rejected, e.message, code: e.code)
         }
         states[request.id] = TokenRequestState(request: request, sink: sink, sampler: sampler, acknowledged: acknowledged)
-        states[request.id]?.draftAcceptance = draftAcceptance
+        states[request.id]?.draftAcceptance = DraftAcceptance(prior: draftAcceptance.rate, decay: 0.7)
         if !pending.isEmpty { pendingForks[request.id] = pending }
         stats.promptTokens += request.promptTokens.count
         condition.signal()
@@ -453,7 +454,7 @@ public final class Engine: @unchecked Sendable {
                         id: r.id, promptTokens: r.promptTokens, maxTokens: r.maxTokens, stopTokenIDs: fork.stopIDs,
                         cacheSalt: r.cacheSalt, priority: r.priority, arrivalTime: clock.now - startInstant, capToPool: r.capToPool))
                     states[r.id] = TokenRequestState(request: r, sink: fork.sink, sampler: sampler, acknowledged: fork.acknowledged)
-                    states[r.id]?.draftAcceptance = draftAcceptance
+                    states[r.id]?.draftAcceptance = DraftAcceptance(prior: draftAcceptance.rate, decay: 0.7)
                 } catch {
                     notStarted.append(fork)
                 }
@@ -469,10 +470,9 @@ public final class Engine: @unchecked Sendable {
                 stats.specProposedTokens += s.draftTokens.count
                 stats.specAcceptedTokens += n
                 if n < stats.specAcceptedLengths.count { stats.specAcceptedLengths[n] += 1 }
-                let observed = Double(n) / Double(s.draftTokens.count)
-                draftAcceptance = 0.9 * draftAcceptance + 0.1 * observed
-                if let rate = states[s.requestID]?.draftAcceptance {
-                    states[s.requestID]?.draftAcceptance = 0.7 * rate + 0.3 * observed
+                draftAcceptance.observe(accepted: n, drafted: s.draftTokens.count)
+                if states[s.requestID] != nil {
+                    states[s.requestID]?.draftAcceptance.observe(accepted: n, drafted: s.draftTokens.count)
                     states[s.requestID]?.acceptedDraftTokens += n
                     states[s.requestID]?.rejectedDraftTokens += s.draftTokens.count - n
                 }
@@ -526,10 +526,10 @@ public final class Engine: @unchecked Sendable {
             guard let state = states[id], state.request.speculative, state.forced.isEmpty,
                   let tokens = scheduler.tokens(of: id) else { continue }
             let draft = proposer.propose(tokens, reference: state.request.predictedTokens,
-                                         maxTokens: spec.draftLength(acceptanceRate: state.draftAcceptance))
+                                         maxTokens: spec.draftLength(acceptanceRate: state.draftAcceptance.rate))
             guard !draft.isEmpty else { continue }
             out[id] = draft
-            expected += SpeculationConfiguration.expectedAccepted(length: draft.count, rate: state.draftAcceptance)
+            expected += SpeculationConfiguration.expectedAccepted(length: draft.count, rate: state.draftAcceptance.rate)
         }
         if let costModel, !out.isEmpty,
            !costModel.pays(batch: decoding.count, expectedAccepted: expected / Double(decoding.count), overhead: stepOverhead ?? 0),

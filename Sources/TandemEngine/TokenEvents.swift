@@ -44,9 +44,9 @@ struct TokenRequestState {
     var acknowledged = false
     /// `.tokens` events sent and not yet acknowledged.
     var unacknowledged = 0
-    /// Speculative decoding: the recent acceptance rate of this request's draft tokens (moving
-    /// average; starts at the deployment's), which sets its draft length.
-    var draftAcceptance = 1.0
+    /// Speculative decoding: the per-token acceptance rate of this request's recent drafts
+    /// (starts at the deployment's), which sets its draft length.
+    var draftAcceptance = DraftAcceptance(prior: 1.0, decay: 0.7)
     /// Draft tokens of this request the model accepted and rejected.
     var acceptedDraftTokens = 0
     var rejectedDraftTokens = 0

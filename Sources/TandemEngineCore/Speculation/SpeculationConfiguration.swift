@@ -38,9 +38,9 @@ public struct SpeculationConfiguration: Sendable, Equatable {
     /// Whether a step with `decoding` decoding sequences may draft (before the cost model).
     public func drafts(decoding: Int) -> Bool { isEnabled && (maxBatch == 0 || decoding <= maxBatch) }
 
-    /// Draft tokens for a sequence whose recent draft tokens were accepted at `acceptanceRate`
-    /// (0...1): a sequence whose drafts keep failing drafts one token, one whose drafts keep
-    /// passing drafts `maxDraftTokens`.
+    /// Draft tokens for a sequence whose draft tokens are accepted at the per-token rate
+    /// `acceptanceRate` (0...1, `DraftAcceptance.rate`): a sequence whose drafts keep failing
+    /// drafts one token, one whose drafts keep passing drafts `maxDraftTokens`.
     public func draftLength(acceptanceRate: Double) -> Int {
         min(maxDraftTokens, max(1, Int((acceptanceRate * Double(maxDraftTokens)).rounded(.up))))
     }
