@@ -88,7 +88,7 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
     w.add_tokenizer_model("gpt2")
     # llama.cpp knows no "gpt2" pre-tokenizer; the MoE fixtures, which llama.cpp also runs
     # (bench/moe_llamacpp.py), name Qwen's.
-    w.add_tokenizer_pre("qwen2" if experts else "gpt2")
+    w.add_tokenizer_pre("qwen2" if experts or longrope else "gpt2")  # qwen2: one llama.cpp loads
     w.add_token_list([chr(0x100 + i) for i in range(vocab - 1)] + [chr(0x100) * 2])
     w.add_token_types([1] * vocab)
     w.add_token_merges([chr(0x100) + " " + chr(0x100)])
