@@ -45,8 +45,8 @@ public enum ConstraintSpec: Sendable, Equatable {
     }
 }
 
-/// Compiled constraints of one model, by request spec: the token trie is built once (on first
-/// use), each distinct schema, regex or grammar compiled once and kept (up to `capacity`, least
+/// Compiled constraints of one model, by request spec: the token trie is built once (at
+/// `warmUp`, which a coordinator calls at start, or on first use), each distinct schema, regex or grammar compiled once and kept (up to `capacity`, least
 /// recently used dropped), so its masks serve every later request with the same constraint.
 public final class GrammarCache: @unchecked Sendable {
     let tokenizer: any Tokenizer
@@ -76,6 +76,15 @@ public final class GrammarCache: @unchecked Sendable {
             vocabularyStorage = v
             return v
         }
+    }
+
+    /// Whether the vocabulary (and its token trie) is built.
+    public var isWarm: Bool { lock.withLock { vocabularyStorage != nil } }
+
+    /// Builds the vocabulary and its token trie on a background thread, so the first constrained
+    /// request does not wait for it (one that comes sooner waits on the lock, as before).
+    public func warmUp() {
+        DispatchQueue.global(qos: .utility).async { [self] in _ = vocabulary }
     }
 
     /// The compiled constraint for `spec`; a `GrammarError` names what cannot be used.

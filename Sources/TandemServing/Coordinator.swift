@@ -92,6 +92,7 @@ public enum Coordinator {
             _exit(3)
         }
         engine.start()
+        engine.grammars.warmUp() // the token trie of constrained decoding, off the first request's path
         if o.internalKey == nil && !RequestBounds.isLoopback(o.host) {
             logger.warning("listening on \(o.host) without --internal-key-file: anyone who reaches this port is served and may name any tenant and cache salt; bind to 127.0.0.1 or give the gateway's internal key")
         }

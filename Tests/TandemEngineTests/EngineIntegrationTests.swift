@@ -332,3 +332,18 @@ struct EngineIntegrationTests {
         #expect(a != c)
     }
 }
+
+/// The constrained-decoding vocabulary (token trie) built at start instead of on the first
+/// constrained request.
+@Suite struct GrammarWarmUpTests {
+    @Test func warmUpBuildsTheVocabularyInTheBackground() async throws {
+        let cache = GrammarCache(tokenizer: EngineIntegrationTests.model.tokenizer)
+        #expect(!cache.isWarm)
+        cache.warmUp()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !cache.isWarm && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(cache.isWarm)
+        #expect(cache.vocabulary.size == EngineIntegrationTests.model.tokenizer.vocabulary.count)
+        _ = try cache.constraint(for: .regex("[a-z]+"))
+    }
+}
