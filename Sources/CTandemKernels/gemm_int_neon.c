@@ -450,8 +450,7 @@ TK_NEON static inline __attribute__((always_inline)) void gi_tile16(const uint8_
     GI_STORE()
 }
 
-/// Tokens [ta, tb) of one 8-row group, four at a time, on the path and width `kind` picks
-/// (0: int8 NEON, 1: int8 sdot, 2: int16).
+/// Tokens [ta, tb) of one 8-row group, four at a time, then the tail, through CALL(T).
 #define GI_TOKENS(CALL)                                               \
     do {                                                              \
         int64_t t = ta;                                               \
@@ -464,47 +463,48 @@ TK_NEON static inline __attribute__((always_inline)) void gi_tile16(const uint8_
         }                                                             \
     } while (0)
 
+/// Tokens [ta, tb) through the int8 tile that GI_CALL32 / GI_CALL16 name, its scale block (32, or
+/// NVFP4's 16) a constant in each branch.
+#define GI_TOKENS8()                                                      \
+    do {                                                                  \
+        if (xq->nsb == xq->nb) {                                          \
+            GI_TOKENS(GI_CALL32);                                         \
+        } else {                                                          \
+            GI_TOKENS(GI_CALL16);                                         \
+        }                                                                 \
+    } while (0)
+
 TK_NEON static void gi_tokens_neon(const uint8_t *U, const float *S, const tk__gemm_xq *xq, int64_t ta, int64_t tb,
                                    float *y, int64_t ldy, int64_t nr) {
     if (xq->es == 2) {
 #define CALL(T) gi_tile16(U, S, xq, t, T, y, ldy, nr)
         GI_TOKENS(CALL);
 #undef CALL
-    } else if (xq->nsb == xq->nb) {
-#define CALL(T) gi_tile8_neon(U, S, xq, t, T, 32, y, ldy, nr)
-        GI_TOKENS(CALL);
-#undef CALL
-    } else {
-#define CALL(T) gi_tile8_neon(U, S, xq, t, T, 16, y, ldy, nr)
-        GI_TOKENS(CALL);
-#undef CALL
+        return;
     }
+#define GI_CALL32(T) gi_tile8_neon(U, S, xq, t, T, 32, y, ldy, nr)
+#define GI_CALL16(T) gi_tile8_neon(U, S, xq, t, T, 16, y, ldy, nr)
+    GI_TOKENS8();
+#undef GI_CALL32
+#undef GI_CALL16
 }
 
 TK_DOTPROD static void gi_tokens_sdot(const uint8_t *U, const float *S, const tk__gemm_xq *xq, int64_t ta, int64_t tb,
                                       float *y, int64_t ldy, int64_t nr) {
-    if (xq->nsb == xq->nb) {
-#define CALL(T) gi_tile8_sdot(U, S, xq, t, T, 32, y, ldy, nr)
-        GI_TOKENS(CALL);
-#undef CALL
-    } else {
-#define CALL(T) gi_tile8_sdot(U, S, xq, t, T, 16, y, ldy, nr)
-        GI_TOKENS(CALL);
-#undef CALL
-    }
+#define GI_CALL32(T) gi_tile8_sdot(U, S, xq, t, T, 32, y, ldy, nr)
+#define GI_CALL16(T) gi_tile8_sdot(U, S, xq, t, T, 16, y, ldy, nr)
+    GI_TOKENS8();
+#undef GI_CALL32
+#undef GI_CALL16
 }
 
 TK_I8MM static void gi_tokens_mmla(const uint8_t *U, const float *S, const tk__gemm_xq *xq, int64_t ta, int64_t tb,
                                    float *y, int64_t ldy, int64_t nr) {
-    if (xq->nsb == xq->nb) {
-#define CALL(T) gi_tile8_mmla(U, S, xq, t, T, 32, y, ldy, nr)
-        GI_TOKENS(CALL);
-#undef CALL
-    } else {
-#define CALL(T) gi_tile8_mmla(U, S, xq, t, T, 16, y, ldy, nr)
-        GI_TOKENS(CALL);
-#undef CALL
-    }
+#define GI_CALL32(T) gi_tile8_mmla(U, S, xq, t, T, 32, y, ldy, nr)
+#define GI_CALL16(T) gi_tile8_mmla(U, S, xq, t, T, 16, y, ldy, nr)
+    GI_TOKENS8();
+#undef GI_CALL32
+#undef GI_CALL16
 }
 
 int tk__gemm_int_rows_neon(const tk_weights *w, const tk__gemm_xq *xq, float *y, int64_t ldy, int64_t n, int64_t rb,
@@ -545,4 +545,5 @@ int tk__gemm_int_rows_neon(const tk_weights *w, const tk__gemm_xq *xq, float *y,
 #undef GI_STORE
 #undef GI_DEFINE_TILE8
 #undef GI_TOKENS
+#undef GI_TOKENS8
 #endif

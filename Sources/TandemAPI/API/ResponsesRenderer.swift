@@ -195,17 +195,7 @@ public struct ResponsesEventStream: Sendable {
                 open = .message(id: id, text: text + d.content, logprobs: lp + d.logprobs)
             } else {
                 events += close()
-                let id = renderer.itemID("msg", output.count)
-                events.append(event("response.output_item.added", [
-                    ("output_index", outputIndex),
-                    ("item", .object([("type", "message"), ("id", .string(id)), ("status", "in_progress"), ("role", "assistant"),
-                                      ("content", .array([]))])),
-                ]))
-                events.append(event("response.content_part.added", [
-                    ("item_id", .string(id)), ("output_index", outputIndex), ("content_index", 0),
-                    ("part", renderer.outputText("", logprobs: [])),
-                ]))
-                open = .message(id: id, text: d.content, logprobs: d.logprobs)
+                events += openMessage(text: d.content, logprobs: d.logprobs)
             }
             if case .message(let id, _, _) = open {
                 events.append(event("response.output_text.delta", [
@@ -234,6 +224,23 @@ public struct ResponsesEventStream: Sendable {
             }
         }
         return events
+    }
+
+    /// Opens a message item (its `output_item.added` and `content_part.added`) holding `text` so far.
+    private mutating func openMessage(text: String, logprobs: [OpenAITokenLogprob]) -> [JSONValue] {
+        let id = renderer.itemID("msg", output.count)
+        open = .message(id: id, text: text, logprobs: logprobs)
+        return [
+            event("response.output_item.added", [
+                ("output_index", outputIndex),
+                ("item", .object([("type", "message"), ("id", .string(id)), ("status", "in_progress"), ("role", "assistant"),
+                                  ("content", .array([]))])),
+            ]),
+            event("response.content_part.added", [
+                ("item_id", .string(id)), ("output_index", outputIndex), ("content_index", 0),
+                ("part", renderer.outputText("", logprobs: [])),
+            ]),
+        ]
     }
 
     /// The `.done` events of the open item, which joins `output`.
@@ -276,16 +283,7 @@ public struct ResponsesEventStream: Sendable {
         let incomplete = error == nil && finish == .length
         var events: [JSONValue] = []
         if error == nil, output.isEmpty, case .none = open {
-            let id = renderer.itemID("msg", output.count)
-            events.append(event("response.output_item.added", [
-                ("output_index", outputIndex),
-                ("item", .object([("type", "message"), ("id", .string(id)), ("status", "in_progress"), ("role", "assistant"),
-                                  ("content", .array([]))])),
-            ]))
-            events.append(event("response.content_part.added", [
-                ("item_id", .string(id)), ("output_index", outputIndex), ("content_index", 0), ("part", renderer.outputText("", logprobs: [])),
-            ]))
-            open = .message(id: id, text: "", logprobs: [])
+            events += openMessage(text: "", logprobs: [])
         }
         events += close(status: incomplete ? "incomplete" : "completed")
         if let error {

@@ -38,12 +38,7 @@ extension RunningCompletion {
         }
         var failure: (any Error)?
         var iterator = events.makeAsyncIterator()
-        while true {
-            let event: CompletionEvent?
-            do { event = try await iterator.next() } catch is ClientClosedError {
-                throw ClientClosedError()
-            } catch { failure = error; break }
-            guard let event else { break }
+        while let event = try await next(&iterator, failure: &failure) {
             acc.add(event)
             switch event {
             case .delta(let delta):
@@ -96,12 +91,7 @@ extension RunningCompletion {
         try await send(stream.begin(), to: &writer)
         var failure: (any Error)?
         var iterator = events.makeAsyncIterator()
-        while true {
-            let event: CompletionEvent?
-            do { event = try await iterator.next() } catch is ClientClosedError {
-                throw ClientClosedError()
-            } catch { failure = error; break }
-            guard let event else { break }
+        while let event = try await next(&iterator, failure: &failure) {
             acc.add(event)
             if case .delta(let delta) = event, !delta.isEmpty {
                 clock.tick(model: started.model, metrics: metrics)
@@ -113,6 +103,18 @@ extension RunningCompletion {
         try await send(stream.end(finish: acc.finishReason, usage: acc.usage ?? Usage(completionTokens: acc.deltaCount), error: apiError),
                        to: &writer)
         return CompletionOutcome(status: apiError?.status ?? 200, usage: acc.usage, error: backendError)
+    }
+
+    /// The backend's next event; nil at its end or when it failed (the error into `failure`).
+    /// Throws only when the client is gone.
+    private func next(_ iterator: inout AsyncThrowingStream<CompletionEvent, any Error>.Iterator,
+                      failure: inout (any Error)?) async throws -> CompletionEvent? {
+        do { return try await iterator.next() } catch is ClientClosedError {
+            throw ClientClosedError()
+        } catch {
+            failure = error
+            return nil
+        }
     }
 
     private func send(_ events: [JSONValue], to writer: inout any ResponseBodyWriter) async throws {
