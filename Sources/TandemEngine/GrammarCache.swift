@@ -46,8 +46,9 @@ public enum ConstraintSpec: Sendable, Equatable {
 }
 
 /// Compiled constraints of one model, by request spec: the token trie is built once (at
-/// `warmUp`, which a coordinator calls at start, or on first use), each distinct schema, regex or grammar compiled once and kept (up to `capacity`, least
-/// recently used dropped), so its masks serve every later request with the same constraint.
+/// `warmUp`, which a coordinator calls at start, or on first use), each distinct schema, regex or
+/// grammar compiled once and kept (up to `capacity`, least recently used dropped), so its masks
+/// serve every later request with the same constraint.
 public final class GrammarCache: @unchecked Sendable {
     let tokenizer: any Tokenizer
     private let lock = NSLock()
