@@ -26,7 +26,7 @@ CHECK = ROOT / "e2e" / "arm" / "kernel_check.c"
 NATIVE = platform.machine() in ("aarch64", "arm64")
 CC = "cc" if NATIVE else "aarch64-linux-gnu-gcc"
 QEMU = "qemu-aarch64-static"
-FORMATS = ["fp8_e4m3", "q4_1", "q8_0", "q4_0", "mxfp4", "nvfp4", "q4_k", "q5_k", "q6_k"]
+FORMATS = ["fp8_e4m3", "q4_1", "q8_0", "q4_0", "mxfp4", "nvfp4", "q4_k", "q5_k", "q6_k", "q2_k", "q3_k", "iq4_nl"]
 # kernel_check's lines per path: the GEMV kernel and the GEMM of each format, the step attention
 # over an f32 and an FP8 K/V cache.
 KERNELS_PER_PATH = FORMATS + [f"gemm_{f}" for f in FORMATS] + ["attention", "attention_fp8"]

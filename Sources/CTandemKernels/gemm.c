@@ -2,6 +2,7 @@
 #include "tandem_gemm.h"
 #include "tandem_formats.h"
 #include "tandem_pool.h"
+#include "kquants.h"
 #include "tk_internal.h"
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -64,6 +65,20 @@ TK_AVX2 static void dq_q4_avx2(const uint8_t *p, float *d, int64_t n, int with_m
         }
     }
 }
+
+/// IQ4_NL: Q4_0's block layout, the nibbles looked up in the 16-value table (pshufb) instead of
+/// offset by 8; d times the table value, the same single product as the portable dequantiser.
+TK_AVX2 static void dq_iq4_nl_avx2(const uint8_t *p, float *d, int64_t n) {
+    const __m128i low = _mm_set1_epi8(0x0F), table = _mm_loadu_si128((const __m128i *)tk__iq4nl_values);
+    for (int64_t b = 0; b < n / 32; b++, p += 18, d += 32) {
+        __m256 s = _mm256_set1_ps(_cvtsh_ss(le16(p)));
+        __m128i raw = _mm_loadu_si128((const __m128i *)(p + 2));
+        __m128i lo = _mm_shuffle_epi8(table, _mm_and_si128(raw, low));
+        __m128i hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(raw, 4), low));
+        __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+        for (int k = 0; k < 4; k++) _mm256_storeu_ps(d + 8 * k, _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k]))));
+    }
+}
 #endif
 
 /// Rows [r0, r1) of w dequantised into out ((r1 - r0) × cols). Returns 0 or -1.
@@ -103,6 +118,7 @@ static int dequantize_rows(const tk_weights *w, int avx2, int64_t r0, int64_t r1
             case TK_Q8_0: dq_q8_0_avx2(src, out, cols); continue;
             case TK_Q4_0: dq_q4_avx2(src, out, cols, 0); continue;
             case TK_Q4_1: dq_q4_avx2(src, out, cols, 1); continue;
+            case TK_IQ4_NL: dq_iq4_nl_avx2(src, out, cols); continue;
             default: break;
             }
         }

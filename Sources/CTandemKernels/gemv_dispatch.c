@@ -120,7 +120,8 @@ static void q4_0_portable(const tk_weights *w, const float *x, float *y, int64_t
     }
 }
 
-/// Q4_K, Q5_K, Q6_K: tk_matvec's route (each super-block dequantised exactly, then dotted in f32).
+/// The K-quants and IQ4_NL: tk_matvec's route (each (super-)block dequantised exactly, then dotted
+/// in f32).
 static void kquant_portable(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
     (void)tk_matvec(w->format, w->data, x, y, rb, re, w->cols);
 }
@@ -348,6 +349,9 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
         case TK_Q4_K: return tk__gemv_q4_k_avx2;
         case TK_Q5_K: return tk__gemv_q5_k_avx2;
         case TK_Q6_K: return tk__gemv_q6_k_avx2;
+        case TK_Q2_K: return tk__gemv_q2_k_avx2;
+        case TK_Q3_K: return tk__gemv_q3_k_avx2;
+        case TK_IQ4_NL: return tk__gemv_iq4_nl_avx2;
         default: break; // the portable kernel below
         }
     }
@@ -362,6 +366,9 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
         case TK_Q4_K: return tk__gemv_q4_k_avx2;
         case TK_Q5_K: return tk__gemv_q5_k_avx2;
         case TK_Q6_K: return tk__gemv_q6_k_avx2;
+        case TK_Q2_K: return tk__gemv_q2_k_avx2;
+        case TK_Q3_K: return tk__gemv_q3_k_avx2;
+        case TK_IQ4_NL: return tk__gemv_iq4_nl_avx2;
         default: break; // the portable kernel below
         }
     }
@@ -379,6 +386,9 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
         case TK_Q4_K: return tk__gemv_q4_k_neon;
         case TK_Q5_K: return tk__gemv_q5_k_neon;
         case TK_Q6_K: return tk__gemv_q6_k_neon;
+        case TK_Q2_K: return tk__gemv_q2_k_neon;
+        case TK_Q3_K: return tk__gemv_q3_k_neon;
+        case TK_IQ4_NL: return tk__gemv_iq4_nl_neon;
         default: break; // the portable kernel below
         }
     }
@@ -390,9 +400,12 @@ static tk__gemv_kernel kernel_for(tk_gemv_path path, tk_type type) {
     case TK_Q8_0: return q8_0_portable;
     case TK_Q4_0: return q4_0_portable;
     case TK_Q4_1: return q4_1_portable;
+    case TK_Q2_K:
+    case TK_Q3_K:
     case TK_Q4_K:
     case TK_Q5_K:
-    case TK_Q6_K: return kquant_portable;
+    case TK_Q6_K:
+    case TK_IQ4_NL: return kquant_portable;
     default: return NULL;
     }
 }

@@ -3,9 +3,9 @@
 // getauxval(AT_HWCAP) as the x86 paths are chosen by CPUID. Same routes as the x86 kernels:
 //   Float route, both paths: FP8 E4M3 (codes moved into f16 bit patterns, widened exactly by
 //     fcvtl; the 2^-8 this leaves goes back into the scale), Q4_1 (nibbles widened to f32; the m
-//     term uses per-call block sums of x) and the K-quants Q4_K, Q5_K, Q6_K (codes widened to
-//     f32, one scale per sub-block, Q4_K/Q5_K minimums through the same x sums). Products summed
-//     in f32.
+//     term uses per-call block sums of x), the K-quants Q2_K to Q6_K (codes widened to f32, one
+//     scale per sub-block, Q2_K/Q4_K/Q5_K minimums through the same x sums) and IQ4_NL (nibbles
+//     through a 16-entry tbl to their int8 values, then widened). Products summed in f32.
 //   Integer route: x quantised per 32-value block to int8 (d = amax/127, round to nearest even),
 //     weights through a 16-entry tbl to int8 (Q4_0: q - 8; MXFP4 and NVFP4: E2M1 doubled), one
 //     integer dot per block: smull/smlal + sadalp on the NEON path, two sdot on the dot-product
@@ -202,15 +202,15 @@ TK_NEON void tk__gemv_q4_1_neon(const tk_weights *w, const float *x, float *y, i
 
 // ---- K-quants, float route (both paths) ----
 
-/// The sums of x per 32 values (n a multiple of 256) into `stack` when they fit, else the heap
-/// (NULL when it has no room).
-TK_NEON static float *kq_block_sums(const float *x, int64_t n, float *stack, int64_t stack_len) {
-    const int64_t nb = n / 32;
+/// The sums of x per `per` values (32 or 16; n a multiple of 256) into `stack` when they fit, else
+/// the heap (NULL when it has no room).
+TK_NEON static float *kq_block_sums(const float *x, int64_t n, int per, float *stack, int64_t stack_len) {
+    const int64_t nb = n / per;
     float *s = nb <= stack_len ? stack : malloc((size_t)nb * sizeof(float));
     if (!s) return NULL;
     for (int64_t b = 0; b < nb; b++) {
-        float32x4_t v = vld1q_f32(x + b * 32);
-        for (int k = 1; k < 8; k++) v = vaddq_f32(v, vld1q_f32(x + b * 32 + 4 * k));
+        float32x4_t v = vld1q_f32(x + b * per);
+        for (int k = 1; k < per / 4; k++) v = vaddq_f32(v, vld1q_f32(x + b * per + 4 * k));
         s[b] = vaddvq_f32(v);
     }
     return s;
@@ -223,7 +223,7 @@ TK_NEON static inline __attribute__((always_inline)) void kq45_rows(const tk_wei
                                                                    int64_t rb, int64_t re, const int five) {
     const int64_t n = w->cols, nsb = n / TK_KQ_SUPER, bytes = five ? TK_Q5_K_BYTES : TK_Q4_K_BYTES;
     float stack[512];
-    float *xs = kq_block_sums(x, n, stack, 512);
+    float *xs = kq_block_sums(x, n, 32, stack, 512);
     if (!xs) return;
     const uint8x16_t m4 = vdupq_n_u8(0x0F), one = vdupq_n_u8(1);
     for (int64_t r = rb; r < re; r++) {
@@ -304,6 +304,99 @@ TK_NEON void tk__gemv_q6_k_neon(const tk_weights *w, const float *x, float *y, i
                     }
                 }
             }
+        }
+        y[r] = vaddvq_f32(acc);
+    }
+}
+
+/// 16 signed codes (-128..127) times 16 values of x, summed into four lanes.
+TK_NEON static inline float32x4_t s8x16_dot(int8x16_t q, const float *xq) {
+    const int16x8_t q0 = vmovl_s8(vget_low_s8(q)), q1 = vmovl_s8(vget_high_s8(q));
+    float32x4_t a = vmulq_f32(BREAK_F32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(q0)))), vld1q_f32(xq));
+    a = vfmaq_f32(a, vcvtq_f32_s32(vmovl_s16(vget_high_s16(q0))), vld1q_f32(xq + 4));
+    a = vfmaq_f32(a, vcvtq_f32_s32(vmovl_s16(vget_low_s16(q1))), vld1q_f32(xq + 8));
+    return vfmaq_f32(a, vcvtq_f32_s32(vmovl_s16(vget_high_s16(q1))), vld1q_f32(xq + 12));
+}
+
+/// Q2_K (kquants.c): per half h of 128 values and 2-bit plane j, two 16-value sub-blocks
+/// i = 8h + 2j + k, codes widened to f32, scaled by d·(s[i] & 15); the minimums
+/// dmin·(s[i] >> 4) through per-call sums of x per 16 values.
+TK_NEON void tk__gemv_q2_k_neon(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t n = w->cols, nsb = n / TK_KQ_SUPER;
+    float stack[1024];
+    float *xs = kq_block_sums(x, n, 16, stack, 1024);
+    if (!xs) return;
+    const uint8x16_t m2 = vdupq_n_u8(3);
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)(nsb * TK_Q2_K_BYTES);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        float mins = 0.0f;
+        for (int64_t s = 0; s < nsb; s++, p += TK_Q2_K_BYTES) {
+            const uint8_t *scales = p, *qs = p + 16;
+            const float d = f16_at(p + 80), dmin = f16_at(p + 82);
+            const float *sums = xs + s * 16;
+            for (int h = 0; h < 2; h++) {
+                for (int j = 0; j < 4; j++) {
+                    for (int k = 0; k < 2; k++) {
+                        const int i = 8 * h + 2 * j + k;
+                        const uint8x16_t v = vld1q_u8(qs + 32 * h + 16 * k);
+                        const uint8x16_t q = vandq_u8(vshlq_u8(v, vdupq_n_s8((int8_t)(-2 * j))), m2);
+                        const float32x4_t a = s8x16_dot(vreinterpretq_s8_u8(q), x + s * TK_KQ_SUPER + 128 * h + 32 * j + 16 * k);
+                        acc = vfmaq_n_f32(acc, a, d * (float)(scales[i] & 15));
+                        mins += dmin * (float)(scales[i] >> 4) * sums[i];
+                    }
+                }
+            }
+        }
+        y[r] = vaddvq_f32(acc) - mins;
+    }
+    if (xs != stack) free(xs);
+}
+
+/// Q3_K: Q2_K's codes plus bit 2 from hmask (bit 4h + j of hmask[l], stored inverted:
+/// q = low + 4·bit − 4), one signed 6-bit scale per 16 values.
+TK_NEON void tk__gemv_q3_k_neon(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t n = w->cols, nsb = n / TK_KQ_SUPER;
+    const uint8x16_t m2 = vdupq_n_u8(3), one = vdupq_n_u8(1);
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)(nsb * TK_Q3_K_BYTES);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        for (int64_t s = 0; s < nsb; s++, p += TK_Q3_K_BYTES) {
+            const uint8_t *hmask = p, *qs = p + 32, *scales = p + 96;
+            const float d = f16_at(p + 108);
+            for (int h = 0; h < 2; h++) {
+                for (int j = 0; j < 4; j++) {
+                    for (int k = 0; k < 2; k++) {
+                        const int i = 8 * h + 2 * j + k;
+                        const uint8x16_t v = vld1q_u8(qs + 32 * h + 16 * k), hv = vld1q_u8(hmask + 16 * k);
+                        const uint8x16_t low = vandq_u8(vshlq_u8(v, vdupq_n_s8((int8_t)(-2 * j))), m2);
+                        const uint8x16_t hb = vandq_u8(vshlq_u8(hv, vdupq_n_s8((int8_t)(-(4 * h + j)))), one);
+                        const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low, vshlq_n_u8(hb, 2))), vdupq_n_s8(4));
+                        const float32x4_t a = s8x16_dot(q, x + s * TK_KQ_SUPER + 128 * h + 32 * j + 16 * k);
+                        acc = vfmaq_n_f32(acc, a, d * (float)tk__q3_k_scale(scales, i));
+                    }
+                }
+            }
+        }
+        y[r] = vaddvq_f32(acc);
+    }
+}
+
+/// IQ4_NL: the nibbles through a 16-entry tbl to their int8 values, widened to f32 and dotted with
+/// x, scaled by d per 32-value block.
+TK_NEON void tk__gemv_iq4_nl_neon(const tk_weights *w, const float *x, float *y, int64_t rb, int64_t re) {
+    const int64_t nb = w->cols / 32;
+    const int8x16_t table = vld1q_s8(tk__iq4nl_values);
+    const uint8x16_t m4 = vdupq_n_u8(0x0F);
+    for (int64_t r = rb; r < re; r++) {
+        const uint8_t *p = (const uint8_t *)w->data + (size_t)r * (size_t)(nb * TK_IQ4_NL_BYTES);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        for (int64_t b = 0; b < nb; b++, p += TK_IQ4_NL_BYTES) {
+            const uint8x16_t v = vld1q_u8(p + 2);
+            const float *xb = x + b * 32;
+            float32x4_t a = s8x16_dot(vqtbl1q_s8(table, vandq_u8(v, m4)), xb);
+            a = vaddq_f32(a, s8x16_dot(vqtbl1q_s8(table, vshrq_n_u8(v, 4)), xb + 16));
+            acc = vfmaq_n_f32(acc, a, f16_at(p));
         }
         y[r] = vaddvq_f32(acc);
     }

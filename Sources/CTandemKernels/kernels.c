@@ -75,6 +75,9 @@ size_t tk_row_bytes(tk_type type, int64_t cols) {
     case TK_Q5_0: return cols % 32 ? 0 : (size_t)(cols / 32) * 22;
     case TK_Q5_1: return cols % 32 ? 0 : (size_t)(cols / 32) * 24;
     case TK_MXFP4: return tk_mxfp4_row_bytes(cols);
+    case TK_IQ4_NL: return cols % 32 ? 0 : (size_t)(cols / 32) * TK_IQ4_NL_BYTES;
+    case TK_Q2_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q2_K_BYTES;
+    case TK_Q3_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q3_K_BYTES;
     case TK_Q4_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q4_K_BYTES;
     case TK_Q5_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q5_K_BYTES;
     case TK_Q6_K: return cols % TK_KQ_SUPER ? 0 : (size_t)(cols / TK_KQ_SUPER) * TK_Q6_K_BYTES;
@@ -95,6 +98,9 @@ int tk_matvec_supports(tk_type type) {
     case TK_Q5_0:
     case TK_Q5_1:
     case TK_MXFP4:
+    case TK_IQ4_NL:
+    case TK_Q2_K:
+    case TK_Q3_K:
     case TK_Q4_K:
     case TK_Q5_K:
     case TK_Q6_K: return 1;
@@ -168,6 +174,12 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
     }
     case TK_MXFP4:
         return tk_dequantize_row_mxfp4(src, dst, cols);
+    case TK_IQ4_NL:
+        if (cols % 32) return -1;
+        for (int64_t b = 0; b < cols / 32; b++, p += TK_IQ4_NL_BYTES) tk__dequantize_iq4_nl_block(p, dst + b * 32);
+        return 0;
+    case TK_Q2_K:
+    case TK_Q3_K:
     case TK_Q4_K:
     case TK_Q5_K:
     case TK_Q6_K: {
@@ -175,7 +187,9 @@ int tk_dequantize_row(tk_type type, const void *src, float *dst, int64_t cols) {
         const size_t sb = tk_row_bytes(type, TK_KQ_SUPER);
         for (int64_t b = 0; b < cols / TK_KQ_SUPER; b++, p += sb) {
             float *out = dst + b * TK_KQ_SUPER;
-            if (type == TK_Q4_K) tk__dequantize_q4_k_block(p, out);
+            if (type == TK_Q2_K) tk__dequantize_q2_k_block(p, out);
+            else if (type == TK_Q3_K) tk__dequantize_q3_k_block(p, out);
+            else if (type == TK_Q4_K) tk__dequantize_q4_k_block(p, out);
             else if (type == TK_Q5_K) tk__dequantize_q5_k_block(p, out);
             else tk__dequantize_q6_k_block(p, out);
         }
@@ -251,7 +265,7 @@ __attribute__((noinline)) static int matvec_rows(tk_type type, const void *w, co
         }
         return 0;
     }
-    if (type == TK_Q5_0 || type == TK_Q5_1) {
+    if (type == TK_Q5_0 || type == TK_Q5_1 || type == TK_IQ4_NL) {
         // Dequantise block by block (exact), then dot.
         float buf[32];
         const size_t bb = tk_row_bytes(type, 32);
@@ -280,7 +294,7 @@ __attribute__((noinline)) static int matvec_rows(tk_type type, const void *w, co
         }
         return 0;
     }
-    if (type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K) {
+    if (type == TK_Q2_K || type == TK_Q3_K || type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K) {
         // Dequantise super-block by super-block (exact), then dot.
         float buf[TK_KQ_SUPER];
         const size_t sb = tk_row_bytes(type, TK_KQ_SUPER);

@@ -1,7 +1,18 @@
-// GGML K-quant super-blocks: 256 values in 8 sub-blocks of 32 (Q4_K, Q5_K) or 16 of 16 (Q6_K).
-// All multi-byte fields are little-endian. Values are computed in the order and precision of the
-// gguf Python package's NumPy dequantisers (gguf/quants.py), so results agree bit for bit.
+// GGML K-quant super-blocks: 256 values in 8 sub-blocks of 32 (Q4_K, Q5_K) or 16 of 16 (Q2_K,
+// Q3_K, Q6_K), and IQ4_NL blocks of 32. All multi-byte fields are little-endian. Values are
+// computed in the order and precision of the gguf Python package's NumPy dequantisers
+// (gguf/quants.py), so results agree bit for bit.
 //
+// Q2_K and Q3_K share the 2-bit layout of their low bits: 64 bytes qs, value i (0..255) in bits
+//   2·((i % 128) / 32) of qs[32·(i / 128) + i % 32] (two halves of 128 values, four 2-bit planes
+//   of 32 each).
+// Q2_K (84 bytes): 16 scale bytes | 64 bytes qs | f16 d | f16 dmin. Sub-block j = i / 16 has
+//   scale s[j] & 15 and min s[j] >> 4; value = (d·scale)·q − dmin·min, q in 0..3.
+// Q3_K (110 bytes): 32 bytes hmask | 64 bytes qs | 12 bytes of 6-bit scales | f16 d. Bit 2 of
+//   value i is bit i / 32 of hmask[i % 32], and it is stored inverted: q = low − (bit ? 0 : 4),
+//   in −4..3. Scales as tk__q3_k_scale (kquants.h), one per 16 values; value = (d·scale)·q.
+// IQ4_NL (18 bytes per 32): f16 d | 16 bytes of nibbles, value j (0..15) the low nibble of byte j,
+//   value j + 16 its high nibble (Q4_0's order); value = d·tk__iq4nl_values[nibble].
 // Q4_K (144 bytes): f16 d | f16 dmin | 12 bytes of 6-bit scales and mins | 128 bytes of nibbles.
 //   Sub-block j (0..7) has scale sc[j] and min m[j] (6 bits each), packed as
 //     j < 4:  sc = s[j] & 63,                           m = s[j + 4] & 63
@@ -20,6 +31,40 @@
 #include "tk_internal.h"
 
 static inline float f16_at(const uint8_t *p) { return tk_f16_to_f32(le16(p)); }
+
+const int8_t tk__iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/// The 2-bit low code of value i of a Q2_K or Q3_K super-block from its 64 bytes qs.
+static inline int low2(const uint8_t *qs, int i) { return (qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3; }
+
+void tk__dequantize_q2_k_block(const uint8_t *b, float *out) {
+    const uint8_t *scales = b, *qs = b + 16;
+    const float d = f16_at(b + 80), dmin = f16_at(b + 82);
+    for (int i = 0; i < TK_KQ_SUPER; i++) {
+        // (d·scale)·q and dmin·min are exact in f32, so the one rounding is the subtraction's.
+        const float dl = d * (float)(scales[i / 16] & 15), ml = dmin * (float)(scales[i / 16] >> 4);
+        const float v = dl * (float)low2(qs, i);
+        out[i] = v - ml;
+    }
+}
+
+void tk__dequantize_q3_k_block(const uint8_t *b, float *out) {
+    const uint8_t *hmask = b, *qs = b + 32, *scales = b + 96;
+    const float d = f16_at(b + 108);
+    for (int i = 0; i < TK_KQ_SUPER; i++) {
+        const float dl = d * (float)tk__q3_k_scale(scales, i / 16);
+        const int q = low2(qs, i) - ((hmask[i % 32] >> (i / 32)) & 1 ? 0 : 4);
+        out[i] = dl * (float)q;
+    }
+}
+
+void tk__dequantize_iq4_nl_block(const uint8_t *b, float *out) {
+    const float d = f16_at(b);
+    for (int j = 0; j < 16; j++) {
+        out[j] = d * (float)tk__iq4nl_values[b[2 + j] & 15];
+        out[j + 16] = d * (float)tk__iq4nl_values[b[2 + j] >> 4];
+    }
+}
 
 void tk__dequantize_q4_k_block(const uint8_t *b, float *out) {
     const float d = f16_at(b), dmin = f16_at(b + 2);

@@ -164,9 +164,12 @@ void tk__gemv_mxfp4_int_vnni(const tk_weights *, const float *, float *, int64_t
 void tk__gemv_q4_0_int_vnni(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q8_0_int16_avx2(const tk_weights *, const float *, float *, int64_t, int64_t); // both x86 paths
 // K-quants, float route (gemv_kquant_avx2.c), both x86 paths.
+void tk__gemv_q2_k_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q3_k_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_k_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q5_k_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q6_k_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_iq4_nl_avx2(const tk_weights *, const float *, float *, int64_t, int64_t);
 #endif
 #if defined(__aarch64__) || defined(TK_NEON_EMULATED)
 // gemv_neon.c: float route (both Arm paths), Q8_0 with int16 x (both), and the integer route of
@@ -174,9 +177,12 @@ void tk__gemv_q6_k_avx2(const tk_weights *, const float *, float *, int64_t, int
 void tk__gemv_fp8_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_1_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q8_0_int16_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q2_k_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_q3_k_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_k_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q5_k_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q6_k_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
+void tk__gemv_iq4_nl_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_q4_0_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_mxfp4_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);
 void tk__gemv_nvfp4_int_neon(const tk_weights *, const float *, float *, int64_t, int64_t);

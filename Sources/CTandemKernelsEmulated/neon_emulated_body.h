@@ -56,6 +56,9 @@ static inline simde_int32x4_t emu_vmmlaq_s32(simde_int32x4_t acc, simde_int8x16_
 #define tk__gemv_q4_k_neon EMU_NAME(q4_k_neon)
 #define tk__gemv_q5_k_neon EMU_NAME(q5_k_neon)
 #define tk__gemv_q6_k_neon EMU_NAME(q6_k_neon)
+#define tk__gemv_q2_k_neon EMU_NAME(q2_k_neon)
+#define tk__gemv_q3_k_neon EMU_NAME(q3_k_neon)
+#define tk__gemv_iq4_nl_neon EMU_NAME(iq4_nl_neon)
 #define tk__gemv_q4_0_int_neon EMU_NAME(q4_0_int_neon)
 #define tk__gemv_mxfp4_int_neon EMU_NAME(mxfp4_int_neon)
 #define tk__gemv_nvfp4_int_neon EMU_NAME(nvfp4_int_neon)
@@ -150,6 +153,9 @@ int EMU_GEMV(tk_gemv_path path, const tk_weights *w, const float *x, float *y, i
     case TK_Q4_K: kernel = tk__gemv_q4_k_neon; break;
     case TK_Q5_K: kernel = tk__gemv_q5_k_neon; break;
     case TK_Q6_K: kernel = tk__gemv_q6_k_neon; break;
+    case TK_Q2_K: kernel = tk__gemv_q2_k_neon; break;
+    case TK_Q3_K: kernel = tk__gemv_q3_k_neon; break;
+    case TK_IQ4_NL: kernel = tk__gemv_iq4_nl_neon; break;
     case TK_Q4_0: kernel = dot ? tk__gemv_q4_0_int_dot : tk__gemv_q4_0_int_neon; break;
     case TK_MXFP4: kernel = dot ? tk__gemv_mxfp4_int_dot : tk__gemv_mxfp4_int_neon; break;
     case TK_NVFP4: kernel = dot ? tk__gemv_nvfp4_int_dot : tk__gemv_nvfp4_int_neon; break;

@@ -31,14 +31,23 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     /// GGML Q6_K (GGUF type 14): 256 values in 210 bytes: 6-bit q − 32, an int8 scale per 16
     /// values and one FP16 d; value = d·scale·q.
     case q6_k
+    /// GGML Q2_K (GGUF type 10): 256 values in 84 bytes: 2-bit q, a 4-bit scale and min per 16
+    /// values, FP16 d and dmin; value = d·scale·q − dmin·min.
+    case q2_k
+    /// GGML Q3_K (GGUF type 11): 256 values in 110 bytes: 3-bit q − 4, a 6-bit scale per 16 values,
+    /// one FP16 d; value = d·scale·q.
+    case q3_k
+    /// GGML IQ4_NL (GGUF type 20): per 32 values an FP16 d + 16 bytes of nibbles indexing a fixed
+    /// non-linear table of 16 int8 values; value = d·table[q].
+    case iq4_nl
 
     /// Values per block (1 for scalar formats).
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16, .fp8_e4m3: 1
         case .nvfp4: 16
-        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4: 32
-        case .q4_k, .q5_k, .q6_k: 256
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4, .iq4_nl: 32
+        case .q2_k, .q3_k, .q4_k, .q5_k, .q6_k: 256
         }
     }
 
@@ -58,6 +67,9 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .q4_k: 144
         case .q5_k: 176
         case .q6_k: 210
+        case .q2_k: 84
+        case .q3_k: 110
+        case .iq4_nl: 18
         }
     }
 

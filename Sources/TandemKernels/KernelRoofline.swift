@@ -147,7 +147,7 @@ public enum KernelRoofline {
             for i in dataBytes..<total { setByte(i, 0x30 + byte(i) % 0x20) }
         case .mxfp4:
             for b in 0..<blocks { setByte(b * 17, 118 + byte(b * 17) % 8) }
-        case .q8_0, .q4_0:
+        case .q8_0, .q4_0, .iq4_nl:
             for b in 0..<blocks { putF16(b * dtype.blockBytes, 0.001 + Float(byte(b * dtype.blockBytes) % 16) * 0.001) }
         case .q4_1, .q5_1:
             let bb = dtype.blockBytes
@@ -165,6 +165,13 @@ public enum KernelRoofline {
             }
         case .q6_k:
             for b in 0..<blocks { putF16(b * 210 + 208, 0.00005 + Float(byte(b * 210 + 208) % 16) * 0.00005) }
+        case .q2_k:
+            for b in 0..<blocks {
+                putF16(b * 84 + 80, 0.001 + Float(byte(b * 84 + 80) % 16) * 0.001)
+                putF16(b * 84 + 82, 0.001 + Float(byte(b * 84 + 82) % 16) * 0.001)
+            }
+        case .q3_k:
+            for b in 0..<blocks { putF16(b * 110 + 108, 0.0005 + Float(byte(b * 110 + 108) % 16) * 0.0005) }
         }
         let scales: WeightScales
         switch dtype {

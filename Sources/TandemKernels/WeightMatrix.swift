@@ -213,6 +213,9 @@ extension DType {
         case .q4_k: TK_Q4_K
         case .q5_k: TK_Q5_K
         case .q6_k: TK_Q6_K
+        case .q2_k: TK_Q2_K
+        case .q3_k: TK_Q3_K
+        case .iq4_nl: TK_IQ4_NL
         case .fp8_e4m3: TK_FP8_E4M3
         case .nvfp4: TK_NVFP4
         }

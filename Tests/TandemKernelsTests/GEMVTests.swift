@@ -51,8 +51,8 @@ private struct QuantMatrix {
                 m.data.replaceSubrange(r * rowBytes..<(r + 1) * rowBytes, with: q)
                 m.dense.replaceSubrange(r * cols..<(r + 1) * cols, with: MXFP4.dequantize(q, count: cols))
             }
-        case TK_Q4_K, TK_Q5_K, TK_Q6_K:
-            // Random codes, scales and minimums (every bit pattern of the packed 6-bit fields and
+        case TK_Q2_K, TK_Q3_K, TK_Q4_K, TK_Q5_K, TK_Q6_K:
+            // Random codes, scales and minimums (every bit pattern of the packed scale fields and
             // of Q6_K's int8 scales) with random FP16 super-block scales; the reference dequantises
             // with tk_dequantize_row, which matches gguf-py bit for bit (KQuantTests).
             let superBytes = rowBytes / (cols / 256)
@@ -60,9 +60,15 @@ private struct QuantMatrix {
             for b in 0..<rows * cols / 256 {
                 let at = b * superBytes
                 let d = tk_f32_to_f16(rng.uniform(0.0005, 0.004)), dmin = tk_f32_to_f16(rng.uniform(0.0005, 0.004))
-                if format == TK_Q6_K {
-                    m.data[at + 208] = UInt8(d & 0xFF)
-                    m.data[at + 209] = UInt8(d >> 8)
+                if format == TK_Q6_K || format == TK_Q3_K {
+                    let o = format == TK_Q6_K ? 208 : 108
+                    m.data[at + o] = UInt8(d & 0xFF)
+                    m.data[at + o + 1] = UInt8(d >> 8)
+                } else if format == TK_Q2_K {
+                    m.data[at + 80] = UInt8(d & 0xFF)
+                    m.data[at + 81] = UInt8(d >> 8)
+                    m.data[at + 82] = UInt8(dmin & 0xFF)
+                    m.data[at + 83] = UInt8(dmin >> 8)
                 } else {
                     m.data[at] = UInt8(d & 0xFF)
                     m.data[at + 1] = UInt8(d >> 8)
@@ -79,7 +85,7 @@ private struct QuantMatrix {
                 }
             }
         default:
-            // Q8_0 / Q4_0 / Q4_1: random quants with random FP16 block scales (Q4_1: and offsets).
+            // Q8_0 / Q4_0 / IQ4_NL / Q4_1: random quants with random FP16 block scales (Q4_1: and offsets).
             let blockBytes = format == TK_Q8_0 ? 34 : format == TK_Q4_1 ? 20 : 18
             for b in 0..<rows * cols / 32 {
                 let h = tk_f32_to_f16(rng.uniform(0.001, 0.05))
@@ -147,15 +153,15 @@ private let allPaths: [tk_gemv_path] = [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_
 /// The formats tk_gemv takes, Q4_1 aside (GEMVQ4_1Tests), and the number each one's test data is seeded with.
 private let gemvFormats: [tk_type] = [TK_FP8_E4M3, TK_NVFP4, TK_MXFP4, TK_Q8_0, TK_Q4_0]
 private let gemvSeeds: [UInt64] = [1, 2, 3, 4, 5]
-/// The Arm kernels' formats: all nine (the NEON paths have their own Q4_1 and K-quant kernels).
-private let neonFormats: [tk_type] = gemvFormats + [TK_Q4_1, TK_Q4_K, TK_Q5_K, TK_Q6_K]
+/// The Arm kernels' formats: all twelve (the NEON paths have their own Q4_1, K-quant and IQ4_NL kernels).
+private let neonFormats: [tk_type] = gemvFormats + [TK_Q4_1] + kquantFormats
 
-/// The K-quants: fused float-route kernels on every SIMD path.
-private let kquantFormats: [tk_type] = [TK_Q4_K, TK_Q5_K, TK_Q6_K]
+/// The K-quants and IQ4_NL: fused float-route kernels on every SIMD path.
+private let kquantFormats: [tk_type] = [TK_Q4_K, TK_Q5_K, TK_Q6_K, TK_Q2_K, TK_Q3_K, TK_IQ4_NL]
 
 private func shapes(for format: tk_type) -> [(rows: Int, cols: Int)] {
     switch format {
-    case TK_Q4_K, TK_Q5_K, TK_Q6_K: [(5, 256), (3, 512), (4, 2304), (2, 4096), (1, 16384)]
+    case TK_Q2_K, TK_Q3_K, TK_Q4_K, TK_Q5_K, TK_Q6_K: [(5, 256), (3, 512), (4, 2304), (2, 4096), (1, 16384)]
     case TK_FP8_E4M3: [(5, 1), (7, 33), (3, 100), (9, 256), (4, 1000), (2, 4113), (3, 64), (1, 16416)]
     case TK_NVFP4: [(5, 16), (3, 48), (7, 80), (4, 272), (3, 64), (5, 576), (2, 4096), (3, 4112), (2, 8192), (1, 16384)]
     default: [(5, 32), (3, 96), (6, 160), (4, 64), (5, 576), (2, 4128), (4, 4096), (2, 8192), (1, 16384)]
@@ -190,7 +196,7 @@ struct GEMVTests {
         checkEveryPath(format: format, seed: seed)
     }
 
-    @Test(arguments: zip(kquantFormats, [UInt64(11), 12, 13]))
+    @Test(arguments: zip(kquantFormats, [UInt64(11), 12, 13, 14, 15, 16]))
     func kQuantsOnEveryPathMatchReference(format: tk_type, seed: UInt64) {
         #expect(tk_gemv_supports(format) == 1)
         checkEveryPath(format: format, seed: seed)

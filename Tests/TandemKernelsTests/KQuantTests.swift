@@ -4,11 +4,12 @@ import Testing
 import TandemCore
 @testable import TandemKernels
 
-/// The GGML K-quants Q4_K, Q5_K and Q6_K against the `gguf` Python package's NumPy dequantiser.
+/// The GGML K-quants Q2_K to Q6_K, IQ4_NL, Q5_0 and Q5_1 against the `gguf` Python package's NumPy
+/// dequantiser.
 /// Fixtures/kquant_blocks.json (tools/reference/make_kquant_fixture.py): rows of random
 /// super-blocks (random bytes, FP16 d/dmin any finite half, zero, negative and subnormal
 /// included) and the float32 values gguf-py gives for them.
-@Suite("K-quants (Q4_K, Q5_K, Q6_K) against gguf-py")
+@Suite("K-quants (Q2_K to Q6_K) and IQ4_NL against gguf-py")
 struct KQuantTests {
     struct Case {
         let dtype: DType
@@ -49,8 +50,8 @@ struct KQuantTests {
         (0..<n).map { i in Float(sin(Double(i) * 0.37) * (1 + Double(i % 7))) }
     }
 
-    @Test("sizes: 256-value super-blocks of 144, 176 and 210 bytes", arguments: [
-        (DType.q4_k, TK_Q4_K, 144), (.q5_k, TK_Q5_K, 176), (.q6_k, TK_Q6_K, 210)])
+    @Test("sizes: 256-value super-blocks of 84, 110, 144, 176 and 210 bytes", arguments: [
+        (DType.q2_k, TK_Q2_K, 84), (.q3_k, TK_Q3_K, 110), (.q4_k, TK_Q4_K, 144), (.q5_k, TK_Q5_K, 176), (.q6_k, TK_Q6_K, 210)])
     func sizes(dtype: DType, type: tk_type, bytes: Int) {
         #expect(dtype.blockSize == 256 && dtype.blockBytes == bytes)
         #expect(dtype.kernelType == type && dtype.hasFusedGEMV) // tk_gemv: fused on x86, portable elsewhere
@@ -61,7 +62,16 @@ struct KQuantTests {
         #expect(tk_dequantize_row(type, src, &out, 288) == -1)
     }
 
-    @Test("tk_dequantize_row equals gguf-py bit for bit", arguments: ["Q4_K", "Q5_K", "Q6_K", "Q5_0", "Q5_1"])
+    @Test("IQ4_NL: 32-value blocks of 18 bytes, fused GEMV on every path")
+    func iq4nlSize() {
+        #expect(DType.iq4_nl.blockSize == 32 && DType.iq4_nl.blockBytes == 18)
+        #expect(DType.iq4_nl.kernelType == TK_IQ4_NL && DType.iq4_nl.hasFusedGEMV)
+        #expect(tk_row_bytes(TK_IQ4_NL, 64) == 36 && tk_row_bytes(TK_IQ4_NL, 48) == 0)
+    }
+
+    static let types = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "Q5_0", "Q5_1"]
+
+    @Test("tk_dequantize_row equals gguf-py bit for bit", arguments: types)
     func dequantizeMatchesGGUFPy(name: String) throws {
         let c = try #require(Self.cases[name])
         let type = c.dtype.kernelType
@@ -88,7 +98,7 @@ struct KQuantTests {
     /// tk_matvec, the blocked GEMM on each path, and a column slice, against a Double dot of the
     /// gguf-py values. Tolerance: 1e-5 · Σ|w·x|, under the worst-case
     /// f32 summation bound for 512 products.
-    @Test("tk_matvec and the GEMM equal a float64 dot of gguf-py's values", arguments: ["Q4_K", "Q5_K", "Q6_K", "Q5_0", "Q5_1"])
+    @Test("tk_matvec, tk_gemv on every path and the GEMM equal a float64 dot of gguf-py's values", arguments: types)
     func multiplyMatchesDoubleDot(name: String) throws {
         let c = try #require(Self.cases[name])
         let m = Self.matrix(c)
@@ -112,6 +122,15 @@ struct KQuantTests {
         y = [Float](repeating: .nan, count: c.rows)
         m.multiply(x, into: &y)
         close(y, "multiply")
+        // The fused GEMV kernel of every path this CPU runs (the portable one anywhere).
+        if m.dtype.hasFusedGEMV {
+            for path in [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512, TK_PATH_NEON, TK_PATH_DOTPROD] where tk_gemv_path_supported(path) == 1 {
+                y = [Float](repeating: .nan, count: c.rows)
+                let status = m.withKernelWeights { w in tk_gemv_with_path(path, w, x, &y, 0, Int64(c.rows)) }
+                #expect(status == 0)
+                close(y, "tk_gemv \(String(cString: tk_gemv_path_name(path)))")
+            }
+        }
         // The blocked GEMM: the same vector as three tokens, on every path this CPU runs.
         let xs = x + x + x
         for path in [TK_PATH_PORTABLE, TK_PATH_AVX2, TK_PATH_AVX512, TK_PATH_NEON, TK_PATH_DOTPROD] where tk_gemv_path_supported(path) == 1 {
@@ -129,7 +148,7 @@ struct KQuantTests {
         #expect(m.copyingColumns((bs / 2)..<(bs + bs / 2)) == nil)
     }
 
-    @Test("re-quantisation at load reads K-quant rows through their dequantisation", arguments: ["Q4_K", "Q6_K"])
+    @Test("re-quantisation at load reads K-quant rows through their dequantisation", arguments: ["Q2_K", "Q3_K", "Q4_K", "Q6_K", "IQ4_NL"])
     func conversionFromKQuant(name: String) throws {
         let c = try #require(Self.cases[name])
         let m = Self.matrix(c)

@@ -39,7 +39,7 @@ struct KernelTypeTests {
     }
 
     @Test func whichKernelsTakeWhichTypes() {
-        #expect(Set(DType.allCases.filter(\.hasFusedGEMV)) == [.fp8_e4m3, .nvfp4, .mxfp4, .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k])
+        #expect(Set(DType.allCases.filter(\.hasFusedGEMV)) == [.fp8_e4m3, .nvfp4, .mxfp4, .q8_0, .q4_0, .q4_1, .q2_k, .q3_k, .q4_k, .q5_k, .q6_k, .iq4_nl])
         for dtype in DType.allCases {
             // tk_matvec takes every format whose scales are in its rows; tk_gemv or tk_matvec takes each.
             #expect((tk_matvec_supports(dtype.kernelType) == 1) == !dtype.hasSeparateScales, "\(dtype)")

@@ -39,6 +39,30 @@ struct KQuantModelTests {
         #expect(pagedError < 2e-3, "paged forward: max |Δlogit| \(pagedError)")
     }
 
+    /// Fixtures/lowbit_llama.gguf (same script, same shape): Q2_K, Q3_K and IQ4_NL on every weight,
+    /// the types llama-quantize's Q2_K and Q3_K_* mixes write (IQ4_NL where rows are not whole
+    /// super-blocks).
+    @Test("Q2_K, Q3_K and IQ4_NL tensors load as themselves and both forward passes match the NumPy reference")
+    func lowBitLogitsMatchReference() throws {
+        let fx = try Fixtures.json("lowbit_llama")
+        let url = try #require(Bundle.module.url(forResource: "lowbit_llama", withExtension: "gguf", subdirectory: "Fixtures"))
+        let m = try ModelLoader.load(path: url.path)
+        let w = m.model.weights
+        #expect(w.tokenEmbedding.dtype == .iq4_nl && w.output.dtype == .q3_k)
+        #expect(w.layers[0].wq.dtype == .q3_k && w.layers[0].wv.dtype == .iq4_nl && w.layers[0].wo.dtype == .q2_k)
+        #expect(w.layers[1].wq.dtype == .iq4_nl && w.layers[1].wk.dtype == .q2_k && w.layers[1].down.dtype == .q2_k)
+        let ids = Fixtures.ids(fx["ids"])
+        let expected = Fixtures.floats(fx["last_logits"])
+        #expect(ids.count == 20 && expected.count == 64)
+        let session = try LlamaSession(model: m.model).prefill(ids)
+        let sessionError = zip(session, expected).map { abs($0 - $1) }.max()!
+        #expect(sessionError < 2e-3, "reference session: max |Δlogit| \(sessionError)")
+        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
+        let paged = try f.execute([SequenceChunk(tokens: ids, startPosition: 0, blockTable: [0, 1], wantsLogits: true)])[0]
+        let pagedError = zip(paged, expected).map { abs($0 - $1) }.max()!
+        #expect(pagedError < 2e-3, "paged forward: max |Δlogit| \(pagedError)")
+    }
+
     @Test("TP=2 that would cut an attn_output super-block is refused with a message")
     func tensorParallelSplitIsRefused() throws {
         let (m, _) = try Self.fixture()

@@ -109,6 +109,53 @@ static void dec_kquant(tk_type t, const uint8_t *b, double *dn, double *scaled) 
     }
 }
 
+/// Q2_K (84 bytes) in ggml's dequantize_row_q2_K order: per half of 128 values, per 2-bit plane,
+/// two runs of 16 values each with its scale byte (low nibble scale, high nibble min).
+static void dec_q2_k(const uint8_t *b, double *dn, double *scaled) {
+    const double d = dec_f16((uint16_t)(b[80] | b[81] << 8)), dmin = dec_f16((uint16_t)(b[82] | b[83] << 8));
+    const uint8_t *q = b + 16;
+    int is = 0, i = 0;
+    for (int n = 0; n < 256; n += 128, q += 32)
+        for (int shift = 0; shift < 8; shift += 2)
+            for (int run = 0; run < 2; run++) {
+                const uint8_t sc = b[is++];
+                for (int l = 0; l < 16; l++, i++) {
+                    scaled[i] = d * (sc & 15) * ((q[16 * run + l] >> shift) & 3);
+                    dn[i] = scaled[i] - dmin * (sc >> 4);
+                }
+            }
+}
+
+/// Q3_K (110 bytes) in ggml's dequantize_row_q3_K order, its scales unpacked with ggml's masks.
+static void dec_q3_k(const uint8_t *b, double *dn) {
+    const uint8_t *hm = b, *q = b + 32;
+    const double d = dec_f16((uint16_t)(b[108] | b[109] << 8));
+    uint32_t aux[4];
+    memcpy(aux, b + 96, 12);
+    const uint32_t tmp = aux[2], k1 = 0x03030303, k2 = 0x0f0f0f0f;
+    aux[2] = ((aux[0] >> 4) & k2) | (((tmp >> 4) & k1) << 4);
+    aux[3] = ((aux[1] >> 4) & k2) | (((tmp >> 6) & k1) << 4);
+    aux[0] = (aux[0] & k2) | (((tmp >> 0) & k1) << 4);
+    aux[1] = (aux[1] & k2) | (((tmp >> 2) & k1) << 4);
+    const int8_t *scales = (const int8_t *)aux;
+    int is = 0, i = 0;
+    uint8_t m = 1;
+    for (int n = 0; n < 256; n += 128, q += 32)
+        for (int shift = 0; shift < 8; shift += 2, m <<= 1)
+            for (int run = 0; run < 2; run++) {
+                const double dl = d * (scales[is++] - 32);
+                for (int l = 0; l < 16; l++, i++)
+                    dn[i] = dl * (((q[16 * run + l] >> shift) & 3) - ((hm[16 * run + l] & m) ? 0 : 4));
+            }
+}
+
+/// IQ4_NL (18 bytes per 32): ggml's kvalues_iq4nl times d.
+static void dec_iq4_nl(const uint8_t *b, double *dn) {
+    static const int kv[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    const double d = dec_f16((uint16_t)(b[0] | b[1] << 8));
+    for (int j = 0; j < 16; j++) dn[j] = d * kv[b[2 + j] & 15], dn[j + 16] = d * kv[b[2 + j] >> 4];
+}
+
 // ---- a test matrix ----
 typedef struct {
     tk_type type;
@@ -179,6 +226,8 @@ static matrix make_matrix(tk_type type, int64_t rows, int64_t cols, int edge) {
                 }
             }
             break;
+        case TK_Q2_K:
+        case TK_Q3_K:
         case TK_Q4_K:
         case TK_Q5_K:
         case TK_Q6_K: {
@@ -189,14 +238,26 @@ static matrix make_matrix(tk_type type, int64_t rows, int64_t cols, int edge) {
                 uint8_t *p = row + b * bytes;
                 for (int64_t i = 0; i < bytes; i++) p[i] = (uint8_t)rnd();
                 uint16_t d = rand_f16(2, 8, edge && b % 3 == 1), dmin = rand_f16(2, 8, 0);
-                uint8_t *dp = type == TK_Q6_K ? p + 208 : p;
-                dp[0] = (uint8_t)d, dp[1] = (uint8_t)(d >> 8);
-                if (type != TK_Q6_K) p[2] = (uint8_t)dmin, p[3] = (uint8_t)(dmin >> 8);
-                dec_kquant(type, p, dn + b * 256, ws + b * 256);
+                const int at = type == TK_Q6_K ? 208 : type == TK_Q3_K ? 108 : type == TK_Q2_K ? 80 : 0;
+                p[at] = (uint8_t)d, p[at + 1] = (uint8_t)(d >> 8);
+                if (type != TK_Q6_K && type != TK_Q3_K) p[at + 2] = (uint8_t)dmin, p[at + 3] = (uint8_t)(dmin >> 8);
+                if (type == TK_Q2_K) dec_q2_k(p, dn + b * 256, ws + b * 256);
+                else if (type == TK_Q3_K) dec_q3_k(p, dn + b * 256), memcpy(ws + b * 256, dn + b * 256, 256 * sizeof(double));
+                else dec_kquant(type, p, dn + b * 256, ws + b * 256);
                 for (int i = 0; i < 256; i++) wi[b * 256 + i] = 1; // ws holds the scaled code
             }
             break;
         }
+        case TK_IQ4_NL:
+            for (int64_t b = 0; b < cols / 32; b++) {
+                uint8_t *p = row + b * 18;
+                for (int j = 2; j < 18; j++) p[j] = (uint8_t)(edge && j % 3 == 0 ? (j % 2 ? 0x00 : 0xFF) : rnd());
+                uint16_t d = rand_f16(3, 11, edge && b % 5 == 1);
+                p[0] = (uint8_t)d, p[1] = (uint8_t)(d >> 8);
+                dec_iq4_nl(p, dn + b * 32);
+                for (int j = 0; j < 32; j++) wi[b * 32 + j] = 1, ws[b * 32 + j] = dn[b * 32 + j];
+            }
+            break;
         case TK_Q8_0:
         case TK_Q4_0:
         case TK_Q4_1: {
@@ -306,6 +367,7 @@ static const format formats[] = {
     {TK_FP8_E4M3, "fp8_e4m3", 0}, {TK_Q4_1, "q4_1", 0}, {TK_Q8_0, "q8_0", 16},
     {TK_Q4_0, "q4_0", 8},         {TK_MXFP4, "mxfp4", 8}, {TK_NVFP4, "nvfp4", 8},
     {TK_Q4_K, "q4_k", 0},         {TK_Q5_K, "q5_k", 0},   {TK_Q6_K, "q6_k", 0},
+    {TK_Q2_K, "q2_k", 0},         {TK_Q3_K, "q3_k", 0},   {TK_IQ4_NL, "iq4_nl", 0},
 };
 
 static int run(tk_gemv_path path, const matrix *m, const float *x, float *y) {
@@ -341,7 +403,7 @@ static int check_one(tk_gemv_path path, const format *f, const matrix *m, const 
             ref += dn[c] * x[c];
             mag += fabs(dn[c] * x[c]);
         }
-        if (m->type == TK_Q4_1 || m->type == TK_Q4_K || m->type == TK_Q5_K) { // the d*q and m terms, counted apart
+        if (m->type == TK_Q4_1 || m->type == TK_Q4_K || m->type == TK_Q5_K || m->type == TK_Q2_K) { // the d*q and m terms, counted apart
             mag = 0;
             for (int64_t c = 0; c < n; c++) mag += fabs(ws[c] * wi[c] * x[c]) + fabs((dn[c] - ws[c] * wi[c]) * x[c]);
         }
@@ -549,7 +611,7 @@ static int shapes(tk_type t, int64_t out[][2]) {
     static const int64_t nv[][2] = {{5, 16}, {3, 48}, {7, 80}, {4, 272}, {3, 64}, {2, 4112}, {2, 8192}, {1, 8240}};
     static const int64_t blk[][2] = {{5, 32}, {3, 96}, {6, 160}, {4, 64}, {2, 4128}, {2, 8192}, {1, 8224}, {1, 16384}};
     static const int64_t kq[][2] = {{5, 256}, {3, 512}, {4, 768}, {2, 2304}, {2, 4096}, {1, 8192}, {3, 256}, {1, 16384}};
-    const int64_t(*s)[2] = t == TK_FP8_E4M3 ? fp8 : t == TK_NVFP4 ? nv : t == TK_Q4_K || t == TK_Q5_K || t == TK_Q6_K ? kq : blk;
+    const int64_t(*s)[2] = t == TK_FP8_E4M3 ? fp8 : t == TK_NVFP4 ? nv : t == TK_Q2_K || t == TK_Q3_K || t == TK_Q4_K || t == TK_Q5_K || t == TK_Q6_K ? kq : blk;
     memcpy(out, s, sizeof(blk));
     return 8;
 }

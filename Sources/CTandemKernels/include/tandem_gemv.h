@@ -14,16 +14,18 @@
 //   TK_Q4_0      ggml block_q4_0 rows (18 bytes per 32); cols % 32 == 0.
 //   TK_Q4_1      ggml block_q4_1 rows (20 bytes per 32: d, m, nibbles; value = d*q + m);
 //                cols % 32 == 0.
-//   TK_Q4_K, TK_Q5_K, TK_Q6_K  ggml K-quant super-blocks (144, 176, 210 bytes per 256 values;
-//                kquants.c); cols % 256 == 0.
+//   TK_Q2_K, TK_Q3_K, TK_Q4_K, TK_Q5_K, TK_Q6_K  ggml K-quant super-blocks (84, 110, 144, 176,
+//                210 bytes per 256 values; kquants.c); cols % 256 == 0.
+//   TK_IQ4_NL    ggml block_iq4_nl rows (18 bytes per 32: d, nibbles indexing a 16-value table);
+//                cols % 32 == 0.
 //
 // Paths: a portable C path always exists; on x86-64 an AVX2 (+FMA, F16C) and an AVX-512
 // (F, BW, VL, VNNI) path are chosen at run time with __builtin_cpu_supports; on AArch64 a NEON
 // path and a dot-product (sdot) path, chosen from getauxval(AT_HWCAP) (gemv_neon.c). The Arm
 // paths take the same routes as the x86 ones (float: FP8, Q4_1; int8 x: the 4-bit formats;
 // int16 x: Q8_0).
-//   Float route (portable: all formats; AVX2/AVX-512 and both Arm paths: FP8, Q4_1 and the
-//     K-quants): weights dequantised
+//   Float route (portable: all formats; AVX2/AVX-512 and both Arm paths: FP8, Q4_1, the
+//     K-quants and IQ4_NL): weights dequantised
 //     exactly, products summed in f32; differs from a float64 dequantise-then-dot by f32 rounding.
 //   Integer route (AVX2/AVX-512: MXFP4, NVFP4, Q4_0): x is quantised per 32-value block to int8
 //     (d = amax/127, round to nearest even) like llama.cpp's Q8 activations, weights go through a
@@ -83,7 +85,7 @@ int tk_gemv_set_thread_path(tk_gemv_path path);
 /// The path this thread's tk_gemv calls use: its override, else the process-wide path.
 tk_gemv_path tk_gemv_effective_path(void);
 
-/// 1 if tk_gemv has a fused kernel for `type` (the nine formats above), else 0.
+/// 1 if tk_gemv has a fused kernel for `type` (the twelve formats above), else 0.
 int tk_gemv_supports(tk_type type);
 
 /// 1 if `path` (TK_PATH_AUTO: this thread's effective one) computes `type` on the integer route, quantising

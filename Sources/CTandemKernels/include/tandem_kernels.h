@@ -25,9 +25,12 @@ typedef enum {
     TK_Q5_0 = 6,   ///< ggml block_q5_0: 32 values in 22 bytes (f16 d, 32 high bits, nibbles; value = d * (q - 16))
     TK_Q5_1 = 7,   ///< ggml block_q5_1: 32 values in 24 bytes (f16 d, f16 m, 32 high bits, nibbles; value = d * q + m)
     TK_Q8_0 = 8,   ///< ggml block_q8_0: 32 values in 34 bytes (f16 d, 32 int8)
+    TK_Q2_K = 10, ///< ggml block_q2_K: 256 values in 84 bytes (4-bit scale and min per 16, 2-bit q, f16 d, dmin)
+    TK_Q3_K = 11, ///< ggml block_q3_K: 256 values in 110 bytes (3-bit q, 6-bit scale per 16, f16 d)
     TK_Q4_K = 12, ///< ggml block_q4_K: 256 values in 144 bytes (f16 d, dmin, 6-bit scales/mins, nibbles)
     TK_Q5_K = 13, ///< ggml block_q5_K: 256 values in 176 bytes (as Q4_K plus one high bit per value)
     TK_Q6_K = 14, ///< ggml block_q6_K: 256 values in 210 bytes (4 + 2 bits, int8 scale per 16, f16 d)
+    TK_IQ4_NL = 20, ///< ggml block_iq4_nl: 32 values in 18 bytes (f16 d, nibbles; value = d * table[q])
     TK_BF16 = 30,
     TK_MXFP4 = 39, ///< ggml block_mxfp4 (tandem_formats.h): E8M0 scale + 16 bytes of E2M1 nibbles
     /// FP8 E4M3 ("e4m3fn") codes, one byte per value, any cols; value = e4m3 * scale, the scale

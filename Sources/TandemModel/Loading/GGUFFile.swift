@@ -153,9 +153,12 @@ public final class GGUFFile: @unchecked Sendable {
         case 6: .q5_0
         case 7: .q5_1
         case 8: .q8_0
+        case 10: .q2_k
+        case 11: .q3_k
         case 12: .q4_k
         case 13: .q5_k
         case 14: .q6_k
+        case 20: .iq4_nl
         case 30: .bf16
         case 39: .mxfp4
         default: nil
@@ -175,7 +178,7 @@ public final class GGUFFile: @unchecked Sendable {
         guard let dtype = GGUFFile.dtype(ggmlType: info.ggmlType) else {
             let tname = GGUFFile.ggmlTypeNames[info.ggmlType] ?? "#\(info.ggmlType)"
             throw ModelLoadError(.unknownTensorType, file: path, place: "tensor \(name)",
-                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
+                                 "tensor type \(tname) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, MXFP4); requantize the model, e.g. with llama-quantize to Q8_0")
         }
         return dtype
     }

@@ -15,7 +15,7 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Matrix columns (input features); a multiple of 32.")
     var cols = 16384
 
-    @Option(help: "Comma-separated formats: f32, f16, bf16, q8_0, q4_0, q4_1, fp8_e4m3, nvfp4, mxfp4, q4_k, q5_k, q6_k (the K-quants need columns in multiples of 256).")
+    @Option(help: "Comma-separated formats: f32, f16, bf16, q8_0, q4_0, q4_1, fp8_e4m3, nvfp4, mxfp4, q2_k, q3_k, q4_k, q5_k, q6_k (the K-quants need columns in multiples of 256), iq4_nl.")
     var formats = "f32,f16,q8_0,q4_1,q4_0,fp8_e4m3,nvfp4,mxfp4,q4_k,q6_k"
 
     @Option(help: "Comma-separated thread counts.")
