@@ -187,7 +187,11 @@ def test_a_template_that_refuses_the_conversation_is_a_400(tmp_path_factory):
 
 @pytest.mark.parametrize("template", ["mistralai-Mistral-Nemo-Instruct-2407.jinja",   # [TOOL_CALLS][{...}, ...]
                                       "unsloth-mistral-Devstral-Small-2507.jinja",     # [TOOL_CALLS]name[ARGS]{...}
-                                      "NVIDIA-Nemotron-Nano-v2.jinja"])                # <TOOLCALL>[{...}]</TOOLCALL>
+                                      "NVIDIA-Nemotron-Nano-v2.jinja",                 # <TOOLCALL>[{...}]</TOOLCALL>
+                                      # DeepSeek's tokens: function<｜tool▁sep｜>name + a ```json block (R1),
+                                      # name<｜tool▁sep｜>{...} (V3.1)
+                                      "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
+                                      "deepseek-ai-DeepSeek-V3.1.jinja"])
 def test_required_calls_in_the_format_the_models_template_shows(tmp_path_factory, template):
     """The call format comes from the model's own template: with tool_choice required the answer
     is generated in that format (grammar) and comes back as OpenAI tool_calls (parser). One

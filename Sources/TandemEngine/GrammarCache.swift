@@ -118,6 +118,12 @@ public final class GrammarCache: @unchecked Sendable {
             case .bareJSON: break
             case .list(let o, let c): open = o; close = c; layout = .list
             case .named(let o, let separator): open = o; layout = .named(separator: separator)
+            case .deepSeek:
+                let f = format.deepSeekFraming!
+                open = ToolCallFormat.deepSeekCallsBegin
+                close = ToolCallFormat.deepSeekCallsEnd
+                layout = .framed(callOpen: ToolCallFormat.deepSeekCallBegin, beforeName: f.beforeName, afterName: f.afterName,
+                                 afterArguments: f.afterArguments, callClose: ToolCallFormat.deepSeekCallEnd)
             }
             grammar = try JSONSchemaCompiler.toolCalls(tools.map { ($0.name, $0.parameters) }, open: open, close: close,
                                                        argumentsKey: format.argumentsKey, multiple: multiple, layout: layout,

@@ -67,6 +67,9 @@ public struct JSONSchemaCompiler {
         case perCall
         case list
         case named(separator: String)
+        /// Each call `callOpen` + `beforeName` + name + `afterName` + arguments + `afterArguments`
+        /// + `callClose`, all of them (whitespace between) between `open` and `close` (DeepSeek).
+        case framed(callOpen: String, beforeName: String, afterName: String, afterArguments: String, callClose: String)
     }
 
     public static func toolCalls(_ tools: [(name: String, parameters: JSONValue)], open: String, close: String,
@@ -84,6 +87,9 @@ public struct JSONSchemaCompiler {
                 let ws = c.ws
                 if case .named(let separator) = layout {
                     bodies.append(.sequence([.literal(tool.name), .literal(separator), arguments]))
+                } else if case .framed(let callOpen, let beforeName, let afterName, let afterArguments, let callClose) = layout {
+                    bodies.append(.sequence([.literal(callOpen + beforeName + tool.name + afterName), arguments,
+                                             .literal(afterArguments + callClose)]))
                 } else {
                     bodies.append(.sequence([
                         .literal("{"), ws, .literal("\"name\""), ws, .literal(":"), ws, .literal(JSONWriter.string(.string(tool.name))), ws,
@@ -103,6 +109,9 @@ public struct JSONSchemaCompiler {
             case .named:
                 let call: Pattern = .sequence([.literal(open), body])
                 return (multiple ? .repetition(call, min: 1, max: nil, separator: nil) : call, rules)
+            case .framed:
+                let calls: Pattern = multiple ? .repetition(body, min: 1, max: nil, separator: ws) : body
+                return (.sequence([.literal(open), calls, .literal(close)]), rules)
             }
         }
     }

@@ -290,3 +290,35 @@ func regex(_ source: String) throws -> Pattern { try RegexParser.parse(source) }
         #expect(kept.count == 2) // "t" and "true"
     }
 }
+
+@Suite struct ToolCallGrammarTests {
+    /// DeepSeek's framing (`ToolCallLayout.framed`): every call between the call tokens, all of
+    /// them between the calls tokens; the arguments follow the function's schema.
+    @Test func framedCallsFollowTheLayoutAndTheSchema() throws {
+        var pieces: [[UInt8]] = [[]]
+        for b in UInt8(0)...255 { pieces.append([b]) }
+        let vocab = TokenVocabulary(tokenBytes: pieces + [[]], endTokens: [TokenID(pieces.count)])
+        let params: JSONValue = ["type": "object", "properties": ["city": ["type": "string", "maxLength": 10]], "required": ["city"],
+                                 "additionalProperties": false]
+        let layout = JSONSchemaCompiler.ToolCallLayout.framed(callOpen: "<B>", beforeName: "function<S>", afterName: "\n```json\n",
+                                                              afterArguments: "\n```", callClose: "<E>")
+        func accepts(_ g: CompiledGrammar, _ text: String) -> Bool {
+            let s = g.advance(g.startState, bytes: Array(text.utf8))
+            return s >= 0 && g.isAccepting(s)
+        }
+        let one = try JSONSchemaCompiler.toolCalls([("get_weather", params), ("noop", ["type": "object"])], open: "<CALLS>", close: "</CALLS>",
+                                                   argumentsKey: "arguments", multiple: false, layout: layout, vocabulary: vocab)
+        let call = "<B>function<S>get_weather\n```json\n{\"city\": \"Paris\"}\n```<E>"
+        #expect(accepts(one, "<CALLS>" + call + "</CALLS>"))
+        #expect(accepts(one, "<CALLS><B>function<S>noop\n```json\n{}\n```<E></CALLS>"))
+        #expect(!accepts(one, "<CALLS>" + call + "\n" + call + "</CALLS>"), "two calls where one is asked for")
+        #expect(!accepts(one, "<CALLS><B>function<S>get_weather\n```json\n{\"town\": \"Paris\"}\n```<E></CALLS>"))
+        #expect(!accepts(one, "<CALLS><B>get_weather<S>{\"city\": \"Paris\"}<E></CALLS>"))
+        #expect(!accepts(one, "<CALLS><B>function<S>other\n```json\n{}\n```<E></CALLS>"))
+        let many = try JSONSchemaCompiler.toolCalls([("get_weather", params)], open: "<CALLS>", close: "</CALLS>",
+                                                    argumentsKey: "arguments", multiple: true, layout: layout, vocabulary: vocab)
+        #expect(accepts(many, "<CALLS>" + call + "\n" + call + "</CALLS>"))
+        #expect(accepts(many, "<CALLS>" + call + "</CALLS>"))
+        #expect(!accepts(many, "<CALLS></CALLS>"))
+    }
+}

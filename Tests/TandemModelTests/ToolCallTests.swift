@@ -80,7 +80,36 @@ extension ToolCallParserTests {
         #expect(parse("[TOOL_CALLS]f[ARGS]{broken", format: mistral, chunks: [3]) == [.text("[TOOL_CALLS]f[ARGS]{broken")])
     }
 
+    @Test func deepSeekCallsParseInBothFramings() {
+        let r1 = "Let me check.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜>\n"
+            + "<｜tool▁call▁begin｜>function<｜tool▁sep｜>search\n```json\n{\"query\": \"a```b\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+        let v31 = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜>"
+            + "<｜tool▁call▁begin｜>search<｜tool▁sep｜>{\"query\": \"a```b\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+        let calls: [ToolCallParser.Piece] = [.call(name: "get_weather", arguments: #"{"city":"Paris"}"#), .call(name: "search", arguments: #"{"query":"a```b"}"#)]
+        for chunks in [[1000], [1], [4, 9]] {
+            #expect(parse(r1, format: .deepSeek(typed: true), chunks: chunks) == [.text("Let me check.")] + calls)
+            // Either framing parses whichever the template showed.
+            #expect(parse(v31, format: .deepSeek(typed: true), chunks: chunks) == calls)
+            #expect(parse(v31, format: .deepSeek(typed: false), chunks: chunks) == calls)
+        }
+        // What the format writes parses back; an answer cut before its end tokens still gives its call.
+        for typed in [true, false] {
+            let f = ToolCallFormat.deepSeek(typed: typed)
+            #expect(parse(f.call(name: "f", arguments: #"{"a": [1, 2]}"#), format: f, chunks: [3]) == [.call(name: "f", arguments: #"{"a":[1,2]}"#)])
+        }
+        #expect(parse("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{}", format: .deepSeek(typed: false), chunks: [5])
+                == [.call(name: "f", arguments: "{}")])
+        // Not a call: given back as text.
+        let broken = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{broken\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+        #expect(parse(broken, format: .deepSeek(typed: true), chunks: [7]) == [.text(broken)])
+    }
+
     @Test func templatesShowTheirFormat() {
+        // DeepSeek R1 (distills): typed calls with a fenced JSON block; V3.1: name, separator, arguments.
+        #expect(ToolCallFormat.shown(in: "'<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + name + '\\n' + '```json'")
+                == .deepSeek(typed: true))
+        #expect(ToolCallFormat.shown(in: "'<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>'+ tool['function']['name'] + '<｜tool▁sep｜>'")
+                == .deepSeek(typed: false))
         #expect(ToolCallFormat.shown(in: "... [TOOL_CALLS][ ... ") == .list(open: "[TOOL_CALLS]", close: ""))
         #expect(ToolCallFormat.shown(in: "[TOOL_CALLS]' + name + '[ARGS]") == .named(open: "[TOOL_CALLS]", separator: "[ARGS]"))
         #expect(ToolCallFormat.shown(in: "<TOOLCALL>[") == .list(open: "<TOOLCALL>", close: "</TOOLCALL>"))

@@ -13,11 +13,26 @@ public enum ToolCallFormat: Sendable, Equatable {
     /// Each call `open` + name + `separator` + arguments object: Mistral's newer
     /// `[TOOL_CALLS]get_weather[ARGS]{…}`.
     case named(open: String, separator: String)
+    /// DeepSeek's special tokens: all calls between `<｜tool▁calls▁begin｜>` and
+    /// `<｜tool▁calls▁end｜>`, each between `<｜tool▁call▁begin｜>` and `<｜tool▁call▁end｜>`.
+    /// `typed` (R1 and its distills): `function<｜tool▁sep｜>name` + "\n```json\n" + arguments + "\n```";
+    /// untyped (V3.1): `name<｜tool▁sep｜>arguments`.
+    case deepSeek(typed: Bool)
+
+    public static let deepSeekCallsBegin = "<｜tool▁calls▁begin｜>", deepSeekCallsEnd = "<｜tool▁calls▁end｜>"
+    public static let deepSeekCallBegin = "<｜tool▁call▁begin｜>", deepSeekCallEnd = "<｜tool▁call▁end｜>"
+    public static let deepSeekSeparator = "<｜tool▁sep｜>"
+
+    /// What a DeepSeek call writes before the name, between name and arguments, and after them.
+    public var deepSeekFraming: (beforeName: String, afterName: String, afterArguments: String)? {
+        guard case .deepSeek(let typed) = self else { return nil }
+        return typed ? ("function" + Self.deepSeekSeparator, "\n```json\n", "\n```") : ("", Self.deepSeekSeparator, "")
+    }
 
     /// The key of the arguments object in a call.
     public var argumentsKey: String {
         switch self {
-        case .tagged, .list, .named: "arguments"
+        case .tagged, .list, .named, .deepSeek: "arguments"
         case .bareJSON(let key): key
         }
     }
@@ -28,6 +43,7 @@ public enum ToolCallFormat: Sendable, Equatable {
             return template.contains("[ARGS]") ? .named(open: "[TOOL_CALLS]", separator: "[ARGS]") : .list(open: "[TOOL_CALLS]", close: "")
         }
         if template.contains("<TOOLCALL>") { return .list(open: "<TOOLCALL>", close: "</TOOLCALL>") }
+        if template.contains(deepSeekCallsBegin) { return .deepSeek(typed: template.contains("```json")) }
         if template.contains("<tool_call>") { return .tagged(open: "<tool_call>", close: "</tool_call>") }
         return nil
     }
@@ -45,6 +61,10 @@ public enum ToolCallFormat: Sendable, Equatable {
         case .bareJSON: return body
         case .list(let open, let close): return "\(open)[\(body)]\(close)"
         case .named(let open, let separator): return "\(open)\(name)\(separator)\(arguments)"
+        case .deepSeek:
+            let f = deepSeekFraming!
+            return Self.deepSeekCallsBegin + Self.deepSeekCallBegin + f.beforeName + name + f.afterName + arguments + f.afterArguments
+                + Self.deepSeekCallEnd + Self.deepSeekCallsEnd
         }
     }
 }
@@ -71,7 +91,7 @@ extension ChatTemplate {
         case .bareJSON(let key):
             return "These functions are available:\n\n\(list)\n\n"
                 + "To call one, answer with only a JSON object {\"name\": <function-name>, \"\(key)\": <arguments-object>}."
-        case .list, .named:
+        case .list, .named, .deepSeek:
             return "These functions are available:\n\n\(list)\n\nTo call one, write "
                 + format.call(name: "<function-name>", arguments: "<arguments-object>")
         }

@@ -11,7 +11,10 @@ import TandemCore
 /// call if it parses as one (several may be joined by `;`), text otherwise.
 /// List formats (`[TOOL_CALLS][…]`, `<TOOLCALL>[…]</TOOLCALL>`) and named ones
 /// (`[TOOL_CALLS]name[ARGS]{…}`, repeated): as tagged, the body read as a JSON list of calls, or
-/// as name-separator-arguments parts; without a closing text a call runs to the end.
+/// as name-separator-arguments parts; without a closing text a call runs to the end. DeepSeek: as
+/// tagged between `<｜tool▁calls▁begin｜>` and `<｜tool▁calls▁end｜>`, each
+/// `<｜tool▁call▁begin｜>`…`<｜tool▁call▁end｜>` part read in either framing (R1's typed one with
+/// a fenced JSON block, or V3.1's name-separator-arguments).
 public struct ToolCallParser: Sendable {
     public enum Piece: Sendable, Equatable {
         case text(String)
@@ -34,6 +37,7 @@ public struct ToolCallParser: Sendable {
         switch format {
         case .tagged(let open, let close), .list(let open, let close): return scanTagged(open: open, close: close, atEnd: false)
         case .named(let open, _): return scanTagged(open: open, close: "", atEnd: false)
+        case .deepSeek: return scanTagged(open: ToolCallFormat.deepSeekCallsBegin, close: ToolCallFormat.deepSeekCallsEnd, atEnd: false)
         case .bareJSON: return scanBare(atEnd: false)
         }
     }
@@ -43,6 +47,7 @@ public struct ToolCallParser: Sendable {
         switch format {
         case .tagged(let open, let close), .list(let open, let close): return scanTagged(open: open, close: close, atEnd: true)
         case .named(let open, _): return scanTagged(open: open, close: "", atEnd: true)
+        case .deepSeek: return scanTagged(open: ToolCallFormat.deepSeekCallsBegin, close: ToolCallFormat.deepSeekCallsEnd, atEnd: true)
         case .bareJSON: return scanBare(atEnd: true)
         }
     }
@@ -79,6 +84,16 @@ public struct ToolCallParser: Sendable {
                 calls.append((name, JSONWriter.string(args)))
             }
             guard !calls.isEmpty else { return false }
+        case .deepSeek:
+            for part in body.components(separatedBy: ToolCallFormat.deepSeekCallBegin) {
+                let trimmed = part.trimmingCharacters(in: .whitespacesAndNewlines)
+                if trimmed.isEmpty { continue }
+                // The last call of an answer cut short may lack its end token.
+                let inner = trimmed.hasSuffix(ToolCallFormat.deepSeekCallEnd) ? String(trimmed.dropLast(ToolCallFormat.deepSeekCallEnd.count)) : trimmed
+                guard let c = Self.parseDeepSeekCall(inner) else { return false }
+                calls.append(c)
+            }
+            guard !calls.isEmpty else { return false }
         }
         pendingSpace = ""
         for (name, arguments) in calls { out.append(.call(name: name, arguments: arguments)) }
@@ -94,6 +109,22 @@ public struct ToolCallParser: Sendable {
         // At most name, arguments and an id (Mistral's lists carry one).
         guard case .object = arguments, pairs.count <= 3 else { return nil }
         return (name, JSONWriter.string(arguments))
+    }
+
+    /// One DeepSeek call between its begin and end tokens: `function<｜tool▁sep｜>name` then a
+    /// ```json fenced object (R1), or `name<｜tool▁sep｜>object` (V3.1).
+    static func parseDeepSeekCall(_ inner: String) -> (String, String)? {
+        guard let sep = inner.range(of: ToolCallFormat.deepSeekSeparator) else { return nil }
+        var name = inner[..<sep.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+        var rest = inner[sep.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
+        if name == "function", let fence = rest.range(of: "```json") {
+            name = rest[..<fence.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+            rest = rest[fence.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
+            guard rest.hasSuffix("```") else { return nil }
+            rest = String(rest.dropLast(3))
+        }
+        guard !name.isEmpty, !name.contains("\n"), let args = try? JSONValue.parse(Array(rest.utf8)), case .object = args else { return nil }
+        return (name, JSONWriter.string(args))
     }
 
     private mutating func scanTagged(open: String, close: String, atEnd: Bool) -> [Piece] {
