@@ -191,7 +191,9 @@ def test_a_template_that_refuses_the_conversation_is_a_400(tmp_path_factory):
                                       # DeepSeek's tokens: function<｜tool▁sep｜>name + a ```json block (R1),
                                       # name<｜tool▁sep｜>{...} (V3.1)
                                       "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
-                                      "deepseek-ai-DeepSeek-V3.1.jinja"])
+                                      "deepseek-ai-DeepSeek-V3.1.jinja",
+                                      # harmony: <|channel|>commentary to=functions.name ...<|message|>{...}<|call|>
+                                      "openai-gpt-oss-120b.jinja"])
 def test_required_calls_in_the_format_the_models_template_shows(tmp_path_factory, template):
     """The call format comes from the model's own template: with tool_choice required the answer
     is generated in that format (grammar) and comes back as OpenAI tool_calls (parser). One
@@ -218,5 +220,33 @@ def test_required_calls_in_the_format_the_models_template_shows(tmp_path_factory
         schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
         for call in calls:
             jsonschema.validate(json.loads(call.function.arguments), schemas[call.function.name])
+    finally:
+        d.stop()
+
+
+def test_harmony_channels_split_into_reasoning_and_answer(tmp_path_factory):
+    """gpt-oss's harmony messages: the analysis channel is reasoning, the final channel the answer,
+    with or without tools offered. SmolLM2 knows no harmony, so a guided_regex makes it write
+    one analysis and one final message; the response carries them apart, headers removed."""
+    path = retemplated(tmp_path_factory.mktemp("tpl"), "openai-gpt-oss-120b.jinja")
+    d = tandemkit.Deployment(str(path), 1)
+    try:
+        pattern = (r"<\|channel\|>analysis<\|message\|>[a-z ]{3,30}<\|end\|>"
+                   r"<\|start\|>assistant<\|channel\|>final<\|message\|>[A-Za-z ,.]{3,40}")
+        for stream in (False, True):
+            kwargs = dict(model="m", messages=[{"role": "user", "content": "Say hello."}], max_tokens=120, temperature=0,
+                          extra_body={"guided_regex": pattern})
+            if stream:
+                reasoning, content = "", ""
+                for chunk in d.client().chat.completions.create(stream=True, **kwargs):
+                    if chunk.choices:
+                        delta = chunk.choices[0].delta
+                        reasoning += getattr(delta, "reasoning_content", None) or ""
+                        content += delta.content or ""
+            else:
+                msg = d.client().chat.completions.create(**kwargs).choices[0].message
+                reasoning, content = getattr(msg, "reasoning_content", None) or "", msg.content or ""
+            assert 3 <= len(reasoning) <= 30 and all(c.islower() or c == " " for c in reasoning), (stream, reasoning, content)
+            assert 3 <= len(content) <= 40 and "<|" not in content, (stream, reasoning, content)
     finally:
         d.stop()

@@ -124,6 +124,10 @@ public final class GrammarCache: @unchecked Sendable {
                 close = ToolCallFormat.deepSeekCallsEnd
                 layout = .framed(callOpen: ToolCallFormat.deepSeekCallBegin, beforeName: f.beforeName, afterName: f.afterName,
                                  afterArguments: f.afterArguments, callClose: ToolCallFormat.deepSeekCallEnd)
+            case .harmony:
+                // The commentary message of a call; `<|call|>` ends the turn (one call per turn).
+                layout = .framed(callOpen: "<|channel|>commentary to=functions.", beforeName: "",
+                                 afterName: " <|constrain|>json<|message|>", afterArguments: "", callClose: "<|call|>")
             }
             grammar = try JSONSchemaCompiler.toolCalls(tools.map { ($0.name, $0.parameters) }, open: open, close: close,
                                                        argumentsKey: format.argumentsKey, multiple: multiple, layout: layout,

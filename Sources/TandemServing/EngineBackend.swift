@@ -68,7 +68,10 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             var tools = request.tools
             if case .function(let name) = request.toolChoice { tools = tools.filter { $0.name == name } }
             var multiple = request.parallelToolCalls && request.toolChoice == .required
-            if case .bareJSON = format { multiple = false }
+            switch format {
+            case .bareJSON, .harmony: multiple = false  // one JSON answer; harmony's <|call|> ends the turn
+            default: break
+            }
             spec = .toolCalls(tools, format: format, multiple: multiple)
             param = "tools"
         } else {
@@ -174,7 +177,11 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         } catch let e as EngineError {
             throw Self.backendError(e)
         }
-        let format = try toolCallFormat(request)
+        // Harmony messages are split (reasoning, answer, calls) whether or not tools are offered.
+        let offered = try toolCallFormat(request)
+        var harmony = false
+        if engine.model.chatTemplate?.toolCallFormat == .harmony, case .chat = request.input { harmony = true }
+        let format = offered ?? (harmony ? .harmony : nil)
         let (stream, continuation) = AsyncThrowingStream<CompletionEvent, any Error>.makeStream()
         let task = Task {
             do {
@@ -267,6 +274,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             for piece in pieces {
                 switch piece {
                 case .text(let t): out.content += t
+                case .reasoning(let t): out.reasoning += t
                 case .call(let name, let arguments):
                     out.toolCalls.append(ToolCallDelta(index: index, id: Self.newID(), name: name, arguments: arguments))
                     index += 1

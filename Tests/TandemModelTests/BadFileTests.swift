@@ -41,13 +41,13 @@ struct BadFileTests {
     @Test func unknownTensorTypeIsNamed() throws {
         var w = GGUFWriter.tinyLlama()
         w.addAllTinyTensors(except: ["blk.0.attn_q.weight"])
-        w.tensors.append(("blk.0.attn_q.weight", [256, 4], 10, [UInt8](repeating: 0, count: 4 * 84)))  // Q2_K
+        w.tensors.append(("blk.0.attn_q.weight", [256, 4], 23, [UInt8](repeating: 0, count: 4 * 136)))  // IQ4_XS
         let path = temporaryPath("qk.gguf")
         try w.write(to: path)
         let e = try #require(loadError(path))
         #expect(e.kind == .unknownTensorType)
         #expect(e.place == "tensor blk.0.attn_q.weight")
-        #expect(e.message.contains("Q2_K"))
+        #expect(e.message.contains("IQ4_XS"))
     }
 
     // Header values chosen to overflow sizes or exhaust memory end in an error, never a trap.

@@ -104,7 +104,42 @@ extension ToolCallParserTests {
         #expect(parse(broken, format: .deepSeek(typed: true), chunks: [7]) == [.text(broken)])
     }
 
+    /// Harmony pieces with adjacent reasoning joined too (the chunking is not part of the answer).
+    func harmony(_ text: String, chunks: [Int]) -> [ToolCallParser.Piece] {
+        var joined: [ToolCallParser.Piece] = []
+        for piece in parse(text, format: .harmony, chunks: chunks) {
+            if case .reasoning(let b) = piece, case .reasoning(let a)? = joined.last { joined[joined.count - 1] = .reasoning(a + b) } else { joined.append(piece) }
+        }
+        return joined
+    }
+
+    @Test func harmonyChannelsBecomeReasoningTextAndCalls() {
+        let call = "<|channel|>analysis<|message|>The user wants the weather.<|end|>"
+            + "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Paris\"}<|call|>"
+        let answer = "<|channel|>analysis<|message|>Say hi <|end of thought|><|end|><|start|>assistant<|channel|>final<|message|>Hello, <b>world</b>!<|return|>"
+        for chunks in [[1000], [1], [3, 8]] {
+            #expect(harmony(call, chunks: chunks) == [.reasoning("The user wants the weather."), .call(name: "get_weather", arguments: #"{"city":"Paris"}"#)])
+            #expect(harmony(answer, chunks: chunks) == [.reasoning("Say hi <|end of thought|>"), .text("Hello, <b>world</b>!")])
+            // The recipient in the role part; a model stopped by its end token (not in the text).
+            #expect(harmony("<|start|>assistant to=functions.f<|channel|>commentary json<|message|>{}", chunks: chunks) == [.call(name: "f", arguments: "{}")])
+            #expect(harmony(" to=functions.f<|channel|>commentary json<|message|>{}<|call|>", chunks: chunks) == [.call(name: "f", arguments: "{}")])
+            #expect(harmony("<|channel|>final<|message|>Hi there", chunks: chunks) == [.text("Hi there")])
+            // A model that ignored the format: its text is the answer.
+            #expect(harmony("Plain <|words|> here", chunks: chunks) == [.text("Plain <|words|> here")])
+        }
+        var p = ToolCallParser(format: .harmony)
+        _ = p.feed(call)
+        _ = p.finish()
+        #expect(p.callCount == 1)
+        // Arguments that are no JSON object come back as text.
+        let bad = "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{bad<|call|>"
+        #expect(harmony(bad, chunks: [4]) == [.text(ToolCallFormat.harmony.call(name: "f", arguments: "{bad"))])
+        // What the format writes parses back.
+        #expect(harmony(ToolCallFormat.harmony.call(name: "g", arguments: #"{"a": 1}"#), chunks: [2]) == [.call(name: "g", arguments: #"{"a":1}"#)])
+    }
+
     @Test func templatesShowTheirFormat() {
+        #expect(ToolCallFormat.shown(in: "{{- \"<|start|>assistant to=\" }}{{- \"functions.\" + tool_call.name + \"<|channel|>commentary \" }}") == .harmony)
         // DeepSeek R1 (distills): typed calls with a fenced JSON block; V3.1: name, separator, arguments.
         #expect(ToolCallFormat.shown(in: "'<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + name + '\\n' + '```json'")
                 == .deepSeek(typed: true))

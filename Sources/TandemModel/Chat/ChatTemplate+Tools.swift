@@ -18,6 +18,10 @@ public enum ToolCallFormat: Sendable, Equatable {
     /// `typed` (R1 and its distills): `function<｜tool▁sep｜>name` + "\n```json\n" + arguments + "\n```";
     /// untyped (V3.1): `name<｜tool▁sep｜>arguments`.
     case deepSeek(typed: Bool)
+    /// gpt-oss's harmony messages (`HarmonyParser`): a call is a commentary message to
+    /// `functions.NAME` whose body is the arguments, ended by `<|call|>`; reasoning (the analysis
+    /// channel) and the answer (final) are messages of their own.
+    case harmony
 
     public static let deepSeekCallsBegin = "<｜tool▁calls▁begin｜>", deepSeekCallsEnd = "<｜tool▁calls▁end｜>"
     public static let deepSeekCallBegin = "<｜tool▁call▁begin｜>", deepSeekCallEnd = "<｜tool▁call▁end｜>"
@@ -32,7 +36,7 @@ public enum ToolCallFormat: Sendable, Equatable {
     /// The key of the arguments object in a call.
     public var argumentsKey: String {
         switch self {
-        case .tagged, .list, .named, .deepSeek: "arguments"
+        case .tagged, .list, .named, .deepSeek, .harmony: "arguments"
         case .bareJSON(let key): key
         }
     }
@@ -43,6 +47,7 @@ public enum ToolCallFormat: Sendable, Equatable {
             return template.contains("[ARGS]") ? .named(open: "[TOOL_CALLS]", separator: "[ARGS]") : .list(open: "[TOOL_CALLS]", close: "")
         }
         if template.contains("<TOOLCALL>") { return .list(open: "<TOOLCALL>", close: "</TOOLCALL>") }
+        if template.contains("<|channel|>"), template.contains("commentary"), template.contains("functions.") { return .harmony }
         if template.contains(deepSeekCallsBegin) { return .deepSeek(typed: template.contains("```json")) }
         if template.contains("<tool_call>") { return .tagged(open: "<tool_call>", close: "</tool_call>") }
         return nil
@@ -65,6 +70,7 @@ public enum ToolCallFormat: Sendable, Equatable {
             let f = deepSeekFraming!
             return Self.deepSeekCallsBegin + Self.deepSeekCallBegin + f.beforeName + name + f.afterName + arguments + f.afterArguments
                 + Self.deepSeekCallEnd + Self.deepSeekCallsEnd
+        case .harmony: return "<|channel|>commentary to=functions.\(name) <|constrain|>json<|message|>\(arguments)<|call|>"
         }
     }
 }
@@ -91,7 +97,7 @@ extension ChatTemplate {
         case .bareJSON(let key):
             return "These functions are available:\n\n\(list)\n\n"
                 + "To call one, answer with only a JSON object {\"name\": <function-name>, \"\(key)\": <arguments-object>}."
-        case .list, .named, .deepSeek:
+        case .list, .named, .deepSeek, .harmony:
             return "These functions are available:\n\n\(list)\n\nTo call one, write "
                 + format.call(name: "<function-name>", arguments: "<arguments-object>")
         }

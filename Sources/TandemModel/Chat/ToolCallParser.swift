@@ -19,6 +19,8 @@ public struct ToolCallParser: Sendable {
     public enum Piece: Sendable, Equatable {
         case text(String)
         case call(name: String, arguments: String)
+        /// Reasoning the format marks as such (harmony's analysis channel).
+        case reasoning(String)
     }
 
     public let format: ToolCallFormat
@@ -28,16 +30,20 @@ public struct ToolCallParser: Sendable {
     private var pendingSpace = ""
     /// Bare JSON: nil until the first non-space character decides.
     private var holding: Bool?
-    public private(set) var callCount = 0
+    private var harmony = HarmonyParser()
+    private var calls = 0
+    public var callCount: Int { format == .harmony ? harmony.callCount : calls }
 
     public init(format: ToolCallFormat) { self.format = format }
 
     public mutating func feed(_ text: String) -> [Piece] {
+        if format == .harmony { return harmony.feed(text, atEnd: false) }
         buffer += text
         switch format {
         case .tagged(let open, let close), .list(let open, let close): return scanTagged(open: open, close: close, atEnd: false)
         case .named(let open, _): return scanTagged(open: open, close: "", atEnd: false)
         case .deepSeek: return scanTagged(open: ToolCallFormat.deepSeekCallsBegin, close: ToolCallFormat.deepSeekCallsEnd, atEnd: false)
+        case .harmony: return []
         case .bareJSON: return scanBare(atEnd: false)
         }
     }
@@ -48,6 +54,7 @@ public struct ToolCallParser: Sendable {
         case .tagged(let open, let close), .list(let open, let close): return scanTagged(open: open, close: close, atEnd: true)
         case .named(let open, _): return scanTagged(open: open, close: "", atEnd: true)
         case .deepSeek: return scanTagged(open: ToolCallFormat.deepSeekCallsBegin, close: ToolCallFormat.deepSeekCallsEnd, atEnd: true)
+        case .harmony: return harmony.feed("", atEnd: true)
         case .bareJSON: return scanBare(atEnd: true)
         }
     }
@@ -94,10 +101,11 @@ public struct ToolCallParser: Sendable {
                 calls.append(c)
             }
             guard !calls.isEmpty else { return false }
+        case .harmony: return false // HarmonyParser reads its own messages
         }
         pendingSpace = ""
         for (name, arguments) in calls { out.append(.call(name: name, arguments: arguments)) }
-        callCount += calls.count
+        self.calls += calls.count
         return true
     }
 
@@ -190,7 +198,7 @@ public struct ToolCallParser: Sendable {
             }
             calls.append(.call(name: name, arguments: arguments))
         }
-        callCount += calls.count
+        self.calls += calls.count
         buffer = ""
         return calls
     }
