@@ -100,7 +100,8 @@ let package = Package(
                                                        .product(name: "Yams", package: "Yams")]),
         // Load generator and statistics for `tandem bench` (pure parts + an AsyncHTTPClient SSE client).
         .target(name: "TandemBench", dependencies: ["TandemCore",
-                                                    .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+                                                    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                    .product(name: "Yams", package: "Yams")]),
         // CLI.
         .executableTarget(name: "tandem", dependencies: [
             "TandemCore", "TandemKernels", "TandemJinja", "TandemModel", "TandemEngine", "TandemGrammar", "TandemTransport", "TandemAPI", "TandemGateway",

@@ -153,3 +153,39 @@ def test_unreachable_server_is_reported_not_hung(tmp_path):
     # Connection refused is retried until the connect timeout (min(5 s, request timeout / 2)), then reported.
     assert report["levels"][0]["failed"] == 2
     assert list(report["levels"][0]["errors"]) == ["connect"]
+
+
+def test_council_puts_two_deployments_side_by_side(tmp_path):
+    """`tandem council` against two real deployments (SmolLM2 twice, greedy): every task reaches
+    both, answers are kept and checked, and since both serve the same weights at temperature 0
+    their answers and check results agree; the report, JSON and plot are written."""
+    from tandemkit import SMOLLM2
+    a, b = Deployment(SMOLLM2, 1), Deployment(SMOLLM2, 1)
+    try:
+        out = tmp_path / "council"
+        p = subprocess.run([tandem_bin(), "council", "--base-url", a.url, "--base-url", b.url, "--model", "m", "--model", "m",
+                            "--label", "spark", "--label", "dark", "--max-tokens-cap", "24", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout + p.stderr
+    finally:
+        a.stop()
+        b.stop()
+    report = json.loads((out / "council.json").read_text())
+    assert report["labels"] == ["spark", "dark"]
+    tasks = ["task-decomposition", "ambiguity-handling", "priority-summary", "business-strategy", "docker-compose",
+             "rag-design", "incident-json"]
+    for entries in report["entries"]:
+        assert [e["task"] for e in entries] == tasks
+        for e in entries:
+            r = e["record"]
+            assert r.get("error") is None and r["outputTokens"] == 24 and r["finishReason"] == "length", r
+            checks = {c["name"]: c["passed"] for c in e["checks"]}
+            assert checks["answered"] is True and checks["finished"] is False, e["checks"]
+            assert len(e["checks"]) == 3
+    spark, dark = report["entries"]
+    assert [e["record"]["answer"] for e in spark] == [e["record"]["answer"] for e in dark]
+    assert [e["checks"] for e in spark] == [e["checks"] for e in dark]
+    md = (out / "council.md").read_text()
+    assert "| task | spark: s |" in md and "| docker-compose |" in md and "- dark:" in md
+    assert (out / "council_latency.svg").read_text().startswith("<svg")
+    assert "| incident-json |" in p.stdout

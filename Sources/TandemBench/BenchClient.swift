@@ -141,6 +141,7 @@ public struct BenchClient: Sendable {
                     record.model = response.headers.first(name: "X-Tandem-Model")
                     record.route = response.headers.first(name: "X-Tandem-Route-Reason")
                     record.fallbackFrom = response.headers.first(name: "X-Tandem-Fallback-From")
+                    if request.keepsAnswer { record.answer = acc.answer }
                     return record
                 }
                 group.addTask {

@@ -1,5 +1,6 @@
-/// The "council" workload: six realistic tasks with their own output budgets. Reasoning models
+/// The "council" workload: seven realistic tasks with their own output budgets. Reasoning models
 /// spend hundreds of tokens thinking before they answer, so every budget is at least 1,200.
+/// `CouncilChecks` checks each answer automatically.
 public struct CouncilTask: Sendable, Equatable {
     public var name: String
     public var prompt: String
@@ -43,5 +44,8 @@ public enum CouncilTasks {
             the embedding model and index, retrieval and re-ranking, access control per document, prompt \
             construction, evaluation, and how you would keep answers current. Give concrete numbers.
             """, maxTokens: 2_000),
+        CouncilTask(name: "incident-json", prompt: """
+            Extract every incident from this on-call log as a JSON array, one object per incident with             the keys "service" (string), "severity" ("low", "medium" or "high") and "minutes" (its             duration as an integer). Answer with the JSON only. Log: "02:10 payments API timeouts for 25             minutes, customers could not pay; 09:40 search results stale for 90 minutes; 13:05 the             internal wiki was slow for 10 minutes."
+            """, maxTokens: 1_200),
     ]
 }

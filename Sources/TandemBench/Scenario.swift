@@ -163,7 +163,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         case .multiTurn(let c, let t, let sys, let u, let r, let o):
             return "multi-turn (\(c) conversations × \(t) turns: system prompt of \(sys) words, user turns of \(u) words, earlier replies of \(r) words resent, \(o) tokens out)"
         case .council(let cap):
-            return "council (6 tasks" + (cap.map { ", max_tokens capped at \($0))" } ?? ")")
+            return "council (\(CouncilTasks.all.count) tasks" + (cap.map { ", max_tokens capped at \($0))" } ?? ")")
         case .jsonl(let path, _):
             return "jsonl (\(path))"
         }

@@ -35,6 +35,8 @@ public struct RequestRecord: Sendable, Codable, Equatable {
     public var reasoningTokens: Int?
     /// The answer's text (content, not reasoning) was empty.
     public var emptyAnswer: Bool?
+    /// The answer's text itself, for requests that keep it (`BenchRequest.keepsAnswer`: the council).
+    public var answer: String?
 
     public init(index: Int, level: String, tag: String, start: Double, ttft: Double? = nil, e2e: Double? = nil,
                 itl: [Double] = [], tpot: Double? = nil, promptTokens: Int = 0, cachedTokens: Int = 0,

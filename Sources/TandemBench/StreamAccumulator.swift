@@ -64,6 +64,8 @@ public struct StreamAccumulator: Sendable {
     public private(set) var reasoningTokens: Int?
     /// Characters of answer text and of reasoning text seen.
     public private(set) var contentCharacters = 0
+    /// The answer's text (content, not reasoning), kept when the request asks for it.
+    public private(set) var answer = ""
     public private(set) var reasoningCharacters = 0
     public private(set) var sawDone = false
     public private(set) var error: (type: String, message: String)?
@@ -103,12 +105,12 @@ public struct StreamAccumulator: Sendable {
         }
         guard let choices = obj["choices"] as? [[String: Any]], let choice = choices.first else { return }
         var text = ""
-        if let t = choice["text"] as? String { text += t; contentCharacters += t.count }
+        if let t = choice["text"] as? String { text += t; contentCharacters += t.count; answer += t }
         if let delta = choice["delta"] as? [String: Any] {
             for key in ["content", "reasoning_content", "reasoning"] {
                 if let t = delta[key] as? String {
                     text += t
-                    if key == "content" { contentCharacters += t.count } else { reasoningCharacters += t.count }
+                    if key == "content" { contentCharacters += t.count; answer += t } else { reasoningCharacters += t.count }
                 }
             }
             if let calls = delta["tool_calls"] as? [Any], !calls.isEmpty { contentCharacters += 1 }

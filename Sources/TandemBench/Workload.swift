@@ -24,11 +24,24 @@ public struct BenchRequest: Sendable, Codable, Equatable {
     public var tag: String
     public var messages: [BenchMessage]
     public var maxTokens: Int
+    /// Keep the answer's text in the record (the council checks it).
+    public var keepsAnswer: Bool
 
-    public init(tag: String, messages: [BenchMessage], maxTokens: Int) {
+    public init(tag: String, messages: [BenchMessage], maxTokens: Int, keepsAnswer: Bool = false) {
         self.tag = tag
         self.messages = messages
         self.maxTokens = maxTokens
+        self.keepsAnswer = keepsAnswer
+    }
+
+    private enum CodingKeys: String, CodingKey { case tag, messages, maxTokens, keepsAnswer }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tag = try c.decode(String.self, forKey: .tag)
+        messages = try c.decode([BenchMessage].self, forKey: .messages)
+        maxTokens = try c.decode(Int.self, forKey: .maxTokens)
+        keepsAnswer = try c.decodeIfPresent(Bool.self, forKey: .keepsAnswer) ?? false
     }
 
     /// The prompt for `/v1/completions`: the message contents joined by blank lines.
@@ -47,7 +60,7 @@ public enum WorkloadSpec: Sendable, Equatable {
     /// same prompts), so the prefix cache's reuse across turns is what is measured. Requests go
     /// turn by turn (every conversation's turn 1, then every turn 2, ...).
     case multiTurn(conversations: Int, turns: Int, systemLen: Int, userLen: Int, replyLen: Int, outputLen: Int)
-    /// The six council tasks; each task's own `max_tokens` capped at `maxTokensCap` when given.
+    /// The council tasks (`CouncilTasks.all`); each task's own `max_tokens` capped at `maxTokensCap` when given.
     case council(maxTokensCap: Int?)
     /// Prompts from a JSONL file (see `JSONLWorkload`).
     case jsonl(path: String, defaultMaxTokens: Int)
@@ -135,7 +148,7 @@ public enum WorkloadGenerator {
         case .council(let cap):
             return CouncilTasks.all.map { t in
                 BenchRequest(tag: t.name, messages: [BenchMessage(role: "user", content: t.prompt)],
-                             maxTokens: cap.map { min($0, t.maxTokens) } ?? t.maxTokens)
+                             maxTokens: cap.map { min($0, t.maxTokens) } ?? t.maxTokens, keepsAnswer: true)
             }
         case .jsonl(let path, let defaultMaxTokens):
             return try JSONLWorkload.load(path: path, defaultMaxTokens: defaultMaxTokens)

@@ -120,11 +120,11 @@ import Testing
         #expect(md.contains("turn 1 0% (0 of 80), turn 2 67% (80 of 120)"), "\(md)")
     }
 
-    @Test func councilHasSixTasksWithReasoningBudgets() throws {
+    @Test func councilHasSevenTasksWithReasoningBudgets() throws {
         let r = try WorkloadGenerator.requests(.council(maxTokensCap: nil), count: 1, seed: 0)
         #expect(r.map(\.tag) == ["task-decomposition", "ambiguity-handling", "priority-summary", "business-strategy",
-                                 "docker-compose", "rag-design"])
-        #expect(r.allSatisfy { $0.maxTokens >= 1_200 })
+                                 "docker-compose", "rag-design", "incident-json"])
+        #expect(r.allSatisfy { $0.maxTokens >= 1_200 && $0.keepsAnswer })
         let capped = try WorkloadGenerator.requests(.council(maxTokensCap: 64), count: 1, seed: 0)
         #expect(capped.allSatisfy { $0.maxTokens == 64 })
     }
