@@ -99,7 +99,7 @@ let package = Package(
         .target(name: "TandemTopology", dependencies: ["TandemCore", "TandemModel", "TandemEngineCore", "TandemGatewayConfig",
                                                        .product(name: "Yams", package: "Yams")]),
         // Load generator and statistics for `tandem bench` (pure parts + an AsyncHTTPClient SSE client).
-        .target(name: "TandemBench", dependencies: ["TandemCore",
+        .target(name: "TandemBench", dependencies: ["TandemCore", "TandemGatewayConfig",
                                                     .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                     .product(name: "Yams", package: "Yams")]),
         // CLI.

@@ -164,7 +164,8 @@ def test_council_puts_two_deployments_side_by_side(tmp_path):
     try:
         out = tmp_path / "council"
         p = subprocess.run([tandem_bin(), "council", "--base-url", a.url, "--base-url", b.url, "--model", "m", "--model", "m",
-                            "--label", "spark", "--label", "dark", "--max-tokens-cap", "24", "--out", str(out)],
+                            "--label", "spark", "--label", "dark", "--max-tokens-cap", "24", "--price", "spark=1,4,0.5",
+                            "--out", str(out)],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, p.stdout + p.stderr
     finally:
@@ -187,5 +188,13 @@ def test_council_puts_two_deployments_side_by_side(tmp_path):
     assert [e["checks"] for e in spark] == [e["checks"] for e in dark]
     md = (out / "council.md").read_text()
     assert "| task | spark: s |" in md and "| docker-compose |" in md and "- dark:" in md
+    # Priced for spark only: its cost per answer, dark's column empty; the total is their sum.
+    assert "| spark: cost |" in md and "| dark: cost |" in md
+    costs = [(e["record"]["promptTokens"] - e["record"]["cachedTokens"]) * 1 + e["record"]["cachedTokens"] * 0.5
+             + e["record"]["outputTokens"] * 4 for e in spark]
+    assert f"- spark: " in md and f"${sum(costs) / 1e6:.6f}" in md, md
+    bad = subprocess.run([tandem_bin(), "council", "--model", "a", "--model", "b", "--price", "c=1,2"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "no model is labelled c" in bad.stderr, bad.stderr
     assert (out / "council_latency.svg").read_text().startswith("<svg")
     assert "| incident-json |" in p.stdout

@@ -244,8 +244,12 @@ def test_harmony_channels_split_into_reasoning_and_answer(tmp_path_factory):
                         reasoning += getattr(delta, "reasoning_content", None) or ""
                         content += delta.content or ""
             else:
-                msg = d.client().chat.completions.create(**kwargs).choices[0].message
+                r = d.client().chat.completions.create(**kwargs)
+                msg = r.choices[0].message
                 reasoning, content = getattr(msg, "reasoning_content", None) or "", msg.content or ""
+                # The analysis message's tokens are counted as reasoning, the final one's not.
+                spent = r.usage.completion_tokens_details.reasoning_tokens
+                assert 0 < spent < r.usage.completion_tokens, r.usage
             assert 3 <= len(reasoning) <= 30 and all(c.islower() or c == " " for c in reasoning), (stream, reasoning, content)
             assert 3 <= len(content) <= 40 and "<|" not in content, (stream, reasoning, content)
     finally:

@@ -1,5 +1,6 @@
 import Foundation
 import TandemCore
+import TandemGatewayConfig
 import Yams
 
 /// One automatic check of a council answer.
@@ -119,15 +120,27 @@ public struct CouncilReport: Sendable, Codable {
     public var labels: [String]
     /// entries[m][t]: model m's answer to task t.
     public var entries: [[Entry]]
+    /// Model m's prices (nil: not priced); with any, the report has a cost column.
+    public var prices: [TokenPrices?]
 
-    public init(labels: [String], entries: [[Entry]]) {
+    public init(labels: [String], entries: [[Entry]], prices: [TokenPrices?] = []) {
         self.labels = labels
         self.entries = entries
+        self.prices = prices.isEmpty ? Array(repeating: nil, count: labels.count) : prices
     }
 
+    /// Dollars model m's answer cost (nil when m is not priced).
+    public func cost(_ m: Int, _ e: Entry) -> Double? {
+        prices[m].map { $0.cost(promptTokens: e.record.promptTokens, cachedTokens: e.record.cachedTokens, completionTokens: e.record.outputTokens) }
+    }
+
+    static func dollars(_ d: Double?) -> String { d.map { String(format: "$%.6f", $0) } ?? "-" }
+
     public func markdown() -> String {
-        var s = "| task | " + labels.map { "\($0): s | \($0): tokens (reasoning) | \($0): checks" }.joined(separator: " | ") + " |\n"
-        s += "| --- |" + String(repeating: " ---: | ---: | --- |", count: labels.count) + "\n"
+        let priced = prices.contains { $0 != nil }
+        var s = "| task | " + labels.map { "\($0): s | \($0): tokens (reasoning)" + (priced ? " | \($0): cost" : "") + " | \($0): checks" }
+            .joined(separator: " | ") + " |\n"
+        s += "| --- |" + String(repeating: " ---: | ---: |" + (priced ? " ---: |" : "") + " --- |", count: labels.count) + "\n"
         guard let tasks = entries.first?.map(\.task) else { return s }
         for (t, task) in tasks.enumerated() {
             s += "| \(task) |"
@@ -137,6 +150,7 @@ public struct CouncilReport: Sendable, Codable {
                 let failed = e.checks.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }
                 let reasoning = e.record.reasoningTokens.map { " (\($0))" } ?? ""
                 s += " \(e.record.e2e.map { Report.num($0) } ?? "-") | \(e.record.outputTokens)\(reasoning) of \(e.maxTokens) |"
+                if priced { s += " \(Self.dollars(cost(m, e))) |" }
                 s += " \(passed)/\(e.checks.count)" + (failed.isEmpty ? "" : ": " + failed.joined(separator: "; ").replacingOccurrences(of: "|", with: "/")) + " |"
             }
             s += "\n"
@@ -148,7 +162,9 @@ public struct CouncilReport: Sendable, Codable {
             let tokens = es.map(\.record.outputTokens).reduce(0, +)
             let checks = es.flatMap(\.checks)
             let served = Set(es.compactMap(\.record.model)).sorted()
-            s += "- \(label): \(Report.num(time)) s, \(tokens) output tokens, \(checks.filter(\.passed).count) of \(checks.count) checks passed"
+            s += "- \(label): \(Report.num(time)) s, \(tokens) output tokens"
+            if prices[m] != nil { s += ", " + Self.dollars(es.compactMap { cost(m, $0) }.reduce(0, +)) }
+            s += ", \(checks.filter(\.passed).count) of \(checks.count) checks passed"
             s += served.isEmpty ? "\n" : " (answered by \(served.joined(separator: ", ")))\n"
         }
         return s
@@ -158,7 +174,7 @@ public struct CouncilReport: Sendable, Codable {
 /// A council run: every task to every target, one request at a time, the targets interleaved
 /// task by task (so a burst of load on the box hits both); the report and a plot on disk.
 public enum CouncilSession {
-    public static func run(targets: [(label: String, target: BenchTarget)], maxTokensCap: Int?,
+    public static func run(targets: [(label: String, target: BenchTarget)], maxTokensCap: Int?, prices: [TokenPrices?] = [],
                            outputDirectory: String) async throws -> CouncilReport {
         let tasks = try WorkloadGenerator.requests(.council(maxTokensCap: maxTokensCap), count: 1, seed: 0)
         let http = BenchClient.makeHTTPClient()
@@ -172,7 +188,7 @@ public enum CouncilSession {
             }
         }
         try await http.shutdown()
-        let report = CouncilReport(labels: targets.map(\.label), entries: entries)
+        let report = CouncilReport(labels: targets.map(\.label), entries: entries, prices: prices)
         let fm = FileManager.default
         try fm.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()

@@ -27,9 +27,7 @@ public struct GatewayModelConfiguration: Codable, Sendable, Equatable {
     /// Dollars a request with these token counts costs (usage records, spend metrics).
     public func cost(promptTokens: Int, cachedTokens: Int, completionTokens: Int) -> Double {
         guard let p = prices else { return costPerToken * Double(promptTokens + completionTokens) }
-        let cached = min(cachedTokens, promptTokens)
-        return (Double(promptTokens - cached) * p.inputPerMillion + Double(cached) * (p.cachedInputPerMillion ?? p.inputPerMillion)
-                + Double(completionTokens) * p.outputPerMillion) / 1_000_000
+        return p.cost(promptTokens: promptTokens, cachedTokens: cachedTokens, completionTokens: completionTokens)
     }
 
     /// What happens to a request whose `max_tokens` is below the reasoning floor.
@@ -99,6 +97,14 @@ public struct TokenPrices: Codable, Sendable, Equatable {
         self.inputPerMillion = inputPerMillion
         self.cachedInputPerMillion = cachedInputPerMillion
         self.outputPerMillion = outputPerMillion
+    }
+
+    /// Dollars for these token counts: cached prompt tokens at the cached price (the input price
+    /// when there is none), reasoning tokens among the completion tokens at the output price.
+    public func cost(promptTokens: Int, cachedTokens: Int, completionTokens: Int) -> Double {
+        let cached = min(cachedTokens, promptTokens)
+        return (Double(promptTokens - cached) * inputPerMillion + Double(cached) * (cachedInputPerMillion ?? inputPerMillion)
+                + Double(completionTokens) * outputPerMillion) / 1_000_000
     }
 
 }

@@ -229,16 +229,23 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                          to continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation) async throws -> Usage? {
         let tokenizer = engine.model.tokenizer
         var calls = format.map { ToolCalls(parser: ToolCallParser(format: $0)) }
+        // Tokens of deltas that carried reasoning the format marks itself (harmony's analysis
+        // channel), added to the engine's count of tag-delimited reasoning.
+        var markedReasoningTokens = 0
         for try await e in events {
             switch e {
-            case .delta(let content, let thinking, _, let logprobs):
+            case .delta(let content, let thinking, let tokens, let logprobs):
                 let lp = logprobs.map { s in
                     OpenAITokenLogprob(token: tokenizer.decode([s.token]), logprob: Double(s.logprob ?? 0),
                                        bytes: tokenizer.bytes(for: s.token, after: nil),
                                        top: s.topLogprobs.map { .init(token: tokenizer.decode([$0.token]), logprob: Double($0.logprob)) })
                 }
                 var delta = CompletionDelta(index: index, content: content, reasoning: thinking, logprobs: lp)
-                if calls != nil { delta = calls!.split(delta, at: false) }
+                if calls != nil {
+                    let before = delta.reasoning.count
+                    delta = calls!.split(delta, at: false)
+                    if delta.reasoning.count > before || calls!.parser.isInReasoning { markedReasoningTokens += tokens.count }
+                }
                 if !delta.isEmpty { continuation.yield(.delta(delta)) }
             case .finished(let reason, let usage):
                 if calls != nil {
@@ -252,7 +259,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                 case .timedOut: throw BackendError(.overCapacity, "the request waited too long for capacity", retryAfterSeconds: 1)
                 }
                 return Usage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
-                             cachedTokens: usage.cachedPromptTokens, reasoningTokens: usage.reasoningTokens,
+                             cachedTokens: usage.cachedPromptTokens,
+                             reasoningTokens: min(usage.completionTokens, usage.reasoningTokens + markedReasoningTokens),
                              acceptedPredictionTokens: usage.acceptedDraftTokens, rejectedPredictionTokens: usage.rejectedDraftTokens)
             }
         }

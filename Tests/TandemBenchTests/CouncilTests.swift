@@ -1,3 +1,4 @@
+import TandemGatewayConfig
 import Testing
 @testable import TandemBench
 
@@ -83,5 +84,14 @@ import Testing
         #expect(md.contains("| incident-json | 1.5 | 40 of 64 | 2/3: incident JSON: does not parse as JSON | 4 | 40 of 64 | 3/3 |"), "\(md)")
         #expect(md.contains("- small: 1.5 s, 40 output tokens, 2 of 3 checks passed"))
         #expect(md.contains("- large: 4 s, 40 output tokens, 3 of 3 checks passed"))
+        #expect(!md.contains("cost"))
+        // Priced: 100 prompt tokens (20 cached) and 40 output tokens at $1 / $0.5 cached / $4 per million.
+        var c = a
+        c.promptTokens = 100
+        c.cachedTokens = 20
+        let priced = CouncilReport(labels: ["small", "large"], entries: [[entry(c)], [entry(b)]],
+                                   prices: [TokenPrices(inputPerMillion: 1, cachedInputPerMillion: 0.5, outputPerMillion: 4), nil]).markdown()
+        #expect(priced.contains("| small: cost |") && priced.contains("| 40 of 64 | $0.000250 | 2/3"), "\(priced)")
+        #expect(priced.contains("- small: 1.5 s, 40 output tokens, $0.000250, 2 of 3") && priced.contains("| 40 of 64 | - | 3/3 |"), "\(priced)")
     }
 }

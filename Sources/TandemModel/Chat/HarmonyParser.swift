@@ -21,6 +21,12 @@ struct HarmonyParser: Sendable {
     private var callBody = ""
     private(set) var callCount = 0
 
+    /// Inside an analysis message's body.
+    var isInReasoning: Bool {
+        if case .body(let channel, nil) = state { return channel == "analysis" }
+        return false
+    }
+
     mutating func feed(_ text: String, atEnd: Bool) -> [ToolCallParser.Piece] {
         buffer += text
         var out: [ToolCallParser.Piece] = []

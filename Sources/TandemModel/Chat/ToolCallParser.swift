@@ -33,6 +33,8 @@ public struct ToolCallParser: Sendable {
     private var harmony = HarmonyParser()
     private var calls = 0
     public var callCount: Int { format == .harmony ? harmony.callCount : calls }
+    /// Inside a message the format marks as reasoning (harmony's analysis channel).
+    public var isInReasoning: Bool { format == .harmony && harmony.isInReasoning }
 
     public init(format: ToolCallFormat) { self.format = format }
 

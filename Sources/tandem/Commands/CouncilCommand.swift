@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TandemBench
+import TandemGatewayConfig
 
 /// `tandem council`: the same task set to two (or more) models, answers side by side.
 struct CouncilCommand: AsyncParsableCommand {
@@ -12,8 +13,8 @@ struct CouncilCommand: AsyncParsableCommand {
             request at a time, the models interleaved task by task. Per task and model: seconds, \
             output and reasoning tokens, and checks of the answer (finished; the Docker Compose file \
             parses as YAML with the services asked for; the incident JSON parses with its keys; list \
-            answers have enough items). Writes council.md, council.json and council_latency.svg into \
-            --out and prints the table.
+            answers have enough items); with --price, what each answer cost. Writes council.md, \
+            council.json and council_latency.svg into --out and prints the table.
             """)
 
     @Option(name: .customLong("base-url"), help: "Server base URL: once for all models (a gateway), or once per --model.")
@@ -27,6 +28,10 @@ struct CouncilCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("api-key"), help: "Bearer key (default: $TANDEM_API_KEY or $OPENAI_API_KEY, if set).")
     var apiKey: String?
+
+    @Option(name: .customLong("price"),
+            help: "LABEL=INPUT,OUTPUT[,CACHED_INPUT]: a model's dollars per million tokens (the gateway's prices); adds a cost column.")
+    var priceArguments: [String] = []
 
     @Option(name: .customLong("max-tokens-cap"), help: "Cap every task's max_tokens (small CPU runs).")
     var maxTokensCap: Int?
@@ -49,6 +54,25 @@ struct CouncilCommand: AsyncParsableCommand {
         let names = labels.isEmpty ? models : labels
         guard Set(names).count == names.count else { throw ValidationError("the models' labels must differ: add --label") }
         if let c = maxTokensCap, c < 1 { throw ValidationError("--max-tokens-cap must be at least 1") }
+        _ = try prices(for: names)
+    }
+
+    /// One price per label (nil where none is given), from the --price arguments.
+    func prices(for names: [String]) throws -> [TokenPrices?] {
+        var out = [TokenPrices?](repeating: nil, count: names.count)
+        for arg in priceArguments {
+            let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
+            let numbers = parts.count == 2 ? parts[1].split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) } : []
+            guard parts.count == 2, (2...3).contains(numbers.count), numbers.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+                throw ValidationError("--price \(arg): write LABEL=INPUT,OUTPUT[,CACHED_INPUT] in dollars per million tokens, e.g. small=0.1,0.4")
+            }
+            guard let i = names.firstIndex(of: parts[0]) else {
+                throw ValidationError("--price \(arg): no model is labelled \(parts[0]) (labels: \(names.joined(separator: ", ")))")
+            }
+            out[i] = TokenPrices(inputPerMillion: numbers[0]!, cachedInputPerMillion: numbers.count == 3 ? numbers[2] : nil,
+                                 outputPerMillion: numbers[1]!)
+        }
+        return out
     }
 
     func run() async throws {
@@ -62,7 +86,8 @@ struct CouncilCommand: AsyncParsableCommand {
         }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let dir = out ?? "bench/out/council-\(stamp)"
-        let report = try await CouncilSession.run(targets: targets, maxTokensCap: maxTokensCap, outputDirectory: dir)
+        let report = try await CouncilSession.run(targets: targets, maxTokensCap: maxTokensCap,
+                                                  prices: try prices(for: targets.map(\.label)), outputDirectory: dir)
         print(report.markdown(), terminator: "")
         print("wrote \(dir)/council.md, council.json, council_latency.svg")
     }
