@@ -217,3 +217,124 @@ def test_up_with_restart_never_stops_everything_when_a_deployment_dies(tmp_path)
     assert "every process has exited" in text
     time.sleep(0.5)
     assert not processes_mentioning(f"--port {coord}")
+
+
+TWO_MODELS = """version: 1
+nodes:
+  - name: local
+    host: 127.0.0.1
+    address: 127.0.0.1
+    cores: 2
+    memory_gib: 8
+transport:
+  kind: mpi
+  mode: preferred
+models:
+  - name: alpha
+    source: {model}
+    placement:
+      nodes: [local]
+      port: {pa}
+      kv_mib: 32
+      max_running: 4
+  - name: beta
+    source: {model}
+    placement:
+      nodes: [local]
+      port: {pb}
+      kv_mib: {kv_beta}
+      max_running: 4
+gateway:
+  node: local
+  listen: {{host: 127.0.0.1, port: {gw}}}
+  keys_file: {keys}
+  tenants:
+    demo: {{requests_per_minute: 600, tokens_per_minute: 500000, max_concurrent: 16, allowed_models: ["*"]}}
+    trial: {{requests_per_minute: 20, tokens_per_minute: 20000, max_concurrent: 2, allowed_models: [alpha]}}
+observability:
+  log_level: info
+"""
+
+
+def wait_for(path, text, proc, timeout=120, after=0):
+    deadline = time.time() + timeout
+    while text not in path.read_text()[after:]:
+        assert proc.poll() is None, path.read_text()
+        assert time.time() < deadline, path.read_text()
+        time.sleep(0.3)
+
+
+@needs_model
+@pytest.mark.timeout(500)
+def test_sighup_applies_a_changed_topology_without_touching_the_rest(tmp_path):
+    """Two models behind one gateway. A stream to alpha runs while beta's settings change and
+    `tandem up` gets SIGHUP: beta drains and comes back with the new settings, alpha's process and
+    stream are untouched (its text equals the same greedy request's afterwards), and every
+    request to beta ends with its answer or an explicit 502/503. A file with errors changes
+    nothing."""
+    import threading
+    from openai import OpenAI, APIStatusError
+    pa, pb, gw = free_port(), free_port(), free_port()
+    fill = dict(model=MODEL, pa=pa, pb=pb, gw=gw, keys=ROOT / "gateway" / "keys.example.json")
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_MODELS.format(kv_beta=32, **fill))
+    out = tmp_path / "up.log"
+    proc = start([tandem_bin(), "up", str(path), "--run-dir", str(tmp_path / "run"), "--ready-timeout", "240"], out,
+                 text=UP_READY, timeout=300, name="tandem up", cwd=ROOT, start_new_session=True)
+    try:
+        client = OpenAI(base_url=f"http://127.0.0.1:{gw}/v1", api_key=KEY, timeout=120, max_retries=0)
+        alpha_pids = processes_mentioning(f"--port {pa}")
+        beta_pids = processes_mentioning(f"--port {pb}")
+        assert alpha_pids and beta_pids
+        ask = dict(model="alpha", max_tokens=120, temperature=0, messages=[{"role": "user", "content": "Tell me a story about a fox."}])
+        streamed, finish, first = [], [], threading.Event()
+
+        def stream():
+            for chunk in client.chat.completions.create(stream=True, **ask):
+                if chunk.choices:
+                    streamed.append(chunk.choices[0].delta.content or "")
+                    first.set()
+                    if chunk.choices[0].finish_reason:
+                        finish.append(chunk.choices[0].finish_reason)
+
+        t = threading.Thread(target=stream)
+        t.start()
+        assert first.wait(60)
+        # beta's KV budget changes: a launch setting, so beta restarts; alpha is not in the diff.
+        path.write_text(TWO_MODELS.format(kv_beta=48, **fill))
+        mark = len(out.read_text())
+        proc.send_signal(signal.SIGHUP)
+        wait_for(out, "reloaded ", proc, after=mark)
+        log = out.read_text()[mark:]
+        assert "restart model 'beta'" in log and "alpha" not in log, log
+        t.join(timeout=120)
+        assert finish == ["length"], (finish, streamed)
+        again = client.chat.completions.create(**ask).choices[0].message.content
+        assert "".join(streamed) == again
+        assert processes_mentioning(f"--port {pa}") == alpha_pids
+        new_beta = processes_mentioning(f"--port {pb}")
+        assert new_beta and set(new_beta).isdisjoint(beta_pids)
+        assert "--kv-mib 48" in Path(f"/proc/{max(new_beta)}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        answer, errors = None, []
+        deadline = time.time() + 120
+        while answer is None and time.time() < deadline:
+            try:
+                answer = client.chat.completions.create(model="beta", max_tokens=8, temperature=0,
+                                                        messages=[{"role": "user", "content": "Hi"}])
+            except APIStatusError as e:
+                errors.append(e.status_code)
+                time.sleep(1)
+        assert answer is not None and answer.choices[0].message.content, errors
+        assert set(errors) <= {502, 503}, errors
+        # A file with errors: refused, nothing stopped or started.
+        path.write_text(TWO_MODELS.format(kv_beta=48, **fill).replace("kv_mib: 32", "kv_mib: -3"))
+        mark = len(out.read_text())
+        proc.send_signal(signal.SIGHUP)
+        wait_for(out, "reload refused", proc, after=mark)
+        assert processes_mentioning(f"--port {pa}") == alpha_pids and processes_mentioning(f"--port {pb}") == new_beta
+        assert client.chat.completions.create(model="alpha", max_tokens=4, messages=[{"role": "user", "content": "Hi"}]).choices
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=60)
+    assert rc == 0, out.read_text()
+    assert not processes_mentioning(f"--port {pa}") and not processes_mentioning(f"--port {pb}")

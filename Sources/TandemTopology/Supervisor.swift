@@ -84,6 +84,32 @@ public final class Supervisor: @unchecked Sendable {
         return pid
     }
 
+    /// Stops a child for good (a deployment a new topology removes or replaces): SIGTERM to its
+    /// group, `grace` seconds to drain and exit, then SIGKILL; reaped and forgotten, so `reap`
+    /// never reports it. Nothing happens for a name that is not a child.
+    public func stop(_ name: String, grace: Double) {
+        guard let i = children.firstIndex(where: { $0.name == name }) else { return }
+        let c = children.remove(at: i)
+        var reaped = c.exitStatus != nil
+        func reap() {
+            var status: Int32 = 0
+            if !reaped, waitpid(c.pid, &status, WNOHANG) == c.pid { reaped = true }
+        }
+        // The child itself is reaped while waiting: unreaped, it would keep its group "alive".
+        kill(-c.pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline {
+            reap()
+            if reaped && !Supervisor.groupAlive(c.pid) { return }
+            usleep(100_000)
+        }
+        kill(-c.pid, SIGKILL)
+        if !reaped {
+            var status: Int32 = 0
+            _ = waitpid(c.pid, &status, 0)
+        }
+    }
+
     /// SIGTERM to group `pgid`, up to `grace` seconds for it to empty, then SIGKILL.
     public static func stopGroup(_ pgid: pid_t, grace: Double) {
         guard groupAlive(pgid) else { return }

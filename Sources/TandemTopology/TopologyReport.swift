@@ -131,6 +131,13 @@ public enum TopologyReport {
 
     /// Lines `+ key = value`, `- key = value`, `~ key: old -> new`, then what to do about them.
     public static func diff(_ old: Topology, _ new: Topology) -> String {
+        let (lines, _) = changedKeys(old, new)
+        if lines.isEmpty { return "no changes\n" }
+        return (lines + ["", "actions:"] + changes(old, new).actions.map { "  \($0)" }).joined(separator: "\n") + "\n"
+    }
+
+    /// The diff's lines and the keys they change.
+    static func changedKeys(_ old: Topology, _ new: Topology) -> (lines: [String], keys: [String]) {
         let a = flatten(old), b = flatten(new)
         let am = Dictionary(a, uniquingKeysWith: { x, _ in x }), bm = Dictionary(b, uniquingKeysWith: { x, _ in x })
         var lines: [String] = []
@@ -141,28 +148,60 @@ public enum TopologyReport {
                 if o != v { lines.append("~ \(k): \(o) -> \(v)"); changed.append(k) }
             } else { lines.append("+ \(k) = \(v)"); changed.append(k) }
         }
-        if lines.isEmpty { return "no changes\n" }
-        // What to do: deployments whose launch settings changed restart; gateway-only changes reload.
-        var actions: [String] = []
+        return (lines, changed)
+    }
+
+    /// What a change of topology takes: deployments whose launch settings changed restart,
+    /// added ones start, removed ones stop; gateway-only changes reload the gateway.
+    public static func changes(_ old: Topology, _ new: Topology) -> TopologyChanges {
+        let changed = changedKeys(old, new).keys
+        var c = TopologyChanges()
         let oldModels = Set(old.models.map(\.name)), newModels = Set(new.models.map(\.name))
-        for m in newModels.subtracting(oldModels).sorted() { actions.append("start model '\(m)'") }
-        for m in oldModels.subtracting(newModels).sorted() { actions.append("stop model '\(m)'") }
+        c.start = newModels.subtracting(oldModels).sorted()
+        c.stop = oldModels.subtracting(newModels).sorted()
         let changedNodes = Set(changed.filter { $0.hasPrefix("nodes.") }.map { String($0.split(separator: ".")[1]) })
         for m in newModels.intersection(oldModels).sorted() {
             let launchKeys = ["source", "weights", "placement.", "reasoning", "defaults"].map { "models.\(m).\($0)" }
             let launchChanged = changed.contains { k in launchKeys.contains { k.hasPrefix($0) } && !k.hasSuffix("max_concurrent") }
             let onChangedNode = new.model(m)?.placement?.nodes.contains { changedNodes.contains($0) } ?? false
             if launchChanged || onChangedNode || (changed.contains { $0.hasPrefix("transport") } && new.model(m)?.placement != nil) {
-                actions.append("restart model '\(m)'")
+                c.restart.append(m)
             }
         }
         if changed.contains(where: { $0.hasPrefix("gateway.listen") || $0 == "gateway.node" }) {
-            actions.append("restart the gateway (listen address changed)")
+            c.gateway = .restart
         } else if changed.contains(where: { !$0.hasPrefix("nodes.") && $0 != "observability.log_level" }) {
-            actions.append("regenerate the gateway config and reload it (SIGHUP)")
+            c.gateway = .reload
         }
-        if changed.contains("observability.log_level") { actions.append("restart everything to change the log level") }
-        return (lines + ["", "actions:"] + actions.map { "  \($0)" }).joined(separator: "\n") + "\n"
+        c.logLevel = changed.contains("observability.log_level")
+        return c
+    }
+}
+
+/// What applying a new topology to a running one takes (`TopologyReport.changes`).
+public struct TopologyChanges: Sendable, Equatable {
+    public enum Gateway: Sendable, Equatable { case unchanged, reload, restart }
+    public var start: [String] = []
+    public var stop: [String] = []
+    public var restart: [String] = []
+    public var gateway = Gateway.unchanged
+    /// The log level changed: every process would have to start again.
+    public var logLevel = false
+
+    public init() {}
+
+    public var isEmpty: Bool { start.isEmpty && stop.isEmpty && restart.isEmpty && gateway == .unchanged && !logLevel }
+
+    /// The steps, as `tandem topology diff` prints them.
+    public var actions: [String] {
+        var out = start.map { "start model '\($0)'" } + stop.map { "stop model '\($0)'" } + restart.map { "restart model '\($0)'" }
+        switch gateway {
+        case .restart: out.append("restart the gateway (listen address changed)")
+        case .reload: out.append("regenerate the gateway config and reload it (SIGHUP)")
+        case .unchanged: break
+        }
+        if logLevel { out.append("restart everything to change the log level") }
+        return out
     }
 }
 

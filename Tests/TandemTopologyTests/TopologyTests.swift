@@ -411,6 +411,14 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(TopologyReport.diff(a.topology, a.topology) == "no changes\n")
         let (_, c) = try resolved(edit("port: 8080", "port: 9090"))
         #expect(TopologyReport.diff(a.topology, c.topology).contains("restart the gateway"))
+        // The same as steps `tandem up` applies on SIGHUP.
+        let steps = TopologyReport.changes(a.topology, b.topology)
+        #expect(steps.restart == ["big"] && steps.start.isEmpty && steps.stop.isEmpty && steps.gateway == .reload && !steps.logLevel)
+        #expect(TopologyReport.changes(a.topology, a.topology).isEmpty)
+        #expect(TopologyReport.changes(a.topology, c.topology).gateway == .restart)
+        let (_, tenantOnly) = try resolved(edit("requests_per_minute: 5", "requests_per_minute: 9"))
+        let t = TopologyReport.changes(a.topology, tenantOnly.topology)
+        #expect(t.restart.isEmpty && t.gateway == .reload, "a tenant's limit only reloads the gateway")
     }
 
     @Test func shellQuoting() {

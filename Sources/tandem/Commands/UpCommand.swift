@@ -8,18 +8,24 @@ import Glibc
 #endif
 
 nonisolated(unsafe) private var stopSignal: Int32 = 0
+nonisolated(unsafe) private var reloadSignal: Int32 = 0
 
 /// `tandem up FILE`: starts every model deployment and the gateway of a topology, waits until
-/// the gateway is ready, and stops them all on Ctrl-C / SIGTERM.
+/// the gateway is ready, applies an edited FILE on SIGHUP, and stops them all on Ctrl-C / SIGTERM.
 struct UpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Start a topology's model deployments and gateway; stop them all on Ctrl-C/SIGTERM.",
+        abstract: "Start a topology's model deployments and gateway; apply an edited file on SIGHUP; stop them all on Ctrl-C/SIGTERM.",
         discussion: """
             Each deployment runs in its own process group (mpirun for TP>1, one process for TP=1); \
             logs and the generated gateway.json go to the run directory. Deployments whose ranks \
             are on other hosts are started by mpirun over ssh with a generated hostfile \
-            (the tandem binary and the model must be at the same paths there).
+            (the tandem binary and the model must be at the same paths there). \
+            SIGHUP reads the file again and applies what `tandem topology diff` lists: removed and \
+            changed deployments are stopped (SIGTERM: in-flight requests finish or end with an error \
+            within --drain-timeout), changed and added ones started, the gateway's config regenerated \
+            and reloaded; the others keep serving untouched. A file with errors, or a change of the \
+            gateway's address or the log level, is refused and the cluster left as it was.
             """)
 
     @Argument(help: "Topology file (YAML).") var file: String
@@ -32,18 +38,20 @@ struct UpCommand: ParsableCommand {
     @Option(name: .customLong("restart"), help: "After the API was ready, a deployment or the gateway that exits is started again (on-failure) or stops everything (never).") var restart: RestartMode = .onFailure
     @Option(name: .customLong("max-restarts"), help: "Restarts of one process within --restart-window seconds before `up` gives up on it: a deployment stays down while the others keep serving; the gateway (or the last deployment) stops everything.") var maxRestarts = 5
     @Option(name: .customLong("restart-window"), help: "Seconds over which --max-restarts counts.") var restartWindow = 600.0
+    @Option(name: .customLong("drain-timeout"), help: "On a SIGHUP that stops or restarts a deployment: seconds its in-flight requests get before it is killed.") var drainTimeout = 30.0
 
     enum RestartMode: String, ExpressibleByArgument, CaseIterable {
         case onFailure = "on-failure", never
     }
 
     func run() throws {
-        let r = try TopologyCommand.load(file)
+        var r = try TopologyCommand.load(file)
         let t = r.topology
         let dir = runDir ?? (NSTemporaryDirectory() + "tandem-up-\(getpid())")
         let bin = tandemBin ?? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         let local = node.isEmpty ? LaunchPlanner.localNodes(t) : Set(node)
-        let plan = LaunchPlanner.make(r, options: LaunchOptions(tandemBin: bin, runDir: dir, localNodes: local, rshAgent: rshAgent))
+        let options = LaunchOptions(tandemBin: bin, runDir: dir, localNodes: local, rshAgent: rshAgent)
+        var plan = LaunchPlanner.make(r, options: options)
         if dryRun {
             printPlan(plan, local: local)
             return
@@ -59,14 +67,14 @@ struct UpCommand: ParsableCommand {
 
         signal(SIGINT) { stopSignal = $0 }
         signal(SIGTERM) { stopSignal = $0 }
-        signal(SIGHUP) { stopSignal = $0 }
+        signal(SIGHUP) { _ in reloadSignal = 1 }
         signal(SIGPIPE, SIG_IGN)
         let sup = Supervisor()
         var failed: String?
         do {
             for d in plan.deployments {
                 let log = "\(dir)/\(d.model).log"
-                try sup.spawn(name: "model '\(d.model)' (TP=\(d.tensorParallel))", argv: d.argv, log: log)
+                try sup.spawn(name: Self.childName(d), argv: d.argv, log: log)
                 say("started model '\(d.model)' TP=\(d.tensorParallel) on \(d.nodes.joined(separator: ", ")) → \(d.url) (log \(log))")
             }
             let gwLog = "\(dir)/gateway.log"
@@ -90,6 +98,16 @@ struct UpCommand: ParsableCommand {
         var pending: [(name: String, at: Date)] = []
         var isolated: Set<String> = []
         while failed == nil && stopSignal == 0 {
+            if reloadSignal != 0 {
+                reloadSignal = 0
+                if let stopped = reload(&r, &plan, options: options, sup: sup) {
+                    for name in stopped {
+                        restartTimes[name] = nil
+                        pending.removeAll { $0.name == name }
+                        isolated.remove(name)
+                    }
+                }
+            }
             for c in sup.reap() {
                 let why = "\(c.name) exited (\(Supervisor.describe(status: c.exitStatus ?? 0))); last lines of \(c.log):\n\(Supervisor.tail(c.log))"
                 switch handling.decide(isGateway: c.name == "gateway", ready: ready, restartsAt: restartTimes[c.name] ?? [], now: Date(),
@@ -148,6 +166,60 @@ struct UpCommand: ParsableCommand {
         let left = sup.children.filter { Supervisor.groupAlive($0.pid) }
         if left.isEmpty { say("stopped: every process has exited") } else { warn("still running: \(left.map { "\($0.name) (pgid \($0.pid))" }.joined(separator: ", "))") }
         if failed != nil { throw ExitCode(1) }
+    }
+
+    static func childName(_ d: DeploymentLaunch) -> String { "model '\(d.model)' (TP=\(d.tensorParallel))" }
+
+    /// SIGHUP: the file read and checked again and applied (see the discussion above). Returns the
+    /// supervisor names of the deployments it stopped, nil when it changed nothing.
+    func reload(_ r: inout ResolvedTopology, _ plan: inout LaunchPlan, options: LaunchOptions, sup: Supervisor) -> [String]? {
+        say("SIGHUP: reading \(file) again")
+        let next: ResolvedTopology
+        do { next = try TopologyCommand.load(file) } catch {
+            warn("reload refused: \(file) has errors (above); the running cluster is unchanged")
+            return nil
+        }
+        let changes = TopologyReport.changes(r.topology, next.topology)
+        if changes.isEmpty {
+            say("reload: no changes")
+            return nil
+        }
+        if changes.gateway == .restart || changes.logLevel {
+            warn("reload refused: \(changes.actions.joined(separator: "; ")) cannot be applied to a running cluster; it is unchanged (stop `tandem up` and start it again)")
+            return nil
+        }
+        let nextPlan = LaunchPlanner.make(next, options: options)
+        let old = Dictionary(plan.deployments.map { ($0.model, $0) }, uniquingKeysWith: { a, _ in a })
+        let new = Dictionary(nextPlan.deployments.map { ($0.model, $0) }, uniquingKeysWith: { a, _ in a })
+        var stopped: [String] = []
+        for m in changes.stop + changes.restart {
+            guard let d = old[m] else { continue }
+            say("stopping model '\(m)' (in-flight requests get up to \(Int(drainTimeout)) s)")
+            sup.stop(Self.childName(d), grace: drainTimeout)
+            stopped.append(Self.childName(d))
+        }
+        for m in changes.restart + changes.start {
+            guard let d = new[m] else { continue }
+            do {
+                if !FileManager.default.fileExists(atPath: d.internalKeyFile) { try InternalKey.create(at: d.internalKeyFile) }
+                if let h = d.hostfile { try h.contents.write(toFile: h.path, atomically: true, encoding: .utf8) }
+                let log = "\(options.runDir)/\(d.model).log"
+                try sup.spawn(name: Self.childName(d), argv: d.argv, log: log)
+                say("started model '\(d.model)' TP=\(d.tensorParallel) on \(d.nodes.joined(separator: ", ")) → \(d.url) (log \(log))")
+            } catch {
+                warn("cannot start model '\(m)': \(error); its model answers 503 until the file is fixed and SIGHUP sent again")
+            }
+        }
+        do {
+            try nextPlan.gatewayConfig.write(toFile: nextPlan.gatewayConfigPath, atomically: true, encoding: .utf8)
+            if let gw = sup.running.first(where: { $0.name == "gateway" }) { kill(gw.pid, SIGHUP) }
+        } catch {
+            warn("cannot write \(nextPlan.gatewayConfigPath): \(error); the gateway keeps its old routes")
+        }
+        r = next
+        plan = nextPlan
+        say("reloaded \(file): \(changes.actions.joined(separator: "; "))")
+        return stopped
     }
 
     func printPlan(_ plan: LaunchPlan, local: Set<String>) {
