@@ -271,7 +271,7 @@ def test_sighup_applies_a_changed_topology_without_touching_the_rest(tmp_path):
     `tandem up` gets SIGHUP: beta drains and comes back with the new settings, alpha's process and
     stream are untouched (its text equals the same greedy request's afterwards), and every
     request to beta ends with its answer or an explicit 502/503. A file with errors changes
-    nothing."""
+    nothing. `tandem up --apply` from another process does the same with another file."""
     import threading
     from openai import OpenAI, APIStatusError
     pa, pb, gw = free_port(), free_port(), free_port()
@@ -332,6 +332,28 @@ def test_sighup_applies_a_changed_topology_without_touching_the_rest(tmp_path):
         proc.send_signal(signal.SIGHUP)
         wait_for(out, "reload refused", proc, after=mark)
         assert processes_mentioning(f"--port {pa}") == alpha_pids and processes_mentioning(f"--port {pb}") == new_beta
+        assert client.chat.completions.create(model="alpha", max_tokens=4, messages=[{"role": "user", "content": "Hi"}]).choices
+        # From another shell: `tandem up --apply` with a file that drops beta; one with errors is
+        # refused by --apply itself and nothing reaches the running `up`.
+        text = TWO_MODELS.format(kv_beta=48, **fill)
+        only_alpha = tmp_path / "only-alpha.yaml"
+        only_alpha.write_text(text[:text.index("  - name: beta")] + text[text.index("gateway:"):])
+        run_dir = str(tmp_path / "run")
+        applied = subprocess.run([tandem_bin(), "up", "--apply", str(only_alpha), "--run-dir", run_dir],
+                                 capture_output=True, text=True, timeout=200)
+        assert applied.returncode == 0 and "reloaded: stop model 'beta'" in applied.stdout, applied.stdout + applied.stderr
+        assert not processes_mentioning(f"--port {pb}") and processes_mentioning(f"--port {pa}") == alpha_pids
+        with pytest.raises(APIStatusError) as gone:
+            client.chat.completions.create(model="beta", max_tokens=4, messages=[{"role": "user", "content": "Hi"}])
+        assert gone.value.status_code in (400, 404), gone.value
+        broken = tmp_path / "broken.yaml"
+        broken.write_text(text.replace("kv_mib: 32", "kv_mib: -3"))
+        mark = len(out.read_text())
+        refused = subprocess.run([tandem_bin(), "up", "--apply", str(broken), "--run-dir", run_dir],
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0 and "kv_mib" in refused.stderr, refused.stdout + refused.stderr
+        time.sleep(1)
+        assert "SIGHUP" not in out.read_text()[mark:]
         assert client.chat.completions.create(model="alpha", max_tokens=4, messages=[{"role": "user", "content": "Hi"}]).choices
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -29,6 +29,7 @@ struct UpCommand: ParsableCommand {
             """)
 
     @Argument(help: "Topology file (YAML).") var file: String
+    @Flag(name: .customLong("apply"), help: "Apply FILE to the `tandem up` already running with --run-dir (checked here first; that process reloads it as on SIGHUP), print the outcome and exit.") var apply = false
     @Flag(name: .customLong("dry-run"), help: "Print the commands, hostfiles and gateway config, start nothing.") var dryRun = false
     @Option(name: .customLong("run-dir"), help: "Where logs, hostfiles and gateway.json go (default: a new temporary folder).") var runDir: String?
     @Option(name: .customLong("ready-timeout"), help: "Seconds to wait for the gateway's /ready.") var readyTimeout = 300
@@ -45,6 +46,7 @@ struct UpCommand: ParsableCommand {
     }
 
     func run() throws {
+        if apply { return try applyToRunning() }
         var r = try TopologyCommand.load(file)
         let t = r.topology
         let dir = runDir ?? (NSTemporaryDirectory() + "tandem-up-\(getpid())")
@@ -64,6 +66,8 @@ struct UpCommand: ParsableCommand {
         // Fresh secrets per run (mode 0600): each coordinator's internal key and the gateway's salt key.
         for path in plan.secretFiles { try InternalKey.create(at: path) }
         for d in plan.deployments { if let h = d.hostfile { try h.contents.write(toFile: h.path, atomically: true, encoding: .utf8) } }
+        // For `tandem up --apply FILE --run-dir DIR` from another shell.
+        try "\(getpid())\n".write(toFile: "\(dir)/up.pid", atomically: true, encoding: .utf8)
 
         signal(SIGINT) { stopSignal = $0 }
         signal(SIGTERM) { stopSignal = $0 }
@@ -173,19 +177,31 @@ struct UpCommand: ParsableCommand {
     /// SIGHUP: the file read and checked again and applied (see the discussion above). Returns the
     /// supervisor names of the deployments it stopped, nil when it changed nothing.
     func reload(_ r: inout ResolvedTopology, _ plan: inout LaunchPlan, options: LaunchOptions, sup: Supervisor) -> [String]? {
-        say("SIGHUP: reading \(file) again")
+        // A file handed over by `tandem up --apply` comes first; else the file `up` was started with.
+        let applied = "\(options.runDir)/apply.yaml", result = "\(options.runDir)/apply.result"
+        let source = FileManager.default.fileExists(atPath: applied) ? applied : file
+        func outcome(_ text: String) {
+            if source == applied {
+                try? FileManager.default.removeItem(atPath: applied)
+                try? (text + "\n").write(toFile: result, atomically: true, encoding: .utf8)
+            }
+        }
+        say("SIGHUP: reading \(source) again")
         let next: ResolvedTopology
-        do { next = try TopologyCommand.load(file) } catch {
-            warn("reload refused: \(file) has errors (above); the running cluster is unchanged")
+        do { next = try TopologyCommand.load(source) } catch {
+            warn("reload refused: \(source) has errors (above); the running cluster is unchanged")
+            outcome("refused: the file has errors")
             return nil
         }
         let changes = TopologyReport.changes(r.topology, next.topology)
         if changes.isEmpty {
             say("reload: no changes")
+            outcome("no changes")
             return nil
         }
         if changes.gateway == .restart || changes.logLevel {
             warn("reload refused: \(changes.actions.joined(separator: "; ")) cannot be applied to a running cluster; it is unchanged (stop `tandem up` and start it again)")
+            outcome("refused: \(changes.actions.joined(separator: "; ")) cannot be applied to a running cluster")
             return nil
         }
         let nextPlan = LaunchPlanner.make(next, options: options)
@@ -218,8 +234,35 @@ struct UpCommand: ParsableCommand {
         }
         r = next
         plan = nextPlan
-        say("reloaded \(file): \(changes.actions.joined(separator: "; "))")
+        say("reloaded \(source): \(changes.actions.joined(separator: "; "))")
+        outcome("reloaded: \(changes.actions.joined(separator: "; "))")
         return stopped
+    }
+
+    /// `--apply`: FILE checked here, handed to the running `up` of --run-dir (apply.yaml), SIGHUP,
+    /// then its outcome (apply.result) printed; exit 1 when refused or when nothing answers.
+    func applyToRunning() throws {
+        guard let dir = runDir else { throw ValidationError("--apply needs the --run-dir of the running `tandem up`") }
+        _ = try TopologyCommand.load(file)  // errors are printed here and nothing is sent
+        guard let text = try? String(contentsOfFile: "\(dir)/up.pid", encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0 else {
+            throw ValidationError("no running `tandem up` in \(dir) (no live pid in \(dir)/up.pid)")
+        }
+        let result = "\(dir)/apply.result"
+        try? FileManager.default.removeItem(atPath: result)
+        try String(contentsOfFile: file, encoding: .utf8).write(toFile: "\(dir)/apply.yaml", atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        let deadline = Date().addingTimeInterval(drainTimeout + 120)
+        while Date() < deadline {
+            if let outcome = try? String(contentsOfFile: result, encoding: .utf8) {
+                print("tandem up --apply: \(outcome.trimmingCharacters(in: .whitespacesAndNewlines))")
+                if !outcome.hasPrefix("reloaded") && !outcome.hasPrefix("no changes") { throw ExitCode(1) }
+                return
+            }
+            usleep(200_000)
+        }
+        warn("no answer from `tandem up` (pid \(pid)) within \(Int(drainTimeout + 120)) s; see its output")
+        throw ExitCode(1)
     }
 
     func printPlan(_ plan: LaunchPlan, local: Set<String>) {
