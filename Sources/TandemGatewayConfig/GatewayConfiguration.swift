@@ -41,9 +41,12 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
     /// tokens, cost, latency; relative to this file); reopened on SIGHUP, so it can be rotated.
     /// nil: no usage records.
     public var usageLog: String?
+    /// Spans of every traced request exported over OTLP (read at start; a change needs a restart).
+    /// nil: no tracing.
+    public var tracing: TracingConfiguration?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, limits, upstream, tenants, models, routing, health
+        case listen, limits, upstream, tenants, models, routing, health, tracing
         case keysFile = "keys_file"
         case saltKeyFile = "salt_key_file"
         case adminKeyFile = "admin_key_file"
@@ -82,6 +85,34 @@ public struct GatewayConfiguration: Codable, Sendable, Equatable {
         adminKeyFile = try c.decodeIfPresent(String.self, forKey: .adminKeyFile)
         allowDemoKeys = try c.decodeIfPresent(Bool.self, forKey: .allowDemoKeys) ?? false
         usageLog = try c.decodeIfPresent(String.self, forKey: .usageLog)
+        tracing = try c.decodeIfPresent(TracingConfiguration.self, forKey: .tracing)
+    }
+}
+
+/// OTLP tracing: where spans go (an OTLP/HTTP receiver's base URL; `/v1/traces` is added) and the
+/// share of new traces sampled (a caller's `traceparent` keeps its own decision).
+public struct TracingConfiguration: Codable, Sendable, Equatable {
+    public var otlpEndpoint: String
+    public var sampleRatio: Double = 1
+    public var serviceName: String = "tandem-gateway"
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case otlpEndpoint = "otlp_endpoint"
+        case sampleRatio = "sample_ratio"
+        case serviceName = "service_name"
+    }
+
+    public init(otlpEndpoint: String, sampleRatio: Double = 1, serviceName: String = "tandem-gateway") {
+        self.otlpEndpoint = otlpEndpoint
+        self.sampleRatio = sampleRatio
+        self.serviceName = serviceName
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        otlpEndpoint = try c.decode(String.self, forKey: .otlpEndpoint)
+        sampleRatio = try c.decodeIfPresent(Double.self, forKey: .sampleRatio) ?? 1
+        serviceName = try c.decodeIfPresent(String.self, forKey: .serviceName) ?? "tandem-gateway"
     }
 }
 

@@ -34,6 +34,19 @@ private func checkPositive(_ field: String, _ value: Int?, into out: inout [Gate
     if let value, value <= 0 { out.append(GatewayConfigProblem(field, "must be positive")) }
 }
 
+extension TracingConfiguration: GatewayConfigSection {
+    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public var problems: [GatewayConfigProblem] {
+        var out: [GatewayConfigProblem] = []
+        if !(otlpEndpoint.hasPrefix("http://") || otlpEndpoint.hasPrefix("https://")) {
+            out.append(GatewayConfigProblem(CodingKeys.otlpEndpoint.rawValue, "'\(otlpEndpoint)' is not an http:// or https:// URL (an OTLP/HTTP receiver, e.g. http://127.0.0.1:4318)"))
+        }
+        if !(0...1).contains(sampleRatio) { out.append(GatewayConfigProblem(CodingKeys.sampleRatio.rawValue, "must be between 0 and 1")) }
+        if serviceName.isEmpty { out.append(GatewayConfigProblem(CodingKeys.serviceName.rawValue, "must not be empty")) }
+        return out
+    }
+}
+
 extension ListenConfiguration: GatewayConfigSection {
     public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
     public var problems: [GatewayConfigProblem] {

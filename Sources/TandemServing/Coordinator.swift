@@ -34,6 +34,10 @@ public struct ServeOptions: Sendable {
     /// `defaults:`); each field not set here comes from the checkpoint's `generation_config.json`,
     /// else OpenAI's default.
     public var samplingDefaults = SamplingDefaults()
+    /// OTLP/HTTP receiver for the spans of traced requests (`--otlp-endpoint`); nil: no tracing.
+    public var otlpEndpoint: String?
+    /// Share of new traces sampled; a request's `traceparent` (the gateway's) keeps its decision.
+    public var traceSampleRatio = 1.0
 
     public init(modelPath: String, modelName: String) {
         self.modelPath = modelPath
@@ -103,13 +107,18 @@ public enum Coordinator {
         }
         let backend = EngineBackend(engine: engine, modelName: o.modelName, reasoning: o.reasoning, samplingDefaults: defaults)
         logger.notice("sampling defaults: \(backend.samplingDefaults.summary) (declared: \(defaults.summary))")
+        let tracer = o.otlpEndpoint.map {
+            Tracer(serviceName: "tandem-coordinator", endpoint: $0, sampleRatio: o.traceSampleRatio, logger: logger)
+        }
+        let exporter = tracer.map { t in Task { await t.run() } }
+        defer { exporter?.cancel() }
         let app = OpenAIServer.application(
             dispatcher: DirectDispatcher(backend: backend, modelNames: [o.modelName], internalKey: o.internalKey,
                                          samplingDefaults: backend.samplingDefaults),
             host: o.host, port: o.port,
             metrics: APIMetrics(collectors: [{ [modelName = o.modelName] in engine.statistics.prometheusText(model: modelName) }],
                                 maxTenantLabels: 64),
-            logger: logger,
+            logger: logger, tracer: tracer,
             onServerRunning: { port in
                 var metadata: Logger.Metadata = [
                     "model": .string(o.modelName), "url": .string("http://\(o.host):\(port)/v1"),
@@ -125,6 +134,8 @@ public enum Coordinator {
             throw error
         }
         engine.shutdown()
+        exporter?.cancel()
+        _ = await exporter?.value
         try rank.shutdownWorkers(reason: "coordinator stopped")
     }
 }

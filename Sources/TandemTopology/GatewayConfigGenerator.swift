@@ -28,6 +28,7 @@ public enum GatewayConfigGenerator {
         config.saltKeyFile = secrets.saltKeyFile
         config.allowDemoKeys = g.allowDemoKeys
         config.usageLog = g.usageLog
+        config.tracing = t.observability.tracing
         return config
     }
 

@@ -74,6 +74,9 @@ public enum LaunchPlanner {
                          "--host", endpoint.bind, "--port", "\(p.port)", "--internal-key-file", keyFile, "--log-level", serveLevel(logLevel)]
             serve += p.settings.arguments()
             serve += serveSettings(t, model: m, placement: p)
+            if let tr = t.observability.tracing {
+                serve += ["--otlp-endpoint", tr.otlpEndpoint, "--trace-sample-ratio", "\(tr.sampleRatio)"]
+            }
             let remote = p.nodes.contains { !o.localNodes.contains($0) }
             var hostfile: (String, String)?
             if remote {

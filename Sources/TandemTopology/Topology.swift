@@ -165,4 +165,7 @@ public struct GatewaySpec: Sendable, Equatable {
 public struct ObservabilitySpec: Sendable, Equatable {
     public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     public var logLevel: String = "info"
+    /// OTLP tracing for the gateway and every coordinator (`otlp_endpoint`, `sample_ratio`,
+    /// `service_name` of the gateway); nil: none.
+    public var tracing: TracingConfiguration?
 }

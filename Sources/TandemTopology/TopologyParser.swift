@@ -19,7 +19,7 @@ public enum TopologyParser {
     static let tagKeys = ["open", "close"]
     // `router:` and the gateway's sections are the gateway's own types: their keys are those types' keys.
     static let gatewayKeys = ["node", "listen", "keys_file", "limits", "upstream", "health", "tenants", "allow_demo_keys", "usage_log"]
-    static let observabilityKeys = ["log_level"]
+    static let observabilityKeys = ["log_level", "tracing"]
 
     static let big = 1...Int(Int32.max)
 
@@ -147,6 +147,7 @@ public enum TopologyParser {
         if let o = top.mapping("observability") {
             o.allow(observabilityKeys)
             if let l = o.choice("log_level", ObservabilitySpec.levels) { observability.logLevel = l }
+            if let tr = o.section("tracing", as: TracingConfiguration.self) { observability.tracing = tr }
         }
 
         return Topology(file: file, nodes: nodes, transport: transport, models: models, router: router,

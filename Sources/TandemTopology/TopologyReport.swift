@@ -69,6 +69,9 @@ public enum TopologyReport {
             }.joined(separator: ", "))
         }
         out.append("log level: \(t.observability.logLevel)")
+        if let tr = t.observability.tracing {
+            out.append("tracing: OTLP to \(tr.otlpEndpoint), sample ratio \(tr.sampleRatio)")
+        }
         return out.joined(separator: "\n") + "\n"
     }
 
@@ -126,6 +129,9 @@ public enum TopologyReport {
             add("gateway.tenants.\(name)", "rpm \(tn.requestsPerMinute.map(String.init) ?? "-"), tpm \(tn.tokensPerMinute.map(String.init) ?? "-"), concurrent \(tn.maxConcurrent.map(String.init) ?? "-"), models [\(tn.allowedModels.joined(separator: ", "))]" + (tn.cacheSalt != nil ? ", salt set" : ""))
         }
         add("observability.log_level", t.observability.logLevel)
+        if let tr = t.observability.tracing {
+            add("observability.tracing", "\(tr.otlpEndpoint), sample ratio \(tr.sampleRatio), service \(tr.serviceName)")
+        }
         return out
     }
 
@@ -170,10 +176,11 @@ public enum TopologyReport {
         }
         if changed.contains(where: { $0.hasPrefix("gateway.listen") || $0 == "gateway.node" }) {
             c.gateway = .restart
-        } else if changed.contains(where: { !$0.hasPrefix("nodes.") && $0 != "observability.log_level" }) {
+        } else if changed.contains(where: { !$0.hasPrefix("nodes.") && !$0.hasPrefix("observability.") }) {
             c.gateway = .reload
         }
         c.logLevel = changed.contains("observability.log_level")
+        c.tracing = changed.contains("observability.tracing")
         return c
     }
 }
@@ -187,10 +194,12 @@ public struct TopologyChanges: Sendable, Equatable {
     public var gateway = Gateway.unchanged
     /// The log level changed: every process would have to start again.
     public var logLevel = false
+    /// The tracing settings changed: read by every process at start, so the same.
+    public var tracing = false
 
     public init() {}
 
-    public var isEmpty: Bool { start.isEmpty && stop.isEmpty && restart.isEmpty && gateway == .unchanged && !logLevel }
+    public var isEmpty: Bool { start.isEmpty && stop.isEmpty && restart.isEmpty && gateway == .unchanged && !logLevel && !tracing }
 
     /// The steps, as `tandem topology diff` prints them.
     public var actions: [String] {
@@ -201,6 +210,7 @@ public struct TopologyChanges: Sendable, Equatable {
         case .unchanged: break
         }
         if logLevel { out.append("restart everything to change the log level") }
+        if tracing { out.append("restart everything to change tracing") }
         return out
     }
 }

@@ -27,6 +27,19 @@ import Testing
         #expect(c.problems(keys: KeysFile(keys: [APIKeyEntry(tenant: "acme", sha256: APIKeyHash.hex("k"))])) == [])
     }
 
+    @Test func theTracingSectionIsReadAndChecked() throws {
+        var json = try JSONSerialization.jsonObject(with: Data(Self.json.utf8)) as! [String: Any]
+        json["tracing"] = ["otlp_endpoint": "http://127.0.0.1:4318", "sample_ratio": 0.25]
+        var c = try JSONDecoder().decode(GatewayConfiguration.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(c.tracing == TracingConfiguration(otlpEndpoint: "http://127.0.0.1:4318", sampleRatio: 0.25, serviceName: "tandem-gateway"))
+        let keys = KeysFile(keys: [APIKeyEntry(tenant: "acme", sha256: APIKeyHash.hex("k"))])
+        #expect(c.problems(keys: keys) == [])
+        c.tracing = TracingConfiguration(otlpEndpoint: "127.0.0.1:4318", sampleRatio: 1.5, serviceName: "")
+        let problems = c.problems(keys: keys)
+        #expect(problems.count == 3 && problems.allSatisfy { $0.hasPrefix("tracing.") }, "\(problems)")
+        #expect(problems[0].contains("otlp_endpoint") && problems[1].contains("sample_ratio must be between 0 and 1"))
+    }
+
     @Test func problemsShouldListEveryInconsistency() throws {
         var c = try JSONDecoder().decode(GatewayConfiguration.self, from: Data(Self.json.utf8))
         c.models[0].fallback = "nowhere"

@@ -421,6 +421,28 @@ func lineOf(_ text: String, _ needle: String) -> Int {
         #expect(t.restart.isEmpty && t.gateway == .reload, "a tenant's limit only reloads the gateway")
     }
 
+    @Test("observability.tracing reaches every coordinator's flags and the gateway's config; a change restarts everything")
+    func tracingSettings() throws {
+        let f = try Fixture()
+        let traced = valid + "\nobservability:\n  tracing: {otlp_endpoint: \"http://10.0.0.9:4318\", sample_ratio: 0.5}\n"
+        guard case .success(let r) = f.check(traced, name: "traced.yaml"), case .success(let plain) = f.check(valid, name: "plain.yaml") else {
+            Issue.record("expected valid: \(f.errors(traced))")
+            return
+        }
+        #expect(r.topology.observability.tracing == TracingConfiguration(otlpEndpoint: "http://10.0.0.9:4318", sampleRatio: 0.5))
+        let plan = LaunchPlanner.make(r, options: LaunchOptions(tandemBin: "/bin/tandem", runDir: "/run/x", localNodes: ["spark"]))
+        for d in plan.deployments {
+            let i = try #require(d.argv.firstIndex(of: "--otlp-endpoint"))
+            #expect(Array(d.argv[i...(i + 3)]) == ["--otlp-endpoint", "http://10.0.0.9:4318", "--trace-sample-ratio", "0.5"])
+        }
+        #expect(GatewayConfigGenerator.configuration(r).tracing?.otlpEndpoint == "http://10.0.0.9:4318")
+        #expect(!LaunchPlanner.make(plain, options: LaunchOptions(tandemBin: "t", runDir: "/r", localNodes: ["spark"])).deployments[0].argv.contains("--otlp-endpoint"))
+        let c = TopologyReport.changes(plain.topology, r.topology)
+        #expect(c.tracing && c.restart.isEmpty && c.gateway == .unchanged && c.actions == ["restart everything to change tracing"])
+        let errs = f.errors(valid + "\nobservability:\n  tracing: {otlp_endpoint: \"10.0.0.9:4318\", sample_ratio: 2}\n")
+        #expect(errs.contains { $0.message.contains("otlp_endpoint") } && errs.contains { $0.message.contains("sample_ratio") }, "\(errs)")
+    }
+
     @Test func shellQuoting() {
         #expect(shellQuote(["a", "b c", "it's", "--x=1"]) == "a 'b c' 'it'\\''s' --x=1")
     }

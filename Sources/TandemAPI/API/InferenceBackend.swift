@@ -36,6 +36,12 @@ public struct InferenceContext: Sendable {
     /// When the request must have ended, one way or the other.
     public var deadline: ContinuousClock.Instant
     public var logger: Logger
+    /// The request's span where it is traced (`Tracer`): a backend's own spans go under it, and an
+    /// upstream call passes it on as `traceparent`. nil: not traced.
+    public var span: Span?
+    /// Where a tracer decided not to sample: the context to pass on unsampled (flags 00), so the
+    /// next process keeps the decision instead of starting a trace of its own.
+    public var unsampledTrace: TraceContext?
 
     public init(requestID: String, tenant: String, cacheSalt: String? = nil,
                 arrival: ContinuousClock.Instant = .now, deadline: ContinuousClock.Instant, logger: Logger) {

@@ -13,20 +13,36 @@ import Logging
 struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
     let dispatcher: Dispatcher
     let metrics: APIMetrics?
+    /// Spans for traced requests: the request (under the caller's `traceparent`), its
+    /// authentication and admission, then time to first token and decoding (`RunningCompletion`).
+    var tracer: Tracer? = nil
 
     func respond(to request: Request, context: some Hummingbird.RequestContext, connection: ClientConnection?,
                  endpoint: CompletionRequest.Endpoint, closeConnection: (@Sendable () -> Void)? = nil) async -> Response {
         let arrival = ContinuousClock.now
         let requestID = RequestIdentifier.make()
+        let tracer = self.tracer
         var logger = context.logger
         logger[metadataKey: "request_id"] = .string(requestID)
         var tenant = "unknown"
         var modelLabel = "unknown"
         var bodyRead = false
         var limits = ServerLimits()
+        let incoming = request.headers[values: HTTPField.Name(TraceContext.header)!].first.flatMap(TraceContext.init(traceparent:))
+        let span = tracer?.root(tracer!.serviceName + " " + request.uri.path, parent: incoming,
+                                attributes: [("tandem.request_id", requestID), ("http.route", request.uri.path)]
+                                    // The caller's own id (the gateway's, at a coordinator): one request across processes.
+                                    + (request.headers[.requestID].map { [("tandem.caller_request_id", String($0.prefix(64)))] } ?? []))
         do {
             limits = await dispatcher.serverLimits
-            let caller = try await dispatcher.authenticate(request.headers)
+            let auth = span?.child("authenticate")
+            let caller: Caller
+            do { caller = try await dispatcher.authenticate(request.headers) } catch {
+                auth?.end(error: error.message)
+                throw error
+            }
+            auth?.end()
+            span?.set("tandem.tenant", caller.tenant)
             tenant = await dispatcher.metricsTenant(caller.tenant)
             logger[metadataKey: "tenant"] = .string(caller.tenant)
             try RequestBounds.checkHeaders(request.headers)
@@ -42,10 +58,22 @@ struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
             }
             let completion = try RequestValidator.validate(json, endpoint: endpoint)
             modelLabel = await dispatcher.knownModelName(completion.model) ?? "unknown"
-            let requestContext = InferenceContext(
+            var requestContext = InferenceContext(
                 requestID: requestID, tenant: caller.tenant, cacheSalt: caller.cacheSalt, arrival: arrival,
                 deadline: arrival + limits.requestTimeout, logger: logger)
-            let started = try await start(completion, caller: caller, context: requestContext, headers: request.headers)
+            requestContext.span = span
+            if span == nil, tracer != nil {
+                requestContext.unsampledTrace = incoming.map { TraceContext(traceID: $0.traceID, spanID: $0.spanID, sampled: false) }
+                    ?? TraceContext(traceID: TraceContext.randomHex(bytes: 16), spanID: TraceContext.randomHex(bytes: 8), sampled: false)
+            }
+            span?.set("tandem.model", completion.model)
+            let admission = span?.child("admission")
+            let started: StartedCompletion
+            do { started = try await start(completion, caller: caller, context: requestContext, headers: request.headers) } catch {
+                admission?.end(error: "\(APIError(any: error).status)")
+                throw error
+            }
+            admission?.end()
             metrics?.queueTime(model: started.model, .now - arrival)
             metrics?.runningStarted(model: started.model)
             let run = RunningCompletion(
@@ -64,6 +92,8 @@ struct CompletionResponder<Dispatcher: CompletionDispatcher>: Sendable {
             var close = (error as? BodyReader.TooLarge)?.close ?? false
             if !bodyRead { close = await !BodyReader.drain(request, limits: limits) }
             if let tooLarge = error as? BodyReader.TooLarge { apiError = tooLarge.error }
+            span?.set("http.status_code", String(apiError.status))
+            span?.end(error: apiError.message)
             metrics?.request(model: modelLabel, tenant: tenant, status: apiError.status)
             metrics?.endToEnd(model: modelLabel, .now - arrival)
             metrics?.recordError(.init(time: unixTimeNow(), model: modelLabel, tenant: tenant, status: apiError.status,

@@ -15,19 +15,19 @@ import NIOCore
 public enum OpenAIRoutes {
     /// A router serving the API.
     public static func router<Dispatcher: CompletionDispatcher>(
-        dispatcher: Dispatcher, metrics: APIMetrics?
+        dispatcher: Dispatcher, metrics: APIMetrics?, tracer: Tracer? = nil
     ) -> Router<TandemRequestContext> {
         let router = Router(context: TandemRequestContext.self)
         router.add(middleware: OpenAIErrorMiddleware<TandemRequestContext>())
-        add(to: router, dispatcher: dispatcher, metrics: metrics)
+        add(to: router, dispatcher: dispatcher, metrics: metrics, tracer: tracer)
         return router
     }
 
     /// Adds the API's routes to an existing router.
     public static func add<Dispatcher: CompletionDispatcher>(
-        to router: Router<TandemRequestContext>, dispatcher: Dispatcher, metrics: APIMetrics?
+        to router: Router<TandemRequestContext>, dispatcher: Dispatcher, metrics: APIMetrics?, tracer: Tracer? = nil
     ) {
-        let completions = CompletionResponder(dispatcher: dispatcher, metrics: metrics)
+        let completions = CompletionResponder(dispatcher: dispatcher, metrics: metrics, tracer: tracer)
         router.post("/v1/chat/completions") { request, context in
             await completions.respond(to: request, context: context,
                                       connection: ClientConnectionHandler.connection(of: context.channel),

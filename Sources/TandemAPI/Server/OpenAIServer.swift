@@ -21,11 +21,11 @@ public enum OpenAIServer {
 
     /// - Parameter moreRoutes: adds routes of the caller's own beside the API's (the gateway's `/status`).
     public static func application<Dispatcher: CompletionDispatcher>(
-        dispatcher: Dispatcher, host: String, port: Int, metrics: APIMetrics?, logger: Logger,
+        dispatcher: Dispatcher, host: String, port: Int, metrics: APIMetrics?, logger: Logger, tracer: Tracer? = nil,
         moreRoutes: (Router<TandemRequestContext>) -> Void = { _ in },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = OpenAIRoutes.router(dispatcher: dispatcher, metrics: metrics)
+        let router = OpenAIRoutes.router(dispatcher: dispatcher, metrics: metrics, tracer: tracer)
         moreRoutes(router)
         return Application(
             router: router,

@@ -30,7 +30,7 @@ extension RunningCompletion {
     /// Writes the whole event stream; throws only when the client is gone.
     func writeEvents(to writer: inout any ResponseBodyWriter) async throws -> CompletionOutcome {
         var acc = CompletionAccumulator()
-        var clock = TokenClock(arrival: context.arrival)
+        var clock = TokenClock(arrival: context.arrival, first: firstToken)
         if request.endpoint == .chatCompletions {
             try await writer.write(ByteBuffer(bytes: SSEEncoder.event(renderer.roleChunk(choices: request.n))))
         } else if let echoText {
@@ -86,7 +86,7 @@ extension RunningCompletion {
     /// `response.failed`; no `[DONE]`.
     func writeResponsesEvents(to writer: inout any ResponseBodyWriter) async throws -> CompletionOutcome {
         var acc = CompletionAccumulator()
-        var clock = TokenClock(arrival: context.arrival)
+        var clock = TokenClock(arrival: context.arrival, first: firstToken)
         var stream = ResponsesEventStream(renderer: responsesRenderer)
         try await send(stream.begin(), to: &writer)
         var failure: (any Error)?

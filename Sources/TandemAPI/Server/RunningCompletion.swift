@@ -13,6 +13,8 @@ struct RunningCompletion: Sendable {
     /// work (nil in the in-memory router of tests).
     let connection: ClientConnection?
     let ending: CompletionEnding
+    /// When the first text arrived (for the traced request's spans).
+    let firstToken = Locked<ContinuousClock.Instant?>(nil)
 
     /// - Parameter metricsTenant: the caller's tenant as a metric label (`CompletionDispatcher.metricsTenant`).
     init(request: CompletionRequest, context: InferenceContext, started: StartedCompletion, metrics: APIMetrics?,
@@ -23,7 +25,26 @@ struct RunningCompletion: Sendable {
         self.started = started
         self.metrics = metrics
         self.renderer = renderer
+        let accepted = ContinuousClock.now
+        let firstToken = self.firstToken
         self.ending = CompletionEnding { status, usage, error in
+            if let span = context.span {
+                // Accepted → first text (queue and prefill), first text → end (decode).
+                let first = firstToken.withLock { $0 }
+                let ttft = span.child("first token", start: Tracer.unixNano(accepted))
+                if let first {
+                    ttft.end(at: Tracer.unixNano(first))
+                    span.child("decode", start: Tracer.unixNano(first)).end()
+                } else {
+                    ttft.end(error: "no text")
+                }
+                span.set("http.status_code", String(status))
+                if let usage {
+                    span.set("gen_ai.usage.input_tokens", String(usage.promptTokens))
+                    span.set("gen_ai.usage.output_tokens", String(usage.completionTokens))
+                }
+                span.end(error: status >= 400 ? (error?.message ?? "status \(status)") : nil)
+            }
             metrics?.runningEnded(model: started.model)
             metrics?.request(model: started.model, tenant: metricsTenant, status: status)
             metrics?.endToEnd(model: started.model, .now - context.arrival)
@@ -59,12 +80,17 @@ struct RunningCompletion: Sendable {
     /// Tracks first-token and inter-token latency.
     struct TokenClock {
         let arrival: ContinuousClock.Instant
+        /// Where the first text's time is kept for the request's spans.
+        var first: Locked<ContinuousClock.Instant?>? = nil
         var last: ContinuousClock.Instant?
 
         mutating func tick(model: String, metrics: APIMetrics?) {
             let now = ContinuousClock.now
             if let last { metrics?.interTokenLatency(model: model, now - last) }
-            else { metrics?.timeToFirstToken(model: model, now - arrival) }
+            else {
+                metrics?.timeToFirstToken(model: model, now - arrival)
+                first?.withLock { $0 = now }
+            }
             last = now
         }
     }
@@ -82,7 +108,7 @@ struct RunningCompletion: Sendable {
         let arrival = context.arrival
         do {
             var acc = CompletionAccumulator()
-            var clock = TokenClock(arrival: arrival)
+            var clock = TokenClock(arrival: arrival, first: firstToken)
             for try await event in events {
                 if case .delta(let d) = event, !d.isEmpty { clock.tick(model: model, metrics: metrics) }
                 acc.add(event)

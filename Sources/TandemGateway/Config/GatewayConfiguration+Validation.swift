@@ -20,7 +20,8 @@ extension GatewayConfiguration {
         func check(_ ok: Bool, _ message: @autoclosure () -> String) { if !ok { problems.append(message()) } }
 
         for (section, found) in [("listen", listen.problems), ("limits", limits.problems), ("upstream", upstream.problems),
-                                 ("health", health.problems), ("routing", routing.problems)] {
+                                 ("health", health.problems), ("routing", routing.problems),
+                                 ("tracing", tracing?.problems ?? [])] {
             problems += found.map { "\(section).\($0)" }
         }
         check(!models.isEmpty, "models: at least one model is required")

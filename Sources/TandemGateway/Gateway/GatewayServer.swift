@@ -22,6 +22,8 @@ public final class GatewayServer: Sendable {
     let upstreamAtStart: UpstreamConfiguration
     /// The usage records file at start, read back for the budgets.
     private let usageLogAtStart: String?
+    /// Spans of traced requests (the configuration's `tracing` at start).
+    let tracer: Tracer?
 
     /// Loads and validates the configuration; `host`/`port` override its `listen` section.
     public init(configurationPath: String, host: String? = nil, port: Int? = nil, logger: Logger) throws(GatewayConfigurationError) {
@@ -35,6 +37,9 @@ public final class GatewayServer: Sendable {
         let configuration = loaded.configuration
         upstreamAtStart = configuration.upstream
         usageLogAtStart = Self.usageLogPath(loaded)
+        tracer = configuration.tracing.map {
+            Tracer(serviceName: $0.serviceName, endpoint: $0.otlpEndpoint, sampleRatio: $0.sampleRatio, logger: logger)
+        }
         let loopback = RequestBounds.isLoopback(listen.host)
         if !loopback {
             let demo = DemoKeys.present(in: loaded.keys)
@@ -141,7 +146,7 @@ public final class GatewayServer: Sendable {
         let dispatcher = self.dispatcher, metrics = self.metrics
         let status = StatusPage()
         let app = OpenAIServer.application(
-            dispatcher: dispatcher, host: listen.host, port: listen.port, metrics: metrics, logger: logger,
+            dispatcher: dispatcher, host: listen.host, port: listen.port, metrics: metrics, logger: logger, tracer: tracer,
             moreRoutes: { router in
                 router.get("/status") { request, _ -> Response in
                     if let refused = await dispatcher.operatorAccess(request.headers) { return refused.response(requestID: nil) }
@@ -159,13 +164,18 @@ public final class GatewayServer: Sendable {
             onServerRunning: { port in
                 logger.notice("tandem gateway listening", metadata: ["host": .string(listen.host), "port": .stringConvertible(port)])
             })
+        let exporter = tracer.map { t in Task { await t.run() } }
         do {
             try await app.runService()
         } catch {
+            exporter?.cancel()
+            _ = await exporter?.value
             try? await client.shutdown()
             try? await scrapeClient.shutdown()
             throw error
         }
+        exporter?.cancel()
+        _ = await exporter?.value
         try await client.shutdown()
         try await scrapeClient.shutdown()
     }

@@ -81,7 +81,31 @@ public struct HTTPUpstreamBackend: InferenceBackend {
             if let salt = context.cacheSalt { http.headers.add(name: TandemHeader.cacheSalt, value: salt) }
         }
         http.body = .bytes(ByteBuffer(bytes: JSONWriter.bytes(UpstreamRequestEncoder.body(request, model: endpoint.model))))
+        // Traced: a client span from the call to the end of the answer; the upstream's spans go under it.
+        let span = context.span?.child("upstream", kind: .client, attributes: [("server.address", endpoint.url.base),
+                                                                               ("tandem.upstream_model", endpoint.model)])
+        if let trace = span?.context ?? context.unsampledTrace { http.headers.add(name: TraceContext.header, value: trace.traceparent) }
+        do {
+            let events = try await send(http, context: context)
+            guard let span else { return events }
+            var iterator = events.makeAsyncIterator()
+            return AsyncThrowingStream(unfolding: {
+                do {
+                    let event = try await iterator.next()
+                    if event == nil { span.end() }
+                    return event
+                } catch {
+                    span.end(error: "\(error)")
+                    throw error
+                }
+            })
+        } catch {
+            span?.end(error: (error as? BackendError)?.message ?? "\(error)")
+            throw error
+        }
+    }
 
+    private func send(_ http: HTTPClientRequest, context: InferenceContext) async throws -> AsyncThrowingStream<CompletionEvent, any Error> {
         var response: HTTPClientResponse?
         for attempt in 1...2 {
             let now = ContinuousClock.now

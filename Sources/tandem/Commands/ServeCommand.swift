@@ -44,6 +44,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-link-latency-us"), help: "Refuse to start when the ranks' measured 4 KiB all-reduce median exceeds this many microseconds (default: no bound).")
     var maxLinkLatencyUs: Double?
 
+    @Option(name: .customLong("otlp-endpoint"), help: "OTLP/HTTP receiver for request spans (e.g. http://127.0.0.1:4318; /v1/traces is added).")
+    var otlpEndpoint: String?
+
+    @Option(name: .customLong("trace-sample-ratio"), help: "Share of new traces sampled (0...1); a traceparent from the gateway keeps its decision.")
+    var traceSampleRatio = 1.0
+
     @Option(name: .customLong("reasoning-open"), help: "Open tag of the model's reasoning block (with --reasoning-close: split reasoning from the answer).")
     var reasoningOpen: String?
 
@@ -66,6 +72,10 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--transport must be mpi, rdma or auto, not '\(transport)'")
         }
         if let b = maxLinkLatencyUs, !(b > 0) { throw ValidationError("--max-link-latency-us must be positive") }
+        if let e = otlpEndpoint, !(e.hasPrefix("http://") || e.hasPrefix("https://")) {
+            throw ValidationError("--otlp-endpoint '\(e)' is not an http:// or https:// URL (an OTLP/HTTP receiver, e.g. http://127.0.0.1:4318)")
+        }
+        if !(0...1).contains(traceSampleRatio) { throw ValidationError("--trace-sample-ratio must be between 0 and 1") }
         if (reasoningOpen == nil) != (reasoningClose == nil) {
             throw ValidationError("--reasoning-open and --reasoning-close go together")
         }
@@ -83,6 +93,8 @@ struct ServeCommand: AsyncParsableCommand {
         o.settings = try ServeSettings.parse(arguments: settingArguments)
         o.weights = WeightQuantizationPlan(linear: o.settings.weights)
         o.maxLinkLatencyMicroseconds = maxLinkLatencyUs
+        o.otlpEndpoint = otlpEndpoint
+        o.traceSampleRatio = traceSampleRatio
         if let samplingDefaults { o.samplingDefaults = try SamplingDefaults.parse(json: samplingDefaults) }
         if let open = reasoningOpen, let close = reasoningClose {
             o.reasoning = ReasoningConfiguration(openTag: open, closeTag: close)

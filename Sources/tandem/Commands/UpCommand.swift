@@ -199,7 +199,7 @@ struct UpCommand: ParsableCommand {
             outcome("no changes")
             return nil
         }
-        if changes.gateway == .restart || changes.logLevel {
+        if changes.gateway == .restart || changes.logLevel || changes.tracing {
             warn("reload refused: \(changes.actions.joined(separator: "; ")) cannot be applied to a running cluster; it is unchanged (stop `tandem up` and start it again)")
             outcome("refused: \(changes.actions.joined(separator: "; ")) cannot be applied to a running cluster")
             return nil
