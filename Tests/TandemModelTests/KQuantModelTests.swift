@@ -12,10 +12,26 @@ import TandemTestSupport
 /// dequantised by gguf-py).
 @Suite("K-quant GGUF model (Q4_K, Q5_K, Q6_K)")
 struct KQuantModelTests {
-    static func fixture() throws -> (LoadedModel, [String: Any]) {
-        let fx = try Fixtures.json("kquant_llama")
-        let url = try #require(Bundle.module.url(forResource: "kquant_llama", withExtension: "gguf", subdirectory: "Fixtures"))
+    static func fixture(_ name: String = "kquant_llama") throws -> (LoadedModel, [String: Any]) {
+        let fx = try Fixtures.json(name)
+        let url = try #require(Bundle.module.url(forResource: name, withExtension: "gguf", subdirectory: "Fixtures"))
         return (try ModelLoader.load(path: url.path), fx)
+    }
+
+    /// The fixture's prompt through both forward passes against its float64 NumPy logits: token by
+    /// token through tk_matvec, and the whole prompt in one step through the blocked GEMM (panels
+    /// via tk_dequantize_row).
+    static func expectReferenceLogits(_ m: LoadedModel, _ fx: [String: Any]) throws {
+        let ids = Fixtures.ids(fx["ids"])
+        let expected = Fixtures.floats(fx["last_logits"])
+        #expect(ids.count == 20 && expected.count == 64)
+        let session = try LlamaSession(model: m.model).prefill(ids)
+        let sessionError = zip(session, expected).map { abs($0 - $1) }.max()!
+        #expect(sessionError < 2e-3, "reference session: max |Δlogit| \(sessionError)")
+        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
+        let paged = try f.execute([SequenceChunk(tokens: ids, startPosition: 0, blockTable: [0, 1], wantsLogits: true)])[0]
+        let pagedError = zip(paged, expected).map { abs($0 - $1) }.max()!
+        #expect(pagedError < 2e-3, "paged forward: max |Δlogit| \(pagedError)")
     }
 
     @Test("tensors load as Q4_K/Q5_K/Q6_K and both forward passes match the NumPy reference")
@@ -25,18 +41,7 @@ struct KQuantModelTests {
         #expect(w.tokenEmbedding.dtype == .q4_k && w.output.dtype == .q6_k)
         #expect(w.layers[0].wq.dtype == .q4_k && w.layers[0].wv.dtype == .q6_k && w.layers[0].down.dtype == .q6_k)
         #expect(w.layers[1].wq.dtype == .q5_k && w.layers[1].gate.dtype == .q5_k && w.layers[1].wo.dtype == .q5_k)
-        let ids = Fixtures.ids(fx["ids"])
-        let expected = Fixtures.floats(fx["last_logits"])
-        #expect(ids.count == 20 && expected.count == 64)
-        // Token by token through tk_matvec.
-        let session = try LlamaSession(model: m.model).prefill(ids)
-        let sessionError = zip(session, expected).map { abs($0 - $1) }.max()!
-        #expect(sessionError < 2e-3, "reference session: max |Δlogit| \(sessionError)")
-        // The whole prompt in one step through the blocked GEMM (panels via tk_dequantize_row).
-        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
-        let paged = try f.execute([SequenceChunk(tokens: ids, startPosition: 0, blockTable: [0, 1], wantsLogits: true)])[0]
-        let pagedError = zip(paged, expected).map { abs($0 - $1) }.max()!
-        #expect(pagedError < 2e-3, "paged forward: max |Δlogit| \(pagedError)")
+        try Self.expectReferenceLogits(m, fx)
     }
 
     /// Fixtures/lowbit_llama.gguf (same script, same shape): Q2_K, Q3_K and IQ4_NL on every weight,
@@ -44,23 +49,12 @@ struct KQuantModelTests {
     /// super-blocks).
     @Test("Q2_K, Q3_K and IQ4_NL tensors load as themselves and both forward passes match the NumPy reference")
     func lowBitLogitsMatchReference() throws {
-        let fx = try Fixtures.json("lowbit_llama")
-        let url = try #require(Bundle.module.url(forResource: "lowbit_llama", withExtension: "gguf", subdirectory: "Fixtures"))
-        let m = try ModelLoader.load(path: url.path)
+        let (m, fx) = try Self.fixture("lowbit_llama")
         let w = m.model.weights
         #expect(w.tokenEmbedding.dtype == .iq4_nl && w.output.dtype == .q3_k)
         #expect(w.layers[0].wq.dtype == .q3_k && w.layers[0].wv.dtype == .iq4_nl && w.layers[0].wo.dtype == .q2_k)
         #expect(w.layers[1].wq.dtype == .iq4_nl && w.layers[1].wk.dtype == .q2_k && w.layers[1].down.dtype == .q2_k)
-        let ids = Fixtures.ids(fx["ids"])
-        let expected = Fixtures.floats(fx["last_logits"])
-        #expect(ids.count == 20 && expected.count == 64)
-        let session = try LlamaSession(model: m.model).prefill(ids)
-        let sessionError = zip(session, expected).map { abs($0 - $1) }.max()!
-        #expect(sessionError < 2e-3, "reference session: max |Δlogit| \(sessionError)")
-        let f = try ShardForwardTests.runner(m, blocks: 8, blockSize: 16)
-        let paged = try f.execute([SequenceChunk(tokens: ids, startPosition: 0, blockTable: [0, 1], wantsLogits: true)])[0]
-        let pagedError = zip(paged, expected).map { abs($0 - $1) }.max()!
-        #expect(pagedError < 2e-3, "paged forward: max |Δlogit| \(pagedError)")
+        try Self.expectReferenceLogits(m, fx)
     }
 
     @Test("TP=2 that would cut an attn_output super-block is refused with a message")
