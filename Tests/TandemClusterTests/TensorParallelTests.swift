@@ -115,6 +115,20 @@ struct TensorParallelTests {
         }
     }
 
+    /// K-quant experts (Q4_K, 256-value super-blocks): whole experts per rank split cleanly; a
+    /// column split of a 256-wide expert would cut its super-blocks and is refused.
+    @Test("Q4_K experts: expert-parallel greedy over 2 ranks equals 1 rank; a column split is refused")
+    func kQuantExperts() async throws {
+        let m = try ModelLoader.load(path: Self.root + "/Tests/TandemModelTests/Fixtures/family_mixtral_q4k.gguf")
+        let prompt: [TokenID] = [3, 17, 42, 5, 88, 23]
+        let one = try await Self.greedyTP(m, ranks: 1, prompt: prompt, count: 30, experts: .expert)
+        #expect(Set(one).count > 1, "a constant greedy text would prove little: \(one)")
+        #expect(try await Self.greedyTP(m, ranks: 2, prompt: prompt, count: 30, experts: .expert) == one)
+        await #expect { _ = try await Self.greedyTP(m, ranks: 2, prompt: prompt, count: 4, experts: .tensor) } throws: { error in
+            "\(error)".contains("256")
+        }
+    }
+
     @Test func anExpertPlacementMismatchIsRefusedAtConnect() throws {
         let m = try ModelLoader.load(path: Self.root + "/Tests/TandemModelTests/Fixtures/family_qwen2moe.gguf")
         let comms = InProcessCommunicator.group(size: 2)

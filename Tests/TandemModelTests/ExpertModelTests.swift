@@ -11,7 +11,8 @@ import TandemTestSupport
 /// on prompts whose router scores have no near-tie at the top-k boundary.
 @Suite("Mixture of experts: Mixtral, Qwen3-MoE, Qwen2-MoE, gpt-oss, Llama 4")
 struct ExpertModelTests {
-    static let families = ["mixtral", "qwen3moe", "qwen2moe", "gptoss", "llama4"]
+    /// mixtral_q4k: Mixtral's layout at width 256 with every expert matrix Q4_K (`--kquant-moe`).
+    static let families = ["mixtral", "qwen3moe", "qwen2moe", "gptoss", "llama4", "mixtral_q4k"]
 
     @Test("the configuration carries the experts each family defines")
     func configuration() throws {
@@ -51,6 +52,10 @@ struct ExpertModelTests {
         #expect(l4.model.weights.layers[0].gate.rows == 128)
         #expect((0..<4).map(c4.attentionChunk(layer:)) == [8192, 8192, 8192, 0] && (0..<4).map(c4.usesRoPE(layer:)) == [true, true, true, false])
         #expect(c4.attentionTemperature(position: 8190) == 1 && c4.attentionTemperature(position: 8191) > 1.06)
+        let (kq, _) = try ModelFamilyTests.fixture("mixtral_q4k")
+        let ke = try #require(kq.model.weights.layers[1].experts)
+        #expect(ke.gate.allSatisfy { $0.dtype == .q4_k } && ke.up[3].dtype == .q4_k && ke.down[0].dtype == .q4_k && ke.down[0].cols == 256)
+        #expect(kq.model.weights.layers[0].wq.dtype == .f32)
         // Bytes a token reads count the experts it runs, not all of them.
         let all = q2.model.weights.layers.compactMap(\.experts).reduce(0) { $0 + $1.storageBytes }
         #expect(q2.model.weights.bytesPerToken < all)

@@ -21,6 +21,9 @@ Each family is written twice with the same weights: as GGUF, and as a Hugging Fa
 
   phi3longrope (`--longrope`): phi3 with LongRoPE, original context 64 of 256: the long
          divisors and the attention factor sqrt(1 + ln 4 / ln 64).
+  mixtral_q4k (`--kquant-moe`): Mixtral's layout at width 256 (K-quant rows are whole 256-value
+         super-blocks) with every expert matrix stored as Q4_K (random super-blocks with sane
+         scales, make_kquant_fixture.sane_blocks), 4 experts, 2 per token.
 
 Writes Tests/TandemModelTests/Fixtures/family_{qwen2,qwen3}.gguf, .json and family_*_hf/.
 """
@@ -38,12 +41,14 @@ OUT = os.path.join(HERE, "..", "..", "Tests", "TandemModelTests", "Fixtures")
 
 
 def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fused=False, window=None,
-          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True, yarn=None, moe_step=1, longrope=None):
+          layers=2, softcaps=None, experts=None, shared=0, name=None, hf=True, yarn=None, moe_step=1, longrope=None,
+          dim=64, expert_type=None):
     """experts: (count, used, expert FFN width) for a mixture of experts in place of the dense
     FFN (stacked ffn_*_exps tensors and the ffn_gate_inp router, as llama.cpp lays them out);
-    shared: a shared expert's FFN width, with its sigmoid gate (qwen2moe)."""
+    shared: a shared expert's FFN width, with its sigmoid gate (qwen2moe). expert_type: a GGML
+    quantisation type name (Q4_K) the stacked expert matrices are stored in."""
     import gguf
-    dim, hidden, heads, kv, vocab, ctx, theta = 64, 128, 4, 2, 96, 256, 1000000.0
+    hidden, heads, kv, vocab, ctx, theta = 128, 4, 2, 96, 256, 1000000.0
     name = name or arch
     hs = head_dim or dim // heads
     path = os.path.join(OUT, f"family_{name}.gguf")
@@ -137,9 +142,15 @@ def write(arch, seed, head_dim=None, biases=False, qk_norm=False, tied=True, fus
                 # Up biases near -1 and gate values past the clamp exercise both limits.
                 t(p + "ffn_up_exps.bias", (n, eh), 3.0)
                 t(p + "ffn_down_exps.bias", (n, dim), 0.3)
-            t(p + "ffn_gate_exps.weight", (n, eh, dim))
-            t(p + "ffn_up_exps.weight", (n, eh, dim))
-            t(p + "ffn_down_exps.weight", (n, dim, eh))
+            if expert_type:
+                import make_kquant_fixture as K
+                for tname, rows, cols in (("ffn_gate_exps", eh, dim), ("ffn_up_exps", eh, dim), ("ffn_down_exps", dim, eh)):
+                    blocks = K.sane_blocks(rng, expert_type, n * rows, cols, 0.6)
+                    w.add_tensor(p + tname + ".weight", blocks.reshape(n, rows, -1), raw_dtype=K.qtype(expert_type))
+            else:
+                t(p + "ffn_gate_exps.weight", (n, eh, dim))
+                t(p + "ffn_up_exps.weight", (n, eh, dim))
+                t(p + "ffn_down_exps.weight", (n, dim, eh))
             if shared:
                 t(p + "ffn_gate_shexp.weight", (shared, dim))
                 t(p + "ffn_up_shexp.weight", (shared, dim))
@@ -594,6 +605,11 @@ def main_moe():
     write_llama4_hf()
 
 
+def main_kquant_moe():
+    """Mixtral's layout, width 256, every expert matrix Q4_K: 4 experts, 2 per token."""
+    write("llama", 89, experts=(4, 2, 256), tied=False, name="mixtral_q4k", hf=False, dim=256, expert_type="Q4_K")
+
+
 def main_longrope():
     """Phi-3 with LongRoPE (128k style, scaled down): original context 64 of 256."""
     write("phi3", 83, tied=False, fused=True, name="phi3longrope", longrope=64)
@@ -604,5 +620,7 @@ if __name__ == "__main__":
         main_moe()
     elif sys.argv[1:] == ["--longrope"]:
         main_longrope()
+    elif sys.argv[1:] == ["--kquant-moe"]:
+        main_kquant_moe()
     else:
         main()
