@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 
 // Filters, tests, globals and the Python methods templates call, each as Jinja2 / CPython
 // define it (an unknown one is an error naming it).

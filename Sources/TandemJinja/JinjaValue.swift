@@ -73,13 +73,6 @@ public struct JinjaString: Sendable, Equatable {
     }
 }
 
-/// MarkupSafe's `escape`.
-func htmlEscape(_ s: String) -> String {
-    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&#34;")
-        .replacingOccurrences(of: "'", with: "&#39;")
-}
-
 /// Python's `str.isspace` set (Unicode White_Space plus the information separators \x1c–\x1f).
 func isPythonSpace(_ c: Unicode.Scalar) -> Bool {
     c.properties.isWhitespace || (0x1C...0x1F).contains(c.value)

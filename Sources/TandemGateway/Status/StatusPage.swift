@@ -1,5 +1,6 @@
 import Foundation
 import TandemAPI
+import TandemCore
 import TandemGatewayConfig
 
 /// `GET /status`: the cluster at a glance, as one self-contained HTML page (inline CSS, no scripts,
@@ -92,20 +93,7 @@ public actor StatusPage {
 
     // MARK: HTML
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { htmlEscape(s) }
 
     static func number(_ v: Double?, digits: Int = 0) -> String {
         guard let v, v.isFinite else { return "–" }
