@@ -124,6 +124,7 @@ extension ToolCallParserTests {
             #expect(harmony("<|start|>assistant to=functions.f<|channel|>commentary json<|message|>{}", chunks: chunks) == [.call(name: "f", arguments: "{}")])
             #expect(harmony(" to=functions.f<|channel|>commentary json<|message|>{}<|call|>", chunks: chunks) == [.call(name: "f", arguments: "{}")])
             #expect(harmony("<|channel|>final<|message|>Hi there", chunks: chunks) == [.text("Hi there")])
+            #expect(harmony("<|channel|>analysis<|message|>hm<|end|><|start|>assistant", chunks: chunks) == [.reasoning("hm")])
             // A model that ignored the format: its text is the answer.
             #expect(harmony("Plain <|words|> here", chunks: chunks) == [.text("Plain <|words|> here")])
         }

@@ -9,9 +9,9 @@ import TandemCore
 /// Bodies stream as they come (a tail that may begin an end token held back); a call is reported
 /// at its end token, or at the end of the answer when the model stopped on it. A call whose
 /// arguments are not a JSON object is given back as text, and so is an answer that does not
-/// begin with a header (a model that ignored the format).
+/// begin with a header (a model that ignored the format); a header the answer ends in is dropped.
 struct HarmonyParser: Sendable {
-    static let message = "<|message|>", channel = "<|channel|>", start = "<|start|>"
+    static let message = "<|message|>", channel = "<|channel|>"
     static let ends = ["<|end|>", "<|call|>", "<|return|>"]
 
     private enum State: Sendable { case header, body(channel: String, recipient: String?), plain }
@@ -54,10 +54,9 @@ struct HarmonyParser: Sendable {
                     header = ""
                     continue
                 }
-                if atEnd, !header.isEmpty {
-                    out.append(.text(header))
-                    header = ""
-                }
+                // At the end, a header without its message (`<|end|><|start|>assistant`, then the
+                // model stopped) is markup: dropped.
+                header = atEnd ? "" : header
                 break scanning
             case .body(let channel, let recipient):
                 let end = Self.ends.compactMap { buffer.range(of: $0) }.min { $0.lowerBound < $1.lowerBound }
