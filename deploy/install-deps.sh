@@ -50,7 +50,7 @@ if externally_managed; then
   [ -x "$root/.venv/bin/python3" ] || { echo "tandem: $(command -v python3) is externally managed; making $root/.venv" >&2; python3 -m venv "$root/.venv"; }
   py="$root/.venv/bin/python3"
 fi
-if ! "$py" -c "import numpy, gguf, yaml, openai, pytest, jsonschema, pydantic, agents" >/dev/null 2>&1 || [ "${TANDEM_PIP_FORCE:-0}" = 1 ]; then
+if ! "$py" -c "import numpy, gguf, yaml, openai, pytest, jsonschema, pydantic, agents, opentelemetry.proto" >/dev/null 2>&1 || [ "${TANDEM_PIP_FORCE:-0}" = 1 ]; then
   echo "tandem: installing Python test packages (tools/requirements.txt) for $py" >&2
   "$py" -m pip install -q --disable-pip-version-check -r "$here/../tools/requirements.txt" 2>&1 | grep -v 'Running pip as' >&2 || true
 fi

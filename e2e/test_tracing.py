@@ -12,11 +12,9 @@ from hashlib import sha256
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
+import opentelemetry.proto.collector.trace.v1.trace_service_pb2 as pb  # tools/requirements.txt
 import tandemkit
-
-pb = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
-from google.protobuf import json_format  # noqa: E402
+from google.protobuf import json_format
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
