@@ -336,8 +336,12 @@ def test_sighup_applies_a_changed_topology_without_touching_the_rest(tmp_path):
         # From another shell: `tandem up --apply` with a file that drops beta; one with errors is
         # refused by --apply itself and nothing reaches the running `up`.
         text = TWO_MODELS.format(kv_beta=48, **fill)
-        only_alpha = tmp_path / "only-alpha.yaml"
-        only_alpha.write_text(text[:text.index("  - name: beta")] + text[text.index("gateway:"):])
+        # Its keys file by a path relative to it: resolved from the file, not from where `up` runs.
+        (tmp_path / "conf").mkdir()
+        (tmp_path / "conf" / "keys.json").write_text((ROOT / "gateway" / "keys.example.json").read_text())
+        only_alpha = tmp_path / "conf" / "only-alpha.yaml"
+        only_alpha.write_text((text[:text.index("  - name: beta")] + text[text.index("gateway:"):])
+                              .replace(str(ROOT / "gateway" / "keys.example.json"), "keys.json"))
         run_dir = str(tmp_path / "run")
         applied = subprocess.run([tandem_bin(), "up", "--apply", str(only_alpha), "--run-dir", run_dir],
                                  capture_output=True, text=True, timeout=200)

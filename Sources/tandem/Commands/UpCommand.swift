@@ -25,7 +25,8 @@ struct UpCommand: ParsableCommand {
             changed deployments are stopped (SIGTERM: in-flight requests finish or end with an error \
             within --drain-timeout), changed and added ones started, the gateway's config regenerated \
             and reloaded; the others keep serving untouched. A file with errors, or a change of the \
-            gateway's address or the log level, is refused and the cluster left as it was.
+            gateway's address, the log level or tracing, is refused and the cluster left as it was. \
+            --apply FILE --run-dir DIR does the same from another shell with FILE.
             """)
 
     @Argument(help: "Topology file (YAML).") var file: String
@@ -177,14 +178,14 @@ struct UpCommand: ParsableCommand {
     /// SIGHUP: the file read and checked again and applied (see the discussion above). Returns the
     /// supervisor names of the deployments it stopped, nil when it changed nothing.
     func reload(_ r: inout ResolvedTopology, _ plan: inout LaunchPlan, options: LaunchOptions, sup: Supervisor) -> [String]? {
-        // A file handed over by `tandem up --apply` comes first; else the file `up` was started with.
-        let applied = "\(options.runDir)/apply.yaml", result = "\(options.runDir)/apply.result"
-        let source = FileManager.default.fileExists(atPath: applied) ? applied : file
+        // A file handed over by `tandem up --apply` (its absolute path, so its relative paths
+        // resolve as they do for the caller) comes first; else the file `up` was started with.
+        let handedOver = "\(options.runDir)/apply.path", result = "\(options.runDir)/apply.result"
+        let applied = (try? String(contentsOfFile: handedOver, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        try? FileManager.default.removeItem(atPath: handedOver)
+        let source = applied ?? file
         func outcome(_ text: String) {
-            if source == applied {
-                try? FileManager.default.removeItem(atPath: applied)
-                try? (text + "\n").write(toFile: result, atomically: true, encoding: .utf8)
-            }
+            if applied != nil { try? (text + "\n").write(toFile: result, atomically: true, encoding: .utf8) }
         }
         say("SIGHUP: reading \(source) again")
         let next: ResolvedTopology
@@ -239,8 +240,9 @@ struct UpCommand: ParsableCommand {
         return stopped
     }
 
-    /// `--apply`: FILE checked here, handed to the running `up` of --run-dir (apply.yaml), SIGHUP,
-    /// then its outcome (apply.result) printed; exit 1 when refused or when nothing answers.
+    /// `--apply`: FILE checked here, its absolute path handed to the running `up` of --run-dir
+    /// (apply.path), SIGHUP, then its outcome (apply.result) printed; exit 1 when refused or when
+    /// nothing answers.
     func applyToRunning() throws {
         guard let dir = runDir else { throw ValidationError("--apply needs the --run-dir of the running `tandem up`") }
         _ = try TopologyCommand.load(file)  // errors are printed here and nothing is sent
@@ -250,7 +252,8 @@ struct UpCommand: ParsableCommand {
         }
         let result = "\(dir)/apply.result"
         try? FileManager.default.removeItem(atPath: result)
-        try String(contentsOfFile: file, encoding: .utf8).write(toFile: "\(dir)/apply.yaml", atomically: true, encoding: .utf8)
+        let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+        try (absolute + "\n").write(toFile: "\(dir)/apply.path", atomically: true, encoding: .utf8)
         kill(pid, SIGHUP)
         let deadline = Date().addingTimeInterval(drainTimeout + 120)
         while Date() < deadline {
