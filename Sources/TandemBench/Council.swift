@@ -43,19 +43,28 @@ public enum CouncilChecks {
         return out
     }
 
-    /// The first fenced code block's body (any language tag), or nil.
-    static func fencedBlock(_ text: String) -> String? {
-        guard let open = text.range(of: "```") else { return nil }
-        let afterTag = text[open.upperBound...].drop { $0 != "\n" }.dropFirst()
-        guard let close = afterTag.range(of: "```") else { return String(afterTag) }
-        return String(afterTag[..<close.lowerBound])
+    /// The body of the first fenced code block (any language tag) that contains `marker`, else of
+    /// the first one; nil without any.
+    static func fencedBlock(_ text: String, containing marker: String = "") -> String? {
+        var blocks: [String] = []
+        var rest = text[...]
+        while let open = rest.range(of: "```") {
+            let afterTag = rest[open.upperBound...].drop { $0 != "\n" }.dropFirst()
+            guard let close = afterTag.range(of: "```") else {
+                blocks.append(String(afterTag))
+                break
+            }
+            blocks.append(String(afterTag[..<close.lowerBound]))
+            rest = afterTag[close.upperBound...]
+        }
+        return blocks.first { $0.contains(marker) } ?? blocks.first
     }
 
     /// The compose file (fenced, or the answer from its `services:` line) parses as YAML, and its
     /// `services` include a build of ./api, PostgreSQL with a volume and a health check, Redis,
     /// and nginx publishing port 80.
     public static func compose(_ answer: String) -> CouncilCheck {
-        var text = fencedBlock(answer) ?? answer
+        var text = fencedBlock(answer, containing: "services:") ?? answer
         if fencedBlock(answer) == nil, let r = answer.range(of: "services:") { text = String(answer[r.lowerBound...]) }
         let root: Any?
         do { root = try Yams.load(yaml: text) } catch { return CouncilCheck("compose YAML", false, "does not parse as YAML: \(String(describing: error).prefix(120))") }
@@ -78,7 +87,7 @@ public enum CouncilChecks {
     /// A JSON array (alone, fenced, or the answer's first `[` to its last `]`) of three incidents,
     /// each with a string service, a severity of low/medium/high and integer minutes.
     public static func incidents(_ answer: String) -> CouncilCheck {
-        var text = fencedBlock(answer) ?? answer
+        var text = fencedBlock(answer, containing: "[") ?? answer
         if fencedBlock(answer) == nil, let a = answer.firstIndex(of: "["), let b = answer.lastIndex(of: "]"), a < b {
             text = String(answer[a...b])
         }

@@ -36,6 +36,8 @@ import Testing
         let c = CouncilChecks.compose(Self.compose)
         #expect(c.passed, "\(c.detail)")
         #expect(c.detail == "4 services")
+        // A .env block shown first: the block with the services is the one checked.
+        #expect(CouncilChecks.compose("The .env file:\n```\nPOSTGRES_PASSWORD=x\n```\n\n" + Self.compose).passed)
     }
 
     @Test func aComposeFileThatDoesNotParseOrLacksAServiceFails() {
