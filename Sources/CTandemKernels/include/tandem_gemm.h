@@ -1,6 +1,6 @@
 // Tandem blocked GEMM for prefill and batched decode: Y = X · Wᵀ for many tokens at once, with W
-// stored in any format Tandem reads (every tk_type: F32, F16, BF16, Q8_0, Q4_0, Q4_1, MXFP4, the
-// K-quants, FP8 E4M3, NVFP4).
+// stored in any format Tandem reads (every tk_type: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+// MXFP4, the K-quants Q2_K to Q6_K, IQ4_NL, FP8 E4M3, NVFP4).
 //
 // Why a second kernel beside the GEMV: a GEMV reads every weight once per token, so prefill and a
 // step of many decodes are bound by memory bandwidth times the token count. Here a panel of rows
