@@ -372,10 +372,11 @@ def test_cluster_unit_matches_how_tandem_up_runs_and_stops():
     assert unit_values(unit, "KillSignal") in ([], ["SIGTERM"])
     stop = supervisor_stop_seconds()
     assert seconds(unit_values(unit, "TimeoutStopSec")[0]) > stop, f"TimeoutStopSec must exceed tandem up's {stop:.0f} s stop"
-    # `tandem up` treats SIGHUP as "stop": a reload must not send it.
+    # `tandem up` applies an edited topology on SIGHUP (e2e/test_topology_up.py): a reload sends it
+    # to `tandem up` alone, not to the deployments' process groups.
     src = (ROOT / "Sources" / "tandem" / "Commands" / "UpCommand.swift").read_text()
-    assert "signal(SIGHUP) { stopSignal = $0 }" in src, "UpCommand's SIGHUP handling changed; revisit ExecReload"
-    assert not unit_values(unit, "ExecReload"), "ExecReload would stop tandem up (SIGHUP = stop)"
+    assert "signal(SIGHUP) { _ in reloadSignal = 1 }" in src, "UpCommand's SIGHUP handling changed; revisit ExecReload"
+    assert [exec_argv(v) for v in unit_values(unit, "ExecReload")] == [["/bin/kill", "-HUP", "$MAINPID"]]
     env = " ".join(unit_values(unit, "Environment"))
     assert "TANDEM_THREADS=" in env and "TANDEM_MODELS_DIR=" in env
     # Ranks on the other node get only what mpirun exports.
