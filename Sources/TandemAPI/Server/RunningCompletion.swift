@@ -13,8 +13,8 @@ struct RunningCompletion: Sendable {
     /// work (nil in the in-memory router of tests).
     let connection: ClientConnection?
     let ending: CompletionEnding
-    /// When the first text arrived (for the traced request's spans).
-    let firstToken = Locked<ContinuousClock.Instant?>(nil)
+    /// When the first text arrived, kept for a traced request's spans only (nil: not traced).
+    let firstToken: Locked<ContinuousClock.Instant?>?
 
     /// - Parameter metricsTenant: the caller's tenant as a metric label (`CompletionDispatcher.metricsTenant`).
     init(request: CompletionRequest, context: InferenceContext, started: StartedCompletion, metrics: APIMetrics?,
@@ -26,11 +26,12 @@ struct RunningCompletion: Sendable {
         self.metrics = metrics
         self.renderer = renderer
         let accepted = ContinuousClock.now
-        let firstToken = self.firstToken
+        let firstToken = context.span == nil ? nil : Locked<ContinuousClock.Instant?>(nil)
+        self.firstToken = firstToken
         self.ending = CompletionEnding { status, usage, error in
             if let span = context.span {
                 // Accepted → first text (queue and prefill), first text → end (decode).
-                let first = firstToken.withLock { $0 }
+                let first = firstToken?.withLock { $0 }
                 let ttft = span.child("first token", start: Tracer.unixNano(accepted))
                 if let first {
                     ttft.end(at: Tracer.unixNano(first))
